@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "SofaCover Pro Support Desk"
+admin.site.site_title = "SofaCover Pro agent console"
+admin.site.index_title = "Agent console"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("tickets.api.urls")),
+    path("", include("tickets.portal.urls")),
+]

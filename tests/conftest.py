@@ -1,0 +1,69 @@
+"""Role fixtures shared by every test module."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from tests.tickets.factories import PASSWORD, make_user
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Rate-limit counters live in the cache; each test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _private_media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def customer(db):
+    return make_user("alice@example.com", "customer", first_name="Alice")
+
+
+@pytest.fixture
+def other_customer(db):
+    return make_user("bob@example.com", "customer", first_name="Bob")
+
+
+@pytest.fixture
+def agent(db):
+    return make_user("tier1@sofacoverpro.com", "agent", tier=1, first_name="Tina")
+
+
+@pytest.fixture
+def tier2_agent(db):
+    return make_user("tier2@sofacoverpro.com", "agent", tier=2)
+
+
+@pytest.fixture
+def manager(db):
+    return make_user("manager@sofacoverpro.com", "manager")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user("admin@sofacoverpro.com", "admin")
+
+
+def _api_client_for(user) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def api_client_for():
+    return _api_client_for

@@ -1,0 +1,55 @@
+"""The one place that turns query parameters into ticket filters: every key is declared here."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from .models import Ticket
+
+
+class TicketFilter(django_filters.FilterSet):
+    priority = django_filters.MultipleChoiceFilter(choices=Ticket.Priority.choices)
+    status = django_filters.MultipleChoiceFilter(choices=Ticket.Status.choices)
+    tier = django_filters.MultipleChoiceFilter(choices=Ticket.Tier.choices)
+    category = django_filters.MultipleChoiceFilter(choices=Ticket.Category.choices)
+    channel = django_filters.MultipleChoiceFilter(choices=Ticket.Channel.choices)
+    assignee = django_filters.CharFilter(
+        method="filter_assignee",
+        help_text="An agent's email address, `me`, or `none` for unassigned tickets.",
+    )
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    search = django_filters.CharFilter(
+        method="filter_search", help_text="Reference, subject or requester email (case-insensitive)."
+    )
+
+    class Meta:
+        model = Ticket
+        fields: list[str] = []
+
+    def filter_assignee(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        value = value.strip().lower()
+        if value in {"none", "unassigned"}:
+            return queryset.filter(assignee__isnull=True)
+        if value == "me":
+            user = getattr(self.request, "user", None)
+            return queryset.filter(assignee=user) if user and user.is_authenticated else queryset.none()
+        return queryset.filter(assignee__username=value)
+
+    def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
+        return search_tickets(queryset, value)
+
+
+def search_tickets(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
+    value = value.strip()[:200]
+    if not value:
+        return queryset
+    condition = Q(subject__icontains=value) | Q(requester__username__icontains=value)
+    reference = value.upper()
+    if reference.startswith("SCP-"):
+        condition |= Q(reference=reference)
+    elif reference.isdigit():
+        condition |= Q(pk=int(reference))
+    return queryset.filter(condition)
+

@@ -1,0 +1,202 @@
+"""Tickets, their messages, attachments and timeline.
+
+Fields, choices, constraints and indexes only: every state change lives in
+services.py, every read in selectors.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Ticket(models.Model):
+    class Priority(models.TextChoices):
+        P0 = "P0", "P0 Critical"
+        P1 = "P1", "P1 High"
+        P2 = "P2", "P2 Medium"
+        P3 = "P3", "P3 Low"
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        OPEN = "open", "Open"
+        PENDING_CUSTOMER = "pending_customer", "Pending customer"
+        RESOLVED = "resolved", "Resolved"
+        CLOSED = "closed", "Closed"
+
+    class Tier(models.IntegerChoices):
+        TIER_1 = 1, "Tier 1"
+        TIER_2 = 2, "Tier 2"
+        TIER_3 = 3, "Tier 3"
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+        CHAT = "chat", "Chat"
+        API = "api", "API"
+
+    class Category(models.TextChoices):
+        SITE_PERFORMANCE = "site_performance", "Site performance"
+        AUTHENTICATION = "authentication", "Authentication"
+        PAYMENT = "payment", "Payment"
+        DATABASE = "database", "Database"
+        ORDERS = "orders", "Orders"
+        OTHER = "other", "Other"
+
+    ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_CUSTOMER)
+
+    # Set right after insert from the primary key: SCP-000042.
+    reference = models.CharField(max_length=20, unique=True, null=True, editable=False)
+    subject = models.CharField(max_length=200)
+    description = models.TextField(max_length=20000)
+    priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P2)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.TIER_1)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PORTAL)
+    category = models.CharField(max_length=20, choices=Category.choices, default=Category.OTHER)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["priority", "created_at"]
+        indexes = [
+            # The queue: active tickets, most urgent first.
+            models.Index(fields=["status", "priority", "created_at"], name="ticket_queue_idx"),
+            models.Index(fields=["requester", "-created_at"], name="ticket_requester_idx"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
+            models.Index(fields=["created_at"], name="ticket_created_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(priority__in=["P0", "P1", "P2", "P3"]), name="ticket_priority_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["new", "open", "pending_customer", "resolved", "closed"]
+                ),
+                name="ticket_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(tier__in=[1, 2, 3]), name="ticket_tier_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="resolved") | Q(resolved_at__isnull=False),
+                name="ticket_resolved_has_time",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="closed") | Q(closed_at__isnull=False),
+                name="ticket_closed_has_time",
+            ),
+        ]
+        permissions = [
+            ("work_ticket", "Can work tickets: reply, write internal notes, assign, resolve"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference or 'SCP-?'} {self.subject}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+
+def reference_for(pk: int) -> str:
+    return f"SCP-{pk:06d}"
+
+
+class Message(models.Model):
+    """A public reply or an internal note. Internal notes never reach customers."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    body = models.TextField(max_length=50000)
+    internal = models.BooleanField(default=False)
+    # Whether the author worked for the desk when writing (drives first response).
+    by_agent = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(internal=False) | Q(by_agent=True), name="message_internal_only_by_agents"
+            )
+        ]
+
+    def __str__(self) -> str:
+        kind = "note" if self.internal else "reply"
+        return f"{kind} on ticket {self.ticket_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # The stored name is generated; the customer's name is kept only as data.
+    return f"attachments/{instance.uuid.hex[:2]}/{instance.uuid.hex}"
+
+
+class Attachment(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class TicketEvent(models.Model):
+    """The ticket's timeline: who changed what, when, from what to what."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        REPLIED = "replied", "Public reply"
+        NOTE_ADDED = "note_added", "Internal note"
+        STATUS_CHANGED = "status_changed", "Status changed"
+        PRIORITY_CHANGED = "priority_changed", "Priority changed"
+        TIER_CHANGED = "tier_changed", "Tier changed"
+        ASSIGNED = "assigned", "Assignee changed"
+        CATEGORY_CHANGED = "category_changed", "Category changed"
+        SUBJECT_CHANGED = "subject_changed", "Subject changed"
+        REOPENED = "reopened", "Reopened"
+        ATTACHMENT_ADDED = "attachment_added", "Attachment added"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    field = models.CharField(max_length=30, blank=True)
+    old_value = models.CharField(max_length=200, blank=True)
+    new_value = models.CharField(max_length=200, blank=True)
+    # Internal events (notes) are hidden from customers like the notes themselves.
+    internal = models.BooleanField(default=False)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["ticket", "at"], name="event_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on ticket {self.ticket_id}"

@@ -1,0 +1,112 @@
+"""Every read of tickets, including who may see what."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.http import Http404
+
+from . import permissions
+from .filters import TicketFilter
+from .models import Attachment, Message, Ticket, TicketEvent
+
+# Active tickets first, then by priority (P0 first), then oldest first.
+URGENCY_ORDER = ("activity_rank", "priority", "created_at")
+
+
+def with_urgency(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    return tickets.annotate(
+        activity_rank=Case(
+            When(status__in=Ticket.ACTIVE_STATUSES, then=Value(0)),
+            When(status=Ticket.Status.RESOLVED, then=Value(1)),
+            default=Value(2),
+            output_field=IntegerField(),
+        )
+    )
+
+
+def ticket_list_visible_to(
+    *, user: User | AnonymousUser, filters: Mapping[str, str] | None = None, request=None
+) -> QuerySet[Ticket]:
+    """Tickets ``user`` may see, filtered by the declared filters only, most urgent first."""
+    tickets = Ticket.objects.select_related("requester", "assignee")
+    if not permissions.is_agent(user):
+        tickets = tickets.filter(requester_id=user.pk) if user.is_authenticated else tickets.none()
+    tickets = with_urgency(tickets).order_by(*URGENCY_ORDER)
+    if filters is None:
+        return tickets
+    return TicketFilter(filters, queryset=tickets, request=request).qs
+
+
+def ticket_get_visible_to(*, user: User | AnonymousUser, reference: str) -> Ticket:
+    """The ticket with this reference if ``user`` may see it; otherwise 404, never 403."""
+    ticket = Ticket.objects.select_related("requester", "assignee").filter(reference=reference.upper()).first()
+    if ticket is None or not permissions.can_view_ticket(user, ticket):
+        raise Http404("No such ticket.")
+    return ticket
+
+
+def message_list_visible_to(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
+    messages = (
+        Message.objects.filter(ticket=ticket)
+        .select_related("author")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .order_by("created_at", "id")
+    )
+    if not permissions.is_agent(user):
+        messages = messages.filter(internal=False)
+    return messages
+
+
+def event_list_visible_to(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[TicketEvent]:
+    events = TicketEvent.objects.filter(ticket=ticket).select_related("actor").order_by("at", "id")
+    if not permissions.is_agent(user):
+        events = events.filter(internal=False)
+    return events
+
+
+def attachment_get_visible_to(*, user: User | AnonymousUser, uuid: str) -> Attachment:
+    """The attachment if its ticket, and its message, are visible to ``user``; otherwise 404."""
+    attachment = (
+        Attachment.objects.select_related("message__ticket").filter(uuid=uuid).first()
+        if _is_uuid(uuid)
+        else None
+    )
+    if attachment is None or not permissions.can_view_message(user, attachment.message):
+        raise Http404("No such attachment.")
+    return attachment
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid as uuid_module
+
+    try:
+        uuid_module.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def agent_list() -> QuerySet[User]:
+    """Users who can be assigned tickets."""
+    return (
+        User.objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(
+                groups__name__in=[
+                    *permissions.AGENT_GROUPS.values(),
+                    permissions.MANAGERS,
+                    permissions.ADMINS,
+                ]
+            )
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def agent_get(*, email: str) -> User | None:
+    return agent_list().filter(username=email.strip().lower()).first()

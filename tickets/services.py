@@ -1,0 +1,432 @@
+"""Every state change of a ticket. Views, the admin, the API and tasks call these.
+
+Each function takes ``now`` from its caller, runs in one transaction, locks the
+ticket row it changes, writes the timeline event beside the change, and raises
+a DomainError (nothing written) when a rule refuses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from sofacover.errors import Conflict, DomainError
+
+from . import permissions
+from .auth import normalise_email
+from .models import Attachment, Message, Ticket, TicketEvent, reference_for
+from .signals import ticket_changed
+from .uploads import CheckedUpload
+
+Status = Ticket.Status
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+class TicketClosed(Conflict):
+    code = "ticket_closed"
+
+
+class NotAllowed(DomainError):
+    code = "not_allowed"
+    http_status = 403
+
+
+class UserExists(Conflict):
+    code = "user_exists"
+
+
+# Which status may follow which. "new" is only ever the first status.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    Status.NEW: frozenset({Status.OPEN, Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED}),
+    Status.OPEN: frozenset({Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED}),
+    Status.PENDING_CUSTOMER: frozenset({Status.OPEN, Status.RESOLVED, Status.CLOSED}),
+    Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
+    Status.CLOSED: frozenset(),
+}
+
+
+def transition_allowed(current: str, to: str) -> bool:
+    return to in TRANSITIONS.get(current, frozenset())
+
+
+def transition_or_raise(ticket: Ticket, *, to: str) -> None:
+    if not transition_allowed(ticket.status, to):
+        raise InvalidTransition(
+            f"A {Status(ticket.status).label.lower()} ticket cannot become {Status(to).label.lower()}.",
+            field="status",
+        )
+
+
+# --- users ------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    role: str,
+    tier: int | None = None,
+    first_name: str = "",
+    last_name: str = "",
+    is_active: bool = True,
+) -> User:
+    """Create a desk user whose username is the normalised email; agents and managers are staff.
+
+    :raises UserExists: if the address is taken
+    :raises DomainError: for an unknown role or a missing/invalid tier
+    """
+    if role not in permissions.ROLE_CHOICES:
+        raise DomainError(f"Unknown role {role!r}; choose one of {', '.join(permissions.ROLE_CHOICES)}.")
+    if role == "agent" and tier not in permissions.AGENT_GROUPS:
+        raise DomainError("Agents need a tier: 1, 2 or 3.", field="tier")
+    if role != "agent" and tier is not None:
+        raise DomainError("Only agents have a tier.", field="tier")
+    email = normalise_email(email)
+    if User.objects.filter(username=email).exists():
+        raise UserExists(f"A user with the address {email} already exists.", field="email")
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(
+                username=email,
+                email=email,
+                password=password,
+                first_name=first_name,
+                last_name=last_name,
+                is_staff=role != "customer",
+                is_superuser=role == "admin",
+                is_active=is_active,
+            )
+    except IntegrityError as exc:  # lost a race with the same address
+        raise UserExists(f"A user with the address {email} already exists.", field="email") from exc
+    group_name = {
+        "customer": permissions.CUSTOMERS,
+        "manager": permissions.MANAGERS,
+        "admin": permissions.ADMINS,
+    }.get(role) or permissions.AGENT_GROUPS[tier or 1]
+    user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+# --- tickets ----------------------------------------------------------------
+
+
+def _record(
+    ticket: Ticket,
+    *,
+    actor: User | None,
+    kind: str,
+    now: datetime,
+    field: str = "",
+    old: Any = "",
+    new: Any = "",
+    internal: bool = False,
+) -> TicketEvent:
+    event = TicketEvent.objects.create(
+        ticket=ticket,
+        actor=actor,
+        kind=kind,
+        field=field,
+        old_value="" if old is None else str(old)[:200],
+        new_value="" if new is None else str(new)[:200],
+        internal=internal,
+        at=now,
+    )
+    ticket_changed.send(sender=Ticket, ticket=ticket, event=event, now=now)
+    return event
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    """Re-read the ticket under a row lock so concurrent changes queue instead of overwriting."""
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _store_attachments(message: Message, uploads: Sequence[CheckedUpload], *, actor: User, now: datetime) -> None:
+    for upload in uploads:
+        attachment = Attachment(
+            message=message,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            size=upload.size,
+            sha256=upload.sha256,
+            created_at=now,
+        )
+        attachment.file.save(upload.filename, upload.file, save=False)
+        attachment.save()
+        _record(
+            message.ticket,
+            actor=actor,
+            kind=TicketEvent.Kind.ATTACHMENT_ADDED,
+            now=now,
+            new=upload.filename,
+            internal=message.internal,
+        )
+
+
+def _clean(ticket: Ticket) -> None:
+    try:
+        ticket.full_clean(exclude=["requester", "assignee", "reference"])
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise DomainError(messages[0], field=field) from exc
+
+
+@transaction.atomic
+def ticket_open(
+    *,
+    requester: User,
+    subject: str,
+    description: str,
+    now: datetime,
+    actor: User | None = None,
+    priority: str = Ticket.Priority.P2,
+    category: str = Ticket.Category.OTHER,
+    channel: str = Ticket.Channel.PORTAL,
+    tier: int = Ticket.Tier.TIER_1,
+    assignee: User | None = None,
+    attachments: Sequence[CheckedUpload] = (),
+) -> Ticket:
+    """File a ticket for ``requester``; the description becomes the first message of the thread."""
+    actor = actor or requester
+    if assignee is not None and not permissions.can_be_assigned(assignee):
+        raise DomainError("Tickets can only be assigned to support agents.", field="assignee")
+    ticket = Ticket(
+        subject=subject.strip(),
+        description=description.strip(),
+        priority=priority,
+        category=category,
+        channel=channel,
+        tier=tier,
+        requester=requester,
+        assignee=assignee,
+        status=Status.NEW,
+        created_at=now,
+        updated_at=now,
+    )
+    _clean(ticket)
+    ticket.save()
+    ticket.reference = reference_for(ticket.pk)
+    ticket.save(update_fields=["reference"])
+    _record(ticket, actor=actor, kind=TicketEvent.Kind.CREATED, now=now, new=ticket.priority)
+    if attachments:
+        message = Message.objects.create(
+            ticket=ticket, author=requester, body="Attached with the request.", internal=False,
+            by_agent=False, created_at=now,
+        )
+        _store_attachments(message, attachments, actor=actor, now=now)
+    return ticket
+
+
+def _set_status(ticket: Ticket, *, to: str, actor: User | None, now: datetime, kind: str | None = None) -> None:
+    transition_or_raise(ticket, to=to)
+    old = ticket.status
+    ticket.status = to
+    if to == Status.RESOLVED:
+        ticket.resolved_at = now
+    elif to == Status.CLOSED:
+        ticket.closed_at = now
+    elif old == Status.RESOLVED:
+        ticket.resolved_at = None  # reopened: the next resolution is the one that counts
+    ticket.updated_at = now
+    ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+    _record(
+        ticket, actor=actor, kind=kind or TicketEvent.Kind.STATUS_CHANGED, now=now, field="status", old=old, new=to
+    )
+
+
+def _check_may_act(ticket: Ticket, actor: User, *, customer_may: bool) -> None:
+    if permissions.can_work_ticket(actor):
+        return
+    if not customer_may or ticket.requester_id != actor.pk:
+        raise NotAllowed("You may not change this ticket.")
+
+
+@transaction.atomic
+def ticket_change_status(*, ticket: Ticket, to: str, actor: User, now: datetime) -> Ticket:
+    """Move a ticket to ``to`` if the transition is allowed.
+
+    :raises InvalidTransition: if ``to`` may not follow the current status
+    """
+    _check_may_act(ticket, actor, customer_may=False)
+    ticket = _locked(ticket)
+    _set_status(ticket, to=to, actor=actor, now=now)
+    return ticket
+
+
+@transaction.atomic
+def ticket_resolve(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
+    """Resolve: agents, or the requester marking their own ticket solved."""
+    _check_may_act(ticket, actor, customer_may=True)
+    ticket = _locked(ticket)
+    _set_status(ticket, to=Status.RESOLVED, actor=actor, now=now)
+    return ticket
+
+
+@transaction.atomic
+def ticket_reopen(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
+    """Reopen a resolved ticket: agents, or its requester. Closed tickets stay closed."""
+    _check_may_act(ticket, actor, customer_may=True)
+    ticket = _locked(ticket)
+    if ticket.status != Status.RESOLVED:
+        raise InvalidTransition(
+            f"Only resolved tickets can be reopened; this one is {Status(ticket.status).label.lower()}.",
+            field="status",
+        )
+    _set_status(ticket, to=Status.OPEN, actor=actor, now=now, kind=TicketEvent.Kind.REOPENED)
+    return ticket
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User, now: datetime) -> Ticket:
+    """Give the ticket to an agent (or to nobody)."""
+    _check_may_act(ticket, actor, customer_may=False)
+    if assignee is not None and not permissions.can_be_assigned(assignee):
+        raise DomainError("Tickets can only be assigned to support agents.", field="assignee")
+    ticket = _locked(ticket)
+    if ticket.status == Status.CLOSED:
+        raise TicketClosed("This ticket is closed.")
+    if ticket.assignee_id == (assignee.pk if assignee else None):
+        return ticket
+    old = ticket.assignee.username if ticket.assignee else ""
+    ticket.assignee = assignee
+    ticket.updated_at = now
+    ticket.save(update_fields=["assignee", "updated_at"])
+    _record(
+        ticket, actor=actor, kind=TicketEvent.Kind.ASSIGNED, now=now, field="assignee",
+        old=old, new=assignee.username if assignee else "",
+    )
+    return ticket
+
+
+UPDATABLE = {
+    "subject": TicketEvent.Kind.SUBJECT_CHANGED,
+    "priority": TicketEvent.Kind.PRIORITY_CHANGED,
+    "tier": TicketEvent.Kind.TIER_CHANGED,
+    "category": TicketEvent.Kind.CATEGORY_CHANGED,
+}
+
+
+@transaction.atomic
+def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any) -> Ticket:
+    """Apply an agent's edits (subject, priority, tier, category, status, assignee) all or nothing."""
+    _check_may_act(ticket, actor, customer_may=False)
+    unknown = set(changes) - {*UPDATABLE, "status", "assignee"}
+    if unknown:
+        raise DomainError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    ticket = _locked(ticket)
+    if ticket.status == Status.CLOSED:
+        raise TicketClosed("This ticket is closed and can no longer be changed.")
+    dirty: list[tuple[str, Any, Any]] = []
+    for field in UPDATABLE:
+        if field in changes and changes[field] != getattr(ticket, field):
+            dirty.append((field, getattr(ticket, field), changes[field]))
+            setattr(ticket, field, changes[field])
+    if dirty:
+        _clean(ticket)
+        ticket.updated_at = now
+        ticket.save(update_fields=[field for field, _, _ in dirty] + ["updated_at"])
+        for field, old, new in dirty:
+            _record(ticket, actor=actor, kind=UPDATABLE[field], now=now, field=field, old=old, new=new)
+    if "assignee" in changes:
+        ticket = ticket_assign(ticket=ticket, assignee=changes["assignee"], actor=actor, now=now)
+    if "status" in changes and changes["status"] != ticket.status:
+        if ticket.status == Status.RESOLVED and changes["status"] == Status.OPEN:
+            _set_status(ticket, to=Status.OPEN, actor=actor, now=now, kind=TicketEvent.Kind.REOPENED)
+        else:
+            _set_status(ticket, to=changes["status"], actor=actor, now=now)
+    return ticket
+
+
+@transaction.atomic
+def message_add(
+    *,
+    ticket: Ticket,
+    author: User,
+    body: str,
+    now: datetime,
+    internal: bool = False,
+    attachments: Sequence[CheckedUpload] = (),
+) -> Message:
+    """Add a reply or an internal note, applying the thread's rules.
+
+    - only agents write internal notes;
+    - the first public reply by an agent sets first_responded_at and opens a new ticket;
+    - a customer reply reopens a resolved ticket and answers a pending one;
+    - nobody writes on a closed ticket.
+    """
+    by_agent = permissions.can_work_ticket(author)
+    if not by_agent and ticket.requester_id != author.pk:
+        raise NotAllowed("You may not write on this ticket.")
+    if internal and not by_agent:
+        raise NotAllowed("Only support agents can write internal notes.", field="internal")
+    body = body.strip()
+    if not body and not attachments:
+        raise DomainError("Write a message or attach a file.", field="body")
+    ticket = _locked(ticket)
+    if ticket.status == Status.CLOSED:
+        raise TicketClosed("This ticket is closed. Please open a new ticket.")
+    message = Message.objects.create(
+        ticket=ticket, author=author, body=body, internal=internal, by_agent=by_agent, created_at=now
+    )
+    _record(
+        ticket,
+        actor=author,
+        kind=TicketEvent.Kind.NOTE_ADDED if internal else TicketEvent.Kind.REPLIED,
+        now=now,
+        internal=internal,
+    )
+    _store_attachments(message, attachments, actor=author, now=now)
+    if not internal:
+        if by_agent:
+            if ticket.first_responded_at is None:
+                ticket.first_responded_at = now
+                ticket.save(update_fields=["first_responded_at"])
+            if ticket.status == Status.NEW:
+                _set_status(ticket, to=Status.OPEN, actor=author, now=now)
+        elif ticket.status == Status.RESOLVED:
+            _set_status(ticket, to=Status.OPEN, actor=author, now=now, kind=TicketEvent.Kind.REOPENED)
+        elif ticket.status == Status.PENDING_CUSTOMER:
+            _set_status(ticket, to=Status.OPEN, actor=author, now=now)
+    Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+    message.ticket = ticket
+    return message
+
+
+def tickets_bulk(
+    *, tickets: Iterable[Ticket], actor: User, now: datetime, action: str, **kwargs: Any
+) -> tuple[int, list[str]]:
+    """Apply one action to many tickets, each in its own transaction; report the refusals."""
+    actions = {
+        "resolve": lambda t: ticket_resolve(ticket=t, actor=actor, now=now),
+        "assign": lambda t: ticket_assign(ticket=t, assignee=kwargs.get("assignee"), actor=actor, now=now),
+        "priority": lambda t: ticket_update(ticket=t, actor=actor, now=now, priority=kwargs["priority"]),
+    }
+    done, refused = 0, []
+    for ticket in tickets:
+        try:
+            actions[action](ticket)
+            done += 1
+        except DomainError as exc:
+            refused.append(f"{ticket.reference}: {exc.message}")
+    return done, refused
+
+
+@transaction.atomic
+def tickets_close_resolved(*, now: datetime, after: timedelta) -> int:
+    """Close tickets resolved longer ago than ``after`` that nobody reopened."""
+    closed = 0
+    due = Ticket.objects.select_for_update(skip_locked=True).filter(
+        status=Status.RESOLVED, resolved_at__lte=now - after
+    )
+    for ticket in due.only("pk", "status", "resolved_at", "closed_at", "updated_at")[:500]:
+        _set_status(ticket, to=Status.CLOSED, actor=None, now=now)
+        closed += 1
+    return closed

@@ -1,0 +1,138 @@
+"""Checking uploads by their content, not their name.
+
+A file is accepted when its extension is on the allow-list, its bytes are what
+the extension claims, and nothing in it would run if a browser were tricked
+into rendering it (HTML, SVG, script, PDF JavaScript). The stored name is
+generated elsewhere; the customer's name is only cleaned for display.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
+
+import filetype
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+
+# extension -> (content type we serve, content types the bytes may sniff as; None = text)
+ALLOWED: dict[str, tuple[str, frozenset[str] | None]] = {
+    "pdf": ("application/pdf", frozenset({"application/pdf"})),
+    "png": ("image/png", frozenset({"image/png"})),
+    "jpg": ("image/jpeg", frozenset({"image/jpeg"})),
+    "jpeg": ("image/jpeg", frozenset({"image/jpeg"})),
+    "gif": ("image/gif", frozenset({"image/gif"})),
+    "webp": ("image/webp", frozenset({"image/webp"})),
+    "zip": ("application/zip", frozenset({"application/zip"})),
+    "docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        frozenset({"application/zip", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}),
+    ),
+    "xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        frozenset({"application/zip", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}),
+    ),
+    "txt": ("text/plain", None),
+    "log": ("text/plain", None),
+    "csv": ("text/csv", None),
+}
+COMPRESSED = {"zip", "docx", "xlsx"}
+ACTIVE_CONTENT = re.compile(
+    rb"<\s*(?:!doctype\s+html|html|head|body|script|svg|iframe|object|embed|\?xml-stylesheet)\b"
+    rb"|<\?xml|javascript:",
+    re.IGNORECASE,
+)
+PDF_SCRIPT = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFile)\b")
+INVISIBLE = re.compile(r"[\u0000-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    file: UploadedFile
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+def clean_filename(name: str) -> str:
+    """NFKC-normalise, drop invisible and control characters and any path, before any check."""
+    name = INVISIBLE.sub("", unicodedata.normalize("NFKC", name or ""))
+    name = PureWindowsPath(PurePosixPath(name).name).name.strip().strip(".")
+    return name[-150:] or "attachment"
+
+
+def allowed_extensions() -> str:
+    return ", ".join(sorted(ALLOWED))
+
+
+def check_upload(upload: UploadedFile) -> CheckedUpload:
+    """Return what to store for an upload, or raise ValidationError saying why it is refused."""
+    filename = clean_filename(upload.name or "")
+    limit = settings.ATTACHMENT_MAX_BYTES
+    if upload.size is None or upload.size > limit:
+        raise ValidationError(
+            f"“{filename}” is larger than the {filesizeformat(limit)} limit.", code="too_large"
+        )
+    if upload.size == 0:
+        raise ValidationError(f"“{filename}” is empty.", code="empty")
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if extension not in ALLOWED:
+        raise ValidationError(
+            f"“{filename}”: this type of file is not accepted. Allowed: {allowed_extensions()}.",
+            code="type_not_allowed",
+        )
+    content_type, sniffable = ALLOWED[extension]
+
+    digest = hashlib.sha256()
+    upload.seek(0)
+    head = upload.read(8192)
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+        if extension not in COMPRESSED and ACTIVE_CONTENT.search(chunk):
+            raise ValidationError(
+                f"“{filename}” contains web page or script content and is refused.", code="active_content"
+            )
+        if extension == "pdf" and PDF_SCRIPT.search(chunk):
+            raise ValidationError(f"“{filename}” contains embedded scripts or files and is refused.",
+                                  code="active_content")
+    upload.seek(0)
+
+    guessed = filetype.guess_mime(head)
+    if sniffable is None:
+        if guessed is not None or b"\x00" in head:
+            raise ValidationError(f"“{filename}” is not a plain text file.", code="content_mismatch")
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # A multi-byte character cut at the 8 KiB boundary is still text.
+            if exc.start < len(head) - 4:
+                raise ValidationError(f"“{filename}” is not UTF-8 text.", code="content_mismatch") from exc
+    elif guessed not in sniffable:
+        raise ValidationError(
+            f"“{filename}” does not contain what its name says ({extension}).", code="content_mismatch"
+        )
+    return CheckedUpload(
+        file=upload, filename=filename, content_type=content_type, size=upload.size, sha256=digest.hexdigest()
+    )
+
+
+def check_uploads(uploads: list[UploadedFile]) -> list[CheckedUpload]:
+    if len(uploads) > settings.ATTACHMENT_MAX_FILES:
+        raise ValidationError(f"At most {settings.ATTACHMENT_MAX_FILES} files per message.", code="too_many")
+    errors: list[ValidationError] = []
+    checked: list[CheckedUpload] = []
+    for upload in uploads:
+        try:
+            checked.append(check_upload(upload))
+        except ValidationError as exc:
+            errors.append(exc)
+    if errors:
+        raise ValidationError(errors)
+    return checked
