@@ -110,3 +110,17 @@ def agent_list() -> QuerySet[User]:
 
 def agent_get(*, email: str) -> User | None:
     return agent_list().filter(username=email.strip().lower()).first()
+
+
+# --- portal accounts ---
+
+
+def message_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
+    """The customer-facing thread: public messages only, whoever asks (agents included)."""
+    return message_list_visible_to(user=user, ticket=ticket).filter(internal=False)
+
+
+def event_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[TicketEvent]:
+    """The customer-facing timeline: no internal events, whoever asks."""
+    return event_list_visible_to(user=user, ticket=ticket).filter(internal=False)
+

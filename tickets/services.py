@@ -543,3 +543,33 @@ def tickets_bulk_load(
         if on_batch is not None:
             on_batch(len(batch))
     return total
+
+
+# --- portal accounts ---
+
+
+@transaction.atomic
+def customer_sign_up(*, email: str, password: str, name: str) -> tuple[User, bool]:
+    """Create an inactive customer for a new address; return the existing user for a known one.
+
+    The caller tells the two apart only to choose which email to send, never in
+    what it shows, so sign-up does not reveal which addresses have accounts.
+    """
+    try:
+        with transaction.atomic():
+            user = user_create(
+                email=email, password=password, role="customer", first_name=name.strip()[:150],
+                is_active=False,
+            )
+    except UserExists:
+        return User.objects.get(username=normalise_email(email)), False
+    return user, True
+
+
+@transaction.atomic
+def user_activate(*, user: User) -> User:
+    """Activate a customer who followed the link in their sign-up email."""
+    if not user.is_active:
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+    return user
