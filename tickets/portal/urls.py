@@ -6,4 +6,28 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # accounts
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("signup/", views.signup, name="signup"),
+    path("signup/done/", views.signup_done, name="signup-done"),
+    path("activate/<str:uidb64>/<str:token>/", views.activate, name="activate"),
+    path("password-reset/", views.PasswordResetView.as_view(), name="password-reset"),
+    path("password-reset/done/", views.PasswordResetDoneView.as_view(), name="password-reset-done"),
+    path(
+        "password-reset/<str:uidb64>/<str:token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password-reset/complete/", views.PasswordResetCompleteView.as_view(), name="password-reset-complete"
+    ),
+    # tickets
+    path("tickets/", views.ticket_list, name="ticket-list"),
+    path("tickets/new/", views.ticket_new, name="ticket-new"),
+    path("tickets/<str:reference>/", views.ticket_detail, name="ticket-detail"),
+    path("tickets/<str:reference>/reply/", views.ticket_reply, name="ticket-reply"),
+    path("tickets/<str:reference>/resolve/", views.ticket_resolve, name="ticket-resolve"),
+    path("tickets/<str:reference>/reopen/", views.ticket_reopen, name="ticket-reopen"),
+    path("attachments/<uuid:uuid>/", views.attachment_download, name="attachment"),
 ]

@@ -1,5 +1,251 @@
-from django.shortcuts import render
+"""The customer portal: thin views that parse a form, make one service or selector call, and redirect.
+
+Every mutation is a POST with CSRF; a DomainError refused by the services
+becomes an error message on the page, never a 500.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_ratelimit.decorators import ratelimit
+
+from sofacover.errors import DomainError
+from tickets import selectors, services
+from tickets.auth import normalise_email
+from tickets.models import Ticket
+
+from .forms import LoginForm, PortalPasswordResetForm, ReplyForm, SignupForm, TicketForm
+
+TICKETS_PER_PAGE = 20
 
 
-def home(request):
+# --- rate limits: rates are read from settings on every request, so tests can lower them ---
+
+
+def _rate(name: str):
+    return lambda group, request: settings.RATELIMITS[name]
+
+
+def _posted_email(field: str):
+    """Rate-limit key: the posted address, normalised so case or spaces do not buy more attempts."""
+    return lambda group, request: normalise_email(request.POST.get(field, ""))
+
+
+def _limit(name: str, key, group: str):
+    return ratelimit(group=group, key=key, rate=_rate(name), method="POST", block=True)
+
+
+# --- pages ------------------------------------------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/portal/home.html")
+
+
+@method_decorator(_limit("login_ip", "ip", "portal.login"), name="dispatch")
+@method_decorator(_limit("login_account", _posted_email("username"), "portal.login"), name="dispatch")
+class LoginView(auth_views.LoginView):
+    """Django's login; its get_success_url refuses ?next= to other hosts (url_has_allowed_host_and_scheme)."""
+
+    form_class = LoginForm
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    """POST only (Django answers GET with 405)."""
+
+
+@method_decorator(_limit("password_reset_ip", "ip", "portal.password-reset"), name="dispatch")
+@method_decorator(
+    _limit("password_reset_account", _posted_email("email"), "portal.password-reset"), name="dispatch"
+)
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = PortalPasswordResetForm
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
+    success_url = reverse_lazy("portal:password-reset-done")
+    extra_email_context = {"site_name": "SofaCover Pro Support"}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "registration/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("portal:password-reset-complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "registration/password_reset_complete.html"
+
+
+@require_http_methods(["GET", "POST"])
+@_limit("signup_ip", "ip", "portal.signup")
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("portal:ticket-list")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.save(request)
+        return redirect("portal:signup-done")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+@require_GET
+def signup_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "registration/signup_done.html")
+
+
+@require_GET
+def activate(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    try:
+        user = User.objects.get(pk=force_str(urlsafe_base64_decode(uidb64)), is_staff=False)
+    except (TypeError, ValueError, OverflowError, User.DoesNotExist):
+        user = None
+    if user is None or not default_token_generator.check_token(user, token):
+        return render(request, "registration/activation_invalid.html", status=400)
+    user = services.user_activate(user=user)
+    login(request, user, backend="tickets.auth.EmailBackend")
+    messages.success(request, "Your account is active. Welcome!")
+    return redirect("portal:ticket-list")
+
+
+@require_GET
+@login_required
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    tickets = selectors.ticket_list_visible_to(user=request.user)
+    page = Paginator(tickets, TICKETS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "tickets/portal/ticket_list.html", {"page": page, "tickets": page.object_list})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@_limit("ticket_ip", "ip", "portal.ticket-new")
+@_limit("ticket_account", "user", "portal.ticket-new")
+def ticket_new(request: HttpRequest) -> HttpResponse:
+    form = TicketForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = services.ticket_open(
+                requester=request.user,
+                subject=data["subject"],
+                description=data["description"],
+                priority=data["priority"],
+                category=data["category"],
+                channel=Ticket.Channel.PORTAL,
+                attachments=data["attachments"],
+                now=timezone.now(),
+            )
+        except DomainError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Thank you. Your ticket {ticket.reference} has been filed.")
+            return redirect("portal:ticket-detail", reference=ticket.reference)
+    status = 400 if form.errors else 200
+    return render(request, "tickets/portal/ticket_new.html", {"form": form}, status=status)
+
+
+def _render_ticket(
+    request: HttpRequest, ticket: Ticket, reply_form: ReplyForm, status: int = 200
+) -> HttpResponse:
+    context = {
+        "ticket": ticket,
+        "thread": selectors.message_list_public(user=request.user, ticket=ticket),
+        "reply_form": reply_form,
+        "can_resolve": ticket.is_active,
+        "can_reopen": ticket.status == Ticket.Status.RESOLVED,
+    }
+    return render(request, "tickets/portal/ticket_detail.html", context, status=status)
+
+
+@require_GET
+@login_required
+def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = selectors.ticket_get_visible_to(user=request.user, reference=reference)
+    return _render_ticket(request, ticket, ReplyForm())
+
+
+@require_POST
+@login_required
+@_limit("ticket_ip", "ip", "portal.ticket-reply")
+@_limit("ticket_account", "user", "portal.ticket-reply")
+def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
+    ticket = selectors.ticket_get_visible_to(user=request.user, reference=reference)
+    form = ReplyForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render_ticket(request, ticket, form, status=400)
+    try:
+        services.message_add(
+            ticket=ticket,
+            author=request.user,
+            body=form.cleaned_data["body"],
+            internal=False,
+            attachments=form.cleaned_data["attachments"],
+            now=timezone.now(),
+        )
+    except DomainError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return _render_ticket(request, ticket, form, status=exc.http_status)
+    messages.success(request, "Your reply has been added.")
+    return redirect(reverse("portal:ticket-detail", kwargs={"reference": ticket.reference}) + "#thread-end")
+
+
+def _change_status(request: HttpRequest, reference: str, service, done: str) -> HttpResponse:
+    ticket = selectors.ticket_get_visible_to(user=request.user, reference=reference)
+    try:
+        service(ticket=ticket, actor=request.user, now=timezone.now())
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done)
+    return redirect("portal:ticket-detail", reference=ticket.reference)
+
+
+@require_POST
+@login_required
+def ticket_resolve(request: HttpRequest, reference: str) -> HttpResponse:
+    return _change_status(
+        request, reference, services.ticket_resolve, "Glad it is solved. The ticket is resolved."
+    )
+
+
+@require_POST
+@login_required
+def ticket_reopen(request: HttpRequest, reference: str) -> HttpResponse:
+    return _change_status(request, reference, services.ticket_reopen, "The ticket is open again.")
+
+
+@require_GET
+@login_required
+def attachment_download(request: HttpRequest, uuid: str) -> FileResponse:
+    attachment = selectors.attachment_get_visible_to(user=request.user, uuid=str(uuid))
+    response = FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,211 @@
+"""Portal forms: they parse and validate input; the services decide what happens."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.contrib.auth.models import User
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.http import HttpRequest
+from django.template import loader
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from tickets import services
+from tickets.auth import normalise_email
+from tickets.models import Ticket
+from tickets.uploads import CheckedUpload, allowed_extensions, check_uploads
+
+# Plain-language help for customers choosing a priority (from the procedures document).
+PRIORITY_HELP = {
+    Ticket.Priority.P0: "The shop is down, data is lost, payments fail or you suspect a security breach.",
+    Ticket.Priority.P1: "A major feature is broken, pages are much slower than usual, you cannot sign in, "
+    "or orders are not being processed.",
+    Ticket.Priority.P2: "A minor feature misbehaves, something looks wrong, or an integration is unreliable.",
+    Ticket.Priority.P3: "An idea, a question about the documentation, or a cosmetic detail.",
+}
+
+
+class MultipleFileInput(forms.FileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field; cleans to a (possibly empty) list of uploads."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single_clean = super().clean
+        files = data if isinstance(data, list | tuple) else [data]
+        return [cleaned for cleaned in (single_clean(item, initial) for item in files if item) if cleaned]
+
+
+def _attachments_field() -> MultipleFileField:
+    return MultipleFileField(
+        label="Attachments",
+        required=False,
+        help_text=(
+            f"Optional. Up to {settings.ATTACHMENT_MAX_FILES} files, "
+            f"{filesizeformat(settings.ATTACHMENT_MAX_BYTES)} each. Allowed: {allowed_extensions()}."
+        ),
+    )
+
+
+class AttachmentsMixin:
+    """Checks uploads by content with tickets.uploads: refusals become field errors."""
+
+    def clean_attachments(self) -> list[CheckedUpload]:
+        return check_uploads(self.cleaned_data.get("attachments") or [])
+
+
+class TicketForm(AttachmentsMixin, forms.Form):
+    subject = forms.CharField(label="Subject", max_length=200, help_text="A short summary of the problem.")
+    description = forms.CharField(
+        label="Description",
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What happened, what you expected, and any order number or page address.",
+    )
+    priority = forms.ChoiceField(
+        label="How urgent is it?",
+        choices=[(value, f"{label} — {PRIORITY_HELP[value]}") for value, label in Ticket.Priority.choices],
+        initial=Ticket.Priority.P2,
+        widget=forms.RadioSelect,
+    )
+    category = forms.ChoiceField(
+        label="Category", choices=Ticket.Category.choices, initial=Ticket.Category.OTHER
+    )
+    attachments = _attachments_field()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["attachments"] = _attachments_field()  # limits read from settings per request
+
+
+class ReplyForm(AttachmentsMixin, forms.Form):
+    body = forms.CharField(
+        label="Your reply", required=False, max_length=50000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    attachments = _attachments_field()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["attachments"] = _attachments_field()
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors and not (cleaned.get("body") or "").strip() and not cleaned.get("attachments"):
+            raise ValidationError("Write a message or attach a file.", code="empty")
+        return cleaned
+
+
+class LoginForm(AuthenticationForm):
+    """Sign in with the email address; the error never says whether the account exists."""
+
+    username = forms.EmailField(
+        label="Email address", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That email address and password do not match an active account.",
+    }
+
+
+class PortalPasswordResetForm(PasswordResetForm):
+    email = forms.EmailField(
+        label="Email address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(
+        label="Email address", max_length=150, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    name = forms.CharField(
+        label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+
+    def clean_email(self) -> str:
+        return normalise_email(self.cleaned_data["email"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if "password" in cleaned and "email" in cleaned:
+            candidate = User(
+                username=cleaned["email"], email=cleaned["email"], first_name=cleaned.get("name", "")
+            )
+            try:
+                password_validation.validate_password(cleaned["password"], candidate)
+            except ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+    def save(self, request: HttpRequest) -> User:
+        """Create the inactive account (or find the existing one) and send the matching email."""
+        user, created = services.customer_sign_up(
+            email=self.cleaned_data["email"],
+            password=self.cleaned_data["password"],
+            name=self.cleaned_data["name"],
+        )
+        if created or (not user.is_active and not user.is_staff):
+            send_activation_email(request, user)
+        else:
+            send_account_exists_email(request, user)
+        return user
+
+
+def _send(request: HttpRequest, *, to: str, subject_template: str, body_template: str, context: dict) -> None:
+    context = {"site_name": "SofaCover Pro Support", **context}
+    subject = "".join(loader.render_to_string(subject_template, context, request).splitlines())
+    body = loader.render_to_string(body_template, context, request)
+    EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [to]).send()
+
+
+def activation_url(request: HttpRequest, user: User) -> str:
+    path = reverse(
+        "portal:activate",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    return request.build_absolute_uri(path)
+
+
+def send_activation_email(request: HttpRequest, user: User) -> None:
+    _send(
+        request,
+        to=user.email,
+        subject_template="registration/activation_subject.txt",
+        body_template="registration/activation_email.txt",
+        context={"user": user, "activation_url": activation_url(request, user)},
+    )
+
+
+def send_account_exists_email(request: HttpRequest, user: User) -> None:
+    _send(
+        request,
+        to=user.email,
+        subject_template="registration/account_exists_subject.txt",
+        body_template="registration/account_exists_email.txt",
+        context={
+            "user": user,
+            "login_url": request.build_absolute_uri(reverse("portal:login")),
+            "reset_url": request.build_absolute_uri(reverse("portal:password-reset")),
+        },
+    )
