@@ -1,0 +1,430 @@
+"""The agent console: the Django admin as a thin door into the ticket services.
+
+Reads go through selectors, every change through services; the admin only
+parses input, makes one domain call and renders. Domain refusals become admin
+messages or form errors, never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
+
+from sofacover.errors import DomainError
+
+from . import selectors, services
+from .filters import TicketFilter, search_tickets
+from .models import Attachment, Ticket
+from .uploads import check_uploads
+
+# Fields an agent edits on the change page; everything else is read-only.
+EDITABLE_FIELDS = ("subject", "priority", "status", "tier", "category", "assignee")
+READONLY_FIELDS = (
+    "reference",
+    "description",
+    "requester",
+    "channel",
+    "created_at",
+    "updated_at",
+    "first_responded_at",
+    "resolved_at",
+    "closed_at",
+)
+# Constant CSS class names from admin.css; never built from data.
+PRIORITY_CLASSES = {
+    Ticket.Priority.P0: "console-priority console-priority-p0",
+    Ticket.Priority.P1: "console-priority console-priority-p1",
+    Ticket.Priority.P2: "console-priority console-priority-p2",
+    Ticket.Priority.P3: "console-priority console-priority-p3",
+}
+# Timeline values stored as codes, shown as labels.
+EVENT_VALUE_LABELS: dict[str, dict[str, str]] = {
+    "status": dict(Ticket.Status.choices),
+    "priority": dict(Ticket.Priority.choices),
+    "tier": {str(value): label for value, label in Ticket.Tier.choices},
+    "category": dict(Ticket.Category.choices),
+}
+MAX_REFUSALS_SHOWN = 10
+
+
+def request_now(request: HttpRequest) -> datetime:
+    """The clock, read once per request and reused by every column and call."""
+    now = getattr(request, "_console_now", None)
+    if now is None:
+        now = timezone.now()
+        request._console_now = now  # type: ignore[attr-defined]
+    return now
+
+
+def user_label(user: Any) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.username
+
+
+def attachment_url(attachment: Attachment) -> str | None:
+    """The portal download view checks who asks; without it the console shows the name only."""
+    try:
+        return reverse("portal:attachment", kwargs={"uuid": attachment.uuid})
+    except NoReverseMatch:
+        return None
+
+
+class AssigneeFilter(admin.SimpleListFilter):
+    """Mine, unassigned, or one agent: the same values the API's ``assignee`` filter takes."""
+
+    title = "assignee"
+    parameter_name = "assignee"
+
+    def lookups(self, request, model_admin):
+        agents = [(agent.username, user_label(agent)) for agent in selectors.agent_list()]
+        return [("me", "Mine"), ("none", "Unassigned"), *agents]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return TicketFilter(request=request).filter_assignee(queryset, self.parameter_name, value)
+
+
+class TicketConsoleForm(forms.ModelForm):
+    class Meta:
+        model = Ticket
+        fields = EDITABLE_FIELDS
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        current = self.initial.get("status")
+        if self.instance.pk and status != current and not services.transition_allowed(current, status):
+            raise ValidationError(
+                "A %(current)s ticket cannot become %(status)s.",
+                code="invalid_transition",
+                params={
+                    "current": Ticket.Status(current).label.lower(),
+                    "status": Ticket.Status(status).label.lower(),
+                },
+            )
+        return status
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=50000,
+        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
+        label="Message",
+    )
+    internal = forms.BooleanField(required=False, label="Internal note (never shown to the customer)")
+
+
+def _priority_action(priority: Ticket.Priority):
+    def action(modeladmin: TicketAdmin, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        modeladmin.run_bulk(
+            request, queryset, "priority", f"Priority set to {priority.label}", priority=priority
+        )
+
+    action.__name__ = f"set_priority_{priority.value.lower()}"
+    return admin.action(description=f"Set priority to {priority.label}", permissions=["work"])(action)
+
+
+PRIORITY_ACTIONS = [_priority_action(priority) for priority in Ticket.Priority]
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    form = TicketConsoleForm
+    list_display_links = ("reference",)
+    list_filter = ("priority", "status", "tier", AssigneeFilter, "category", "channel")
+    # Shows the search box; get_search_results does the searching.
+    search_fields = ("reference", "subject", "requester__username")
+    search_help_text = "Reference (SCP-000042), subject or requester email."
+    list_select_related = ("requester", "assignee")
+    list_per_page = 50
+    show_full_result_count = False
+    readonly_fields = READONLY_FIELDS
+    fieldsets = (
+        (None, {"fields": ("reference", "subject", "description")}),
+        ("Triage", {"fields": ("priority", "status", "tier", "category", "assignee")}),
+        ("Requester", {"fields": ("requester", "channel")}),
+        (
+            "Times",
+            {"fields": ("created_at", "updated_at", "first_responded_at", "resolved_at", "closed_at")},
+        ),
+    )
+    actions = ["assign_to_me", "resolve_tickets", *PRIORITY_ACTIONS]
+
+    class Media:
+        css = {"all": ("tickets/admin.css",)}
+
+    # --- the queue --------------------------------------------------------
+
+    def get_queryset(self, request):
+        # Annotate before ordering: the admin's get_queryset would order by the annotation first.
+        tickets = selectors.with_urgency(self.model._default_manager.get_queryset())
+        return tickets.order_by(*self.get_ordering(request))
+
+    def get_ordering(self, request):
+        # Active first, P0 first, oldest first (an annotation, so not in ``ordering``).
+        return selectors.URGENCY_ORDER
+
+    def get_list_display(self, request):
+        return (
+            "reference",
+            "subject",
+            "priority_label",
+            "status",
+            "tier",
+            "assignee_label",
+            "requester_email",
+            self._age_column(request),
+        )
+
+    def _age_column(self, request: HttpRequest):
+        """A column bound to this request's clock; built once so sorting finds the same callable."""
+        column = getattr(request, "_console_age_column", None)
+        if column is None:
+            now = request_now(request)
+
+            @admin.display(description="age", ordering="created_at")
+            def age(ticket: Ticket) -> str:
+                return timesince(ticket.created_at, now, depth=1)
+
+            column = request._console_age_column = age  # type: ignore[attr-defined]
+        return column
+
+    @admin.display(description="priority", ordering="priority")
+    def priority_label(self, ticket: Ticket) -> str:
+        return format_html(
+            '<span class="{}">{}</span>', PRIORITY_CLASSES[ticket.priority], ticket.get_priority_display()
+        )
+
+    @admin.display(description="assignee", ordering="assignee__username", empty_value="—")
+    def assignee_label(self, ticket: Ticket) -> str | None:
+        return user_label(ticket.assignee) or None
+
+    @admin.display(description="requester", ordering="requester__username")
+    def requester_email(self, ticket: Ticket) -> str:
+        return ticket.requester.username
+
+    def get_search_results(self, request, queryset, search_term):
+        return search_tickets(queryset, search_term), False
+
+    # --- permissions ------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Tickets are filed through the portal, email and the API (services.ticket_open).
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
+        # A closed ticket can no longer change: its page is view-only.
+        if obj is not None and obj.status == Ticket.Status.CLOSED:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_work_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("tickets.work_ticket")
+
+    # --- editing through services ----------------------------------------
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assignee":
+            kwargs["queryset"] = selectors.agent_list()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if not change:  # pragma: no cover - adding is disabled above
+            raise PermissionDenied
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
+        if not changes:
+            return
+        try:
+            # The service re-reads the row under a lock and compares with what is stored.
+            services.ticket_update(
+                ticket=Ticket.objects.get(pk=obj.pk), actor=request.user, now=request_now(request), **changes
+            )
+        except DomainError as exc:
+            # Lost a race with another change after the form validated: report, write nothing.
+            request._console_refused = True  # type: ignore[attr-defined]
+            self.message_user(request, exc.message, messages.ERROR)
+
+    def log_change(self, request, obj, message):
+        if getattr(request, "_console_refused", False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        if getattr(request, "_console_refused", False):
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
+
+    # --- the change page: thread, reply form, timeline --------------------
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self._console_context(request, obj))
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
+
+    def _console_context(self, request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+        thread = [
+            {
+                "message": message,
+                "attachments": [
+                    (attachment, attachment_url(attachment)) for attachment in message.attachments.all()
+                ],
+            }
+            for message in selectors.message_list_visible_to(user=request.user, ticket=ticket)
+        ]
+        timeline = [
+            {
+                "event": event,
+                "old": self._event_value(event.field, event.old_value),
+                "new": self._event_value(event.field, event.new_value),
+            }
+            for event in selectors.event_list_visible_to(user=request.user, ticket=ticket)
+        ]
+        can_reply = self.has_work_permission(request) and ticket.status != Ticket.Status.CLOSED
+        return {
+            "console_thread": thread,
+            "console_timeline": timeline,
+            "console_can_reply": can_reply,
+            "console_reply_form": ReplyForm() if can_reply else None,
+            "console_reply_url": reverse(
+                f"{self.admin_site.name}:tickets_ticket_reply",
+                args=[ticket.pk],
+                current_app=self.admin_site.name,
+            ),
+        }
+
+    @staticmethod
+    def _event_value(field: str, value: str) -> str:
+        return EVENT_VALUE_LABELS.get(field, {}).get(value, value)
+
+    def get_urls(self):
+        custom = [
+            path(
+                "<path:object_id>/reply/",
+                self.admin_site.admin_view(self.reply_view),
+                name="tickets_ticket_reply",
+            )
+        ]
+        # Before the defaults: their "<path:object_id>/" would swallow ".../reply/".
+        return custom + super().get_urls()
+
+    def reply_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Post a public reply or an internal note, with attachments, then go back to the ticket."""
+        if not self.has_work_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        ticket = self.get_object(request, unquote(object_id))
+        if ticket is None:
+            raise Http404("No such ticket.")
+        back = reverse(
+            f"{self.admin_site.name}:tickets_ticket_change",
+            args=[ticket.pk],
+            current_app=self.admin_site.name,
+        )
+        form = ReplyForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    self.message_user(request, error, messages.ERROR)
+            return HttpResponseRedirect(f"{back}#reply")
+        internal = form.cleaned_data["internal"]
+        try:
+            attachments = check_uploads(request.FILES.getlist("attachments"))
+            services.message_add(
+                ticket=ticket,
+                author=request.user,
+                body=form.cleaned_data["body"],
+                internal=internal,
+                attachments=attachments,
+                now=timezone.now(),
+            )
+        except ValidationError as exc:
+            for error in exc.messages:
+                self.message_user(request, error, messages.ERROR)
+            return HttpResponseRedirect(f"{back}#reply")
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(f"{back}#reply")
+        self.message_user(
+            request, "Internal note added." if internal else "Reply sent to the customer.", messages.SUCCESS
+        )
+        return HttpResponseRedirect(f"{back}#thread")
+
+    # --- bulk actions -----------------------------------------------------
+
+    @admin.action(description="Assign to me", permissions=["work"])
+    def assign_to_me(self, request, queryset):
+        self.run_bulk(request, queryset, "assign", "Assigned to you", assignee=request.user)
+
+    @admin.action(description="Resolve", permissions=["work"])
+    def resolve_tickets(self, request, queryset):
+        self.run_bulk(request, queryset, "resolve", "Resolved")
+
+    def run_bulk(
+        self, request: HttpRequest, queryset: QuerySet[Ticket], action: str, done_label: str, **kwargs: Any
+    ) -> None:
+        done, refused = services.tickets_bulk(
+            tickets=queryset.order_by("pk"),
+            actor=request.user,
+            now=request_now(request),
+            action=action,
+            **kwargs,
+        )
+        if done:
+            self.message_user(
+                request, f"{done_label}: {done} ticket{'s' if done != 1 else ''}.", messages.SUCCESS
+            )
+        for refusal in refused[:MAX_REFUSALS_SHOWN]:
+            self.message_user(request, f"Refused {refusal}", messages.WARNING)
+        if len(refused) > MAX_REFUSALS_SHOWN:
+            self.message_user(
+                request, f"… and {len(refused) - MAX_REFUSALS_SHOWN} more refused.", messages.WARNING
+            )
+
+
+# API tokens are credentials: only superusers see or manage them in the console.
+class SuperuserTokenAdmin(TokenAdmin):
+    def _superuser(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request):
+        return self._superuser(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._superuser(request)
+
+    def has_add_permission(self, request):
+        return self._superuser(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._superuser(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._superuser(request)
+
+
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
+admin.site.register(TokenProxy, SuperuserTokenAdmin)
