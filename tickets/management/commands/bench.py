@@ -1,0 +1,348 @@
+"""``make bench``: latency, query counts and creation throughput against a large desk.
+
+Never touches the developer's database: without DATABASE_URL the command runs
+itself again in a child process whose DATABASE_URL points at a separate SQLite
+file (var/bench.sqlite3 by default), because the settings read DATABASE_URL at
+import. With DATABASE_URL set (PostgreSQL, say) it uses that database as given
+and says so.
+
+The child migrates, tops the desk up to --tickets tickets with the same bulk
+loader as ``seed_demo --tickets``, then measures each endpoint in process with
+the Django test client: three warm-up requests, then --repeat timed ones.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+from django.http import HttpResponseBase
+from django.test import Client
+from django.test.utils import CaptureQueriesContext, override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+from tqdm import tqdm
+
+from tickets import demo
+from tickets.management.commands.seed_demo import load_customer_count
+from tickets.models import Ticket
+
+CHILD_ENV = "SOFACOVER_BENCH_CHILD"
+BENCH_CUSTOMER = demo.DemoUser("bench-customer@example.com", "customer", first_name="Bench")
+BENCH_AGENT = demo.DemoUser("bench-agent@sofacoverpro.com", "agent", tier=2, first_name="Bench")
+BENCH_CUSTOMER_TICKETS = 200
+# Tickets the creation benchmark files; removed at the start of the next run.
+BENCH_SUBJECT_PREFIX = "[bench]"
+WARM_UP = 3
+LIST_P50_TARGET_MS = 50.0
+CREATION_TARGET_PER_S = 200.0
+UNLIMITED = "1000000/h"
+
+
+@dataclass
+class Row:
+    """One endpoint's result; ``status`` is set instead of timings when it answered non-2xx."""
+
+    endpoint: str
+    target: str
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    queries: tuple[int, int] | None = None  # min, max over the timed requests
+    met: bool = False
+    status: int | None = None
+    error: str = ""
+    rate_per_s: float | None = None
+
+    @property
+    def queries_constant(self) -> bool:
+        return self.queries is not None and self.queries[0] == self.queries[1]
+
+    def cells(self) -> list[str]:
+        if self.error or self.status is not None:
+            failure = self.error or f"HTTP {self.status}"
+            return [self.endpoint, failure, "-", "-", self.target, "no"]
+        assert self.p50_ms is not None
+        assert self.p95_ms is not None
+        assert self.queries is not None
+        low, high = self.queries
+        met = "yes" if self.met else "no"
+        if self.rate_per_s is not None:
+            met = f"{met} ({self.rate_per_s:.0f}/s)"
+        return [
+            self.endpoint,
+            f"{self.p50_ms:.1f}",
+            f"{self.p95_ms:.1f}",
+            str(low) if low == high else f"{low}-{high}",
+            self.target,
+            met,
+        ]
+
+
+HEADER = ["endpoint", "p50 ms", "p95 ms", "queries", "target", "met?"]
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    lines = [HEADER, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
+    rendered = [
+        " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines
+    ]
+    rendered.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(line.rstrip() for line in rendered)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks; q in [0, 100]."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _timed(
+    endpoint: str, target: str, request: Callable[[int], HttpResponseBase], repeat: int
+) -> tuple[Row, list[float]]:
+    """Warm up, then time ``repeat`` requests; stop at the first non-2xx answer or exception."""
+    row = Row(endpoint=endpoint, target=target)
+    durations: list[float] = []
+    counts: list[int] = []
+    try:
+        for n in range(WARM_UP + repeat):
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                response = request(n)
+                elapsed = time.perf_counter() - started
+            if not 200 <= response.status_code < 300:
+                row.status = response.status_code
+                return row, []
+            if n >= WARM_UP:
+                durations.append(elapsed * 1000)
+                counts.append(len(queries.captured_queries))
+    except Exception as exc:  # the endpoint may still be under construction: report, do not crash
+        row.error = f"error: {type(exc).__name__}"
+        return row, []
+    row.p50_ms, row.p95_ms = percentile(durations, 50), percentile(durations, 95)
+    row.queries = (min(counts), max(counts))
+    return row, durations
+
+
+def measure(*, customer: User, agent: User, repeat: int, run_id: str | None = None) -> list[Row]:
+    """Measure every endpoint against the current database; creations are ``repeat * 10`` tickets."""
+    if repeat < 1:
+        raise ValueError("repeat must be at least 1")
+    run_id = run_id or uuid.uuid4().hex[:8]
+    references = _sample_references(5)
+    overrides = override_settings(
+        ALLOWED_HOSTS=["*"],
+        SECURE_SSL_REDIRECT=False,
+        DEBUG=False,
+        # One bench customer files hundreds of tickets: lift the per-account limits.
+        RATELIMITS={key: UNLIMITED for key in settings.RATELIMITS},
+    )
+    with overrides:
+        agent_browser = Client(raise_request_exception=False)
+        agent_browser.force_login(agent)
+        customer_browser = Client(raise_request_exception=False)
+        customer_browser.force_login(customer)
+        agent_api = _api_client(agent)
+        customer_api = _api_client(customer)
+
+        fast = f"p50 < {LIST_P50_TARGET_MS:.0f} ms, queries constant"
+        rows = []
+        for endpoint, target, request in (
+            ("admin queue, first page", fast, lambda n: agent_browser.get("/admin/tickets/ticket/")),
+            ("API ticket list, first page", fast, lambda n: agent_api.get("/api/v1/tickets/")),
+            (
+                "API ticket detail",
+                "queries constant",
+                lambda n: agent_api.get(f"/api/v1/tickets/{references[n % len(references)]}/"),
+            ),
+            ("portal my tickets", "queries constant", lambda n: customer_browser.get("/tickets/")),
+        ):
+            if "detail" in endpoint and not references:
+                rows.append(Row(endpoint=endpoint, target=target, error="no tickets"))
+                continue
+            row, _ = _timed(endpoint, target, request, repeat)
+            row.met = row.queries_constant and (
+                "p50" not in target or (row.p50_ms is not None and row.p50_ms < LIST_P50_TARGET_MS)
+            )
+            rows.append(row)
+
+        creations = repeat * 10
+        payload = {
+            "description": "Bench: the cushion covers arrived without zips.",
+            "priority": Ticket.Priority.P3,
+            "category": Ticket.Category.ORDERS,
+        }
+
+        def create(n: int) -> HttpResponseBase:
+            subject = f"{BENCH_SUBJECT_PREFIX} {run_id} #{n:05d} cushion covers without zips"
+            return customer_api.post("/api/v1/tickets/", {**payload, "subject": subject}, format="json")
+
+        row, durations = _timed(
+            "API ticket creation",
+            f">= {CREATION_TARGET_PER_S:.0f} tickets/s, queries constant",
+            create,
+            creations,
+        )
+        if durations:
+            # Throughput over the timed requests only (warm-ups excluded), client overhead included.
+            row.rate_per_s = creations / (sum(durations) / 1000)
+            row.met = row.queries_constant and row.rate_per_s >= CREATION_TARGET_PER_S
+        rows.append(row)
+    return rows
+
+
+class _FreshUserAPIClient(APIClient):
+    """Authenticates every request with the user read afresh, one query, as a token lookup would.
+
+    Reusing one in-memory user would let per-user caches (group names) leak
+    from one request into the next and hide queries a real client causes.
+    """
+
+    def __init__(self, user: User) -> None:
+        super().__init__()
+        self.raise_request_exception = False
+        self._user_pk = user.pk
+
+    def request(self, **kwargs):
+        self.force_authenticate(User.objects.get(pk=self._user_pk))
+        return super().request(**kwargs)
+
+
+def _api_client(user: User) -> APIClient:
+    return _FreshUserAPIClient(user)
+
+
+def _sample_references(count: int) -> list[str]:
+    """A few references spread over the table (older and newer tickets, different thread lengths)."""
+    tickets = Ticket.objects.exclude(reference__isnull=True).exclude(subject__startswith=BENCH_SUBJECT_PREFIX)
+    total = tickets.count()
+    if not total:
+        return []
+    step = max(1, total // count)
+    ordered = tickets.order_by("pk").values_list("reference", flat=True)
+    return [ordered[i] for i in range(0, total, step)][:count]
+
+
+def bench_people_ensure() -> tuple[User, User]:
+    customer, _ = demo.user_ensure(BENCH_CUSTOMER, password=None)
+    agent, _ = demo.user_ensure(BENCH_AGENT, password=None)
+    return customer, agent
+
+
+def bench_data_ensure(*, tickets: int, customer: User, agent: User, now, write: Callable[[str], None]) -> int:
+    """Top the desk up to ``tickets`` tickets, ~200 the bench customer's; return how many were added."""
+    leftovers = Ticket.objects.filter(requester=customer, subject__startswith=BENCH_SUBJECT_PREFIX)
+    removed = leftovers.count()
+    if removed:
+        leftovers.delete()
+        write(f"Removed {removed} tickets filed by the previous run's creation benchmark.")
+    have = Ticket.objects.count()
+    missing = tickets - have
+    if missing <= 0:
+        write(f"The bench database already holds {have} tickets.")
+        return 0
+    own = Ticket.objects.filter(requester=customer).count()
+    for_customer = min(missing, max(0, BENCH_CUSTOMER_TICKETS - own))
+    write(f"Loading {missing} tickets ({have} present, {tickets} wanted)...")
+    started = time.perf_counter()
+    with tqdm(total=missing, unit="tickets", file=sys.stderr, disable=None) as bar:
+        if for_customer:
+            demo.load_tickets_create(
+                for_customer, customers=[customer], agents=[agent], now=now, seed=have, on_batch=bar.update
+            )
+        rest = missing - for_customer
+        if rest:
+            customers = demo.load_customers_ensure(load_customer_count(rest))
+            demo.load_tickets_create(
+                rest, customers=customers, agents=[agent], now=now, seed=have + 1, on_batch=bar.update
+            )
+    write(f"Loaded {missing} tickets in {time.perf_counter() - started:.1f} s.")
+    return missing
+
+
+class Command(BaseCommand):
+    help = "Benchmark the queue, the API, the portal and ticket creation on a large desk (never the dev DB)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--tickets", type=int, default=100_000, help="tickets in the bench database")
+        parser.add_argument("--repeat", type=int, default=30, help="timed requests per endpoint")
+        parser.add_argument(
+            "--db-file", default="var/bench.sqlite3", help="SQLite file used when DATABASE_URL is unset"
+        )
+
+    def handle(self, *args, **options) -> None:
+        if options["tickets"] < 0 or options["repeat"] < 1:
+            raise CommandError("--tickets must be zero or more and --repeat at least 1.")
+        if not os.environ.get("DATABASE_URL"):
+            if os.environ.get(CHILD_ENV):
+                raise CommandError(
+                    "The bench child needs DATABASE_URL; refusing to use the default database."
+                )
+            self._reexec(options)
+            return
+        database = settings.DATABASES["default"]
+        if not os.environ.get(CHILD_ENV):
+            where = f"{database['ENGINE'].rsplit('.', 1)[-1]} {database.get('HOST') or ''} {database['NAME']}"
+            self.stdout.write(
+                self.style.WARNING(f"DATABASE_URL is set: benchmarking that database as given ({where}).")
+            )
+        else:
+            self.stdout.write(f"Bench database: {database['NAME']}")
+        self._run(tickets=options["tickets"], repeat=options["repeat"])
+
+    def _reexec(self, options) -> None:
+        db_file = Path(options["db_file"])
+        if not db_file.is_absolute():
+            db_file = Path(settings.BASE_DIR) / db_file
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            CHILD_ENV: "1",
+            "DATABASE_URL": f"sqlite:///{db_file.resolve()}",
+            "DJANGO_DEBUG": "0",
+        }
+        command = [
+            sys.executable,
+            str(Path(settings.BASE_DIR) / "manage.py"),
+            "bench",
+            "--tickets", str(options["tickets"]),
+            "--repeat", str(options["repeat"]),
+            "--db-file", str(db_file),
+        ]  # fmt: skip
+        self.stdout.flush()
+        code = subprocess.run(command, env=env, check=False).returncode
+        if code:
+            raise CommandError(f"The benchmark process failed (exit status {code}).")
+
+    def _run(self, *, tickets: int, repeat: int) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        now = timezone.now()
+        customer, agent = bench_people_ensure()
+        bench_data_ensure(tickets=tickets, customer=customer, agent=agent, now=now, write=self.stdout.write)
+        total = Ticket.objects.count()
+        self.stdout.write(
+            f"Measuring with {total} tickets, {repeat} timed requests per endpoint "
+            f"({WARM_UP} warm-ups), {repeat * 10} creations..."
+        )
+        rows = measure(customer=customer, agent=agent, repeat=repeat)
+        self.stdout.write("")
+        self.stdout.write(render_table(rows))
+        met = sum(row.met for row in rows)
+        self.stdout.write("")
+        self.stdout.write(f"{met} of {len(rows)} targets met.")
