@@ -27,7 +27,7 @@ from sofacover.errors import DomainError
 
 from . import selectors, services
 from .filters import TicketFilter, search_tickets
-from .models import Attachment, Ticket
+from .models import Attachment, Ticket, TicketEvent
 from .uploads import check_uploads
 
 # Fields an agent edits on the change page; everything else is read-only.
@@ -73,6 +73,11 @@ def user_label(user: Any) -> str:
     if user is None:
         return ""
     return user.get_full_name() or user.username
+
+
+def agent_choice_label(user: Any) -> str:
+    name = user.get_full_name()
+    return f"{name} ({user.username})" if name else user.username
 
 
 def attachment_url(attachment: Attachment) -> str | None:
@@ -201,7 +206,7 @@ class TicketAdmin(admin.ModelAdmin):
 
             @admin.display(description="age", ordering="created_at")
             def age(ticket: Ticket) -> str:
-                return timesince(ticket.created_at, now, depth=1)
+                return timesince(ticket.created_at, now, depth=2)
 
             column = request._console_age_column = age  # type: ignore[attr-defined]
         return column
@@ -246,6 +251,9 @@ class TicketAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "assignee":
             kwargs["queryset"] = selectors.agent_list()
+            field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+            field.label_from_instance = agent_choice_label
+            return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
@@ -296,8 +304,8 @@ class TicketAdmin(admin.ModelAdmin):
         timeline = [
             {
                 "event": event,
-                "old": self._event_value(event.field, event.old_value),
-                "new": self._event_value(event.field, event.new_value),
+                "old": self._event_value(event, event.old_value),
+                "new": self._event_value(event, event.new_value),
             }
             for event in selectors.event_list_visible_to(user=request.user, ticket=ticket)
         ]
@@ -315,7 +323,9 @@ class TicketAdmin(admin.ModelAdmin):
         }
 
     @staticmethod
-    def _event_value(field: str, value: str) -> str:
+    def _event_value(event: TicketEvent, value: str) -> str:
+        # A "created" event carries the priority the ticket was filed with.
+        field = event.field or ("priority" if event.kind == TicketEvent.Kind.CREATED else "")
         return EVENT_VALUE_LABELS.get(field, {}).get(value, value)
 
     def get_urls(self):

@@ -82,7 +82,7 @@ class TestChangelist:
         assert '<span class="console-priority console-priority-p0">P0 Critical</span>' in html
         assert "Checkout &lt;b&gt;fails&lt;/b&gt;" in html
         assert "<b>fails</b>" not in html
-        assert "3\xa0hours" in html
+        assert "3\xa0hours, 10\xa0minutes" in html
         assert "alice@example.com" in html
         assert "Tina" in html
         assert "tickets/admin.css" in html
@@ -228,7 +228,8 @@ class TestChangePage:
 
         html = response.content.decode()
         timeline = html.split('id="timeline"', 1)[1]
-        assert "Created" in timeline
+        assert "<td>Created</td>" in timeline
+        assert "P2 Medium" in timeline.split("<td>Created</td>", 1)[1].split("</tr>")[0]
         assert "Priority changed" in timeline
         assert (
             '<span class="console-old">P2 Medium</span> → <span class="console-new">P0 Critical</span>'
@@ -269,6 +270,7 @@ class TestChangePage:
         choices = {str(user) for user in response.context["adminform"].form.fields["assignee"].queryset}
         assert "tier1@sofacoverpro.com" in choices
         assert "alice@example.com" not in choices
+        assert "Tina (tier1@sofacoverpro.com)" in response.content.decode()
 
 
 class TestChangeForm:
