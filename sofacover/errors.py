@@ -29,6 +29,13 @@ class Conflict(DomainError):
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    from django_ratelimit.exceptions import Ratelimited
+
+    if isinstance(exc, Ratelimited):
+        return Response(
+            {"code": "rate_limited", "detail": "Too many attempts. Please wait a while and try again."},
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
     if isinstance(exc, DomainError):
         body: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.field:
@@ -45,3 +52,14 @@ def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
 
         return JsonResponse({"code": "rate_limited", "detail": message}, status=429)
     return render(request, "429.html", {"message": message}, status=429)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for any path: JSON under /api/, the portal's page elsewhere."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"detail": "Not found."}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

@@ -138,6 +138,8 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 24
 
 # Rate limits (django-ratelimit syntax: count/period). Per account and per IP.
 RATELIMIT_VIEW = "sofacover.errors.ratelimited"
+RATELIMIT_IP_META_KEY = "sofacover.ratelimit.client_ip"
+TRUSTED_PROXIES = int(os.environ.get("DJANGO_TRUSTED_PROXIES", "0"))
 RATELIMITS = {
     "login_ip": os.environ.get("RATELIMIT_LOGIN_IP", "30/h"),
     "login_account": os.environ.get("RATELIMIT_LOGIN_ACCOUNT", "10/h"),
@@ -157,6 +159,7 @@ USE_TZ = True
 # --- static and uploads -------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 
-from .settings import *  # noqa: E402,F403
-from .settings import RATELIMITS  # noqa: E402
+from .settings import *  # noqa: F403
+from .settings import RATELIMITS
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

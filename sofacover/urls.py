@@ -10,3 +10,5 @@ urlpatterns = [
     path("api/v1/", include("tickets.api.urls")),
     path("", include("tickets.portal.urls")),
 ]
+
+handler404 = "sofacover.errors.not_found"

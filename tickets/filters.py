@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
+from django_filters.fields import IsoDateTimeField
 
 from .models import Ticket
+
+
+class StrictIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time; a parameter sent empty is an error, not "no filter"."""
+
+    def to_python(self, value):
+        if value == "":
+            raise forms.ValidationError("Enter an ISO 8601 date and time.", code="invalid")
+        return super().to_python(value)
+
+
+class StrictIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = StrictIsoDateTimeField
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -18,8 +33,8 @@ class TicketFilter(django_filters.FilterSet):
         method="filter_assignee",
         help_text="An agent's email address, `me`, or `none` for unassigned tickets.",
     )
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     search = django_filters.CharFilter(
         method="filter_search", help_text="Reference, subject or requester email (case-insensitive)."
     )

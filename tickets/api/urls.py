@@ -1,1 +1,22 @@
-urlpatterns: list = []
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("tickets", views.TicketViewSet, basename="ticket")
+
+messages = views.MessageViewSet.as_view({"get": "list", "post": "create"})
+
+urlpatterns = [
+    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path(
+        "tickets/<str:reference>/messages/",
+        messages,
+        name="ticket-messages",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    *router.urls,
+]

@@ -1,0 +1,358 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tests.tickets.factories import T0, MessageFactory, TicketFactory, make_user
+from tickets import services
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+CANARY = "INTERNAL-CANARY-7f3a"
+
+
+def url(ticket=None, suffix=""):
+    base = "/api/v1/tickets/"
+    return f"{base}{ticket.reference}/{suffix}" if ticket else base
+
+
+class TestToken:
+    def test_exchanges_email_and_password_for_a_token_that_authenticates(self, customer, password):
+        client = APIClient()
+        response = client.post("/api/v1/auth/token/", {"username": "Alice@Example.com", "password": password})
+        assert response.status_code == 200, response.content
+        token = response.json()["token"]
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        assert client.get(url()).status_code == 200
+
+    def test_refuses_a_wrong_password_without_saying_which_part_was_wrong(self, customer):
+        response = APIClient().post("/api/v1/auth/token/", {"username": "alice@example.com", "password": "nope"})
+        unknown = APIClient().post("/api/v1/auth/token/", {"username": "nobody@example.com", "password": "nope"})
+        assert response.status_code == unknown.status_code == 400
+        assert response.json() == unknown.json()
+
+    def test_is_rate_limited_per_account(self, settings, customer):
+        settings.RATELIMITS = {**settings.RATELIMITS, "login_account": "3/m"}
+        client = APIClient()
+        codes = [
+            client.post("/api/v1/auth/token/", {"username": "alice@example.com", "password": "x"}).status_code
+            for _ in range(4)
+        ]
+        assert codes == [400, 400, 400, 429]
+
+    def test_anonymous_requests_are_refused(self):
+        assert APIClient().get(url()).status_code == 401
+
+
+class TestTicketCreate:
+    def test_customer_files_a_ticket_for_themselves(self, api_client_for, customer):
+        response = api_client_for(customer).post(
+            url(), {"subject": "Zip broke", "description": "On day two", "priority": "P1", "category": "orders"}
+        )
+        assert response.status_code == 201, response.content
+        body = response.json()
+        assert body["reference"].startswith("SCP-")
+        assert (body["requester"], body["channel"], body["tier"], body["status"]) == (
+            "alice@example.com", "api", 1, "new",
+        )
+
+    def test_customer_cannot_set_fields_they_do_not_own(self, api_client_for, customer, agent):
+        response = api_client_for(customer).post(
+            url(),
+            {"subject": "s", "description": "d", "tier": 3, "assignee": agent.username, "status": "resolved",
+             "requester": "bob@example.com"},
+        )
+        assert response.status_code == 400
+        assert set(response.json()) == {"tier", "assignee", "status", "requester"}
+        assert Ticket.objects.count() == 0
+
+    def test_agent_files_on_behalf_of_a_customer(self, api_client_for, agent, customer):
+        response = api_client_for(agent).post(
+            url(),
+            {"subject": "Phoned in", "description": "d", "requester": "alice@example.com", "channel": "phone",
+             "tier": 2, "assignee": agent.username, "priority": "P0"},
+        )
+        assert response.status_code == 201, response.content
+        assert response.json()["requester"] == "alice@example.com"
+        assert response.json()["assignee"] == agent.username
+        assert response.json()["tier"] == 2
+
+    @pytest.mark.parametrize(
+        ("payload", "field"),
+        [
+            ({"description": "d"}, "subject"),
+            ({"subject": "s", "description": "d", "priority": "P9"}, "priority"),
+            ({"subject": "s", "description": "d", "category": "sofas"}, "category"),
+            ({"subject": "x" * 201, "description": "d"}, "subject"),
+        ],
+    )
+    def test_bad_input_is_a_400_with_field_messages_and_nothing_created(
+        self, api_client_for, customer, payload, field
+    ):
+        response = api_client_for(customer).post(url(), payload, format="json")
+        assert response.status_code == 400
+        assert field in response.json()
+        assert Ticket.objects.count() == 0
+
+    def test_agent_must_name_an_existing_requester(self, api_client_for, agent):
+        response = api_client_for(agent).post(
+            url(), {"subject": "s", "description": "d", "requester": "ghost@example.com"}
+        )
+        assert response.status_code == 400
+        assert "requester" in response.json()
+
+    def test_customer_filing_is_throttled(self, settings, api_client_for, customer):
+        settings.RATELIMITS = {**settings.RATELIMITS, "ticket_account": "2/m"}
+        client = api_client_for(customer)
+        codes = [client.post(url(), {"subject": "s", "description": "d"}).status_code for _ in range(3)]
+        assert codes == [201, 201, 429]
+        assert Ticket.objects.count() == 2
+
+
+class TestTicketVisibility:
+    def test_customers_list_only_their_own_tickets(self, api_client_for, customer, other_customer):
+        mine = TicketFactory(requester=customer)
+        TicketFactory(requester=other_customer)
+        response = api_client_for(customer).get(url())
+        assert [t["reference"] for t in response.json()["results"]] == [mine.reference]
+
+    def test_another_customers_ticket_is_a_404(self, api_client_for, customer, other_customer):
+        theirs = TicketFactory(requester=other_customer)
+        client = api_client_for(customer)
+        assert client.get(url(theirs)).status_code == 404
+        assert client.get(url(theirs, "messages/")).status_code == 404
+        assert client.post(url(theirs, "messages/"), {"body": "hi"}).status_code == 404
+        assert client.post(url(theirs, "resolve/")).status_code == 404
+        assert client.get(url(theirs, "timeline/")).status_code == 404
+
+    def test_agents_see_every_ticket(self, api_client_for, agent, customer, other_customer):
+        TicketFactory(requester=customer)
+        TicketFactory(requester=other_customer)
+        assert api_client_for(agent).get(url()).json()["count"] == 2
+
+
+class TestFilters:
+    def test_filters_by_priority_status_and_search(self, api_client_for, agent, customer):
+        p0 = TicketFactory(requester=customer, priority="P0", subject="Checkout down")
+        TicketFactory(requester=customer, priority="P3", subject="Typo on FAQ")
+        client = api_client_for(agent)
+        assert [t["reference"] for t in client.get(url(), {"priority": "P0"}).json()["results"]] == [p0.reference]
+        assert client.get(url(), {"search": "checkout"}).json()["count"] == 1
+        assert client.get(url(), {"search": p0.reference.lower()}).json()["count"] == 1
+        assert client.get(url(), {"status": "new"}).json()["count"] == 2
+
+    def test_assignee_me_and_none(self, api_client_for, agent, customer):
+        mine = TicketFactory(requester=customer, assignee=agent)
+        TicketFactory(requester=customer)
+        client = api_client_for(agent)
+        assert [t["reference"] for t in client.get(url(), {"assignee": "me"}).json()["results"]] == [mine.reference]
+        assert client.get(url(), {"assignee": "none"}).json()["count"] == 1
+
+    def test_created_range(self, api_client_for, agent, customer):
+        TicketFactory(requester=customer, created_at=T0)
+        TicketFactory(requester=customer, created_at=T0 + timedelta(days=3))
+        response = api_client_for(agent).get(url(), {"created_after": (T0 + timedelta(days=1)).isoformat()})
+        assert response.json()["count"] == 1
+
+    def test_a_bad_page_size_is_a_400(self, api_client_for, agent):
+        assert api_client_for(agent).get(url(), {"page_size": "many"}).status_code == 400
+        assert api_client_for(agent).get(url(), {"page_size": "1000"}).status_code == 400
+
+    def test_an_invalid_filter_value_is_a_400(self, api_client_for, agent):
+        assert api_client_for(agent).get(url(), {"priority": "P7"}).status_code == 400
+        assert api_client_for(agent).get(url(), {"created_after": "yesterday"}).status_code == 400
+
+    @pytest.mark.parametrize(
+        "params",
+        [
+            {"ordering": "requester__password"},
+            {"ordering": "-assignee__password"},
+            {"assignee__password__startswith": "md5"},
+            {"requester__password__startswith": "m"},
+            {"_connector": "OR"},
+        ],
+    )
+    def test_unknown_keys_cannot_probe_other_columns(self, api_client_for, agent, customer, params):
+        TicketFactory(requester=customer, subject="first")
+        TicketFactory(requester=customer, subject="second")
+        client = api_client_for(agent)
+        baseline = [t["reference"] for t in client.get(url()).json()["results"]]
+        response = client.get(url(), params)
+        assert response.status_code in (200, 400)
+        if response.status_code == 200:
+            assert [t["reference"] for t in response.json()["results"]] == baseline
+
+    def test_default_order_is_most_urgent_first(self, api_client_for, agent, customer):
+        low = TicketFactory(requester=customer, priority="P3", created_at=T0)
+        done = TicketFactory(requester=customer, priority="P0", created_at=T0, status="resolved")
+        high = TicketFactory(requester=customer, priority="P0", created_at=T0 + timedelta(hours=1))
+        refs = [t["reference"] for t in api_client_for(agent).get(url()).json()["results"]]
+        assert refs == [high.reference, low.reference, done.reference]
+
+
+class TestTicketUpdate:
+    def test_agent_changes_priority_and_tier(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer)
+        response = api_client_for(agent).patch(url(ticket), {"priority": "P1", "tier": 2}, format="json")
+        assert response.status_code == 200, response.content
+        assert (response.json()["priority"], response.json()["tier"]) == ("P1", 2)
+
+    def test_customer_cannot_patch(self, api_client_for, customer):
+        ticket = TicketFactory(requester=customer)
+        response = api_client_for(customer).patch(url(ticket), {"priority": "P0"}, format="json")
+        assert response.status_code == 403
+        ticket.refresh_from_db()
+        assert ticket.priority == "P2"
+
+    def test_illegal_transition_is_a_409_and_half_of_nothing_is_applied(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer, status="closed")
+        response = api_client_for(agent).patch(url(ticket), {"priority": "P0", "status": "open"}, format="json")
+        assert response.status_code == 409
+        assert response.json()["code"] == "ticket_closed"
+        ticket.refresh_from_db()
+        assert (ticket.priority, ticket.status) == ("P2", "closed")
+
+    def test_status_new_cannot_be_set(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer)
+        response = api_client_for(agent).patch(url(ticket), {"status": "new"}, format="json")
+        assert response.status_code == 400
+        assert "status" in response.json()
+
+    def test_put_is_not_offered(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer)
+        assert api_client_for(agent).put(url(ticket), {"priority": "P0"}, format="json").status_code == 405
+
+
+class TestActions:
+    def test_resolve_then_reopen(self, api_client_for, customer, agent):
+        ticket = TicketFactory(requester=customer)
+        response = api_client_for(agent).post(url(ticket, "resolve/"))
+        assert response.status_code == 200
+        assert response.json()["status"] == "resolved"
+        assert response.json()["resolved_at"] is not None
+        response = api_client_for(customer).post(url(ticket, "reopen/"))
+        assert response.status_code == 200
+        assert response.json()["status"] == "open"
+
+    def test_resolving_twice_is_a_409(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer, status="resolved")
+        response = api_client_for(agent).post(url(ticket, "resolve/"))
+        assert response.status_code == 409
+        assert response.json()["code"] == "invalid_transition"
+
+    def test_assign_to_an_agent_and_back_to_nobody(self, api_client_for, agent, tier2_agent, customer):
+        ticket = TicketFactory(requester=customer)
+        client = api_client_for(agent)
+        response = client.post(url(ticket, "assign/"), {"assignee": tier2_agent.username}, format="json")
+        assert response.json()["assignee"] == tier2_agent.username
+        response = client.post(url(ticket, "assign/"), {"assignee": None}, format="json")
+        assert response.json()["assignee"] is None
+
+    def test_assign_refuses_a_customer_as_assignee(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer)
+        response = api_client_for(agent).post(url(ticket, "assign/"), {"assignee": customer.username}, format="json")
+        assert response.status_code == 400
+        assert "assignee" in response.json()
+
+    def test_customer_cannot_assign(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer)
+        response = api_client_for(customer).post(url(ticket, "assign/"), {"assignee": agent.username}, format="json")
+        assert response.status_code == 403
+
+    def test_actions_refuse_get(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer)
+        assert api_client_for(agent).get(url(ticket, "resolve/")).status_code == 405
+        ticket.refresh_from_db()
+        assert ticket.status == "new"
+
+
+class TestMessages:
+    def test_customer_sees_public_replies_but_never_internal_notes(self, api_client_for, customer, agent):
+        ticket = TicketFactory(requester=customer)
+        MessageFactory(ticket=ticket, author=agent, body="We are on it")
+        MessageFactory(ticket=ticket, author=agent, body=CANARY, internal=True)
+        customer_view = api_client_for(customer).get(url(ticket, "messages/"))
+        agent_view = api_client_for(agent).get(url(ticket, "messages/"))
+        assert CANARY not in customer_view.content.decode()
+        assert [m["body"] for m in customer_view.json()["results"]] == ["We are on it"]
+        assert agent_view.json()["count"] == 2
+        timeline = api_client_for(customer).get(url(ticket, "timeline/"))
+        assert "note_added" not in timeline.content.decode()
+
+    def test_customer_internal_note_is_refused(self, api_client_for, customer):
+        ticket = TicketFactory(requester=customer)
+        response = api_client_for(customer).post(url(ticket, "messages/"), {"body": "x", "internal": True}, format="json")
+        assert response.status_code == 403
+        assert ticket.messages.count() == 0
+
+    def test_agent_reply_sets_first_response(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer, created_at=timezone.now())
+        response = api_client_for(agent).post(url(ticket, "messages/"), {"body": "Hello Alice"}, format="json")
+        assert response.status_code == 201
+        assert response.json()["by_agent"] is True
+        ticket.refresh_from_db()
+        assert ticket.first_responded_at is not None
+        assert ticket.status == "open"
+
+    def test_reply_with_an_attachment_and_a_refused_one(self, api_client_for, customer, tmp_path):
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        ticket = TicketFactory(requester=customer)
+        client = api_client_for(customer)
+        ok = SimpleUploadedFile("notes.txt", b"order 1234 arrived torn\n", content_type="text/plain")
+        response = client.post(url(ticket, "messages/"), {"body": "see file", "attachments": [ok]}, format="multipart")
+        assert response.status_code == 201, response.content
+        assert response.json()["attachments"][0]["filename"] == "notes.txt"
+        bad = SimpleUploadedFile("page.html", b"<html><script>alert(1)</script>", content_type="text/html")
+        response = client.post(url(ticket, "messages/"), {"body": "x", "attachments": [bad]}, format="multipart")
+        assert response.status_code == 400
+        assert "attachments" in response.json()
+        assert ticket.messages.count() == 1
+
+    def test_empty_message_is_a_400(self, api_client_for, customer):
+        ticket = TicketFactory(requester=customer)
+        response = api_client_for(customer).post(url(ticket, "messages/"), {"body": "   "}, format="json")
+        assert response.status_code == 400
+        assert "body" in response.json()
+
+    def test_reply_on_closed_ticket_is_a_409(self, api_client_for, customer):
+        ticket = TicketFactory(requester=customer, status="closed")
+        response = api_client_for(customer).post(url(ticket, "messages/"), {"body": "hello"}, format="json")
+        assert response.status_code == 409
+        assert ticket.messages.count() == 0
+
+
+class TestQueryCounts:
+    @pytest.mark.parametrize("rows", [3, 25])
+    def test_ticket_list_is_constant_in_rows(self, api_client_for, agent, customer, rows, django_assert_max_num_queries):
+        for _ in range(rows):
+            TicketFactory(requester=customer, assignee=agent)
+        client = api_client_for(agent)
+        with django_assert_max_num_queries(4):
+            response = client.get(url())
+        assert len(response.json()["results"]) == rows
+
+    @pytest.mark.parametrize("rows", [2, 20])
+    def test_message_list_is_constant_in_rows(self, api_client_for, agent, customer, rows, django_assert_max_num_queries):
+        ticket = TicketFactory(requester=customer)
+        for i in range(rows):
+            MessageFactory(ticket=ticket, author=agent if i % 2 else customer, body=f"m{i}")
+        with django_assert_max_num_queries(6):
+            response = api_client_for(customer).get(url(ticket, "messages/"))
+        assert response.json()["count"] == rows
+
+
+class TestSchema:
+    def test_schema_and_docs_are_served(self, client):
+        schema = client.get("/api/v1/schema/")
+        assert schema.status_code == 200
+        assert b"/api/v1/tickets/{reference}/messages/" in schema.content
+        docs = client.get("/api/v1/docs/")
+        assert docs.status_code == 200
+
+
+def test_make_user_helper_roles():
+    manager = make_user("m2@sofacoverpro.com", "manager")
+    assert manager.is_staff
+    assert services.user_create  # the factory goes through the service

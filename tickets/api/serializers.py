@@ -1,0 +1,184 @@
+"""Input and output shapes. Customers and agents get separate input serializers,
+so a customer can never write a field they do not own."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .. import selectors
+from ..models import Attachment, Message, Ticket, TicketEvent
+
+MAX_SUBJECT = 200
+
+
+@extend_schema_field({"type": "string", "format": "email", "nullable": True})
+class AgentEmailField(serializers.CharField):
+    """An agent picked by email address; null clears."""
+
+    default_error_messages = {
+        "not_agent": "No support agent has the address {value}.",
+        "invalid_email": "Enter a valid email address.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        email = super().run_validation(data)
+        if email is None or email is serializers.empty:
+            return email
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            self.fail("invalid_email")
+        agent = selectors.agent_get(email=email)
+        if agent is None:
+            self.fail("not_agent", value=email)
+        return agent
+
+    def to_representation(self, value):
+        return value.username if isinstance(value, User) else value
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    requester = serializers.EmailField(source="requester.username", read_only=True)
+    requester_name = serializers.SerializerMethodField()
+    assignee = serializers.EmailField(source="assignee.username", read_only=True, allow_null=True, default=None)
+    tier = serializers.ChoiceField(choices=Ticket.Tier.choices, read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "reference",
+            "subject",
+            "description",
+            "priority",
+            "status",
+            "tier",
+            "channel",
+            "category",
+            "requester",
+            "requester_name",
+            "assignee",
+            "created_at",
+            "updated_at",
+            "first_responded_at",
+            "resolved_at",
+            "closed_at",
+        ]
+        read_only_fields = fields
+
+    def get_requester_name(self, ticket: Ticket) -> str:
+        return ticket.requester.get_full_name() or ticket.requester.username
+
+
+class CustomerTicketCreateSerializer(serializers.Serializer):
+    """What a customer may say when filing: never tier, assignee, requester or status."""
+
+    subject = serializers.CharField(max_length=MAX_SUBJECT, trim_whitespace=True)
+    description = serializers.CharField(max_length=20000, trim_whitespace=True)
+    priority = serializers.ChoiceField(choices=Ticket.Priority.choices, default=Ticket.Priority.P2)
+    category = serializers.ChoiceField(choices=Ticket.Category.choices, default=Ticket.Category.OTHER)
+
+
+class AgentTicketCreateSerializer(CustomerTicketCreateSerializer):
+    """Agents file on behalf of a customer (phone, chat, email)."""
+
+    requester = serializers.EmailField(
+        required=False, help_text="Email address of an existing customer. Required when an agent files."
+    )
+    channel = serializers.ChoiceField(choices=Ticket.Channel.choices, default=Ticket.Channel.API)
+    tier = serializers.ChoiceField(choices=Ticket.Tier.choices, default=Ticket.Tier.TIER_1)
+    assignee = AgentEmailField(required=False, allow_null=True, default=None)
+
+    def validate_requester(self, email: str) -> User:
+        user = User.objects.filter(username=email.strip().lower(), is_active=True).first()
+        if user is None:
+            raise serializers.ValidationError(f"No user has the address {email}.")
+        return user
+
+
+class AgentTicketUpdateSerializer(serializers.Serializer):
+    subject = serializers.CharField(max_length=MAX_SUBJECT, required=False)
+    priority = serializers.ChoiceField(choices=Ticket.Priority.choices, required=False)
+    tier = serializers.ChoiceField(choices=Ticket.Tier.choices, required=False)
+    category = serializers.ChoiceField(choices=Ticket.Category.choices, required=False)
+    status = serializers.ChoiceField(
+        choices=[c for c in Ticket.Status.choices if c[0] != Ticket.Status.NEW], required=False
+    )
+    assignee = AgentEmailField(required=False, allow_null=True)
+
+
+class AssignSerializer(serializers.Serializer):
+    assignee = AgentEmailField(allow_null=True, help_text="An agent's email address, or null to unassign.")
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "filename", "content_type", "size", "url"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField())
+    def get_url(self, attachment: Attachment) -> str:
+        return reverse("portal:attachment", kwargs={"uuid": attachment.uuid})
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.EmailField(source="author.username", read_only=True)
+    author_name = serializers.SerializerMethodField()
+    attachments = AttachmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = ["id", "author", "author_name", "by_agent", "body", "internal", "created_at", "attachments"]
+        read_only_fields = fields
+
+    def get_author_name(self, message: Message) -> str:
+        return message.author.get_full_name() or message.author.username
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=50000, allow_blank=True, trim_whitespace=True, default="")
+    internal = serializers.BooleanField(default=False, help_text="An internal note (agents only).")
+    attachments = serializers.ListField(
+        child=serializers.FileField(max_length=200, allow_empty_file=False),
+        required=False,
+        default=list,
+        max_length=10,
+    )
+
+
+class TicketEventSerializer(serializers.ModelSerializer):
+    actor = serializers.EmailField(source="actor.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = TicketEvent
+        fields = ["at", "actor", "kind", "field", "old_value", "new_value"]
+        read_only_fields = fields
+
+
+class ErrorSerializer(serializers.Serializer):
+    """A refused change: a stable code and a sentence for people."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(help_text="Your email address.")
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField()

@@ -1,0 +1,259 @@
+"""The REST API: parse input, make one service or selector call, render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django_ratelimit.decorators import ratelimit
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+
+from .. import permissions, selectors, services, uploads
+from ..filters import TicketFilter
+from ..models import Ticket
+from . import serializers as s
+
+ERRORS = {
+    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: field names with their messages."),
+    401: OpenApiResponse(OpenApiTypes.OBJECT, description="Not signed in."),
+    403: OpenApiResponse(OpenApiTypes.OBJECT, description="Signed in, but not allowed."),
+    404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such ticket (or not yours)."),
+    409: OpenApiResponse(s.ErrorSerializer, description="Refused by a rule of the desk, e.g. the transition."),
+    429: OpenApiResponse(OpenApiTypes.OBJECT, description="Too many attempts; try again later."),
+}
+
+
+def errors(*codes: int) -> dict[int, OpenApiResponse]:
+    return {code: ERRORS[code] for code in codes}
+
+
+def _rate(key: str):
+    return lambda group, request: settings.RATELIMITS[key]
+
+
+@extend_schema(
+    request=s.TokenRequestSerializer,
+    responses={200: s.TokenSerializer, **errors(400, 429)},
+    auth=[],
+    description="Exchange email address and password for an API token. Rate-limited per account and per IP.",
+)
+@method_decorator(ratelimit(key="ip", rate=_rate("login_ip"), method="POST", block=True), name="post")
+@method_decorator(
+    ratelimit(key="post:username", rate=_rate("login_account"), method="POST", block=True), name="post"
+)
+class TokenView(ObtainAuthToken):
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser, FormParser]
+
+    def post(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
+
+
+class TicketCreateThrottle(UserRateThrottle):
+    """Customers filing through the API, limited like the portal form (settings.RATELIMITS)."""
+
+    scope = "ticket_api"
+
+    def get_rate(self) -> str:
+        return settings.RATELIMITS["ticket_account"]
+
+
+AGENT_ONLY_FIELDS = {"requester", "channel", "tier", "assignee", "status"}
+
+
+class TicketOrdering(OrderingFilter):
+    """Only these keys can order tickets; anything else is ignored."""
+
+    ordering_fields = ["created_at", "updated_at", "priority", "status", "tier", "reference"]
+
+
+REFERENCE = OpenApiParameter("reference", str, OpenApiParameter.PATH, pattern=r"^SCP-\d{6,12}$",
+                             description="The ticket's reference, e.g. SCP-000042.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Tickets you may see, most urgent first",
+        responses={200: s.TicketSerializer, **errors(400, 404)},
+    ),
+    retrieve=extend_schema(parameters=[REFERENCE], responses={200: s.TicketSerializer, **errors(404)}),
+)
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.TicketSerializer
+    filterset_class = TicketFilter
+    filter_backends = [*viewsets.GenericViewSet.filter_backends[:1], TicketOrdering]
+    lookup_field = "reference"
+    lookup_value_regex = r"[A-Za-z]{3}-\d{1,12}"
+    ordering_fields = TicketOrdering.ordering_fields
+    def get_throttles(self):
+        # Customers filing through the API are throttled like the portal form is rate-limited.
+        if self.action == "create" and not permissions.is_agent(self.request.user):
+            return [TicketCreateThrottle()]
+        return []
+
+    def get_queryset(self):
+        return selectors.ticket_list_visible_to(user=self.request.user)
+
+    def get_object(self) -> Ticket:
+        return selectors.ticket_get_visible_to(user=self.request.user, reference=self.kwargs["reference"])
+
+    @extend_schema(
+        summary="File a ticket",
+        description=(
+            "Customers send subject, description, priority and category; agents may also set "
+            "requester, channel, tier and assignee."
+        ),
+        request=s.AgentTicketCreateSerializer,
+        responses={201: s.TicketSerializer, **errors(400, 429)},
+    )
+    def create(self, request: Request) -> Response:
+        agent = permissions.is_agent(request.user)
+        if not agent:
+            # Say so rather than silently ignore: these fields are the desk's to set.
+            forbidden = sorted(AGENT_ONLY_FIELDS & set(request.data))
+            if forbidden:
+                raise serializers.ValidationError(
+                    {field: ["Only support agents can set this field."] for field in forbidden}
+                )
+        serializer_class = s.AgentTicketCreateSerializer if agent else s.CustomerTicketCreateSerializer
+        data = serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        if agent and "requester" not in values:
+            raise serializers.ValidationError({"requester": ["Agents must say whom the ticket is for."]})
+        if not agent:
+            values.update(requester=request.user, channel=Ticket.Channel.API)
+        ticket = services.ticket_open(actor=request.user, now=timezone.now(), **values)
+        return Response(s.TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Change a ticket (agents)",
+        parameters=[REFERENCE],
+        request=s.AgentTicketUpdateSerializer,
+        responses={200: s.TicketSerializer, **errors(400, 403, 404, 409)},
+    )
+    def partial_update(self, request: Request, reference: str) -> Response:
+        ticket = self.get_object()
+        if not permissions.can_work_ticket(request.user):
+            raise services.NotAllowed("Only support agents can change tickets.")
+        data = s.AgentTicketUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        ticket = services.ticket_update(ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data)
+        return Response(self._fresh(ticket))
+
+    def _fresh(self, ticket: Ticket) -> dict:
+        return s.TicketSerializer(selectors.ticket_get_visible_to(user=self.request.user,
+                                                                   reference=ticket.reference)).data
+
+    @extend_schema(
+        summary="Resolve a ticket",
+        description="Agents, or the requester marking their own ticket as solved.",
+        parameters=[REFERENCE],
+        request=None,
+        responses={200: s.TicketSerializer, **errors(403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, reference: str) -> Response:
+        ticket = services.ticket_resolve(ticket=self.get_object(), actor=request.user, now=timezone.now())
+        return Response(self._fresh(ticket))
+
+    @extend_schema(
+        summary="Reopen a resolved ticket",
+        parameters=[REFERENCE],
+        request=None,
+        responses={200: s.TicketSerializer, **errors(403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, reference: str) -> Response:
+        ticket = services.ticket_reopen(ticket=self.get_object(), actor=request.user, now=timezone.now())
+        return Response(self._fresh(ticket))
+
+    @extend_schema(
+        summary="Assign a ticket (agents)",
+        parameters=[REFERENCE],
+        request=s.AssignSerializer,
+        responses={200: s.TicketSerializer, **errors(400, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, reference: str) -> Response:
+        ticket = self.get_object()
+        if not permissions.can_work_ticket(request.user):
+            raise services.NotAllowed("Only support agents can assign tickets.")
+        data = s.AssignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        ticket = services.ticket_assign(
+            ticket=ticket, assignee=data.validated_data["assignee"], actor=request.user, now=timezone.now()
+        )
+        return Response(self._fresh(ticket))
+
+    @extend_schema(
+        summary="The ticket's timeline",
+        parameters=[REFERENCE],
+        responses={200: s.TicketEventSerializer(many=True), **errors(404)},
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def timeline(self, request: Request, reference: str) -> Response:
+        events = selectors.event_list_visible_to(user=request.user, ticket=self.get_object())
+        return Response(s.TicketEventSerializer(events, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The thread: public replies, and internal notes for agents",
+        parameters=[REFERENCE],
+        responses={200: s.MessageSerializer(many=True), **errors(404)},
+    ),
+    create=extend_schema(
+        summary="Reply, or write an internal note (agents)",
+        parameters=[REFERENCE],
+        request={"application/json": s.MessageCreateSerializer, "multipart/form-data": s.MessageCreateSerializer},
+        responses={201: s.MessageSerializer, **errors(400, 403, 404, 409)},
+    ),
+)
+class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.MessageSerializer
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    filter_backends: list = []
+
+    def ticket(self) -> Ticket:
+        if not hasattr(self, "_ticket"):
+            self._ticket = selectors.ticket_get_visible_to(user=self.request.user, reference=self.kwargs["reference"])
+        return self._ticket
+
+    def get_queryset(self):
+        return selectors.message_list_visible_to(user=self.request.user, ticket=self.ticket())
+
+    def create(self, request: Request, reference: str) -> Response:
+        ticket = self.ticket()
+        data = s.MessageCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            checked = uploads.check_uploads(list(data.validated_data["attachments"]))
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"attachments": exc.messages}) from exc
+        message = services.message_add(
+            ticket=ticket,
+            author=request.user,
+            body=data.validated_data["body"],
+            internal=data.validated_data["internal"],
+            attachments=checked,
+            now=timezone.now(),
+        )
+        message = selectors.message_list_visible_to(user=request.user, ticket=ticket).get(pk=message.pk)
+        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
