@@ -118,9 +118,3 @@ def agent_get(*, email: str) -> User | None:
 def message_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
     """The customer-facing thread: public messages only, whoever asks (agents included)."""
     return message_list_visible_to(user=user, ticket=ticket).filter(internal=False)
-
-
-def event_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[TicketEvent]:
-    """The customer-facing timeline: no internal events, whoever asks."""
-    return event_list_visible_to(user=user, ticket=ticket).filter(internal=False)
-

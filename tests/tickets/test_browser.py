@@ -1,0 +1,88 @@
+"""One end-to-end pass through the portal in headless Chromium: log in, file a ticket, find it listed."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+    pytest.skip(
+        f"headless browser test needs {CHROMIUM} and {CHROMEDRIVER} "
+        "(Debian packages chromium and chromium-driver)",
+        allow_module_level=True,
+    )
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions as ec  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+from tests.tickets.factories import PASSWORD, make_user  # noqa: E402
+from tickets.models import Ticket  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        "--window-size=390,844",  # a phone-sized window: the portal is mobile first
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+class TestCustomerJourney:
+    def test_customer_logs_in_files_a_ticket_and_sees_it_listed(self, live_server, transactional_db, browser):
+        make_user("carla@example.com", "customer", first_name="Carla")
+        wait = WebDriverWait(browser, 15)
+
+        browser.get(f"{live_server.url}/login/")
+        browser.find_element(By.ID, "id_username").send_keys("carla@example.com")
+        browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        wait.until(ec.url_to_be(f"{live_server.url}/tickets/"))
+        assert "You have no tickets yet." in browser.page_source
+
+        browser.get(f"{live_server.url}/tickets/new/")
+        browser.find_element(By.ID, "id_subject").send_keys("Cushion cover zip broke")
+        browser.find_element(By.ID, "id_description").send_keys("The zip came apart after two days.")
+        browser.find_element(By.CSS_SELECTOR, "input[name=priority][value=P1]").click()
+        browser.find_element(By.CSS_SELECTOR, "#id_category option[value=orders]").click()
+        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        wait.until(ec.url_contains("/tickets/SCP-"))
+
+        ticket = Ticket.objects.get()
+        assert ticket.subject == "Cushion cover zip broke"
+        assert ticket.priority == "P1"
+        assert ticket.category == "orders"
+        assert f"Your ticket {ticket.reference} has been filed" in browser.page_source
+
+        browser.get(f"{live_server.url}/tickets/")
+        link = browser.find_element(By.LINK_TEXT, ticket.reference)
+        assert link.get_attribute("href") == f"{live_server.url}/tickets/{ticket.reference}/"
+        assert "Cushion cover zip broke" in browser.page_source
+        assert "P1 High" in browser.page_source
+
+        stylesheet = browser.find_element(By.CSS_SELECTOR, "link[rel=stylesheet]").get_attribute("href")
+        browser.get(stylesheet)
+        assert ".skip-link" in browser.page_source
