@@ -11,8 +11,7 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 
 if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
     pytest.skip(
-        f"headless browser test needs {CHROMIUM} and {CHROMEDRIVER} "
-        "(Debian packages chromium and chromium-driver)",
+        f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian packages chromium, chromium-driver)",
         allow_module_level=True,
     )
 

@@ -12,6 +12,8 @@ from django.contrib.auth.models import User
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from tests.tickets.factories import PASSWORD, T0, MessageFactory, TicketFactory
 from tickets import services
@@ -29,22 +31,11 @@ def png_bytes(padding: int = 0) -> bytes:
     """A real 1x1 PNG (signature, IHDR, IDAT, IEND), optionally padded after IEND."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00\xff\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", idat)
-        + chunk(b"IEND", b"")
-        + b"\x00" * padding
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"") + b"\x00" * padding
 
 
 def upload(name: str, content: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
@@ -94,9 +85,7 @@ class TestSignup:
         assert "Activate" in mail.outbox[0].subject
         assert "/activate/" in mail.outbox[0].body
 
-    def test_existing_address_shows_the_same_page_sends_a_reset_hint_and_creates_nobody(
-        self, client, customer
-    ):
+    def test_existing_address_shows_the_same_page_sends_a_reset_hint_and_creates_nobody(self, client, customer):
         users_before = User.objects.count()
         new = client.post(
             reverse("portal:signup"),
@@ -132,14 +121,20 @@ class TestSignup:
 
 class TestActivation:
     def _sign_up(self, client) -> str:
-        client.post(
-            reverse("portal:signup"), {"email": "erin@example.com", "name": "Erin", "password": NEW_PASSWORD}
-        )
+        client.post(reverse("portal:signup"), {"email": "erin@example.com", "name": "Erin", "password": NEW_PASSWORD})
         return re.search(r"https?://[^/\s]+(/activate/\S+/)", mail.outbox[0].body).group(1)
+
+    def test_opening_the_link_changes_nothing_until_the_button_is_pressed(self, client):
+        link = self._sign_up(client)
+        response = client.get(link)
+        assert response.status_code == 200
+        assert b"Activate and sign in" in response.content
+        assert not User.objects.get(username="erin@example.com").is_active
+        assert "_auth_user_id" not in client.session
 
     def test_good_link_activates_and_signs_in(self, client):
         link = self._sign_up(client)
-        response = client.get(link)
+        response = client.post(link)
         assert response.status_code == 302
         assert response["Location"] == reverse("portal:ticket-list")
         assert User.objects.get(username="erin@example.com").is_active
@@ -147,15 +142,16 @@ class TestActivation:
 
     def test_link_works_only_once(self, client):
         link = self._sign_up(client)
-        client.get(link)
+        client.post(link)
         client.post(reverse("portal:logout"))
-        response = client.get(link)
-        assert response.status_code == 400
+        assert client.get(link).status_code == 400
+        assert client.post(link).status_code == 400
 
     def test_bad_link_shows_a_clear_error(self, client):
         self._sign_up(client)
         user = User.objects.get(username="erin@example.com")
-        response = client.get(f"/activate/{user.pk}/not-a-token/")
+        uidb64 = urlsafe_base64_encode(force_bytes(user.pk))
+        response = client.post(f"/activate/{uidb64}/not-a-token/")
         assert response.status_code == 400
         assert b"This activation link is not valid" in response.content
         user.refresh_from_db()
@@ -164,9 +160,7 @@ class TestActivation:
 
 class TestLogin:
     def test_signs_in_with_the_email_and_goes_to_my_tickets(self, client, customer):
-        response = client.post(
-            reverse("portal:login"), {"username": "Alice@Example.com", "password": PASSWORD}
-        )
+        response = client.post(reverse("portal:login"), {"username": "Alice@Example.com", "password": PASSWORD})
         assert response.status_code == 302
         assert response["Location"] == reverse("portal:ticket-list")
 
@@ -177,12 +171,8 @@ class TestLogin:
 
     def test_inactive_account_gets_the_same_error_as_an_unknown_one(self, client):
         services.user_create(email="ina@example.com", password=NEW_PASSWORD, role="customer", is_active=False)
-        inactive = client.post(
-            reverse("portal:login"), {"username": "ina@example.com", "password": NEW_PASSWORD}
-        )
-        unknown = client.post(
-            reverse("portal:login"), {"username": "nobody@example.com", "password": NEW_PASSWORD}
-        )
+        inactive = client.post(reverse("portal:login"), {"username": "ina@example.com", "password": NEW_PASSWORD})
+        unknown = client.post(reverse("portal:login"), {"username": "nobody@example.com", "password": NEW_PASSWORD})
         assert inactive.context["form"].non_field_errors() == unknown.context["form"].non_field_errors()
         assert "_auth_user_id" not in client.session
 
@@ -223,9 +213,7 @@ class TestPasswordReset:
         assert set_password.status_code == 302
         form_page = client.get(set_password["Location"])
         assert form_page.context["validlink"]
-        done = client.post(
-            set_password["Location"], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
-        )
+        done = client.post(set_password["Location"], {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
         assert done["Location"] == reverse("portal:password-reset-complete")
         customer.refresh_from_db()
         assert customer.check_password(NEW_PASSWORD)
@@ -277,9 +265,7 @@ class TestTicketList:
         assert b"Page 2 of 2" in second.content
 
     @pytest.mark.parametrize("count", [3, 30])
-    def test_uses_a_constant_number_of_queries(
-        self, customer_client, customer, django_assert_max_num_queries, count
-    ):
+    def test_uses_a_constant_number_of_queries(self, customer_client, customer, django_assert_max_num_queries, count):
         for _ in range(count):
             TicketFactory(requester=customer)
         with django_assert_max_num_queries(4):
@@ -310,11 +296,12 @@ class TestTicketNew:
         assert f"Your ticket {ticket.reference} has been filed" in page.content.decode()
 
     def test_shows_field_errors_and_creates_nothing_for_missing_fields(self, customer_client):
-        response = customer_client.post(
-            reverse("portal:ticket-new"), new_ticket_data(subject="", priority="P9")
-        )
+        response = customer_client.post(reverse("portal:ticket-new"), new_ticket_data(subject="", priority="P9"))
         assert response.status_code == 400
         assert response.context["form"].errors.keys() == {"subject", "priority"}
+        content = response.content.decode()
+        assert 'aria-describedby="id_subject_helptext id_subject_error"' in content
+        assert '<ul class="errorlist" id="id_subject_error">' in content
         assert Ticket.objects.count() == 0
 
     def test_accepts_a_png_attachment(self, customer_client):
@@ -402,18 +389,14 @@ class TestTicketDetail:
 
     def test_another_customers_ticket_is_not_found(self, customer_client, other_customer):
         ticket = TicketFactory(requester=other_customer)
-        response = customer_client.get(
-            reverse("portal:ticket-detail", kwargs={"reference": ticket.reference})
-        )
+        response = customer_client.get(reverse("portal:ticket-detail", kwargs={"reference": ticket.reference}))
         assert response.status_code == 404
         assert b"Page not found" in response.content
 
     def test_never_shows_internal_notes_to_the_requester(self, customer_client, customer, agent):
         ticket = TicketFactory(requester=customer)
         MessageFactory(ticket=ticket, author=agent, body=f"{CANARY} refund them quietly", internal=True)
-        response = customer_client.get(
-            reverse("portal:ticket-detail", kwargs={"reference": ticket.reference})
-        )
+        response = customer_client.get(reverse("portal:ticket-detail", kwargs={"reference": ticket.reference}))
         assert response.status_code == 200
         assert CANARY not in response.content.decode()
 
@@ -434,13 +417,9 @@ class TestTicketDetail:
         checked = check_upload(upload("p.png", png_bytes(), "image/png"))
         for n in range(count):
             author = agent if n % 2 else customer
-            services.message_add(
-                ticket=ticket, author=author, body=f"message {n}", attachments=[checked], now=T0
-            )
+            services.message_add(ticket=ticket, author=author, body=f"message {n}", attachments=[checked], now=T0)
         with django_assert_max_num_queries(5):
-            response = customer_client.get(
-                reverse("portal:ticket-detail", kwargs={"reference": ticket.reference})
-            )
+            response = customer_client.get(reverse("portal:ticket-detail", kwargs={"reference": ticket.reference}))
         assert response.content.decode().count("message ") >= count
 
 
@@ -547,14 +526,10 @@ class TestAttachmentDownload:
         response = customer_client.get(reverse("portal:attachment", kwargs={"uuid": attachment.uuid}))
         assert response.status_code == 404
 
-    def test_an_attachment_on_an_internal_note_is_not_found_for_the_customer(
-        self, customer_client, customer, agent
-    ):
+    def test_an_attachment_on_an_internal_note_is_not_found_for_the_customer(self, customer_client, customer, agent):
         ticket = TicketFactory(requester=customer)
         checked = check_upload(upload("trace.txt", b"stack trace\n", "text/plain"))
-        note = services.message_add(
-            ticket=ticket, author=agent, body="n", internal=True, attachments=[checked], now=T0
-        )
+        note = services.message_add(ticket=ticket, author=agent, body="n", internal=True, attachments=[checked], now=T0)
         attachment = note.attachments.get()
         response = customer_client.get(reverse("portal:attachment", kwargs={"uuid": attachment.uuid}))
         assert response.status_code == 404
@@ -573,27 +548,19 @@ class TestRateLimits:
     def test_login_per_ip_refuses_the_third_attempt_with_a_clear_message(self, client, settings, customer):
         settings.RATELIMITS = {**settings.RATELIMITS, "login_ip": "2/m"}
         for n in range(2):
-            response = client.post(
-                reverse("portal:login"), {"username": f"u{n}@example.com", "password": "x"}
-            )
+            response = client.post(reverse("portal:login"), {"username": f"u{n}@example.com", "password": "x"})
             assert response.status_code == 200
-        response = client.post(
-            reverse("portal:login"), {"username": "alice@example.com", "password": PASSWORD}
-        )
+        response = client.post(reverse("portal:login"), {"username": "alice@example.com", "password": PASSWORD})
         assert response.status_code == 429
         assert b"Too many attempts. Please wait a while and try again." in response.content
         assert "_auth_user_id" not in client.session
 
-    def test_login_per_account_says_the_same_whether_the_account_exists_or_not(
-        self, client, settings, customer
-    ):
+    def test_login_per_account_says_the_same_whether_the_account_exists_or_not(self, client, settings, customer):
         settings.RATELIMITS = {**settings.RATELIMITS, "login_account": "1/m"}
         refusals = []
         for address in ("alice@example.com", "ghost@example.com"):
             client.post(reverse("portal:login"), {"username": address, "password": "wrong"})
-            refusals.append(
-                client.post(reverse("portal:login"), {"username": address.upper(), "password": "wrong"})
-            )
+            refusals.append(client.post(reverse("portal:login"), {"username": address.upper(), "password": "wrong"}))
         assert [r.status_code for r in refusals] == [429, 429]
         assert refusals[0].content == refusals[1].content
 
@@ -618,9 +585,7 @@ class TestRateLimits:
 
     def test_signup_per_ip_creates_nobody_once_refused(self, client, settings):
         settings.RATELIMITS = {**settings.RATELIMITS, "signup_ip": "1/m"}
-        client.post(
-            reverse("portal:signup"), {"email": "a1@example.com", "name": "A", "password": NEW_PASSWORD}
-        )
+        client.post(reverse("portal:signup"), {"email": "a1@example.com", "name": "A", "password": NEW_PASSWORD})
         response = client.post(
             reverse("portal:signup"), {"email": "a2@example.com", "name": "A", "password": NEW_PASSWORD}
         )
@@ -664,9 +629,7 @@ class TestPages:
         assert f'action="{reverse("portal:logout")}"' in content
         assert "csrfmiddlewaretoken" in content
 
-    @pytest.mark.parametrize(
-        "name", ["portal:home", "portal:login", "portal:signup", "portal:password-reset"]
-    )
+    @pytest.mark.parametrize("name", ["portal:home", "portal:login", "portal:signup", "portal:password-reset"])
     def test_sends_a_csp_without_inline_scripts(self, client, name):
         response = client.get(reverse(name))
         policy = response["Content-Security-Policy"]

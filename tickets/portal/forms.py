@@ -81,9 +81,7 @@ class TicketForm(AttachmentsMixin, forms.Form):
         initial=Ticket.Priority.P2,
         widget=forms.RadioSelect,
     )
-    category = forms.ChoiceField(
-        label="Category", choices=Ticket.Category.choices, initial=Ticket.Category.OTHER
-    )
+    category = forms.ChoiceField(label="Category", choices=Ticket.Category.choices, initial=Ticket.Category.OTHER)
     attachments = _attachments_field()
 
     def __init__(self, *args, **kwargs) -> None:
@@ -130,9 +128,7 @@ class SignupForm(forms.Form):
     email = forms.EmailField(
         label="Email address", max_length=150, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
-    name = forms.CharField(
-        label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"})
-    )
+    name = forms.CharField(label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     password = forms.CharField(
         label="Password",
         strip=False,
@@ -146,9 +142,7 @@ class SignupForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if "password" in cleaned and "email" in cleaned:
-            candidate = User(
-                username=cleaned["email"], email=cleaned["email"], first_name=cleaned.get("name", "")
-            )
+            candidate = User(username=cleaned["email"], email=cleaned["email"], first_name=cleaned.get("name", ""))
             try:
                 password_validation.validate_password(cleaned["password"], candidate)
             except ValidationError as exc:

@@ -73,9 +73,7 @@ class LogoutView(auth_views.LogoutView):
 
 
 @method_decorator(_limit("password_reset_ip", "ip", "portal.password-reset"), name="dispatch")
-@method_decorator(
-    _limit("password_reset_account", _posted_email("email"), "portal.password-reset"), name="dispatch"
-)
+@method_decorator(_limit("password_reset_account", _posted_email("email"), "portal.password-reset"), name="dispatch")
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = PortalPasswordResetForm
     template_name = "registration/password_reset_form.html"
@@ -103,7 +101,7 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("portal:ticket-list")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         form.save(request)
         return redirect("portal:signup-done")
@@ -115,14 +113,23 @@ def signup_done(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup_done.html")
 
 
-@require_GET
-def activate(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+def _user_for_activation(uidb64: str, token: str) -> User | None:
     try:
         user = User.objects.get(pk=force_str(urlsafe_base64_decode(uidb64)), is_staff=False)
     except (TypeError, ValueError, OverflowError, User.DoesNotExist):
-        user = None
-    if user is None or not default_token_generator.check_token(user, token):
+        return None
+    return user if default_token_generator.check_token(user, token) else None
+
+
+@require_http_methods(["GET", "POST"])
+def activate(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    """GET checks the link and shows one button (mail scanners that prefetch links change nothing);
+    POST activates the account and signs the customer in."""
+    user = _user_for_activation(uidb64, token)
+    if user is None:
         return render(request, "registration/activation_invalid.html", status=400)
+    if request.method == "GET":
+        return render(request, "registration/activation_confirm.html", {"account": user})
     user = services.user_activate(user=user)
     login(request, user, backend="tickets.auth.EmailBackend")
     messages.success(request, "Your account is active. Welcome!")
@@ -142,7 +149,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 @_limit("ticket_ip", "ip", "portal.ticket-new")
 @_limit("ticket_account", "user", "portal.ticket-new")
 def ticket_new(request: HttpRequest) -> HttpResponse:
-    form = TicketForm(request.POST or None, request.FILES or None)
+    form = TicketForm(request.POST, request.FILES) if request.method == "POST" else TicketForm()
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -165,9 +172,7 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/portal/ticket_new.html", {"form": form}, status=status)
 
 
-def _render_ticket(
-    request: HttpRequest, ticket: Ticket, reply_form: ReplyForm, status: int = 200
-) -> HttpResponse:
+def _render_ticket(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm, status: int = 200) -> HttpResponse:
     context = {
         "ticket": ticket,
         "thread": selectors.message_list_public(user=request.user, ticket=ticket),
@@ -224,9 +229,7 @@ def _change_status(request: HttpRequest, reference: str, service, done: str) -> 
 @require_POST
 @login_required
 def ticket_resolve(request: HttpRequest, reference: str) -> HttpResponse:
-    return _change_status(
-        request, reference, services.ticket_resolve, "Glad it is solved. The ticket is resolved."
-    )
+    return _change_status(request, reference, services.ticket_resolve, "Glad it is solved. The ticket is resolved.")
 
 
 @require_POST
