@@ -1,0 +1,204 @@
+"""Every route × every role → the status it must answer.
+
+The matrix enumerates the URL patterns of the project (all but the admin,
+which has its own tests): a new route without a row here fails
+``test_every_route_has_a_row``. Each cell builds fresh data, so one role's
+change never decides another role's answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.tickets.factories import T0, make_user
+from tickets import services, uploads
+from tickets.models import Ticket
+
+ROLES = ("anonymous", "customer_a", "customer_b", "agent", "manager")
+
+
+@dataclass
+class World:
+    users: dict
+    ticket: Ticket
+    resolved: Ticket
+    public_attachment: str
+    internal_attachment: str
+
+
+def build_world() -> World:
+    users = {
+        "anonymous": None,
+        "customer_a": make_user("a@example.com", "customer"),
+        "customer_b": make_user("b@example.com", "customer"),
+        "agent": make_user("agent@sofacoverpro.com", "agent", tier=1),
+        "manager": make_user("boss@sofacoverpro.com", "manager"),
+    }
+    a, agent = users["customer_a"], users["agent"]
+    ticket = services.ticket_open(requester=a, subject="Zip broke", description="d", now=T0)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    public = services.message_add(
+        ticket=ticket, author=a, body="photo", now=T0,
+        attachments=uploads.check_uploads([SimpleUploadedFile("zip.png", png)]),
+    )
+    note = services.message_add(
+        ticket=ticket, author=agent, body="internal", internal=True, now=T0,
+        attachments=uploads.check_uploads([SimpleUploadedFile("trace.txt", b"stack trace\n")]),
+    )
+    resolved = services.ticket_open(requester=a, subject="Refund", description="d", now=T0)
+    services.ticket_resolve(ticket=resolved, actor=agent, now=T0)
+    return World(
+        users=users,
+        ticket=ticket,
+        resolved=resolved,
+        public_attachment=str(public.attachments.get().uuid),
+        internal_attachment=str(note.attachments.get().uuid),
+    )
+
+
+@dataclass
+class Cell:
+    method: str
+    url: Callable[[World], str]
+    expect: dict[str, int]
+    data: dict | Callable[[World], dict] = field(default_factory=dict)
+    json: bool = False
+    label: str = ""
+
+
+def every(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+def api(anonymous=401, a=200, b=404, agent=200, manager=200) -> dict[str, int]:
+    return {"anonymous": anonymous, "customer_a": a, "customer_b": b, "agent": agent, "manager": manager}
+
+
+def portal(anonymous=302, a=200, b=404, agent=200, manager=200) -> dict[str, int]:
+    return api(anonymous, a, b, agent, manager)
+
+
+T = "/api/v1/tickets/"
+
+MATRIX: dict[str, list[Cell]] = {
+    # --- API ---
+    "api-token": [Cell("POST", lambda w: "/api/v1/auth/token/", every(400),
+                       {"username": "a@example.com", "password": "wrong"}, json=True)],
+    "ticket-list": [
+        Cell("GET", lambda w: T, api(b=200)),
+        Cell("POST", lambda w: T, api(a=201, b=201, agent=400, manager=400),
+             {"subject": "s", "description": "d"}, json=True, label="for myself"),
+        Cell("POST", lambda w: T, api(a=400, b=400, agent=201, manager=201),
+             {"subject": "s", "description": "d", "requester": "a@example.com"}, json=True, label="for a customer"),
+    ],
+    "ticket-detail": [
+        Cell("GET", lambda w: f"{T}{w.ticket.reference}/", api()),
+        Cell("PATCH", lambda w: f"{T}{w.ticket.reference}/", api(a=403), {"priority": "P1"}, json=True),
+        Cell("PUT", lambda w: f"{T}{w.ticket.reference}/", api(a=405, b=405, agent=405, manager=405),
+             {"priority": "P1"}, json=True),
+        Cell("DELETE", lambda w: f"{T}{w.ticket.reference}/", api(a=405, b=405, agent=405, manager=405)),
+    ],
+    "ticket-assign": [
+        Cell("POST", lambda w: f"{T}{w.ticket.reference}/assign/", api(a=403),
+             {"assignee": "agent@sofacoverpro.com"}, json=True),
+    ],
+    "ticket-resolve": [Cell("POST", lambda w: f"{T}{w.ticket.reference}/resolve/", api())],
+    "ticket-reopen": [Cell("POST", lambda w: f"{T}{w.resolved.reference}/reopen/", api())],
+    "ticket-timeline": [Cell("GET", lambda w: f"{T}{w.ticket.reference}/timeline/", api())],
+    "ticket-messages": [
+        Cell("GET", lambda w: f"{T}{w.ticket.reference}/messages/", api()),
+        Cell("POST", lambda w: f"{T}{w.ticket.reference}/messages/",
+             api(a=201, agent=201, manager=201), {"body": "hello"}, json=True),
+        Cell("POST", lambda w: f"{T}{w.ticket.reference}/messages/",
+             api(a=403, agent=201, manager=201), {"body": "psst", "internal": True}, json=True,
+             label="internal note"),
+    ],
+    "api-schema": [Cell("GET", lambda w: "/api/v1/schema/", every(200))],
+    "api-docs": [Cell("GET", lambda w: "/api/v1/docs/", every(200))],
+    # --- portal ---
+    "portal:home": [Cell("GET", lambda w: "/", every(200))],
+    "portal:login": [Cell("GET", lambda w: "/login/", portal(anonymous=200, a=302, b=302, agent=302, manager=302))],
+    "portal:logout": [
+        Cell("POST", lambda w: "/logout/", every(302)),
+        Cell("GET", lambda w: "/logout/", every(405)),
+    ],
+    "portal:signup": [Cell("GET", lambda w: "/signup/", portal(anonymous=200, a=302, b=302, agent=302, manager=302))],
+    "portal:signup-done": [Cell("GET", lambda w: "/signup/done/", every(200))],
+    "portal:activate": [Cell("GET", lambda w: "/activate/Mg/not-a-token/", every(400))],
+    "portal:password-reset": [Cell("GET", lambda w: "/password-reset/", every(200))],
+    "portal:password-reset-done": [Cell("GET", lambda w: "/password-reset/done/", every(200))],
+    "portal:password-reset-confirm": [Cell("GET", lambda w: "/password-reset/Mg/not-a-token/", every(200))],
+    "portal:password-reset-complete": [Cell("GET", lambda w: "/password-reset/complete/", every(200))],
+    "portal:ticket-list": [Cell("GET", lambda w: "/tickets/", portal(b=200))],
+    "portal:ticket-new": [Cell("GET", lambda w: "/tickets/new/", portal(b=200))],
+    "portal:ticket-detail": [Cell("GET", lambda w: f"/tickets/{w.ticket.reference}/", portal())],
+    "portal:ticket-reply": [
+        Cell("POST", lambda w: f"/tickets/{w.ticket.reference}/reply/", portal(a=302, agent=302, manager=302),
+             {"body": "hello"}),
+        Cell("GET", lambda w: f"/tickets/{w.ticket.reference}/reply/", every(405)),
+    ],
+    "portal:ticket-resolve": [
+        Cell("POST", lambda w: f"/tickets/{w.ticket.reference}/resolve/", portal(a=302, agent=302, manager=302)),
+        Cell("GET", lambda w: f"/tickets/{w.ticket.reference}/resolve/", every(405)),
+    ],
+    "portal:ticket-reopen": [
+        Cell("POST", lambda w: f"/tickets/{w.resolved.reference}/reopen/", portal(a=302, agent=302, manager=302)),
+    ],
+    "portal:attachment": [
+        Cell("GET", lambda w: f"/attachments/{w.public_attachment}/", portal(), label="public reply"),
+        Cell("GET", lambda w: f"/attachments/{w.internal_attachment}/", portal(a=404), label="internal note"),
+    ],
+}
+
+
+def _route_names(patterns, namespace: str | None = None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.app_name == "admin":
+                continue
+            yield from _route_names(pattern.url_patterns, pattern.namespace or namespace)
+        elif isinstance(pattern, URLPattern):
+            if pattern.name is None:
+                yield f"{namespace}:<unnamed {pattern.pattern}>" if namespace else f"<unnamed {pattern.pattern}>"
+            else:
+                yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+
+def test_every_route_has_a_row():
+    routes = set(_route_names(get_resolver().url_patterns))
+    missing = routes - set(MATRIX)
+    assert not missing, f"routes without a row in the authorization matrix: {sorted(missing)}"
+    stale = set(MATRIX) - routes
+    assert not stale, f"rows for routes that no longer exist: {sorted(stale)}"
+
+
+CASES = [
+    pytest.param(name, cell, role, id=f"{name}-{cell.method}{'-' + cell.label if cell.label else ''}-{role}")
+    for name, cells in MATRIX.items()
+    for cell in cells
+    for role in ROLES
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("name", "cell", "role"), CASES)
+def test_route_answers_each_role_as_the_matrix_says(name, cell, role):
+    world = build_world()
+    client = Client()
+    if world.users[role] is not None:
+        client.force_login(world.users[role])
+    data = cell.data(world) if callable(cell.data) else cell.data
+    kwargs = {"data": data, "content_type": "application/json"} if cell.json else {"data": data}
+    if cell.method in ("GET", "DELETE"):
+        kwargs = {}
+    response = getattr(client, cell.method.lower())(cell.url(world), **kwargs)
+    assert response.status_code == cell.expect[role], (
+        f"{cell.method} {cell.url(world)} as {role}: {response.status_code} "
+        f"{getattr(response, 'content', b'')[:300]!r}"
+    )
