@@ -1,0 +1,457 @@
+"""add_user, seed_demo (demo desk and bulk load) and the bench command's measuring part."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from datetime import timedelta
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import Count
+
+from tests.tickets.factories import T0, make_user
+from tickets import demo, permissions, services
+from tickets.management.commands import bench
+from tickets.models import Message, Ticket, TicketEvent, reference_for
+
+pytestmark = pytest.mark.django_db
+Status = Ticket.Status
+
+# An empty URLconf: the bench must report endpoints that do not exist yet, not crash.
+urlpatterns: list = []
+
+
+def run(*args: str, **options) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO(), **options)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    return {
+        "users": User.objects.count(),
+        "tickets": Ticket.objects.count(),
+        "messages": Message.objects.count(),
+        "events": TicketEvent.objects.count(),
+    }
+
+
+class TestAddUser:
+    @pytest.mark.parametrize(
+        ("role", "tier", "agent", "manager"),
+        [
+            ("customer", None, False, False),
+            ("agent", 1, True, False),
+            ("agent", 2, True, False),
+            ("agent", 3, True, False),
+            ("manager", None, True, True),
+            ("admin", None, True, True),
+        ],
+    )
+    def test_creates_a_user_of_each_role(self, role, tier, agent, manager):
+        args = ["add_user", "New.Person@Example.com", "--role", role, "--password", "a-good-long-password"]
+        if tier:
+            args += ["--tier", str(tier)]
+        out = run(*args, "--first-name", "New", "--last-name", "Person")
+
+        user = User.objects.get(username="new.person@example.com")
+        assert "Created" in out
+        assert "a-good-long-password" not in out
+        assert (user.first_name, user.last_name) == ("New", "Person")
+        assert permissions.is_agent(user) is agent
+        assert permissions.is_manager(user) is manager
+        assert permissions.agent_tier(user) == tier
+        assert user.is_staff is (role != "customer")
+        assert user.is_superuser is (role == "admin")
+        assert authenticate(username="new.person@example.com", password="a-good-long-password") == user
+
+    def test_generates_a_strong_password_and_prints_it_once(self):
+        out = run("add_user", "gen@example.com", "--role", "customer")
+
+        password = re.search(r"Password \(shown only this once\): (\S+)", out).group(1)
+        assert len(password) >= 16
+        assert out.count(password) == 1
+        assert authenticate(username="gen@example.com", password=password) is not None
+
+    def test_generated_passwords_differ(self):
+        out1 = run("add_user", "one@example.com", "--role", "customer")
+        out2 = run("add_user", "two@example.com", "--role", "customer")
+        assert out1.split(": ")[-1] != out2.split(": ")[-1]
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["not-an-email", "--role", "customer"], "is not a valid email address"),
+            (["someone@", "--role", "customer"], "is not a valid email address"),
+            (["agent@sofacoverpro.com", "--role", "agent"], "Agents need a tier"),
+            (["bob@example.com", "--role", "customer", "--tier", "2"], "Only agents have a tier"),
+            (["boss@sofacoverpro.com", "--role", "manager", "--tier", "1"], "Only agents have a tier"),
+            (["x@example.com", "--role", "agent", "--tier", "4"], "invalid choice"),
+            (["x@example.com", "--role", "owner"], "invalid choice"),
+            (["x@example.com", "--role", "customer", "--password", "  "], "must not be empty"),
+        ],
+    )
+    def test_refuses_bad_input_with_a_clear_message(self, args, message):
+        with pytest.raises(CommandError, match=message):
+            run("add_user", *args)
+        assert User.objects.count() == 0
+
+    def test_refuses_an_existing_address_whatever_its_case(self, customer):
+        with pytest.raises(CommandError, match=r"alice@example\.com already exists"):
+            run("add_user", "ALICE@example.com", "--role", "agent", "--tier", "1")
+        assert User.objects.count() == 1
+
+    def test_exits_non_zero_without_a_traceback_from_the_command_line(self, tmp_path):
+        env = {
+            **os.environ,
+            "SOFACOVER_VAR_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "sofacover.settings",
+        }
+        env.pop("DATABASE_URL", None)
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(Path(settings.BASE_DIR) / "manage.py"),
+                "add_user",
+                "nope",
+                "--role",
+                "customer",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 1
+        assert "is not a valid email address" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def seeded():
+    return run("seed_demo")
+
+
+class TestSeedDemo:
+    def test_a_second_run_creates_nothing_and_says_so(self, seeded):
+        first = counts()
+        again = run("seed_demo")
+
+        assert counts() == first
+        assert first["tickets"] == demo.DEMO_TICKET_COUNT
+        assert "nothing new" in again
+        assert "already exist" in again
+
+    def test_covers_every_priority_status_category_channel_and_tier(self, seeded):
+        for field, choices in [
+            ("priority", Ticket.Priority.values),
+            ("status", Status.values),
+            ("category", Ticket.Category.values),
+            ("channel", Ticket.Channel.values),
+            ("tier", Ticket.Tier.values),
+        ]:
+            present = set(Ticket.objects.values_list(field, flat=True))
+            assert present == set(choices), field
+
+    def test_tickets_come_from_several_customers(self, seeded):
+        requesters = set(Ticket.objects.values_list("requester__username", flat=True))
+        assert requesters == {demo.DEMO_CUSTOMER, *(spec.email for spec in demo.EXTRA_CUSTOMERS)}
+
+    def test_demo_logins_work_with_their_roles(self, seeded):
+        for spec in (*demo.DEMO_USERS, *demo.EXTRA_CUSTOMERS):
+            user = authenticate(username=spec.email, password=demo.DEMO_PASSWORD)
+            assert user is not None, spec.email
+            assert permissions.is_agent(user) is (spec.role != "customer")
+            assert permissions.agent_tier(user) == spec.tier
+            assert permissions.is_manager(user) is (spec.role in {"manager", "admin"})
+
+    def test_prints_the_logins_and_urls_for_the_port(self, monkeypatch):
+        monkeypatch.setenv("PORT", "8123")
+        out = run("seed_demo")
+        for spec in demo.DEMO_USERS:
+            assert spec.email in out
+        assert "agent, tier 2" in out
+        assert "demo-password-123" in out
+        for url in (
+            "http://127.0.0.1:8123/",
+            "http://127.0.0.1:8123/admin/",
+            "http://127.0.0.1:8123/api/v1/docs/",
+        ):
+            assert url in out
+
+    def test_keeps_the_password_of_an_existing_user(self):
+        make_user("tier1@sofacoverpro.com", "agent", tier=1)
+        run("seed_demo")
+        assert authenticate(username="tier1@sofacoverpro.com", password=demo.DEMO_PASSWORD) is None
+        assert User.objects.filter(username="tier1@sofacoverpro.com").count() == 1
+
+    def test_tickets_were_created_over_the_last_two_weeks(self, seeded):
+        newest = Ticket.objects.latest("created_at").created_at
+        oldest = Ticket.objects.earliest("created_at").created_at
+        assert newest - oldest > timedelta(days=10)
+        assert newest - oldest < timedelta(days=15)
+
+    def test_timelines_and_first_responses_are_those_the_services_record(self, seeded):
+        for ticket in Ticket.objects.all():
+            events = list(ticket.events.order_by("at", "id"))
+            assert events[0].kind == TicketEvent.Kind.CREATED
+            assert [e.at for e in events] == sorted(e.at for e in events)
+            first_reply = ticket.messages.filter(by_agent=True, internal=False).order_by("created_at").first()
+            if first_reply is None:
+                assert ticket.first_responded_at is None
+                assert ticket.status == Status.NEW
+            else:
+                assert ticket.first_responded_at == first_reply.created_at
+                assert ticket.status != Status.NEW
+            if ticket.status in (Status.RESOLVED, Status.CLOSED):
+                assert ticket.resolved_at is not None
+                assert ticket.events.filter(new_value=Status.RESOLVED).exists()
+            if ticket.status == Status.CLOSED:
+                assert ticket.closed_at is not None
+
+    def test_threads_have_agent_replies_internal_notes_and_customer_replies(self, seeded):
+        messages = Message.objects.all()
+        assert messages.filter(by_agent=True, internal=False).count() >= 20
+        assert messages.filter(internal=True).count() >= 10
+        assert messages.filter(by_agent=False, author_id=Ticket.objects.values("requester_id")[:1]).exists()
+        assert not messages.filter(internal=True, by_agent=False).exists()
+        assert TicketEvent.objects.filter(kind=TicketEvent.Kind.ASSIGNED).exists()
+
+
+class TestSeedDemoBulk:
+    def test_adds_n_tickets_with_three_messages_each_and_unique_references(self, seeded):
+        before = set(Ticket.objects.values_list("pk", flat=True))
+        out = run("seed_demo", "--tickets", "30")
+
+        new = Ticket.objects.exclude(pk__in=before)
+        assert new.count() == 30
+        assert "Loaded 30 tickets" in out
+        assert Ticket.objects.count() == demo.DEMO_TICKET_COUNT + 30
+        assert set(new.annotate(n=Count("messages")).values_list("n", flat=True)) == {3}
+        references = list(Ticket.objects.values_list("reference", flat=True))
+        assert len(set(references)) == len(references)
+        for ticket in new:
+            assert ticket.reference == reference_for(ticket.pk)
+
+    def test_load_tickets_respect_the_rules(self, seeded):
+        run("seed_demo", "--tickets", "30")
+        new = Ticket.objects.exclude(
+            requester__username__in=[demo.DEMO_CUSTOMER, "priya.shah@example.com", "tom.baker@example.net"]
+        )
+        assert new.count() == 30
+        for ticket in new.prefetch_related("messages", "events"):
+            messages = list(ticket.messages.all())
+            events = list(ticket.events.all())
+            assert [e.kind for e in events].count(TicketEvent.Kind.CREATED) == 1
+            assert events[0].kind == TicketEvent.Kind.CREATED
+            assert all(ticket.created_at <= m.created_at <= ticket.updated_at for m in messages)
+            assert messages[0].author_id == ticket.requester_id
+            public_agent = [m for m in messages if m.by_agent and not m.internal]
+            assert ticket.first_responded_at == (public_agent[0].created_at if public_agent else None)
+            assert all(m.by_agent for m in messages if m.internal)
+            assert (ticket.status == Status.RESOLVED) <= (ticket.resolved_at is not None)
+            assert (ticket.status == Status.CLOSED) <= (ticket.closed_at is not None)
+            if ticket.first_responded_at is None:
+                assert ticket.status == Status.NEW
+            if ticket.closed_at:
+                assert ticket.closed_at >= ticket.resolved_at
+
+    def test_a_larger_load_is_mostly_finished_work_with_a_live_queue(self, seeded):
+        run("seed_demo", "--tickets", "400")
+        statuses = dict(
+            Ticket.objects.exclude(requester__username=demo.DEMO_CUSTOMER)
+            .values_list("status")
+            .annotate(n=Count("id"))
+        )
+        assert statuses[Status.CLOSED] + statuses[Status.RESOLVED] > 200
+        assert statuses.get(Status.NEW, 0) + statuses.get(Status.OPEN, 0) > 0
+        assert set(Ticket.objects.values_list("priority", flat=True)) == set(Ticket.Priority.values)
+
+    def test_refuses_a_negative_count(self):
+        with pytest.raises(CommandError, match="zero or more"):
+            run("seed_demo", "--tickets", "-1")
+
+
+class TestTicketsBulkLoad:
+    def test_references_keep_every_digit_past_a_million(self, customer, agent):
+        [item] = list(demo.load_tickets_build(1, customers=[customer], agents=[agent], now=T0))
+        item.ticket.pk = 1_234_567
+        services.tickets_bulk_load(tickets=[item])
+        assert Ticket.objects.get(pk=1_234_567).reference == "SCP-1234567" == reference_for(1_234_567)
+
+    def test_reports_each_batch(self, customer, agent):
+        heard: list[int] = []
+        loaded = demo.load_tickets_create(
+            5, customers=[customer], agents=[agent], now=T0, batch_size=2, on_batch=heard.append
+        )
+        assert loaded == 5
+        assert heard == [2, 2, 1]
+        assert Message.objects.count() == 15
+
+    def test_needs_customers_and_agents(self, customer):
+        with pytest.raises(ValueError, match="agent"):
+            list(demo.load_tickets_build(1, customers=[customer], agents=[], now=T0))
+
+
+@pytest.fixture
+def bench_desk():
+    customer, agent = bench.bench_people_ensure()
+    out = StringIO()
+    bench.bench_data_ensure(tickets=30, customer=customer, agent=agent, now=T0, write=out.write)
+    return customer, agent
+
+
+ENDPOINTS = [
+    "admin queue, first page",
+    "API ticket list, first page",
+    "API ticket detail",
+    "portal my tickets",
+    "API ticket creation",
+]
+
+
+class TestBenchMeasure:
+    def test_measures_every_endpoint_with_numbers(self, bench_desk):
+        customer, agent = bench_desk
+        rows = bench.measure(customer=customer, agent=agent, repeat=2)
+
+        assert [row.endpoint for row in rows] == ENDPOINTS
+        for row in rows:
+            assert (row.status, row.error) == (None, ""), row.endpoint
+            assert 0 < row.p50_ms <= row.p95_ms
+            low, high = row.queries
+            assert 0 < low <= high
+        assert rows[-1].rate_per_s > 0
+        table = bench.render_table(rows)
+        lines = table.splitlines()
+        assert lines[0].split(" | ")[0].strip() == "endpoint"
+        assert [c.strip() for c in lines[0].split("|")] == bench.HEADER
+        for line, row in zip(lines[2:], rows, strict=True):
+            cells = [c.strip() for c in line.split("|")]
+            assert cells[0] == row.endpoint
+            float(cells[1])
+            float(cells[2])
+            assert re.fullmatch(r"\d+(-\d+)?", cells[3])
+            assert cells[5].split()[0] in {"yes", "no"}
+
+    def test_creations_use_unique_subjects(self, bench_desk):
+        customer, agent = bench_desk
+        bench.measure(customer=customer, agent=agent, repeat=2)
+
+        subjects = list(
+            Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).values_list(
+                "subject", flat=True
+            )
+        )
+        assert len(subjects) == 2 * 10 + bench.WARM_UP
+        assert len(set(subjects)) == len(subjects)
+        assert Ticket.objects.filter(subject__in=subjects, requester=customer).count() == len(subjects)
+
+    def test_reports_the_status_of_an_endpoint_that_does_not_exist(self, bench_desk, settings):
+        settings.ROOT_URLCONF = __name__
+        customer, agent = bench_desk
+        rows = bench.measure(customer=customer, agent=agent, repeat=2)
+
+        assert [row.endpoint for row in rows] == ENDPOINTS
+        # 404, or 500 where the error page itself needs a URL that is gone: reported either way.
+        assert all(row.status is not None and row.status >= 400 for row in rows)
+        assert not any(row.met for row in rows)
+        lines = bench.render_table(rows).splitlines()[2:]
+        for line, row in zip(lines, rows, strict=True):
+            assert [c.strip() for c in line.split("|")][:2] == [row.endpoint, f"HTTP {row.status}"]
+
+    def test_met_follows_the_targets(self):
+        fast = bench.Row("x", "p50", p50_ms=10, p95_ms=20, queries=(3, 3), met=True)
+        uneven = bench.Row("y", "q", p50_ms=10, p95_ms=20, queries=(3, 5))
+        assert fast.cells()[3:] == ["3", "p50", "yes"]
+        assert uneven.cells()[3] == "3-5"
+        assert not uneven.queries_constant
+
+    def test_percentiles_interpolate(self):
+        assert bench.percentile([1, 2, 3, 4], 50) == 2.5
+        assert bench.percentile([5], 95) == 5
+        assert bench.percentile(list(range(101)), 95) == 95
+
+
+class TestBenchData:
+    def test_tops_up_to_the_wanted_count_and_gives_the_bench_customer_its_share(self):
+        customer, agent = bench.bench_people_ensure()
+        write = StringIO().write
+        assert bench.bench_data_ensure(tickets=40, customer=customer, agent=agent, now=T0, write=write) == 40
+        assert Ticket.objects.filter(requester=customer).count() == 40
+        assert bench.bench_data_ensure(tickets=40, customer=customer, agent=agent, now=T0, write=write) == 0
+        assert Ticket.objects.count() == 40
+
+    def test_removes_the_previous_runs_creations(self):
+        customer, agent = bench.bench_people_ensure()
+        services.ticket_open(
+            requester=customer, subject=f"{bench.BENCH_SUBJECT_PREFIX} old", description="x", now=T0
+        )
+        out = StringIO()
+        bench.bench_data_ensure(tickets=3, customer=customer, agent=agent, now=T0, write=out.write)
+        assert not Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).exists()
+        assert Ticket.objects.count() == 3
+        assert "Removed 1 tickets" in out.getvalue()
+
+
+class TestBenchCommand:
+    def test_without_database_url_runs_itself_on_the_bench_file(self, monkeypatch, tmp_path):
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
+        calls = []
+
+        def fake_run(command, env, check):
+            calls.append((command, env))
+            return subprocess.CompletedProcess(command, 0)
+
+        monkeypatch.setattr(bench.subprocess, "run", fake_run)
+        before = Ticket.objects.count()
+        run("bench", "--tickets", "50", "--repeat", "2", "--db-file", str(tmp_path / "b.sqlite3"))
+
+        [(command, env)] = calls
+        assert command[0] == sys.executable
+        assert command[1].endswith("manage.py")
+        assert command[2:5] == ["bench", "--tickets", "50"]
+        assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'b.sqlite3'}"
+        assert env[bench.CHILD_ENV] == "1"
+        assert Ticket.objects.count() == before
+
+    def test_a_relative_db_file_lives_under_the_project(self, monkeypatch):
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
+        calls = []
+        monkeypatch.setattr(
+            bench.subprocess,
+            "run",
+            lambda command, env, check: calls.append(env) or subprocess.CompletedProcess(command, 0),
+        )
+        run("bench")
+        assert (
+            calls[0]["DATABASE_URL"]
+            == f"sqlite:///{Path(settings.BASE_DIR).resolve() / 'var' / 'bench.sqlite3'}"
+        )
+
+    def test_a_failed_child_is_a_command_error(self, monkeypatch, tmp_path):
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
+        monkeypatch.setattr(
+            bench.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
+        )
+        with pytest.raises(CommandError, match="exit status 3"):
+            run("bench", "--db-file", str(tmp_path / "b.sqlite3"))
+
+    def test_a_child_without_database_url_refuses_to_run(self, monkeypatch):
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.setenv(bench.CHILD_ENV, "1")
+        with pytest.raises(CommandError, match="refusing"):
+            run("bench")
