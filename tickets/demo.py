@@ -168,8 +168,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         "Account locked after changing my email address",
         "I changed my email address in my account and now I am locked out. The old address says the "
         "account does not exist.",
-        "We have confirmed your identity and unlocked the account with your new address. You can log "
-        "in again now.",
+        "We have confirmed your identity and unlocked the account with your new address. You can log in again now.",
         "Email change left account unverified; verified manually after ID check on order {order}.",
         "All working, thank you.",
     ),
@@ -187,8 +186,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         Category.PAYMENT,
         Priority.P0,
         "Card payment fails at checkout for every card",
-        "Checkout says 'Payment could not be processed' with two different cards. My bank says nothing "
-        "was declined.",
+        "Checkout says 'Payment could not be processed' with two different cards. My bank says nothing was declined.",
         "We are sorry. Card payments are failing for several customers and our payments team is on "
         "it. No money has been taken for the failed attempts.",
         "Payment gateway returning 500 on authorise. Vendor contacted, status page updated.",
@@ -350,8 +348,7 @@ SCENARIOS: tuple[Scenario, ...] = (
         Priority.P3,
         "Care instructions missing from the package",
         "There was no care label or leaflet with my {product}. How should I wash it?",
-        "Wash at 30 degrees on a gentle cycle and do not tumble dry. We have emailed you the care "
-        "leaflet as a PDF.",
+        "Wash at 30 degrees on a gentle cycle and do not tumble dry. We have emailed you the care leaflet as a PDF.",
         "Packing line missed leaflets for one batch. Warehouse informed.",
         "Thanks, washed it and it looks fine.",
     ),
@@ -451,9 +448,7 @@ def load_customers_ensure(count: int) -> list[User]:
     """Customers who own load tickets. They cannot log in (unusable passwords, no hashing cost)."""
     wanted = [f"load-customer-{n:04d}@example.com" for n in range(1, count + 1)]
     found = {user.username: user for user in User.objects.filter(username__in=wanted)}
-    return [
-        found.get(email) or user_ensure(DemoUser(email, "customer"), password=None)[0] for email in wanted
-    ]
+    return [found.get(email) or user_ensure(DemoUser(email, "customer"), password=None)[0] for email in wanted]
 
 
 # --- the demo desk, through the services --------------------------------------
@@ -541,9 +536,7 @@ def _demo_ticket(
     )
     if status == Status.NEW:
         if with_note:
-            ticket = services.ticket_assign(
-                ticket=ticket, assignee=agent, actor=agent, now=created_at + response
-            )
+            ticket = services.ticket_assign(ticket=ticket, assignee=agent, actor=agent, now=created_at + response)
             services.message_add(
                 ticket=ticket,
                 author=agent,
@@ -561,12 +554,8 @@ def _demo_ticket(
     if status == Status.OPEN:
         return Ticket.objects.get(pk=ticket.pk)
     if status == Status.PENDING_CUSTOMER:
-        return services.ticket_change_status(
-            ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=at(0.2)
-        )
-    services.message_add(
-        ticket=ticket, author=requester, body=scenario.follow_up.format(**values), now=at(0.3)
-    )
+        return services.ticket_change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=at(0.2))
+    services.message_add(ticket=ticket, author=requester, body=scenario.follow_up.format(**values), now=at(0.3))
     ticket = services.ticket_resolve(ticket=ticket, actor=agent, now=at(0.4))
     if status == Status.CLOSED:
         ticket = services.ticket_change_status(ticket=ticket, to=Status.CLOSED, actor=agent, now=at(0.8))
@@ -650,12 +639,8 @@ def _load_ticket(
         detail, reply, third, resolve = detail * scale, reply * scale, third * scale, resolve * scale
 
     requester_id, agent_id = requester.pk, agent.pk
-    events = [
-        services.BulkEvent(TicketEvent.Kind.CREATED, created_at, requester_id, new_value=scenario.priority)
-    ]
-    messages = [
-        services.BulkMessage(requester_id, rng.choice(CUSTOMER_DETAILS).format(**values), created_at + detail)
-    ]
+    events = [services.BulkEvent(TicketEvent.Kind.CREATED, created_at, requester_id, new_value=scenario.priority)]
+    messages = [services.BulkMessage(requester_id, rng.choice(CUSTOMER_DETAILS).format(**values), created_at + detail)]
     events.append(services.BulkEvent(TicketEvent.Kind.REPLIED, created_at + detail, requester_id))
     first_responded_at = resolved_at = closed_at = None
     assignee_id: int | None = agent_id
@@ -676,9 +661,7 @@ def _load_ticket(
                 by_agent=True,
                 internal=True,
             ),
-            services.BulkMessage(
-                requester_id, rng.choice(CUSTOMER_CHASERS).format(**values), created_at + third
-            ),
+            services.BulkMessage(requester_id, rng.choice(CUSTOMER_CHASERS).format(**values), created_at + third),
         ]
         events += [
             services.BulkEvent(TicketEvent.Kind.NOTE_ADDED, created_at + reply, agent_id, internal=True),
@@ -687,9 +670,7 @@ def _load_ticket(
     else:
         first_responded_at = created_at + reply
         events += [
-            services.BulkEvent(
-                TicketEvent.Kind.ASSIGNED, first_responded_at, agent_id, "assignee", "", agent.username
-            ),
+            services.BulkEvent(TicketEvent.Kind.ASSIGNED, first_responded_at, agent_id, "assignee", "", agent.username),
             services.BulkEvent(TicketEvent.Kind.REPLIED, first_responded_at, agent_id),
             services.BulkEvent(
                 TicketEvent.Kind.STATUS_CHANGED,
@@ -709,13 +690,9 @@ def _load_ticket(
                     agent_id, scenario.note.format(**values), created_at + third, by_agent=True, internal=True
                 )
             )
-            events.append(
-                services.BulkEvent(TicketEvent.Kind.NOTE_ADDED, created_at + third, agent_id, internal=True)
-            )
+            events.append(services.BulkEvent(TicketEvent.Kind.NOTE_ADDED, created_at + third, agent_id, internal=True))
         else:
-            messages.append(
-                services.BulkMessage(requester_id, scenario.follow_up.format(**values), created_at + third)
-            )
+            messages.append(services.BulkMessage(requester_id, scenario.follow_up.format(**values), created_at + third))
             events.append(services.BulkEvent(TicketEvent.Kind.REPLIED, created_at + third, requester_id))
         if status == Status.PENDING_CUSTOMER:
             events.append(

@@ -269,9 +269,7 @@ class TestSeedDemoBulk:
     def test_a_larger_load_is_mostly_finished_work_with_a_live_queue(self, seeded):
         run("seed_demo", "--tickets", "400")
         statuses = dict(
-            Ticket.objects.exclude(requester__username=demo.DEMO_CUSTOMER)
-            .values_list("status")
-            .annotate(n=Count("id"))
+            Ticket.objects.exclude(requester__username=demo.DEMO_CUSTOMER).values_list("status").annotate(n=Count("id"))
         )
         assert statuses[Status.CLOSED] + statuses[Status.RESOLVED] > 200
         assert statuses.get(Status.NEW, 0) + statuses.get(Status.OPEN, 0) > 0
@@ -349,9 +347,7 @@ class TestBenchMeasure:
         bench.measure(customer=customer, agent=agent, repeat=2)
 
         subjects = list(
-            Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).values_list(
-                "subject", flat=True
-            )
+            Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).values_list("subject", flat=True)
         )
         assert len(subjects) == 2 * 10 + bench.WARM_UP
         assert len(set(subjects)) == len(subjects)
@@ -394,9 +390,7 @@ class TestBenchData:
 
     def test_removes_the_previous_runs_creations(self):
         customer, agent = bench.bench_people_ensure()
-        services.ticket_open(
-            requester=customer, subject=f"{bench.BENCH_SUBJECT_PREFIX} old", description="x", now=T0
-        )
+        services.ticket_open(requester=customer, subject=f"{bench.BENCH_SUBJECT_PREFIX} old", description="x", now=T0)
         out = StringIO()
         bench.bench_data_ensure(tickets=3, customer=customer, agent=agent, now=T0, write=out.write)
         assert not Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).exists()
@@ -436,10 +430,7 @@ class TestBenchCommand:
             lambda command, env, check: calls.append(env) or subprocess.CompletedProcess(command, 0),
         )
         run("bench")
-        assert (
-            calls[0]["DATABASE_URL"]
-            == f"sqlite:///{Path(settings.BASE_DIR).resolve() / 'var' / 'bench.sqlite3'}"
-        )
+        assert calls[0]["DATABASE_URL"] == f"sqlite:///{Path(settings.BASE_DIR).resolve() / 'var' / 'bench.sqlite3'}"
 
     def test_a_failed_child_is_a_command_error(self, monkeypatch, tmp_path):
         monkeypatch.delenv("DATABASE_URL", raising=False)

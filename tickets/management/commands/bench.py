@@ -95,9 +95,7 @@ HEADER = ["endpoint", "p50 ms", "p95 ms", "queries", "target", "met?"]
 def render_table(rows: Sequence[Row]) -> str:
     lines = [HEADER, *(row.cells() for row in rows)]
     widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
-    rendered = [
-        " | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines
-    ]
+    rendered = [" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines]
     rendered.insert(1, "-+-".join("-" * width for width in widths))
     return "\n".join(line.rstrip() for line in rendered)
 
@@ -291,9 +289,7 @@ class Command(BaseCommand):
             raise CommandError("--tickets must be zero or more and --repeat at least 1.")
         if not os.environ.get("DATABASE_URL"):
             if os.environ.get(CHILD_ENV):
-                raise CommandError(
-                    "The bench child needs DATABASE_URL; refusing to use the default database."
-                )
+                raise CommandError("The bench child needs DATABASE_URL; refusing to use the default database.")
             self._reexec(options)
             return
         database = settings.DATABASES["default"]

@@ -61,9 +61,7 @@ class Command(BaseCommand):
         rows = [(spec.email, spec.role_label) for spec in demo.DEMO_USERS]
         width = max(len(email) for email, _ in rows)
         self.stdout.write("")
-        self.stdout.write(
-            f"Demo logins (password {demo.DEMO_PASSWORD!r} unless the account already existed):"
-        )
+        self.stdout.write(f"Demo logins (password {demo.DEMO_PASSWORD!r} unless the account already existed):")
         self.stdout.write(f"  {'email'.ljust(width)}  role")
         self.stdout.write(f"  {'-' * width}  {'-' * 15}")
         for email, role in rows:
