@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -35,7 +36,7 @@ EDITABLE_FIELDS = ("subject", "priority", "status", "tier", "category", "assigne
 READONLY_FIELDS = (
     "reference",
     "description",
-    "requester",
+    "requester_email",
     "channel",
     "created_at",
     "updated_at",
@@ -105,6 +106,13 @@ class AssigneeFilter(admin.SimpleListFilter):
         return TicketFilter(request=request).filter_assignee(queryset, self.parameter_name, value)
 
 
+class TicketChangeList(ChangeList):
+    """The queue never shows descriptions (up to 20,000 characters each): don't load them."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).defer("description")
+
+
 class TicketConsoleForm(forms.ModelForm):
     class Meta:
         model = Ticket
@@ -138,9 +146,7 @@ class ReplyForm(forms.Form):
 
 def _priority_action(priority: Ticket.Priority):
     def action(modeladmin: TicketAdmin, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        modeladmin.run_bulk(
-            request, queryset, "priority", f"Priority set to {priority.label}", priority=priority
-        )
+        modeladmin.run_bulk(request, queryset, "priority", f"Priority set to {priority.label}", priority=priority)
 
     action.__name__ = f"set_priority_{priority.value.lower()}"
     return admin.action(description=f"Set priority to {priority.label}", permissions=["work"])(action)
@@ -164,7 +170,7 @@ class TicketAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("reference", "subject", "description")}),
         ("Triage", {"fields": ("priority", "status", "tier", "category", "assignee")}),
-        ("Requester", {"fields": ("requester", "channel")}),
+        ("Requester", {"fields": ("requester_email", "channel")}),
         (
             "Times",
             {"fields": ("created_at", "updated_at", "first_responded_at", "resolved_at", "closed_at")},
@@ -185,6 +191,9 @@ class TicketAdmin(admin.ModelAdmin):
     def get_ordering(self, request):
         # Active first, P0 first, oldest first (an annotation, so not in ``ordering``).
         return selectors.URGENCY_ORDER
+
+    def get_changelist(self, request, **kwargs):
+        return TicketChangeList
 
     def get_list_display(self, request):
         return (
@@ -287,17 +296,13 @@ class TicketAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             context.update(self._console_context(request, obj))
-        return super().render_change_form(
-            request, context, add=add, change=change, form_url=form_url, obj=obj
-        )
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def _console_context(self, request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         thread = [
             {
                 "message": message,
-                "attachments": [
-                    (attachment, attachment_url(attachment)) for attachment in message.attachments.all()
-                ],
+                "attachments": [(attachment, attachment_url(attachment)) for attachment in message.attachments.all()],
             }
             for message in selectors.message_list_visible_to(user=request.user, ticket=ticket)
         ]
@@ -403,15 +408,11 @@ class TicketAdmin(admin.ModelAdmin):
             **kwargs,
         )
         if done:
-            self.message_user(
-                request, f"{done_label}: {done} ticket{'s' if done != 1 else ''}.", messages.SUCCESS
-            )
+            self.message_user(request, f"{done_label}: {done} ticket{'s' if done != 1 else ''}.", messages.SUCCESS)
         for refusal in refused[:MAX_REFUSALS_SHOWN]:
             self.message_user(request, f"Refused {refusal}", messages.WARNING)
         if len(refused) > MAX_REFUSALS_SHOWN:
-            self.message_user(
-                request, f"… and {len(refused) - MAX_REFUSALS_SHOWN} more refused.", messages.WARNING
-            )
+            self.message_user(request, f"… and {len(refused) - MAX_REFUSALS_SHOWN} more refused.", messages.WARNING)
 
 
 # API tokens are credentials: only superusers see or manage them in the console.

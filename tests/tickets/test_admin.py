@@ -9,6 +9,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from tests.tickets.factories import T0, AgentFactory, CustomerFactory, MessageFactory, TicketFactory
@@ -58,9 +59,7 @@ def form_data(ticket: Ticket, **overrides) -> dict[str, str]:
 
 class TestChangelist:
     def test_shows_the_queue_columns_priority_label_and_age(self, client, agent, customer, time_machine):
-        TicketFactory(
-            requester=customer, subject="Checkout <b>fails</b>", priority=Priority.P0, assignee=agent
-        )
+        TicketFactory(requester=customer, subject="Checkout <b>fails</b>", priority=Priority.P0, assignee=agent)
         time_machine.move_to(T0 + timedelta(hours=3, minutes=10), tick=False)
         client.force_login(agent)
 
@@ -142,9 +141,7 @@ class TestChangelist:
         ["SCP-{pk:06d}", "scp-{pk:06d}", "velvet", "VELVET cover", "carol@example", "Carol@Example.com"],
     )
     def test_searches_reference_subject_and_requester_email(self, client, agent, term):
-        wanted = TicketFactory(
-            subject="Velvet cover pilling", requester=CustomerFactory(email="carol@example.com")
-        )
+        wanted = TicketFactory(subject="Velvet cover pilling", requester=CustomerFactory(email="carol@example.com"))
         TicketFactory(subject="Wrong size", requester=CustomerFactory(email="dave@example.com"))
         client.force_login(agent)
 
@@ -153,15 +150,11 @@ class TestChangelist:
         assert results(response) == [wanted]
 
     def test_orders_active_tickets_first_then_priority_then_age(self, client, agent):
-        resolved_p0 = TicketFactory(
-            priority=Priority.P0, status=Status.RESOLVED, created_at=T0 - timedelta(days=3)
-        )
+        resolved_p0 = TicketFactory(priority=Priority.P0, status=Status.RESOLVED, created_at=T0 - timedelta(days=3))
         active_p3 = TicketFactory(priority=Priority.P3, created_at=T0 - timedelta(days=2))
         newer_p0 = TicketFactory(priority=Priority.P0, created_at=T0)
         older_p0 = TicketFactory(priority=Priority.P0, status=Status.OPEN, created_at=T0 - timedelta(hours=1))
-        closed_p0 = TicketFactory(
-            priority=Priority.P0, status=Status.CLOSED, created_at=T0 - timedelta(days=9)
-        )
+        closed_p0 = TicketFactory(priority=Priority.P0, status=Status.CLOSED, created_at=T0 - timedelta(days=9))
         client.force_login(agent)
 
         assert results(client.get(CHANGELIST)) == [older_p0, newer_p0, active_p3, resolved_p0, closed_p0]
@@ -185,6 +178,7 @@ class TestChangelist:
 
         assert response.status_code == 200
         assert len(results(response)) == min(count, 50)
+        assert "description" in results(response)[0].get_deferred_fields()
 
 
 class TestChangePage:
@@ -216,12 +210,13 @@ class TestChangePage:
         assert html.index('id="ticket_form"') < html.index('id="console-reply-form"')
         assert html.count("</form>") >= 2
         assert f'action="{reply_url(ticket)}"' in html
+        # requester shown read-only, not as a link to the user admin a tier-1 agent may not open
+        assert "alice@example.com" in html
+        assert "/admin/auth/user/" not in html
 
     def test_shows_the_timeline_with_old_and_new_values(self, client, agent, customer):
         ticket = TicketFactory(requester=customer, priority=Priority.P2)
-        services.ticket_update(
-            ticket=ticket, actor=agent, now=T0 + timedelta(minutes=3), priority=Priority.P0
-        )
+        services.ticket_update(ticket=ticket, actor=agent, now=T0 + timedelta(minutes=3), priority=Priority.P0)
         client.force_login(agent)
 
         response = client.get(change_url(ticket))
@@ -231,10 +226,7 @@ class TestChangePage:
         assert "<td>Created</td>" in timeline
         assert "P2 Medium" in timeline.split("<td>Created</td>", 1)[1].split("</tr>")[0]
         assert "Priority changed" in timeline
-        assert (
-            '<span class="console-old">P2 Medium</span> → <span class="console-new">P0 Critical</span>'
-            in timeline
-        )
+        assert '<span class="console-old">P2 Medium</span> → <span class="console-new">P0 Critical</span>' in timeline
         assert "Tina" in timeline
 
     def test_links_attachments_to_the_portal_download(self, client, agent, customer):
@@ -306,9 +298,7 @@ class TestChangeForm:
         ticket = TicketFactory()
         client.force_login(agent)
 
-        client.post(
-            change_url(ticket), form_data(ticket, status=Status.PENDING_CUSTOMER, assignee=str(agent.pk))
-        )
+        client.post(change_url(ticket), form_data(ticket, status=Status.PENDING_CUSTOMER, assignee=str(agent.pk)))
 
         ticket.refresh_from_db()
         assert (ticket.status, ticket.assignee) == (Status.PENDING_CUSTOMER, agent)
@@ -344,10 +334,7 @@ class TestChangeForm:
         ticket = TicketFactory()
         client.force_login(agent)
         assert client.get(reverse("admin:tickets_ticket_add")).status_code == 403
-        assert (
-            client.post(reverse("admin:tickets_ticket_delete", args=[ticket.pk]), {"post": "yes"}).status_code
-            == 403
-        )
+        assert client.post(reverse("admin:tickets_ticket_delete", args=[ticket.pk]), {"post": "yes"}).status_code == 403
         assert "delete_selected" not in client.get(CHANGELIST).content.decode()
         assert Ticket.objects.filter(pk=ticket.pk).exists()
 
@@ -390,9 +377,7 @@ class TestReply:
     def test_attachments_are_stored_with_the_reply(self, client, agent):
         ticket = TicketFactory()
         client.force_login(agent)
-        upload = SimpleUploadedFile(
-            "steps.txt", b"1. Remove the cover\n2. Wash at 30\n", content_type="text/plain"
-        )
+        upload = SimpleUploadedFile("steps.txt", b"1. Remove the cover\n2. Wash at 30\n", content_type="text/plain")
 
         client.post(reply_url(ticket), {"body": "Care steps attached", "attachments": [upload]})
 
@@ -402,9 +387,7 @@ class TestReply:
     def test_a_refused_upload_is_an_error_message_and_nothing_is_written(self, client, agent):
         ticket = TicketFactory()
         client.force_login(agent)
-        upload = SimpleUploadedFile(
-            "invoice.txt", b"<html><script>x</script></html>", content_type="text/plain"
-        )
+        upload = SimpleUploadedFile("invoice.txt", b"<html><script>x</script></html>", content_type="text/plain")
 
         response = client.post(reply_url(ticket), {"body": "see file", "attachments": [upload]})
 
@@ -443,6 +426,16 @@ class TestReply:
 
         assert client.get(change_url(ticket)).status_code == 200
         response = client.post(reply_url(ticket), {"body": "hi"})
+
+        assert response.status_code == 403
+        assert not ticket.messages.exists()
+
+    def test_requires_the_csrf_token(self, agent):
+        ticket = TicketFactory()
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(agent)
+
+        response = client.post(reply_url(ticket), {"body": "forged"})
 
         assert response.status_code == 403
         assert not ticket.messages.exists()
@@ -504,10 +497,7 @@ class TestBulkActions:
         response = self.run(client, f"set_priority_{priority.value.lower()}", tickets)
 
         assert Ticket.objects.get().priority == priority
-        assert (
-            TicketEvent.objects.filter(kind=TicketEvent.Kind.PRIORITY_CHANGED, new_value=priority).count()
-            == 1
-        )
+        assert TicketEvent.objects.filter(kind=TicketEvent.Kind.PRIORITY_CHANGED, new_value=priority).count() == 1
         assert ("success", f"Priority set to {priority.label}: 1 ticket.") in flashed(response)
 
     def test_set_priority_refuses_closed_tickets(self, client, agent):
@@ -571,9 +561,7 @@ class TestAccess:
 
 
 class TestChangeFormRace:
-    def test_a_service_refusal_after_validation_is_an_error_message_not_a_500(
-        self, client, agent, monkeypatch
-    ):
+    def test_a_service_refusal_after_validation_is_an_error_message_not_a_500(self, client, agent, monkeypatch):
         ticket = TicketFactory()
 
         def refuse(**kwargs):
