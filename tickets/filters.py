@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
@@ -16,7 +18,14 @@ class StrictIsoDateTimeField(IsoDateTimeField):
     def to_python(self, value):
         if value == "":
             raise forms.ValidationError("Enter an ISO 8601 date and time.", code="invalid")
-        return super().to_python(value)
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        # Any offset Python accepts (up to ±24 h) becomes UTC, which every database stores.
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError("That date is out of range.", code="invalid") from exc
 
 
 class StrictIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

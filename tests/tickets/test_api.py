@@ -155,6 +155,14 @@ class TestFilters:
         response = api_client_for(agent).get(url(), {"created_after": (T0 + timedelta(days=1)).isoformat()})
         assert response.json()["count"] == 1
 
+    def test_odd_offsets_are_normalised_not_a_500(self, api_client_for, agent, customer):
+        # Regression: PostgreSQL refused an offset of -16:13 that Python accepts.
+        TicketFactory(requester=customer, created_at=T0)
+        response = api_client_for(agent).get(url(), {"created_before": "2026-03-02T00:00:00-16:13"})
+        assert response.status_code == 200
+        assert response.json()["count"] == 1
+        assert api_client_for(agent).get(url(), {"created_before": "0001-01-01T00:00:00+10:00"}).status_code == 400
+
     def test_a_bad_page_size_is_a_400(self, api_client_for, agent):
         assert api_client_for(agent).get(url(), {"page_size": "many"}).status_code == 400
         assert api_client_for(agent).get(url(), {"page_size": "1000"}).status_code == 400
