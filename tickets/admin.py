@@ -184,12 +184,10 @@ class TicketAdmin(admin.ModelAdmin):
     # --- the queue --------------------------------------------------------
 
     def get_queryset(self, request):
-        # Annotate before ordering: the admin's get_queryset would order by the annotation first.
-        tickets = selectors.with_urgency(self.model._default_manager.get_queryset())
-        return tickets.order_by(*self.get_ordering(request))
+        return self.model._default_manager.get_queryset().order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
-        # Active first, P0 first, oldest first (an annotation, so not in ``ordering``).
+        # Active first, P0 first, oldest first: the order of ticket_urgency_idx.
         return selectors.URGENCY_ORDER
 
     def get_changelist(self, request, **kwargs):

@@ -10,7 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 
 
 class Ticket(models.Model):
@@ -73,11 +73,24 @@ class Ticket(models.Model):
     first_responded_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Derived by the database from status, so the queue's "most urgent first"
+    # (active, then resolved, then closed; P0 first; oldest first) walks an index
+    # instead of sorting every ticket.
+    queue_rank = models.GeneratedField(
+        expression=Case(
+            When(status__in=["new", "open", "pending_customer"], then=Value(0)),
+            When(status="resolved", then=Value(1)),
+            default=Value(2),
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["priority", "created_at"]
         indexes = [
-            # The queue: active tickets, most urgent first.
+            # The queue: most urgent first, in the order the index stores.
+            models.Index(fields=["queue_rank", "priority", "created_at", "id"], name="ticket_urgency_idx"),
             models.Index(fields=["status", "priority", "created_at"], name="ticket_queue_idx"),
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_idx"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),

@@ -5,26 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Case, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from . import permissions
 from .filters import TicketFilter
 from .models import Attachment, Message, Ticket, TicketEvent
 
-# Active tickets first, then by priority (P0 first), then oldest first.
-URGENCY_ORDER = ("activity_rank", "priority", "created_at")
-
-
-def with_urgency(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    return tickets.annotate(
-        activity_rank=Case(
-            When(status__in=Ticket.ACTIVE_STATUSES, then=Value(0)),
-            When(status=Ticket.Status.RESOLVED, then=Value(1)),
-            default=Value(2),
-            output_field=IntegerField(),
-        )
-    )
+# Active tickets first, then by priority (P0 first), then oldest first: the
+# columns of ticket_urgency_idx, so the first page is read from the index.
+URGENCY_ORDER = ("queue_rank", "priority", "created_at", "id")
 
 
 def ticket_list_visible_to(
@@ -34,7 +24,7 @@ def ticket_list_visible_to(
     tickets = Ticket.objects.select_related("requester", "assignee")
     if not permissions.is_agent(user):
         tickets = tickets.filter(requester_id=user.pk) if user.is_authenticated else tickets.none()
-    tickets = with_urgency(tickets).order_by(*URGENCY_ORDER)
+    tickets = tickets.order_by(*URGENCY_ORDER)
     if filters is None:
         return tickets
     return TicketFilter(filters, queryset=tickets, request=request).qs

@@ -173,7 +173,9 @@ def _store_attachments(message: Message, uploads: Sequence[CheckedUpload], *, ac
 
 def _clean(ticket: Ticket) -> None:
     try:
-        ticket.full_clean(exclude=["requester", "assignee", "reference"])
+        # Field checks only (choices, lengths): the database's own constraints guard the
+        # rest, and model-level constraint validation would cost a query per constraint.
+        ticket.clean_fields(exclude=["requester", "assignee", "reference", "queue_rank"])
     except ValidationError as exc:
         field, messages = next(iter(exc.message_dict.items()))
         raise DomainError(messages[0], field=field) from exc
