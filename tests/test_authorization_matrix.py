@@ -1,4 +1,4 @@
-"""Every route × every role → the status it must answer.
+"""Every route x every role → the status it must answer.
 
 The matrix enumerates the URL patterns of the project (all but the admin,
 which has its own tests): a new route without a row here fails
@@ -44,11 +44,18 @@ def build_world() -> World:
     ticket = services.ticket_open(requester=a, subject="Zip broke", description="d", now=T0)
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     public = services.message_add(
-        ticket=ticket, author=a, body="photo", now=T0,
+        ticket=ticket,
+        author=a,
+        body="photo",
+        now=T0,
         attachments=uploads.check_uploads([SimpleUploadedFile("zip.png", png)]),
     )
     note = services.message_add(
-        ticket=ticket, author=agent, body="internal", internal=True, now=T0,
+        ticket=ticket,
+        author=agent,
+        body="internal",
+        internal=True,
+        now=T0,
         attachments=uploads.check_uploads([SimpleUploadedFile("trace.txt", b"stack trace\n")]),
     )
     resolved = services.ticket_open(requester=a, subject="Refund", description="d", now=T0)
@@ -88,36 +95,75 @@ T = "/api/v1/tickets/"
 
 MATRIX: dict[str, list[Cell]] = {
     # --- API ---
-    "api-token": [Cell("POST", lambda w: "/api/v1/auth/token/", every(400),
-                       {"username": "a@example.com", "password": "wrong"}, json=True)],
+    "api-token": [
+        Cell(
+            "POST",
+            lambda w: "/api/v1/auth/token/",
+            every(400),
+            {"username": "a@example.com", "password": "wrong"},
+            json=True,
+        )
+    ],
     "ticket-list": [
         Cell("GET", lambda w: T, api(b=200)),
-        Cell("POST", lambda w: T, api(a=201, b=201, agent=400, manager=400),
-             {"subject": "s", "description": "d"}, json=True, label="for myself"),
-        Cell("POST", lambda w: T, api(a=400, b=400, agent=201, manager=201),
-             {"subject": "s", "description": "d", "requester": "a@example.com"}, json=True, label="for a customer"),
+        Cell(
+            "POST",
+            lambda w: T,
+            api(a=201, b=201, agent=400, manager=400),
+            {"subject": "s", "description": "d"},
+            json=True,
+            label="for myself",
+        ),
+        Cell(
+            "POST",
+            lambda w: T,
+            api(a=400, b=400, agent=201, manager=201),
+            {"subject": "s", "description": "d", "requester": "a@example.com"},
+            json=True,
+            label="for a customer",
+        ),
     ],
     "ticket-detail": [
         Cell("GET", lambda w: f"{T}{w.ticket.reference}/", api()),
         Cell("PATCH", lambda w: f"{T}{w.ticket.reference}/", api(a=403), {"priority": "P1"}, json=True),
-        Cell("PUT", lambda w: f"{T}{w.ticket.reference}/", api(a=405, b=405, agent=405, manager=405),
-             {"priority": "P1"}, json=True),
+        Cell(
+            "PUT",
+            lambda w: f"{T}{w.ticket.reference}/",
+            api(a=405, b=405, agent=405, manager=405),
+            {"priority": "P1"},
+            json=True,
+        ),
         Cell("DELETE", lambda w: f"{T}{w.ticket.reference}/", api(a=405, b=405, agent=405, manager=405)),
     ],
     "ticket-assign": [
-        Cell("POST", lambda w: f"{T}{w.ticket.reference}/assign/", api(a=403),
-             {"assignee": "agent@sofacoverpro.com"}, json=True),
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.ticket.reference}/assign/",
+            api(a=403),
+            {"assignee": "agent@sofacoverpro.com"},
+            json=True,
+        ),
     ],
     "ticket-resolve": [Cell("POST", lambda w: f"{T}{w.ticket.reference}/resolve/", api())],
     "ticket-reopen": [Cell("POST", lambda w: f"{T}{w.resolved.reference}/reopen/", api())],
     "ticket-timeline": [Cell("GET", lambda w: f"{T}{w.ticket.reference}/timeline/", api())],
     "ticket-messages": [
         Cell("GET", lambda w: f"{T}{w.ticket.reference}/messages/", api()),
-        Cell("POST", lambda w: f"{T}{w.ticket.reference}/messages/",
-             api(a=201, agent=201, manager=201), {"body": "hello"}, json=True),
-        Cell("POST", lambda w: f"{T}{w.ticket.reference}/messages/",
-             api(a=403, agent=201, manager=201), {"body": "psst", "internal": True}, json=True,
-             label="internal note"),
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.ticket.reference}/messages/",
+            api(a=201, agent=201, manager=201),
+            {"body": "hello"},
+            json=True,
+        ),
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.ticket.reference}/messages/",
+            api(a=403, agent=201, manager=201),
+            {"body": "psst", "internal": True},
+            json=True,
+            label="internal note",
+        ),
     ],
     "api-schema": [Cell("GET", lambda w: "/api/v1/schema/", every(200))],
     "api-docs": [Cell("GET", lambda w: "/api/v1/docs/", every(200))],
@@ -139,8 +185,12 @@ MATRIX: dict[str, list[Cell]] = {
     "portal:ticket-new": [Cell("GET", lambda w: "/tickets/new/", portal(b=200))],
     "portal:ticket-detail": [Cell("GET", lambda w: f"/tickets/{w.ticket.reference}/", portal())],
     "portal:ticket-reply": [
-        Cell("POST", lambda w: f"/tickets/{w.ticket.reference}/reply/", portal(a=302, agent=302, manager=302),
-             {"body": "hello"}),
+        Cell(
+            "POST",
+            lambda w: f"/tickets/{w.ticket.reference}/reply/",
+            portal(a=302, agent=302, manager=302),
+            {"body": "hello"},
+        ),
         Cell("GET", lambda w: f"/tickets/{w.ticket.reference}/reply/", every(405)),
     ],
     "portal:ticket-resolve": [
@@ -199,6 +249,5 @@ def test_route_answers_each_role_as_the_matrix_says(name, cell, role):
         kwargs = {}
     response = getattr(client, cell.method.lower())(cell.url(world), **kwargs)
     assert response.status_code == cell.expect[role], (
-        f"{cell.method} {cell.url(world)} as {role}: {response.status_code} "
-        f"{getattr(response, 'content', b'')[:300]!r}"
+        f"{cell.method} {cell.url(world)} as {role}: {response.status_code} {getattr(response, 'content', b'')[:300]!r}"
     )

@@ -6,7 +6,7 @@ Two kinds of data, both relative to a ``now`` the caller reads once:
   written through the services, so timelines and first responses are exactly
   what the desk itself would have recorded;
 - load data (``seed_demo --tickets N``, ``bench``): many realistic tickets built
-  in memory and inserted in bulk by ``services.tickets_bulk_load``.
+  in memory and inserted in bulk by ``bulk.tickets_bulk_load``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from . import permissions, services
+from . import bulk, permissions, services
 from .auth import normalise_email
 from .models import Ticket, TicketEvent
 
@@ -577,7 +577,7 @@ def load_tickets_build(
     now: datetime,
     seed: int = 0,
     max_age: timedelta = timedelta(days=180),
-) -> Iterator[services.BulkTicket]:
+) -> Iterator[bulk.BulkTicket]:
     """``count`` realistic tickets with three messages each, created over ``max_age`` before ``now``.
 
     Recent tickets are mostly active, older ones resolved, and resolved ones older
@@ -618,7 +618,7 @@ def _load_ticket(
     created_at: datetime,
     now: datetime,
     rng: random.Random,
-) -> services.BulkTicket:
+) -> bulk.BulkTicket:
     values = _values(rng)
     age = now - created_at
     active_share = 0.9 if age < timedelta(days=1) else 0.5 if age < timedelta(days=3) else 0.03
@@ -639,9 +639,9 @@ def _load_ticket(
         detail, reply, third, resolve = detail * scale, reply * scale, third * scale, resolve * scale
 
     requester_id, agent_id = requester.pk, agent.pk
-    events = [services.BulkEvent(TicketEvent.Kind.CREATED, created_at, requester_id, new_value=scenario.priority)]
-    messages = [services.BulkMessage(requester_id, rng.choice(CUSTOMER_DETAILS).format(**values), created_at + detail)]
-    events.append(services.BulkEvent(TicketEvent.Kind.REPLIED, created_at + detail, requester_id))
+    events = [bulk.BulkEvent(TicketEvent.Kind.CREATED, created_at, requester_id, new_value=scenario.priority)]
+    messages = [bulk.BulkMessage(requester_id, rng.choice(CUSTOMER_DETAILS).format(**values), created_at + detail)]
+    events.append(bulk.BulkEvent(TicketEvent.Kind.REPLIED, created_at + detail, requester_id))
     first_responded_at = resolved_at = closed_at = None
     assignee_id: int | None = agent_id
     if status == Status.NEW:
@@ -649,30 +649,28 @@ def _load_ticket(
             assignee_id = None
         else:
             events.append(
-                services.BulkEvent(
-                    TicketEvent.Kind.ASSIGNED, created_at + reply, agent_id, "assignee", "", agent.username
-                )
+                bulk.BulkEvent(TicketEvent.Kind.ASSIGNED, created_at + reply, agent_id, "assignee", "", agent.username)
             )
         messages += [
-            services.BulkMessage(
+            bulk.BulkMessage(
                 agent_id,
                 rng.choice(TRIAGE_NOTES).format(**values),
                 created_at + reply,
                 by_agent=True,
                 internal=True,
             ),
-            services.BulkMessage(requester_id, rng.choice(CUSTOMER_CHASERS).format(**values), created_at + third),
+            bulk.BulkMessage(requester_id, rng.choice(CUSTOMER_CHASERS).format(**values), created_at + third),
         ]
         events += [
-            services.BulkEvent(TicketEvent.Kind.NOTE_ADDED, created_at + reply, agent_id, internal=True),
-            services.BulkEvent(TicketEvent.Kind.REPLIED, created_at + third, requester_id),
+            bulk.BulkEvent(TicketEvent.Kind.NOTE_ADDED, created_at + reply, agent_id, internal=True),
+            bulk.BulkEvent(TicketEvent.Kind.REPLIED, created_at + third, requester_id),
         ]
     else:
         first_responded_at = created_at + reply
         events += [
-            services.BulkEvent(TicketEvent.Kind.ASSIGNED, first_responded_at, agent_id, "assignee", "", agent.username),
-            services.BulkEvent(TicketEvent.Kind.REPLIED, first_responded_at, agent_id),
-            services.BulkEvent(
+            bulk.BulkEvent(TicketEvent.Kind.ASSIGNED, first_responded_at, agent_id, "assignee", "", agent.username),
+            bulk.BulkEvent(TicketEvent.Kind.REPLIED, first_responded_at, agent_id),
+            bulk.BulkEvent(
                 TicketEvent.Kind.STATUS_CHANGED,
                 first_responded_at,
                 agent_id,
@@ -681,22 +679,20 @@ def _load_ticket(
                 Status.OPEN,
             ),
         ]
-        messages.append(
-            services.BulkMessage(agent_id, scenario.reply.format(**values), first_responded_at, by_agent=True)
-        )
+        messages.append(bulk.BulkMessage(agent_id, scenario.reply.format(**values), first_responded_at, by_agent=True))
         if status == Status.PENDING_CUSTOMER or rng.random() < 0.4:
             messages.append(
-                services.BulkMessage(
+                bulk.BulkMessage(
                     agent_id, scenario.note.format(**values), created_at + third, by_agent=True, internal=True
                 )
             )
-            events.append(services.BulkEvent(TicketEvent.Kind.NOTE_ADDED, created_at + third, agent_id, internal=True))
+            events.append(bulk.BulkEvent(TicketEvent.Kind.NOTE_ADDED, created_at + third, agent_id, internal=True))
         else:
-            messages.append(services.BulkMessage(requester_id, scenario.follow_up.format(**values), created_at + third))
-            events.append(services.BulkEvent(TicketEvent.Kind.REPLIED, created_at + third, requester_id))
+            messages.append(bulk.BulkMessage(requester_id, scenario.follow_up.format(**values), created_at + third))
+            events.append(bulk.BulkEvent(TicketEvent.Kind.REPLIED, created_at + third, requester_id))
         if status == Status.PENDING_CUSTOMER:
             events.append(
-                services.BulkEvent(
+                bulk.BulkEvent(
                     TicketEvent.Kind.STATUS_CHANGED,
                     created_at + third,
                     agent_id,
@@ -708,7 +704,7 @@ def _load_ticket(
         elif status == Status.RESOLVED:
             resolved_at = created_at + resolve
             events.append(
-                services.BulkEvent(
+                bulk.BulkEvent(
                     TicketEvent.Kind.STATUS_CHANGED,
                     resolved_at,
                     agent_id,
@@ -720,7 +716,7 @@ def _load_ticket(
             if resolved_at + AUTO_CLOSE_AFTER <= now:
                 status, closed_at = Status.CLOSED, resolved_at + AUTO_CLOSE_AFTER
                 events.append(
-                    services.BulkEvent(
+                    bulk.BulkEvent(
                         TicketEvent.Kind.STATUS_CHANGED,
                         closed_at,
                         None,
@@ -745,7 +741,7 @@ def _load_ticket(
         resolved_at=resolved_at,
         closed_at=closed_at,
     )
-    return services.BulkTicket(ticket=ticket, messages=messages, events=events)
+    return bulk.BulkTicket(ticket=ticket, messages=messages, events=events)
 
 
 def load_tickets_create(
@@ -759,7 +755,7 @@ def load_tickets_create(
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
     """Build and bulk-insert ``count`` load tickets; the one loader seed_demo and bench share."""
-    return services.tickets_bulk_load(
+    return bulk.tickets_bulk_load(
         tickets=load_tickets_build(count, customers=customers, agents=agents, now=now, seed=seed),
         batch_size=batch_size,
         on_batch=on_batch,

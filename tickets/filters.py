@@ -76,4 +76,3 @@ def search_tickets(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
     elif reference.isdigit():
         condition |= Q(pk=int(reference))
     return queryset.filter(condition)
-

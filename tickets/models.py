@@ -58,9 +58,7 @@ class Ticket(models.Model):
     tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.TIER_1)
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PORTAL)
     category = models.CharField(max_length=20, choices=Category.choices, default=Category.OTHER)
-    requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets"
-    )
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_tickets")
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -97,13 +95,9 @@ class Ticket(models.Model):
             models.Index(fields=["created_at"], name="ticket_created_idx"),
         ]
         constraints = [
+            models.CheckConstraint(condition=Q(priority__in=["P0", "P1", "P2", "P3"]), name="ticket_priority_valid"),
             models.CheckConstraint(
-                condition=Q(priority__in=["P0", "P1", "P2", "P3"]), name="ticket_priority_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(
-                    status__in=["new", "open", "pending_customer", "resolved", "closed"]
-                ),
+                condition=Q(status__in=["new", "open", "pending_customer", "resolved", "closed"]),
                 name="ticket_status_valid",
             ),
             models.CheckConstraint(condition=Q(tier__in=[1, 2, 3]), name="ticket_tier_valid"),

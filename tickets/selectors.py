@@ -60,9 +60,7 @@ def event_list_visible_to(*, user: User | AnonymousUser, ticket: Ticket) -> Quer
 def attachment_get_visible_to(*, user: User | AnonymousUser, uuid: str) -> Attachment:
     """The attachment if its ticket, and its message, are visible to ``user``; otherwise 404."""
     attachment = (
-        Attachment.objects.select_related("message__ticket").filter(uuid=uuid).first()
-        if _is_uuid(uuid)
-        else None
+        Attachment.objects.select_related("message__ticket").filter(uuid=uuid).first() if _is_uuid(uuid) else None
     )
     if attachment is None or not permissions.can_view_message(user, attachment.message):
         raise Http404("No such attachment.")

@@ -220,8 +220,12 @@ def ticket_open(
     _record(ticket, actor=actor, kind=TicketEvent.Kind.CREATED, now=now, new=ticket.priority)
     if attachments:
         message = Message.objects.create(
-            ticket=ticket, author=requester, body="Attached with the request.", internal=False,
-            by_agent=False, created_at=now,
+            ticket=ticket,
+            author=requester,
+            body="Attached with the request.",
+            internal=False,
+            by_agent=False,
+            created_at=now,
         )
         _store_attachments(message, attachments, actor=actor, now=now)
     return ticket
@@ -239,9 +243,7 @@ def _set_status(ticket: Ticket, *, to: str, actor: User | None, now: datetime, k
         ticket.resolved_at = None  # reopened: the next resolution is the one that counts
     ticket.updated_at = now
     ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
-    _record(
-        ticket, actor=actor, kind=kind or TicketEvent.Kind.STATUS_CHANGED, now=now, field="status", old=old, new=to
-    )
+    _record(ticket, actor=actor, kind=kind or TicketEvent.Kind.STATUS_CHANGED, now=now, field="status", old=old, new=to)
 
 
 def _check_may_act(ticket: Ticket, actor: User, *, customer_may: bool) -> None:
@@ -302,8 +304,13 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User, now: da
     ticket.updated_at = now
     ticket.save(update_fields=["assignee", "updated_at"])
     _record(
-        ticket, actor=actor, kind=TicketEvent.Kind.ASSIGNED, now=now, field="assignee",
-        old=old, new=assignee.username if assignee else "",
+        ticket,
+        actor=actor,
+        kind=TicketEvent.Kind.ASSIGNED,
+        now=now,
+        field="assignee",
+        old=old,
+        new=assignee.username if assignee else "",
     )
     return ticket
 
@@ -434,119 +441,6 @@ def tickets_close_resolved(*, now: datetime, after: timedelta) -> int:
     return closed
 
 
-# --- bulk load ---
-# Demo and load data only (seed_demo --tickets, bench): rows arrive fully formed,
-# with their own timestamps, and go in with a few INSERTs per batch. No
-# ticket_changed signal is sent; the database constraints still apply. The
-# imports sit here to keep this section self-contained.
-
-from collections.abc import Callable, Iterator  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from dataclasses import field as dc_field  # noqa: E402
-from itertools import islice  # noqa: E402
-
-from django.db.models import Case, CharField, Value, When  # noqa: E402
-from django.db.models.functions import Cast, Concat, LPad  # noqa: E402
-
-
-@dataclass(frozen=True)
-class BulkMessage:
-    author_id: int
-    body: str
-    created_at: datetime
-    by_agent: bool = False
-    internal: bool = False
-
-
-@dataclass(frozen=True)
-class BulkEvent:
-    kind: str
-    at: datetime
-    actor_id: int | None = None
-    field: str = ""
-    old_value: str = ""
-    new_value: str = ""
-    internal: bool = False
-
-
-@dataclass
-class BulkTicket:
-    ticket: Ticket  # unsaved, every field set except reference
-    messages: list[BulkMessage] = dc_field(default_factory=list)
-    events: list[BulkEvent] = dc_field(default_factory=list)
-
-
-def _reference_expression() -> Case:
-    """reference_for(pk) in SQL: SCP- and the id padded to six digits (more digits never cut)."""
-    digits = Cast("id", output_field=CharField())
-    return Case(
-        When(id__lt=1_000_000, then=Concat(Value("SCP-"), LPad(digits, 6, Value("0")))),
-        default=Concat(Value("SCP-"), digits),
-        output_field=CharField(),
-    )
-
-
-def _batched(items: Iterable[BulkTicket], size: int) -> Iterator[list[BulkTicket]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
-def tickets_bulk_load(
-    *,
-    tickets: Iterable[BulkTicket],
-    batch_size: int = 2000,
-    on_batch: Callable[[int], None] | None = None,
-) -> int:
-    """Insert prepared tickets, their messages and timelines, one transaction per batch.
-
-    References are set from the primary keys with one UPDATE per batch. ``on_batch``
-    hears how many tickets each committed batch held. Returns the number inserted.
-    """
-    total = 0
-    for batch in _batched(tickets, batch_size):
-        with transaction.atomic():
-            rows = Ticket.objects.bulk_create([item.ticket for item in batch])
-            ids = [row.pk for row in rows]
-            Ticket.objects.filter(pk__gte=min(ids), pk__lte=max(ids), reference__isnull=True).update(
-                reference=_reference_expression()
-            )
-            Message.objects.bulk_create(
-                [
-                    Message(
-                        ticket_id=row.pk,
-                        author_id=message.author_id,
-                        body=message.body,
-                        internal=message.internal,
-                        by_agent=message.by_agent,
-                        created_at=message.created_at,
-                    )
-                    for row, item in zip(rows, batch, strict=True)
-                    for message in item.messages
-                ]
-            )
-            TicketEvent.objects.bulk_create(
-                [
-                    TicketEvent(
-                        ticket_id=row.pk,
-                        actor_id=event.actor_id,
-                        kind=event.kind,
-                        field=event.field,
-                        old_value=event.old_value[:200],
-                        new_value=event.new_value[:200],
-                        internal=event.internal,
-                        at=event.at,
-                    )
-                    for row, item in zip(rows, batch, strict=True)
-                    for event in item.events
-                ]
-            )
-        total += len(batch)
-        if on_batch is not None:
-            on_batch(len(batch))
-    return total
-
-
 # --- portal accounts ---
 
 
@@ -560,7 +454,10 @@ def customer_sign_up(*, email: str, password: str, name: str) -> tuple[User, boo
     try:
         with transaction.atomic():
             user = user_create(
-                email=email, password=password, role="customer", first_name=name.strip()[:150],
+                email=email,
+                password=password,
+                role="customer",
+                first_name=name.strip()[:150],
                 is_active=False,
             )
     except UserExists:

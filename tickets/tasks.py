@@ -12,6 +12,4 @@ from . import services
 @shared_task(acks_late=True)
 def close_resolved_tickets() -> int:
     """Beat: close tickets resolved more than TICKET_AUTO_CLOSE_DAYS ago."""
-    return services.tickets_close_resolved(
-        now=timezone.now(), after=timedelta(days=settings.TICKET_AUTO_CLOSE_DAYS)
-    )
+    return services.tickets_close_resolved(now=timezone.now(), after=timedelta(days=settings.TICKET_AUTO_CLOSE_DAYS))

@@ -76,9 +76,7 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     filename = clean_filename(upload.name or "")
     limit = settings.ATTACHMENT_MAX_BYTES
     if upload.size is None or upload.size > limit:
-        raise ValidationError(
-            f"“{filename}” is larger than the {filesizeformat(limit)} limit.", code="too_large"
-        )
+        raise ValidationError(f"“{filename}” is larger than the {filesizeformat(limit)} limit.", code="too_large")
     if upload.size == 0:
         raise ValidationError(f"“{filename}” is empty.", code="empty")
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
@@ -100,8 +98,9 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
                 f"“{filename}” contains web page or script content and is refused.", code="active_content"
             )
         if extension == "pdf" and PDF_SCRIPT.search(chunk):
-            raise ValidationError(f"“{filename}” contains embedded scripts or files and is refused.",
-                                  code="active_content")
+            raise ValidationError(
+                f"“{filename}” contains embedded scripts or files and is refused.", code="active_content"
+            )
     upload.seek(0)
 
     guessed = filetype.guess_mime(head)

@@ -27,7 +27,11 @@ class TestDeployCheck:
         }
         result = subprocess.run(
             [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -38,9 +42,16 @@ class TestDeployCheck:
             "SOFACOVER_VAR_DIR": str(tmp_path),
         }
         result = subprocess.run(
-            [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
-             "print(settings.DEBUG)"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-c",
+                "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.stdout.strip() == "False", result.stderr
         assert (tmp_path / "secret_key").exists(), "a development key is generated into var/"

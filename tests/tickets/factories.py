@@ -86,6 +86,9 @@ class MessageFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return services.message_add(
-            ticket=kwargs["ticket"], author=kwargs["author"], body=kwargs["body"],
-            internal=kwargs["internal"], now=kwargs["created_at"],
+            ticket=kwargs["ticket"],
+            author=kwargs["author"],
+            body=kwargs["body"],
+            internal=kwargs["internal"],
+            now=kwargs["created_at"],
         )

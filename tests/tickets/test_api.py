@@ -54,14 +54,23 @@ class TestTicketCreate:
         body = response.json()
         assert body["reference"].startswith("SCP-")
         assert (body["requester"], body["channel"], body["tier"], body["status"]) == (
-            "alice@example.com", "api", 1, "new",
+            "alice@example.com",
+            "api",
+            1,
+            "new",
         )
 
     def test_customer_cannot_set_fields_they_do_not_own(self, api_client_for, customer, agent):
         response = api_client_for(customer).post(
             url(),
-            {"subject": "s", "description": "d", "tier": 3, "assignee": agent.username, "status": "resolved",
-             "requester": "bob@example.com"},
+            {
+                "subject": "s",
+                "description": "d",
+                "tier": 3,
+                "assignee": agent.username,
+                "status": "resolved",
+                "requester": "bob@example.com",
+            },
         )
         assert response.status_code == 400
         assert set(response.json()) == {"tier", "assignee", "status", "requester"}
@@ -70,8 +79,15 @@ class TestTicketCreate:
     def test_agent_files_on_behalf_of_a_customer(self, api_client_for, agent, customer):
         response = api_client_for(agent).post(
             url(),
-            {"subject": "Phoned in", "description": "d", "requester": "alice@example.com", "channel": "phone",
-             "tier": 2, "assignee": agent.username, "priority": "P0"},
+            {
+                "subject": "Phoned in",
+                "description": "d",
+                "requester": "alice@example.com",
+                "channel": "phone",
+                "tier": 2,
+                "assignee": agent.username,
+                "priority": "P0",
+            },
         )
         assert response.status_code == 201, response.content
         assert response.json()["requester"] == "alice@example.com"
@@ -87,9 +103,7 @@ class TestTicketCreate:
             ({"subject": "x" * 201, "description": "d"}, "subject"),
         ],
     )
-    def test_bad_input_is_a_400_with_field_messages_and_nothing_created(
-        self, api_client_for, customer, payload, field
-    ):
+    def test_bad_input_is_a_400_with_field_messages_and_nothing_created(self, api_client_for, customer, payload, field):
         response = api_client_for(customer).post(url(), payload, format="json")
         assert response.status_code == 400
         assert field in response.json()
@@ -290,7 +304,9 @@ class TestMessages:
 
     def test_customer_internal_note_is_refused(self, api_client_for, customer):
         ticket = TicketFactory(requester=customer)
-        response = api_client_for(customer).post(url(ticket, "messages/"), {"body": "x", "internal": True}, format="json")
+        response = api_client_for(customer).post(
+            url(ticket, "messages/"), {"body": "x", "internal": True}, format="json"
+        )
         assert response.status_code == 403
         assert ticket.messages.count() == 0
 
@@ -333,7 +349,9 @@ class TestMessages:
 
 class TestQueryCounts:
     @pytest.mark.parametrize("rows", [3, 25])
-    def test_ticket_list_is_constant_in_rows(self, api_client_for, agent, customer, rows, django_assert_max_num_queries):
+    def test_ticket_list_is_constant_in_rows(
+        self, api_client_for, agent, customer, rows, django_assert_max_num_queries
+    ):
         for _ in range(rows):
             TicketFactory(requester=customer, assignee=agent)
         client = api_client_for(agent)
@@ -342,7 +360,9 @@ class TestQueryCounts:
         assert len(response.json()["results"]) == rows
 
     @pytest.mark.parametrize("rows", [2, 20])
-    def test_message_list_is_constant_in_rows(self, api_client_for, agent, customer, rows, django_assert_max_num_queries):
+    def test_message_list_is_constant_in_rows(
+        self, api_client_for, agent, customer, rows, django_assert_max_num_queries
+    ):
         ticket = TicketFactory(requester=customer)
         for i in range(rows):
             MessageFactory(ticket=ticket, author=agent if i % 2 else customer, body=f"m{i}")

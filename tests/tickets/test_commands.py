@@ -19,7 +19,7 @@ from django.core.management.base import CommandError
 from django.db.models import Count
 
 from tests.tickets.factories import T0, make_user
-from tickets import demo, permissions, services
+from tickets import bulk, demo, permissions, services
 from tickets.management.commands import bench
 from tickets.models import Message, Ticket, TicketEvent, reference_for
 
@@ -284,7 +284,7 @@ class TestTicketsBulkLoad:
     def test_references_keep_every_digit_past_a_million(self, customer, agent):
         [item] = list(demo.load_tickets_build(1, customers=[customer], agents=[agent], now=T0))
         item.ticket.pk = 1_234_567
-        services.tickets_bulk_load(tickets=[item])
+        bulk.tickets_bulk_load(tickets=[item])
         assert Ticket.objects.get(pk=1_234_567).reference == "SCP-1234567" == reference_for(1_234_567)
 
     def test_reports_each_batch(self, customer, agent):

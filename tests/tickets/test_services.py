@@ -3,9 +3,9 @@ from datetime import timedelta
 import pytest
 
 from sofacover.errors import DomainError
+from tests.tickets.factories import T0, TicketFactory
 from tickets import services
 from tickets.models import Ticket, TicketEvent
-from tests.tickets.factories import T0, TicketFactory
 
 pytestmark = pytest.mark.django_db
 Status = Ticket.Status
@@ -130,9 +130,7 @@ class TestTransitions:
 class TestTicketUpdate:
     def test_records_every_changed_field(self, customer, agent, tier2_agent):
         ticket = TicketFactory(requester=customer)
-        ticket = services.ticket_update(
-            ticket=ticket, actor=agent, now=T0, priority="P0", tier=2, assignee=tier2_agent
-        )
+        ticket = services.ticket_update(ticket=ticket, actor=agent, now=T0, priority="P0", tier=2, assignee=tier2_agent)
         kinds = set(ticket.events.values_list("kind", flat=True))
         assert {"priority_changed", "tier_changed", "assigned"} <= kinds
         assert (ticket.priority, ticket.tier, ticket.assignee) == ("P0", 2, tier2_agent)
@@ -169,7 +167,8 @@ class TestUserCreate:
 
         user = services.user_create(email="T2@Example.com", password="x" * 12, role="agent", tier=2)
         assert user.username == "t2@example.com"
-        assert user.is_staff and permissions.is_agent(user)
+        assert user.is_staff
+        assert permissions.is_agent(user)
         assert permissions.agent_tier(user) == 2
 
     def test_refuses_a_taken_address(self, customer):

@@ -50,9 +50,7 @@ def _rate(key: str):
     description="Exchange email address and password for an API token. Rate-limited per account and per IP.",
 )
 @method_decorator(ratelimit(key="ip", rate=_rate("login_ip"), method="POST", block=True), name="post")
-@method_decorator(
-    ratelimit(key="post:username", rate=_rate("login_account"), method="POST", block=True), name="post"
-)
+@method_decorator(ratelimit(key="post:username", rate=_rate("login_account"), method="POST", block=True), name="post")
 class TokenView(ObtainAuthToken):
     permission_classes = [AllowAny]
     parser_classes = [JSONParser, FormParser]
@@ -82,8 +80,13 @@ class TicketOrdering(OrderingFilter):
     ordering_fields = ["created_at", "updated_at", "priority", "status", "tier", "reference"]
 
 
-REFERENCE = OpenApiParameter("reference", str, OpenApiParameter.PATH, pattern=r"^SCP-\d{6,12}$",
-                             description="The ticket's reference, e.g. SCP-000042.")
+REFERENCE = OpenApiParameter(
+    "reference",
+    str,
+    OpenApiParameter.PATH,
+    pattern=r"^SCP-\d{6,12}$",
+    description="The ticket's reference, e.g. SCP-000042.",
+)
 
 
 @extend_schema_view(
@@ -100,6 +103,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_field = "reference"
     lookup_value_regex = r"[A-Za-z]{3}-\d{1,12}"
     ordering_fields = TicketOrdering.ordering_fields
+
     def get_throttles(self):
         # Customers filing through the API are throttled like the portal form is rate-limited.
         if self.action == "create" and not permissions.is_agent(self.request.user):
@@ -157,8 +161,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response(self._fresh(ticket))
 
     def _fresh(self, ticket: Ticket) -> dict:
-        return s.TicketSerializer(selectors.ticket_get_visible_to(user=self.request.user,
-                                                                   reference=ticket.reference)).data
+        return s.TicketSerializer(
+            selectors.ticket_get_visible_to(user=self.request.user, reference=ticket.reference)
+        ).data
 
     @extend_schema(
         summary="Resolve a ticket",
