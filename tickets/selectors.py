@@ -30,6 +30,13 @@ def ticket_list_visible_to(
     return TicketFilter(filters, queryset=tickets, request=request).qs
 
 
+def ticket_list_requested_by(*, user: User | AnonymousUser) -> QuerySet[Ticket]:
+    """The portal's "my tickets": what ``user`` filed, agents included, most urgent first."""
+    if not user.is_authenticated:
+        return Ticket.objects.none()
+    return Ticket.objects.select_related("requester", "assignee").filter(requester_id=user.pk).order_by(*URGENCY_ORDER)
+
+
 def ticket_get_visible_to(*, user: User | AnonymousUser, reference: str) -> Ticket:
     """The ticket with this reference if ``user`` may see it; otherwise 404, never 403."""
     ticket = Ticket.objects.select_related("requester", "assignee").filter(reference=reference.upper()).first()

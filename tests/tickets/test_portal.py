@@ -656,3 +656,34 @@ def test_updated_time_moves_with_a_reply(customer_client, customer):
     MessageFactory(ticket=ticket, author=customer, body="ping", created_at=T0 + timedelta(days=1))
     content = customer_client.get(reverse("portal:ticket-list")).content.decode()
     assert "3 Mar 2026, 09:00" in content
+
+
+@pytest.mark.django_db
+class TestMyTicketsForAgents:
+    def test_an_agent_in_the_portal_sees_only_what_they_filed(self, client, agent, customer):
+        TicketFactory(requester=customer, subject="A customer's problem")
+        TicketFactory(requester=agent, subject="My own sofa")
+        client.force_login(agent)
+        html = client.get("/tickets/").content.decode()
+        assert "My own sofa" in html
+        assert "A customer&#x27;s problem" not in html
+        assert "A customer's problem" not in html
+
+
+@pytest.mark.django_db
+class TestAttachmentWithoutFile:
+    def test_a_missing_file_is_a_404_not_a_500(self, client, customer):
+        from tickets import uploads
+
+        ticket = TicketFactory(requester=customer)
+        message = services.message_add(
+            ticket=ticket,
+            author=customer,
+            body="log",
+            now=T0,
+            attachments=uploads.check_uploads([SimpleUploadedFile("a.txt", b"hello\n")]),
+        )
+        attachment = message.attachments.get()
+        attachment.file.delete(save=False)
+        client.force_login(customer)
+        assert client.get(f"/attachments/{attachment.uuid}/").status_code == 404

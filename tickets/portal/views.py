@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -139,7 +139,7 @@ def activate(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
 @require_GET
 @login_required
 def ticket_list(request: HttpRequest) -> HttpResponse:
-    tickets = selectors.ticket_list_visible_to(user=request.user)
+    tickets = selectors.ticket_list_requested_by(user=request.user)
     page = Paginator(tickets, TICKETS_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "tickets/portal/ticket_list.html", {"page": page, "tickets": page.object_list})
 
@@ -242,8 +242,12 @@ def ticket_reopen(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 def attachment_download(request: HttpRequest, uuid: str) -> FileResponse:
     attachment = selectors.attachment_get_visible_to(user=request.user, uuid=str(uuid))
+    try:
+        stream = attachment.file.open("rb")
+    except FileNotFoundError as exc:  # the row outlived its file (restored backup, say)
+        raise Http404("This file is no longer available.") from exc
     response = FileResponse(
-        attachment.file.open("rb"),
+        stream,
         as_attachment=True,
         filename=attachment.filename,
         content_type=attachment.content_type,
