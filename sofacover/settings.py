@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "tickets",
+    "escalation",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +256,7 @@ SPECTACULAR_SETTINGS = {
         "TicketCategoryEnum": "tickets.models.Ticket.Category",
         "TicketChannelEnum": "tickets.models.Ticket.Channel",
         "TicketTierEnum": "tickets.models.Ticket.Tier",
+        "SlaStateEnum": "escalation.api.SLA_STATES",
     },
 }
 
@@ -286,7 +288,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule, in one place.
+SLA_SWEEP_SECONDS = 30
 CELERY_BEAT_SCHEDULE = {
+    "sla-sweep": {
+        "task": "escalation.tasks.sweep",
+        "schedule": SLA_SWEEP_SECONDS,
+        # A sweep that could not start within one interval is superseded by the next.
+        "options": {"expires": SLA_SWEEP_SECONDS},
+    },
     "close-resolved-tickets": {
         "task": "tickets.tasks.close_resolved_tickets",
         "schedule": 15 * 60,

@@ -1,12 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from escalation.api import EscalateView
+
 admin.site.site_header = "SofaCover Pro Support Desk"
 admin.site.site_title = "SofaCover Pro agent console"
 admin.site.index_title = "Agent console"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/tickets/<str:reference>/escalate/", EscalateView.as_view(), name="ticket-escalate"),
     path("api/v1/", include("tickets.api.urls")),
     path("", include("tickets.portal.urls")),
 ]

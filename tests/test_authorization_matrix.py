@@ -165,6 +165,32 @@ MATRIX: dict[str, list[Cell]] = {
             label="internal note",
         ),
     ],
+    "ticket-escalate": [
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.ticket.reference}/escalate/",
+            api(a=201, agent=201, manager=201),
+            {"reason": "customer_request", "note": "please"},
+            json=True,
+            label="customer request",
+        ),
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.ticket.reference}/escalate/",
+            api(a=403, agent=201, manager=201),
+            {"reason": "technical_complexity"},
+            json=True,
+            label="agent reason",
+        ),
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.resolved.reference}/escalate/",
+            api(a=409, agent=409, manager=409),
+            {"reason": "customer_request"},
+            json=True,
+            label="resolved ticket",
+        ),
+    ],
     "api-schema": [Cell("GET", lambda w: "/api/v1/schema/", every(200))],
     "api-docs": [Cell("GET", lambda w: "/api/v1/docs/", every(200))],
     # --- portal ---

@@ -69,8 +69,26 @@ class Ticket(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     first_responded_at = models.DateTimeField(null=True, blank=True)
+    # The latest public reply by an agent: restarts the update timer.
+    last_agent_reply_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When the ticket entered its current tier: that tier's response clock starts here.
+    tier_entered_at = models.DateTimeField(null=True, blank=True)
+
+    # SLA deadlines. Written by the SLA engine (escalation app) from one pure
+    # function of policy, calendar and the ticket's history; null while a clock
+    # is paused, met, or not applicable. tickets/ never computes them.
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    next_update_due_at = models.DateTimeField(null=True, blank=True)
+    tier_response_due_at = models.DateTimeField(null=True, blank=True)
+    # When 75 % of the response / resolution target has run: "at risk" from then on.
+    first_response_warn_at = models.DateTimeField(null=True, blank=True)
+    resolution_warn_at = models.DateTimeField(null=True, blank=True)
+    # The next moment the sweep must look at this ticket (a warning, a deadline
+    # or an escalation rule falls due); indexed so the sweep reads only due work.
+    sla_next_check_at = models.DateTimeField(null=True, blank=True)
     # Derived by the database from status, so the queue's "most urgent first"
     # (active, then resolved, then closed; P0 first; oldest first) walks an index
     # instead of sorting every ticket.
@@ -93,6 +111,11 @@ class Ticket(models.Model):
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_idx"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["created_at"], name="ticket_created_idx"),
+            models.Index(
+                fields=["sla_next_check_at"],
+                name="ticket_sla_due_idx",
+                condition=Q(sla_next_check_at__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(priority__in=["P0", "P1", "P2", "P3"]), name="ticket_priority_valid"),

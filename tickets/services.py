@@ -212,6 +212,7 @@ def ticket_open(
         status=Status.NEW,
         created_at=now,
         updated_at=now,
+        tier_entered_at=now,
     )
     _clean(ticket)
     ticket.save()
@@ -315,6 +316,26 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User, now: da
     return ticket
 
 
+@transaction.atomic
+def ticket_move_to_tier(*, ticket: Ticket, tier: int, actor: User | None, now: datetime) -> Ticket:
+    """Move the ticket to ``tier``; that tier's response clock starts now.
+
+    Used by escalation (automatic and manual); the caller records why.
+    """
+    ticket = _locked(ticket)
+    if ticket.status == Status.CLOSED:
+        raise TicketClosed("This ticket is closed.")
+    if tier not in Ticket.Tier.values:
+        raise DomainError(f"There is no tier {tier}.", field="tier")
+    if ticket.tier == tier:
+        return ticket
+    old = ticket.tier
+    ticket.tier, ticket.tier_entered_at, ticket.updated_at = tier, now, now
+    ticket.save(update_fields=["tier", "tier_entered_at", "updated_at"])
+    _record(ticket, actor=actor, kind=TicketEvent.Kind.TIER_CHANGED, now=now, field="tier", old=old, new=tier)
+    return ticket
+
+
 UPDATABLE = {
     "subject": TicketEvent.Kind.SUBJECT_CHANGED,
     "priority": TicketEvent.Kind.PRIORITY_CHANGED,
@@ -341,7 +362,11 @@ def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any)
     if dirty:
         _clean(ticket)
         ticket.updated_at = now
-        ticket.save(update_fields=[field for field, _, _ in dirty] + ["updated_at"])
+        fields = [field for field, _, _ in dirty] + ["updated_at"]
+        if any(field == "tier" for field, _, _ in dirty):
+            ticket.tier_entered_at = now
+            fields.append("tier_entered_at")
+        ticket.save(update_fields=fields)
         for field, old, new in dirty:
             _record(ticket, actor=actor, kind=UPDATABLE[field], now=now, field=field, old=old, new=new)
     if "assignee" in changes:
@@ -385,6 +410,14 @@ def message_add(
     message = Message.objects.create(
         ticket=ticket, author=author, body=body, internal=internal, by_agent=by_agent, created_at=now
     )
+    if not internal and by_agent:
+        ticket.last_agent_reply_at = now
+        fields = ["last_agent_reply_at"]
+        if ticket.first_responded_at is None:
+            ticket.first_responded_at = now
+            fields.append("first_responded_at")
+        ticket.save(update_fields=fields)
+    # Recorded after the reply times are set: receivers (the SLA clock) see them.
     _record(
         ticket,
         actor=author,
@@ -395,9 +428,6 @@ def message_add(
     _store_attachments(message, attachments, actor=author, now=now)
     if not internal:
         if by_agent:
-            if ticket.first_responded_at is None:
-                ticket.first_responded_at = now
-                ticket.save(update_fields=["first_responded_at"])
             if ticket.status == Status.NEW:
                 _set_status(ticket, to=Status.OPEN, actor=author, now=now)
         elif ticket.status == Status.RESOLVED:

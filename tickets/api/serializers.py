@@ -3,9 +3,12 @@ so a customer can never write a field they do not own."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.db.models import Prefetch
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -14,6 +17,12 @@ from .. import selectors
 from ..models import Attachment, Message, Ticket, TicketEvent
 
 MAX_SUBJECT = 200
+
+# Extension point: other apps contribute read-only fields to the ticket's
+# representation (the SLA engine adds deadlines and escalation history) and the
+# prefetches those fields need, without tickets importing them.
+TICKET_EXTRA_FIELDS: dict[str, Callable[[], serializers.Field]] = {}
+TICKET_PREFETCH: list[str | Prefetch] = []
 
 
 @extend_schema_field({"type": "string", "format": "email", "nullable": True})
@@ -74,6 +83,12 @@ class TicketSerializer(serializers.ModelSerializer):
             "closed_at",
         ]
         read_only_fields = fields
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name, make in TICKET_EXTRA_FIELDS.items():
+            fields[name] = make()
+        return fields
 
     def get_requester_name(self, ticket: Ticket) -> str:
         return ticket.requester.get_full_name() or ticket.requester.username

@@ -111,7 +111,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return []
 
     def get_queryset(self):
-        return selectors.ticket_list_visible_to(user=self.request.user)
+        return selectors.ticket_list_visible_to(user=self.request.user).prefetch_related(*s.TICKET_PREFETCH)
 
     def get_object(self) -> Ticket:
         return selectors.ticket_get_visible_to(user=self.request.user, reference=self.kwargs["reference"])

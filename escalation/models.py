@@ -1,0 +1,296 @@
+"""SLA policies, business calendars, escalation rules, and what the engine records.
+
+Every escalation and breach is a row protected by a unique constraint, written
+in the same transaction as the change it belongs to, so a retry, a second
+sweep or a crash can never make it happen twice or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, available_timezones
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from tickets.models import Ticket
+
+SHARE = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(f"“{value}” is not a time zone name such as Europe/London.")
+
+
+class BusinessCalendar(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    time_zone = models.CharField(max_length=64, default="Europe/London", validators=[validate_time_zone])
+    always_open = models.BooleanField(default=False, help_text="24x7: opening hours and holidays are ignored.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (24x7)" if self.always_open else f"{self.name} ({self.time_zone})"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+class OpeningHours(models.Model):
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField(help_text="00:00 means midnight at the end of the day.")
+
+    class Meta:
+        ordering = ["calendar", "weekday", "opens"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "weekday", "opens"], name="hours_unique_start"),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="hours_weekday_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+    def clean(self) -> None:
+        if self.opens is not None and self.closes is not None and self.closes != time(0) and self.closes <= self.opens:
+            raise ValidationError({"closes": "Closing time must be after opening time (00:00 for midnight)."})
+
+
+class Holiday(models.Model):
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["calendar", "date"]
+        constraints = [models.UniqueConstraint(fields=["calendar", "date"], name="holiday_unique_date")]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.name}"
+
+
+class SlaPolicy(models.Model):
+    """One per priority: the targets of the procedures document and the share that must meet them."""
+
+    priority = models.CharField(max_length=2, choices=Ticket.Priority.choices, unique=True)
+    calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="policies")
+    first_response_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    resolution_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    update_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="After the first response, a public update is due this often. Empty: no update timer.",
+    )
+    response_target_share = models.DecimalField(max_digits=4, decimal_places=3, validators=SHARE)
+    resolution_target_share = models.DecimalField(max_digits=4, decimal_places=3, validators=SHARE)
+
+    class Meta:
+        ordering = ["priority"]
+        verbose_name = "SLA policy"
+        verbose_name_plural = "SLA policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(first_response_minutes__gt=0, resolution_minutes__gt=0), name="policy_targets_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_priority_display()}: respond {self.first_response_minutes} min, resolve {self.resolution_minutes} min"
+
+    @property
+    def first_response(self) -> timedelta:
+        return timedelta(minutes=self.first_response_minutes)
+
+    @property
+    def resolution(self) -> timedelta:
+        return timedelta(minutes=self.resolution_minutes)
+
+    @property
+    def update(self) -> timedelta | None:
+        return timedelta(minutes=self.update_minutes) if self.update_minutes else None
+
+
+class TierTarget(models.Model):
+    """A tier's response target once a ticket of this priority reaches it."""
+
+    tier = models.PositiveSmallIntegerField(choices=Ticket.Tier.choices)
+    priority = models.CharField(max_length=2, choices=Ticket.Priority.choices)
+    response_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["tier", "priority"]
+        constraints = [models.UniqueConstraint(fields=["tier", "priority"], name="tier_target_unique")]
+
+    def __str__(self) -> str:
+        return f"Tier {self.tier} {self.priority}: {self.response_minutes} min"
+
+
+class EscalationRule(models.Model):
+    class Condition(models.TextChoices):
+        NOT_RESPONDED = "not_responded", "Not responded"
+        NOT_RESOLVED = "not_resolved", "Not resolved"
+
+    class Action(models.TextChoices):
+        MOVE_TO_TIER = "move_to_tier", "Move to tier"
+        NOTIFY_MANAGEMENT = "notify_management", "Notify management"
+
+    name = models.CharField(max_length=100, unique=True)
+    priority = models.CharField(max_length=2, choices=Ticket.Priority.choices)
+    condition = models.CharField(max_length=20, choices=Condition.choices)
+    after_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], help_text="SLA clock time since the ticket was filed."
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    to_tier = models.PositiveSmallIntegerField(choices=Ticket.Tier.choices, null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "after_minutes"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(action="move_to_tier") & Q(to_tier__isnull=False))
+                | (Q(action="notify_management") & Q(to_tier__isnull=True)),
+                name="rule_action_target_consistent",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.action == self.Action.MOVE_TO_TIER and not self.to_tier:
+            raise ValidationError({"to_tier": "Say which tier the ticket moves to."})
+        if self.action == self.Action.NOTIFY_MANAGEMENT and self.to_tier:
+            raise ValidationError({"to_tier": "Notifying management moves no tier; leave it empty."})
+
+    @property
+    def after(self) -> timedelta:
+        return timedelta(minutes=self.after_minutes)
+
+
+class Escalation(models.Model):
+    class Reason(models.TextChoices):
+        AUTO = "auto", "Automatic (rule)"
+        CUSTOMER_REQUEST = "customer_request", "Customer request"
+        TECHNICAL_COMPLEXITY = "technical_complexity", "Technical complexity"
+        RESOURCE_CONSTRAINTS = "resource_constraints", "Resource constraints"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalations")
+    at = models.DateTimeField()
+    reason = models.CharField(max_length=30, choices=Reason.choices)
+    rule = models.ForeignKey(EscalationRule, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    from_tier = models.PositiveSmallIntegerField(choices=Ticket.Tier.choices)
+    to_tier = models.PositiveSmallIntegerField(choices=Ticket.Tier.choices)
+    to_management = models.BooleanField(default=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True, max_length=2000)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["ticket", "at"], name="escalation_ticket_idx")]
+        constraints = [
+            # A rule fires at most once per ticket, whoever sweeps and however often.
+            models.UniqueConstraint(
+                fields=["ticket", "rule"], condition=Q(rule__isnull=False), name="escalation_once_per_rule"
+            ),
+            # A customer asks at most once per tier.
+            models.UniqueConstraint(
+                fields=["ticket", "from_tier"],
+                condition=Q(reason="customer_request"),
+                name="escalation_customer_once_per_tier",
+            ),
+            models.CheckConstraint(
+                condition=Q(reason="auto", rule__isnull=False) | (~Q(reason="auto") & Q(rule__isnull=True)),
+                name="escalation_auto_has_rule",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = "management" if self.to_management else f"Tier {self.to_tier}"
+        return f"{self.ticket_id} → {target} ({self.get_reason_display()})"
+
+
+class SlaPause(models.Model):
+    """A segment when the ticket's SLA clock stood still, kept so any deadline can be explained."""
+
+    class Reason(models.TextChoices):
+        PENDING_CUSTOMER = "pending_customer", "Waiting on the customer"
+        RESOLVED = "resolved", "Resolved"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_pauses")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket"], condition=Q(ended_at__isnull=True), name="pause_one_open"),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="pause_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SlaBreach(models.Model):
+    class Kind(models.TextChoices):
+        FIRST_RESPONSE = "first_response", "First response"
+        RESOLUTION = "resolution", "Resolution"
+        NEXT_UPDATE = "next_update", "Next update"
+        TIER_RESPONSE = "tier_response", "Tier response"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_breaches")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    due_at = models.DateTimeField()
+    breached_at = models.DateTimeField()
+    tier = models.PositiveSmallIntegerField(choices=Ticket.Tier.choices)
+    priority = models.CharField(max_length=2, choices=Ticket.Priority.choices)
+
+    class Meta:
+        ordering = ["breached_at", "id"]
+        indexes = [models.Index(fields=["breached_at"], name="breach_at_idx")]
+        constraints = [models.UniqueConstraint(fields=["ticket", "kind", "due_at"], name="breach_once_per_deadline")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} breached on ticket {self.ticket_id}"
+
+
+class SweepRun(models.Model):
+    """The sweep's heartbeat: one row per named job, updated every run."""
+
+    name = models.CharField(max_length=50, unique=True)
+    last_started_at = models.DateTimeField(null=True)
+    last_finished_at = models.DateTimeField(null=True)
+    examined = models.PositiveIntegerField(default=0)
+    escalated = models.PositiveIntegerField(default=0)
+    breached = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+from .outbox_models import Notification  # noqa: E402,F401  (models of this app live in two modules)

@@ -1,0 +1,369 @@
+"""The SLA engine: deadlines on every change, the sweep, automatic and manual escalation.
+
+Every function takes ``now``; the sweep reads due work through an index and
+handles each ticket in its own transaction, under a row lock, re-checking the
+ticket's state before acting. Escalations and breaches are rows behind unique
+constraints, and notifications are outbox rows in the same transaction, so a
+second sweep, a retry or a killed worker can neither double nor lose one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+
+from sofacover.errors import Conflict, DomainError
+from tickets import permissions as ticket_permissions
+from tickets import services as ticket_services
+from tickets.models import Ticket
+
+from . import notifications, selectors, sla
+from .models import Escalation, EscalationRule, SlaBreach, SlaPause, SweepRun
+
+logger = logging.getLogger(__name__)
+Status = Ticket.Status
+PAUSING = {Status.PENDING_CUSTOMER: SlaPause.Reason.PENDING_CUSTOMER, Status.RESOLVED: SlaPause.Reason.RESOLVED}
+SWEEP = "sla-sweep"
+
+
+class EscalationRefused(Conflict):
+    code = "escalation_refused"
+
+
+# --- the plan: what falls due when ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Something the sweep must do at ``at``: warn, record a breach, or apply a rule."""
+
+    at: datetime
+    what: str  # "warn" | "breach" | "rule"
+    kind: str = ""  # SlaBreach.Kind for warn/breach
+    due_at: datetime | None = None
+    rule: EscalationRule | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    deadlines: sla.Deadlines
+    first_response_warn_at: datetime | None
+    resolution_warn_at: datetime | None
+    moments: tuple[Moment, ...]
+
+
+def _rule_applies(rule: EscalationRule, ticket: Ticket) -> bool:
+    if rule.condition == EscalationRule.Condition.NOT_RESPONDED and ticket.first_responded_at is not None:
+        return False
+    if ticket.resolved_at is not None or not ticket.is_active:
+        return False
+    return not (rule.action == EscalationRule.Action.MOVE_TO_TIER and ticket.tier >= (rule.to_tier or 0))
+
+
+def plan_for(ticket: Ticket, book: selectors.PolicyBook, pauses: tuple[sla.Pause, ...], fired: set[int]) -> Plan | None:
+    """Deadlines, warning moments and every pending moment of one ticket: pure but for its inputs."""
+    entry = book.entry(ticket.priority)
+    if entry is None:
+        return None
+    history = selectors.history_of(ticket, book, pauses)
+    cal, targets = entry.calendar, entry.targets
+    due = sla.deadlines(targets, cal, history)
+    response_warn = sla.warning_at(cal, ticket.created_at, targets.first_response, pauses)
+    resolution_warn = sla.warning_at(cal, ticket.created_at, targets.resolution, pauses)
+    moments: list[Moment] = []
+    active = ticket.is_active and ticket.resolved_at is None
+
+    def clock(kind: str, warn: datetime | None, due_at: datetime | None, done_at: datetime | None) -> None:
+        if due_at is None:
+            return
+        if done_at is None and active:
+            if warn is not None and warn < due_at:
+                moments.append(Moment(warn, "warn", kind, due_at))
+            moments.append(Moment(due_at, "breach", kind, due_at))
+        elif done_at is not None and done_at > due_at:
+            moments.append(Moment(done_at, "breach", kind, due_at))  # met late: still a breach on record
+
+    clock(SlaBreach.Kind.FIRST_RESPONSE, response_warn, due.first_response_due_at, ticket.first_responded_at)
+    clock(SlaBreach.Kind.RESOLUTION, resolution_warn, due.resolution_due_at, ticket.resolved_at)
+    if due.next_update_due_at is not None and active and targets.update is not None:
+        since = ticket.last_agent_reply_at or ticket.first_responded_at
+        warn = sla.warning_at(cal, since, targets.update, pauses) if since else None
+        clock(SlaBreach.Kind.NEXT_UPDATE, warn, due.next_update_due_at, None)
+    if due.tier_response_due_at is not None and active and history.tier_target is not None:
+        warn = sla.warning_at(cal, history.tier_entered_at, history.tier_target, pauses)
+        clock(SlaBreach.Kind.TIER_RESPONSE, warn, due.tier_response_due_at, None)
+    for rule in book.rules.get(ticket.priority, ()):
+        if rule.pk in fired or not _rule_applies(rule, ticket):
+            continue
+        fire_at = sla.add(cal, ticket.created_at, rule.after, pauses)
+        if fire_at is not None:
+            moments.append(Moment(fire_at, "rule", rule=rule))
+    moments.sort(key=lambda m: m.at)
+    return Plan(due, response_warn, resolution_warn, tuple(moments))
+
+
+def _fired_rules(ticket: Ticket) -> set[int]:
+    return set(Escalation.objects.filter(ticket=ticket, rule__isnull=False).values_list("rule_id", flat=True))
+
+
+def _store(ticket: Ticket, plan: Plan | None, next_check: datetime | None) -> None:
+    d = plan.deadlines if plan else sla.Deadlines(None, None, None, None)
+    values = {
+        "first_response_due_at": d.first_response_due_at,
+        "resolution_due_at": d.resolution_due_at,
+        "next_update_due_at": d.next_update_due_at,
+        "tier_response_due_at": d.tier_response_due_at,
+        "first_response_warn_at": plan.first_response_warn_at if plan else None,
+        "resolution_warn_at": plan.resolution_warn_at if plan else None,
+        "sla_next_check_at": next_check,
+    }
+    Ticket.objects.filter(pk=ticket.pk).update(**values)
+    for name, value in values.items():
+        setattr(ticket, name, value)
+
+
+def sla_refresh(*, ticket: Ticket, now: datetime, book: selectors.PolicyBook | None = None) -> Plan | None:
+    """Recompute a ticket's deadlines from its history and schedule the sweep's next look.
+
+    The next look is the earliest pending moment, past ones included: whatever
+    fell due while nobody looked is handled (once) by the next sweep.
+    """
+    book = book or selectors.policy_book()
+    pauses = selectors.pauses_of(ticket)
+    plan = plan_for(ticket, book, pauses, _fired_rules(ticket))
+    next_check = plan.moments[0].at if plan and plan.moments else None
+    _store(ticket, plan, next_check)
+    return plan
+
+
+# --- pauses -------------------------------------------------------------------
+
+
+def sla_pause_follow_status(*, ticket: Ticket, old: str, new: str, now: datetime) -> None:
+    """Open a pause segment when the ticket starts waiting (on the customer, or resolved); close it after."""
+    if old in PAUSING and new not in PAUSING:
+        SlaPause.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
+    elif new in PAUSING:
+        SlaPause.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
+        if new != Status.CLOSED:
+            SlaPause.objects.create(ticket=ticket, started_at=now, reason=PAUSING[new])
+    if new == Status.CLOSED:
+        SlaPause.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
+
+
+# --- escalation -----------------------------------------------------------------
+
+
+def _escalate(
+    *,
+    ticket: Ticket,
+    now: datetime,
+    reason: str,
+    rule: EscalationRule | None = None,
+    actor: User | None = None,
+    note: str = "",
+    to_tier: int | None = None,
+    to_management: bool = False,
+) -> Escalation:
+    """Record the escalation, move the ticket, queue who must hear: one transaction (the caller's)."""
+    escalation = Escalation.objects.create(
+        ticket=ticket,
+        at=now,
+        reason=reason,
+        rule=rule,
+        from_tier=ticket.tier,
+        to_tier=to_tier or ticket.tier,
+        to_management=to_management,
+        actor=actor,
+        note=note,
+    )
+    if to_tier and to_tier != ticket.tier:
+        moved = ticket_services.ticket_move_to_tier(ticket=ticket, tier=to_tier, actor=actor, now=now)
+        ticket.tier, ticket.tier_entered_at = moved.tier, moved.tier_entered_at
+    notifications.on_escalated(escalation=escalation, now=now)
+    return escalation
+
+
+def escalation_apply(*, ticket: Ticket, rule: EscalationRule, now: datetime) -> bool:
+    """Apply an automatic rule once per (ticket, rule); the unique constraint makes repeats harmless."""
+    if Escalation.objects.filter(ticket=ticket, rule=rule).exists() or not _rule_applies(rule, ticket):
+        return False
+    try:
+        with transaction.atomic():
+            if rule.action == EscalationRule.Action.MOVE_TO_TIER:
+                _escalate(ticket=ticket, now=now, reason=Escalation.Reason.AUTO, rule=rule, to_tier=rule.to_tier)
+            else:
+                _escalate(ticket=ticket, now=now, reason=Escalation.Reason.AUTO, rule=rule, to_management=True)
+    except IntegrityError:  # another sweep got there first
+        return False
+    return True
+
+
+MANUAL_REASONS = {
+    Escalation.Reason.CUSTOMER_REQUEST,
+    Escalation.Reason.TECHNICAL_COMPLEXITY,
+    Escalation.Reason.RESOURCE_CONSTRAINTS,
+}
+
+
+@transaction.atomic
+def ticket_escalate(*, ticket: Ticket, actor: User, reason: str, note: str = "", now: datetime) -> Escalation:
+    """A person escalates: the ticket goes to the next tier, or to management from Tier 3.
+
+    Customers may only ask (customer_request) on their own ticket, once per tier.
+
+    :raises NotAllowed: a customer using an agent's reason, or on someone else's ticket
+    :raises EscalationRefused: closed or resolved ticket, or the customer already asked in this tier
+    """
+    if reason not in MANUAL_REASONS:
+        raise DomainError(f"Unknown reason {reason!r}.", field="reason")
+    is_agent = ticket_permissions.can_work_ticket(actor)
+    if not is_agent:
+        if ticket.requester_id != actor.pk:
+            raise ticket_services.NotAllowed("You may not escalate this ticket.")
+        if reason != Escalation.Reason.CUSTOMER_REQUEST:
+            raise ticket_services.NotAllowed("Customers can only ask for an escalation.", field="reason")
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if not ticket.is_active:
+        raise EscalationRefused("Only open tickets can be escalated.")
+    if (
+        reason == Escalation.Reason.CUSTOMER_REQUEST
+        and Escalation.objects.filter(ticket=ticket, reason=reason, from_tier=ticket.tier).exists()
+    ):
+        raise EscalationRefused("An escalation was already requested for this ticket at its current tier.")
+    top = max(Ticket.Tier.values)
+    try:
+        with transaction.atomic():
+            escalation = _escalate(
+                ticket=ticket,
+                now=now,
+                reason=reason,
+                actor=actor,
+                note=note.strip()[:2000],
+                to_tier=min(ticket.tier + 1, top),
+                to_management=ticket.tier >= top,
+            )
+    except IntegrityError as exc:
+        raise EscalationRefused("An escalation was already requested for this ticket at its current tier.") from exc
+    sla_refresh(ticket=ticket, now=now)
+    return escalation
+
+
+# --- the sweep --------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    examined: int = 0
+    escalated: int = 0
+    breached: int = 0
+    warned: int = 0
+    skipped: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"examined {self.examined}, escalated {self.escalated}, breaches {self.breached}, "
+            f"warnings {self.warned}, skipped (locked or changed) {self.skipped}"
+        )
+
+
+def _breach(ticket: Ticket, moment: Moment, now: datetime) -> bool:
+    try:
+        with transaction.atomic():
+            breach, created = SlaBreach.objects.get_or_create(
+                ticket=ticket,
+                kind=moment.kind,
+                due_at=moment.due_at,
+                defaults={"breached_at": moment.due_at, "tier": ticket.tier, "priority": ticket.priority},
+            )
+            if created:
+                notifications.on_breached(breach=breach, now=now)
+    except IntegrityError:
+        return False
+    return created
+
+
+def sweep_ticket(*, ticket_id: int, now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
+    """Handle everything due on one ticket, in one transaction, under its row lock."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update(skip_locked=True).filter(pk=ticket_id).first()
+        if ticket is None or ticket.sla_next_check_at is None or ticket.sla_next_check_at > now:
+            result.skipped += 1  # locked by a writer or another sweep, or handled meanwhile
+            return
+        result.examined += 1
+        pauses = selectors.pauses_of(ticket)
+        plan = plan_for(ticket, book, pauses, _fired_rules(ticket))
+        if plan is None:
+            _store(ticket, None, None)
+            return
+        for moment in plan.moments:
+            if moment.at > now:
+                break
+            if moment.what == "breach":
+                result.breached += _breach(ticket, moment, now)
+            elif moment.what == "warn":
+                result.warned += notifications.on_breach_warning(
+                    ticket=ticket, kind=moment.kind, due_at=moment.due_at, now=now
+                )
+            elif moment.what == "rule" and moment.rule is not None:
+                result.escalated += escalation_apply(ticket=ticket, rule=moment.rule, now=now)
+        # Re-plan after acting (an escalation moves the tier and starts its clock).
+        plan = plan_for(ticket, book, selectors.pauses_of(ticket), _fired_rules(ticket))
+        upcoming = [m.at for m in plan.moments if m.at > now] if plan else []
+        _store(ticket, plan, min(upcoming) if upcoming else None)
+
+
+def escalation_sweep(*, now: datetime, limit: int = 5000) -> SweepResult:
+    """One sweep: every ticket with SLA work due at ``now``; cost grows with what is due."""
+    result = SweepResult()
+    SweepRun.objects.update_or_create(name=SWEEP, defaults={"last_started_at": now})
+    book = selectors.policy_book(fresh=True)
+    for ticket_id in selectors.due_ticket_ids(now=now, limit=limit):
+        sweep_ticket(ticket_id=ticket_id, now=now, book=book, result=result)
+    SweepRun.objects.filter(name=SWEEP).update(
+        last_finished_at=now, examined=result.examined, escalated=result.escalated, breached=result.breached
+    )
+    if result.examined:
+        logger.info("SLA sweep at %s: %s", now.isoformat(), result)
+    return result
+
+
+def sla_recompute_open(*, now: datetime, priorities: list[str] | None = None, dry_run: bool = False) -> list[dict]:
+    """Recompute the deadlines of open tickets after a policy or calendar change.
+
+    Returns one row per ticket whose deadlines move: reference and how far each
+    moves. With ``dry_run`` nothing is written (the admin's preview).
+    """
+    book = selectors.policy_book(fresh=True)
+    tickets = Ticket.objects.filter(status__in=Ticket.ACTIVE_STATUSES)
+    if priorities:
+        tickets = tickets.filter(priority__in=priorities)
+    moved: list[dict] = []
+    for ticket in tickets.iterator(chunk_size=500):
+        with transaction.atomic():
+            pauses = selectors.pauses_of(ticket)
+            plan = plan_for(ticket, book, pauses, _fired_rules(ticket))
+            if plan is None:
+                continue
+            new, old = plan.deadlines, (ticket.first_response_due_at, ticket.resolution_due_at)
+            shift = {
+                "first_response": _shift(old[0], new.first_response_due_at),
+                "resolution": _shift(old[1], new.resolution_due_at),
+            }
+            if any(shift.values()):
+                moved.append({"reference": ticket.reference, **shift})
+            if not dry_run:
+                _store(ticket, plan, plan.moments[0].at if plan.moments else None)
+    return moved
+
+
+def _shift(old: datetime | None, new: datetime | None) -> timedelta | None:
+    if old == new:
+        return None
+    if old is None or new is None:
+        return timedelta(0)
+    return new - old

@@ -1,0 +1,220 @@
+"""Pure SLA arithmetic: business calendars, pauses and deadlines.
+
+No ORM, no clock, no settings: every function takes what it needs and
+returns a value, so the same inputs always give the same deadline and any
+deadline can be re-derived and explained from the ticket's history.
+
+Time is measured as *open, unpaused* time: the calendar's opening hours
+(or all the time for a 24x7 calendar) minus holidays minus the segments
+when the clock was paused (waiting on the customer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+# Search at most this far ahead for enough open time; a calendar with no
+# opening hours (or all holidays) has no deadline rather than a hang.
+HORIZON = timedelta(days=3 * 366)
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """When the clock runs. ``hours`` maps weekday (0 = Monday) to local (opens, closes)
+    intervals; ``closes == time(0)`` means midnight at the end of that day."""
+
+    time_zone: str = "UTC"
+    always_open: bool = True
+    hours: Mapping[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    holidays: frozenset[date] = frozenset()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+
+ALWAYS = Calendar()
+
+
+@dataclass(frozen=True)
+class Pause:
+    """A segment when the clock stood still; ``end`` None while it still does."""
+
+    start: datetime
+    end: datetime | None = None
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("SLA arithmetic needs aware datetimes")
+    return value.astimezone(UTC)
+
+
+def _local(day: date, moment: time, zone: ZoneInfo) -> datetime:
+    # fold=0: in a repeated hour take the first; a time in a DST gap maps to the
+    # instant the offset before the gap gives, so no open time is invented.
+    return datetime.combine(day, moment, tzinfo=zone).astimezone(UTC)
+
+
+def open_intervals(calendar: Calendar, start: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """The calendar's open intervals within [start, until), in UTC, in order."""
+    start, until = _aware(start), _aware(until)
+    if start >= until:
+        return
+    if calendar.always_open:
+        yield start, until
+        return
+    zone = calendar.zone
+    day = start.astimezone(zone).date() - timedelta(days=1)  # an interval may start the evening before
+    last = until.astimezone(zone).date()
+    while day <= last:
+        if day not in calendar.holidays:
+            for opens, closes in calendar.hours.get(day.weekday(), ()):
+                begin = _local(day, opens, zone)
+                end = _local(day + timedelta(days=1), time(0), zone) if closes == time(0) else _local(day, closes, zone)
+                begin, end = max(begin, start), min(end, until)
+                if begin < end:
+                    yield begin, end
+        day += timedelta(days=1)
+
+
+def _minus_pauses(
+    intervals: Iterable[tuple[datetime, datetime]], pauses: Sequence[Pause]
+) -> Iterator[tuple[datetime, datetime]]:
+    ordered = sorted((_aware(p.start), _aware(p.end) if p.end else None) for p in pauses)
+    for begin, end in intervals:
+        cursor = begin
+        for p_start, p_end in ordered:
+            if p_end is not None and p_end <= cursor:
+                continue
+            if p_start >= end:
+                break
+            if p_start > cursor:
+                yield cursor, p_start
+            if p_end is None:
+                cursor = end
+                break
+            cursor = max(cursor, p_end)
+            if cursor >= end:
+                break
+        if cursor < end:
+            yield cursor, end
+
+
+def clock_intervals(
+    calendar: Calendar, start: datetime, until: datetime, pauses: Sequence[Pause] = ()
+) -> Iterator[tuple[datetime, datetime]]:
+    """Open, unpaused intervals within [start, until)."""
+    yield from _minus_pauses(open_intervals(calendar, start, until), pauses)
+
+
+def elapsed(calendar: Calendar, start: datetime, end: datetime, pauses: Sequence[Pause] = ()) -> timedelta:
+    """How much clock time ran between start and end."""
+    return sum((b - a for a, b in clock_intervals(calendar, start, end, pauses)), timedelta())
+
+
+def add(calendar: Calendar, start: datetime, duration: timedelta, pauses: Sequence[Pause] = ()) -> datetime | None:
+    """The moment ``duration`` of clock time has run since ``start``.
+
+    None when the clock cannot reach it: an open-ended pause begins first, or
+    the calendar has no open time within the horizon.
+    """
+    start = _aware(start)
+    if duration < timedelta(0):
+        raise ValueError("duration must not be negative")
+    remaining = duration
+    open_ended = [p for p in pauses if p.end is None]
+    if remaining == timedelta(0):
+        # Zero time runs out at the first moment the clock runs: now, if it is running.
+        for begin, _ in clock_intervals(calendar, start, start + HORIZON, pauses):
+            return begin
+        return None
+    window = timedelta(days=14)
+    cursor = start
+    while cursor < start + HORIZON:
+        until = min(cursor + window, start + HORIZON)
+        for begin, end in clock_intervals(calendar, cursor, until, pauses):
+            if end - begin >= remaining:
+                return begin + remaining
+            remaining -= end - begin
+        if open_ended and min(_aware(p.start) for p in open_ended) <= until:
+            return None
+        cursor = until
+        window *= 2
+    return None
+
+
+# --- deadlines ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Targets:
+    """A priority's targets; ``update`` None when the priority has no update cadence."""
+
+    first_response: timedelta
+    resolution: timedelta
+    update: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class History:
+    """What the deadlines depend on, read from the ticket and its timeline."""
+
+    created_at: datetime
+    first_responded_at: datetime | None = None
+    resolved_at: datetime | None = None
+    last_agent_reply_at: datetime | None = None
+    tier_entered_at: datetime | None = None
+    tier_target: timedelta | None = None
+    pauses: tuple[Pause, ...] = ()
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    next_update_due_at: datetime | None
+    tier_response_due_at: datetime | None
+
+
+def deadlines(targets: Targets, calendar: Calendar, history: History) -> Deadlines:
+    """Every deadline of a ticket, from its policy, calendar and history.
+
+    - first response and resolution run from creation, skipping closed hours and pauses;
+    - the next update is due ``update`` after the latest public agent reply, once the
+      first response is made, until resolution;
+    - the tier response runs from when the ticket entered its tier until an agent
+      replies in that tier.
+    A deadline the clock cannot reach yet (paused) is None.
+    """
+    pauses = history.pauses
+    first = add(calendar, history.created_at, targets.first_response, pauses)
+    resolution = add(calendar, history.created_at, targets.resolution, pauses)
+    update = None
+    if targets.update is not None and history.first_responded_at and history.resolved_at is None:
+        since = history.last_agent_reply_at or history.first_responded_at
+        update = add(calendar, since, targets.update, pauses)
+    tier = None
+    if history.tier_target is not None and history.tier_entered_at is not None and history.resolved_at is None:
+        replied_in_tier = history.last_agent_reply_at and history.last_agent_reply_at >= history.tier_entered_at
+        if not replied_in_tier:
+            tier = add(calendar, history.tier_entered_at, history.tier_target, pauses)
+    return Deadlines(first, resolution, update, tier)
+
+
+def warning_at(calendar: Calendar, start: datetime, target: timedelta, pauses: Sequence[Pause] = ()) -> datetime | None:
+    """When 75 % of ``target`` has run: the breach warning goes out then."""
+    return add(calendar, start, target * 3 / 4, pauses)
+
+
+def remaining_share(
+    calendar: Calendar, start: datetime, target: timedelta, now: datetime, pauses: Sequence[Pause] = ()
+) -> float:
+    """The share of ``target`` still left at ``now`` (negative once breached)."""
+    if target <= timedelta(0):
+        return 0.0
+    used = elapsed(calendar, start, now, pauses)
+    return (target - used) / target
