@@ -66,7 +66,7 @@ class OpeningHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
 
     def clean(self) -> None:
         if self.opens is not None and self.closes is not None and self.closes != time(0) and self.closes <= self.opens:
@@ -113,7 +113,10 @@ class SlaPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_priority_display()}: respond {self.first_response_minutes} min, resolve {self.resolution_minutes} min"
+        return (
+            f"{self.get_priority_display()}: respond {self.first_response_minutes} min, "
+            f"resolve {self.resolution_minutes} min"
+        )
 
     @property
     def first_response(self) -> timedelta:
