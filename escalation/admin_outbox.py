@@ -1,0 +1,1 @@
+"""Agent console pages for notifications: the outbox, templates and alert routing."""
