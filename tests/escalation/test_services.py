@@ -1,0 +1,279 @@
+"""The SLA engine against the database: deadlines on change, pauses, the sweep, escalation."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import User
+
+from escalation import selectors, services
+from escalation.models import Escalation, EscalationRule, SlaBreach, SlaPause, SlaPolicy
+from escalation.outbox_models import Notification
+from tests.tickets.factories import make_user
+from tickets import services as ticket_services
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+# Monday 2 March 2026, 09:00 UTC = 09:00 in London (GMT).
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+M = timedelta(minutes=1)
+H = timedelta(hours=1)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_policy_book():
+    selectors.policy_book_forget()
+    yield
+    selectors.policy_book_forget()
+
+
+def open_ticket(customer: User, priority: str, at: datetime = T0, **kwargs) -> Ticket:
+    ticket = ticket_services.ticket_open(
+        requester=customer, subject=f"{priority} problem", description="d", priority=priority, now=at, **kwargs
+    )
+    ticket.refresh_from_db()
+    return ticket
+
+
+def sweep(at: datetime) -> services.SweepResult:
+    return services.escalation_sweep(now=at)
+
+
+class TestDeadlinesOnCreate:
+    @pytest.mark.parametrize(
+        ("priority", "response", "resolution"),
+        [("P0", 15 * M, 2 * H), ("P1", H, 8 * H)],
+    )
+    def test_around_the_clock_priorities(self, customer, priority, response, resolution):
+        ticket = open_ticket(customer, priority)
+        assert ticket.first_response_due_at == T0 + response
+        assert ticket.resolution_due_at == T0 + resolution
+        assert ticket.first_response_warn_at == T0 + response * 3 / 4
+        assert ticket.sla_next_check_at == T0 + response * 3 / 4
+
+    def test_p2_runs_on_london_business_hours(self, customer):
+        friday_evening = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)  # 17:00 London (GMT)
+        ticket = open_ticket(customer, "P2", at=friday_evening)
+        # 1 h on Friday, then 3 h from Monday 09:00.
+        assert ticket.first_response_due_at == datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
+        # 24 business hours: 1 h Fri, 9 h Mon, 9 h Tue, 5 h Wed.
+        assert ticket.resolution_due_at == datetime(2026, 3, 11, 14, 0, tzinfo=UTC)
+
+    def test_tier_response_due_for_p0_in_tier_1(self, customer):
+        ticket = open_ticket(customer, "P0")
+        assert ticket.tier_response_due_at == T0 + 15 * M
+
+    def test_p3_has_no_tier_or_update_timer(self, customer):
+        ticket = open_ticket(customer, "P3")
+        assert ticket.tier_response_due_at is None
+        assert ticket.next_update_due_at is None
+
+
+class TestPauseAndPriority:
+    def test_waiting_on_the_customer_pauses_and_their_reply_resumes(self, customer, agent):
+        ticket = open_ticket(customer, "P1")
+        ticket_services.ticket_change_status(
+            ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=T0 + 10 * M
+        )
+        ticket.refresh_from_db()
+        assert ticket.first_response_due_at is None  # paused: no deadline can be reached
+        ticket_services.message_add(ticket=ticket, author=customer, body="here", now=T0 + 70 * M)
+        ticket.refresh_from_db()
+        assert ticket.status == Ticket.Status.OPEN
+        assert ticket.first_response_due_at == T0 + H + H  # an hour target, pushed by the hour paused
+        pause = SlaPause.objects.get(ticket=ticket)
+        assert (pause.started_at, pause.ended_at, pause.reason) == (T0 + 10 * M, T0 + 70 * M, "pending_customer")
+
+    def test_a_priority_change_recomputes_from_creation(self, customer, agent):
+        ticket = open_ticket(customer, "P3")
+        ticket_services.ticket_update(ticket=ticket, actor=agent, now=T0 + 5 * M, priority="P0")
+        ticket.refresh_from_db()
+        assert ticket.first_response_due_at == T0 + 15 * M
+        assert ticket.resolution_due_at == T0 + 2 * H
+
+    def test_first_agent_reply_starts_the_update_timer(self, customer, agent):
+        ticket = open_ticket(customer, "P0")
+        ticket_services.message_add(ticket=ticket, author=agent, body="on it", now=T0 + 10 * M)
+        ticket.refresh_from_db()
+        assert ticket.next_update_due_at == T0 + 40 * M
+        ticket_services.message_add(ticket=ticket, author=agent, body="update", now=T0 + 35 * M)
+        ticket.refresh_from_db()
+        assert ticket.next_update_due_at == T0 + 65 * M
+
+
+class TestSweepFiresRulesAtTheirMoment:
+    def test_p0_goes_to_tier_2_at_30_minutes_and_not_a_second_before(self, customer, agent):
+        ticket = open_ticket(customer, "P0")
+        ticket_services.message_add(ticket=ticket, author=agent, body="looking", now=T0 + 5 * M)
+        sweep(T0 + 30 * M - timedelta(seconds=1))
+        assert not Escalation.objects.filter(ticket=ticket).exists()
+        sweep(T0 + 30 * M)
+        escalation = Escalation.objects.get(ticket=ticket)
+        assert (escalation.reason, escalation.from_tier, escalation.to_tier) == ("auto", 1, 2)
+        assert escalation.at == T0 + 30 * M
+        ticket.refresh_from_db()
+        assert ticket.tier == 2
+        assert ticket.tier_entered_at == T0 + 30 * M
+        assert ticket.tier_response_due_at == T0 + 60 * M  # Tier 2 critical: 30 min
+
+    def test_p1_goes_to_tier_2_at_two_hours(self, customer):
+        ticket = open_ticket(customer, "P1")
+        sweep(T0 + 2 * H - timedelta(seconds=1))
+        assert not Escalation.objects.filter(ticket=ticket, to_tier=2).exists()
+        sweep(T0 + 2 * H)
+        assert Escalation.objects.filter(ticket=ticket, to_tier=2, reason="auto").count() == 1
+
+    @pytest.mark.parametrize("priority", ["P0", "P1"])
+    def test_unresolved_after_four_hours_goes_to_management(self, customer, manager, priority):
+        ticket = open_ticket(customer, priority)
+        sweep(T0 + 4 * H - timedelta(seconds=1))
+        assert not Escalation.objects.filter(ticket=ticket, to_management=True).exists()
+        sweep(T0 + 4 * H)
+        escalation = Escalation.objects.get(ticket=ticket, to_management=True)
+        assert escalation.rule.name.endswith("to management")
+        assert Notification.objects.filter(kind="escalated", user=manager, ticket=ticket).exists()
+
+    def test_p2_never_escalates_automatically(self, customer):
+        ticket = open_ticket(customer, "P2")
+        sweep(T0 + 30 * 24 * H)
+        assert not Escalation.objects.filter(ticket=ticket).exists()
+
+    def test_a_resolved_ticket_is_not_escalated(self, customer, agent):
+        ticket = open_ticket(customer, "P0")
+        ticket_services.ticket_resolve(ticket=ticket, actor=agent, now=T0 + 20 * M)
+        sweep(T0 + 5 * H)
+        assert not Escalation.objects.filter(ticket=ticket).exists()
+
+    def test_paused_time_delays_the_rule(self, customer, agent):
+        ticket = open_ticket(customer, "P0")
+        ticket_services.ticket_change_status(
+            ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=T0 + 10 * M
+        )
+        sweep(T0 + 3 * H)  # waiting on the customer the whole time: the clock stood still
+        assert not Escalation.objects.filter(ticket=ticket).exists()
+        ticket_services.message_add(ticket=ticket, author=customer, body="back", now=T0 + 3 * H)
+        sweep(T0 + 3 * H + 20 * M - timedelta(seconds=1))
+        assert not Escalation.objects.filter(ticket=ticket).exists()
+        sweep(T0 + 3 * H + 20 * M)
+        assert Escalation.objects.filter(ticket=ticket, to_tier=2).count() == 1
+
+
+class TestIdempotence:
+    def test_sweeping_twice_escalates_once_and_notifies_once(self, customer):
+        make_user("t2@sofacoverpro.com", "agent", tier=2)
+        ticket = open_ticket(customer, "P0")
+        sweep(T0 + 31 * M)
+        before = Notification.objects.count()
+        sweep(T0 + 31 * M)
+        sweep(T0 + 32 * M)
+        assert Escalation.objects.filter(ticket=ticket).count() == 1
+        assert Notification.objects.filter(kind="escalated").count() > 0
+        assert Notification.objects.count() == before
+
+    def test_applying_a_rule_twice_is_a_no_op(self, customer):
+        ticket = open_ticket(customer, "P0")
+        rule = EscalationRule.objects.get(name="P0 to Tier 2 after 30 min")
+        assert services.escalation_apply(ticket=ticket, rule=rule, now=T0 + 30 * M) is True
+        ticket.refresh_from_db()
+        assert services.escalation_apply(ticket=ticket, rule=rule, now=T0 + 31 * M) is False
+        assert Escalation.objects.filter(ticket=ticket).count() == 1
+
+    def test_the_sweep_cost_does_not_grow_with_tickets_that_are_not_due(self, customer):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        sweep(T0)  # the first sweep creates its heartbeat row
+        counts = []
+        for batch in (5, 25):
+            for _ in range(batch):
+                open_ticket(customer, "P3")
+            with CaptureQueriesContext(connection) as queries:
+                result = sweep(T0 + M)
+            assert result.examined == 0
+            counts.append(len(queries))
+        assert counts[0] == counts[1] <= 15
+
+
+class TestBreaches:
+    def test_first_response_breach_recorded_once_at_its_due_time(self, customer):
+        ticket = open_ticket(customer, "P0")
+        sweep(T0 + 14 * M)
+        assert not SlaBreach.objects.filter(ticket=ticket).exists()
+        assert Notification.objects.filter(kind="breach_warning", ticket=ticket).exists()  # 75 % at 11:15
+        sweep(T0 + 15 * M)
+        sweep(T0 + 16 * M)
+        breach = SlaBreach.objects.get(ticket=ticket, kind="first_response")
+        assert breach.due_at == T0 + 15 * M
+
+    def test_a_reply_just_before_the_deadline_prevents_the_breach(self, customer, agent):
+        ticket = open_ticket(customer, "P0")
+        ticket_services.message_add(ticket=ticket, author=agent, body="hi", now=T0 + 15 * M - timedelta(seconds=1))
+        sweep(T0 + 15 * M)
+        assert not SlaBreach.objects.filter(ticket=ticket, kind="first_response").exists()
+
+    def test_a_late_reply_is_still_recorded_as_a_breach(self, customer, agent):
+        ticket = open_ticket(customer, "P0")
+        ticket_services.message_add(ticket=ticket, author=agent, body="sorry", now=T0 + 20 * M)
+        sweep(T0 + 21 * M)
+        assert SlaBreach.objects.filter(ticket=ticket, kind="first_response", due_at=T0 + 15 * M).count() == 1
+
+
+class TestManualEscalation:
+    def test_agent_escalates_to_the_next_tier_with_a_reason(self, customer, agent):
+        ticket = open_ticket(customer, "P2")
+        escalation = services.ticket_escalate(
+            ticket=ticket, actor=agent, reason="technical_complexity", note="needs a dev", now=T0
+        )
+        ticket.refresh_from_db()
+        assert (escalation.from_tier, escalation.to_tier, escalation.actor) == (1, 2, agent)
+        assert ticket.tier == 2
+
+    def test_from_tier_3_it_goes_to_management(self, customer, agent):
+        ticket = open_ticket(customer, "P2", tier=3)
+        escalation = services.ticket_escalate(ticket=ticket, actor=agent, reason="resource_constraints", now=T0)
+        assert escalation.to_management is True
+        assert escalation.to_tier == 3
+
+    def test_customer_may_ask_once_per_tier(self, customer):
+        ticket = open_ticket(customer, "P2")
+        services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0)
+        ticket.refresh_from_db()
+        assert ticket.tier == 2
+        services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + M)
+        ticket.refresh_from_db()
+        assert ticket.tier == 3
+        ticket_services.ticket_update(ticket=ticket, actor=make_user("x@sofacoverpro.com", "agent"), now=T0, tier=2)
+        ticket.refresh_from_db()
+        with pytest.raises(services.EscalationRefused):
+            services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + 2 * M)
+
+    def test_customer_cannot_use_an_agent_reason(self, customer):
+        ticket = open_ticket(customer, "P2")
+        with pytest.raises(ticket_services.NotAllowed):
+            services.ticket_escalate(ticket=ticket, actor=customer, reason="technical_complexity", now=T0)
+        assert not Escalation.objects.exists()
+
+    def test_customer_cannot_escalate_anothers_ticket(self, customer, other_customer):
+        ticket = open_ticket(customer, "P2")
+        with pytest.raises(ticket_services.NotAllowed):
+            services.ticket_escalate(ticket=ticket, actor=other_customer, reason="customer_request", now=T0)
+
+    def test_closed_tickets_cannot_be_escalated(self, customer, agent):
+        ticket = open_ticket(customer, "P2")
+        ticket_services.ticket_change_status(ticket=ticket, to="closed", actor=agent, now=T0)
+        with pytest.raises(services.EscalationRefused):
+            services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
+
+
+class TestRecompute:
+    def test_dry_run_reports_moves_and_writes_nothing(self, customer):
+        tickets = [open_ticket(customer, "P1") for _ in range(3)]
+        SlaPolicy.objects.filter(priority="P1").update(first_response_minutes=30)
+        moved = services.sla_recompute_open(now=T0, priorities=["P1"], dry_run=True)
+        assert len(moved) == 3
+        assert {row["first_response"] for row in moved} == {-30 * M}
+        tickets[0].refresh_from_db()
+        assert tickets[0].first_response_due_at == T0 + H
+        services.sla_recompute_open(now=T0, priorities=["P1"])
+        tickets[0].refresh_from_db()
+        assert tickets[0].first_response_due_at == T0 + 30 * M

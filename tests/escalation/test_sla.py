@@ -1,0 +1,193 @@
+"""The pure deadline arithmetic: explicit cases, DST, holidays, pauses, and properties."""
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from escalation import sla
+
+LONDON = ZoneInfo("Europe/London")
+WEEKDAYS_9_TO_6 = {day: ((time(9), time(18)),) for day in range(5)}
+BUSINESS = sla.Calendar(time_zone="Europe/London", always_open=False, hours=WEEKDAYS_9_TO_6)
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+
+def london(*args) -> datetime:
+    return datetime(*args, tzinfo=LONDON)
+
+
+class TestAlwaysOpen:
+    def test_adds_wall_clock_time(self):
+        start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        assert sla.add(sla.ALWAYS, start, 15 * M) == start + 15 * M
+
+    def test_across_the_spring_dst_change_elapsed_time_is_real_time(self):
+        # 29 March 2026: London clocks go from 01:00 to 02:00.
+        start = london(2026, 3, 29, 0, 30)
+        assert sla.add(sla.ALWAYS, start, 2 * H) == start.astimezone(UTC) + 2 * H
+        assert sla.add(sla.ALWAYS, start, 2 * H).astimezone(LONDON).hour == 3
+
+    def test_rejects_naive_datetimes(self):
+        with pytest.raises(ValueError, match="aware"):
+            sla.add(sla.ALWAYS, datetime(2026, 3, 2, 9), H)
+
+
+class TestBusinessHours:
+    def test_p3_filed_friday_1730_with_24_business_hours_is_due_wednesday_1430(self):
+        # Fri 17:30-18:00 (0.5 h) + Mon 9 h + Tue 9 h + Wed 5.5 h = 24 h.
+        due = sla.add(BUSINESS, london(2026, 3, 6, 17, 30), 24 * H)
+        assert due == london(2026, 3, 11, 14, 30)
+
+    def test_filed_at_night_starts_counting_at_opening(self):
+        assert sla.add(BUSINESS, london(2026, 3, 3, 22, 0), 4 * H) == london(2026, 3, 4, 13, 0)
+
+    def test_exactly_at_closing_time_rolls_to_next_opening(self):
+        assert sla.add(BUSINESS, london(2026, 3, 3, 18, 0), 1 * M) == london(2026, 3, 4, 9, 1)
+
+    def test_deadline_that_ends_exactly_at_closing_stays_at_closing(self):
+        assert sla.add(BUSINESS, london(2026, 3, 3, 17, 0), H) == london(2026, 3, 3, 18, 0)
+
+    def test_weekend_is_skipped(self):
+        assert sla.add(BUSINESS, london(2026, 3, 7, 12, 0), H) == london(2026, 3, 9, 10, 0)
+
+    def test_holidays_are_skipped(self):
+        calendar = sla.Calendar(
+            "Europe/London", False, WEEKDAYS_9_TO_6, frozenset({date(2026, 4, 3), date(2026, 4, 6)})
+        )
+        # Thursday 2 April 17:00 + 2 h: Thu 1 h, Good Friday and Easter Monday closed, Tue 1 h.
+        assert sla.add(calendar, london(2026, 4, 2, 17, 0), 2 * H) == london(2026, 4, 7, 10, 0)
+
+    def test_business_hours_follow_local_time_across_dst(self):
+        # Friday 27 March (GMT) to Monday 30 March (BST): opening stays 09:00 local.
+        due = sla.add(BUSINESS, london(2026, 3, 27, 17, 0), 2 * H)
+        assert due == london(2026, 3, 30, 10, 0)
+        assert due.astimezone(UTC) == datetime(2026, 3, 30, 9, 0, tzinfo=UTC)
+
+    def test_calendar_with_no_hours_has_no_deadline(self):
+        empty = sla.Calendar("Europe/London", always_open=False, hours={})
+        assert sla.add(empty, london(2026, 3, 2, 9, 0), H) is None
+
+    def test_overnight_shift_closing_at_midnight(self):
+        evenings = sla.Calendar("Europe/London", False, {0: ((time(20), time(0)),)})
+        assert sla.add(evenings, london(2026, 3, 2, 23, 0), 2 * H) == london(2026, 3, 9, 21, 0)
+
+
+class TestPauses:
+    def test_a_closed_pause_pushes_the_deadline_by_its_length(self):
+        start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        pause = sla.Pause(start + 10 * M, start + 40 * M)
+        assert sla.add(sla.ALWAYS, start, H, (pause,)) == start + H + 30 * M
+
+    def test_an_open_pause_before_the_deadline_means_no_deadline_yet(self):
+        start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        assert sla.add(sla.ALWAYS, start, H, (sla.Pause(start + 10 * M),)) is None
+
+    def test_a_pause_after_the_deadline_changes_nothing(self):
+        start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        assert sla.add(sla.ALWAYS, start, H, (sla.Pause(start + 2 * H),)) == start + H
+
+    def test_pause_outside_business_hours_costs_nothing(self):
+        start = london(2026, 3, 2, 17, 0)
+        night = sla.Pause(london(2026, 3, 2, 19, 0), london(2026, 3, 3, 8, 0))
+        assert sla.add(BUSINESS, start, 2 * H, (night,)) == sla.add(BUSINESS, start, 2 * H)
+
+    def test_overlapping_pauses_count_once(self):
+        start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        pauses = (sla.Pause(start + 10 * M, start + 30 * M), sla.Pause(start + 20 * M, start + 40 * M))
+        assert sla.add(sla.ALWAYS, start, H, pauses) == start + H + 30 * M
+
+
+class TestDeadlines:
+    TARGETS = sla.Targets(first_response=15 * M, resolution=2 * H, update=30 * M)
+    T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def test_first_response_and_resolution_from_creation(self):
+        d = sla.deadlines(self.TARGETS, sla.ALWAYS, sla.History(created_at=self.T0))
+        assert (d.first_response_due_at, d.resolution_due_at) == (self.T0 + 15 * M, self.T0 + 2 * H)
+        assert d.next_update_due_at is None
+
+    def test_update_timer_restarts_from_the_latest_agent_reply(self):
+        history = sla.History(
+            created_at=self.T0, first_responded_at=self.T0 + 5 * M, last_agent_reply_at=self.T0 + 50 * M
+        )
+        assert sla.deadlines(self.TARGETS, sla.ALWAYS, history).next_update_due_at == self.T0 + 80 * M
+
+    def test_tier_response_runs_from_entering_the_tier_until_an_agent_replies_there(self):
+        entered = self.T0 + 30 * M
+        waiting = sla.History(created_at=self.T0, tier_entered_at=entered, tier_target=30 * M)
+        assert sla.deadlines(self.TARGETS, sla.ALWAYS, waiting).tier_response_due_at == entered + 30 * M
+        answered = sla.History(
+            created_at=self.T0,
+            tier_entered_at=entered,
+            tier_target=30 * M,
+            first_responded_at=self.T0 + 5 * M,
+            last_agent_reply_at=entered + 10 * M,
+        )
+        assert sla.deadlines(self.TARGETS, sla.ALWAYS, answered).tier_response_due_at is None
+
+    def test_resolution_stops_the_update_timer(self):
+        history = sla.History(created_at=self.T0, first_responded_at=self.T0 + M, resolved_at=self.T0 + H)
+        assert sla.deadlines(self.TARGETS, sla.ALWAYS, history).next_update_due_at is None
+
+
+# --- properties -----------------------------------------------------------------
+
+ZONES = st.sampled_from(["Europe/London", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC"])
+instants = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31)).map(
+    lambda d: d.replace(tzinfo=UTC)
+)
+durations = st.integers(min_value=0, max_value=60 * 24 * 10).map(lambda m: timedelta(minutes=m))
+
+
+@st.composite
+def calendars(draw):
+    if draw(st.booleans()):
+        return sla.Calendar(time_zone=draw(ZONES))
+    hours = {}
+    for day in draw(st.sets(st.integers(0, 6), min_size=1, max_size=7)):
+        opens = draw(st.integers(0, 22))
+        closes = draw(st.integers(opens + 1, 24))
+        hours[day] = ((time(opens), time(0) if closes == 24 else time(closes)),)
+    holidays = frozenset(draw(st.sets(st.dates(date(2025, 1, 1), date(2029, 1, 1)), max_size=20)))
+    return sla.Calendar(time_zone=draw(ZONES), always_open=False, hours=hours, holidays=holidays)
+
+
+@st.composite
+def closed_pauses(draw, start):
+    pauses = []
+    for _ in range(draw(st.integers(0, 3))):
+        begin = start + timedelta(minutes=draw(st.integers(0, 60 * 24 * 5)))
+        pauses.append(sla.Pause(begin, begin + timedelta(minutes=draw(st.integers(1, 60 * 24)))))
+    return tuple(pauses)
+
+
+class TestProperties:
+    @settings(max_examples=100, deadline=None)
+    @given(calendars(), instants, durations)
+    def test_never_before_the_start_and_exactly_that_much_clock_time(self, calendar, start, duration):
+        due = sla.add(calendar, start, duration)
+        assume(due is not None)
+        assert due >= start
+        assert sla.elapsed(calendar, start, due) == duration
+
+    @settings(max_examples=100, deadline=None)
+    @given(calendars(), instants, durations, durations)
+    def test_monotonic_in_the_target(self, calendar, start, a, b):
+        short, long = sorted((a, b))
+        due_short, due_long = sla.add(calendar, start, short), sla.add(calendar, start, long)
+        assume(due_short is not None and due_long is not None)
+        assert due_short <= due_long
+
+    @settings(max_examples=100, deadline=None)
+    @given(calendars(), instants, durations, st.data())
+    def test_pausing_never_shortens_and_extends_by_exactly_the_paused_clock_time(self, calendar, start, duration, data):
+        pauses = data.draw(closed_pauses(start))
+        plain, paused = sla.add(calendar, start, duration), sla.add(calendar, start, duration, pauses)
+        assume(plain is not None and paused is not None)
+        assert paused >= plain
+        # The clock time that ran (pauses excluded) up to the paused deadline is the target itself.
+        assert sla.elapsed(calendar, start, paused, pauses) == duration
