@@ -7,6 +7,7 @@ messages or form errors, never a 500.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -87,6 +88,12 @@ def attachment_url(attachment: Attachment) -> str | None:
         return reverse("portal:attachment", kwargs={"uuid": attachment.uuid})
     except NoReverseMatch:
         return None
+
+
+# Extension point: other apps add sections to the console's ticket page (the
+# knowledge base shows runbooks and reply templates) without tickets importing
+# them. Each callable takes (request, ticket) and returns rendered HTML or None.
+CONSOLE_PANELS: list[Callable[[HttpRequest, Ticket], str | None]] = []
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -313,7 +320,9 @@ class TicketAdmin(admin.ModelAdmin):
             for event in selectors.event_list_visible_to(user=request.user, ticket=ticket)
         ]
         can_reply = self.has_work_permission(request) and ticket.status != Ticket.Status.CLOSED
+        panels = [html for panel in CONSOLE_PANELS if (html := panel(request, ticket))]
         return {
+            "console_panels": panels,
             "console_thread": thread,
             "console_timeline": timeline,
             "console_can_reply": can_reply,
