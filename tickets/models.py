@@ -211,6 +211,8 @@ class TicketEvent(models.Model):
         SUBJECT_CHANGED = "subject_changed", "Subject changed"
         REOPENED = "reopened", "Reopened"
         ATTACHMENT_ADDED = "attachment_added", "Attachment added"
+        RUNBOOK_ATTACHED = "runbook_attached", "Runbook attached"
+        RUNBOOK_STEP = "runbook_step", "Runbook step"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(

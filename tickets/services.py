@@ -316,6 +316,21 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User, now: da
     return ticket
 
 
+# Timeline kinds other apps may write through timeline_record (their own records
+# stay in their apps; the ticket's timeline tells the story in one place).
+EXTERNAL_KINDS = {TicketEvent.Kind.RUNBOOK_ATTACHED, TicketEvent.Kind.RUNBOOK_STEP}
+
+
+@transaction.atomic
+def timeline_record(
+    *, ticket: Ticket, actor: User | None, kind: str, now: datetime, new: str = "", old: str = "", internal: bool = True
+) -> TicketEvent:
+    """Write an event another app owns (a runbook step ticked, say) into the ticket's timeline."""
+    if kind not in EXTERNAL_KINDS:
+        raise DomainError(f"{kind!r} events are written by the ticket services themselves.")
+    return _record(ticket, actor=actor, kind=kind, now=now, old=old, new=new, internal=internal)
+
+
 @transaction.atomic
 def ticket_move_to_tier(*, ticket: Ticket, tier: int, actor: User | None, now: datetime) -> Ticket:
     """Move the ticket to ``tier``; that tier's response clock starts now.
