@@ -29,6 +29,7 @@ from tickets import selectors, services
 from tickets.auth import normalise_email
 from tickets.models import Ticket
 
+from .extensions import ticket_panels_render
 from .forms import LoginForm, PortalPasswordResetForm, ReplyForm, SignupForm, TicketForm
 
 TICKETS_PER_PAGE = 20
@@ -179,6 +180,7 @@ def _render_ticket(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm, 
         "reply_form": reply_form,
         "can_resolve": ticket.is_active,
         "can_reopen": ticket.status == Ticket.Status.RESOLVED,
+        "panels": ticket_panels_render(request, ticket),
     }
     return render(request, "tickets/portal/ticket_detail.html", context, status=status)
 
