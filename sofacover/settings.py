@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "csp",
     "tickets",
     "escalation",
+    "knowledge",
 ]
 
 MIDDLEWARE = [
@@ -306,6 +307,8 @@ CELERY_BEAT_SCHEDULE = {
 # Resolved tickets the customer has not answered are closed after this many days.
 TICKET_AUTO_CLOSE_DAYS = int(os.environ.get("TICKET_AUTO_CLOSE_DAYS", "7"))
 DESK_BASE_URL = os.environ.get("DESK_BASE_URL", "http://127.0.0.1:8000")
+# A suggested article opened with no ticket filed by the same visitor within this many hours is a deflection.
+KNOWLEDGE_DEFLECTION_WINDOW_HOURS = int(os.environ.get("KNOWLEDGE_DEFLECTION_WINDOW_HOURS", "24"))
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,220 @@
+"""Every read of the knowledge base, including who may see what.
+
+The visibility rule lives here once: customers and anonymous visitors see
+published public articles only; agents see everything. The portal's KB pages,
+the API, search, suggestions and related articles all start from
+``article_list_visible_to``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404
+
+from tickets.models import Ticket
+
+from . import permissions
+from .filters import ArticleFilter
+from .models import Article, ArticleRevision, ResponseTemplate, RunbookStepTick, SuggestionOpen, Tag, TicketRunbook
+from .rendering import task_steps
+
+ARTICLE_LIST_PREFETCH = (Prefetch("tags", queryset=Tag.objects.order_by("name")),)
+
+
+def visitor_key(*, user: User | AnonymousUser | None, session_key: str | None) -> str:
+    """Who is voting / opening suggestions: ``u:<id>`` when signed in, else a hash of the session key.
+
+    The raw session key is never stored (it is a bearer credential).
+    """
+    if user is not None and user.is_authenticated:
+        return f"u:{user.pk}"
+    if not session_key:
+        raise ValueError("An anonymous visitor needs a session key.")
+    digest = hashlib.sha256(f"{settings.SECRET_KEY}:{session_key}".encode()).hexdigest()
+    return f"s:{digest}"
+
+
+def article_list_visible_to(
+    *, user: User | AnonymousUser, filters: Mapping[str, str] | None = None
+) -> QuerySet[Article]:
+    """Articles ``user`` may see, with tags prefetched, optionally filtered (see filters.ArticleFilter).
+
+    Customers and anonymous visitors: published public articles only, whatever
+    the filters ask for. Agents: everything; ``audience``/``status`` filters narrow.
+    """
+    articles = Article.objects.select_related("author").prefetch_related(*ARTICLE_LIST_PREFETCH)
+    if not permissions.can_see_internal(user):
+        articles = articles.filter(status=Article.Status.PUBLISHED, audience=Article.Audience.PUBLIC)
+    if filters:
+        articles = ArticleFilter(filters, queryset=articles, user=user).qs
+    return articles
+
+
+def article_get_visible_to(*, user: User | AnonymousUser, slug: str) -> Article:
+    """One article by slug, or 404 when it does not exist *or* ``user`` may not see it (no existence leak).
+
+    :raises Http404:
+    """
+    article = article_list_visible_to(user=user).filter(slug=slug).first()
+    if article is None:
+        raise Http404("No such article.")
+    return article
+
+
+def article_list_popular(*, user: User | AnonymousUser, category: str | None = None, limit: int = 5) -> list[Article]:
+    """Most helpful first (the KB home's "most helpful articles")."""
+    articles = article_list_visible_to(user=user).filter(status=Article.Status.PUBLISHED)
+    if category:
+        articles = articles.filter(category=category)
+    return list(articles.order_by("-helpful_yes", "helpful_no", "title")[:limit])
+
+
+def article_category_counts(*, user: User | AnonymousUser) -> dict[str, int]:
+    """Published articles per category that ``user`` may see (KB home by category)."""
+    rows = (
+        article_list_visible_to(user=user)
+        .filter(status=Article.Status.PUBLISHED)
+        .order_by()
+        .values("category")
+        .annotate(n=Count("id"))
+    )
+    return {row["category"]: row["n"] for row in rows}
+
+
+def article_list_related(*, user: User | AnonymousUser, article: Article, limit: int = 5) -> list[Article]:
+    """Published articles ``user`` may see that share tags or the category with ``article``, most shared tags first."""
+    tag_ids = [tag.pk for tag in article.tags.all()]
+    candidates = (
+        article_list_visible_to(user=user)
+        .filter(status=Article.Status.PUBLISHED)
+        .exclude(pk=article.pk)
+        .filter(Q(tags__in=tag_ids) | Q(category=article.category))
+        .annotate(shared=Count("tags", filter=Q(tags__in=tag_ids), distinct=True))
+        .order_by("-shared", "-helpful_yes", "title")
+    )
+    return list(candidates[:limit])
+
+
+def article_revisions(*, article: Article) -> QuerySet[ArticleRevision]:
+    return article.revisions.select_related("created_by").order_by("-number")
+
+
+def revision_get(*, article: Article, number: int) -> ArticleRevision:
+    """:raises Http404:"""
+    revision = article.revisions.filter(number=number).first()
+    if revision is None:
+        raise Http404("No such revision.")
+    return revision
+
+
+# --- runbooks on tickets -----------------------------------------------------------------------
+
+
+def runbook_steps(*, article: Article) -> list[str]:
+    """The runbook's steps: its markdown task-list items, in order (1-based in ticks)."""
+    return task_steps(article.body)
+
+
+def runbook_list_for_category(*, category: str) -> QuerySet[Article]:
+    """Published internal runbooks for a ticket category (the console's runbook panel)."""
+    return Article.objects.filter(
+        audience=Article.Audience.INTERNAL, status=Article.Status.PUBLISHED, category=category
+    ).order_by("title")
+
+
+@dataclass(frozen=True)
+class RunbookStep:
+    number: int
+    text: str
+    tick: RunbookStepTick | None
+
+
+@dataclass(frozen=True)
+class AttachedRunbook:
+    ticket_runbook: TicketRunbook
+    steps: list[RunbookStep]
+
+    @property
+    def done(self) -> bool:
+        return all(step.tick is not None for step in self.steps)
+
+
+def runbook_list_attached(*, ticket: Ticket) -> list[AttachedRunbook]:
+    """Runbooks attached to a ticket with each step and its tick (or None), in two queries."""
+    attached = (
+        TicketRunbook.objects.filter(ticket=ticket)
+        .select_related("article", "attached_by")
+        .prefetch_related(Prefetch("ticks", queryset=RunbookStepTick.objects.select_related("ticked_by")))
+    )
+    result = []
+    for ticket_runbook in attached:
+        ticks = {tick.step: tick for tick in ticket_runbook.ticks.all()}
+        steps = [
+            RunbookStep(number=n, text=text, tick=ticks.get(n))
+            for n, text in enumerate(runbook_steps(article=ticket_runbook.article), start=1)
+        ]
+        result.append(AttachedRunbook(ticket_runbook=ticket_runbook, steps=steps))
+    return result
+
+
+# --- response templates ------------------------------------------------------------------------
+
+
+def response_template_list(*, category: str | None = None) -> QuerySet[ResponseTemplate]:
+    """Active templates; those for ``category`` first, then the general ones."""
+    templates = ResponseTemplate.objects.filter(active=True)
+    if category:
+        templates = templates.filter(Q(category=category) | Q(category="")).order_by("-category", "name")
+    return templates
+
+
+def response_template_get(*, slug: str) -> ResponseTemplate:
+    """:raises Http404:"""
+    template = ResponseTemplate.objects.filter(slug=slug, active=True).first()
+    if template is None:
+        raise Http404("No such response template.")
+    return template
+
+
+# --- deflection --------------------------------------------------------------------------------
+
+
+def deflection_window() -> timedelta:
+    return timedelta(hours=settings.KNOWLEDGE_DEFLECTION_WINDOW_HOURS)
+
+
+@dataclass(frozen=True)
+class DeflectionStats:
+    opened: int  # suggestion opens in the period
+    deflected: int  # ... whose window passed with no ticket filed by the same visitor
+    filed: int  # ... followed by a ticket within the window
+    pending: int  # ... whose window is still running
+
+    @property
+    def rate(self) -> float | None:
+        settled = self.deflected + self.filed
+        return self.deflected / settled if settled else None
+
+
+def deflection_stats(*, since: datetime, until: datetime, now: datetime) -> DeflectionStats:
+    """Suggestion opens in [since, until), split by outcome as of ``now`` (one query)."""
+    settled_before = now - deflection_window()
+    row = SuggestionOpen.objects.filter(opened_at__gte=since, opened_at__lt=until).aggregate(
+        opened=Count("id"),
+        filed=Count("id", filter=Q(ticket_filed_at__isnull=False)),
+        deflected=Count("id", filter=Q(ticket_filed_at__isnull=True, opened_at__lte=settled_before)),
+        pending=Count("id", filter=Q(ticket_filed_at__isnull=True, opened_at__gt=settled_before)),
+    )
+    return DeflectionStats(**row)
+
+
+def deflection_count(*, since: datetime, until: datetime, now: datetime) -> int:
+    """Suggestions opened in [since, until) with no ticket filed by that visitor within the window."""
+    return deflection_stats(since=since, until=until, now=now).deflected
