@@ -10,7 +10,7 @@ from django.http import Http404
 
 from . import permissions
 from .filters import TicketFilter
-from .models import Attachment, Message, Ticket, TicketEvent
+from .models import Attachment, Message, Rating, Ticket, TicketEvent
 
 # Active tickets first, then by priority (P0 first), then oldest first: the
 # columns of ticket_urgency_idx, so the first page is read from the index.
@@ -113,3 +113,11 @@ def agent_get(*, email: str) -> User | None:
 def message_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
     """The customer-facing thread: public messages only, whoever asks (agents included)."""
     return message_list_visible_to(user=user, ticket=ticket).filter(internal=False)
+
+
+# --- satisfaction ---
+
+
+def rating_of(*, ticket: Ticket) -> Rating | None:
+    """The ticket's rating, if its requester gave one."""
+    return Rating.objects.filter(ticket_id=ticket.pk).first()

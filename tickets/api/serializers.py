@@ -164,7 +164,24 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class MessageCreateSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=50000, allow_blank=True, trim_whitespace=True, default="")
+    body = serializers.CharField(
+        max_length=50000,
+        allow_blank=True,
+        trim_whitespace=True,
+        default="",
+        help_text="Markdown. With `template`, added after the rendered template, separated by a blank line.",
+    )
+    template = serializers.SlugField(
+        max_length=80,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=(
+            "Agents only: the slug of an active response template, rendered for this ticket (customer name, "
+            "reference, ...) as the start of the message; `body`, if any, follows it. An unknown slug is a 400 "
+            "on this field; a customer sending it gets a 403."
+        ),
+    )
     internal = serializers.BooleanField(default=False, help_text="An internal note (agents only).")
     attachments = serializers.ListField(
         child=serializers.FileField(max_length=200, allow_empty_file=False),
@@ -197,3 +214,28 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+# --- satisfaction ---
+
+
+class RatingRequestSerializer(serializers.Serializer):
+    score = serializers.IntegerField(
+        min_value=1,
+        max_value=5,
+        help_text="1 (very poor) to 5 (excellent).",
+        error_messages={
+            "min_value": "Choose a score from 1 to 5.",
+            "max_value": "Choose a score from 1 to 5.",
+            "invalid": "Choose a score from 1 to 5.",
+        },
+    )
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RatingSerializer(serializers.Serializer):
+    ticket = serializers.CharField(source="ticket.reference", read_only=True)
+    score = serializers.IntegerField(read_only=True)
+    comment = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)

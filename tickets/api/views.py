@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -13,6 +16,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -33,6 +37,13 @@ ERRORS = {
     409: OpenApiResponse(s.ErrorSerializer, description="Refused by a rule of the desk, e.g. the transition."),
     429: OpenApiResponse(OpenApiTypes.OBJECT, description="Too many attempts; try again later."),
 }
+
+
+# Extension point: the knowledge base renders response templates for the messages endpoint's
+# ``template`` field without tickets importing it. Set at startup to a callable
+# (ticket, slug, author) -> the rendered markdown, or None when there is no such template.
+MessageTemplateRenderer = Callable[[Ticket, str, User], str | None]
+MESSAGE_TEMPLATE_RENDERER: MessageTemplateRenderer | None = None
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -216,6 +227,33 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         events = selectors.event_list_visible_to(user=request.user, ticket=self.get_object())
         return Response(s.TicketEventSerializer(events, many=True).data)
 
+    @extend_schema(
+        summary="Rate a resolved ticket (its requester)",
+        description=(
+            "Score 1 to 5 and an optional comment, once the ticket is resolved or closed. One rating per "
+            "ticket; rating again within 7 days of the first rating replaces it (200), later it is refused (409). "
+            "Only the customer who filed the ticket may rate it: agents get 403, other customers 404."
+        ),
+        parameters=[REFERENCE],
+        request=s.RatingRequestSerializer,
+        responses={
+            201: s.RatingSerializer,
+            200: OpenApiResponse(s.RatingSerializer, description="An earlier rating was replaced."),
+            **errors(400, 403, 404, 409),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def rating(self, request: Request, reference: str) -> Response:
+        ticket = self.get_object()
+        data = s.RatingRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rating, created = services.rating_submit(
+            ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data
+        )
+        return Response(
+            s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
 
 @extend_schema_view(
     list=extend_schema(
@@ -248,6 +286,9 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         ticket = self.ticket()
         data = s.MessageCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        body = data.validated_data["body"]
+        if data.validated_data["template"]:
+            body = self._from_template(ticket, data.validated_data["template"], body)
         try:
             checked = uploads.check_uploads(list(data.validated_data["attachments"]))
         except DjangoValidationError as exc:
@@ -255,10 +296,19 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         message = services.message_add(
             ticket=ticket,
             author=request.user,
-            body=data.validated_data["body"],
+            body=body,
             internal=data.validated_data["internal"],
             attachments=checked,
             now=timezone.now(),
         )
         message = selectors.message_list_visible_to(user=request.user, ticket=ticket).get(pk=message.pk)
         return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+    def _from_template(self, ticket: Ticket, slug: str, body: str) -> str:
+        """The rendered template, then ``body`` after a blank line (agents only; an unknown slug is a 400)."""
+        if not permissions.can_work_ticket(self.request.user):
+            raise PermissionDenied("Only support agents can reply from templates.")
+        rendered = MESSAGE_TEMPLATE_RENDERER(ticket, slug, self.request.user) if MESSAGE_TEMPLATE_RENDERER else None
+        if rendered is None:
+            raise serializers.ValidationError({"template": [f"There is no active response template {slug!r}."]})
+        return "\n\n".join(part for part in (rendered.strip(), body) if part)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import survey, views
 
 app_name = "portal"
 
@@ -28,4 +28,7 @@ urlpatterns = [
     path("tickets/<str:reference>/resolve/", views.ticket_resolve, name="ticket-resolve"),
     path("tickets/<str:reference>/reopen/", views.ticket_reopen, name="ticket-reopen"),
     path("attachments/<uuid:uuid>/", views.attachment_download, name="attachment"),
+    # satisfaction
+    path("tickets/<str:reference>/rating/", survey.ticket_rate, name="ticket-rating"),
+    path("survey/<str:token>/", survey.survey, name="survey"),
 ]
