@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from escalation import portal as escalation_portal
 from escalation.api import EscalateView
 
 admin.site.site_header = "SofaCover Pro Support Desk"
@@ -11,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/tickets/<str:reference>/escalate/", EscalateView.as_view(), name="ticket-escalate"),
     path("api/v1/", include("tickets.api.urls")),
+    path("tickets/<str:reference>/escalate/", escalation_portal.ticket_escalate, name="portal-escalate"),
     path("", include("tickets.portal.urls")),
 ]
 

@@ -226,6 +226,15 @@ MATRIX: dict[str, list[Cell]] = {
     "portal:ticket-reopen": [
         Cell("POST", lambda w: f"/tickets/{w.resolved.reference}/reopen/", portal(a=302, agent=302, manager=302)),
     ],
+    "portal-escalate": [
+        Cell(
+            "POST",
+            lambda w: f"/tickets/{w.ticket.reference}/escalate/",
+            portal(a=302, agent=302, manager=302),
+            {"escalate-tier": "1", "escalate-note": "please"},
+        ),
+        Cell("GET", lambda w: f"/tickets/{w.ticket.reference}/escalate/", every(405)),
+    ],
     "portal:attachment": [
         Cell("GET", lambda w: f"/attachments/{w.public_attachment}/", portal(), label="public reply"),
         Cell("GET", lambda w: f"/attachments/{w.internal_attachment}/", portal(a=404), label="internal note"),

@@ -1,0 +1,131 @@
+"""The SLA engine's part of the customer portal.
+
+- A panel on the customer's ticket page: when to expect a first reply and a
+  resolution, in plain language (no rule names, no internal notes), and the
+  "Ask to escalate" form while the ticket is active and the customer has not
+  asked yet at its current tier.
+- The POST behind that form: one call to services.ticket_escalate with the
+  customer's reason. A refusal (already asked, closed) is a message on the
+  page, never a 500; someone else's ticket is a 404.
+
+The panel is registered in the portal's extension point when this module is
+imported (sofacover/urls.py imports it for the view), the way admin modules
+register their pages: tickets never imports escalation.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from sofacover.errors import DomainError
+from tickets import selectors as ticket_selectors
+from tickets.models import Ticket
+from tickets.portal.extensions import TICKET_PANELS
+
+from . import selectors, services
+from .models import Escalation
+
+State = selectors.SlaState
+RUNNING = (State.ON_TRACK, State.AT_RISK)
+
+
+class AskToEscalateForm(forms.Form):
+    prefix = "escalate"  # the reply form shares the page
+
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Anything we should know?",
+    )
+    # The tier the page was shown at: a second click on a stale page does not escalate twice.
+    tier = forms.TypedChoiceField(choices=Ticket.Tier.choices, coerce=int, widget=forms.HiddenInput)
+
+
+def target_label(minutes: int, *, always_open: bool) -> str:
+    """``4 working hours``, ``15 minutes``, ``1 week``: how the desk states a target to a customer."""
+    if always_open and minutes % (7 * 24 * 60) == 0:
+        amount, unit = minutes // (7 * 24 * 60), "week"
+    elif always_open and minutes % (24 * 60) == 0:
+        amount, unit = minutes // (24 * 60), "day"
+    elif minutes % 60 == 0:
+        amount, unit = minutes // 60, "hour"
+    else:
+        amount, unit = minutes, "minute"
+    if not always_open and unit == "hour":
+        unit = "working hour"
+    return f"{amount} {unit}{'s' if amount != 1 else ''}"
+
+
+def _asked_at_current_tier(ticket: Ticket, escalations: list[Escalation]) -> Escalation | None:
+    for escalation in escalations:
+        if escalation.reason == Escalation.Reason.CUSTOMER_REQUEST and escalation.from_tier == ticket.tier:
+            return escalation
+    return None
+
+
+def ticket_sla_panel(request: HttpRequest, ticket: Ticket) -> str | None:
+    """What the customer may know about the ticket's deadlines, and the ask-to-escalate form."""
+    if ticket.status == Ticket.Status.CLOSED:
+        return None
+    now = timezone.now()
+    states = selectors.sla_state(ticket, now=now)
+    entry = selectors.policy_book().entry(ticket.priority)
+    asked = _asked_at_current_tier(ticket, list(selectors.escalation_list_for(ticket)))
+    can_ask = ticket.is_active and asked is None and request.user.pk == ticket.requester_id
+    promise = None
+    if entry is not None:
+        always_open = entry.calendar.always_open
+        promise = {
+            "priority": ticket.get_priority_display(),
+            "response": target_label(entry.policy.first_response_minutes, always_open=always_open),
+            "resolution": target_label(entry.policy.resolution_minutes, always_open=always_open),
+        }
+    context = {
+        "ticket": ticket,
+        "response_state": states["response"],
+        "resolution_state": states["resolution"],
+        "running": RUNNING,
+        "promise": promise,
+        "asked": asked,
+        "form": AskToEscalateForm(initial={"tier": ticket.tier}) if can_ask else None,
+    }
+    return render_to_string("escalation/portal/ticket_panel.html", context, request=request)
+
+
+@require_POST
+@login_required
+def ticket_escalate(request: HttpRequest, reference: str) -> HttpResponse:
+    """The customer asks for an escalation of their ticket."""
+    ticket = ticket_selectors.ticket_get_visible_to(user=request.user, reference=reference)
+    form = AskToEscalateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "We could not read that request. Please try again from the ticket page.")
+    elif form.cleaned_data["tier"] != ticket.tier:
+        messages.error(request, "This ticket has already been escalated since you opened the page.")
+    else:
+        try:
+            services.ticket_escalate(
+                ticket=ticket,
+                actor=request.user,
+                reason=Escalation.Reason.CUSTOMER_REQUEST,
+                note=form.cleaned_data["note"],
+                now=timezone.now(),
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, "Thank you. We have asked a more senior team to look at your ticket.")
+    return redirect("portal:ticket-detail", reference=ticket.reference)
+
+
+if ticket_sla_panel not in TICKET_PANELS:
+    TICKET_PANELS.append(ticket_sla_panel)
