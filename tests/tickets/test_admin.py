@@ -99,6 +99,7 @@ class TestChangelist:
             "assignee",
             "category",
             "channel",
+            "SLA",  # added by escalation/admin.py
         ]
         assert "?assignee=me" in html
         assert "?assignee=none" in html
