@@ -1,18 +1,154 @@
-"""The notification outbox: every alert, mail and message is a row first.
+"""The notification outbox and the alert configuration managers edit.
 
-A row is written in the same transaction as its cause (an escalation, a
-breach, a new ticket), under a unique dedupe key, and sent after commit by a
-worker with retries and backoff. A crash, a retry or a second sweep can
-therefore neither lose a notification nor queue it twice.
+Every alert, mail and message is a row first. A row is written in the same
+transaction as its cause (an escalation, a breach, a new ticket), under a
+unique dedupe key, and sent after commit by a worker with retries and backoff.
+A crash, a retry or a second sweep can therefore neither lose a notification
+nor queue it twice.
+
+Routing is data, seeded from the procedures document: per priority the
+channels, the Slack channel, who is on call and where generic webhooks go;
+the customer and internal communication templates live here too.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
 from tickets.models import Ticket
+
+from .urlsafety import validate_destination
+
+E164 = RegexValidator(r"^\+[1-9]\d{6,14}$", "Enter the number in international format, e.g. +447700900123.")
+SLACK_NAME = RegexValidator(r"^#[a-z0-9][a-z0-9_-]{0,79}$", "A Slack channel name such as #support-critical.")
+
+
+class SlackChannel(models.Model):
+    name = models.CharField(max_length=81, unique=True, validators=[SLACK_NAME])
+    purpose = models.CharField(max_length=200, blank=True)
+    webhook_url = models.URLField(
+        "incoming-webhook URL",
+        max_length=500,
+        blank=True,
+        validators=[validate_destination],
+        help_text="Slack's incoming-webhook URL for this channel. Empty: the channel is not configured "
+        "and its alerts are skipped. Only public addresses are accepted.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.webhook_url)
+
+
+class AlertRoute(models.Model):
+    """Which channels an alert about a ticket of this priority goes out on."""
+
+    priority = models.CharField(max_length=2, choices=Ticket.Priority.choices, unique=True)
+    phone = models.BooleanField("phone call", default=False)
+    sms = models.BooleanField("SMS", default=False)
+    slack = models.BooleanField(default=False)
+    email = models.BooleanField(default=False)
+    dashboard = models.BooleanField(default=False)
+    webhook = models.BooleanField("generic webhooks", default=False)
+    slack_channel = models.ForeignKey(
+        SlackChannel,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="routes",
+        help_text="Where this priority's alerts and breaches are posted.",
+    )
+    quiet_hours = models.BooleanField(
+        default=False,
+        help_text="Hold alerts to people outside the priority's business calendar and deliver them when it opens.",
+    )
+
+    class Meta:
+        ordering = ["priority"]
+
+    def __str__(self) -> str:
+        return f"{self.priority}: {', '.join(self.channels) or 'no channel'}"
+
+    @property
+    def channels(self) -> list[str]:
+        return [name for name in ("phone", "sms", "slack", "email", "dashboard", "webhook") if getattr(self, name)]
+
+    def clean(self) -> None:
+        if self.slack and self.slack_channel_id is None:
+            raise ValidationError({"slack_channel": "Choose the Slack channel this priority posts to."})
+
+
+class Responder(models.Model):
+    """An agent's paging details: phone number for SMS and calls, and whether they are on call."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="responder")
+    phone_number = models.CharField(max_length=16, blank=True, validators=[E164])
+    on_call = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user.email}{' (on call)' if self.on_call else ''}"
+
+
+class WebhookEndpoint(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    url = models.URLField("URL", max_length=500, validators=[validate_destination])
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CommunicationTemplate(models.Model):
+    """A message the desk sends, with named placeholders such as {{ customer_name }}."""
+
+    class Key(models.TextChoices):
+        ACKNOWLEDGMENT = "acknowledgment", "Customer incident acknowledgment"
+        RESOLUTION = "resolution", "Customer resolution notification"
+        INCIDENT_DECLARATION = "incident_declaration", "Internal incident declaration"
+
+    key = models.CharField(max_length=30, choices=Key.choices, unique=True)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField("text body", max_length=20000)
+    body_html = models.TextField(
+        "HTML body", max_length=40000, blank=True, help_text="Empty: the HTML part is built from the text body."
+    )
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return self.get_key_display()
+
+    def clean(self) -> None:
+        from .messages import validate_template
+
+        validate_template(self)
+
+
+class SendSlot(models.Model):
+    """Rate limit per destination (a Slack channel, a phone): nobody sends to it before ``next_at``."""
+
+    key = models.CharField(max_length=120, unique=True)
+    next_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.key
 
 
 class Notification(models.Model):
@@ -43,21 +179,31 @@ class Notification(models.Model):
 
     channel = models.CharField(max_length=10, choices=Channel.choices)
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    # Who or where: an email address, a phone number, a Slack channel name, a URL.
+    # Who or where: an email address, a phone number, a Slack channel name, a webhook's name.
     recipient = models.CharField(max_length=300)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications"
     )
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, null=True, blank=True, related_name="notifications")
+    webhook = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField()
+    body_html = models.TextField(blank=True)
+    # One line for Slack digests; the JSON document for webhooks.
+    payload = models.JSONField(default=dict, blank=True)
     # Unique per logical notification: a second attempt to queue it is a no-op.
     dedupe_key = models.CharField(max_length=200, unique=True)
+    # Email: generated when queued and reused by every attempt, so a resend is recognisable.
+    message_id = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     hold_until = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
+    # Which relay run claimed the row (a random token): the claim is a conditional UPDATE.
+    claim = models.CharField(max_length=32, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     provider_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
@@ -73,7 +219,22 @@ class Notification(models.Model):
                 condition=Q(status__in=["pending", "held", "sending"]),
             ),
             models.Index(fields=["user", "channel", "-created_at"], name="outbox_user_feed_idx"),
+            models.Index(fields=["status", "-created_at"], name="outbox_status_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="held") | Q(hold_until__isnull=False), name="outbox_held_has_hold_until"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} to {self.recipient}: {self.subject or self.kind}"
+
+
+class DashboardItem(Notification):
+    """An agent's in-app notifications: the dashboard channel, seen through its own admin page."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "my notification"
+        verbose_name_plural = "my notifications"

@@ -301,6 +301,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tickets.tasks.close_resolved_tickets",
         "schedule": 15 * 60,
     },
+    "notification-relay": {
+        "task": "escalation.tasks.deliver_outbox",
+        "schedule": 10,
+        "options": {"expires": 10},
+    },
 }
 
 # --- desk rules ---------------------------------------------------------
@@ -309,6 +314,35 @@ TICKET_AUTO_CLOSE_DAYS = int(os.environ.get("TICKET_AUTO_CLOSE_DAYS", "7"))
 DESK_BASE_URL = os.environ.get("DESK_BASE_URL", "http://127.0.0.1:8000")
 # A suggested article opened with no ticket filed by the same visitor within this many hours is a deflection.
 KNOWLEDGE_DEFLECTION_WINDOW_HOURS = int(os.environ.get("KNOWLEDGE_DEFLECTION_WINDOW_HOURS", "24"))
+
+# --- notifications ------------------------------------------------------
+# The outbox relay (escalation/relay.py): retries, backoff, leases, batching.
+NOTIFY_KICK_ON_COMMIT = env_bool("NOTIFY_KICK_ON_COMMIT", default=True)
+NOTIFY_RELAY_BATCH = 500
+NOTIFY_RELAY_BUDGET_SECONDS = 120
+NOTIFY_LEASE_SECONDS = 300
+NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
+NOTIFY_RETRY_BASE_SECONDS = 30
+NOTIFY_RETRY_MAX_SECONDS = 60 * 60
+# Slack allows about one message per second per channel: alerts go out as digests.
+NOTIFY_SLACK_DIGEST_MAX = 50
+NOTIFY_SLACK_MIN_INTERVAL_SECONDS = 1.0
+NOTIFY_SLACK_MAX_WAIT_SECONDS = 5.0
+NOTIFY_SYSTEM_SLACK_CHANNEL = "#launch-monitoring"
+# SMS and calls: all of a person's pending alerts in one message, at most one per interval.
+NOTIFY_PAGE_MIN_INTERVAL_SECONDS = 60
+NOTIFY_WAR_ROOM = os.environ.get("NOTIFY_WAR_ROOM", "#support-critical")
+# Every outbound mail: our Message-ID domain and X-Loop value (RFC 3834 loop prevention).
+NOTIFY_MESSAGE_ID_DOMAIN = os.environ.get("NOTIFY_MESSAGE_ID_DOMAIN", "desk.sofacoverpro.com")
+NOTIFY_X_LOOP = os.environ.get("NOTIFY_X_LOOP", "support@sofacoverpro.com")
+# Slack and webhook URLs may only reach public addresses; loopback only where a test says so.
+NOTIFY_ALLOW_PRIVATE_URLS = False
+NOTIFY_PRIVATE_URL_ALLOWLIST: list[str] = env_list("NOTIFY_PRIVATE_URL_ALLOWLIST", "")
+# Twilio's REST API (SMS and voice) over plain HTTP. Empty credentials: SMS and calls are skipped.
+TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 
 LOGGING = {
     "version": 1,

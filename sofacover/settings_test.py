@@ -16,3 +16,5 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 CELERY_TASK_ALWAYS_EAGER = False
 RATELIMITS = {**RATELIMITS}
+# Tests flush the outbox themselves; no kick is published to a broker.
+NOTIFY_KICK_ON_COMMIT = False
