@@ -1,14 +1,30 @@
 """Who hears about what, written to the outbox in the caller's transaction.
 
-Routing by priority follows the procedures document: P0 phone + SMS + Slack +
-email; P1 Slack + email; P2 email + dashboard; P3 dashboard only. Slack
-channel #support-critical for P0/P1, #support-general for P2/P3.
+Routing is data (``AlertRoute``, seeded from the procedures document): P0
+phone + SMS + Slack + email; P1 Slack + email; P2 email + dashboard; P3
+dashboard only; #support-critical for P0/P1, #support-general for P2/P3,
+#launch-monitoring for system alerts.
+
+- new P0/P1 ticket: the on-call agents of its tier (all of the tier if nobody is on call);
+- escalation: the agents of the target tier, plus managers for the management rule;
+- 75 % of a target used: the assignee, or the tier if nobody has the ticket;
+- breach: the assignee or the tier, and the priority's Slack channel;
+- the customer: an acknowledgment when the ticket is filed, a notice when it is resolved.
+
+Alerts to people about priorities with quiet hours (P2/P3) are held outside
+the priority's business calendar and go out when it opens; customer mail is
+never held. Nothing here sends: ``relay.outbox_flush`` does, after commit.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from email.utils import make_msgid
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -16,25 +32,19 @@ from django.db.models import QuerySet
 from tickets import permissions as ticket_permissions
 from tickets.models import Ticket
 
+from . import messages, selectors, sla
 from .models import Escalation, SlaBreach
-from .outbox_models import Notification
+from .outbox_models import AlertRoute, Notification, SlackChannel, WebhookEndpoint
 
+logger = logging.getLogger(__name__)
 Channel = Notification.Channel
 Kind = Notification.Kind
+Status = Notification.Status
+PEOPLE_CHANNELS = (Channel.PHONE, Channel.SMS, Channel.EMAIL, Channel.DASHBOARD)
+QUIET_HOURS_LOOKAHEAD = timedelta(days=21)
 
-ROUTES: dict[str, tuple[str, ...]] = {
-    "P0": (Channel.PHONE, Channel.SMS, Channel.SLACK, Channel.EMAIL),
-    "P1": (Channel.SLACK, Channel.EMAIL),
-    "P2": (Channel.EMAIL, Channel.DASHBOARD),
-    "P3": (Channel.DASHBOARD,),
-}
-SLACK_CHANNELS = {
-    "P0": "#support-critical",
-    "P1": "#support-critical",
-    "P2": "#support-general",
-    "P3": "#support-general",
-}
-PERSONAL = {Channel.EMAIL, Channel.DASHBOARD, Channel.SMS, Channel.PHONE}
+
+# --- the outbox row -------------------------------------------------------------------
 
 
 def queue(
@@ -48,8 +58,21 @@ def queue(
     subject: str = "",
     ticket: Ticket | None = None,
     user: User | None = None,
+    body_html: str = "",
+    payload: dict | None = None,
+    webhook: WebhookEndpoint | None = None,
+    hold_until: datetime | None = None,
 ) -> bool:
-    """Write one outbox row unless its dedupe key exists; True when written."""
+    """Write one outbox row unless its dedupe key exists; True when written.
+
+    Dashboard items are delivered by being written (status sent) unless held;
+    everything else is pending and the relay is kicked after commit.
+    """
+    status, next_attempt_at, sent_at = Status.PENDING, now, None
+    if hold_until is not None and hold_until > now:
+        status, next_attempt_at = Status.HELD, hold_until
+    elif channel == Channel.DASHBOARD:
+        status, sent_at = Status.SENT, now
     try:
         with transaction.atomic():
             Notification.objects.create(
@@ -58,83 +81,256 @@ def queue(
                 recipient=recipient[:300],
                 user=user,
                 ticket=ticket,
+                webhook=webhook,
                 subject=subject[:300],
                 body=body,
+                body_html=body_html,
+                payload=payload or {},
                 dedupe_key=dedupe_key[:200],
-                next_attempt_at=now,
+                message_id=make_msgid(domain=settings.NOTIFY_MESSAGE_ID_DOMAIN) if channel == Channel.EMAIL else "",
+                status=status,
+                next_attempt_at=next_attempt_at,
+                hold_until=hold_until if status == Status.HELD else None,
                 created_at=now,
+                sent_at=sent_at,
             )
     except IntegrityError:
         return False
+    if status == Status.PENDING:
+        _kick_after_commit()
     return True
 
 
+_kick = threading.local()
+
+
+def _kick_after_commit() -> None:
+    """Ask a worker to flush once the transaction commits (one publish per commit, however many rows)."""
+    if not settings.NOTIFY_KICK_ON_COMMIT:
+        return
+    _kick.wanted = True
+    transaction.on_commit(_publish_kick)
+
+
+def _publish_kick() -> None:
+    if not getattr(_kick, "wanted", False):
+        return
+    _kick.wanted = False
+    from . import tasks
+
+    tasks.kick_relay()
+
+
+# --- who ----------------------------------------------------------------------------------
+
+
 def agents_of_tier(tier: int) -> QuerySet[User]:
-    return User.objects.filter(
-        is_active=True, is_staff=True, groups__name=ticket_permissions.AGENT_GROUPS[tier]
-    ).order_by("pk")
+    return (
+        User.objects.filter(is_active=True, is_staff=True, groups__name=ticket_permissions.AGENT_GROUPS[tier])
+        .select_related("responder")
+        .order_by("pk")
+    )
+
+
+def on_call_of_tier(tier: int) -> list[User]:
+    """The tier's on-call agents; all of the tier when nobody is on call."""
+    agents = agents_of_tier(tier)
+    on_call = list(agents.filter(responder__on_call=True))
+    return on_call or list(agents)
 
 
 def managers() -> QuerySet[User]:
-    return User.objects.filter(is_active=True, is_staff=True, groups__name=ticket_permissions.MANAGERS).order_by("pk")
+    return (
+        User.objects.filter(is_active=True, is_staff=True, groups__name=ticket_permissions.MANAGERS)
+        .select_related("responder")
+        .order_by("pk")
+    )
 
 
-def _alert(*, ticket: Ticket, kind: str, people: list[User], subject: str, body: str, key: str, now: datetime) -> int:
-    """Route one alert over the priority's channels: Slack once per channel, the rest per person."""
-    written = 0
-    for channel in ROUTES.get(ticket.priority, ()):
-        if channel == Channel.SLACK:
-            written += queue(
-                channel=channel,
-                kind=kind,
-                recipient=SLACK_CHANNELS[ticket.priority],
-                subject=subject,
-                body=body,
-                dedupe_key=f"{key}:slack",
-                now=now,
-                ticket=ticket,
-            )
-            continue
-        for person in people:
-            written += queue(
-                channel=channel,
-                kind=kind,
-                recipient=person.email or person.username,
-                subject=subject,
-                body=body,
-                dedupe_key=f"{key}:{channel}:{person.pk}",
-                now=now,
-                ticket=ticket,
-                user=person,
-            )
-    return written
+def _owner_or_tier(ticket: Ticket) -> list[User]:
+    if ticket.assignee_id and ticket.assignee.is_active:
+        return [ticket.assignee]
+    return list(agents_of_tier(ticket.tier))
+
+
+def _phone_of(person: User) -> str:
+    responder = getattr(person, "responder", None)  # None when the agent has no paging details
+    return responder.phone_number if responder else ""
+
+
+def _unique(people: Iterable[User]) -> list[User]:
+    seen: dict[int, User] = {}
+    for person in people:
+        seen.setdefault(person.pk, person)
+    return list(seen.values())
+
+
+# --- when -------------------------------------------------------------------------------------
+
+
+def hold_until_for(ticket: Ticket, route: AlertRoute, *, now: datetime) -> datetime | None:
+    """When a quiet-hours alert to a person may go out: None for now, else the calendar's next opening."""
+    if not route.quiet_hours:
+        return None
+    entry = selectors.policy_book().entry(ticket.priority)
+    if entry is None or entry.calendar.always_open:
+        return None
+    for begin, _ in sla.open_intervals(entry.calendar, now, now + QUIET_HOURS_LOOKAHEAD):
+        return None if begin <= now else begin
+    return None  # closed for three weeks: better to deliver than to sit on it
+
+
+# --- alerts -----------------------------------------------------------------------------------
+
+
+def _slack_text(value: str) -> str:
+    """Slack mrkdwn: customer-controlled text cannot make links or @channel mentions."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _describe(ticket: Ticket) -> str:
     return f"{ticket.reference} [{ticket.priority}] {ticket.subject}"
 
 
-def on_ticket_created(*, ticket: Ticket, now: datetime) -> None:
-    """The customer gets an acknowledgment; a new P0/P1 alerts the agents of its tier."""
+def _link(ticket: Ticket) -> str:
+    return f"{settings.DESK_BASE_URL.rstrip('/')}/admin/tickets/ticket/{ticket.pk}/change/"
+
+
+def _alert(
+    *,
+    ticket: Ticket,
+    kind: str,
+    people: list[User],
+    subject: str,
+    body: str,
+    key: str,
+    now: datetime,
+    slack: bool | None = None,
+) -> int:
+    """Route one alert: per person over the priority's personal channels, once per Slack channel and webhook."""
+    route = AlertRoute.objects.select_related("slack_channel").filter(priority=ticket.priority).first()
+    if route is None:
+        logger.warning("No alert route for %s: %s not sent", ticket.priority, key)
+        return 0
+    hold = hold_until_for(ticket, route, now=now)
+    label = Kind(kind).label
+    short = f"{label}: {_describe(ticket)}"
+    written = 0
+    for channel in PEOPLE_CHANNELS:
+        if not getattr(route, channel):
+            continue
+        for person in _unique(people):
+            recipient = _phone_of(person) if channel in (Channel.SMS, Channel.PHONE) else person.email
+            written += queue(
+                channel=channel,
+                kind=kind,
+                recipient=recipient or "",
+                subject=subject,
+                body=short[:300] if channel in (Channel.SMS, Channel.PHONE) else f"{body}\n\n{_link(ticket)}",
+                dedupe_key=f"{key}:{channel}:{person.pk}",
+                now=now,
+                ticket=ticket,
+                user=person,
+                hold_until=hold,
+            )
+    post_to_slack = route.slack if slack is None else slack
+    if post_to_slack and route.slack_channel is not None:
+        line = f"*{label}* <{_link(ticket)}|{ticket.reference}> [{ticket.priority}] {_slack_text(ticket.subject)}"
+        written += queue(
+            channel=Channel.SLACK,
+            kind=kind,
+            recipient=route.slack_channel.name,
+            subject=subject,
+            body=f"{_slack_text(body)}\n<{_link(ticket)}|Open {ticket.reference}>",
+            payload={"line": line},
+            dedupe_key=f"{key}:slack",
+            now=now,
+            ticket=ticket,
+        )
+    if route.webhook:
+        for endpoint in WebhookEndpoint.objects.filter(active=True):
+            written += queue(
+                channel=Channel.WEBHOOK,
+                kind=kind,
+                recipient=endpoint.name,
+                webhook=endpoint,
+                subject=subject,
+                body=body,
+                payload={
+                    "event": kind,
+                    "ticket": ticket.reference,
+                    "priority": ticket.priority,
+                    "tier": ticket.tier,
+                    "subject": ticket.subject,
+                    "summary": subject,
+                    "at": now.isoformat(),
+                },
+                dedupe_key=f"{key}:webhook:{endpoint.pk}",
+                now=now,
+                ticket=ticket,
+            )
+    return written
+
+
+def system_alert(*, subject: str, body: str, key: str, now: datetime) -> int:
+    """Tell the people who run the desk: #launch-monitoring and the managers' dashboard. Deduped by key."""
+    written = 0
+    channel = SlackChannel.objects.filter(name=settings.NOTIFY_SYSTEM_SLACK_CHANNEL).first()
+    if channel is not None:
+        written += queue(
+            channel=Channel.SLACK,
+            kind=Kind.SYSTEM,
+            recipient=channel.name,
+            subject=subject,
+            body=_slack_text(body),
+            payload={"line": f"*System* {_slack_text(subject)}"},
+            dedupe_key=f"{key}:slack",
+            now=now,
+        )
+    for person in managers():
+        written += queue(
+            channel=Channel.DASHBOARD,
+            kind=Kind.SYSTEM,
+            recipient=person.email,
+            subject=subject,
+            body=body,
+            dedupe_key=f"{key}:dashboard:{person.pk}",
+            now=now,
+            user=person,
+        )
+    return written
+
+
+def _customer_mail(*, ticket: Ticket, kind: str, template: str, key: str, now: datetime) -> bool:
     requester = ticket.requester
-    queue(
+    if not requester.email:
+        return False
+    rendered = messages.render_for_ticket(template, ticket, now=now)
+    return queue(
         channel=Channel.EMAIL,
-        kind=Kind.ACKNOWLEDGMENT,
-        recipient=requester.email or requester.username,
-        subject=f"[{ticket.reference}] We have received your request",
-        body=f"We are looking into: {ticket.subject}",
-        dedupe_key=f"ack:{ticket.pk}",
+        kind=kind,
+        recipient=requester.email,
+        subject=rendered.subject,
+        body=rendered.text,
+        body_html=rendered.html,
+        dedupe_key=key,
         now=now,
         ticket=ticket,
         user=requester,
     )
-    if ticket.priority in ("P0", "P1"):
+
+
+def on_ticket_created(*, ticket: Ticket, now: datetime) -> None:
+    """The customer gets the acknowledgment; a new P0/P1 declares an incident to the tier's on-call agents."""
+    _customer_mail(ticket=ticket, kind=Kind.ACKNOWLEDGMENT, template="acknowledgment", key=f"ack:{ticket.pk}", now=now)
+    if ticket.priority in (Ticket.Priority.P0, Ticket.Priority.P1):
+        declared = messages.render_for_ticket("incident_declaration", ticket, now=now)
         _alert(
             ticket=ticket,
             kind=Kind.TICKET_CREATED,
-            people=list(agents_of_tier(ticket.tier)),
-            subject=f"New {ticket.get_priority_display()} ticket {ticket.reference}",
-            body=_describe(ticket),
+            people=on_call_of_tier(ticket.tier),
+            subject=declared.subject,
+            body=declared.text,
             key=f"new:{ticket.pk}",
             now=now,
         )
@@ -143,15 +339,16 @@ def on_ticket_created(*, ticket: Ticket, now: datetime) -> None:
 def on_escalated(*, escalation: Escalation, now: datetime) -> None:
     ticket = escalation.ticket
     if escalation.to_management:
-        people, target = list(managers()), "management"
+        people, target = [*managers(), *agents_of_tier(escalation.to_tier)], "management"
     else:
         people, target = list(agents_of_tier(escalation.to_tier)), f"Tier {escalation.to_tier}"
+    note = f"\nNote: {escalation.note}" if escalation.note else ""
     _alert(
         ticket=ticket,
         kind=Kind.ESCALATED,
         people=people,
         subject=f"Escalated to {target}: {ticket.reference}",
-        body=f"{_describe(ticket)} escalated to {target} ({escalation.get_reason_display()}).",
+        body=f"{_describe(ticket)} escalated to {target} ({escalation.get_reason_display()}).{note}",
         key=f"esc:{escalation.pk}",
         now=now,
     )
@@ -159,44 +356,55 @@ def on_escalated(*, escalation: Escalation, now: datetime) -> None:
 
 def on_breach_warning(*, ticket: Ticket, kind: str, due_at: datetime | None, now: datetime) -> int:
     """75 % of a target has run: the assignee (or the tier, if nobody has it) hears."""
-    people = [ticket.assignee] if ticket.assignee else list(agents_of_tier(ticket.tier))
     label = SlaBreach.Kind(kind).label.lower()
     return _alert(
         ticket=ticket,
         kind=Kind.BREACH_WARNING,
-        people=people,
-        subject=f"{ticket.reference}: {label} due at {due_at:%H:%M %Z}" if due_at else ticket.reference,
-        body=f"{_describe(ticket)}: the {label} target is 75 % used.",
+        people=_owner_or_tier(ticket),
+        subject=f"{ticket.reference}: {label} due {messages.when(due_at)}" if due_at else ticket.reference,
+        body=f"{_describe(ticket)}: 75 % of the {label} target is used; it is due {messages.when(due_at)}.",
         key=f"warn:{ticket.pk}:{kind}:{due_at.isoformat() if due_at else ''}",
         now=now,
     )
 
 
 def on_breached(*, breach: SlaBreach, now: datetime) -> None:
+    """A target was missed: the assignee or the tier, and always the priority's Slack channel."""
     ticket = breach.ticket
-    people = [ticket.assignee] if ticket.assignee else list(agents_of_tier(ticket.tier))
     label = breach.get_kind_display().lower()
     _alert(
         ticket=ticket,
         kind=Kind.BREACHED,
-        people=people,
+        people=_owner_or_tier(ticket),
         subject=f"{ticket.reference}: {label} target breached",
-        body=f"{_describe(ticket)}: the {label} target was due at {breach.due_at.isoformat()}.",
+        body=f"{_describe(ticket)}: the {label} target was due {messages.when(breach.due_at)}.",
         key=f"breach:{breach.pk}",
         now=now,
+        slack=True,
     )
 
 
 def on_resolved(*, ticket: Ticket, now: datetime) -> None:
-    requester = ticket.requester
-    queue(
-        channel=Channel.EMAIL,
-        kind=Kind.RESOLUTION,
-        recipient=requester.email or requester.username,
-        subject=f"[{ticket.reference}] Issue resolved",
-        body=f"Your request “{ticket.subject}” has been resolved.",
-        dedupe_key=f"resolved:{ticket.pk}:{now.isoformat()}",
-        now=now,
+    _customer_mail(
         ticket=ticket,
-        user=requester,
+        kind=Kind.RESOLUTION,
+        template="resolution",
+        key=f"resolved:{ticket.pk}:{now.isoformat()}",
+        now=now,
     )
+
+
+# --- the dashboard feed (reads) ------------------------------------------------------------
+
+
+def dashboard_feed_for(*, user: User) -> QuerySet[Notification]:
+    """An agent's in-app notifications, newest first: delivered ones only (held ones appear when released)."""
+    return (
+        Notification.objects.filter(user=user, channel=Channel.DASHBOARD, status=Status.SENT)
+        .select_related("ticket")
+        .order_by("-created_at", "-id")
+    )
+
+
+def dashboard_mark_read(*, user: User, ids: Iterable[int], now: datetime) -> int:
+    return dashboard_feed_for(user=user).filter(pk__in=list(ids), read_at__isnull=True).update(read_at=now)
