@@ -29,7 +29,8 @@ from django.contrib.postgres.search import (
     TrigramWordSimilarity,
 )
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, TextField, Value
+from django.db.models.functions import Replace
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -56,11 +57,17 @@ class SearchResult:
     snippet: SafeString
 
 
+def _no_tags(field: str) -> Replace:
+    """The column with < and > blanked: PostgreSQL's parser would read "<script> the words…" as one tag."""
+    blanked = Replace(F(field), Value("<"), Value(" "), output_field=TextField())
+    return Replace(blanked, Value(">"), Value(" "), output_field=TextField())
+
+
 def _vector() -> SearchVector:
     return (
-        SearchVector("title", weight="A", config=CONFIG)
+        SearchVector(_no_tags("title"), weight="A", config=CONFIG)
         + SearchVector("tag_text", weight="B", config=CONFIG)
-        + SearchVector("body_text", weight="C", config=CONFIG)
+        + SearchVector(_no_tags("body_text"), weight="C", config=CONFIG)
     )
 
 
@@ -98,8 +105,66 @@ def reindex_all() -> int:
     return count
 
 
+# Words too common to mean anything in a ticket subject (PostgreSQL's english config drops its own).
+STOPWORDS = frozenset(
+    {
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "get",
+        "got",
+        "has",
+        "have",
+        "how",
+        "i",
+        "i'm",
+        "im",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "so",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    }
+)
+
+
 def _terms(q: str) -> list[str]:
-    return re.findall(r"\w+", q.lower())[:MAX_TERMS]
+    words = re.findall(r"\w+", q.lower())
+    meaningful = [word for word in words if word not in STOPWORDS]
+    return (meaningful or words)[:MAX_TERMS]
 
 
 def highlight(text: str) -> SafeString:
@@ -157,11 +222,15 @@ def article_search(
     only within what ``user`` may see (a customer asking for internal gets
     nothing). Empty or wordless queries return [].
     """
+    return search_within(_scoped(user, category, audience, published_only), q, limit=limit, match=match)
+
+
+def search_within(articles: QuerySet[Article], q: str, *, limit: int = 10, match: Match = "all") -> list[SearchResult]:
+    """Search inside an already visibility-filtered queryset (the API's filtered list). Prefer article_search."""
     q = q.strip()[:MAX_QUERY]
     terms = _terms(q)
     if not terms or limit <= 0:
         return []
-    articles = _scoped(user, category, audience, published_only)
     if connection.vendor == "postgresql":
         return _search_postgresql(articles, q, terms, match, limit)
     if connection.vendor == "sqlite":
@@ -183,7 +252,7 @@ def _search_postgresql(
         .annotate(
             rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS),
             headline=SearchHeadline(
-                "body_text",
+                _no_tags("body_text"),
                 query,
                 config=CONFIG,
                 start_sel=START,

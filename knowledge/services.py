@@ -41,6 +41,8 @@ MAX_TITLE = 200
 MAX_BODY = 100_000
 MAX_COMMENT = 1000
 CONTENT_FIELDS = ("title", "body", "audience", "category", "status", "tags", "slug")
+# Path segments of /api/v1/articles/... and /kb/... that an article slug would shadow.
+RESERVED_SLUGS = frozenset({"suggest", "search", "category", "categories", "tags", "feed", "sitemap"})
 
 
 class NotAllowed(DomainError):
@@ -64,7 +66,7 @@ class TicketClosed(Conflict):
 
 
 def _clean_title(title: str) -> str:
-    title = " ".join((title or "").split())
+    title = " ".join((title or "").replace("\x00", "").split())
     if not title:
         raise DomainError("A title is required.", field="title")
     if len(title) > MAX_TITLE:
@@ -105,6 +107,8 @@ def _clean_slug(slug: str, *, article: Article | None) -> str:
     slug = (slug or "").strip().lower()
     if not slug or slug != slugify(slug) or len(slug) > 200:
         raise DomainError("Use lowercase letters, digits and hyphens (at most 200).", field="slug")
+    if slug in RESERVED_SLUGS:
+        raise DomainError(f"{slug!r} is reserved; choose another slug.", field="slug")
     taken = Article.objects.filter(slug=slug)
     if article is not None:
         taken = taken.exclude(pk=article.pk)
@@ -115,6 +119,8 @@ def _clean_slug(slug: str, *, article: Article | None) -> str:
 
 def _free_slug(title: str) -> str:
     base = slugify(title)[:190] or "article"
+    if base in RESERVED_SLUGS:
+        base = f"{base}-article"
     taken = set(Article.objects.filter(slug__startswith=base).values_list("slug", flat=True))
     slug, n = base, 2
     while slug in taken:
@@ -177,6 +183,14 @@ def _normalise(values: dict[str, Any], *, article: Article | None) -> dict[str, 
     if unknown:
         raise DomainError(f"Unknown article fields: {', '.join(sorted(unknown))}.")
     return clean
+
+
+def article_check(*, article: Article | None, **values: Any) -> None:
+    """Validate article values without saving (forms call this to show field errors).
+
+    :raises DomainError: for an invalid value, naming the field
+    """
+    _normalise(values, article=article)
 
 
 def article_changes(article: Article, **values: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ admin.site.index_title = "Agent console"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/tickets/<str:reference>/escalate/", EscalateView.as_view(), name="ticket-escalate"),
+    path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/", include("tickets.api.urls")),
     path("tickets/<str:reference>/escalate/", escalation_portal.ticket_escalate, name="portal-escalate"),
     path("", include("tickets.portal.urls")),

@@ -1,0 +1,130 @@
+"""Input and output shapes of the articles API."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tickets.models import Ticket
+
+from ..models import Article, ArticleRevision
+from ..services import MAX_BODY, MAX_COMMENT, MAX_TAGS, MAX_TITLE
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class TagNamesField(serializers.Field):
+    """Tag names; reads from the prefetched tags (no query per article)."""
+
+    def to_representation(self, value):
+        return [tag.name for tag in value.all()]
+
+    def to_internal_value(self, data):
+        raise NotImplementedError  # read-only here; inputs use ListField
+
+
+class ArticleSerializer(serializers.ModelSerializer):
+    tags = TagNamesField(read_only=True)
+    body_html = serializers.CharField(read_only=True, help_text="The body rendered from markdown and sanitised.")
+
+    class Meta:
+        model = Article
+        fields = [
+            "slug",
+            "title",
+            "audience",
+            "category",
+            "tags",
+            "status",
+            "body",
+            "body_html",
+            "updated_at",
+            "published_at",
+            "helpful_yes",
+            "helpful_no",
+        ]
+        read_only_fields = fields
+
+
+class ArticleSearchResultSerializer(ArticleSerializer):
+    """An article found by ``q``: how well it matched and where."""
+
+    score = serializers.FloatField(read_only=True, help_text="Higher is better; comparable within one response.")
+    snippet = serializers.CharField(
+        read_only=True, help_text="HTML: escaped text of the body with the matched words in <mark>."
+    )
+
+    class Meta(ArticleSerializer.Meta):
+        fields = [*ArticleSerializer.Meta.fields, "score", "snippet"]
+        read_only_fields = fields
+
+
+class SuggestionSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    title = serializers.CharField()
+    audience = serializers.ChoiceField(choices=Article.Audience.choices)
+    category = serializers.ChoiceField(choices=Ticket.Category.choices)
+    score = serializers.FloatField()
+    snippet = serializers.CharField(help_text="HTML: escaped text with the matched words in <mark>.")
+
+
+class ArticleCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=MAX_TITLE)
+    body = serializers.CharField(max_length=MAX_BODY, trim_whitespace=False, help_text="Markdown.")
+    audience = serializers.ChoiceField(choices=Article.Audience.choices, default=Article.Audience.PUBLIC)
+    category = serializers.ChoiceField(choices=Ticket.Category.choices, default=Ticket.Category.OTHER)
+    status = serializers.ChoiceField(choices=Article.Status.choices, default=Article.Status.DRAFT)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), max_length=MAX_TAGS, default=list, help_text="Tag names."
+    )
+    slug = serializers.SlugField(max_length=200, required=False, help_text="Made from the title when left out.")
+
+
+class ArticleUpdateSerializer(ArticleCreateSerializer):
+    """Every field optional; only the fields sent change."""
+
+    title = serializers.CharField(max_length=MAX_TITLE, required=False)
+    body = serializers.CharField(max_length=MAX_BODY, trim_whitespace=False, required=False, help_text="Markdown.")
+    audience = serializers.ChoiceField(choices=Article.Audience.choices, required=False)
+    category = serializers.ChoiceField(choices=Ticket.Category.choices, required=False)
+    status = serializers.ChoiceField(choices=Article.Status.choices, required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=50), max_length=MAX_TAGS, required=False, help_text="Tag names."
+    )
+
+
+class VoteSerializer(serializers.Serializer):
+    helpful = serializers.BooleanField()
+    comment = serializers.CharField(max_length=MAX_COMMENT, required=False, allow_blank=True, default="")
+
+
+class VoteResultSerializer(serializers.Serializer):
+    helpful = serializers.BooleanField()
+    comment = serializers.CharField()
+    replaced = serializers.BooleanField(help_text="True when this replaced your earlier answer.")
+    helpful_yes = serializers.IntegerField()
+    helpful_no = serializers.IntegerField()
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    created_by = serializers.EmailField(source="created_by.username", read_only=True, allow_null=True, default=None)
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = ArticleRevision
+        fields = [
+            "number",
+            "title",
+            "body",
+            "audience",
+            "category",
+            "status",
+            "tags",
+            "created_by",
+            "created_at",
+            "note",
+        ]
+        read_only_fields = fields
+
+
+class SuggestQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=200, help_text="The draft ticket subject.")
