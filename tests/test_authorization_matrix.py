@@ -92,6 +92,9 @@ def portal(anonymous=302, a=200, b=404, agent=200, manager=200) -> dict[str, int
 
 
 T = "/api/v1/tickets/"
+KB = "/api/v1/articles/"
+# Seeded by knowledge/migrations/0004_seed_articles.py.
+KB_PUBLIC, KB_INTERNAL = "track-my-order", "runbook-payment-processing"
 
 MATRIX: dict[str, list[Cell]] = {
     # --- API ---
@@ -190,6 +193,54 @@ MATRIX: dict[str, list[Cell]] = {
             json=True,
             label="resolved ticket",
         ),
+    ],
+    # --- knowledge base API (seeded articles: a public FAQ and an internal runbook) ---
+    "article-list": [
+        Cell("GET", lambda w: KB, every(200)),
+        Cell(
+            "GET",
+            lambda w: f"{KB}?audience=internal",
+            api(anonymous=400, a=400, b=400),
+            label="internal filter",
+        ),
+        Cell(
+            "POST",
+            lambda w: KB,
+            api(a=403, b=403, agent=201, manager=201),
+            {"title": "New FAQ", "body": "Answer.", "status": "published"},
+            json=True,
+        ),
+    ],
+    "article-detail": [
+        Cell("GET", lambda w: f"{KB}{KB_PUBLIC}/", every(200), label="public"),
+        Cell("GET", lambda w: f"{KB}{KB_INTERNAL}/", api(anonymous=404, a=404, b=404), label="internal"),
+        Cell("PATCH", lambda w: f"{KB}{KB_PUBLIC}/", api(a=403, b=403), {"title": "Edited"}, json=True),
+        Cell("DELETE", lambda w: f"{KB}{KB_PUBLIC}/", every(405)),
+    ],
+    "article-suggest": [
+        Cell("GET", lambda w: f"{KB}suggest/?q=track my order", every(200)),
+        Cell("GET", lambda w: f"{KB}suggest/", every(400), label="no q"),
+    ],
+    "article-vote": [
+        Cell(
+            "POST",
+            lambda w: f"{KB}{KB_PUBLIC}/vote/",
+            api(a=201, b=201, agent=201, manager=201),
+            {"helpful": True},
+            json=True,
+        ),
+        Cell(
+            "POST",
+            lambda w: f"{KB}{KB_INTERNAL}/vote/",
+            api(a=404, b=404, agent=201, manager=201),
+            {"helpful": True},
+            json=True,
+            label="internal",
+        ),
+    ],
+    "article-revisions": [
+        Cell("GET", lambda w: f"{KB}{KB_PUBLIC}/revisions/", api(a=403, b=403), label="public"),
+        Cell("GET", lambda w: f"{KB}{KB_INTERNAL}/revisions/", api(a=404, b=404), label="internal"),
     ],
     "api-schema": [Cell("GET", lambda w: "/api/v1/schema/", every(200))],
     "api-docs": [Cell("GET", lambda w: "/api/v1/docs/", every(200))],
