@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -123,10 +124,21 @@ STATUS_PHRASES = {
 # --- validation -------------------------------------------------------------------
 
 
+@lru_cache(maxsize=128)
+def compile_source(source: str):
+    """Parse once per distinct text: compiled templates are immutable and safe to share."""
+    return ENGINE.from_string(source)
+
+
+@lru_cache(maxsize=256)
+def _problems(source: str, allowed: frozenset[str], field: str) -> tuple[str, ...]:
+    return tuple(check_source(source, allowed, field=field))
+
+
 def check_source(source: str, allowed: frozenset[str], *, field: str) -> list[str]:
     """Problems with one template text: tags, unknown or dotted placeholders, variable filter arguments."""
     try:
-        template = ENGINE.from_string(source)
+        template = compile_source(source)
     except TemplateSyntaxError as exc:
         return [f"{field}: only {{{{ placeholders }}}} are allowed, no template tags ({exc})."]
     problems = []
@@ -157,7 +169,7 @@ def validate_template(template) -> None:
         raise ValidationError({"key": "Unknown template."})
     errors: dict[str, list[str]] = {}
     for field in ("subject", "body_text", "body_html"):
-        problems = check_source(getattr(template, field) or "", allowed, field=field)
+        problems = list(_problems(getattr(template, field) or "", allowed, field))
         if problems:
             errors[field] = problems
     if errors:
@@ -180,7 +192,7 @@ def _plain(value: object) -> str:
 
 
 def render_source(source: str, context: Mapping[str, str], *, html: bool) -> str:
-    template = ENGINE.from_string(source)
+    template = compile_source(source)
     return template.render(Context({key: _plain(value) for key, value in context.items()}, autoescape=html))
 
 

@@ -285,7 +285,7 @@ class TestTemplates:
         ticket = TicketFactory(requester=customer, priority="P2")
         ticket_services.message_add(ticket=ticket, author=agent, body="We re-sent the cover.", now=T0)
         ticket_services.ticket_resolve(ticket=ticket, actor=agent, now=T0 + timedelta(hours=1))
-        notice = Notification.objects.get(kind=Kind.RESOLUTION)
+        notice = Notification.objects.get(kind=Kind.RESOLUTION, dedupe_key__startswith="resolved:")
         assert notice.subject == "Issue Resolved - order processing is now working normally"
         assert "Resolution: We re-sent the cover." in notice.body
         assert "resolved as of Mon 2 Mar 2026, 10:00 GMT" in notice.body
