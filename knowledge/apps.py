@@ -7,3 +7,6 @@ class KnowledgeConfig(AppConfig):
 
     def ready(self) -> None:
         from . import receivers  # noqa: F401  (connects to tickets' signals)
+        from .portal.hooks import register  # the help centre and console in tickets' extension points
+
+        register()

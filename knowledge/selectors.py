@@ -218,3 +218,49 @@ def deflection_stats(*, since: datetime, until: datetime, now: datetime) -> Defl
 def deflection_count(*, since: datetime, until: datetime, now: datetime) -> int:
     """Suggestions opened in [since, until) with no ticket filed by that visitor within the window."""
     return deflection_stats(since=since, until=until, now=now).deflected
+
+
+# --- portal and console ---
+
+
+def article_list_top_by_category(*, user: User | AnonymousUser, per_category: int = 3) -> dict[str, list[Article]]:
+    """The most helpful published articles ``user`` may see, ``per_category`` per category (KB home), one query.
+
+    A window function ranks inside each category, so the cost does not grow with the number of categories.
+    """
+    from django.db.models import F, Window
+    from django.db.models.functions import RowNumber
+
+    ranked = (
+        article_list_visible_to(user=user)
+        .filter(status=Article.Status.PUBLISHED)
+        .prefetch_related(None)
+        .annotate(
+            category_rank=Window(
+                RowNumber(),
+                partition_by=[F("category")],
+                order_by=[F("helpful_yes").desc(), F("helpful_no").asc(), F("title").asc()],
+            )
+        )
+        .filter(category_rank__lte=per_category)
+        .order_by("category", "category_rank")
+    )
+    grouped: dict[str, list[Article]] = {}
+    for article in ranked:
+        grouped.setdefault(article.category, []).append(article)
+    return grouped
+
+
+def article_voted_by(*, article: Article, voter_key: str) -> bool | None:
+    """The visitor's current answer to "was this helpful?" on ``article`` (None: not answered)."""
+    from .models import ArticleVote
+
+    return ArticleVote.objects.filter(article=article, voter_key=voter_key).values_list("helpful", flat=True).first()
+
+
+def ticket_runbook_get(*, ticket: Ticket, pk: int) -> TicketRunbook:
+    """A runbook attached to ``ticket`` (an id from another ticket is a 404). :raises Http404:"""
+    ticket_runbook = TicketRunbook.objects.select_related("article", "ticket").filter(pk=pk, ticket=ticket).first()
+    if ticket_runbook is None:
+        raise Http404("No such runbook on this ticket.")
+    return ticket_runbook

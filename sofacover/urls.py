@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/", include("tickets.api.urls")),
     path("tickets/<str:reference>/escalate/", escalation_portal.ticket_escalate, name="portal-escalate"),
+    path("kb/", include("knowledge.portal.urls")),
+    path("console/", include("knowledge.console_urls")),
     path("", include("tickets.portal.urls")),
 ]
 

@@ -91,6 +91,39 @@ def portal(anonymous=302, a=200, b=404, agent=200, manager=200) -> dict[str, int
     return api(anonymous, a, b, agent, manager)
 
 
+# --- knowledge base (help centre and console actions): data made once per world, on first use ---
+
+
+def _kb(world: World) -> dict:
+    from knowledge import services as kb_services
+    from knowledge.models import Article, TicketRunbook
+
+    kb = getattr(world, "_kb", None)
+    if kb is None:
+        faq = kb_services.article_create(
+            actor=None, title="Matrix FAQ", body="Public.", slug="matrix-faq", status=Article.Status.PUBLISHED, now=T0
+        )
+        runbook = kb_services.article_create(
+            actor=None,
+            title="Matrix runbook",
+            body="- [ ] One\n- [ ] Two\n",
+            slug="matrix-runbook",
+            audience=Article.Audience.INTERNAL,
+            status=Article.Status.PUBLISHED,
+            now=T0,
+        )
+        attached = TicketRunbook.objects.create(ticket=world.ticket, article=runbook, attached_at=T0)
+        kb = world._kb = {"faq": faq, "runbook": runbook, "attached": attached}  # type: ignore[attr-defined]
+    return kb
+
+
+def console(anonymous=302, a=403, b=403, agent=302, manager=302) -> dict[str, int]:
+    return api(anonymous, a, b, agent, manager)
+
+
+C = "/console/tickets/"
+
+
 T = "/api/v1/tickets/"
 KB = "/api/v1/articles/"
 # Seeded by knowledge/migrations/0004_seed_articles.py.
@@ -289,6 +322,59 @@ MATRIX: dict[str, list[Cell]] = {
     "portal:attachment": [
         Cell("GET", lambda w: f"/attachments/{w.public_attachment}/", portal(), label="public reply"),
         Cell("GET", lambda w: f"/attachments/{w.internal_attachment}/", portal(a=404), label="internal note"),
+    ],
+    # --- knowledge base: help centre ---
+    "kb:home": [Cell("GET", lambda w: "/kb/", every(200))],
+    "kb:search": [Cell("GET", lambda w: "/kb/search/?q=matrix", every(200))],
+    "kb:suggest": [Cell("GET", lambda w: "/kb/suggest/?q=matrix", every(200))],
+    "kb:category": [Cell("GET", lambda w: "/kb/category/orders/", every(200))],
+    "kb:article": [
+        Cell("GET", lambda w: f"/kb/{_kb(w)['faq'].slug}/", every(200), label="public FAQ"),
+        Cell("GET", lambda w: f"/kb/{_kb(w)['runbook'].slug}/", portal(anonymous=404, a=404), label="runbook"),
+    ],
+    "kb:vote": [
+        Cell("POST", lambda w: f"/kb/{_kb(w)['faq'].slug}/vote/", every(302), {"helpful": "yes"}),
+        Cell("GET", lambda w: f"/kb/{_kb(w)['faq'].slug}/vote/", every(405)),
+        Cell(
+            "POST",
+            lambda w: f"/kb/{_kb(w)['runbook'].slug}/vote/",
+            portal(anonymous=404, a=404, b=404, agent=302, manager=302),
+            {"helpful": "yes"},
+            label="runbook",
+        ),
+    ],
+    "kb:suggestion-open": [
+        Cell("POST", lambda w: f"/kb/{_kb(w)['faq'].slug}/open/", every(302), {"q": "matrix"}),
+        Cell("GET", lambda w: f"/kb/{_kb(w)['faq'].slug}/open/", every(405)),
+        Cell("POST", lambda w: f"/kb/{_kb(w)['runbook'].slug}/open/", every(404), label="runbook"),
+    ],
+    # --- knowledge base: console actions (agents) ---
+    "kb-console:runbook-attach": [
+        Cell(
+            "POST",
+            lambda w: f"{C}{w.ticket.reference}/runbooks/attach/",
+            console(),
+            lambda w: {"article": _kb(w)["runbook"].slug},
+        ),
+        Cell("GET", lambda w: f"{C}{w.ticket.reference}/runbooks/attach/", every(405)),
+    ],
+    "kb-console:runbook-step": [
+        Cell(
+            "POST",
+            lambda w: f"{C}{w.ticket.reference}/runbooks/{_kb(w)['attached'].pk}/steps/1/",
+            console(),
+            {"done": "1"},
+        ),
+        Cell("GET", lambda w: f"{C}{w.ticket.reference}/runbooks/{_kb(w)['attached'].pk}/steps/1/", every(405)),
+    ],
+    "kb-console:template-reply": [
+        Cell(
+            "POST",
+            lambda w: f"{C}{w.ticket.reference}/template-reply/",
+            console(),
+            lambda w: {"faq": _kb(w)["faq"].slug, "body": "see this"},
+        ),
+        Cell("GET", lambda w: f"{C}{w.ticket.reference}/template-reply/", every(405)),
     ],
 }
 

@@ -22,3 +22,27 @@ def ticket_panels_render(request: HttpRequest, ticket: Ticket) -> list[str]:
     """Every registered panel's HTML for this ticket, skipping those with nothing to show."""
     rendered = (panel(request, ticket) for panel in TICKET_PANELS)
     return [html for html in rendered if html]
+
+
+# The ticket form: other apps suggest answers for the subject being typed (the knowledge base's
+# deflection) and hear when the form filed a ticket. ``SUBJECT_SUGGESTERS`` holds callables
+# ``(request, subject) -> HTML or None``, rendered outside the ticket <form> on every render of the
+# form (``subject`` may be empty, so a panel can offer its own progressive enhancement); with any
+# registered, the form shows a "Check for answers" button that re-renders it with the suggestions
+# (the path without JavaScript). ``TICKET_FILED`` holds callables ``(request, ticket) -> None``
+# called after the portal filed a ticket.
+SubjectSuggester = Callable[[HttpRequest, str], str | None]
+SUBJECT_SUGGESTERS: list[SubjectSuggester] = []
+TicketFiled = Callable[[HttpRequest, Ticket], None]
+TICKET_FILED: list[TicketFiled] = []
+
+
+def subject_suggestions_render(request: HttpRequest, subject: str) -> list[str]:
+    """Every registered suggester's HTML for this draft subject, skipping those with nothing to show."""
+    rendered = (suggester(request, subject) for suggester in SUBJECT_SUGGESTERS)
+    return [html for html in rendered if html]
+
+
+def ticket_filed_notify(request: HttpRequest, ticket: Ticket) -> None:
+    for hook in TICKET_FILED:
+        hook(request, ticket)

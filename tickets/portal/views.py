@@ -29,7 +29,12 @@ from tickets import selectors, services
 from tickets.auth import normalise_email
 from tickets.models import Ticket
 
-from .extensions import ticket_panels_render
+from .extensions import (
+    SUBJECT_SUGGESTERS,
+    subject_suggestions_render,
+    ticket_filed_notify,
+    ticket_panels_render,
+)
 from .forms import LoginForm, PortalPasswordResetForm, ReplyForm, SignupForm, TicketForm
 
 TICKETS_PER_PAGE = 20
@@ -145,11 +150,24 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/portal/ticket_list.html", {"page": page, "tickets": page.object_list})
 
 
+# Fields of the ticket form kept when it is re-rendered with suggestions ("Check for answers").
+CHECK_ANSWERS = "check_answers"
+DRAFT_FIELDS = ("subject", "description", "priority", "category")
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
+def ticket_new(request: HttpRequest) -> HttpResponse:
+    """File a ticket; "Check for answers" (no JavaScript needed) shows the form again with suggestions."""
+    if request.method == "POST" and CHECK_ANSWERS in request.POST and SUBJECT_SUGGESTERS:
+        draft = TicketForm(initial={name: request.POST.get(name) for name in DRAFT_FIELDS if name in request.POST})
+        return _render_ticket_form(request, draft, subject=request.POST.get("subject", ""))
+    return _ticket_file(request)
+
+
 @_limit("ticket_ip", "ip", "portal.ticket-new")
 @_limit("ticket_account", "user", "portal.ticket-new")
-def ticket_new(request: HttpRequest) -> HttpResponse:
+def _ticket_file(request: HttpRequest) -> HttpResponse:
     form = TicketForm(request.POST, request.FILES) if request.method == "POST" else TicketForm()
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -167,10 +185,20 @@ def ticket_new(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
+            ticket_filed_notify(request, ticket)
             messages.success(request, f"Thank you. Your ticket {ticket.reference} has been filed.")
             return redirect("portal:ticket-detail", reference=ticket.reference)
     status = 400 if form.errors else 200
-    return render(request, "tickets/portal/ticket_new.html", {"form": form}, status=status)
+    return _render_ticket_form(request, form, subject=request.POST.get("subject", ""), status=status)
+
+
+def _render_ticket_form(request: HttpRequest, form: TicketForm, *, subject: str, status: int = 200) -> HttpResponse:
+    context = {
+        "form": form,
+        "suggestions": subject_suggestions_render(request, subject),
+        "can_check_answers": bool(SUBJECT_SUGGESTERS),
+    }
+    return render(request, "tickets/portal/ticket_new.html", context, status=status)
 
 
 def _render_ticket(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm, status: int = 200) -> HttpResponse:

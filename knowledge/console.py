@@ -1,0 +1,258 @@
+"""The knowledge base in the agent console: a panel on the ticket page and the actions it posts to.
+
+The panel (registered in tickets.admin.CONSOLE_PANELS) shows agents the
+runbooks for the ticket's category, the runbooks attached to the ticket with
+their steps, the top search hits for its subject, a reply-from-template form
+and public FAQ links to put in a reply. It renders nothing for anyone who is
+not an agent.
+
+The actions live at /console/tickets/<reference>/... (knowledge/console_urls.py):
+POST only, CSRF-checked by the middleware, signed-in agents with the tickets
+and knowledge permissions; each parses its form, makes one service call and
+goes back to the ticket's console page. Ticks and attachments are written to
+the ticket timeline by the knowledge services.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import wraps
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
+
+from sofacover.errors import DomainError
+from tickets import selectors as ticket_selectors
+from tickets import services as ticket_services
+from tickets.models import Ticket
+
+from . import permissions, search, selectors, services
+from .models import Article, ResponseTemplate
+
+SUBJECT_HITS = 5
+FAQ_CHOICES = 10
+RUNBOOK_PERMS = ("tickets.work_ticket", "knowledge.view_article")
+TEMPLATE_PERMS = ("tickets.work_ticket", "knowledge.view_responsetemplate")
+_MARKDOWN_LINK_TEXT = re.compile(r"([\[\]\\])")
+
+
+def _may(user: User | AnonymousUser, perms: tuple[str, ...]) -> bool:
+    return permissions.can_work_runbooks(user) and user.has_perms(perms)
+
+
+def faq_url(article: Article) -> str:
+    """The public address of an FAQ, for a reply the customer reads in their mail or the portal."""
+    return settings.DESK_BASE_URL.rstrip("/") + reverse("kb:article", kwargs={"slug": article.slug})
+
+
+def faq_link_markdown(article: Article) -> str:
+    """``[title](url)``: the title's brackets escaped so it stays one link."""
+    title = _MARKDOWN_LINK_TEXT.sub(r"\\\1", article.title)
+    return f"[{title}]({faq_url(article)})"
+
+
+def _public_view() -> AnonymousUser:
+    """Who a customer is, for the selectors: FAQ links must be articles every customer may open."""
+    return AnonymousUser()
+
+
+def _console_url(ticket: Ticket, anchor: str = "") -> str:
+    return reverse("admin:tickets_ticket_change", args=[ticket.pk]) + (f"#{anchor}" if anchor else "")
+
+
+# --- the panel -----------------------------------------------------------------------------
+
+
+def console_panel(request: HttpRequest, ticket: Ticket) -> SafeString | None:
+    """tickets.admin.CONSOLE_PANELS entry: the knowledge section of the ticket page (agents only)."""
+    user = request.user
+    if not _may(user, RUNBOOK_PERMS):
+        return None
+    attached = selectors.runbook_list_attached(ticket=ticket)
+    attached_ids = {item.ticket_runbook.article_id for item in attached}
+    hits = search.article_search(user=user, q=ticket.subject, limit=SUBJECT_HITS, match="any", published_only=True)
+    faqs = [hit.article for hit in hits if hit.article.is_public]
+    known = {article.pk for article in faqs}
+    for article in selectors.article_list_popular(user=_public_view(), category=ticket.category, limit=FAQ_CHOICES):
+        if article.pk not in known and len(faqs) < FAQ_CHOICES:
+            faqs.append(article)
+            known.add(article.pk)
+    can_act = ticket.status != Ticket.Status.CLOSED
+    templates: list[ResponseTemplate] = []
+    if can_act and _may(user, TEMPLATE_PERMS):
+        templates = list(selectors.response_template_list(category=ticket.category))
+    context = {
+        "ticket": ticket,
+        "can_act": can_act,
+        "attached": attached,
+        "category_runbooks": [
+            {"article": article, "attached": article.pk in attached_ids}
+            for article in selectors.runbook_list_for_category(category=ticket.category)
+        ],
+        "category_label": ticket.get_category_display(),
+        "hits": hits,
+        "faqs": [
+            {"article": article, "url": faq_url(article), "markdown": faq_link_markdown(article)} for article in faqs
+        ],
+        "templates": templates,
+        "reply_form": TemplateReplyForm(templates=templates, faqs=faqs) if templates or faqs else None,
+    }
+    return render_to_string("knowledge/console/panel.html", context, request=request)
+
+
+# --- the actions -----------------------------------------------------------------------------
+
+
+def console_action(perms: tuple[str, ...]) -> Callable:
+    """POST only; signed-in agents with ``perms`` (others: login or 403); the ticket by reference or 404."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @require_POST
+        @wraps(view)
+        def wrapped(request: HttpRequest, reference: str, **kwargs: object) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+            if not _may(request.user, perms):
+                raise PermissionDenied
+            ticket = ticket_selectors.ticket_get_visible_to(user=request.user, reference=reference)
+            return view(request, ticket, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class AttachForm(forms.Form):
+    article = forms.SlugField(max_length=220)
+
+
+class StepForm(forms.Form):
+    done = forms.TypedChoiceField(choices=[("1", "tick"), ("0", "untick")], coerce=lambda value: value == "1")
+
+
+class TemplateReplyForm(forms.Form):
+    template = forms.ChoiceField(label="Template", required=False)
+    faq = forms.ChoiceField(label="Link an FAQ", required=False)
+    body = forms.CharField(
+        label="Your words (after the template)",
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+    )
+
+    def __init__(self, *args, templates=(), faqs=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["template"].choices = [("", "— none —"), *((t.slug, t.name) for t in templates)]
+        self.fields["faq"].choices = [("", "— none —"), *((a.slug, a.title) for a in faqs)]
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not self.errors and not (data.get("template") or data.get("faq") or (data.get("body") or "").strip()):
+            raise forms.ValidationError("Pick a template, an FAQ link or write a message.", code="empty")
+        return data
+
+
+def _refused(request: HttpRequest, form: forms.Form) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+
+
+@console_action(RUNBOOK_PERMS)
+def runbook_attach(request: HttpRequest, ticket: Ticket) -> HttpResponse:
+    form = AttachForm(request.POST)
+    if not form.is_valid():
+        _refused(request, form)
+        return HttpResponseRedirect(_console_url(ticket, "kb-runbooks"))
+    article = selectors.article_get_visible_to(user=request.user, slug=form.cleaned_data["article"])
+    try:
+        services.runbook_attach(ticket=ticket, article=article, actor=request.user, now=timezone.now())
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Runbook attached: {article.title}.")
+    return HttpResponseRedirect(_console_url(ticket, "kb-runbooks"))
+
+
+@console_action(RUNBOOK_PERMS)
+def runbook_step(request: HttpRequest, ticket: Ticket, runbook: int, step: int) -> HttpResponse:
+    form = StepForm(request.POST)
+    if not form.is_valid():
+        _refused(request, form)
+        return HttpResponseRedirect(_console_url(ticket, "kb-runbooks"))
+    ticket_runbook = selectors.ticket_runbook_get(ticket=ticket, pk=runbook)
+    service = services.runbook_step_tick if form.cleaned_data["done"] else services.runbook_step_untick
+    try:
+        service(ticket_runbook=ticket_runbook, step=step, actor=request.user, now=timezone.now())
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return HttpResponseRedirect(_console_url(ticket, f"kb-runbook-{ticket_runbook.pk}"))
+
+
+def compose_reply(*, ticket: Ticket, template: ResponseTemplate | None, body: str, faq: Article | None) -> str:
+    """The reply's markdown: the template rendered for the ticket, the agent's words, then the FAQ link."""
+    parts = []
+    if template is not None:
+        parts.append(services.template_render(template=template, ticket=ticket).strip())
+    if body.strip():
+        parts.append(body.strip())
+    if faq is not None:
+        parts.append(f"This article may help: {faq_link_markdown(faq)}")
+    return "\n\n".join(parts)
+
+
+@console_action(TEMPLATE_PERMS)
+def template_reply(request: HttpRequest, ticket: Ticket) -> HttpResponse:
+    """Send a public reply made from a response template and/or an FAQ link and the agent's words."""
+    template_slug = request.POST.get("template", "").strip()
+    faq_slug = request.POST.get("faq", "").strip()
+    try:
+        template = selectors.response_template_get(slug=template_slug) if template_slug else None
+        faq = selectors.article_get_visible_to(user=_public_view(), slug=faq_slug) if faq_slug else None
+    except Http404:
+        messages.error(request, "That template or FAQ is no longer available.")
+        return HttpResponseRedirect(_console_url(ticket, "kb-reply"))
+    form = TemplateReplyForm(request.POST, templates=[template] if template else [], faqs=[faq] if faq else [])
+    if not form.is_valid():
+        _refused(request, form)
+        return HttpResponseRedirect(_console_url(ticket, "kb-reply"))
+    try:
+        ticket_services.message_add(
+            ticket=ticket,
+            author=request.user,
+            body=compose_reply(ticket=ticket, template=template, body=form.cleaned_data["body"], faq=faq),
+            now=timezone.now(),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return HttpResponseRedirect(_console_url(ticket, "kb-reply"))
+    messages.success(request, "Reply sent to the customer.")
+    return HttpResponseRedirect(_console_url(ticket, "thread"))
+
+
+# --- the API's template field ------------------------------------------------------------------
+
+
+def render_template_for_message(ticket: Ticket, slug: str, user: User) -> str | None:
+    """tickets.api MESSAGE_TEMPLATE_RENDERER: the template rendered for ``ticket``; None for no such template.
+
+    :raises NotAllowed: for anyone who may not use templates (customers)
+    """
+    if not permissions.can_use_templates(user):
+        raise services.NotAllowed("Only support agents can reply from templates.", field="template")
+    try:
+        template = selectors.response_template_get(slug=slug)
+    except Http404:
+        return None
+    return services.template_render(template=template, ticket=ticket)
