@@ -33,7 +33,10 @@ def runbook():
         title=f"Payment declines {CANARY}",
         slug="payment-declines-runbook",
         category=Article.Category.PAYMENT,
-        body="## Steps\n\n- [ ] Check the payment gateway status\n- [ ] Look up the decline code\n- [ ] Reply to the customer\n",
+        body=(
+            "## Steps\n\n- [ ] Check the payment gateway status\n- [ ] Look up the decline code\n"
+            "- [ ] Reply to the customer\n"
+        ),
     )
 
 
@@ -132,7 +135,8 @@ class TestRunbooks:
         ticked, unticked = events(ticket, TicketEvent.Kind.RUNBOOK_STEP)
         assert "Ticked step 2" in ticked.new_value
         assert "Unticked step 2" in unticked.new_value
-        assert ticked.internal and unticked.internal
+        assert ticked.internal
+        assert unticked.internal
 
     def test_the_page_shows_ticked_steps(self, ticket, runbook, agent):
         client = client_for(agent)
