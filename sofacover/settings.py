@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -67,6 +69,7 @@ INSTALLED_APPS = [
     "tickets",
     "escalation",
     "knowledge",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -291,6 +294,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule, in one place.
 SLA_SWEEP_SECONDS = 30
 CELERY_BEAT_SCHEDULE = {
+    # Monday 08:00 in CELERY_TIMEZONE, the desk's zone; the outbox dedupes by ISO week.
+    "weekly-summary": {
+        "task": "reports.tasks.weekly_summary",
+        "schedule": crontab(minute="0", hour="8", day_of_week="1"),
+    },
     "sla-sweep": {
         "task": "escalation.tasks.sweep",
         "schedule": SLA_SWEEP_SECONDS,
@@ -312,6 +320,8 @@ CELERY_BEAT_SCHEDULE = {
 # Resolved tickets the customer has not answered are closed after this many days.
 TICKET_AUTO_CLOSE_DAYS = int(os.environ.get("TICKET_AUTO_CLOSE_DAYS", "7"))
 DESK_BASE_URL = os.environ.get("DESK_BASE_URL", "http://127.0.0.1:8000")
+# Emailed survey links (satisfaction) expire after this long; each link is single-use.
+SURVEY_LINK_MAX_AGE = timedelta(days=int(os.environ.get("SURVEY_LINK_MAX_AGE_DAYS", "14")))
 # A suggested article opened with no ticket filed by the same visitor within this many hours is a deflection.
 KNOWLEDGE_DEFLECTION_WINDOW_HOURS = int(os.environ.get("KNOWLEDGE_DEFLECTION_WINDOW_HOURS", "24"))
 

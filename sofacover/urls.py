@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from escalation import portal as escalation_portal
 from escalation.api import EscalateView
+from reports.urls import api_urlpatterns as reports_api
 
 admin.site.site_header = "SofaCover Pro Support Desk"
 admin.site.site_title = "SofaCover Pro agent console"
@@ -12,7 +13,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/tickets/<str:reference>/escalate/", EscalateView.as_view(), name="ticket-escalate"),
     path("api/v1/", include("knowledge.api.urls")),
+    path("api/v1/reports/", include(reports_api)),
     path("api/v1/", include("tickets.api.urls")),
+    path("reports/", include("reports.urls")),
     path("tickets/<str:reference>/escalate/", escalation_portal.ticket_escalate, name="portal-escalate"),
     path("kb/", include("knowledge.portal.urls")),
     path("console/", include("knowledge.console_urls")),

@@ -323,6 +323,51 @@ MATRIX: dict[str, list[Cell]] = {
         Cell("GET", lambda w: f"/attachments/{w.public_attachment}/", portal(), label="public reply"),
         Cell("GET", lambda w: f"/attachments/{w.internal_attachment}/", portal(a=404), label="internal note"),
     ],
+    # --- satisfaction ---
+    "ticket-rating": [
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.resolved.reference}/rating/",
+            api(a=201, agent=403, manager=403),
+            {"score": 5, "comment": "thanks"},
+            json=True,
+        ),
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.ticket.reference}/rating/",
+            api(a=409, agent=403, manager=403),
+            {"score": 5},
+            json=True,
+            label="open ticket",
+        ),
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.resolved.reference}/rating/",
+            api(a=400, agent=403, manager=403),
+            {"score": 6},
+            json=True,
+            label="score out of range",
+        ),
+    ],
+    "portal:ticket-rating": [
+        Cell(
+            "POST",
+            lambda w: f"/tickets/{w.resolved.reference}/rating/",
+            portal(a=302, agent=302, manager=302),
+            {"score": "5"},
+        ),
+        Cell("GET", lambda w: f"/tickets/{w.resolved.reference}/rating/", every(405)),
+    ],
+    "portal:survey": [Cell("GET", lambda w: "/survey/not-a-token/", every(404))],
+    # --- reports: managers only; customers are told nothing exists ---
+    "reports:index": [Cell("GET", lambda w: "/reports/", portal(a=404, b=404, agent=403))],
+    "reports:csv": [
+        Cell("GET", lambda w: "/reports/sla.csv", portal(a=404, b=404, agent=403)),
+        Cell("GET", lambda w: "/reports/offenders.csv?from=2026-01-01&to=2026-03-31", portal(a=404, b=404, agent=403)),
+    ],
+    "reports-sla": [Cell("GET", lambda w: "/api/v1/reports/sla/", api(a=404, agent=403))],
+    "reports-satisfaction": [Cell("GET", lambda w: "/api/v1/reports/satisfaction/", api(a=404, agent=403))],
+    "reports-summary": [Cell("GET", lambda w: "/api/v1/reports/summary/", api(a=404, agent=403))],
     # --- knowledge base: help centre ---
     "kb:home": [Cell("GET", lambda w: "/kb/", every(200))],
     "kb:search": [Cell("GET", lambda w: "/kb/search/?q=matrix", every(200))],

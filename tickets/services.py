@@ -571,7 +571,7 @@ def rating_submit(*, ticket: Ticket, actor: User, score: int, comment: str = "",
     :raises TicketNotResolved: the ticket is still being worked on
     :raises RatingLocked: the ticket was rated more than 7 days ago
     """
-    if actor.pk != ticket.requester_id:
+    if not permissions.can_rate_ticket(actor, ticket):
         raise NotAllowed("Only the customer who filed this ticket can rate it.")
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise DomainError("Choose a score from 1 to 5.", field="score")

@@ -245,6 +245,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["post"], filter_backends=[])
     def rating(self, request: Request, reference: str) -> Response:
         ticket = self.get_object()
+        if not permissions.can_rate_ticket(request.user, ticket):
+            raise services.NotAllowed("Only the customer who filed this ticket can rate it.")
         data = s.RatingRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rating, created = services.rating_submit(

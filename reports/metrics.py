@@ -1,0 +1,681 @@
+"""Every metric of the reports, computed in the database with aggregation.
+
+No function here loops over tickets in Python: each table is one or a few
+aggregate queries whose number does not depend on how many tickets there are.
+
+Definitions (they are also printed on the reports page):
+
+- **In range.** Response metrics count tickets *created* in the range; resolution
+  metrics, CSAT, survey response rate and first-contact resolution count tickets
+  *resolved* in the range (their latest resolution, ``resolved_at``). A ticket
+  filed before the range and resolved inside it therefore counts for resolution
+  but not for response. The range is whole days in the desk's time zone.
+- **Within target** compares the reply or resolution time with the deadline the
+  SLA engine stored on the ticket (``first_response_due_at``,
+  ``resolution_due_at``). Those deadlines already skip paused time (waiting on the
+  customer, resolved) and the policy's calendar. A stored deadline of null on a
+  ticket that was answered means the clock never reached the target before the
+  answer: within target. A response share counts only tickets whose outcome is
+  known: answered, or unanswered past the deadline.
+- **Breaches** are the SLA engine's own ``SlaBreach`` records (tickets with at
+  least one breach of that kind), so the reports agree with the alerts sent.
+- **Durations** (median, p90, MTTR) are wall-clock seconds from filing to the
+  first public agent reply or to the resolution, pauses included.
+- **First-contact resolution:** resolved with exactly one public agent reply and
+  never reopened (no ``reopened`` event).
+- No data gives null values, never a division by zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    Window,
+)
+from django.db.models.functions import Cast, Coalesce, RowNumber, TruncWeek
+
+from escalation.models import Escalation, SlaBreach
+from escalation.selectors import policy_book
+from tickets.models import Message, Ticket, TicketEvent
+
+from .filters import ReportFilters, desk_zone
+
+PRIORITIES = [p.value for p in Ticket.Priority]
+# The procedures document's shares, used when a priority has no SLA policy row.
+DEFAULT_TARGET_SHARES = {"P0": (1.0, 0.9), "P1": (0.95, 0.85), "P2": (0.9, 0.8), "P3": (0.85, 0.75)}
+CSAT_TARGET = 4.5
+SURVEY_RESPONSE_TARGET = 0.8
+FCR_TARGET = 0.7
+MTTR_TARGET_SECONDS = 2 * 3600
+MTTD_TARGET_SECONDS = 5 * 60
+WORST_OFFENDERS = 10
+BACKLOG_BUCKETS = [
+    ("under_1_day", "Under 1 day", timedelta(0), timedelta(days=1)),
+    ("1_to_3_days", "1 to 3 days", timedelta(days=1), timedelta(days=3)),
+    ("3_to_7_days", "3 to 7 days", timedelta(days=3), timedelta(days=7)),
+    ("7_to_30_days", "7 to 30 days", timedelta(days=7), timedelta(days=30)),
+    ("over_30_days", "Over 30 days", timedelta(days=30), None),
+]
+
+
+# --- SQL building blocks -------------------------------------------------------------
+
+
+class Seconds(Func):
+    """Seconds from ``start`` to ``end`` (two datetime expressions), computed by the database."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def __init__(self, start: Any, end: Any) -> None:
+        super().__init__(start, end)
+
+    def as_sql(self, compiler, connection, **extra_context):  # PostgreSQL and the rest
+        start, end = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))", [*end[1], *start[1]]
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        start, end = (compiler.compile(e) for e in self.get_source_expressions())
+        # Django stores UTC text ("YYYY-MM-DD HH:MM:SS.ffffff"); julianday counts days with fractions.
+        return (
+            f"ROUND((julianday({end[0]}) - julianday({start[0]})) * 86400.0, 3)",
+            [*end[1], *start[1]],
+        )
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ordered-set aggregate: percentile_cont(p) WITHIN GROUP (ORDER BY value)."""
+
+    function = "percentile_cont"
+    name = "PercentileCont"
+    output_field = FloatField()
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=f"{float(fraction):.4f}", **extra)
+
+
+RESPONSE_SECONDS = Seconds(F("created_at"), F("first_responded_at"))
+RESOLUTION_SECONDS = Seconds(F("created_at"), F("resolved_at"))
+RESPONDED_IN_TARGET = Q(first_responded_at__isnull=False) & (
+    Q(first_response_due_at__isnull=True) | Q(first_responded_at__lte=F("first_response_due_at"))
+)
+RESOLVED_IN_TARGET = Q(resolved_at__isnull=False) & (
+    Q(resolution_due_at__isnull=True) | Q(resolved_at__lte=F("resolution_due_at"))
+)
+
+
+def _response_known(now: datetime) -> Q:
+    return Q(first_responded_at__isnull=False) | Q(first_response_due_at__lte=now)
+
+
+def _breached(kind: str) -> Exists:
+    return Exists(SlaBreach.objects.filter(ticket_id=OuterRef("pk"), kind=kind))
+
+
+def _first_contact() -> Q:
+    """Exactly one public agent reply and no reopened event (on an annotated queryset)."""
+    return Q(public_agent_replies=1) & Q(reopened=False)
+
+
+def _with_contact_facts(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    replies = (
+        Message.objects.filter(ticket_id=OuterRef("pk"), internal=False, by_agent=True)
+        .order_by()
+        .values("ticket_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return tickets.annotate(
+        public_agent_replies=Coalesce(Subquery(replies, output_field=IntegerField()), Value(0)),
+        reopened=Exists(TicketEvent.objects.filter(ticket_id=OuterRef("pk"), kind=TicketEvent.Kind.REOPENED)),
+    )
+
+
+def _share(part: int | None, whole: int | None) -> float | None:
+    return None if not whole else round((part or 0) / whole, 4)
+
+
+def _round(value: float | Decimal | None, places: int = 1) -> float | None:
+    return None if value is None else round(float(value), places)
+
+
+# --- the ticket sets -------------------------------------------------------------------
+
+
+def tickets_filtered(f: ReportFilters) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(**f.ticket_lookups()).order_by()
+
+
+def tickets_created_in(f: ReportFilters) -> QuerySet[Ticket]:
+    return tickets_filtered(f).filter(created_at__gte=f.start_at, created_at__lt=f.end_before)
+
+
+def tickets_resolved_in(f: ReportFilters) -> QuerySet[Ticket]:
+    return tickets_filtered(f).filter(resolved_at__gte=f.start_at, resolved_at__lt=f.end_before)
+
+
+# --- percentiles -----------------------------------------------------------------------
+
+
+def percentiles(
+    tickets: QuerySet[Ticket], value: Any, *, by: str | None, fractions: tuple[float, ...] = (0.5, 0.9)
+) -> dict[str | None, dict[float, float | None]]:
+    """Continuous percentiles of ``value`` per ``by`` group (or overall, key None); nulls are skipped.
+
+    PostgreSQL: percentile_cont in one grouped query. Elsewhere (SQLite): one query
+    ranks the values with window functions and returns only the one or two rows
+    each percentile sits between; the interpolation is done on those rows.
+    """
+    tickets = tickets.annotate(v=value).filter(v__isnull=False)
+    if connection.vendor != "postgresql":
+        return _percentiles_by_rank(tickets, by=by, fractions=fractions)
+    aggregates = {f"p{i}": PercentileCont(F("v"), p) for i, p in enumerate(fractions)}
+    if by:
+        rows = [(row[by], row) for row in tickets.values(by).annotate(**aggregates)]
+    else:
+        row = tickets.aggregate(n=Count("pk"), **aggregates)
+        rows = [(None, row)] if row["n"] else []
+    return {key: {p: row[f"p{i}"] for i, p in enumerate(fractions)} for key, row in rows}
+
+
+def _percentiles_by_rank(
+    tickets: QuerySet[Ticket], *, by: str | None, fractions: tuple[float, ...]
+) -> dict[str | None, dict[float, float | None]]:
+    partition = [F(by)] if by else None
+    ranked = tickets.annotate(
+        group=F(by) if by else Value(""),
+        rn=Window(RowNumber(), partition_by=partition, order_by=[F("v").asc(), F("pk").asc()]),
+        n=Window(Count("pk"), partition_by=partition),
+    )
+    # Row k (1-based) of n holds the value at position (k-1)/(n-1); a fraction p falls
+    # between rows floor(p*(n-1))+1 and the row after it.
+    wanted = Q()
+    for p in fractions:
+        low = Cast(Value(p) * (F("n") - 1), IntegerField()) + 1
+        wanted |= Q(rn__gte=low, rn__lte=low + 1)
+    values: dict[Any, dict[int, float]] = {}
+    sizes: dict[Any, int] = {}
+    for group, n, rn, v in ranked.filter(wanted).values_list("group", "n", "rn", "v"):  # <= 2 rows per fraction
+        key = group if by else None
+        values.setdefault(key, {})[rn] = float(v)
+        sizes[key] = n
+    result: dict[str | None, dict[float, float | None]] = {}
+    for key, ranks in values.items():
+        n, result[key] = sizes[key], {}
+        for p in fractions:
+            position = p * (n - 1)
+            low = int(position)
+            below = ranks[low + 1]
+            above = ranks.get(low + 2, below)
+            result[key][p] = below + (above - below) * (position - low)
+    return result
+
+
+# --- the tables ------------------------------------------------------------------------
+
+
+def target_shares() -> dict[str, tuple[float, float]]:
+    """Per priority, the share that must meet the response and the resolution target (SLA policies)."""
+    shares = dict(DEFAULT_TARGET_SHARES)
+    for priority, entry in policy_book().policies.items():
+        shares[priority] = (float(entry.policy.response_target_share), float(entry.policy.resolution_target_share))
+    return shares
+
+
+@dataclass
+class PriorityRow:
+    priority: str
+    tickets: int = 0
+    response_measured: int = 0
+    response_met: int = 0
+    response_breaches: int = 0
+    resolved: int = 0
+    resolution_met: int = 0
+    resolution_breaches: int = 0
+    response_target_share: float = 0.0
+    resolution_target_share: float = 0.0
+    median_first_response_seconds: float | None = None
+    p90_first_response_seconds: float | None = None
+    median_resolution_seconds: float | None = None
+    p90_resolution_seconds: float | None = None
+    mean_resolution_seconds: float | None = None
+
+    @property
+    def responded_within_target(self) -> float | None:
+        return _share(self.response_met, self.response_measured)
+
+    @property
+    def resolved_within_target(self) -> float | None:
+        return _share(self.resolution_met, self.resolved)
+
+    @property
+    def response_met_target(self) -> bool | None:
+        share = self.responded_within_target
+        return None if share is None else share >= self.response_target_share
+
+    @property
+    def resolution_met_target(self) -> bool | None:
+        share = self.resolved_within_target
+        return None if share is None else share >= self.resolution_target_share
+
+
+def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
+    """Per priority: response (tickets created in range) and resolution (resolved in range)."""
+    shares = target_shares()
+    rows = {
+        p: PriorityRow(p, response_target_share=shares[p][0], resolution_target_share=shares[p][1]) for p in PRIORITIES
+    }
+    for r in (
+        tickets_created_in(f)
+        .values("priority")
+        .annotate(
+            tickets=Count("id"),
+            response_measured=Count("id", filter=_response_known(now)),
+            response_met=Count("id", filter=RESPONDED_IN_TARGET),
+            response_breaches=Count("id", filter=Q(_breached(SlaBreach.Kind.FIRST_RESPONSE))),
+        )
+    ):
+        row = rows[r["priority"]]
+        row.tickets, row.response_measured = r["tickets"], r["response_measured"]
+        row.response_met, row.response_breaches = r["response_met"], r["response_breaches"]
+    for r in (
+        tickets_resolved_in(f)
+        .values("priority")
+        .annotate(
+            resolved=Count("id"),
+            resolution_met=Count("id", filter=RESOLVED_IN_TARGET),
+            resolution_breaches=Count("id", filter=Q(_breached(SlaBreach.Kind.RESOLUTION))),
+            mean_seconds=Avg(RESOLUTION_SECONDS),
+        )
+    ):
+        row = rows[r["priority"]]
+        row.resolved, row.resolution_met = r["resolved"], r["resolution_met"]
+        row.resolution_breaches, row.mean_resolution_seconds = r["resolution_breaches"], _round(r["mean_seconds"])
+    for priority, ps in percentiles(tickets_created_in(f), RESPONSE_SECONDS, by="priority").items():
+        rows[priority].median_first_response_seconds = _round(ps[0.5])
+        rows[priority].p90_first_response_seconds = _round(ps[0.9])
+    for priority, ps in percentiles(tickets_resolved_in(f), RESOLUTION_SECONDS, by="priority").items():
+        rows[priority].median_resolution_seconds = _round(ps[0.5])
+        rows[priority].p90_resolution_seconds = _round(ps[0.9])
+    return [rows[p] for p in PRIORITIES]
+
+
+@dataclass
+class Satisfaction:
+    resolved_tickets: int
+    ratings: int
+    csat_average: float | None
+    first_contact_resolved: int
+    distribution: dict[str, int]
+    mttr_p0_p1_seconds: float | None
+
+    @property
+    def survey_response_rate(self) -> float | None:
+        return _share(self.ratings, self.resolved_tickets)
+
+    @property
+    def first_contact_resolution_rate(self) -> float | None:
+        return _share(self.first_contact_resolved, self.resolved_tickets)
+
+
+def satisfaction(f: ReportFilters) -> Satisfaction:
+    """CSAT, survey response rate, FCR and MTTR P0/P1 over tickets resolved in range: one query."""
+    scores = {str(s): Count("id", filter=Q(rating__score=s)) for s in range(1, 6)}
+    row = _with_contact_facts(tickets_resolved_in(f)).aggregate(
+        resolved_tickets=Count("id"),
+        ratings=Count("rating"),
+        csat_average=Avg("rating__score"),
+        first_contact_resolved=Count("id", filter=_first_contact()),
+        mttr=Avg(RESOLUTION_SECONDS, filter=Q(priority__in=["P0", "P1"])),
+        **{f"score_{s}": c for s, c in scores.items()},
+    )
+    return Satisfaction(
+        resolved_tickets=row["resolved_tickets"],
+        ratings=row["ratings"],
+        csat_average=_round(row["csat_average"], 2),
+        first_contact_resolved=row["first_contact_resolved"],
+        distribution={s: row[f"score_{s}"] for s in scores},
+        mttr_p0_p1_seconds=_round(row["mttr"]),
+    )
+
+
+def overall_durations(f: ReportFilters) -> dict[str, float | None]:
+    """Median and p90 response and resolution times over every priority."""
+    response = percentiles(tickets_created_in(f), RESPONSE_SECONDS, by=None).get(None, {})
+    resolution = percentiles(tickets_resolved_in(f), RESOLUTION_SECONDS, by=None).get(None, {})
+    return {
+        "median_first_response_seconds": _round(response.get(0.5)),
+        "p90_first_response_seconds": _round(response.get(0.9)),
+        "median_resolution_seconds": _round(resolution.get(0.5)),
+        "p90_resolution_seconds": _round(resolution.get(0.9)),
+    }
+
+
+def backlog_by_age(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
+    """Active tickets now (date range ignored; the other filters apply), by priority and age."""
+    buckets = {}
+    for key, _, low, high in BACKLOG_BUCKETS:
+        condition = Q(created_at__lte=now - low)
+        if high is not None:
+            condition &= Q(created_at__gt=now - high)
+        buckets[key] = Count("id", filter=condition)
+    found = {
+        r["priority"]: r
+        for r in tickets_filtered(f)
+        .filter(status__in=Ticket.ACTIVE_STATUSES)
+        .values("priority")
+        .annotate(total=Count("id"), **buckets)
+    }
+    empty = {"total": 0, **dict.fromkeys(buckets, 0)}
+    return [{"priority": p, **{k: found.get(p, empty)[k] for k in ("total", *buckets)}} for p in PRIORITIES]
+
+
+def escalations_by_rule_and_reason(f: ReportFilters) -> list[dict[str, Any]]:
+    """Escalations recorded in range, per reason and rule (null for manual ones)."""
+    rows = (
+        Escalation.objects.filter(at__gte=f.start_at, at__lt=f.end_before, **f.ticket_lookups("ticket__"))
+        .values("reason", "rule__name")
+        .annotate(escalations=Count("id"), to_management=Count("id", filter=Q(to_management=True)))
+        .order_by("reason", "rule__name")
+    )
+    labels = dict(Escalation.Reason.choices)
+    return [
+        {
+            "reason": r["reason"],
+            "reason_label": labels.get(r["reason"], r["reason"]),
+            "rule": r["rule__name"],
+            "escalations": r["escalations"],
+            "to_management": r["to_management"],
+        }
+        for r in rows
+    ]
+
+
+def worst_offenders(f: ReportFilters, *, now: datetime, limit: int = WORST_OFFENDERS) -> list[dict[str, Any]]:
+    """The tickets created in range that missed their deadlines by the most: responses and resolutions."""
+    found: list[dict[str, Any]] = []
+    clocks = (
+        ("response", "first_response_due_at", "first_responded_at"),
+        ("resolution", "resolution_due_at", "resolved_at"),
+    )
+    for kind, due, done in clocks:
+        late = Seconds(F(due), Coalesce(F(done), Value(now, output_field=DateTimeField())))
+        rows = (
+            tickets_created_in(f)
+            .filter(**{f"{due}__isnull": False})
+            .filter(Q(**{f"{done}__gt": F(due)}) | Q(**{f"{done}__isnull": True, f"{due}__lte": now}))
+            .annotate(late_seconds=late)
+            .order_by("-late_seconds", "pk")
+            .values(
+                "pk",
+                "reference",
+                "subject",
+                "priority",
+                "tier",
+                "status",
+                "assignee__username",
+                due,
+                done,
+                "late_seconds",
+            )[:limit]
+        )
+        for r in rows:
+            found.append(
+                {
+                    "kind": kind,
+                    "reference": r["reference"],
+                    "subject": r["subject"],
+                    "priority": r["priority"],
+                    "tier": r["tier"],
+                    "status": r["status"],
+                    "assignee": r["assignee__username"],
+                    "due_at": r[due],
+                    "done_at": r[done],
+                    "late_seconds": _round(r["late_seconds"]),
+                    "ticket_id": r["pk"],
+                }
+            )
+    found.sort(key=lambda r: (-(r["late_seconds"] or 0), r["reference"] or ""))
+    return found[:limit]
+
+
+def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
+    """Per week (Monday, desk time): response share by creation; resolution share, CSAT and FCR by resolution."""
+    zone = desk_zone()
+    weeks: dict[Any, dict[str, Any]] = {}
+
+    def week(key: Any) -> dict[str, Any]:
+        return weeks.setdefault(key.date() if hasattr(key, "date") else key, {})
+
+    for r in (
+        tickets_created_in(f)
+        .annotate(week=TruncWeek("created_at", tzinfo=zone))
+        .values("week")
+        .annotate(
+            tickets=Count("id"),
+            measured=Count("id", filter=_response_known(now)),
+            met=Count("id", filter=RESPONDED_IN_TARGET),
+        )
+    ):
+        week(r["week"]).update(tickets=r["tickets"], responded_within_target=_share(r["met"], r["measured"]))
+    for r in (
+        _with_contact_facts(tickets_resolved_in(f))
+        .annotate(week=TruncWeek("resolved_at", tzinfo=zone))
+        .values("week")
+        .annotate(
+            resolved=Count("id"),
+            met=Count("id", filter=RESOLVED_IN_TARGET),
+            csat=Avg("rating__score"),
+            ratings=Count("rating"),
+            fcr=Count("id", filter=_first_contact()),
+        )
+    ):
+        week(r["week"]).update(
+            resolved=r["resolved"],
+            resolved_within_target=_share(r["met"], r["resolved"]),
+            csat_average=_round(r["csat"], 2),
+            survey_response_rate=_share(r["ratings"], r["resolved"]),
+            first_contact_resolution_rate=_share(r["fcr"], r["resolved"]),
+        )
+    # Every week of the range, empty ones included, so the charts keep their time axis.
+    first = f.start - timedelta(days=f.start.weekday())
+    keys = [first + timedelta(weeks=i) for i in range((f.end - first).days // 7 + 1)]
+    blank = {
+        "tickets": 0,
+        "responded_within_target": None,
+        "resolved": 0,
+        "resolved_within_target": None,
+        "csat_average": None,
+        "survey_response_rate": None,
+        "first_contact_resolution_rate": None,
+    }
+    return [{"week": key.isoformat(), **blank, **weeks.get(key, {})} for key in keys]
+
+
+def deflected_tickets(f: ReportFilters, *, now: datetime) -> int | None:
+    """Tickets the knowledge base deflected in range, or None when no knowledge base reports them."""
+    if not apps.is_installed("knowledge"):
+        return None
+    try:
+        from knowledge.selectors import deflection_count
+    except ImportError:
+        return None
+    return deflection_count(since=f.start_at, until=f.end_before, now=now)
+
+
+# --- the scorecard ---------------------------------------------------------------------
+
+
+@dataclass
+class Metric:
+    key: str
+    label: str
+    value: float | int | None
+    unit: str  # "share" | "score" | "seconds" | "count"
+    target: float | None = None
+    comparison: str = ""  # ">=", ">" or "<" against the target; "" for information only
+    available: bool = True
+    note: str = ""
+    drilldown: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def met(self) -> bool | None:
+        if self.value is None or self.target is None or not self.comparison:
+            return None
+        if self.comparison == ">=":
+            return self.value >= self.target
+        if self.comparison == ">":
+            return self.value > self.target
+        return self.value < self.target
+
+
+@dataclass
+class Scorecard:
+    filters: ReportFilters
+    metrics: list[Metric]
+    priorities: list[PriorityRow]
+    satisfaction: Satisfaction
+    durations: dict[str, float | None]
+    backlog: list[dict[str, Any]]
+    escalations: list[dict[str, Any]]
+    offenders: list[dict[str, Any]]
+    trends: list[dict[str, Any]]
+
+
+def _range_lookups(f: ReportFilters, column: str) -> dict[str, str]:
+    return {f"{column}__gte": f.start_at.isoformat(), f"{column}__lt": f.end_before.isoformat()}
+
+
+def scorecard(f: ReportFilters, *, now: datetime, tables: bool = True) -> Scorecard:
+    """Every metric against its target, and (``tables``) the worst offenders and weekly trends."""
+    priorities = sla_by_priority(f, now=now)
+    sat = satisfaction(f)
+    durations = overall_durations(f)
+    backlog = backlog_by_age(f, now=now)
+    escalations = escalations_by_rule_and_reason(f)
+    deflected = deflected_tickets(f, now=now)
+    metrics: list[Metric] = []
+    for row in priorities:
+        metrics.append(
+            Metric(
+                f"response_within_target_{row.priority}",
+                f"{row.priority} first response within target",
+                row.responded_within_target,
+                "share",
+                row.response_target_share,
+                ">=",
+                drilldown={"priority__exact": row.priority, **_range_lookups(f, "created_at")},
+            )
+        )
+    for row in priorities:
+        metrics.append(
+            Metric(
+                f"resolution_within_target_{row.priority}",
+                f"{row.priority} resolution within target",
+                row.resolved_within_target,
+                "share",
+                row.resolution_target_share,
+                ">=",
+                drilldown={"priority__exact": row.priority, **_range_lookups(f, "resolved_at")},
+            )
+        )
+    resolved_range = _range_lookups(f, "resolved_at")
+    metrics += [
+        Metric(
+            "csat_average",
+            "CSAT average (1 to 5)",
+            sat.csat_average,
+            "score",
+            CSAT_TARGET,
+            ">",
+            drilldown=resolved_range,
+        ),
+        Metric(
+            "survey_response_rate",
+            "Survey response rate",
+            sat.survey_response_rate,
+            "share",
+            SURVEY_RESPONSE_TARGET,
+            ">",
+            drilldown=resolved_range,
+        ),
+        Metric(
+            "first_contact_resolution_rate",
+            "First-contact resolution",
+            sat.first_contact_resolution_rate,
+            "share",
+            FCR_TARGET,
+            ">",
+            drilldown=resolved_range,
+        ),
+        Metric(
+            "mttr_p0_p1_seconds",
+            "MTTR for P0/P1 (wall clock)",
+            sat.mttr_p0_p1_seconds,
+            "seconds",
+            MTTR_TARGET_SECONDS,
+            "<",
+            drilldown={"priority__in": "P0,P1", **resolved_range},
+        ),
+        Metric(
+            "mttd_seconds",
+            "MTTD (mean time to detect)",
+            None,
+            "seconds",
+            MTTD_TARGET_SECONDS,
+            "<",
+            available=False,
+            note="Not available: detection times come from incidents, which the desk does not record yet.",
+        ),
+        Metric(
+            "median_first_response_seconds",
+            "Median first response",
+            durations["median_first_response_seconds"],
+            "seconds",
+        ),
+        Metric("p90_first_response_seconds", "p90 first response", durations["p90_first_response_seconds"], "seconds"),
+        Metric("median_resolution_seconds", "Median resolution", durations["median_resolution_seconds"], "seconds"),
+        Metric("p90_resolution_seconds", "p90 resolution", durations["p90_resolution_seconds"], "seconds"),
+        Metric("backlog_open_tickets", "Open backlog (now)", sum(r["total"] for r in backlog), "count"),
+        Metric("escalations", "Escalations", sum(r["escalations"] for r in escalations), "count"),
+        Metric(
+            "deflected_tickets",
+            "Tickets deflected by the knowledge base",
+            deflected,
+            "count",
+            available=deflected is not None,
+            note="" if deflected is not None else "Not available: no knowledge base reports deflections.",
+        ),
+    ]
+    return Scorecard(
+        filters=f,
+        metrics=metrics,
+        priorities=priorities,
+        satisfaction=sat,
+        durations=durations,
+        backlog=backlog,
+        escalations=escalations,
+        offenders=worst_offenders(f, now=now) if tables else [],
+        trends=weekly_trends(f, now=now) if tables else [],
+    )
