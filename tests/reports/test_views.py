@@ -194,7 +194,7 @@ class TestPage:
         scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, re.S)
         assert any("reports/vendor/chart.umd.min.js" in attrs for attrs, _ in scripts)
         assert any("reports/reports.js" in attrs for attrs, _ in scripts)
-        for attrs, body in scripts:
+        for attrs, _body in scripts:
             assert "src=" in attrs or 'type="application/json"' in attrs
         assert 'id="report-chart-data"' in html
         assert "cdn" not in html.lower()
@@ -222,7 +222,9 @@ class TestCsv:
         assert "attachment" in response["Content-Disposition"]
         return list(csv.reader(io.StringIO(response.content.decode())))
 
-    @pytest.mark.parametrize("table", ["scorecard", "sla", "satisfaction", "backlog", "escalations", "offenders", "trends"])
+    @pytest.mark.parametrize(
+        "table", ["scorecard", "sla", "satisfaction", "backlog", "escalations", "offenders", "trends"]
+    )
     def test_every_table_exports(self, client, manager, fortnight, table):
         client.force_login(manager)
         rows = self.rows(client, table)
