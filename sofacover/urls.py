@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from escalation import portal as escalation_portal
 from escalation.api import EscalateView
+from escalation.health import healthz
 from reports.urls import api_urlpatterns as reports_api
 
 admin.site.site_header = "SofaCover Pro Support Desk"
@@ -11,6 +12,7 @@ admin.site.index_title = "Agent console"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("healthz/", healthz, name="healthz"),
     path("api/v1/tickets/<str:reference>/escalate/", EscalateView.as_view(), name="ticket-escalate"),
     path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/reports/", include(reports_api)),

@@ -277,6 +277,8 @@ MATRIX: dict[str, list[Cell]] = {
     ],
     "api-schema": [Cell("GET", lambda w: "/api/v1/schema/", every(200))],
     "api-docs": [Cell("GET", lambda w: "/api/v1/docs/", every(200))],
+    # Public, for an uptime monitor; 503 as no SLA sweep has run in this world (tests/escalation/test_health.py).
+    "healthz": [Cell("GET", lambda w: "/healthz/", every(503))],
     # --- portal ---
     "portal:home": [Cell("GET", lambda w: "/", every(200))],
     "portal:login": [Cell("GET", lambda w: "/login/", portal(anonymous=200, a=302, b=302, agent=302, manager=302))],
