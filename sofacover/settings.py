@@ -261,6 +261,8 @@ SPECTACULAR_SETTINGS = {
         "TicketChannelEnum": "tickets.models.Ticket.Channel",
         "TicketTierEnum": "tickets.models.Ticket.Tier",
         "SlaStateEnum": "escalation.api.SLA_STATES",
+        "ArticleStatusEnum": "knowledge.models.Article.Status",
+        "ArticleAudienceEnum": "knowledge.models.Article.Audience",
     },
 }
 

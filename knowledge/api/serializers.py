@@ -22,6 +22,41 @@ class TagNamesField(serializers.Field):
         raise NotImplementedError  # read-only here; inputs use ListField
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string only: 0 or true is a 400, not silently "0" / "True"."""
+
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictSlugField(StrictCharField, serializers.SlugField):
+    pass
+
+
+class StrictChoiceField(serializers.ChoiceField):
+    default_error_messages = {"not_a_string": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only."""
+
+    default_error_messages = {"not_a_boolean": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("not_a_boolean")
+        return data
+
+
 class ArticleSerializer(serializers.ModelSerializer):
     tags = TagNamesField(read_only=True)
     body_html = serializers.CharField(read_only=True, help_text="The body rendered from markdown and sanitised.")
@@ -48,9 +83,15 @@ class ArticleSerializer(serializers.ModelSerializer):
 class ArticleSearchResultSerializer(ArticleSerializer):
     """An article found by ``q``: how well it matched and where."""
 
-    score = serializers.FloatField(read_only=True, help_text="Higher is better; comparable within one response.")
+    score = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="With q: higher is better, comparable within one response; else null.",
+    )
     snippet = serializers.CharField(
-        read_only=True, help_text="HTML: escaped text of the body with the matched words in <mark>."
+        read_only=True,
+        allow_null=True,
+        help_text="With q: HTML, the escaped body text with the matched words in <mark>; else null.",
     )
 
     class Meta(ArticleSerializer.Meta):
@@ -68,33 +109,33 @@ class SuggestionSerializer(serializers.Serializer):
 
 
 class ArticleCreateSerializer(serializers.Serializer):
-    title = serializers.CharField(max_length=MAX_TITLE)
-    body = serializers.CharField(max_length=MAX_BODY, trim_whitespace=False, help_text="Markdown.")
-    audience = serializers.ChoiceField(choices=Article.Audience.choices, default=Article.Audience.PUBLIC)
-    category = serializers.ChoiceField(choices=Ticket.Category.choices, default=Ticket.Category.OTHER)
-    status = serializers.ChoiceField(choices=Article.Status.choices, default=Article.Status.DRAFT)
+    title = StrictCharField(max_length=MAX_TITLE)
+    body = StrictCharField(max_length=MAX_BODY, trim_whitespace=False, help_text="Markdown.")
+    audience = StrictChoiceField(choices=Article.Audience.choices, default=Article.Audience.PUBLIC)
+    category = StrictChoiceField(choices=Ticket.Category.choices, default=Ticket.Category.OTHER)
+    status = StrictChoiceField(choices=Article.Status.choices, default=Article.Status.DRAFT)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=50), max_length=MAX_TAGS, default=list, help_text="Tag names."
+        child=StrictCharField(max_length=50), max_length=MAX_TAGS, default=list, help_text="Tag names."
     )
-    slug = serializers.SlugField(max_length=200, required=False, help_text="Made from the title when left out.")
+    slug = StrictSlugField(max_length=200, required=False, help_text="Made from the title when left out.")
 
 
 class ArticleUpdateSerializer(ArticleCreateSerializer):
     """Every field optional; only the fields sent change."""
 
-    title = serializers.CharField(max_length=MAX_TITLE, required=False)
-    body = serializers.CharField(max_length=MAX_BODY, trim_whitespace=False, required=False, help_text="Markdown.")
-    audience = serializers.ChoiceField(choices=Article.Audience.choices, required=False)
-    category = serializers.ChoiceField(choices=Ticket.Category.choices, required=False)
-    status = serializers.ChoiceField(choices=Article.Status.choices, required=False)
+    title = StrictCharField(max_length=MAX_TITLE, required=False)
+    body = StrictCharField(max_length=MAX_BODY, trim_whitespace=False, required=False, help_text="Markdown.")
+    audience = StrictChoiceField(choices=Article.Audience.choices, required=False)
+    category = StrictChoiceField(choices=Ticket.Category.choices, required=False)
+    status = StrictChoiceField(choices=Article.Status.choices, required=False)
     tags = serializers.ListField(
-        child=serializers.CharField(max_length=50), max_length=MAX_TAGS, required=False, help_text="Tag names."
+        child=StrictCharField(max_length=50), max_length=MAX_TAGS, required=False, help_text="Tag names."
     )
 
 
 class VoteSerializer(serializers.Serializer):
-    helpful = serializers.BooleanField()
-    comment = serializers.CharField(max_length=MAX_COMMENT, required=False, allow_blank=True, default="")
+    helpful = StrictBooleanField()
+    comment = StrictCharField(max_length=MAX_COMMENT, required=False, allow_blank=True, default="")
 
 
 class VoteResultSerializer(serializers.Serializer):

@@ -75,7 +75,7 @@ LIST_PARAMETERS = [
             "(narrow with audience/status). Without q: most recently updated first."
         ),
         parameters=LIST_PARAMETERS,
-        responses={200: s.ArticleSearchResultSerializer, **errors(400)},
+        responses={200: s.ArticleSearchResultSerializer, **errors(400, 404)},
         auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],
     ),
     retrieve=extend_schema(
@@ -107,11 +107,11 @@ class ArticleViewSet(viewsets.GenericViewSet):
         q = request.query_params.get("q", "").strip()
         if not q:
             page = self.paginate_queryset(articles.order_by("-updated_at", "id"))
-            return self.get_paginated_response(s.ArticleSerializer(page, many=True).data)
-        results = search.search_within(articles, q, limit=SEARCH_LIMIT)
-        page = self.paginate_queryset(results)
+            for article in page:
+                article.score = article.snippet = None
+            return self.get_paginated_response(s.ArticleSearchResultSerializer(page, many=True).data)
         rows = []
-        for result in page:
+        for result in self.paginate_queryset(search.search_within(articles, q, limit=SEARCH_LIMIT)):
             result.article.score, result.article.snippet = result.score, str(result.snippet)
             rows.append(result.article)
         return self.get_paginated_response(s.ArticleSearchResultSerializer(rows, many=True).data)
