@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python manage.py bench $(BENCH_ARGS)
+	$(BIN)/python manage.py bench_sweep $(BENCH_SWEEP_ARGS)
 
 clean:
 	rm -rf var
