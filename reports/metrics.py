@@ -29,7 +29,7 @@ Definitions (they are also printed on the reports page):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,7 @@ from django.db import connection
 from django.db.models import (
     Aggregate,
     Avg,
+    Case,
     Count,
     DateTimeField,
     Exists,
@@ -50,9 +51,10 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
+    When,
     Window,
 )
-from django.db.models.functions import Cast, Coalesce, RowNumber, TruncWeek
+from django.db.models.functions import Cast, Coalesce, RowNumber
 
 from escalation.models import Escalation, SlaBreach
 from escalation.selectors import policy_book
@@ -460,17 +462,35 @@ def worst_offenders(f: ReportFilters, *, now: datetime, limit: int = WORST_OFFEN
     return found[:limit]
 
 
+def week_starts(f: ReportFilters) -> list[date]:
+    """The Mondays of every desk-time week the range touches."""
+    first = f.start - timedelta(days=f.start.weekday())
+    return [first + timedelta(weeks=i) for i in range((f.end - first).days // 7 + 1)]
+
+
+def _week_of(column: str, weeks: list[date]) -> Case:
+    """The index of the desk-time week ``column`` falls in, as plain comparisons with instants.
+
+    Week boundaries are Monday 00:00 in the desk's zone, turned into instants here,
+    so DST is handled once in Python and the database only compares timestamps
+    (no per-row time-zone conversion).
+    """
+    zone = desk_zone()
+    bounds = [datetime.combine(monday + timedelta(weeks=1), time(0), tzinfo=zone) for monday in weeks]
+    return Case(
+        *[When(**{f"{column}__lt": bound}, then=Value(i)) for i, bound in enumerate(bounds)],
+        default=Value(len(bounds)),
+        output_field=IntegerField(),
+    )
+
+
 def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
     """Per week (Monday, desk time): response share by creation; resolution share, CSAT and FCR by resolution."""
-    zone = desk_zone()
-    weeks: dict[Any, dict[str, Any]] = {}
-
-    def week(key: Any) -> dict[str, Any]:
-        return weeks.setdefault(key.date() if hasattr(key, "date") else key, {})
-
+    weeks = week_starts(f)
+    found: dict[int, dict[str, Any]] = {}
     for r in (
         tickets_created_in(f)
-        .annotate(week=TruncWeek("created_at", tzinfo=zone))
+        .annotate(week=_week_of("created_at", weeks))
         .values("week")
         .annotate(
             tickets=Count("id"),
@@ -478,10 +498,12 @@ def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
             met=Count("id", filter=RESPONDED_IN_TARGET),
         )
     ):
-        week(r["week"]).update(tickets=r["tickets"], responded_within_target=_share(r["met"], r["measured"]))
+        found.setdefault(r["week"], {}).update(
+            tickets=r["tickets"], responded_within_target=_share(r["met"], r["measured"])
+        )
     for r in (
         _with_contact_facts(tickets_resolved_in(f))
-        .annotate(week=TruncWeek("resolved_at", tzinfo=zone))
+        .annotate(week=_week_of("resolved_at", weeks))
         .values("week")
         .annotate(
             resolved=Count("id"),
@@ -491,7 +513,7 @@ def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
             fcr=Count("id", filter=_first_contact()),
         )
     ):
-        week(r["week"]).update(
+        found.setdefault(r["week"], {}).update(
             resolved=r["resolved"],
             resolved_within_target=_share(r["met"], r["resolved"]),
             csat_average=_round(r["csat"], 2),
@@ -499,8 +521,6 @@ def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
             first_contact_resolution_rate=_share(r["fcr"], r["resolved"]),
         )
     # Every week of the range, empty ones included, so the charts keep their time axis.
-    first = f.start - timedelta(days=f.start.weekday())
-    keys = [first + timedelta(weeks=i) for i in range((f.end - first).days // 7 + 1)]
     blank = {
         "tickets": 0,
         "responded_within_target": None,
@@ -510,7 +530,7 @@ def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
         "survey_response_rate": None,
         "first_contact_resolution_rate": None,
     }
-    return [{"week": key.isoformat(), **blank, **weeks.get(key, {})} for key in keys]
+    return [{"week": monday.isoformat(), **blank, **found.get(i, {})} for i, monday in enumerate(weeks)]
 
 
 def deflected_tickets(f: ReportFilters, *, now: datetime) -> int | None:

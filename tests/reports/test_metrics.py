@@ -260,6 +260,15 @@ class TestTablesBehindTheScorecard:
         assert weeks["2026-03-09"]["responded_within_target"] == 1.0
         assert weeks["2026-03-09"]["resolved"] == 0
 
+    def test_weeks_start_on_monday_midnight_in_london_across_dst(self, customer):
+        # 23:30 UTC on Sunday 29 March 2026 is 00:30 BST on Monday 30 March: the new week.
+        open_ticket(customer, datetime(2026, 3, 29, 23, 30, tzinfo=UTC))
+        # 23:30 UTC on Sunday 22 March 2026 is 23:30 GMT: still the week of 16 March.
+        open_ticket(customer, datetime(2026, 3, 22, 23, 30, tzinfo=UTC))
+        f = ReportFilters(start=date(2026, 3, 16), end=date(2026, 4, 5))
+        weeks = {w["week"]: w["tickets"] for w in metrics.weekly_trends(f, now=NOW)}
+        assert weeks == {"2026-03-16": 1, "2026-03-23": 0, "2026-03-30": 1}
+
     def test_scorecard_marks_each_metric_against_its_target(self, fortnight):
         card = {m.key: m for m in metrics.scorecard(FORTNIGHT, now=NOW).metrics}
         assert card["response_within_target_P1"].met is False

@@ -185,6 +185,7 @@ class Command(BaseCommand):
                 for label, call in measures:
                     p50, worst, queries = _time(call, repeat)
                     met = "yes" if p50 < TARGET_MS else "no"
+                    self.stdout.write(f"  {label}: p50 {p50:.0f} ms, max {worst:.0f} ms, {queries} queries")
                     lines.append(
                         [f"{total}", label, f"{p50:.0f}", f"{worst:.0f}", str(queries), f"< {TARGET_MS:.0f} ms", met]
                     )
