@@ -24,7 +24,9 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 from tests.tickets.factories import PASSWORD, make_user  # noqa: E402
 from tickets.models import Ticket  # noqa: E402
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: the flush after a transactional test would also wipe the roles and
+# policies seeded by migrations, which the tests that run after this one rely on.
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def browser(tmp_path):
 
 
 class TestCustomerJourney:
-    def test_customer_logs_in_files_a_ticket_and_sees_it_listed(self, live_server, transactional_db, browser):
+    def test_customer_logs_in_files_a_ticket_and_sees_it_listed(self, live_server, browser):
         make_user("carla@example.com", "customer", first_name="Carla")
         wait = WebDriverWait(browser, 15)
 
