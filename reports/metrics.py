@@ -21,8 +21,9 @@ Definitions (they are also printed on the reports page):
   least one breach of that kind), so the reports agree with the alerts sent.
 - **Durations** (median, p90, MTTR) are wall-clock seconds from filing to the
   first public agent reply or to the resolution, pauses included.
-- **First-contact resolution:** resolved with exactly one public agent reply and
-  never reopened (no ``reopened`` event).
+- **First-contact resolution:** resolved with exactly one public agent reply (the
+  first public agent reply is also the latest) and never reopened (no
+  ``reopened`` event).
 - No data gives null values, never a division by zero.
 """
 
@@ -41,15 +42,12 @@ from django.db.models import (
     Case,
     Count,
     DateTimeField,
-    Exists,
     F,
     FloatField,
     Func,
     IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
     Window,
@@ -58,7 +56,7 @@ from django.db.models.functions import Cast, Coalesce, RowNumber
 
 from escalation.models import Escalation, SlaBreach
 from escalation.selectors import policy_book
-from tickets.models import Message, Ticket, TicketEvent
+from tickets.models import Ticket, TicketEvent
 
 from .filters import ReportFilters, desk_zone
 
@@ -131,27 +129,20 @@ def _response_known(now: datetime) -> Q:
     return Q(first_responded_at__isnull=False) | Q(first_response_due_at__lte=now)
 
 
-def _breached(kind: str) -> Exists:
-    return Exists(SlaBreach.objects.filter(ticket_id=OuterRef("pk"), kind=kind))
+def _breached(kind: str) -> Q:
+    """Tickets with an SlaBreach of ``kind``: an uncorrelated IN, which both databases evaluate once."""
+    return Q(pk__in=SlaBreach.objects.filter(kind=kind).values("ticket_id"))
 
 
 def _first_contact() -> Q:
-    """Exactly one public agent reply and no reopened event (on an annotated queryset)."""
-    return Q(public_agent_replies=1) & Q(reopened=False)
+    """Exactly one public agent reply and never reopened.
 
-
-def _with_contact_facts(tickets: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    replies = (
-        Message.objects.filter(ticket_id=OuterRef("pk"), internal=False, by_agent=True)
-        .order_by()
-        .values("ticket_id")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    return tickets.annotate(
-        public_agent_replies=Coalesce(Subquery(replies, output_field=IntegerField()), Value(0)),
-        reopened=Exists(TicketEvent.objects.filter(ticket_id=OuterRef("pk"), kind=TicketEvent.Kind.REOPENED)),
-    )
+    One public agent reply: the first one (first_responded_at) is also the latest
+    (last_agent_reply_at); message_add maintains both on every public agent reply.
+    Reopened: a ``reopened`` event on the timeline.
+    """
+    reopened = TicketEvent.objects.filter(kind=TicketEvent.Kind.REOPENED).values("ticket_id")
+    return Q(first_responded_at__isnull=False, last_agent_reply_at=F("first_responded_at")) & ~Q(pk__in=reopened)
 
 
 def _share(part: int | None, whole: int | None) -> float | None:
@@ -295,7 +286,7 @@ def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
             tickets=Count("id"),
             response_measured=Count("id", filter=_response_known(now)),
             response_met=Count("id", filter=RESPONDED_IN_TARGET),
-            response_breaches=Count("id", filter=Q(_breached(SlaBreach.Kind.FIRST_RESPONSE))),
+            response_breaches=Count("id", filter=_breached(SlaBreach.Kind.FIRST_RESPONSE)),
         )
     ):
         row = rows[r["priority"]]
@@ -307,7 +298,7 @@ def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
         .annotate(
             resolved=Count("id"),
             resolution_met=Count("id", filter=RESOLVED_IN_TARGET),
-            resolution_breaches=Count("id", filter=Q(_breached(SlaBreach.Kind.RESOLUTION))),
+            resolution_breaches=Count("id", filter=_breached(SlaBreach.Kind.RESOLUTION)),
             mean_seconds=Avg(RESOLUTION_SECONDS),
         )
     ):
@@ -344,7 +335,7 @@ class Satisfaction:
 def satisfaction(f: ReportFilters) -> Satisfaction:
     """CSAT, survey response rate, FCR and MTTR P0/P1 over tickets resolved in range: one query."""
     scores = {str(s): Count("id", filter=Q(rating__score=s)) for s in range(1, 6)}
-    row = _with_contact_facts(tickets_resolved_in(f)).aggregate(
+    row = tickets_resolved_in(f).aggregate(
         resolved_tickets=Count("id"),
         ratings=Count("rating"),
         csat_average=Avg("rating__score"),
@@ -502,7 +493,7 @@ def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
             tickets=r["tickets"], responded_within_target=_share(r["met"], r["measured"])
         )
     for r in (
-        _with_contact_facts(tickets_resolved_in(f))
+        tickets_resolved_in(f)
         .annotate(week=_week_of("resolved_at", weeks))
         .values("week")
         .annotate(

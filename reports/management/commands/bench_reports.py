@@ -26,7 +26,8 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, ExpressionWrapper, F, Value, When
+from django.db.models import Case, CharField, DateTimeField, ExpressionWrapper, F, Value, When
+from django.db.models.functions import Cast, Concat, LPad
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
@@ -62,12 +63,50 @@ def _deadline(column: int) -> Case:
     )
 
 
+def grow_by_copying(*, tickets: int, write: Callable[[str], None]) -> int:
+    """PostgreSQL only: reach ``tickets`` by copying existing ticket rows in SQL (INSERT ... SELECT).
+
+    The bulk loader writes a few thousand tickets a second; a million would take most
+    of an hour. Copies keep every column (times, deadlines, priorities), so the
+    distributions the reports aggregate stay the same; they have no messages.
+    """
+    have = Ticket.objects.count()
+    if connection.vendor != "postgresql" or have >= tickets or have == 0:
+        return 0
+    columns = [
+        f.column
+        for f in Ticket._meta.concrete_fields
+        if not f.primary_key and not getattr(f, "generated", False) and f.name != "reference"
+    ]
+    names = ", ".join(f'"{c}"' for c in columns)
+    table = Ticket._meta.db_table
+    started, added = time.perf_counter(), 0
+    while have < tickets:
+        batch = min(have, tickets - have, 200_000)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {table} ORDER BY id LIMIT %s",
+                [batch],
+            )
+            Ticket.objects.filter(reference__isnull=True).update(
+                reference=Concat(Value("SCP-"), LPad(Cast("id", output_field=CharField()), 6, Value("0")))
+            )
+        have += batch
+        added += batch
+    write(f"Copied {added} ticket rows in SQL in {time.perf_counter() - started:.1f} s.")
+    return added
+
+
 def enrich(*, write: Callable[[str], None]) -> None:
     """Give bulk-loaded tickets what the services would have: deadlines, breach records, ratings."""
     started = time.perf_counter()
     with transaction.atomic():
         Ticket.objects.filter(first_response_due_at__isnull=True).update(
             first_response_due_at=_deadline(0), resolution_due_at=_deadline(1)
+        )
+        # The loader writes one public agent reply per answered ticket: it is also the latest.
+        Ticket.objects.filter(first_responded_at__isnull=False, last_agent_reply_at__isnull=True).update(
+            last_agent_reply_at=F("first_responded_at")
         )
     late = Ticket.objects.filter(first_responded_at__gt=F("first_response_due_at"), sla_breaches__isnull=True)
     breaches = 0
@@ -127,6 +166,12 @@ class Command(BaseCommand):
             "--steps", default="0.01,0.1,1", help="fractions of --tickets at which to measure (comma-separated)"
         )
         parser.add_argument("--db-file", default="var/bench_reports.sqlite3", help="SQLite file without DATABASE_URL")
+        parser.add_argument(
+            "--load-limit",
+            type=int,
+            default=100_000,
+            help="PostgreSQL: bulk-load at most this many tickets, copy rows in SQL beyond it",
+        )
 
     def handle(self, *args, **options) -> None:
         if options["tickets"] < 1 or options["repeat"] < 1:
@@ -138,6 +183,7 @@ class Command(BaseCommand):
             return
         database = settings.DATABASES["default"]
         self.stdout.write(f"Bench database: {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}")
+        self.load_limit = options["load_limit"]
         steps = sorted({max(1, int(options["tickets"] * float(s))) for s in options["steps"].split(",") if s})
         self._run(steps=steps, repeat=options["repeat"])
 
@@ -150,7 +196,7 @@ class Command(BaseCommand):
         command = [
             sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench_reports",
             "--tickets", str(options["tickets"]), "--repeat", str(options["repeat"]),
-            "--steps", options["steps"], "--db-file", str(db_file),
+            "--steps", options["steps"], "--db-file", str(db_file), "--load-limit", str(options["load_limit"]),
         ]  # fmt: skip
         self.stdout.flush()
         code = subprocess.run(command, env=env, check=False).returncode
@@ -167,7 +213,9 @@ class Command(BaseCommand):
         query = f"?from={f.start.isoformat()}&to={f.end.isoformat()}"
         lines = []
         for count in steps:
-            bench_data_ensure(tickets=count, customer=customer, agent=agent, now=now, write=self.stdout.write)
+            loaded = min(count, self.load_limit) if connection.vendor == "postgresql" else count
+            bench_data_ensure(tickets=loaded, customer=customer, agent=agent, now=now, write=self.stdout.write)
+            grow_by_copying(tickets=count, write=self.stdout.write)
             enrich(write=self.stdout.write)
             total = Ticket.objects.count()
             in_range = Ticket.objects.filter(created_at__gte=f.start_at).count()
