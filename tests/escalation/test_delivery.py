@@ -420,7 +420,7 @@ def test_a_row_claimed_by_one_relay_is_not_claimed_by_another(settings):
     assert relay.claim_take(late, now=T0 + timedelta(days=1), token="late") == []
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_relays_flushing_at_once_send_each_row_once(http, settings):
     if connections["default"].vendor == "sqlite":
         pytest.skip("SQLite's shared in-memory test database locks tables across threads; run on PostgreSQL")
