@@ -67,3 +67,14 @@ def _api_client_for(user) -> APIClient:
 @pytest.fixture
 def api_client_for():
     return _api_client_for
+
+
+def pytest_collection_modifyitems(items):
+    """A transactional test flushes every table afterwards, including the roles, policies and
+    templates our migrations seed; without serialized_rollback the tests after it lose them."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker and marker.kwargs.get("transaction") and not marker.kwargs.get("serialized_rollback"):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, serialized_rollback=True)"
+            )
