@@ -247,33 +247,51 @@ def _search_postgresql(
         query = SearchQuery(terms[0], search_type="plain", config=CONFIG)
         for term in terms[1:]:
             query |= SearchQuery(term, search_type="plain", config=CONFIG)
-    found = list(
+    # Rank on a narrow row (id and rank only), then read and headline just the winners:
+    # a common word can match most articles, and their bodies need not leave the table.
+    top = list(
         articles.filter(search_vector=query)
-        .annotate(
-            rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS),
-            headline=SearchHeadline(
-                _no_tags("body_text"),
-                query,
-                config=CONFIG,
-                start_sel=START,
-                stop_sel=STOP,
-                max_words=30,
-                min_words=12,
-                max_fragments=2,
-                fragment_delimiter=" … ",
-            ),
-        )
-        .order_by("-rank", "-helpful_yes", "id")[:limit]
+        .order_by()
+        .annotate(rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS))
+        .order_by("-rank", "-helpful_yes", "id")
+        .values_list("id", "rank")[:limit]
     )
+    ranks = dict(top)
+    headed = articles.filter(pk__in=ranks).annotate(
+        headline=SearchHeadline(
+            _no_tags("body_text"),
+            query,
+            config=CONFIG,
+            start_sel=START,
+            stop_sel=STOP,
+            max_words=30,
+            min_words=12,
+            max_fragments=2,
+            fragment_delimiter=" … ",
+        )
+    )
+    by_id = {a.pk: a for a in headed} if top else {}
+    found = [by_id[pk] for pk, _ in top if pk in by_id]
+    for article in found:
+        article.rank = ranks[article.pk]
     if found:
         return [SearchResult(article=a, score=float(a.rank), snippet=highlight(a.headline)) for a in found]
     # Typo tolerance: nothing matched the words as spelled; try titles that look alike.
     similar = list(
-        articles.annotate(similarity=TrigramWordSimilarity(q, "title"))
+        articles.order_by()
+        .annotate(similarity=TrigramWordSimilarity(q, "title"))
         .filter(similarity__gte=TRIGRAM_THRESHOLD)
-        .order_by("-similarity", "-helpful_yes", "id")[:limit]
+        .order_by("-similarity", "-helpful_yes", "id")
+        .values_list("id", "similarity")[:limit]
     )
-    return [SearchResult(article=a, score=float(a.similarity), snippet=_lead(a.body_text)) for a in similar]
+    if not similar:
+        return []
+    by_id = articles.in_bulk([pk for pk, _ in similar])
+    return [
+        SearchResult(article=by_id[pk], score=float(score), snippet=_lead(by_id[pk].body_text))
+        for pk, score in similar
+        if pk in by_id
+    ]
 
 
 def _fts5_query(terms: list[str], match: Match) -> str:
