@@ -109,6 +109,13 @@ class TestTicketCreate:
         assert field in response.json()
         assert Ticket.objects.count() == 0
 
+    @pytest.mark.parametrize("body", ["null", "[]", '"text"', "42"])
+    def test_a_body_that_is_not_an_object_is_a_400(self, api_client_for, customer, body):
+        # Regression: a JSON null body was a 500 (set(None)) before the object check.
+        response = api_client_for(customer).post(url(), body, content_type="application/json")
+        assert response.status_code == 400
+        assert Ticket.objects.count() == 0
+
     def test_agent_must_name_an_existing_requester(self, api_client_for, agent):
         response = api_client_for(agent).post(
             url(), {"subject": "s", "description": "d", "requester": "ghost@example.com"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -138,6 +138,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     def create(self, request: Request) -> Response:
         agent = permissions.is_agent(request.user)
+        if not isinstance(request.data, Mapping):
+            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object with the ticket's fields."]})
         if not agent:
             # Say so rather than silently ignore: these fields are the desk's to set.
             forbidden = sorted(AGENT_ONLY_FIELDS & set(request.data))
