@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 
 from tickets import permissions as ticket_permissions
@@ -68,37 +71,85 @@ def queue(
     Dashboard items are delivered by being written (status sent) unless held;
     everything else is pending and the relay is kicked after commit.
     """
+    row = _row(
+        channel=channel,
+        kind=kind,
+        recipient=recipient,
+        body=body,
+        dedupe_key=dedupe_key,
+        now=now,
+        subject=subject,
+        ticket=ticket,
+        user=user,
+        body_html=body_html,
+        payload=payload,
+        webhook=webhook,
+        hold_until=hold_until,
+    )
+    return _write([row]) == 1
+
+
+def _row(
+    *,
+    channel: str,
+    kind: str,
+    recipient: str,
+    body: str,
+    dedupe_key: str,
+    now: datetime,
+    subject: str = "",
+    ticket: Ticket | None = None,
+    user: User | None = None,
+    body_html: str = "",
+    payload: dict | None = None,
+    webhook: WebhookEndpoint | None = None,
+    hold_until: datetime | None = None,
+) -> Notification:
     status, next_attempt_at, sent_at = Status.PENDING, now, None
     if hold_until is not None and hold_until > now:
         status, next_attempt_at = Status.HELD, hold_until
     elif channel == Channel.DASHBOARD:
         status, sent_at = Status.SENT, now
-    try:
-        with transaction.atomic():
-            Notification.objects.create(
-                channel=channel,
-                kind=kind,
-                recipient=recipient[:300],
-                user=user,
-                ticket=ticket,
-                webhook=webhook,
-                subject=subject[:300],
-                body=body,
-                body_html=body_html,
-                payload=payload or {},
-                dedupe_key=dedupe_key[:200],
-                message_id=make_msgid(domain=settings.NOTIFY_MESSAGE_ID_DOMAIN) if channel == Channel.EMAIL else "",
-                status=status,
-                next_attempt_at=next_attempt_at,
-                hold_until=hold_until if status == Status.HELD else None,
-                created_at=now,
-                sent_at=sent_at,
-            )
-    except IntegrityError:
-        return False
-    if status == Status.PENDING:
-        _kick_after_commit()
-    return True
+    return Notification(
+        channel=channel,
+        kind=kind,
+        recipient=recipient[:300],
+        user=user,
+        ticket=ticket,
+        webhook=webhook,
+        subject=subject[:300],
+        body=body,
+        body_html=body_html,
+        payload=payload or {},
+        dedupe_key=dedupe_key[:200],
+        message_id=make_msgid(domain=settings.NOTIFY_MESSAGE_ID_DOMAIN) if channel == Channel.EMAIL else "",
+        status=status,
+        next_attempt_at=next_attempt_at,
+        hold_until=hold_until if status == Status.HELD else None,
+        created_at=now,
+        sent_at=sent_at,
+    )
+
+
+def _write(rows: list[Notification]) -> int:
+    """Insert the rows whose dedupe keys are new, in one statement; return how many were new.
+
+    The unique dedupe key still decides under a race (ON CONFLICT DO NOTHING), so
+    two writers of the same notification leave one row.
+    """
+    if not rows:
+        return 0
+    existing = set(
+        Notification.objects.filter(dedupe_key__in=[row.dedupe_key for row in rows]).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    fresh = list({row.dedupe_key: row for row in rows if row.dedupe_key not in existing}.values())
+    if fresh:
+        Notification.objects.bulk_create(fresh, ignore_conflicts=True)
+        if any(row.status == Status.PENDING for row in fresh):
+            _kick_after_commit()
+    return len(fresh)
 
 
 _kick = threading.local()
@@ -123,6 +174,28 @@ def _publish_kick() -> None:
 
 # --- who ----------------------------------------------------------------------------------
 
+# Within one sweep the same tiers, managers and routes are looked up for every due
+# ticket; recipient_cache() keeps them for its duration (never across sweeps).
+_memo: ContextVar[dict | None] = ContextVar("notification_memo", default=None)
+
+
+@contextmanager
+def recipient_cache() -> Iterator[None]:
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def _cached(key: tuple, load: Callable[[], Any]) -> Any:
+    memo = _memo.get()
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
 
 def agents_of_tier(tier: int) -> QuerySet[User]:
     return (
@@ -132,11 +205,22 @@ def agents_of_tier(tier: int) -> QuerySet[User]:
     )
 
 
+def tier_agents(tier: int) -> list[User]:
+    return _cached(("tier", tier), lambda: list(agents_of_tier(tier)))
+
+
+def manager_list() -> list[User]:
+    return _cached(("managers",), lambda: list(managers()))
+
+
 def on_call_of_tier(tier: int) -> list[User]:
     """The tier's on-call agents; all of the tier when nobody is on call."""
-    agents = agents_of_tier(tier)
-    on_call = list(agents.filter(responder__on_call=True))
-    return on_call or list(agents)
+
+    def load() -> list[User]:
+        agents = agents_of_tier(tier)
+        return list(agents.filter(responder__on_call=True)) or list(agents)
+
+    return _cached(("on_call", tier), load)
 
 
 def managers() -> QuerySet[User]:
@@ -150,7 +234,7 @@ def managers() -> QuerySet[User]:
 def _owner_or_tier(ticket: Ticket) -> list[User]:
     if ticket.assignee_id and ticket.assignee.is_active:
         return [ticket.assignee]
-    return list(agents_of_tier(ticket.tier))
+    return tier_agents(ticket.tier)
 
 
 def _phone_of(person: User) -> str:
@@ -208,68 +292,78 @@ def _alert(
     slack: bool | None = None,
 ) -> int:
     """Route one alert: per person over the priority's personal channels, once per Slack channel and webhook."""
-    route = AlertRoute.objects.select_related("slack_channel").filter(priority=ticket.priority).first()
+    route = _cached(
+        ("route", ticket.priority),
+        lambda: AlertRoute.objects.select_related("slack_channel").filter(priority=ticket.priority).first(),
+    )
     if route is None:
         logger.warning("No alert route for %s: %s not sent", ticket.priority, key)
         return 0
     hold = hold_until_for(ticket, route, now=now)
     label = Kind(kind).label
     short = f"{label}: {_describe(ticket)}"
-    written = 0
+    rows: list[Notification] = []
     for channel in PEOPLE_CHANNELS:
         if not getattr(route, channel):
             continue
         for person in _unique(people):
             recipient = _phone_of(person) if channel in (Channel.SMS, Channel.PHONE) else person.email
-            written += queue(
-                channel=channel,
-                kind=kind,
-                recipient=recipient or "",
-                subject=subject,
-                body=short[:300] if channel in (Channel.SMS, Channel.PHONE) else f"{body}\n\n{_link(ticket)}",
-                dedupe_key=f"{key}:{channel}:{person.pk}",
-                now=now,
-                ticket=ticket,
-                user=person,
-                hold_until=hold,
+            rows.append(
+                _row(
+                    channel=channel,
+                    kind=kind,
+                    recipient=recipient or "",
+                    subject=subject,
+                    body=short[:300] if channel in (Channel.SMS, Channel.PHONE) else f"{body}\n\n{_link(ticket)}",
+                    dedupe_key=f"{key}:{channel}:{person.pk}",
+                    now=now,
+                    ticket=ticket,
+                    user=person,
+                    hold_until=hold,
+                )
             )
     post_to_slack = route.slack if slack is None else slack
     if post_to_slack and route.slack_channel is not None:
         line = f"*{label}* <{_link(ticket)}|{ticket.reference}> [{ticket.priority}] {_slack_text(ticket.subject)}"
-        written += queue(
-            channel=Channel.SLACK,
-            kind=kind,
-            recipient=route.slack_channel.name,
-            subject=subject,
-            body=f"{_slack_text(body)}\n<{_link(ticket)}|Open {ticket.reference}>",
-            payload={"line": line},
-            dedupe_key=f"{key}:slack",
-            now=now,
-            ticket=ticket,
-        )
-    if route.webhook:
-        for endpoint in WebhookEndpoint.objects.filter(active=True):
-            written += queue(
-                channel=Channel.WEBHOOK,
+        rows.append(
+            _row(
+                channel=Channel.SLACK,
                 kind=kind,
-                recipient=endpoint.name,
-                webhook=endpoint,
+                recipient=route.slack_channel.name,
                 subject=subject,
-                body=body,
-                payload={
-                    "event": kind,
-                    "ticket": ticket.reference,
-                    "priority": ticket.priority,
-                    "tier": ticket.tier,
-                    "subject": ticket.subject,
-                    "summary": subject,
-                    "at": now.isoformat(),
-                },
-                dedupe_key=f"{key}:webhook:{endpoint.pk}",
+                body=f"{_slack_text(body)}\n<{_link(ticket)}|Open {ticket.reference}>",
+                payload={"line": line},
+                dedupe_key=f"{key}:slack",
                 now=now,
                 ticket=ticket,
             )
-    return written
+        )
+    if route.webhook:
+        endpoints = _cached(("webhooks",), lambda: list(WebhookEndpoint.objects.filter(active=True)))
+        for endpoint in endpoints:
+            rows.append(
+                _row(
+                    channel=Channel.WEBHOOK,
+                    kind=kind,
+                    recipient=endpoint.name,
+                    webhook=endpoint,
+                    subject=subject,
+                    body=body,
+                    payload={
+                        "event": kind,
+                        "ticket": ticket.reference,
+                        "priority": ticket.priority,
+                        "tier": ticket.tier,
+                        "subject": ticket.subject,
+                        "summary": subject,
+                        "at": now.isoformat(),
+                    },
+                    dedupe_key=f"{key}:webhook:{endpoint.pk}",
+                    now=now,
+                    ticket=ticket,
+                )
+            )
+    return _write(rows)
 
 
 def system_alert(*, subject: str, body: str, key: str, now: datetime) -> int:
@@ -339,9 +433,9 @@ def on_ticket_created(*, ticket: Ticket, now: datetime) -> None:
 def on_escalated(*, escalation: Escalation, now: datetime) -> None:
     ticket = escalation.ticket
     if escalation.to_management:
-        people, target = [*managers(), *agents_of_tier(escalation.to_tier)], "management"
+        people, target = [*manager_list(), *tier_agents(escalation.to_tier)], "management"
     else:
-        people, target = list(agents_of_tier(escalation.to_tier)), f"Tier {escalation.to_tier}"
+        people, target = tier_agents(escalation.to_tier), f"Tier {escalation.to_tier}"
     note = f"\nNote: {escalation.note}" if escalation.note else ""
     _alert(
         ticket=ticket,

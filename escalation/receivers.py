@@ -24,7 +24,7 @@ RECOMPUTE = {
 def on_ticket_changed(*, ticket: Ticket, event: TicketEvent, now, **_: object) -> None:
     if event.kind in (Kind.STATUS_CHANGED, Kind.REOPENED):
         services.sla_pause_follow_status(ticket=ticket, old=event.old_value, new=event.new_value, now=now)
-    if event.kind in RECOMPUTE:
+    if event.kind in RECOMPUTE and not services.is_sweeping():
         services.sla_refresh(ticket=ticket, now=now)
     if event.kind == Kind.CREATED:
         notifications.on_ticket_created(ticket=ticket, now=now)

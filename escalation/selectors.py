@@ -106,7 +106,11 @@ def history_of(ticket: Ticket, book: PolicyBook, pauses: tuple[sla.Pause, ...] |
         resolved_at=ticket.resolved_at,
         last_agent_reply_at=ticket.last_agent_reply_at,
         tier_entered_at=ticket.tier_entered_at or ticket.created_at,
-        tier_target=book.tier_targets.get((ticket.tier, ticket.priority)),
+        # A tier's own response clock starts when a ticket moves into it; in the tier it
+        # was filed in, the priority's first-response target already covers the same time.
+        tier_target=book.tier_targets.get((ticket.tier, ticket.priority))
+        if ticket.tier_entered_at and ticket.tier_entered_at > ticket.created_at
+        else None,
         pauses=pauses_of(ticket) if pauses is None else pauses,
     )
 

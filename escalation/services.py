@@ -10,6 +10,7 @@ second sweep, a retry or a killed worker can neither double nor lose one.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,6 +33,15 @@ SWEEP = "sla-sweep"
 
 class EscalationRefused(Conflict):
     code = "escalation_refused"
+
+
+# While the sweep handles a ticket it re-plans the ticket itself once it has acted;
+# the change receiver need not plan it again after each tier move.
+_sweeping: ContextVar[bool] = ContextVar("sla_sweeping", default=False)
+
+
+def is_sweeping() -> bool:
+    return _sweeping.get()
 
 
 # --- the plan: what falls due when ---------------------------------------------
@@ -77,6 +87,8 @@ def plan_for(ticket: Ticket, book: selectors.PolicyBook, pauses: tuple[sla.Pause
     moments: list[Moment] = []
     active = ticket.is_active and ticket.resolved_at is None
 
+    ended_at = ticket.resolved_at or ticket.closed_at
+
     def clock(kind: str, warn: datetime | None, due_at: datetime | None, done_at: datetime | None) -> None:
         if due_at is None:
             return
@@ -86,9 +98,11 @@ def plan_for(ticket: Ticket, book: selectors.PolicyBook, pauses: tuple[sla.Pause
             moments.append(Moment(due_at, "breach", kind, due_at))
         elif done_at is not None and done_at > due_at:
             moments.append(Moment(done_at, "breach", kind, due_at))  # met late: still a breach on record
+        elif done_at is None and ended_at is not None and ended_at > due_at:
+            moments.append(Moment(due_at, "breach", kind, due_at))  # ended unmet after its deadline
 
     clock(SlaBreach.Kind.FIRST_RESPONSE, response_warn, due.first_response_due_at, ticket.first_responded_at)
-    clock(SlaBreach.Kind.RESOLUTION, resolution_warn, due.resolution_due_at, ticket.resolved_at)
+    clock(SlaBreach.Kind.RESOLUTION, resolution_warn, due.resolution_due_at, ended_at)
     if due.next_update_due_at is not None and active and targets.update is not None:
         since = ticket.last_agent_reply_at or ticket.first_responded_at
         warn = sla.warning_at(cal, since, targets.update, pauses) if since else None
@@ -188,9 +202,14 @@ def _escalate(
     return escalation
 
 
-def escalation_apply(*, ticket: Ticket, rule: EscalationRule, now: datetime) -> bool:
-    """Apply an automatic rule once per (ticket, rule); the unique constraint makes repeats harmless."""
-    if Escalation.objects.filter(ticket=ticket, rule=rule).exists() or not _rule_applies(rule, ticket):
+def escalation_apply(*, ticket: Ticket, rule: EscalationRule, now: datetime, fired: set[int] | None = None) -> bool:
+    """Apply an automatic rule once per (ticket, rule); the unique constraint makes repeats harmless.
+
+    ``fired``: the rules already applied to this ticket, when the caller has read them (under the row lock).
+    """
+    if fired is None:
+        fired = _fired_rules(ticket)
+    if rule.pk in fired or not _rule_applies(rule, ticket):
         return False
     try:
         with transaction.atomic():
@@ -200,6 +219,7 @@ def escalation_apply(*, ticket: Ticket, rule: EscalationRule, now: datetime) -> 
                 _escalate(ticket=ticket, now=now, reason=Escalation.Reason.AUTO, rule=rule, to_management=True)
     except IntegrityError:  # another sweep got there first
         return False
+    fired.add(rule.pk)
     return True
 
 
@@ -271,59 +291,89 @@ class SweepResult:
         )
 
 
-def _breach(ticket: Ticket, moment: Moment, now: datetime) -> bool:
-    try:
-        with transaction.atomic():
-            breach, created = SlaBreach.objects.get_or_create(
-                ticket=ticket,
-                kind=moment.kind,
-                due_at=moment.due_at,
-                defaults={"breached_at": moment.due_at, "tier": ticket.tier, "priority": ticket.priority},
-            )
-            if created:
-                notifications.on_breached(breach=breach, now=now)
-    except IntegrityError:
+def _breach(ticket: Ticket, moment: Moment, now: datetime, recorded: set[tuple[str, datetime]]) -> bool:
+    """Record a breach once per (ticket, clock, deadline); the caller holds the ticket's row lock."""
+    if (moment.kind, moment.due_at) in recorded:
         return False
-    return created
+    breach = SlaBreach.objects.create(
+        ticket=ticket,
+        kind=moment.kind,
+        due_at=moment.due_at,
+        breached_at=moment.due_at,
+        tier=ticket.tier,
+        priority=ticket.priority,
+    )
+    recorded.add((moment.kind, moment.due_at))
+    notifications.on_breached(breach=breach, now=now)
+    return True
 
 
 def sweep_ticket(*, ticket_id: int, now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
-    """Handle everything due on one ticket, in one transaction, under its row lock."""
-    with transaction.atomic():
-        ticket = Ticket.objects.select_for_update(skip_locked=True).filter(pk=ticket_id).first()
-        if ticket is None or ticket.sla_next_check_at is None or ticket.sla_next_check_at > now:
-            result.skipped += 1  # locked by a writer or another sweep, or handled meanwhile
-            return
-        result.examined += 1
-        pauses = selectors.pauses_of(ticket)
-        plan = plan_for(ticket, book, pauses, _fired_rules(ticket))
-        if plan is None:
-            _store(ticket, None, None)
-            return
-        for moment in plan.moments:
-            if moment.at > now:
-                break
-            if moment.what == "breach":
-                result.breached += _breach(ticket, moment, now)
-            elif moment.what == "warn":
-                result.warned += notifications.on_breach_warning(
-                    ticket=ticket, kind=moment.kind, due_at=moment.due_at, now=now
-                )
-            elif moment.what == "rule" and moment.rule is not None:
-                result.escalated += escalation_apply(ticket=ticket, rule=moment.rule, now=now)
-        # Re-plan after acting (an escalation moves the tier and starts its clock).
-        plan = plan_for(ticket, book, selectors.pauses_of(ticket), _fired_rules(ticket))
-        upcoming = [m.at for m in plan.moments if m.at > now] if plan else []
-        _store(ticket, plan, min(upcoming) if upcoming else None)
+    """Handle everything due on one ticket, in one transaction, under its row lock.
+
+    Everything the ticket's moments depend on is read once, under the lock; a
+    unique-constraint conflict (a writer that does not lock) rolls the whole
+    ticket back and the next sweep tries again.
+    """
+    try:
+        with transaction.atomic():
+            _sweep_locked(ticket_id=ticket_id, now=now, book=book, result=result)
+    except IntegrityError:
+        logger.warning("SLA sweep: ticket %s changed under us; it stays due for the next sweep", ticket_id)
+        result.skipped += 1
+
+
+def _sweep_locked(*, ticket_id: int, now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
+    ticket = (
+        Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("assignee")
+        .filter(pk=ticket_id)
+        .first()
+    )
+    if ticket is None or ticket.sla_next_check_at is None or ticket.sla_next_check_at > now:
+        result.skipped += 1  # locked by a writer or another sweep, or handled meanwhile
+        return
+    result.examined += 1
+    pauses = selectors.pauses_of(ticket)
+    fired = _fired_rules(ticket)
+    plan = plan_for(ticket, book, pauses, fired)
+    if plan is None:
+        _store(ticket, None, None)
+        return
+    due = [m for m in plan.moments if m.at <= now]
+    breaching = {m.kind for m in due if m.what == "breach"}
+    recorded = set(SlaBreach.objects.filter(ticket=ticket).values_list("kind", "due_at")) if breaching else set()
+    for moment in due:
+        if moment.what == "breach":
+            result.breached += _breach(ticket, moment, now, recorded)
+        elif moment.what == "warn":
+            if moment.kind in breaching:
+                continue  # the breach itself is due: a warning now would only be noise
+            result.warned += notifications.on_breach_warning(
+                ticket=ticket, kind=moment.kind, due_at=moment.due_at, now=now
+            )
+        elif moment.what == "rule" and moment.rule is not None:
+            result.escalated += escalation_apply(ticket=ticket, rule=moment.rule, now=now, fired=fired)
+    # Re-plan after acting (an escalation moves the tier and starts its clock): pure, no query.
+    plan = plan_for(ticket, book, pauses, fired)
+    upcoming = [m.at for m in plan.moments if m.at > now] if plan else []
+    _store(ticket, plan, min(upcoming) if upcoming else None)
 
 
 def escalation_sweep(*, now: datetime, limit: int = 5000) -> SweepResult:
     """One sweep: every ticket with SLA work due at ``now``; cost grows with what is due."""
     result = SweepResult()
     SweepRun.objects.update_or_create(name=SWEEP, defaults={"last_started_at": now})
-    book = selectors.policy_book(fresh=True)
-    for ticket_id in selectors.due_ticket_ids(now=now, limit=limit):
-        sweep_ticket(ticket_id=ticket_id, now=now, book=book, result=result)
+    due_ids = selectors.due_ticket_ids(now=now, limit=limit)
+    if due_ids:
+        book = selectors.policy_book(fresh=True)
+        token = _sweeping.set(True)
+        try:
+            with notifications.recipient_cache():
+                for ticket_id in due_ids:
+                    sweep_ticket(ticket_id=ticket_id, now=now, book=book, result=result)
+        finally:
+            _sweeping.reset(token)
     SweepRun.objects.filter(name=SWEEP).update(
         last_finished_at=now, examined=result.examined, escalated=result.escalated, breached=result.breached
     )

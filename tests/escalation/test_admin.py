@@ -955,12 +955,15 @@ class TestSlaPanel:
         assert html.count('class="console-sla console-sla-breached"') >= 1
 
     def test_a_tier_response_nearly_due_is_at_risk(self, agent):
-        # P0 at Tier 1: 15 min tier target from 09:00 -> warn 09:11:15, due 09:15.
+        # P0 moved to Tier 2 at 09:30: 30 min tier target -> warn 09:52:30, due 10:00.
+        # (In the tier a ticket was filed in, the first-response clock covers the same time.)
         ticket = TicketFactory(priority=Priority.P0)
+        ticket = ticket_services.ticket_move_to_tier(ticket=ticket, tier=2, actor=agent, now=T0 + timedelta(minutes=30))
+        ticket.refresh_from_db()
 
-        explained = admin_queue.sla_explanation(ticket, now=T0 + timedelta(minutes=12))
+        explained = admin_queue.sla_explanation(ticket, now=T0 + timedelta(minutes=55))
         rows = {row["label"]: row for row in explained["deadlines"]}
 
-        assert rows["Tier 1 response"]["due"] == T0 + timedelta(minutes=15)
-        assert rows["Tier 1 response"]["state"] == State.AT_RISK
+        assert rows["Tier 2 response"]["due"] == T0 + timedelta(minutes=60)
+        assert rows["Tier 2 response"]["state"] == State.AT_RISK
         assert rows["Next update"]["state"] == State.NOT_APPLICABLE

@@ -59,9 +59,16 @@ class TestDeadlinesOnCreate:
         # 24 business hours: 1 h Fri, 9 h Mon, 9 h Tue, 5 h Wed.
         assert ticket.resolution_due_at == datetime(2026, 3, 11, 14, 0, tzinfo=UTC)
 
-    def test_tier_response_due_for_p0_in_tier_1(self, customer):
+    def test_no_separate_tier_clock_in_the_tier_a_ticket_was_filed_in(self, customer):
+        # Tier 1's 15 min is the first-response target itself: one clock, one breach.
         ticket = open_ticket(customer, "P0")
-        assert ticket.tier_response_due_at == T0 + 15 * M
+        assert ticket.tier_response_due_at is None
+
+    def test_tier_clock_starts_when_the_ticket_moves_tier(self, customer, agent):
+        ticket = open_ticket(customer, "P0")
+        ticket_services.ticket_move_to_tier(ticket=ticket, tier=3, actor=agent, now=T0 + 20 * M)
+        ticket.refresh_from_db()
+        assert ticket.tier_response_due_at == T0 + 20 * M + H  # Tier 3 critical: 1 h
 
     def test_p3_has_no_tier_or_update_timer(self, customer):
         ticket = open_ticket(customer, "P3")
@@ -195,6 +202,21 @@ class TestIdempotence:
 
 
 class TestBreaches:
+    def test_a_ticket_resolved_unanswered_after_its_deadline_still_breached(self, customer, agent):
+        # Regression: resolved before any sweep looked, the missed first response was never recorded.
+        ticket = open_ticket(customer, "P0")
+        ticket_services.ticket_resolve(ticket=ticket, actor=agent, now=T0 + 20 * M)
+        sweep(T0 + 21 * M)
+        assert SlaBreach.objects.filter(ticket=ticket, kind="first_response", due_at=T0 + 15 * M).count() == 1
+        ticket.refresh_from_db()
+        assert ticket.sla_next_check_at is None
+
+    def test_no_warning_when_the_breach_itself_is_already_due(self, customer):
+        ticket = open_ticket(customer, "P0")
+        sweep(T0 + 16 * M)  # nobody looked at 09:11:15
+        assert SlaBreach.objects.filter(ticket=ticket, kind="first_response").count() == 1
+        assert not Notification.objects.filter(kind="breach_warning", ticket=ticket).exists()
+
     def test_first_response_breach_recorded_once_at_its_due_time(self, customer):
         ticket = open_ticket(customer, "P0")
         sweep(T0 + 14 * M)
