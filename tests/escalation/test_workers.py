@@ -27,6 +27,7 @@ from rest_framework.test import APIClient
 from escalation import selectors, services, tasks
 from escalation.models import Escalation, EscalationRule, SlaBreach
 from escalation.outbox_models import Notification
+from sofacover.cache import cache_config
 from tests.escalation.processes import TEST_QUEUE, RedisServer, Worker, wait_for
 from tests.tickets.factories import make_user
 from tickets import bulk
@@ -267,16 +268,10 @@ class TestRedisDown:
             f"failed publish {publish_failed_in:.1f} s"
         )
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="KNOWN BUG: with REDIS_URL down the cache is down too, and django-ratelimit's cache.add "
-        "raises redis ConnectionError on every rate-limited POST: ticket creation answers 500",
-    )
     def test_the_api_files_tickets_while_the_shared_cache_redis_is_down(self, redis_server, desk, settings):
         # In production REDIS_URL serves the cache (rate-limit counters) and the broker alike.
-        settings.CACHES = {
-            "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_server.url}
-        }
+        # Regression: django-ratelimit's cache.add raised redis ConnectionError → 500.
+        settings.CACHES = {"default": cache_config(redis_server.url)}
         redis_server.stop()
         client = APIClient(raise_request_exception=False)
         client.force_authenticate(desk["customer"])
