@@ -131,17 +131,23 @@ def _row(
     )
 
 
-def _write(rows: list[Notification]) -> int:
+def _write(rows: list[Notification], *, fresh_keys: bool = False) -> int:
     """Insert the rows whose dedupe keys are new, in one statement; return how many were new.
 
     The unique dedupe key still decides under a race (ON CONFLICT DO NOTHING), so
-    two writers of the same notification leave one row.
+    two writers of the same notification leave one row. ``fresh_keys``: the keys
+    name a row created in this transaction (an escalation, a breach), so none can
+    exist yet and the look-up is skipped.
     """
     if not rows:
         return 0
-    existing = set(
-        Notification.objects.filter(dedupe_key__in=[row.dedupe_key for row in rows]).values_list(
-            "dedupe_key", flat=True
+    existing = (
+        set()
+        if fresh_keys
+        else set(
+            Notification.objects.filter(dedupe_key__in=[row.dedupe_key for row in rows]).values_list(
+                "dedupe_key", flat=True
+            )
         )
     )
     fresh = list({row.dedupe_key: row for row in rows if row.dedupe_key not in existing}.values())
@@ -290,6 +296,7 @@ def _alert(
     key: str,
     now: datetime,
     slack: bool | None = None,
+    fresh_keys: bool = False,
 ) -> int:
     """Route one alert: per person over the priority's personal channels, once per Slack channel and webhook."""
     route = _cached(
@@ -363,7 +370,7 @@ def _alert(
                     ticket=ticket,
                 )
             )
-    return _write(rows)
+    return _write(rows, fresh_keys=fresh_keys)
 
 
 def system_alert(*, subject: str, body: str, key: str, now: datetime) -> int:
@@ -445,6 +452,7 @@ def on_escalated(*, escalation: Escalation, now: datetime) -> None:
         body=f"{_describe(ticket)} escalated to {target} ({escalation.get_reason_display()}).{note}",
         key=f"esc:{escalation.pk}",
         now=now,
+        fresh_keys=True,
     )
 
 
@@ -474,6 +482,7 @@ def on_breached(*, breach: SlaBreach, now: datetime) -> None:
         body=f"{_describe(ticket)}: the {label} target was due {messages.when(breach.due_at)}.",
         key=f"breach:{breach.pk}",
         now=now,
+        fresh_keys=True,
         slack=True,
     )
 

@@ -211,14 +211,21 @@ def escalation_apply(*, ticket: Ticket, rule: EscalationRule, now: datetime, fir
         fired = _fired_rules(ticket)
     if rule.pk in fired or not _rule_applies(rule, ticket):
         return False
-    try:
-        with transaction.atomic():
-            if rule.action == EscalationRule.Action.MOVE_TO_TIER:
-                _escalate(ticket=ticket, now=now, reason=Escalation.Reason.AUTO, rule=rule, to_tier=rule.to_tier)
-            else:
-                _escalate(ticket=ticket, now=now, reason=Escalation.Reason.AUTO, rule=rule, to_management=True)
-    except IntegrityError:  # another sweep got there first
-        return False
+
+    def apply() -> None:
+        if rule.action == EscalationRule.Action.MOVE_TO_TIER:
+            _escalate(ticket=ticket, now=now, reason=Escalation.Reason.AUTO, rule=rule, to_tier=rule.to_tier)
+        else:
+            _escalate(ticket=ticket, now=now, reason=Escalation.Reason.AUTO, rule=rule, to_management=True)
+
+    if is_sweeping():
+        apply()  # the sweep's per-ticket transaction is the unit: a conflict rolls the ticket back whole
+    else:
+        try:
+            with transaction.atomic():
+                apply()
+        except IntegrityError:  # another sweep got there first
+            return False
     fired.add(rule.pk)
     return True
 
