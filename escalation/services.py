@@ -257,11 +257,6 @@ def ticket_escalate(*, ticket: Ticket, actor: User, reason: str, note: str = "",
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if not ticket.is_active:
         raise EscalationRefused("Only open tickets can be escalated.")
-    if (
-        reason == Escalation.Reason.CUSTOMER_REQUEST
-        and Escalation.objects.filter(ticket=ticket, reason=reason, from_tier=ticket.tier).exists()
-    ):
-        raise EscalationRefused("An escalation was already requested for this ticket at its current tier.")
     top = max(Ticket.Tier.values)
     try:
         with transaction.atomic():
@@ -274,9 +269,9 @@ def ticket_escalate(*, ticket: Ticket, actor: User, reason: str, note: str = "",
                 to_tier=min(ticket.tier + 1, top),
                 to_management=ticket.tier >= top,
             )
-    except IntegrityError as exc:
+    except IntegrityError as exc:  # escalation_customer_once_per_tier: asked already in this tier
         raise EscalationRefused("An escalation was already requested for this ticket at its current tier.") from exc
-    sla_refresh(ticket=ticket, now=now)
+    # Deadlines follow through the tier change's own event; a management escalation changes none.
     return escalation
 
 
