@@ -25,519 +25,396 @@ Definitions (they are also printed on the reports page):
   first public agent reply is also the latest) and never reopened (no
   ``reopened`` event).
 - No data gives null values, never a division by zero.
+- **Where they are read.** The scorecard, the pages and the API read these
+  figures from the reports' rollup (``rollup``: a fact row per ticket, daily rows
+  per day and dimensions, duration histograms), kept current inside every ticket
+  change; ``live`` computes the same figures from the tickets and the tests hold
+  the two equal. Medians and p90s stay exact: the histogram says which bucket
+  the wanted rank falls in, and the fact rows of that one bucket, read in value
+  order, give the value itself. Only what the clock decides is asked of the
+  tickets at read time: unanswered tickets past their deadline, the backlog.
 """
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date, datetime, timedelta  # noqa: F401  (timedelta: part of this module's surface)
 from typing import Any
 
-from django.apps import apps
 from django.db import connection
-from django.db.models import (
-    Aggregate,
-    Avg,
-    Case,
-    Count,
-    DateTimeField,
-    F,
-    FloatField,
-    Func,
-    IntegerField,
-    Q,
-    QuerySet,
-    Value,
-    When,
-    Window,
+from django.db.models import Count, DateTimeField, F, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from tickets.models import Ticket
+
+from . import live
+from .filters import ReportFilters
+from .live import (  # noqa: F401  (the building blocks and live tables, as they always were importable here)
+    BACKLOG_BUCKETS,
+    CSAT_TARGET,
+    DEFAULT_TARGET_SHARES,
+    FCR_TARGET,
+    MTTD_TARGET_SECONDS,
+    MTTR_TARGET_SECONDS,
+    PRIORITIES,
+    RESOLUTION_SECONDS,
+    RESPONSE_SECONDS,
+    SURVEY_RESPONSE_TARGET,
+    WORST_OFFENDERS,
+    PercentileCont,
+    PriorityRow,
+    Satisfaction,
+    Seconds,
+    _round,
+    _share,
+    deflected_tickets,
+    escalations_by_rule_and_reason,
+    percentiles,
+    target_shares,
+    tickets_created_in,
+    tickets_filtered,
+    tickets_resolved_in,
+    week_starts,
 )
-from django.db.models.functions import Cast, Coalesce, RowNumber
+from .models import DailyRollup, DurationHistogram, TicketFact
+from .rollup import RESOLUTION, RESPONSE, ROLLUP_SUMS
 
-from escalation.models import Escalation, SlaBreach
-from escalation.selectors import policy_book
-from tickets.models import Ticket, TicketEvent
-
-from .filters import ReportFilters, desk_zone
-
-PRIORITIES = [p.value for p in Ticket.Priority]
-# The procedures document's shares, used when a priority has no SLA policy row.
-DEFAULT_TARGET_SHARES = {"P0": (1.0, 0.9), "P1": (0.95, 0.85), "P2": (0.9, 0.8), "P3": (0.85, 0.75)}
-CSAT_TARGET = 4.5
-SURVEY_RESPONSE_TARGET = 0.8
-FCR_TARGET = 0.7
-MTTR_TARGET_SECONDS = 2 * 3600
-MTTD_TARGET_SECONDS = 5 * 60
-WORST_OFFENDERS = 10
-BACKLOG_BUCKETS = [
-    ("under_1_day", "Under 1 day", timedelta(0), timedelta(days=1)),
-    ("1_to_3_days", "1 to 3 days", timedelta(days=1), timedelta(days=3)),
-    ("3_to_7_days", "3 to 7 days", timedelta(days=3), timedelta(days=7)),
-    ("7_to_30_days", "7 to 30 days", timedelta(days=7), timedelta(days=30)),
-    ("over_30_days", "Over 30 days", timedelta(days=30), None),
-]
+FRACTIONS = (0.5, 0.9)
+Percentiles = dict[str | None, dict[float, float | None]]
 
 
-# --- SQL building blocks -------------------------------------------------------------
+# --- reading the rollup -----------------------------------------------------------
 
 
-class Seconds(Func):
-    """Seconds from ``start`` to ``end`` (two datetime expressions), computed by the database."""
-
-    output_field = FloatField()
-    arity = 2
-
-    def __init__(self, start: Any, end: Any) -> None:
-        super().__init__(start, end)
-
-    def as_sql(self, compiler, connection, **extra_context):
-        start, end = (compiler.compile(e) for e in self.get_source_expressions())
-        return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))", [*end[1], *start[1]]
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        start, end = (compiler.compile(e) for e in self.get_source_expressions())
-        # date_part gives double precision; EXTRACT gives numeric, about twice as slow to sort and average.
-        return f"date_part('epoch', {end[0]} - {start[0]})", [*end[1], *start[1]]
-
-    def as_sqlite(self, compiler, connection, **extra_context):
-        start, end = (compiler.compile(e) for e in self.get_source_expressions())
-        # Django stores UTC text ("YYYY-MM-DD HH:MM:SS.ffffff"); julianday counts days with fractions.
-        return (
-            f"ROUND((julianday({end[0]}) - julianday({start[0]})) * 86400.0, 3)",
-            [*end[1], *start[1]],
-        )
+def facts_filtered(f: ReportFilters) -> QuerySet[TicketFact]:
+    return TicketFact.objects.filter(**f.ticket_lookups()).order_by()
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's ordered-set aggregate: percentile_cont(p) WITHIN GROUP (ORDER BY value)."""
-
-    function = "percentile_cont"
-    name = "PercentileCont"
-    output_field = FloatField()
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
-        super().__init__(expression, fraction=f"{float(fraction):.4f}", **extra)
+def facts_created_in(f: ReportFilters) -> QuerySet[TicketFact]:
+    return facts_filtered(f).filter(created_day__gte=f.start, created_day__lte=f.end)
 
 
-RESPONSE_SECONDS = Seconds(F("created_at"), F("first_responded_at"))
-RESOLUTION_SECONDS = Seconds(F("created_at"), F("resolved_at"))
-RESPONDED_IN_TARGET = Q(first_responded_at__isnull=False) & (
-    Q(first_response_due_at__isnull=True) | Q(first_responded_at__lte=F("first_response_due_at"))
-)
-RESOLVED_IN_TARGET = Q(resolved_at__isnull=False) & (
-    Q(resolution_due_at__isnull=True) | Q(resolved_at__lte=F("resolution_due_at"))
-)
-
-
-def _response_known(now: datetime) -> Q:
-    return Q(first_responded_at__isnull=False) | Q(first_response_due_at__lte=now)
-
-
-def _breached(kind: str) -> Q:
-    """Tickets with an SlaBreach of ``kind``: an uncorrelated IN, which both databases evaluate once."""
-    return Q(pk__in=SlaBreach.objects.filter(kind=kind).values("ticket_id"))
-
-
-def _first_contact() -> Q:
-    """Exactly one public agent reply and never reopened.
-
-    One public agent reply: the first one (first_responded_at) is also the latest
-    (last_agent_reply_at); message_add maintains both on every public agent reply.
-    Reopened: a ``reopened`` event on the timeline.
-    """
-    reopened = TicketEvent.objects.filter(kind=TicketEvent.Kind.REOPENED).values("ticket_id")
-    return Q(first_responded_at__isnull=False, last_agent_reply_at=F("first_responded_at")) & ~Q(pk__in=reopened)
-
-
-def _share(part: int | None, whole: int | None) -> float | None:
-    return None if not whole else round((part or 0) / whole, 4)
-
-
-def _round(value: float | Decimal | None, places: int = 1) -> float | None:
-    return None if value is None else round(float(value), places)
-
-
-# --- the ticket sets -------------------------------------------------------------------
-
-
-def tickets_filtered(f: ReportFilters) -> QuerySet[Ticket]:
-    return Ticket.objects.filter(**f.ticket_lookups()).order_by()
-
-
-def tickets_created_in(f: ReportFilters) -> QuerySet[Ticket]:
-    return tickets_filtered(f).filter(created_at__gte=f.start_at, created_at__lt=f.end_before)
-
-
-def tickets_resolved_in(f: ReportFilters) -> QuerySet[Ticket]:
-    return tickets_filtered(f).filter(resolved_at__gte=f.start_at, resolved_at__lt=f.end_before)
-
-
-# --- percentiles -----------------------------------------------------------------------
-
-
-def percentiles(
-    tickets: QuerySet[Ticket], value: Any, *, by: str | None, fractions: tuple[float, ...] = (0.5, 0.9)
-) -> dict[str | None, dict[float, float | None]]:
-    """Continuous percentiles of ``value`` per ``by`` group (or overall, key None); nulls are skipped.
-
-    PostgreSQL: percentile_cont in one grouped query. Elsewhere (SQLite): one query
-    ranks the values with window functions and returns only the one or two rows
-    each percentile sits between; the interpolation is done on those rows.
-    """
-    tickets = tickets.annotate(v=value).filter(v__isnull=False)
-    if connection.vendor != "postgresql":
-        return _percentiles_by_rank(tickets, by=by, fractions=fractions)
-    aggregates = {f"p{i}": PercentileCont(F("v"), p) for i, p in enumerate(fractions)}
-    if by:
-        rows = [(row[by], row) for row in tickets.values(by).annotate(**aggregates)]
-    else:
-        row = tickets.aggregate(n=Count("pk"), **aggregates)
-        rows = [(None, row)] if row["n"] else []
-    return {key: {p: row[f"p{i}"] for i, p in enumerate(fractions)} for key, row in rows}
-
-
-def _percentiles_by_rank(
-    tickets: QuerySet[Ticket], *, by: str | None, fractions: tuple[float, ...]
-) -> dict[str | None, dict[float, float | None]]:
-    partition = [F(by)] if by else None
-    ranked = tickets.annotate(
-        group=F(by) if by else Value(""),
-        rn=Window(RowNumber(), partition_by=partition, order_by=[F("v").asc(), F("pk").asc()]),
-        n=Window(Count("pk"), partition_by=partition),
-    )
-    # Row k (1-based) of n holds the value at position (k-1)/(n-1); a fraction p falls
-    # between rows floor(p*(n-1))+1 and the row after it.
-    wanted = Q()
-    for p in fractions:
-        low = Cast(Value(p) * (F("n") - 1), IntegerField()) + 1
-        wanted |= Q(rn__gte=low, rn__lte=low + 1)
-    values: dict[Any, dict[int, float]] = {}
-    sizes: dict[Any, int] = {}
-    for group, n, rn, v in ranked.filter(wanted).values_list("group", "n", "rn", "v"):  # <= 2 rows per fraction
-        key = group if by else None
-        values.setdefault(key, {})[rn] = float(v)
-        sizes[key] = n
-    result: dict[str | None, dict[float, float | None]] = {}
-    for key, ranks in values.items():
-        n, result[key] = sizes[key], {}
-        for p in fractions:
-            position = p * (n - 1)
-            low = int(position)
-            below = ranks[low + 1]
-            above = ranks.get(low + 2, below)
-            result[key][p] = below + (above - below) * (position - low)
-    return result
-
-
-# --- the tables ------------------------------------------------------------------------
-
-
-def target_shares() -> dict[str, tuple[float, float]]:
-    """Per priority, the share that must meet the response and the resolution target (SLA policies)."""
-    shares = dict(DEFAULT_TARGET_SHARES)
-    for priority, entry in policy_book().policies.items():
-        shares[priority] = (float(entry.policy.response_target_share), float(entry.policy.resolution_target_share))
-    return shares
+def facts_resolved_in(f: ReportFilters) -> QuerySet[TicketFact]:
+    return facts_filtered(f).filter(resolved_day__gte=f.start, resolved_day__lte=f.end)
 
 
 @dataclass
-class PriorityRow:
-    priority: str
-    tickets: int = 0
-    response_measured: int = 0
-    response_met: int = 0
-    response_breaches: int = 0
-    resolved: int = 0
-    resolution_met: int = 0
-    resolution_breaches: int = 0
-    response_target_share: float = 0.0
-    resolution_target_share: float = 0.0
-    median_first_response_seconds: float | None = None
-    p90_first_response_seconds: float | None = None
-    median_resolution_seconds: float | None = None
-    p90_resolution_seconds: float | None = None
-    mean_resolution_seconds: float | None = None
+class Totals:
+    """The daily rows of the range summed per (priority, day), and what the clock adds to them."""
 
-    @property
-    def responded_within_target(self) -> float | None:
-        return _share(self.response_met, self.response_measured)
+    rows: dict[tuple[str, date], Counter]
+    overdue: dict[tuple[str, date], int]  # unanswered and past the response deadline, by day created
 
-    @property
-    def resolved_within_target(self) -> float | None:
-        return _share(self.resolution_met, self.resolved)
-
-    @property
-    def response_met_target(self) -> bool | None:
-        share = self.responded_within_target
-        return None if share is None else share >= self.response_target_share
-
-    @property
-    def resolution_met_target(self) -> bool | None:
-        share = self.resolved_within_target
-        return None if share is None else share >= self.resolution_target_share
+    def by(self, key) -> dict[Any, Counter]:
+        found: dict[Any, Counter] = defaultdict(Counter)
+        for (priority, day), sums in self.rows.items():
+            found[key(priority, day)].update(sums)
+        for (priority, day), n in self.overdue.items():
+            found[key(priority, day)]["overdue"] += n
+        return found
 
 
-def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
+def totals(f: ReportFilters, *, now: datetime | None) -> Totals:
+    """The daily rows of the range per (priority, day); with ``now``, the overdue unanswered tickets too."""
+    rows = (
+        DailyRollup.objects.filter(day__gte=f.start, day__lte=f.end, **f.ticket_lookups())
+        .values("priority", "day")
+        .annotate(**{f"s_{s}": Coalesce(Sum(s), 0) for s in ROLLUP_SUMS})
+        .order_by()
+    )
+    overdue = {}
+    if now is not None:
+        overdue = {
+            (r["priority"], r["created_day"]): r["n"]
+            for r in facts_created_in(f)
+            .filter(response_seconds__isnull=True, first_response_due_at__lte=now)
+            .values("priority", "created_day")
+            .annotate(n=Count("pk"))
+            .order_by()
+        }
+    return Totals(
+        rows={(r["priority"], r["day"]): Counter({s: r[f"s_{s}"] for s in ROLLUP_SUMS}) for r in rows},
+        overdue=overdue,
+    )
+
+
+def _seconds(microseconds: int, n: int) -> float | None:
+    return None if not n else microseconds / n / 1e6
+
+
+def sla_by_priority(
+    f: ReportFilters,
+    *,
+    now: datetime,
+    sums: Totals | None = None,
+    durations: tuple[Percentiles, Percentiles] | None = None,
+) -> list[PriorityRow]:
     """Per priority: response (tickets created in range) and resolution (resolved in range)."""
+    sums = sums or totals(f, now=now)
     shares = target_shares()
-    rows = {
-        p: PriorityRow(p, response_target_share=shares[p][0], resolution_target_share=shares[p][1]) for p in PRIORITIES
-    }
-    for r in (
-        tickets_created_in(f)
-        .values("priority")
-        .annotate(
-            tickets=Count("id"),
-            response_measured=Count("id", filter=_response_known(now)),
-            response_met=Count("id", filter=RESPONDED_IN_TARGET),
-            response_breaches=Count("id", filter=_breached(SlaBreach.Kind.FIRST_RESPONSE)),
+    found = sums.by(lambda priority, day: priority)
+    rows = []
+    for p in PRIORITIES:
+        s = found.get(p, Counter())
+        rows.append(
+            PriorityRow(
+                p,
+                tickets=s["created"],
+                response_measured=s["answered"] + s["overdue"],
+                response_met=s["response_met"],
+                response_breaches=s["response_breached"],
+                resolved=s["resolved"],
+                resolution_met=s["resolution_met"],
+                resolution_breaches=s["resolution_breached"],
+                response_target_share=shares[p][0],
+                resolution_target_share=shares[p][1],
+                mean_resolution_seconds=_round(_seconds(s["resolution_microseconds"], s["resolved"])),
+            )
         )
-    ):
-        row = rows[r["priority"]]
-        row.tickets, row.response_measured = r["tickets"], r["response_measured"]
-        row.response_met, row.response_breaches = r["response_met"], r["response_breaches"]
-    for r in (
-        tickets_resolved_in(f)
-        .values("priority")
-        .annotate(
-            resolved=Count("id"),
-            resolution_met=Count("id", filter=RESOLVED_IN_TARGET),
-            resolution_breaches=Count("id", filter=_breached(SlaBreach.Kind.RESOLUTION)),
-            mean_seconds=Avg(RESOLUTION_SECONDS),
-        )
-    ):
-        row = rows[r["priority"]]
-        row.resolved, row.resolution_met = r["resolved"], r["resolution_met"]
-        row.resolution_breaches, row.mean_resolution_seconds = r["resolution_breaches"], _round(r["mean_seconds"])
-    for priority, ps in percentiles(tickets_created_in(f), RESPONSE_SECONDS, by="priority").items():
-        rows[priority].median_first_response_seconds = _round(ps[0.5])
-        rows[priority].p90_first_response_seconds = _round(ps[0.9])
-    for priority, ps in percentiles(tickets_resolved_in(f), RESOLUTION_SECONDS, by="priority").items():
-        rows[priority].median_resolution_seconds = _round(ps[0.5])
-        rows[priority].p90_resolution_seconds = _round(ps[0.9])
-    return [rows[p] for p in PRIORITIES]
+    response, resolution = durations or duration_percentiles(f)
+    for row in rows:
+        ps, pr = response.get(row.priority, {}), resolution.get(row.priority, {})
+        row.median_first_response_seconds, row.p90_first_response_seconds = _round(ps.get(0.5)), _round(ps.get(0.9))
+        row.median_resolution_seconds, row.p90_resolution_seconds = _round(pr.get(0.5)), _round(pr.get(0.9))
+    return rows
 
 
-@dataclass
-class Satisfaction:
-    resolved_tickets: int
-    ratings: int
-    csat_average: float | None
-    first_contact_resolved: int
-    distribution: dict[str, int]
-    mttr_p0_p1_seconds: float | None
-
-    @property
-    def survey_response_rate(self) -> float | None:
-        return _share(self.ratings, self.resolved_tickets)
-
-    @property
-    def first_contact_resolution_rate(self) -> float | None:
-        return _share(self.first_contact_resolved, self.resolved_tickets)
-
-
-def satisfaction(f: ReportFilters) -> Satisfaction:
-    """CSAT, survey response rate, FCR and MTTR P0/P1 over tickets resolved in range: one query."""
-    scores = {str(s): Count("id", filter=Q(rating__score=s)) for s in range(1, 6)}
-    row = tickets_resolved_in(f).aggregate(
-        resolved_tickets=Count("id"),
-        ratings=Count("rating"),
-        csat_average=Avg("rating__score"),
-        first_contact_resolved=Count("id", filter=_first_contact()),
-        mttr=Avg(RESOLUTION_SECONDS, filter=Q(priority__in=["P0", "P1"])),
-        **{f"score_{s}": c for s, c in scores.items()},
-    )
+def satisfaction(f: ReportFilters, *, sums: Totals | None = None) -> Satisfaction:
+    """CSAT, survey response rate, FCR and MTTR P0/P1 over tickets resolved in range."""
+    sums = sums or totals(f, now=None)  # the clock plays no part in these
+    s = sums.by(lambda priority, day: None).get(None, Counter())
+    urgent = sums.by(lambda priority, day: priority in ("P0", "P1")).get(True, Counter())
+    scored = sum(score * s[f"score_{score}"] for score in range(1, 6))
     return Satisfaction(
-        resolved_tickets=row["resolved_tickets"],
-        ratings=row["ratings"],
-        csat_average=_round(row["csat_average"], 2),
-        first_contact_resolved=row["first_contact_resolved"],
-        distribution={s: row[f"score_{s}"] for s in scores},
-        mttr_p0_p1_seconds=_round(row["mttr"]),
+        resolved_tickets=s["resolved"],
+        ratings=s["ratings"],
+        csat_average=_round(scored / s["ratings"] if s["ratings"] else None, 2),
+        first_contact_resolved=s["first_contact"],
+        distribution={str(score): s[f"score_{score}"] for score in range(1, 6)},
+        mttr_p0_p1_seconds=_round(_seconds(urgent["resolution_microseconds"], urgent["resolved"])),
     )
 
 
-def overall_durations(f: ReportFilters) -> dict[str, float | None]:
-    """Median and p90 response and resolution times over every priority."""
-    response = percentiles(tickets_created_in(f), RESPONSE_SECONDS, by=None).get(None, {})
-    resolution = percentiles(tickets_resolved_in(f), RESOLUTION_SECONDS, by=None).get(None, {})
-    return {
-        "median_first_response_seconds": _round(response.get(0.5)),
-        "p90_first_response_seconds": _round(response.get(0.9)),
-        "median_resolution_seconds": _round(resolution.get(0.5)),
-        "p90_resolution_seconds": _round(resolution.get(0.9)),
-    }
+def weekly_trends(f: ReportFilters, *, now: datetime, sums: Totals | None = None) -> list[dict[str, Any]]:
+    """Per week (Monday, desk time): response share by creation; resolution share, CSAT and FCR by resolution."""
+    sums = sums or totals(f, now=now)
+    weeks = week_starts(f)
+    found = sums.by(lambda priority, day: (day - weeks[0]).days // 7)
+    rows = []
+    for i, monday in enumerate(weeks):
+        s = found.get(i, Counter())
+        scored = sum(score * s[f"score_{score}"] for score in range(1, 6))
+        rows.append(
+            {
+                "week": monday.isoformat(),
+                "tickets": s["created"],
+                "responded_within_target": _share(s["response_met"], s["answered"] + s["overdue"]),
+                "resolved": s["resolved"],
+                "resolved_within_target": _share(s["resolution_met"], s["resolved"]),
+                "csat_average": _round(scored / s["ratings"] if s["ratings"] else None, 2),
+                "survey_response_rate": _share(s["ratings"], s["resolved"]),
+                "first_contact_resolution_rate": _share(s["first_contact"], s["resolved"]),
+            }
+        )
+    return rows
 
 
 def backlog_by_age(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
     """Active tickets now (date range ignored; the other filters apply), by priority and age."""
-    buckets = {}
-    for key, _, low, high in BACKLOG_BUCKETS:
-        condition = Q(created_at__lte=now - low)
-        if high is not None:
-            condition &= Q(created_at__gt=now - high)
-        buckets[key] = Count("id", filter=condition)
-    found = {
-        r["priority"]: r
-        for r in tickets_filtered(f)
-        .filter(status__in=Ticket.ACTIVE_STATUSES)
-        .values("priority")
-        .annotate(total=Count("id"), **buckets)
-    }
-    empty = {"total": 0, **dict.fromkeys(buckets, 0)}
-    return [{"priority": p, **{k: found.get(p, empty)[k] for k in ("total", *buckets)}} for p in PRIORITIES]
+    return live.backlog_of(facts_filtered(f).filter(active=True), now=now)
 
 
-def escalations_by_rule_and_reason(f: ReportFilters) -> list[dict[str, Any]]:
-    """Escalations recorded in range, per reason and rule (null for manual ones)."""
-    rows = (
-        Escalation.objects.filter(at__gte=f.start_at, at__lt=f.end_before, **f.ticket_lookups("ticket__"))
-        .values("reason", "rule__name")
-        .annotate(escalations=Count("id"), to_management=Count("id", filter=Q(to_management=True)))
-        .order_by("reason", "rule__name")
+# --- exact percentiles from the histogram -------------------------------------------
+
+
+def duration_percentiles(f: ReportFilters) -> tuple[Percentiles, Percentiles]:
+    """Median and p90 of first response and resolution, per priority and overall (key None). Exact.
+
+    The histogram counts, per bucket, the durations of the range (one small query);
+    from those counts each wanted rank is a bucket and an offset in it, and one query
+    reads the fact rows from that bucket on, in value order (an index walk, no sort):
+    rows k and k+1 of the range, interpolated like percentile_cont. Buckets never
+    decide a value, only where to start reading, so nothing is approximated.
+
+    The histogram keeps only day and priority: with a tier, category, channel or agent
+    filter, the percentiles come straight from the matching fact rows instead.
+    """
+    clocks = (
+        (RESPONSE, "response_seconds", "response_bucket", "created_day"),
+        (RESOLUTION, "resolution_seconds", "resolution_bucket", "resolved_day"),
     )
-    labels = dict(Escalation.Reason.choices)
-    return [
-        {
-            "reason": r["reason"],
-            "reason_label": labels.get(r["reason"], r["reason"]),
-            "rule": r["rule__name"],
-            "escalations": r["escalations"],
-            "to_management": r["to_management"],
-        }
-        for r in rows
-    ]
+    if any(getattr(f, name) is not None for name in ("tier", "category", "channel", "agent")):
+        results = []
+        for _, value, _, day in clocks:
+            facts = facts_filtered(f).filter(**{f"{day}__gte": f.start, f"{day}__lte": f.end})
+            by_priority = percentiles(facts, F(value), by="priority", fractions=FRACTIONS)
+            results.append({**by_priority, **percentiles(facts, F(value), by=None, fractions=FRACTIONS)})
+        return results[0], results[1]
+    counts: dict[str, dict[str | None, Counter]] = {RESPONSE: defaultdict(Counter), RESOLUTION: defaultdict(Counter)}
+    histogram = DurationHistogram.objects.filter(day__gte=f.start, day__lte=f.end)
+    if f.priority:
+        histogram = histogram.filter(priority=f.priority)
+    for r in histogram.values("clock", "priority", "bucket").annotate(n=Sum("n")).order_by():
+        if r["n"]:
+            counts[r["clock"]][r["priority"]][r["bucket"]] += r["n"]
+            counts[r["clock"]][None][r["bucket"]] += r["n"]
+    wanted: list[tuple[str, str | None, int, int]] = []  # (clock, group, bucket, offset): read 2 rows from there
+    plans: dict[tuple[str, str | None], tuple[int, dict[float, tuple[int, int]]]] = {}
+    for clock, groups in counts.items():
+        for group, buckets in groups.items():
+            n = sum(buckets.values())
+            at: dict[float, tuple[int, int]] = {}
+            for p in FRACTIONS:
+                low = int(p * (n - 1))
+                at[p] = (low, len(wanted))
+                wanted.append((clock, group, *_bucket_of(buckets, low)))
+            plans[(clock, group)] = (n, at)
+    values = _read_ranks(f, wanted, {c[0]: c[1:] for c in clocks})
+    results: dict[str, Percentiles] = {RESPONSE: {}, RESOLUTION: {}}
+    for (clock, group), (n, at) in plans.items():
+        results[clock][group] = {}
+        for p, (low, i) in at.items():
+            got = values[i]
+            if not got:  # the facts changed between the two reads: nothing rather than a wrong value
+                results[clock][group][p] = None
+                continue
+            below = got[0]
+            above = got[1] if len(got) > 1 and low + 1 < n else below
+            results[clock][group][p] = below + (above - below) * (p * (n - 1) - low)
+    return results[RESPONSE], results[RESOLUTION]
+
+
+def _bucket_of(buckets: Counter, rank: int) -> tuple[int, int]:
+    """The bucket holding the 0-based ``rank`` among the counted values, and the rank's offset in it."""
+    before = 0
+    for bucket in sorted(buckets):
+        if rank < before + buckets[bucket]:
+            return bucket, rank - before
+        before += buckets[bucket]
+    raise ValueError("rank beyond the counted values")
+
+
+def _read_ranks(
+    f: ReportFilters, wanted: list[tuple[str, str | None, int, int]], columns: dict[str, tuple[str, str, str]]
+) -> list[list[float]]:
+    """For each (clock, group, bucket, offset): the two values from that offset on; one UNION ALL query."""
+    if not wanted:
+        return []
+    parts, params = [], []
+    for i, (clock, group, bucket, offset) in enumerate(wanted):
+        value, bucket_column, day = columns[clock]
+        rows = TicketFact.objects.filter(
+            **{f"{bucket_column}__gte": bucket, f"{day}__gte": f.start, f"{day}__lte": f.end}
+        )
+        if group is not None:
+            rows = rows.filter(priority=group)
+        elif f.priority:
+            rows = rows.filter(priority=f.priority)
+        sql, p = rows.order_by(bucket_column, value).values_list(value)[offset : offset + 2].query.sql_with_params()
+        parts.append(f"SELECT {i} AS i, r{i}.* FROM ({sql}) r{i}")
+        params.extend(p)
+    found: list[list[float]] = [[] for _ in wanted]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for i, v in cursor.fetchall():
+            found[i].append(float(v))
+    for row in found:
+        row.sort()
+    return found
+
+
+def overall_durations(f: ReportFilters) -> dict[str, float | None]:
+    """Median and p90 response and resolution times over every priority."""
+    response, resolution = duration_percentiles(f)
+    return _overall(response, resolution)
+
+
+def _overall(response: Percentiles, resolution: Percentiles) -> dict[str, float | None]:
+    response_all, resolution_all = response.get(None, {}), resolution.get(None, {})
+    return {
+        "median_first_response_seconds": _round(response_all.get(0.5)),
+        "p90_first_response_seconds": _round(response_all.get(0.9)),
+        "median_resolution_seconds": _round(resolution_all.get(0.5)),
+        "p90_resolution_seconds": _round(resolution_all.get(0.9)),
+    }
+
+
+# --- worst offenders ----------------------------------------------------------------
+
+DEADLINES = {
+    "response": ("first_response_due_at", "first_responded_at"),
+    "resolution": ("resolution_due_at", "resolved_at"),
+}
 
 
 def worst_offenders(f: ReportFilters, *, now: datetime, limit: int = WORST_OFFENDERS) -> list[dict[str, Any]]:
-    """The tickets created in range that missed their deadlines by the most: responses and resolutions."""
-    found: list[dict[str, Any]] = []
-    clocks = (
-        ("response", "first_response_due_at", "first_responded_at"),
-        ("resolution", "resolution_due_at", "resolved_at"),
-    )
-    for kind, due, done in clocks:
-        late = Seconds(F(due), Coalesce(F(done), Value(now, output_field=DateTimeField())))
-        rows = (
-            tickets_created_in(f)
-            .filter(**{f"{due}__isnull": False})
-            .filter(Q(**{f"{done}__gt": F(due)}) | Q(**{f"{done}__isnull": True, f"{due}__lte": now}))
-            .annotate(late_seconds=late)
-            .order_by("-late_seconds", "pk")
-            .values(
-                "pk",
-                "reference",
-                "subject",
-                "priority",
-                "tier",
-                "status",
-                "assignee__username",
-                due,
-                done,
-                "late_seconds",
-            )[:limit]
-        )
-        for r in rows:
-            found.append(
-                {
-                    "kind": kind,
-                    "reference": r["reference"],
-                    "subject": r["subject"],
-                    "priority": r["priority"],
-                    "tier": r["tier"],
-                    "status": r["status"],
-                    "assignee": r["assignee__username"],
-                    "due_at": r[due],
-                    "done_at": r[done],
-                    "late_seconds": _round(r["late_seconds"]),
-                    "ticket_id": r["pk"],
-                }
-            )
-    found.sort(key=lambda r: (-(r["late_seconds"] or 0), r["reference"] or ""))
-    return found[:limit]
+    """The tickets created in range that missed their deadlines by the most: responses and resolutions.
 
-
-def week_starts(f: ReportFilters) -> list[date]:
-    """The Mondays of every desk-time week the range touches."""
-    first = f.start - timedelta(days=f.start.weekday())
-    return [first + timedelta(weeks=i) for i in range((f.end - first).days // 7 + 1)]
-
-
-def _week_of(column: str, weeks: list[date]) -> Case:
-    """The index of the desk-time week ``column`` falls in, as plain comparisons with instants.
-
-    Week boundaries are Monday 00:00 in the desk's zone, turned into instants here,
-    so DST is handled once in Python and the database only compares timestamps
-    (no per-row time-zone conversion).
+    Finished late: the facts' stored lateness, walked latest first. Still running past the
+    deadline: the facts' stored deadlines, earliest first, against ``now``. Then one query
+    for the winners' details.
     """
-    zone = desk_zone()
-    bounds = [datetime.combine(monday + timedelta(weeks=1), time(0), tzinfo=zone) for monday in weeks]
-    return Case(
-        *[When(**{f"{column}__lt": bound}, then=Value(i)) for i, bound in enumerate(bounds)],
-        default=Value(len(bounds)),
-        output_field=IntegerField(),
+    candidates: list[tuple[float, int, str]] = []
+    clocks = (
+        ("response", "response_late_seconds", "response_seconds", "first_response_due_at"),
+        ("resolution", "resolution_late_seconds", "resolved_at", "resolution_due_at"),
     )
-
-
-def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
-    """Per week (Monday, desk time): response share by creation; resolution share, CSAT and FCR by resolution."""
-    weeks = week_starts(f)
-    found: dict[int, dict[str, Any]] = {}
-    for r in (
-        tickets_created_in(f)
-        .annotate(week=_week_of("created_at", weeks))
-        .values("week")
-        .annotate(
-            tickets=Count("id"),
-            measured=Count("id", filter=_response_known(now)),
-            met=Count("id", filter=RESPONDED_IN_TARGET),
+    for kind, late, done, due in clocks:
+        finished = (
+            facts_created_in(f)
+            .filter(**{f"{late}__isnull": False})
+            .order_by(F(late).desc(), "ticket_id")
+            .values_list(late, "ticket_id")[:limit]
         )
-    ):
-        found.setdefault(r["week"], {}).update(
-            tickets=r["tickets"], responded_within_target=_share(r["met"], r["measured"])
+        running = (
+            facts_created_in(f)
+            .filter(**{f"{done}__isnull": True, f"{due}__lte": now})
+            .order_by(due, "ticket_id")  # the latest first: the earliest deadline
+            .annotate(late=live.Seconds(F(due), Value(now, output_field=DateTimeField())))
+            .values_list("late", "ticket_id")[:limit]
         )
-    for r in (
-        tickets_resolved_in(f)
-        .annotate(week=_week_of("resolved_at", weeks))
-        .values("week")
-        .annotate(
-            resolved=Count("id"),
-            met=Count("id", filter=RESOLVED_IN_TARGET),
-            csat=Avg("rating__score"),
-            ratings=Count("rating"),
-            fcr=Count("id", filter=_first_contact()),
+        found = sorted([*finished, *running], key=lambda r: (-r[0], r[1]))[:limit]
+        candidates += [(seconds, pk, kind) for seconds, pk in found]
+    if not candidates:
+        return []
+    details = {
+        r["pk"]: r
+        for r in Ticket.objects.filter(pk__in={pk for _, pk, _ in candidates}).values(
+            "pk",
+            "reference",
+            "subject",
+            "priority",
+            "tier",
+            "status",
+            "assignee__username",
+            "first_response_due_at",
+            "first_responded_at",
+            "resolution_due_at",
+            "resolved_at",
         )
-    ):
-        found.setdefault(r["week"], {}).update(
-            resolved=r["resolved"],
-            resolved_within_target=_share(r["met"], r["resolved"]),
-            csat_average=_round(r["csat"], 2),
-            survey_response_rate=_share(r["ratings"], r["resolved"]),
-            first_contact_resolution_rate=_share(r["fcr"], r["resolved"]),
-        )
-    # Every week of the range, empty ones included, so the charts keep their time axis.
-    blank = {
-        "tickets": 0,
-        "responded_within_target": None,
-        "resolved": 0,
-        "resolved_within_target": None,
-        "csat_average": None,
-        "survey_response_rate": None,
-        "first_contact_resolution_rate": None,
     }
-    return [{"week": monday.isoformat(), **blank, **found.get(i, {})} for i, monday in enumerate(weeks)]
-
-
-def deflected_tickets(f: ReportFilters, *, now: datetime) -> int | None:
-    """Tickets the knowledge base deflected in range, or None when no knowledge base reports them."""
-    if not apps.is_installed("knowledge"):
-        return None
-    try:
-        from knowledge.selectors import deflection_count
-    except ImportError:
-        return None
-    return deflection_count(since=f.start_at, until=f.end_before, now=now)
+    rows = []
+    for seconds, pk, kind in candidates:
+        r = details[pk]
+        due, done = DEADLINES[kind]
+        rows.append(
+            {
+                "kind": kind,
+                "reference": r["reference"],
+                "subject": r["subject"],
+                "priority": r["priority"],
+                "tier": r["tier"],
+                "status": r["status"],
+                "assignee": r["assignee__username"],
+                "due_at": r[due],
+                "done_at": r[done],
+                "late_seconds": _round(seconds),
+                "ticket_id": pk,
+            }
+        )
+    rows.sort(key=lambda r: (-(r["late_seconds"] or 0), r["reference"] or ""))
+    return rows[:limit]
 
 
 # --- the scorecard ---------------------------------------------------------------------
@@ -584,10 +461,15 @@ def _range_lookups(f: ReportFilters, column: str) -> dict[str, str]:
 
 
 def scorecard(f: ReportFilters, *, now: datetime, tables: bool = True) -> Scorecard:
-    """Every metric against its target, and (``tables``) the worst offenders and weekly trends."""
-    priorities = sla_by_priority(f, now=now)
-    sat = satisfaction(f)
-    durations = overall_durations(f)
+    """Every metric against its target, and (``tables``) the worst offenders and weekly trends.
+
+    Read from the rollup in a fixed number of queries, whatever the number of tickets.
+    """
+    sums = totals(f, now=now)
+    percentiles_found = duration_percentiles(f)
+    priorities = sla_by_priority(f, now=now, sums=sums, durations=percentiles_found)
+    sat = satisfaction(f, sums=sums)
+    durations = _overall(*percentiles_found)
     backlog = backlog_by_age(f, now=now)
     escalations = escalations_by_rule_and_reason(f)
     deflected = deflected_tickets(f, now=now)
@@ -693,5 +575,5 @@ def scorecard(f: ReportFilters, *, now: datetime, tables: bool = True) -> Scorec
         backlog=backlog,
         escalations=escalations,
         offenders=worst_offenders(f, now=now) if tables else [],
-        trends=weekly_trends(f, now=now) if tables else [],
+        trends=weekly_trends(f, now=now, sums=sums) if tables else [],
     )

@@ -1,0 +1,519 @@
+"""The reports' definitions computed straight from the tickets: the reference the rollup must equal.
+
+Every figure of the scorecard is defined here, over the live ticket rows, as
+aggregate queries (no Python loop over tickets). ``metrics`` reads the same
+figures from the reports' rollup tables, which is what the pages and the API
+use; the tests hold the two equal. The definitions themselves are written out
+in ``metrics``' docstring.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.apps import apps
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Cast, Coalesce, RowNumber
+
+from escalation.models import Escalation, SlaBreach
+from escalation.selectors import policy_book
+from tickets.models import Ticket, TicketEvent
+
+from .filters import ReportFilters, desk_zone
+
+PRIORITIES = [p.value for p in Ticket.Priority]
+# The procedures document's shares, used when a priority has no SLA policy row.
+DEFAULT_TARGET_SHARES = {"P0": (1.0, 0.9), "P1": (0.95, 0.85), "P2": (0.9, 0.8), "P3": (0.85, 0.75)}
+CSAT_TARGET = 4.5
+SURVEY_RESPONSE_TARGET = 0.8
+FCR_TARGET = 0.7
+MTTR_TARGET_SECONDS = 2 * 3600
+MTTD_TARGET_SECONDS = 5 * 60
+WORST_OFFENDERS = 10
+BACKLOG_BUCKETS = [
+    ("under_1_day", "Under 1 day", timedelta(0), timedelta(days=1)),
+    ("1_to_3_days", "1 to 3 days", timedelta(days=1), timedelta(days=3)),
+    ("3_to_7_days", "3 to 7 days", timedelta(days=3), timedelta(days=7)),
+    ("7_to_30_days", "7 to 30 days", timedelta(days=7), timedelta(days=30)),
+    ("over_30_days", "Over 30 days", timedelta(days=30), None),
+]
+
+
+# --- SQL building blocks -------------------------------------------------------------
+
+
+class Seconds(Func):
+    """Seconds from ``start`` to ``end`` (two datetime expressions), computed by the database."""
+
+    output_field = FloatField()
+    arity = 2
+
+    def __init__(self, start: Any, end: Any) -> None:
+        super().__init__(start, end)
+
+    def as_sql(self, compiler, connection, **extra_context):
+        start, end = (compiler.compile(e) for e in self.get_source_expressions())
+        return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))", [*end[1], *start[1]]
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        start, end = (compiler.compile(e) for e in self.get_source_expressions())
+        # date_part gives double precision; EXTRACT gives numeric, about twice as slow to sort and average.
+        return f"date_part('epoch', {end[0]} - {start[0]})", [*end[1], *start[1]]
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        start, end = (compiler.compile(e) for e in self.get_source_expressions())
+        # Django stores UTC text ("YYYY-MM-DD HH:MM:SS.ffffff"); julianday counts days with fractions.
+        return (
+            f"ROUND((julianday({end[0]}) - julianday({start[0]})) * 86400.0, 3)",
+            [*end[1], *start[1]],
+        )
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ordered-set aggregate: percentile_cont(p) WITHIN GROUP (ORDER BY value)."""
+
+    function = "percentile_cont"
+    name = "PercentileCont"
+    output_field = FloatField()
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        super().__init__(expression, fraction=f"{float(fraction):.4f}", **extra)
+
+
+RESPONSE_SECONDS = Seconds(F("created_at"), F("first_responded_at"))
+RESOLUTION_SECONDS = Seconds(F("created_at"), F("resolved_at"))
+RESPONDED_IN_TARGET = Q(first_responded_at__isnull=False) & (
+    Q(first_response_due_at__isnull=True) | Q(first_responded_at__lte=F("first_response_due_at"))
+)
+RESOLVED_IN_TARGET = Q(resolved_at__isnull=False) & (
+    Q(resolution_due_at__isnull=True) | Q(resolved_at__lte=F("resolution_due_at"))
+)
+
+
+def _response_known(now: datetime) -> Q:
+    return Q(first_responded_at__isnull=False) | Q(first_response_due_at__lte=now)
+
+
+def _breached(kind: str) -> Q:
+    """Tickets with an SlaBreach of ``kind``: an uncorrelated IN, which both databases evaluate once."""
+    return Q(pk__in=SlaBreach.objects.filter(kind=kind).values("ticket_id"))
+
+
+def _first_contact() -> Q:
+    """Exactly one public agent reply and never reopened.
+
+    One public agent reply: the first one (first_responded_at) is also the latest
+    (last_agent_reply_at); message_add maintains both on every public agent reply.
+    Reopened: a ``reopened`` event on the timeline.
+    """
+    reopened = TicketEvent.objects.filter(kind=TicketEvent.Kind.REOPENED).values("ticket_id")
+    return Q(first_responded_at__isnull=False, last_agent_reply_at=F("first_responded_at")) & ~Q(pk__in=reopened)
+
+
+def _share(part: int | None, whole: int | None) -> float | None:
+    return None if not whole else round((part or 0) / whole, 4)
+
+
+def _round(value: float | Decimal | None, places: int = 1) -> float | None:
+    return None if value is None else round(float(value), places)
+
+
+# --- the ticket sets -------------------------------------------------------------------
+
+
+def tickets_filtered(f: ReportFilters) -> QuerySet[Ticket]:
+    return Ticket.objects.filter(**f.ticket_lookups()).order_by()
+
+
+def tickets_created_in(f: ReportFilters) -> QuerySet[Ticket]:
+    return tickets_filtered(f).filter(created_at__gte=f.start_at, created_at__lt=f.end_before)
+
+
+def tickets_resolved_in(f: ReportFilters) -> QuerySet[Ticket]:
+    return tickets_filtered(f).filter(resolved_at__gte=f.start_at, resolved_at__lt=f.end_before)
+
+
+# --- percentiles -----------------------------------------------------------------------
+
+
+def percentiles(
+    tickets: QuerySet[Ticket], value: Any, *, by: str | None, fractions: tuple[float, ...] = (0.5, 0.9)
+) -> dict[str | None, dict[float, float | None]]:
+    """Continuous percentiles of ``value`` per ``by`` group (or overall, key None); nulls are skipped.
+
+    PostgreSQL: percentile_cont in one grouped query. Elsewhere (SQLite): one query
+    ranks the values with window functions and returns only the one or two rows
+    each percentile sits between; the interpolation is done on those rows.
+    """
+    tickets = tickets.annotate(v=value).filter(v__isnull=False)
+    if connection.vendor != "postgresql":
+        return _percentiles_by_rank(tickets, by=by, fractions=fractions)
+    aggregates = {f"p{i}": PercentileCont(F("v"), p) for i, p in enumerate(fractions)}
+    if by:
+        rows = [(row[by], row) for row in tickets.values(by).annotate(**aggregates)]
+    else:
+        row = tickets.aggregate(n=Count("pk"), **aggregates)
+        rows = [(None, row)] if row["n"] else []
+    return {key: {p: row[f"p{i}"] for i, p in enumerate(fractions)} for key, row in rows}
+
+
+def _percentiles_by_rank(
+    tickets: QuerySet[Ticket], *, by: str | None, fractions: tuple[float, ...]
+) -> dict[str | None, dict[float, float | None]]:
+    partition = [F(by)] if by else None
+    ranked = tickets.annotate(
+        group=F(by) if by else Value(""),
+        rn=Window(RowNumber(), partition_by=partition, order_by=[F("v").asc(), F("pk").asc()]),
+        n=Window(Count("pk"), partition_by=partition),
+    )
+    # Row k (1-based) of n holds the value at position (k-1)/(n-1); a fraction p falls
+    # between rows floor(p*(n-1))+1 and the row after it.
+    wanted = Q()
+    for p in fractions:
+        low = Cast(Value(p) * (F("n") - 1), IntegerField()) + 1
+        wanted |= Q(rn__gte=low, rn__lte=low + 1)
+    values: dict[Any, dict[int, float]] = {}
+    sizes: dict[Any, int] = {}
+    for group, n, rn, v in ranked.filter(wanted).values_list("group", "n", "rn", "v"):  # <= 2 rows per fraction
+        key = group if by else None
+        values.setdefault(key, {})[rn] = float(v)
+        sizes[key] = n
+    result: dict[str | None, dict[float, float | None]] = {}
+    for key, ranks in values.items():
+        n, result[key] = sizes[key], {}
+        for p in fractions:
+            position = p * (n - 1)
+            low = int(position)
+            below = ranks[low + 1]
+            above = ranks.get(low + 2, below)
+            result[key][p] = below + (above - below) * (position - low)
+    return result
+
+
+# --- the tables ------------------------------------------------------------------------
+
+
+def target_shares() -> dict[str, tuple[float, float]]:
+    """Per priority, the share that must meet the response and the resolution target (SLA policies)."""
+    shares = dict(DEFAULT_TARGET_SHARES)
+    for priority, entry in policy_book().policies.items():
+        shares[priority] = (float(entry.policy.response_target_share), float(entry.policy.resolution_target_share))
+    return shares
+
+
+@dataclass
+class PriorityRow:
+    priority: str
+    tickets: int = 0
+    response_measured: int = 0
+    response_met: int = 0
+    response_breaches: int = 0
+    resolved: int = 0
+    resolution_met: int = 0
+    resolution_breaches: int = 0
+    response_target_share: float = 0.0
+    resolution_target_share: float = 0.0
+    median_first_response_seconds: float | None = None
+    p90_first_response_seconds: float | None = None
+    median_resolution_seconds: float | None = None
+    p90_resolution_seconds: float | None = None
+    mean_resolution_seconds: float | None = None
+
+    @property
+    def responded_within_target(self) -> float | None:
+        return _share(self.response_met, self.response_measured)
+
+    @property
+    def resolved_within_target(self) -> float | None:
+        return _share(self.resolution_met, self.resolved)
+
+    @property
+    def response_met_target(self) -> bool | None:
+        share = self.responded_within_target
+        return None if share is None else share >= self.response_target_share
+
+    @property
+    def resolution_met_target(self) -> bool | None:
+        share = self.resolved_within_target
+        return None if share is None else share >= self.resolution_target_share
+
+
+def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
+    """Per priority: response (tickets created in range) and resolution (resolved in range)."""
+    shares = target_shares()
+    rows = {
+        p: PriorityRow(p, response_target_share=shares[p][0], resolution_target_share=shares[p][1]) for p in PRIORITIES
+    }
+    for r in (
+        tickets_created_in(f)
+        .values("priority")
+        .annotate(
+            tickets=Count("id"),
+            response_measured=Count("id", filter=_response_known(now)),
+            response_met=Count("id", filter=RESPONDED_IN_TARGET),
+            response_breaches=Count("id", filter=_breached(SlaBreach.Kind.FIRST_RESPONSE)),
+        )
+    ):
+        row = rows[r["priority"]]
+        row.tickets, row.response_measured = r["tickets"], r["response_measured"]
+        row.response_met, row.response_breaches = r["response_met"], r["response_breaches"]
+    for r in (
+        tickets_resolved_in(f)
+        .values("priority")
+        .annotate(
+            resolved=Count("id"),
+            resolution_met=Count("id", filter=RESOLVED_IN_TARGET),
+            resolution_breaches=Count("id", filter=_breached(SlaBreach.Kind.RESOLUTION)),
+            mean_seconds=Avg(RESOLUTION_SECONDS),
+        )
+    ):
+        row = rows[r["priority"]]
+        row.resolved, row.resolution_met = r["resolved"], r["resolution_met"]
+        row.resolution_breaches, row.mean_resolution_seconds = r["resolution_breaches"], _round(r["mean_seconds"])
+    for priority, ps in percentiles(tickets_created_in(f), RESPONSE_SECONDS, by="priority").items():
+        rows[priority].median_first_response_seconds = _round(ps[0.5])
+        rows[priority].p90_first_response_seconds = _round(ps[0.9])
+    for priority, ps in percentiles(tickets_resolved_in(f), RESOLUTION_SECONDS, by="priority").items():
+        rows[priority].median_resolution_seconds = _round(ps[0.5])
+        rows[priority].p90_resolution_seconds = _round(ps[0.9])
+    return [rows[p] for p in PRIORITIES]
+
+
+@dataclass
+class Satisfaction:
+    resolved_tickets: int
+    ratings: int
+    csat_average: float | None
+    first_contact_resolved: int
+    distribution: dict[str, int]
+    mttr_p0_p1_seconds: float | None
+
+    @property
+    def survey_response_rate(self) -> float | None:
+        return _share(self.ratings, self.resolved_tickets)
+
+    @property
+    def first_contact_resolution_rate(self) -> float | None:
+        return _share(self.first_contact_resolved, self.resolved_tickets)
+
+
+def satisfaction(f: ReportFilters) -> Satisfaction:
+    """CSAT, survey response rate, FCR and MTTR P0/P1 over tickets resolved in range: one query."""
+    scores = {str(s): Count("id", filter=Q(rating__score=s)) for s in range(1, 6)}
+    row = tickets_resolved_in(f).aggregate(
+        resolved_tickets=Count("id"),
+        ratings=Count("rating"),
+        csat_average=Avg("rating__score"),
+        first_contact_resolved=Count("id", filter=_first_contact()),
+        mttr=Avg(RESOLUTION_SECONDS, filter=Q(priority__in=["P0", "P1"])),
+        **{f"score_{s}": c for s, c in scores.items()},
+    )
+    return Satisfaction(
+        resolved_tickets=row["resolved_tickets"],
+        ratings=row["ratings"],
+        csat_average=_round(row["csat_average"], 2),
+        first_contact_resolved=row["first_contact_resolved"],
+        distribution={s: row[f"score_{s}"] for s in scores},
+        mttr_p0_p1_seconds=_round(row["mttr"]),
+    )
+
+
+def overall_durations(f: ReportFilters) -> dict[str, float | None]:
+    """Median and p90 response and resolution times over every priority."""
+    response = percentiles(tickets_created_in(f), RESPONSE_SECONDS, by=None).get(None, {})
+    resolution = percentiles(tickets_resolved_in(f), RESOLUTION_SECONDS, by=None).get(None, {})
+    return {
+        "median_first_response_seconds": _round(response.get(0.5)),
+        "p90_first_response_seconds": _round(response.get(0.9)),
+        "median_resolution_seconds": _round(resolution.get(0.5)),
+        "p90_resolution_seconds": _round(resolution.get(0.9)),
+    }
+
+
+def backlog_by_age(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
+    """Active tickets now (date range ignored; the other filters apply), by priority and age."""
+    return backlog_of(tickets_filtered(f).filter(status__in=Ticket.ACTIVE_STATUSES), now=now)
+
+
+def backlog_of(active: QuerySet, *, now: datetime) -> list[dict[str, Any]]:
+    """Rows with ``priority`` and ``created_at`` (tickets, or the reports' facts), by priority and age."""
+    buckets = {}
+    for key, _, low, high in BACKLOG_BUCKETS:
+        condition = Q(created_at__lte=now - low)
+        if high is not None:
+            condition &= Q(created_at__gt=now - high)
+        buckets[key] = Count("pk", filter=condition)
+    found = {r["priority"]: r for r in active.values("priority").annotate(total=Count("pk"), **buckets)}
+    empty = {"total": 0, **dict.fromkeys(buckets, 0)}
+    return [{"priority": p, **{k: found.get(p, empty)[k] for k in ("total", *buckets)}} for p in PRIORITIES]
+
+
+def escalations_by_rule_and_reason(f: ReportFilters) -> list[dict[str, Any]]:
+    """Escalations recorded in range, per reason and rule (null for manual ones)."""
+    rows = (
+        Escalation.objects.filter(at__gte=f.start_at, at__lt=f.end_before, **f.ticket_lookups("ticket__"))
+        .values("reason", "rule__name")
+        .annotate(escalations=Count("id"), to_management=Count("id", filter=Q(to_management=True)))
+        .order_by("reason", "rule__name")
+    )
+    labels = dict(Escalation.Reason.choices)
+    return [
+        {
+            "reason": r["reason"],
+            "reason_label": labels.get(r["reason"], r["reason"]),
+            "rule": r["rule__name"],
+            "escalations": r["escalations"],
+            "to_management": r["to_management"],
+        }
+        for r in rows
+    ]
+
+
+def worst_offenders(f: ReportFilters, *, now: datetime, limit: int = WORST_OFFENDERS) -> list[dict[str, Any]]:
+    """The tickets created in range that missed their deadlines by the most: responses and resolutions."""
+    found: list[dict[str, Any]] = []
+    clocks = (
+        ("response", "first_response_due_at", "first_responded_at"),
+        ("resolution", "resolution_due_at", "resolved_at"),
+    )
+    for kind, due, done in clocks:
+        late = Seconds(F(due), Coalesce(F(done), Value(now, output_field=DateTimeField())))
+        rows = (
+            tickets_created_in(f)
+            .filter(**{f"{due}__isnull": False})
+            .filter(Q(**{f"{done}__gt": F(due)}) | Q(**{f"{done}__isnull": True, f"{due}__lte": now}))
+            .annotate(late_seconds=late)
+            .order_by("-late_seconds", "pk")
+            .values(
+                "pk",
+                "reference",
+                "subject",
+                "priority",
+                "tier",
+                "status",
+                "assignee__username",
+                due,
+                done,
+                "late_seconds",
+            )[:limit]
+        )
+        for r in rows:
+            found.append(
+                {
+                    "kind": kind,
+                    "reference": r["reference"],
+                    "subject": r["subject"],
+                    "priority": r["priority"],
+                    "tier": r["tier"],
+                    "status": r["status"],
+                    "assignee": r["assignee__username"],
+                    "due_at": r[due],
+                    "done_at": r[done],
+                    "late_seconds": _round(r["late_seconds"]),
+                    "ticket_id": r["pk"],
+                }
+            )
+    found.sort(key=lambda r: (-(r["late_seconds"] or 0), r["reference"] or ""))
+    return found[:limit]
+
+
+def week_starts(f: ReportFilters) -> list[date]:
+    """The Mondays of every desk-time week the range touches."""
+    first = f.start - timedelta(days=f.start.weekday())
+    return [first + timedelta(weeks=i) for i in range((f.end - first).days // 7 + 1)]
+
+
+def _week_of(column: str, weeks: list[date]) -> Case:
+    """The index of the desk-time week ``column`` falls in, as plain comparisons with instants.
+
+    Week boundaries are Monday 00:00 in the desk's zone, turned into instants here,
+    so DST is handled once in Python and the database only compares timestamps
+    (no per-row time-zone conversion).
+    """
+    zone = desk_zone()
+    bounds = [datetime.combine(monday + timedelta(weeks=1), time(0), tzinfo=zone) for monday in weeks]
+    return Case(
+        *[When(**{f"{column}__lt": bound}, then=Value(i)) for i, bound in enumerate(bounds)],
+        default=Value(len(bounds)),
+        output_field=IntegerField(),
+    )
+
+
+def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
+    """Per week (Monday, desk time): response share by creation; resolution share, CSAT and FCR by resolution."""
+    weeks = week_starts(f)
+    found: dict[int, dict[str, Any]] = {}
+    for r in (
+        tickets_created_in(f)
+        .annotate(week=_week_of("created_at", weeks))
+        .values("week")
+        .annotate(
+            tickets=Count("id"),
+            measured=Count("id", filter=_response_known(now)),
+            met=Count("id", filter=RESPONDED_IN_TARGET),
+        )
+    ):
+        found.setdefault(r["week"], {}).update(
+            tickets=r["tickets"], responded_within_target=_share(r["met"], r["measured"])
+        )
+    for r in (
+        tickets_resolved_in(f)
+        .annotate(week=_week_of("resolved_at", weeks))
+        .values("week")
+        .annotate(
+            resolved=Count("id"),
+            met=Count("id", filter=RESOLVED_IN_TARGET),
+            csat=Avg("rating__score"),
+            ratings=Count("rating"),
+            fcr=Count("id", filter=_first_contact()),
+        )
+    ):
+        found.setdefault(r["week"], {}).update(
+            resolved=r["resolved"],
+            resolved_within_target=_share(r["met"], r["resolved"]),
+            csat_average=_round(r["csat"], 2),
+            survey_response_rate=_share(r["ratings"], r["resolved"]),
+            first_contact_resolution_rate=_share(r["fcr"], r["resolved"]),
+        )
+    # Every week of the range, empty ones included, so the charts keep their time axis.
+    blank = {
+        "tickets": 0,
+        "responded_within_target": None,
+        "resolved": 0,
+        "resolved_within_target": None,
+        "csat_average": None,
+        "survey_response_rate": None,
+        "first_contact_resolution_rate": None,
+    }
+    return [{"week": monday.isoformat(), **blank, **found.get(i, {})} for i, monday in enumerate(weeks)]
+
+
+def deflected_tickets(f: ReportFilters, *, now: datetime) -> int | None:
+    """Tickets the knowledge base deflected in range, or None when no knowledge base reports them."""
+    if not apps.is_installed("knowledge"):
+        return None
+    try:
+        from knowledge.selectors import deflection_count
+    except ImportError:
+        return None
+    return deflection_count(since=f.start_at, until=f.end_before, now=now)

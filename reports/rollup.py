@@ -1,0 +1,361 @@
+"""Keeping the reports' rollup equal to the live definitions: per-ticket facts, daily rows, histograms.
+
+One set of SQL expressions (``fact_source``) turns a ticket into its fact row under
+the definitions of ``live``. ``rollup_rebuild`` applies it to every ticket and
+aggregates the facts into the daily rows and histograms, set-based; ``facts_refresh``
+applies it to the tickets a change touched, inside the change's transaction, and
+moves the daily rows and histograms by the difference between the old fact and
+the new one. Both paths use the same expressions, so they cannot drift apart; the
+tests hold both equal to ``live``.
+
+Only what the clock decides stays live (``metrics`` asks the tickets): whether an
+unanswered ticket is already past its response deadline, and the open backlog.
+Deadlines the SLA engine moves without a ticket change (a policy recompute)
+reach the facts at the ticket's next change or the next rebuild.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Case,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Floor, Ln, Round, TruncDate
+
+from escalation.models import SlaBreach
+from tickets.models import Ticket, TicketEvent
+
+from . import live
+from .filters import desk_zone
+from .models import DailyRollup, DurationHistogram, TicketFact
+
+# bucket = floor(BUCKETS_PER_E * ln(1 + seconds)): each bucket about 10.5 % wider than the one before,
+# about 160 buckets up to a quarter of a year. Only the order matters for exactness (see metrics).
+BUCKETS_PER_E = 10
+DIMENSIONS = ["priority", "tier", "category", "channel", "assignee_id"]
+FACT_FIELDS = [
+    *DIMENSIONS,
+    "created_at",
+    "created_day",
+    "resolved_at",
+    "resolved_day",
+    "active",
+    "first_response_due_at",
+    "resolution_due_at",
+    "response_seconds",
+    "response_bucket",
+    "response_met",
+    "response_late_seconds",
+    "response_breached",
+    "resolution_seconds",
+    "resolution_microseconds",
+    "resolution_bucket",
+    "resolution_met",
+    "resolution_late_seconds",
+    "resolution_breached",
+    "first_contact",
+    "rating",
+]
+FLAGS = {"active", "response_met", "response_breached", "resolution_met", "resolution_breached", "first_contact"}
+ROLLUP_KEY = ["day", *DIMENSIONS]
+ROLLUP_SUMS = [
+    "created",
+    "answered",
+    "response_met",
+    "response_breached",
+    "resolved",
+    "resolution_met",
+    "resolution_breached",
+    "resolution_microseconds",
+    "first_contact",
+    "ratings",
+    *(f"score_{s}" for s in range(1, 6)),
+]
+HISTOGRAM_KEY = ["day", "clock", "priority", "bucket"]
+RESPONSE, RESOLUTION = DurationHistogram.Clock.RESPONSE.value, DurationHistogram.Clock.RESOLUTION.value
+
+
+# --- one ticket's fact, as SQL ------------------------------------------------------
+
+
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField())
+
+
+def _bucket(seconds: Any, done: str) -> Case:
+    return Case(
+        When(**{f"{done}__isnull": True}, then=Value(None)),
+        When(**{f"{done}__lte": F("created_at")}, then=Value(0)),
+        default=Cast(Floor(Ln(seconds + Value(1.0)) * Value(float(BUCKETS_PER_E))), IntegerField()),
+        output_field=IntegerField(),
+    )
+
+
+def _late(due: str, done: str) -> Case:
+    return Case(
+        When(Q(**{f"{due}__isnull": False, f"{done}__gt": F(due)}), then=live.Seconds(F(due), F(done))),
+        default=Value(None),
+        output_field=FloatField(),
+    )
+
+
+def fact_source(*, per_ticket: bool) -> QuerySet[Ticket]:
+    """Tickets annotated ``fact_<field>`` with their fact row (see models.TicketFact).
+
+    ``per_ticket``: look breaches and reopenings up per ticket (a few tickets: correlated
+    EXISTS on their indexes); otherwise as uncorrelated IN, which the database hashes once
+    (every ticket: the rebuild). Same results either way.
+    """
+
+    def having(model: Any, **lookups: Any) -> Q:
+        if per_ticket:
+            return Q(Exists(model.objects.filter(ticket_id=OuterRef("pk"), **lookups)))
+        return Q(pk__in=model.objects.filter(**lookups).values("ticket_id"))
+
+    zone = desk_zone()
+    fields: dict[str, Any] = {
+        "ticket_id": F("pk"),
+        "priority": F("priority"),
+        "tier": F("tier"),
+        "category": F("category"),
+        "channel": F("channel"),
+        "assignee_id": Coalesce(F("assignee_id"), Value(0)),
+        "created_at": F("created_at"),
+        "created_day": TruncDate("created_at", tzinfo=zone),
+        "resolved_at": F("resolved_at"),
+        "resolved_day": TruncDate("resolved_at", tzinfo=zone),
+        "active": _flag(Q(status__in=Ticket.ACTIVE_STATUSES)),
+        "first_response_due_at": F("first_response_due_at"),
+        "resolution_due_at": F("resolution_due_at"),
+        "response_seconds": live.RESPONSE_SECONDS,
+        "response_bucket": _bucket(live.RESPONSE_SECONDS, "first_responded_at"),
+        "response_met": _flag(live.RESPONDED_IN_TARGET),
+        "response_late_seconds": _late("first_response_due_at", "first_responded_at"),
+        "response_breached": _flag(having(SlaBreach, kind=SlaBreach.Kind.FIRST_RESPONSE)),
+        "resolution_seconds": live.RESOLUTION_SECONDS,
+        "resolution_microseconds": Cast(Round(live.RESOLUTION_SECONDS * Value(1e6)), BigIntegerField()),
+        "resolution_bucket": _bucket(live.RESOLUTION_SECONDS, "resolved_at"),
+        "resolution_met": _flag(live.RESOLVED_IN_TARGET),
+        "resolution_late_seconds": _late("resolution_due_at", "resolved_at"),
+        "resolution_breached": _flag(having(SlaBreach, kind=SlaBreach.Kind.RESOLUTION)),
+        "first_contact": _flag(
+            Q(first_responded_at__isnull=False, last_agent_reply_at=F("first_responded_at"))
+            & ~having(TicketEvent, kind=TicketEvent.Kind.REOPENED)
+        ),
+        "rating": F("rating__score"),
+    }
+    return Ticket.objects.order_by().annotate(**{f"fact_{name}": expression for name, expression in fields.items()})
+
+
+def _facts_of(ticket_ids: list[int]) -> dict[int, dict[str, Any]]:
+    names = ["ticket_id", *FACT_FIELDS]
+    rows = fact_source(per_ticket=True).filter(pk__in=ticket_ids).values(*(f"fact_{n}" for n in names))
+    return {row["fact_ticket_id"]: _normal({n: row[f"fact_{n}"] for n in FACT_FIELDS}) for row in rows}
+
+
+def _normal(fact: dict[str, Any]) -> dict[str, Any]:
+    for name in FLAGS:
+        fact[name] = bool(fact[name])
+    return fact
+
+
+# --- what a fact adds to the daily rows and histograms ------------------------------
+
+
+def contributions(fact: dict[str, Any]) -> tuple[dict[tuple, Counter], Counter]:
+    """The daily-row sums and histogram counts one fact adds (the rebuild's SQL, for one ticket)."""
+    dims = tuple(fact[d] for d in DIMENSIONS)
+    rows: dict[tuple, Counter] = defaultdict(Counter)
+    histogram: Counter = Counter()
+    rows[(fact["created_day"], *dims)].update(
+        created=1,
+        answered=int(fact["response_seconds"] is not None),
+        response_met=int(fact["response_met"]),
+        response_breached=int(fact["response_breached"]),
+    )
+    if fact["response_bucket"] is not None:
+        histogram[(fact["created_day"], RESPONSE, fact["priority"], fact["response_bucket"])] += 1
+    if fact["resolved_day"] is not None:
+        rating = fact["rating"]
+        resolved = Counter(
+            resolved=1,
+            resolution_met=int(fact["resolution_met"]),
+            resolution_breached=int(fact["resolution_breached"]),
+            resolution_microseconds=fact["resolution_microseconds"] or 0,
+            first_contact=int(fact["first_contact"]),
+            ratings=int(rating is not None),
+        )
+        if rating is not None:
+            resolved[f"score_{rating}"] = 1
+        rows[(fact["resolved_day"], *dims)].update(resolved)
+        if fact["resolution_bucket"] is not None:
+            histogram[(fact["resolved_day"], RESOLUTION, fact["priority"], fact["resolution_bucket"])] += 1
+    return rows, histogram
+
+
+def _add_up(table: str, key: list[str], sums: list[str], deltas: dict[tuple, dict[str, int]]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE SET c = c + excluded.c, keys sorted (no deadlock between writers)."""
+    changed = sorted((k, d) for k, d in deltas.items() if any(d.get(s, 0) for s in sums))
+    if not changed:
+        return
+    q = connection.ops.quote_name
+    columns = [*key, *sums]
+    values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(changed))
+    params = [p for k, d in changed for p in (*k, *(d.get(s, 0) for s in sums))]
+    updates = ", ".join(f"{q(s)} = {q(table)}.{q(s)} + excluded.{q(s)}" for s in sums)
+    sql = (
+        f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) VALUES {values} "
+        f"ON CONFLICT ({', '.join(map(q, key))}) DO UPDATE SET {updates}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _move(old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+    rows: dict[tuple, Counter] = defaultdict(Counter)
+    histogram: Counter = Counter()
+    for fact, sign in ((old, -1), (new, 1)):
+        if fact is None:
+            continue
+        fact_rows, fact_histogram = contributions(fact)
+        for key, sums in fact_rows.items():
+            rows[key].update({name: sign * value for name, value in sums.items()})
+        for key, n in fact_histogram.items():
+            histogram[key] += sign * n
+    _add_up(DailyRollup._meta.db_table, ROLLUP_KEY, ROLLUP_SUMS, rows)
+    _add_up(DurationHistogram._meta.db_table, HISTOGRAM_KEY, ["n"], {k: {"n": n} for k, n in histogram.items()})
+
+
+# --- keeping it current -------------------------------------------------------------
+
+
+@transaction.atomic
+def facts_refresh(*, ticket_ids: Iterable[int]) -> int:
+    """Recompute these tickets' facts; move the daily rows and histograms by what changed.
+
+    Called inside the transaction of the change (reports.receivers). Returns how many
+    facts changed. A ticket that no longer exists loses its fact.
+    """
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return 0
+    new = _facts_of(ids)
+    old = {
+        row["ticket_id"]: _normal({n: row[n] for n in FACT_FIELDS})
+        for row in TicketFact.objects.select_for_update().filter(ticket_id__in=ids).values("ticket_id", *FACT_FIELDS)
+    }
+    changed = [pk for pk in ids if new.get(pk) != old.get(pk)]
+    if not changed:
+        return 0
+    for pk in changed:
+        _move(old.get(pk), new.get(pk))
+    written = [TicketFact(ticket_id=pk, **new[pk]) for pk in changed if pk in new]
+    if written:
+        TicketFact.objects.bulk_create(
+            written, update_conflicts=True, unique_fields=["ticket"], update_fields=FACT_FIELDS
+        )
+    gone = [pk for pk in changed if pk not in new]
+    if gone:
+        TicketFact.objects.filter(ticket_id__in=gone).delete()
+    return len(changed)
+
+
+@transaction.atomic
+def facts_forget(*, ticket_ids: Iterable[int]) -> None:
+    """A ticket is being deleted: take its contribution out and drop its fact."""
+    ids = sorted(set(ticket_ids))
+    rows = TicketFact.objects.select_for_update().filter(ticket_id__in=ids).values("ticket_id", *FACT_FIELDS)
+    for row in rows:
+        _move(_normal({n: row[n] for n in FACT_FIELDS}), None)
+    TicketFact.objects.filter(ticket_id__in=ids).delete()
+
+
+@transaction.atomic
+def rollup_rebuild() -> dict[str, int]:
+    """Recompute every fact, daily row and histogram from the tickets, set-based (a few statements)."""
+    q = connection.ops.quote_name
+    facts, rollup, histogram = (q(m._meta.db_table) for m in (TicketFact, DailyRollup, DurationHistogram))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Writers refreshing a fact wait for the rebuild, then move the rebuilt rows.
+            cursor.execute(f"LOCK TABLE {facts}, {rollup}, {histogram} IN EXCLUSIVE MODE")
+        for table in (histogram, rollup, facts):
+            cursor.execute(f"DELETE FROM {table}")
+        names = ["ticket_id", *FACT_FIELDS]
+        source, params = fact_source(per_ticket=False).values(*(f"fact_{n}" for n in names)).query.sql_with_params()
+        columns = ", ".join(q(TicketFact._meta.get_field(n).column) for n in names)
+        aliases = ", ".join(q(f"fact_{n}") for n in names)
+        cursor.execute(f"INSERT INTO {facts} ({columns}) SELECT {aliases} FROM ({source}) AS src", params)
+        cursor.execute(_rollup_sql(facts, rollup))
+        cursor.execute(_histogram_sql(facts, histogram))
+    return {
+        "facts": TicketFact.objects.count(),
+        "daily_rows": DailyRollup.objects.count(),
+        "histogram_rows": DurationHistogram.objects.count(),
+    }
+
+
+def _when(condition: str) -> str:
+    return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
+
+def _rollup_sql(facts: str, rollup: str) -> str:
+    q = connection.ops.quote_name
+    dims = ", ".join(q(d) for d in DIMENSIONS)
+    created = {
+        "created": "1",
+        "answered": _when(f"{q('response_seconds')} IS NOT NULL"),
+        "response_met": _when(q("response_met")),
+        "response_breached": _when(q("response_breached")),
+    }
+    resolved = {
+        "resolved": "1",
+        "resolution_met": _when(q("resolution_met")),
+        "resolution_breached": _when(q("resolution_breached")),
+        "resolution_microseconds": f"COALESCE({q('resolution_microseconds')}, 0)",
+        "first_contact": _when(q("first_contact")),
+        "ratings": _when(f"{q('rating')} IS NOT NULL"),
+        **{f"score_{s}": _when(f"{q('rating')} = {s}") for s in range(1, 6)},
+    }
+    part_created = ", ".join(f"{created.get(s, '0')} AS {q(s)}" for s in ROLLUP_SUMS)
+    part_resolved = ", ".join(f"{resolved.get(s, '0')} AS {q(s)}" for s in ROLLUP_SUMS)
+    sums = ", ".join(f"SUM({q(s)})" for s in ROLLUP_SUMS)
+    return (
+        f"INSERT INTO {rollup} ({q('day')}, {dims}, {', '.join(q(s) for s in ROLLUP_SUMS)}) "
+        f"SELECT {q('day')}, {dims}, {sums} FROM ("
+        f"SELECT {q('created_day')} AS {q('day')}, {dims}, {part_created} FROM {facts} "
+        f"UNION ALL "
+        f"SELECT {q('resolved_day')} AS {q('day')}, {dims}, {part_resolved} FROM {facts} "
+        f"WHERE {q('resolved_day')} IS NOT NULL"
+        f") AS parts GROUP BY {q('day')}, {dims}"
+    )
+
+
+def _histogram_sql(facts: str, histogram: str) -> str:
+    q = connection.ops.quote_name
+    parts = []
+    for clock, day, bucket in (
+        (RESPONSE, "created_day", "response_bucket"),
+        (RESOLUTION, "resolved_day", "resolution_bucket"),
+    ):
+        parts.append(
+            f"SELECT {q(day)}, '{clock}', {q('priority')}, {q(bucket)}, COUNT(*) FROM {facts} "
+            f"WHERE {q(bucket)} IS NOT NULL AND {q(day)} IS NOT NULL GROUP BY {q(day)}, {q('priority')}, {q(bucket)}"
+        )
+    columns = ", ".join(q(c) for c in (*HISTOGRAM_KEY, "n"))
+    return f"INSERT INTO {histogram} ({columns}) " + " UNION ALL ".join(parts)
