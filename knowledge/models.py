@@ -4,10 +4,10 @@ deflection records, runbooks attached to tickets and response templates.
 Fields, choices, constraints and indexes only: every state change lives in
 services.py, every read (including who may see what) in selectors.py.
 
-Search: ``search_vector`` (PostgreSQL tsvector) and ``body_text``/``tag_text``
-are written by the services, never by hand. The GIN indexes on PostgreSQL and
-the FTS5 table on SQLite are created by migration 0002, vendor-guarded, so
-they are not declared in Meta.
+Search: ``search_vector`` and ``title_tags_vector`` (PostgreSQL tsvectors) and
+``body_text``/``tag_text`` are written by the services, never by hand. The GIN
+indexes on PostgreSQL and the FTS5 table on SQLite are created by migrations
+0002 and 0005, vendor-guarded, so they are not declared in Meta.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class Article(models.Model):
     body_text = models.TextField(blank=True, editable=False)
     tag_text = models.CharField(max_length=1000, blank=True, editable=False)
     search_vector = SearchVectorField(null=True, editable=False)
+    # Title and tags only, unweighted: finds the matches that rank above any body-only match (search._pg_rank).
+    title_tags_vector = SearchVectorField(null=True, editable=False)
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.PUBLIC)
     category = models.CharField(max_length=20, choices=Ticket.Category.choices, default=Ticket.Category.OTHER)
     tags = models.ManyToManyField(Tag, blank=True, related_name="articles")
@@ -73,6 +75,8 @@ class Article(models.Model):
             models.Index(fields=["status", "audience", "category"], name="article_visible_idx"),
             models.Index(fields=["category", "status"], name="article_category_idx"),
             models.Index(fields=["-updated_at"], name="article_updated_idx"),
+            # Search candidates and "most helpful" lists walk this instead of sorting every match.
+            models.Index(fields=["-helpful_yes", "id"], name="article_helpful_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(audience__in=["public", "internal"]), name="article_audience_valid"),

@@ -4,6 +4,8 @@ PostgreSQL: a weighted tsvector (title A, tags B, body C, config ``english``
 so "refunds" finds "refund") in ``Article.search_vector`` with a GIN index,
 ranked with ts_rank, snippets from ts_headline; when that finds nothing, a
 pg_trgm word-similarity match on the title tolerates typos ("refnud").
+ts_rank runs over a bounded set of candidates (see ``_pg_rank``): a word in
+most of 10,000 articles costs what a word in a few hundred does.
 
 SQLite: an FTS5 table (porter stemming) with the same three columns, ranked
 with bm25 (same weights) and snippets from snippet().
@@ -12,15 +14,20 @@ Both keep the index current through ``index_article``, which the save
 services call inside their transaction. ``article_search`` is the one entry
 point for the API, the portal and the console; visibility comes from
 selectors.article_list_visible_to, so search can never show more than a list.
+Results come as ``SearchResults``: the ranked ids, with articles read and
+snippets made only for the slice asked for (the page shown).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from functools import partial
+from typing import Any, Literal, overload
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.postgres.lookups import TrigramWordSimilar
 from django.contrib.postgres.search import (
     SearchHeadline,
     SearchQuery,
@@ -28,9 +35,10 @@ from django.contrib.postgres.search import (
     SearchVector,
     TrigramWordSimilarity,
 )
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, QuerySet, TextField, Value
-from django.db.models.functions import Replace
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Replace, Substr
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -45,6 +53,10 @@ MAX_TERMS = 16
 TRIGRAM_THRESHOLD = 0.45
 SQLITE_WEIGHTS = (10.0, 4.0, 1.0)  # title, tags, body, as PostgreSQL's A/B/C
 PG_WEIGHTS = [0.1, 0.2, 0.4, 1.0]  # D, C, B, A
+# Matching articles ranked at most per pool (see _pg_rank): bounds the cost of a word most articles contain.
+CANDIDATES = 300
+# Snippets are cut from the first this-many characters of the body text (ts_headline parses all it is given).
+HEADLINE_CHARS = 20_000
 
 Match = Literal["all", "any"]
 
@@ -71,16 +83,30 @@ def _vector() -> SearchVector:
     )
 
 
+def _head_vector() -> SearchVector:
+    """Title and tags only (what ranks above any body match); migration 0005 backfills the same expression."""
+    return SearchVector(_no_tags("title"), config=CONFIG) + SearchVector("tag_text", config=CONFIG)
+
+
 def index_article(article: Article) -> None:
     """Bring the article's search index entry up to date (call inside the saving transaction)."""
+    index_articles([article])
+
+
+def index_articles(articles: Sequence[Article]) -> None:
+    """``index_article`` for many articles in a few statements (bulk loads)."""
+    if not articles:
+        return
     if connection.vendor == "postgresql":
-        Article.objects.filter(pk=article.pk).update(search_vector=_vector())
+        Article.objects.filter(pk__in=[article.pk for article in articles]).update(
+            search_vector=_vector(), title_tags_vector=_head_vector()
+        )
     elif connection.vendor == "sqlite":
         with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM knowledge_article_fts WHERE rowid = %s", [article.pk])
-            cursor.execute(
+            cursor.executemany("DELETE FROM knowledge_article_fts WHERE rowid = %s", [[a.pk] for a in articles])
+            cursor.executemany(
                 "INSERT INTO knowledge_article_fts (rowid, title, tags, body) VALUES (%s, %s, %s, %s)",
-                [article.pk, article.title, article.tag_text, article.body_text],
+                [[a.pk, a.title, a.tag_text, a.body_text] for a in articles],
             )
 
 
@@ -94,7 +120,7 @@ def unindex_article(article_id: int) -> None:
 def reindex_all() -> int:
     """Rebuild every entry (after a bulk load or a restore from backup). Returns the number indexed."""
     if connection.vendor == "postgresql":
-        return Article.objects.update(search_vector=_vector())
+        return Article.objects.update(search_vector=_vector(), title_tags_vector=_head_vector())
     count = 0
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
@@ -222,15 +248,57 @@ def article_search(
     only within what ``user`` may see (a customer asking for internal gets
     nothing). Empty or wordless queries return [].
     """
-    return search_within(_scoped(user, category, audience, published_only), q, limit=limit, match=match)
+    return list(search_within(_scoped(user, category, audience, published_only), q, limit=limit, match=match))
 
 
-def search_within(articles: QuerySet[Article], q: str, *, limit: int = 10, match: Match = "all") -> list[SearchResult]:
+@dataclass(frozen=True)
+class Hit:
+    article_id: int
+    score: float
+
+
+class SearchResults(Sequence[SearchResult]):
+    """The ranked hits of one search; articles and snippets are read only for the part asked for.
+
+    A paginator takes ``len()`` (no COUNT query: the hits are already counted)
+    and one slice, so only the page shown is read and highlighted.
+    """
+
+    def __init__(self, hits: list[Hit], fetch: Callable[[list[Hit]], list[SearchResult]]) -> None:
+        self.hits = hits
+        self._fetch = fetch
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    @overload
+    def __getitem__(self, index: int) -> SearchResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[SearchResult]: ...
+
+    def __getitem__(self, index: int | slice) -> SearchResult | list[SearchResult]:
+        if isinstance(index, slice):
+            hits = self.hits[index]
+            return self._fetch(hits) if hits else []
+        found = self._fetch([self.hits[index]])
+        if not found:
+            raise IndexError("The article of this hit is gone.")
+        return found[0]
+
+    def __iter__(self) -> Iterator[SearchResult]:
+        return iter(self[:])
+
+
+NO_RESULTS = SearchResults([], lambda hits: [])
+
+
+def search_within(articles: QuerySet[Article], q: str, *, limit: int = 10, match: Match = "all") -> SearchResults:
     """Search inside an already visibility-filtered queryset (the API's filtered list). Prefer article_search."""
     q = q.strip()[:MAX_QUERY]
     terms = _terms(q)
     if not terms or limit <= 0:
-        return []
+        return NO_RESULTS
     if connection.vendor == "postgresql":
         return _search_postgresql(articles, q, terms, match, limit)
     if connection.vendor == "sqlite":
@@ -238,59 +306,98 @@ def search_within(articles: QuerySet[Article], q: str, *, limit: int = 10, match
     raise NotImplementedError(f"No article search for {connection.vendor}.")
 
 
+def _fetched(articles: QuerySet[Article], hits: list[Hit], **annotations: Any) -> list[tuple[Article, Hit]]:
+    """The hits' articles in hit order, read in one query (plus the list's prefetches); vanished ones skipped."""
+    found = articles.filter(pk__in=[hit.article_id for hit in hits]).order_by().annotate(**annotations)
+    by_id = {article.pk: article for article in found}
+    return [(by_id[hit.article_id], hit) for hit in hits if hit.article_id in by_id]
+
+
+def _pg_query(q: str, terms: list[str], match: Match) -> SearchQuery:
+    if match == "all":
+        return SearchQuery(q, search_type="websearch", config=CONFIG)
+    query = SearchQuery(terms[0], search_type="plain", config=CONFIG)
+    for term in terms[1:]:
+        query |= SearchQuery(term, search_type="plain", config=CONFIG)
+    return query
+
+
 def _search_postgresql(
     articles: QuerySet[Article], q: str, terms: list[str], match: Match, limit: int
-) -> list[SearchResult]:
-    if match == "all":
-        query = SearchQuery(q, search_type="websearch", config=CONFIG)
-    else:
-        query = SearchQuery(terms[0], search_type="plain", config=CONFIG)
-        for term in terms[1:]:
-            query |= SearchQuery(term, search_type="plain", config=CONFIG)
-    # Rank on a narrow row (id and rank only), then read and headline just the winners:
-    # a common word can match most articles, and their bodies need not leave the table.
-    top = list(
-        articles.filter(search_vector=query)
+) -> SearchResults:
+    query = _pg_query(q, terms, match)
+    hits = _pg_rank(articles, query, limit)
+    if hits:
+        return SearchResults(hits, partial(_pg_headlined, articles, query))
+    # Typo tolerance: nothing matched the words as spelled; try titles that look alike.
+    similar = _pg_similar_titles(articles, q, limit)
+    return SearchResults(similar, partial(_with_lead, articles))
+
+
+def _pg_rank(articles: QuerySet[Article], query: SearchQuery, limit: int) -> list[Hit]:
+    """The best ``limit`` matches: ts_rank over a bounded candidate set, never over every match.
+
+    Candidates: the CANDIDATES most helpful articles whose title or tags match
+    (they outrank any body-only match) and the CANDIDATES most helpful that
+    match anywhere. Below that many matches the ranking is exact; a word in
+    thousands of articles costs no more than one in a few hundred. Each
+    candidate query walks an index (helpfulness, or GIN for rarer words) and
+    reads ids only; bodies stay in the table.
+    """
+    size = max(CANDIDATES, limit)
+    visible = articles.order_by("-helpful_yes", "id")
+    by_head = visible.filter(title_tags_vector=query).values("pk")[:size]
+    anywhere = visible.filter(search_vector=query).values("pk")[:size]
+    ranked = (
+        articles.filter(pk__in=by_head.union(anywhere))
         .order_by()
         .annotate(rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS))
         .order_by("-rank", "-helpful_yes", "id")
         .values_list("id", "rank")[:limit]
     )
-    ranks = dict(top)
-    headed = articles.filter(pk__in=ranks).annotate(
-        headline=SearchHeadline(
-            _no_tags("body_text"),
-            query,
-            config=CONFIG,
-            start_sel=START,
-            stop_sel=STOP,
-            max_words=30,
-            min_words=12,
-            max_fragments=2,
-            fragment_delimiter=" … ",
-        )
+    return [Hit(pk, float(rank)) for pk, rank in ranked]
+
+
+def _pg_headlined(articles: QuerySet[Article], query: SearchQuery, hits: list[Hit]) -> list[SearchResult]:
+    headline = SearchHeadline(
+        Substr(_no_tags("body_text"), 1, HEADLINE_CHARS),
+        query,
+        config=CONFIG,
+        start_sel=START,
+        stop_sel=STOP,
+        max_words=30,
+        min_words=12,
+        max_fragments=2,
+        fragment_delimiter=" … ",
     )
-    by_id = {a.pk: a for a in headed} if top else {}
-    found = [by_id[pk] for pk, _ in top if pk in by_id]
-    for article in found:
-        article.rank = ranks[article.pk]
-    if found:
-        return [SearchResult(article=a, score=float(a.rank), snippet=highlight(a.headline)) for a in found]
-    # Typo tolerance: nothing matched the words as spelled; try titles that look alike.
-    similar = list(
-        articles.order_by()
-        .annotate(similarity=TrigramWordSimilarity(q, "title"))
-        .filter(similarity__gte=TRIGRAM_THRESHOLD)
-        .order_by("-similarity", "-helpful_yes", "id")
-        .values_list("id", "similarity")[:limit]
-    )
-    if not similar:
-        return []
-    by_id = articles.in_bulk([pk for pk, _ in similar])
     return [
-        SearchResult(article=by_id[pk], score=float(score), snippet=_lead(by_id[pk].body_text))
-        for pk, score in similar
-        if pk in by_id
+        SearchResult(article=article, score=hit.score, snippet=highlight(article.headline))
+        for article, hit in _fetched(articles, hits, headline=headline)
+    ]
+
+
+def _pg_similar_titles(articles: QuerySet[Article], q: str, limit: int) -> list[Hit]:
+    """Titles whose words look like ``q`` (pg_trgm word similarity), found through the trigram index.
+
+    The ``%>`` operator (the one the index serves) reads its threshold from a setting:
+    set here with SET LOCAL semantics, so it ends with the transaction (or the caller's).
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", [str(TRIGRAM_THRESHOLD)])
+        similar = list(
+            articles.filter(TrigramWordSimilar(F("title"), Value(q)))
+            .order_by()
+            .annotate(similarity=TrigramWordSimilarity(q, "title"))
+            .order_by("-similarity", "-helpful_yes", "id")
+            .values_list("id", "similarity")[:limit]
+        )
+    return [Hit(pk, float(similarity)) for pk, similarity in similar]
+
+
+def _with_lead(articles: QuerySet[Article], hits: list[Hit]) -> list[SearchResult]:
+    return [
+        SearchResult(article=article, score=hit.score, snippet=_lead(article.body_text))
+        for article, hit in _fetched(articles, hits)
     ]
 
 
@@ -300,24 +407,36 @@ def _fts5_query(terms: list[str], match: Match) -> str:
     return (" AND " if match == "all" else " OR ").join(quoted)
 
 
-def _search_sqlite(articles: QuerySet[Article], terms: list[str], match: Match, limit: int) -> list[SearchResult]:
+def _search_sqlite(articles: QuerySet[Article], terms: list[str], match: Match, limit: int) -> SearchResults:
+    """bm25 over every visible match (exact; a few milliseconds per thousand matches); snippets for the page only."""
     visible_sql, visible_params = articles.order_by().values("pk").query.sql_with_params()
     w_title, w_tags, w_body = SQLITE_WEIGHTS
+    # "+rowid": the visible ids filter the matches. A bare "rowid IN" lets SQLite run the
+    # MATCH once per visible id instead, seconds for a few thousand articles.
     sql = (
         "SELECT rowid, "
-        f"bm25(knowledge_article_fts, {w_title}, {w_tags}, {w_body}) AS score, "
-        "snippet(knowledge_article_fts, 2, char(2), char(3), ' … ', 24) "
+        f"bm25(knowledge_article_fts, {w_title}, {w_tags}, {w_body}) AS score "
         "FROM knowledge_article_fts "
-        f"WHERE knowledge_article_fts MATCH %s AND rowid IN ({visible_sql}) "
+        f"WHERE knowledge_article_fts MATCH %s AND +rowid IN ({visible_sql}) "
         "ORDER BY score LIMIT %s"
     )
+    fts_query = _fts5_query(terms, match)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_fts5_query(terms, match), *visible_params, limit])
-        rows = cursor.fetchall()
-    by_id = {a.pk: a for a in articles.filter(pk__in=[row[0] for row in rows])}
-    # bm25 is "lower is better" and negative; report higher-is-better like PostgreSQL.
+        cursor.execute(sql, [fts_query, *visible_params, limit])
+        # bm25 is "lower is better" and negative; report higher-is-better like PostgreSQL.
+        hits = [Hit(pk, -float(score)) for pk, score in cursor.fetchall()]
+    return SearchResults(hits, partial(_sqlite_snippets, articles, fts_query))
+
+
+def _sqlite_snippets(articles: QuerySet[Article], fts_query: str, hits: list[Hit]) -> list[SearchResult]:
+    # snippet() needs the MATCH in its own statement: a correlated subquery per fetched article.
+    snippet = RawSQL(
+        "SELECT snippet(knowledge_article_fts, 2, char(2), char(3), ' … ', 24) FROM knowledge_article_fts "
+        "WHERE knowledge_article_fts MATCH %s AND knowledge_article_fts.rowid = knowledge_article.id",
+        [fts_query],
+        output_field=TextField(),
+    )
     return [
-        SearchResult(article=by_id[pk], score=-float(score), snippet=highlight(snippet))
-        for pk, score, snippet in rows
-        if pk in by_id
+        SearchResult(article=article, score=hit.score, snippet=highlight(article.fts_snippet or ""))
+        for article, hit in _fetched(articles, hits, fts_snippet=snippet)
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
 
 from knowledge.models import Article, ArticleRevision, ArticleVote
 from tests.knowledge.factories import ArticleFactory, RunbookFactory
@@ -215,6 +216,17 @@ class TestQueryCounts:
         with django_assert_max_num_queries(6):
             response = api_client_for(customer).get(f"{A}?q=covers&page_size=100")
         assert len(response.json()["results"]) >= n
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="the typo fallback is PostgreSQL's (pg_trgm)")
+    @pytest.mark.parametrize("n", [3, 30])
+    def test_a_typo_search_is_constant_in_articles(self, n, customer, api_client_for, django_assert_max_num_queries):
+        for i in range(n):
+            ArticleFactory(title=f"Sectional sofa covers {i}", body="Measure the seat.")
+        # Ranking, then the trigram match in its own transaction (savepoint, threshold, match, release),
+        # then the articles and their tags.
+        with django_assert_max_num_queries(7):
+            response = api_client_for(customer).get(f"{A}?q=sectonal&page_size=100")
+        assert len(response.json()["results"]) == n
 
     def test_the_detail_takes_a_fixed_number_of_queries(self, agent, api_client_for, django_assert_max_num_queries):
         article = ArticleFactory(tags=["a", "b", "c", "d"])

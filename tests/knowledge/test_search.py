@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from knowledge import search, services
 from knowledge.models import Article
-from tests.knowledge.factories import T0, ArticleFactory
+from tests.knowledge.factories import T0, ArticleFactory, RunbookFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +165,136 @@ class TestSQLiteFallback:
         assert search.article_search(user=customer, q="bandicoot") == []
         search.reindex_all()
         assert slugs(search.article_search(user=customer, q="bandicoot")) == ["bandicoot"]
+
+
+def _helpful(slug: str, yes: int) -> None:
+    Article.objects.filter(slug=slug).update(helpful_yes=yes)
+
+
+@on_postgresql
+class TestPostgreSQLBoundedRanking:
+    """ts_rank runs over the most helpful matches (CANDIDATES per pool), never over every match."""
+
+    def test_when_more_articles_match_only_the_most_helpful_are_ranked(self, monkeypatch, customer):
+        monkeypatch.setattr(search, "CANDIDATES", 2)
+        for n in range(4):
+            body = "The wombat sleeps." if n >= 2 else "Wombat, wombat and wombat again."
+            ArticleFactory(title=f"Note {n}", body=body, slug=f"wombat-{n}")
+            _helpful(f"wombat-{n}", n)
+        # Ranked over all four, the wordier (less helpful) notes would win.
+        assert slugs(search.article_search(user=customer, q="wombat", limit=2)) == ["wombat-3", "wombat-2"]
+
+    def test_a_title_match_is_ranked_however_unhelpful(self, monkeypatch, customer):
+        monkeypatch.setattr(search, "CANDIDATES", 2)
+        for n in range(3):
+            ArticleFactory(title=f"Note {n}", body="The wombat sleeps.", slug=f"body-{n}")
+            _helpful(f"body-{n}", 10 + n)
+        ArticleFactory(title="Wombat burrows", body="Deep ones.", slug="in-title")
+
+        found = slugs(search.article_search(user=customer, q="wombat", limit=3))
+        assert found == ["in-title", "body-2", "body-1"]
+
+    def test_a_tag_match_is_ranked_however_unhelpful(self, monkeypatch, customer):
+        monkeypatch.setattr(search, "CANDIDATES", 1)
+        ArticleFactory(title="Note", body="The wombat sleeps.", slug="in-body")
+        _helpful("in-body", 10)
+        ArticleFactory(title="Burrows", body="Deep ones.", tags=["wombat"], slug="in-tags")
+
+        assert slugs(search.article_search(user=customer, q="wombat", limit=1)) == ["in-tags"]
+
+    def test_hidden_articles_never_take_a_customers_candidate_place(self, monkeypatch, customer):
+        monkeypatch.setattr(search, "CANDIDATES", 1)
+        for n in range(2):
+            RunbookFactory(title=f"Runbook {n}", body="Wombat steps.", slug=f"runbook-{n}")
+            _helpful(f"runbook-{n}", 100)
+        ArticleFactory(title="Note", body="The wombat sleeps.", slug="public")
+
+        assert slugs(search.article_search(user=customer, q="wombat", limit=1)) == ["public"]
+
+    def test_suggestions_rank_the_bounded_candidates_too(self, monkeypatch, customer):
+        monkeypatch.setattr(search, "CANDIDATES", 1)
+        ArticleFactory(title="Note", body="The wombat sleeps.", slug="helpful")
+        _helpful("helpful", 5)
+        ArticleFactory(title="Other", body="A numbat digs. The numbat and the wombat.", slug="wordier")
+
+        found = slugs(search.article_search(user=customer, q="wombat numbat", match="any", limit=1))
+        assert found == ["helpful"]
+
+    def test_the_search_vector_stays_in_the_row(self):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT attstorage FROM pg_attribute "
+                "WHERE attrelid = 'knowledge_article'::regclass AND attname = 'search_vector'"
+            )
+            assert cursor.fetchone() == ("m",)
+
+    def test_the_title_and_tags_vector_has_no_body_words(self, agent):
+        article = ArticleFactory(title="Quokka", tags=["marsupial"], body="A dingo.")
+        services.article_update(article=article, actor=agent, now=T0, title="Bilby", tags=["nocturnal"])
+        article.refresh_from_db()
+        lexemes = {entry.split(":")[0].strip("'") for entry in str(article.title_tags_vector).split()}
+        assert lexemes == {"bilbi", "nocturn"}
+        assert "dingo" in str(article.search_vector)
+
+    def test_reindex_all_fills_both_vectors(self):
+        article = ArticleFactory(title="Possum")
+        Article.objects.filter(pk=article.pk).update(search_vector=None, title_tags_vector=None)
+        search.reindex_all()
+        article.refresh_from_db()
+        assert "possum" in str(article.search_vector)
+        assert "possum" in str(article.title_tags_vector)
+
+
+class TestOnlyThePageShownIsRead:
+    @pytest.fixture
+    def fetched(self, monkeypatch):
+        sizes = []
+        real = search._fetched
+
+        def spy(articles, hits, **annotations):
+            sizes.append(len(hits))
+            return real(articles, hits, **annotations)
+
+        monkeypatch.setattr(search, "_fetched", spy)
+        return sizes
+
+    def test_the_api_reads_and_highlights_one_page_of_the_hits(self, fetched, customer, api_client_for):
+        for n in range(5):
+            ArticleFactory(title=f"Wombat {n}", body="The wombat sleeps.", slug=f"wombat-{n}")
+
+        body = api_client_for(customer).get("/api/v1/articles/?q=wombat&page_size=2&page=2").json()
+
+        assert body["count"] == 5
+        assert [row["slug"] for row in body["results"]] == ["wombat-2", "wombat-3"]
+        assert all("<mark>wombat</mark>" in row["snippet"].lower() for row in body["results"])
+        assert fetched == [2]
+
+    def test_results_read_lazily_keep_the_hit_order_and_skip_vanished_articles(self, fetched, customer):
+        for n in range(3):
+            ArticleFactory(title=f"Wombat {n}", body="The wombat sleeps.", slug=f"wombat-{n}")
+        visible = search.selectors.article_list_visible_to(user=customer)
+        results = search.search_within(visible, "wombat")
+        assert len(results) == 3
+        assert fetched == []
+
+        Article.objects.filter(slug="wombat-1").delete()
+
+        assert [r.article.slug for r in results[0:3]] == ["wombat-0", "wombat-2"]
+        assert results[1:2] == []
+        assert results[0].article.slug == "wombat-0"
+        assert search.search_within(visible, "  ") == search.NO_RESULTS
+        assert len(search.NO_RESULTS) == 0
+
+
+@on_sqlite
+class TestSQLiteQueryPlan:
+    def test_the_visible_ids_filter_the_matches_instead_of_driving_them(self, customer):
+        ArticleFactory(title="Quokka", slug="quokka")
+        with CaptureQueriesContext(connection) as queries:
+            search.article_search(user=customer, q="quokka")
+        [rank_sql] = [q["sql"] for q in queries.captured_queries if "bm25(" in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {rank_sql}")
+            plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+        # ":=" would be a rowid lookup in the FTS index: one MATCH run per visible article.
+        assert "knowledge_article_fts VIRTUAL TABLE INDEX 0:M" in plan, plan
