@@ -33,6 +33,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python manage.py bench $(BENCH_ARGS)
 	$(BIN)/python manage.py bench_sweep $(BENCH_SWEEP_ARGS)
+	$(BIN)/python manage.py bench_kb $(BENCH_KB_ARGS)
 
 clean:
 	rm -rf var
