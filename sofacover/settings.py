@@ -336,6 +336,9 @@ KNOWLEDGE_DEFLECTION_WINDOW_HOURS = int(os.environ.get("KNOWLEDGE_DEFLECTION_WIN
 # --- notifications ------------------------------------------------------
 # The outbox relay (escalation/relay.py): retries, backoff, leases, batching.
 NOTIFY_KICK_ON_COMMIT = env_bool("NOTIFY_KICK_ON_COMMIT", default=True)
+# Kicks coalesce: while one is queued and its flush has not started, commits publish no other.
+# The flag is shared through the cache (Redis); this bounds how long a lost kick mutes the next ones.
+NOTIFY_KICK_COALESCE_SECONDS = 2
 NOTIFY_RELAY_BATCH = 500
 NOTIFY_RELAY_BUDGET_SECONDS = 120
 NOTIFY_LEASE_SECONDS = 300
