@@ -17,6 +17,7 @@ without HTML escaping, so "O'Brien" stays "O'Brien".
 
 from __future__ import annotations
 
+import time as _time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -196,14 +197,31 @@ def render_source(source: str, context: Mapping[str, str], *, html: bool) -> str
     return template.render(Context({key: _plain(value) for key, value in context.items()}, autoescape=html))
 
 
+TEMPLATE_TTL_SECONDS = 30.0
+_templates: dict[str, tuple[float, object]] = {}
+
+
 def template_for(key: str):
+    """The stored template for ``key``, re-read at most every TEMPLATE_TTL_SECONDS.
+
+    Every new ticket renders the acknowledgment; saving or deleting a template
+    calls templates_forget() in that process (other processes follow within the TTL).
+    """
+    cached = _templates.get(key)
+    if cached is not None and _time.monotonic() - cached[0] <= TEMPLATE_TTL_SECONDS:
+        return cached[1]
     from .outbox_models import CommunicationTemplate
 
     stored = CommunicationTemplate.objects.filter(key=key).first()
     if stored is None:  # deleted by hand: fall back to the procedures document's text
         subject, text = SEED[key]
         stored = CommunicationTemplate(key=key, subject=subject, body_text=text)
+    _templates[key] = (_time.monotonic(), stored)
     return stored
+
+
+def templates_forget() -> None:
+    _templates.clear()
 
 
 def render(template, context: Mapping[str, str]) -> Rendered:

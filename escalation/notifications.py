@@ -65,6 +65,7 @@ def queue(
     payload: dict | None = None,
     webhook: WebhookEndpoint | None = None,
     hold_until: datetime | None = None,
+    fresh_keys: bool = False,
 ) -> bool:
     """Write one outbox row unless its dedupe key exists; True when written.
 
@@ -86,7 +87,7 @@ def queue(
         webhook=webhook,
         hold_until=hold_until,
     )
-    return _write([row]) == 1
+    return _write([row], fresh_keys=fresh_keys) == 1
 
 
 def _row(
@@ -402,7 +403,9 @@ def system_alert(*, subject: str, body: str, key: str, now: datetime) -> int:
     return written
 
 
-def _customer_mail(*, ticket: Ticket, kind: str, template: str, key: str, now: datetime) -> bool:
+def _customer_mail(
+    *, ticket: Ticket, kind: str, template: str, key: str, now: datetime, fresh_keys: bool = False
+) -> bool:
     requester = ticket.requester
     if not requester.email:
         return False
@@ -418,12 +421,23 @@ def _customer_mail(*, ticket: Ticket, kind: str, template: str, key: str, now: d
         now=now,
         ticket=ticket,
         user=requester,
+        fresh_keys=fresh_keys,
     )
 
 
 def on_ticket_created(*, ticket: Ticket, now: datetime) -> None:
-    """The customer gets the acknowledgment; a new P0/P1 declares an incident to the tier's on-call agents."""
-    _customer_mail(ticket=ticket, kind=Kind.ACKNOWLEDGMENT, template="acknowledgment", key=f"ack:{ticket.pk}", now=now)
+    """The customer gets the acknowledgment; a new P0/P1 declares an incident to the tier's on-call agents.
+
+    Both keys name the ticket created in this transaction, so none can exist yet.
+    """
+    _customer_mail(
+        ticket=ticket,
+        kind=Kind.ACKNOWLEDGMENT,
+        template="acknowledgment",
+        key=f"ack:{ticket.pk}",
+        now=now,
+        fresh_keys=True,
+    )
     if ticket.priority in (Ticket.Priority.P0, Ticket.Priority.P1):
         declared = messages.render_for_ticket("incident_declaration", ticket, now=now)
         _alert(
@@ -434,6 +448,7 @@ def on_ticket_created(*, ticket: Ticket, now: datetime) -> None:
             body=declared.text,
             key=f"new:{ticket.pk}",
             now=now,
+            fresh_keys=True,
         )
 
 

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from tickets.models import Ticket, TicketEvent
-from tickets.signals import ticket_changed
+from tickets.signals import ticket_changed, ticket_opening
 
-from . import notifications, services
+from . import messages, notifications, services
+from .outbox_models import CommunicationTemplate
 
 Kind = TicketEvent.Kind
+# A new ticket is planned before its row is written (on_ticket_opening), not after.
 RECOMPUTE = {
-    Kind.CREATED,
     Kind.REPLIED,
     Kind.STATUS_CHANGED,
     Kind.REOPENED,
     Kind.PRIORITY_CHANGED,
     Kind.TIER_CHANGED,
 }
+
+
+@receiver(ticket_opening, sender=Ticket, dispatch_uid="escalation.on_ticket_opening")
+def on_ticket_opening(*, ticket: Ticket, now, **_: object) -> None:
+    services.sla_plan_new(ticket=ticket)
 
 
 @receiver(ticket_changed, sender=Ticket, dispatch_uid="escalation.on_ticket_changed")
@@ -30,3 +38,10 @@ def on_ticket_changed(*, ticket: Ticket, event: TicketEvent, now, **_: object) -
         notifications.on_ticket_created(ticket=ticket, now=now)
     elif event.kind == Kind.STATUS_CHANGED and event.new_value == Ticket.Status.RESOLVED:
         notifications.on_resolved(ticket=ticket, now=now)
+
+
+@receiver((post_save, post_delete), sender=CommunicationTemplate, dispatch_uid="escalation.templates_forget")
+def on_template_saved(**_: object) -> None:
+    """Forget the cached templates now and again after commit (a rolled-back edit must not stick)."""
+    messages.templates_forget()
+    transaction.on_commit(messages.templates_forget)

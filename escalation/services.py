@@ -124,7 +124,19 @@ def _fired_rules(ticket: Ticket) -> set[int]:
     return set(Escalation.objects.filter(ticket=ticket, rule__isnull=False).values_list("rule_id", flat=True))
 
 
-def _store(ticket: Ticket, plan: Plan | None, next_check: datetime | None) -> None:
+SLA_FIELDS = (
+    "first_response_due_at",
+    "resolution_due_at",
+    "next_update_due_at",
+    "tier_response_due_at",
+    "first_response_warn_at",
+    "resolution_warn_at",
+    "sla_next_check_at",
+)
+
+
+def _assign(ticket: Ticket, plan: Plan | None, next_check: datetime | None) -> dict[str, datetime | None]:
+    """Set the plan's columns on the ticket in memory; return them."""
     d = plan.deadlines if plan else sla.Deadlines(None, None, None, None)
     values = {
         "first_response_due_at": d.first_response_due_at,
@@ -135,9 +147,13 @@ def _store(ticket: Ticket, plan: Plan | None, next_check: datetime | None) -> No
         "resolution_warn_at": plan.resolution_warn_at if plan else None,
         "sla_next_check_at": next_check,
     }
-    Ticket.objects.filter(pk=ticket.pk).update(**values)
     for name, value in values.items():
         setattr(ticket, name, value)
+    return values
+
+
+def _store(ticket: Ticket, plan: Plan | None, next_check: datetime | None) -> None:
+    Ticket.objects.filter(pk=ticket.pk).update(**_assign(ticket, plan, next_check))
 
 
 def sla_refresh(*, ticket: Ticket, now: datetime, book: selectors.PolicyBook | None = None) -> Plan | None:
@@ -151,6 +167,17 @@ def sla_refresh(*, ticket: Ticket, now: datetime, book: selectors.PolicyBook | N
     plan = plan_for(ticket, book, pauses, _fired_rules(ticket))
     next_check = plan.moments[0].at if plan and plan.moments else None
     _store(ticket, plan, next_check)
+    return plan
+
+
+def sla_plan_new(*, ticket: Ticket, book: selectors.PolicyBook | None = None) -> Plan | None:
+    """The first deadlines of a ticket being filed, set on the unsaved row: no query.
+
+    A new ticket has no pauses and no escalations yet, so its plan needs nothing
+    from the database; it is written with the ticket's own INSERT.
+    """
+    plan = plan_for(ticket, book or selectors.policy_book(), (), set())
+    _assign(ticket, plan, plan.moments[0].at if plan and plan.moments else None)
     return plan
 
 

@@ -18,6 +18,18 @@ def _clean_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_policy_caches():
+    """The policy book and the message templates are cached per process; each test reads its own."""
+    from escalation import messages, selectors
+
+    selectors.policy_book_forget()
+    messages.templates_forget()
+    yield
+    selectors.policy_book_forget()
+    messages.templates_forget()
+
+
+@pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 

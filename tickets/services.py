@@ -24,7 +24,7 @@ from sofacover.errors import Conflict, DomainError
 from . import permissions
 from .auth import normalise_email
 from .models import Attachment, Message, Rating, SurveyToken, Ticket, TicketEvent, reference_for
-from .signals import ticket_changed
+from .signals import ticket_changed, ticket_opening
 from .uploads import CheckedUpload
 
 Status = Ticket.Status
@@ -219,6 +219,7 @@ def ticket_open(
         tier_entered_at=now,
     )
     _clean(ticket)
+    ticket_opening.send(sender=Ticket, ticket=ticket, now=now)
     ticket.save()
     ticket.reference = reference_for(ticket.pk)
     ticket.save(update_fields=["reference"])

@@ -266,6 +266,17 @@ class TestTemplates:
             assert set(context) == messages.PLACEHOLDERS[key]
             assert all(isinstance(value, str) and value for value in context.values()), key
 
+    def test_templates_are_read_once_and_an_edit_applies_at_once(self, customer, django_assert_num_queries):
+        ticket = TicketFactory(requester=customer, priority="P2")
+        messages.render_for_ticket("acknowledgment", ticket, now=T0)
+        with django_assert_num_queries(0):
+            messages.render_for_ticket("acknowledgment", ticket, now=T0)
+        template = CommunicationTemplate.objects.get(key="acknowledgment")
+        template.subject = "Ticket {{ ticket_reference }} received"
+        template.save()
+        rendered = messages.render_for_ticket("acknowledgment", ticket, now=T0)
+        assert rendered.subject == f"Ticket {ticket.reference} received"
+
     def test_the_acknowledgment_mail_is_rendered_from_the_stored_template(self, customer):
         template = CommunicationTemplate.objects.get(key="acknowledgment")
         template.body_text = template.body_text.replace("Best regards", "Kind regards")
@@ -412,6 +423,38 @@ class TestKick:
         assert len(calls) == 1
         assert calls[0]["retry"] is False
         assert Notification.objects.filter(ticket=ticket, status=Status.PENDING).count() == 4
+
+    def test_kicks_coalesce_until_the_flush_starts(self, settings, customer, monkeypatch):
+        """A burst of commits publishes one kick; the flush clears the flag before reading, so the next commit kicks."""
+        monkeypatch.setattr(tasks, "_broker_down_until", 0.0)
+        published = []
+        monkeypatch.setattr(tasks.deliver_outbox, "apply_async", lambda **kw: published.append(kw))
+        for _ in range(5):
+            tasks.kick_relay()
+        assert len(published) == 1
+        seen_by_flush = []
+        monkeypatch.setattr(
+            relay, "outbox_flush", lambda now: seen_by_flush.append(tasks.cache.get(tasks.KICK_PENDING))
+        )
+        tasks.deliver_outbox()
+        assert seen_by_flush == [None]  # the flag was cleared before the flush read the outbox
+        tasks.kick_relay()
+        assert len(published) == 2
+
+    def test_a_failed_publish_does_not_mute_the_next_kicks(self, settings, customer, monkeypatch):
+        published = []
+
+        def flaky(**kwargs):
+            published.append(kwargs)
+            if len(published) == 1:
+                raise ConnectionRefusedError("redis is down")
+
+        monkeypatch.setattr(tasks.deliver_outbox, "apply_async", flaky)
+        monkeypatch.setattr(tasks, "_broker_down_until", 0.0)
+        tasks.kick_relay()
+        monkeypatch.setattr(tasks, "_broker_down_until", 0.0)  # the back-off has passed
+        tasks.kick_relay()
+        assert len(published) == 2
 
     def test_after_a_broker_failure_the_next_requests_do_not_wait_for_it(self, settings, customer, monkeypatch):
         monkeypatch.setattr(tasks, "_broker_down_until", 0.0)

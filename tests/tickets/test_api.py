@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from tests.tickets.factories import T0, MessageFactory, TicketFactory, make_user
 from tickets import services
+from tickets.api.serializers import TicketSerializer
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -365,6 +366,34 @@ class TestQueryCounts:
         with django_assert_max_num_queries(4):
             response = client.get(url())
         assert len(response.json()["results"]) == rows
+
+    def test_filing_a_ticket_takes_a_fixed_number_of_queries(self, api_client_for, customer, django_assert_num_queries):
+        """The deadlines go into the INSERT and the acknowledgment needs no look-up.
+
+        savepoint + INSERT ticket + UPDATE reference + INSERT timeline event + INSERT acknowledgment
+        + UPDATE knowledge suggestions + release, then the response's escalation history: 8.
+        """
+        client = api_client_for(customer)
+        payload = {"subject": "Zip broke", "description": "Again.", "priority": "P2", "category": "orders"}
+        client.post(url(), payload, format="json")  # warm: the policy book and the templates are cached
+        with django_assert_num_queries(8):
+            response = client.post(url(), payload, format="json")
+        assert response.status_code == 201
+        ticket = Ticket.objects.get(reference=response.json()["reference"])
+        assert ticket.first_response_due_at is not None
+        assert ticket.sla_next_check_at is not None
+        assert response.json()["first_response_due_at"] is not None
+
+    def test_serializers_do_not_share_field_objects(self, customer):
+        """The fields are built once per class, but each serializer binds its own copies (threads)."""
+        ticket = TicketFactory(requester=customer)
+        first, second = TicketSerializer(ticket), TicketSerializer(ticket)
+        assert set(first.fields) == set(second.fields)
+        assert "sla_state" in first.fields
+        assert "escalations" in first.fields
+        assert first.fields["subject"] is not second.fields["subject"]
+        assert first.fields["subject"].parent is first
+        assert second.fields["subject"].parent is second
 
     @pytest.mark.parametrize("rows", [2, 20])
     def test_message_list_is_constant_in_rows(

@@ -3,6 +3,7 @@ so a customer can never write a field they do not own."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 from django.contrib.auth.models import User
@@ -23,6 +24,7 @@ MAX_SUBJECT = 200
 # prefetches those fields need, without tickets importing them.
 TICKET_EXTRA_FIELDS: dict[str, Callable[[], serializers.Field]] = {}
 TICKET_PREFETCH: list[str | Prefetch] = []
+_FIELD_TEMPLATES: dict[tuple, dict[str, serializers.Field]] = {}
 
 
 @extend_schema_field({"type": "string", "format": "email", "nullable": True})
@@ -85,10 +87,17 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_fields(self):
-        fields = super().get_fields()
-        for name, make in TICKET_EXTRA_FIELDS.items():
-            fields[name] = make()
-        return fields
+        # Building a ModelSerializer's fields introspects the model on every instance; the
+        # result depends only on the class and the contributed fields, so it is built once
+        # and each serializer gets its own (unbound) copies.
+        key = (type(self), tuple(TICKET_EXTRA_FIELDS))
+        template = _FIELD_TEMPLATES.get(key)
+        if template is None:
+            template = super().get_fields()
+            for name, make in TICKET_EXTRA_FIELDS.items():
+                template[name] = make()
+            _FIELD_TEMPLATES[key] = template
+        return copy.deepcopy(template)
 
     def get_requester_name(self, ticket: Ticket) -> str:
         return ticket.requester.get_full_name() or ticket.requester.username
