@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,6 +23,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django.utils.translation import gettext
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
@@ -210,6 +212,17 @@ class TicketAdmin(admin.ModelAdmin):
             "assignee_label",
             "requester_email",
             self._age_column(request),
+        )
+
+    def action_checkbox(self, obj: Ticket) -> str:
+        # The same markup as ModelAdmin's, without rendering a form widget through the template engine
+        # for each of the page's rows (a fifth of the queue's time).
+        label = format_html(gettext("Select this object for an action - {}"), str(obj))
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            label,
         )
 
     def _age_column(self, request: HttpRequest):

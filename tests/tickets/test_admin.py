@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin import ModelAdmin
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
@@ -85,6 +87,15 @@ class TestChangelist:
         assert "alice@example.com" in html
         assert "Tina" in html
         assert "tickets/admin.css" in html
+
+    def test_row_checkboxes_are_djangos_markup_and_escape_the_subject(self, client, agent, customer):
+        ticket = TicketFactory(requester=customer, subject='Quote " and <script>')
+        ticket_admin = admin.site._registry[Ticket]
+        assert ticket_admin.action_checkbox(ticket) == ModelAdmin.action_checkbox(ticket_admin, ticket)
+        client.force_login(agent)
+        html = client.get(CHANGELIST).content.decode()
+        assert f'name="_selected_action" value="{ticket.pk}" class="action-select"' in html
+        assert "<script>" not in html
 
     def test_offers_the_filters_including_mine_unassigned_and_each_agent(self, client, agent, tier2_agent):
         client.force_login(agent)
