@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
@@ -32,6 +33,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 
+from sofacover.dbutil import insert_many
 from tickets import permissions as ticket_permissions
 from tickets.models import Ticket
 
@@ -90,6 +92,35 @@ def queue(
     return _write([row], fresh_keys=fresh_keys) == 1
 
 
+@dataclass(slots=True)
+class OutboxRow:
+    """One Notification row to insert, without a model instance (the sweep queues thousands at a time)."""
+
+    channel: str
+    kind: str
+    recipient: str
+    user_id: int | None
+    ticket_id: int | None
+    webhook_id: int | None
+    subject: str
+    body: str
+    body_html: str
+    payload: dict
+    dedupe_key: str
+    message_id: str
+    status: str
+    next_attempt_at: datetime
+    hold_until: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+    attempts: int = 0
+    lease_until: datetime | None = None
+    claim: str = ""
+    last_error: str = ""
+    provider_id: str = ""
+    read_at: datetime | None = None
+
+
 def _row(
     *,
     channel: str,
@@ -105,19 +136,19 @@ def _row(
     payload: dict | None = None,
     webhook: WebhookEndpoint | None = None,
     hold_until: datetime | None = None,
-) -> Notification:
+) -> OutboxRow:
     status, next_attempt_at, sent_at = Status.PENDING, now, None
     if hold_until is not None and hold_until > now:
         status, next_attempt_at = Status.HELD, hold_until
     elif channel == Channel.DASHBOARD:
         status, sent_at = Status.SENT, now
-    return Notification(
+    return OutboxRow(
         channel=channel,
         kind=kind,
         recipient=recipient[:300],
-        user=user,
-        ticket=ticket,
-        webhook=webhook,
+        user_id=user.pk if user is not None else None,
+        ticket_id=ticket.pk if ticket is not None else None,
+        webhook_id=webhook.pk if webhook is not None else None,
         subject=subject[:300],
         body=body,
         body_html=body_html,
@@ -132,7 +163,7 @@ def _row(
     )
 
 
-def _write(rows: list[Notification], *, fresh_keys: bool = False) -> int:
+def _write(rows: list[OutboxRow], *, fresh_keys: bool = False) -> int:
     """Insert the rows whose dedupe keys are new, in one statement; return how many were new.
 
     The unique dedupe key still decides under a race (ON CONFLICT DO NOTHING), so
@@ -142,6 +173,10 @@ def _write(rows: list[Notification], *, fresh_keys: bool = False) -> int:
     """
     if not rows:
         return 0
+    batch = _outbox_batch.get()
+    if batch is not None:  # inside outbox_batch(): written, deduped, when the batch ends
+        batch.append((rows, fresh_keys))
+        return len(rows)
     existing = (
         set()
         if fresh_keys
@@ -153,10 +188,32 @@ def _write(rows: list[Notification], *, fresh_keys: bool = False) -> int:
     )
     fresh = list({row.dedupe_key: row for row in rows if row.dedupe_key not in existing}.values())
     if fresh:
-        Notification.objects.bulk_create(fresh, ignore_conflicts=True)
+        insert_many(fresh, model=Notification, ignore_conflicts=True)
         if any(row.status == Status.PENDING for row in fresh):
             _kick_after_commit()
     return len(fresh)
+
+
+_outbox_batch: ContextVar[list[tuple[list[OutboxRow], bool]] | None] = ContextVar("outbox_batch", default=None)
+
+
+@contextmanager
+def outbox_batch() -> Iterator[None]:
+    """Collect the outbox rows written inside the block; insert them when it ends, in at most two statements.
+
+    For the sweep, which queues alerts for a hundred tickets at a time. Rows whose
+    keys name rows created in this transaction skip the existence check; the rest
+    are checked in one query. Nothing is written if the block raises. Counts
+    returned inside the block are rows queued, before the check.
+    """
+    pending: list[tuple[list[OutboxRow], bool]] = []
+    token = _outbox_batch.set(pending)
+    try:
+        yield
+    finally:
+        _outbox_batch.reset(token)
+    _write([row for rows, fresh in pending if fresh for row in rows], fresh_keys=True)
+    _write([row for rows, fresh in pending if not fresh for row in rows])
 
 
 _kick = threading.local()
@@ -310,7 +367,7 @@ def _alert(
     hold = hold_until_for(ticket, route, now=now)
     label = Kind(kind).label
     short = f"{label}: {_describe(ticket)}"
-    rows: list[Notification] = []
+    rows: list[OutboxRow] = []
     for channel in PEOPLE_CHANNELS:
         if not getattr(route, channel):
             continue
@@ -452,6 +509,18 @@ def on_ticket_created(*, ticket: Ticket, now: datetime) -> None:
         )
 
 
+def escalation_key(escalation: Escalation) -> str:
+    """An automatic escalation is unique per (ticket, rule), so its key needs no saved row; a person's is its id."""
+    if escalation.rule_id is not None:
+        return f"esc:{escalation.ticket_id}:rule:{escalation.rule_id}"
+    return f"esc:{escalation.pk}"
+
+
+def breach_key(breach: SlaBreach) -> str:
+    """A breach is unique per (ticket, clock, deadline): its key needs no saved row."""
+    return f"breach:{breach.ticket_id}:{breach.kind}:{breach.due_at.isoformat()}"
+
+
 def on_escalated(*, escalation: Escalation, now: datetime) -> None:
     ticket = escalation.ticket
     if escalation.to_management:
@@ -465,7 +534,7 @@ def on_escalated(*, escalation: Escalation, now: datetime) -> None:
         people=people,
         subject=f"Escalated to {target}: {ticket.reference}",
         body=f"{_describe(ticket)} escalated to {target} ({escalation.get_reason_display()}).{note}",
-        key=f"esc:{escalation.pk}",
+        key=escalation_key(escalation),
         now=now,
         fresh_keys=True,
     )
@@ -495,7 +564,7 @@ def on_breached(*, breach: SlaBreach, now: datetime) -> None:
         people=_owner_or_tier(ticket),
         subject=f"{ticket.reference}: {label} target breached",
         body=f"{_describe(ticket)}: the {label} target was due {messages.when(breach.due_at)}.",
-        key=f"breach:{breach.pk}",
+        key=breach_key(breach),
         now=now,
         fresh_keys=True,
         slack=True,

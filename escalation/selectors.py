@@ -99,6 +99,18 @@ def pauses_of(ticket: Ticket) -> tuple[sla.Pause, ...]:
     )
 
 
+def pauses_by_ticket(ticket_ids: list[int]) -> dict[int, tuple[sla.Pause, ...]]:
+    """pauses_of() for many tickets in one query."""
+    found: dict[int, list[sla.Pause]] = {}
+    for ticket_id, start, end in (
+        SlaPause.objects.filter(ticket_id__in=ticket_ids)
+        .order_by("ticket_id", "started_at")
+        .values_list("ticket_id", "started_at", "ended_at")
+    ):
+        found.setdefault(ticket_id, []).append(sla.Pause(start, end))
+    return {ticket_id: tuple(pauses) for ticket_id, pauses in found.items()}
+
+
 def history_of(ticket: Ticket, book: PolicyBook, pauses: tuple[sla.Pause, ...] | None = None) -> sla.History:
     return sla.History(
         created_at=ticket.created_at,

@@ -1,8 +1,8 @@
 """The SLA engine: deadlines on every change, the sweep, automatic and manual escalation.
 
 Every function takes ``now``; the sweep reads due work through an index and
-handles each ticket in its own transaction, under a row lock, re-checking the
-ticket's state before acting. Escalations and breaches are rows behind unique
+handles it a batch of tickets per transaction, under their row locks,
+re-checking each ticket's state before acting. Escalations and breaches are rows behind unique
 constraints, and notifications are outbox rows in the same transaction, so a
 second sweep, a retry or a killed worker can neither double nor lose one.
 """
@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import logging
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
+from sofacover.dbutil import insert_many, update_many
 from sofacover.errors import Conflict, DomainError
 from tickets import permissions as ticket_permissions
 from tickets import services as ticket_services
-from tickets.models import Ticket
+from tickets.models import Ticket, TicketEvent
 
 from . import notifications, selectors, sla
 from .models import Escalation, EscalationRule, SlaBreach, SlaPause, SweepRun
@@ -229,34 +231,6 @@ def _escalate(
     return escalation
 
 
-def escalation_apply(*, ticket: Ticket, rule: EscalationRule, now: datetime, fired: set[int] | None = None) -> bool:
-    """Apply an automatic rule once per (ticket, rule); the unique constraint makes repeats harmless.
-
-    ``fired``: the rules already applied to this ticket, when the caller has read them (under the row lock).
-    """
-    if fired is None:
-        fired = _fired_rules(ticket)
-    if rule.pk in fired or not _rule_applies(rule, ticket):
-        return False
-
-    def apply() -> None:
-        if rule.action == EscalationRule.Action.MOVE_TO_TIER:
-            _escalate(ticket=ticket, now=now, reason=Escalation.Reason.AUTO, rule=rule, to_tier=rule.to_tier)
-        else:
-            _escalate(ticket=ticket, now=now, reason=Escalation.Reason.AUTO, rule=rule, to_management=True)
-
-    if is_sweeping():
-        apply()  # the sweep's per-ticket transaction is the unit: a conflict rolls the ticket back whole
-    else:
-        try:
-            with transaction.atomic():
-                apply()
-        except IntegrityError:  # another sweep got there first
-            return False
-    fired.add(rule.pk)
-    return True
-
-
 MANUAL_REASONS = {
     Escalation.Reason.CUSTOMER_REQUEST,
     Escalation.Reason.TECHNICAL_COMPLEXITY,
@@ -319,62 +293,134 @@ class SweepResult:
             f"warnings {self.warned}, skipped (locked or changed) {self.skipped}"
         )
 
+    def add(self, other: SweepResult) -> None:
+        for name in ("examined", "escalated", "breached", "warned", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
-def _breach(ticket: Ticket, moment: Moment, now: datetime, recorded: set[tuple[str, datetime]]) -> bool:
-    """Record a breach once per (ticket, clock, deadline); the caller holds the ticket's row lock."""
-    if (moment.kind, moment.due_at) in recorded:
-        return False
-    breach = SlaBreach.objects.create(
-        ticket=ticket,
-        kind=moment.kind,
-        due_at=moment.due_at,
-        breached_at=moment.due_at,
-        tier=ticket.tier,
-        priority=ticket.priority,
-    )
-    recorded.add((moment.kind, moment.due_at))
-    notifications.on_breached(breach=breach, now=now)
-    return True
+
+@dataclass
+class _Writes:
+    """What a batch of the sweep writes, in a few statements at its end."""
+
+    breaches: list[SlaBreach] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+    tier_events: list[TicketEvent] = field(default_factory=list)
 
 
 def sweep_ticket(*, ticket_id: int, now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
-    """Handle everything due on one ticket, in one transaction, under its row lock.
+    """Handle everything due on one ticket, in one transaction, under its row lock."""
+    sweep_tickets(ticket_ids=[ticket_id], now=now, book=book, result=result)
 
-    Everything the ticket's moments depend on is read once, under the lock; a
-    unique-constraint conflict (a writer that does not lock) rolls the whole
-    ticket back and the next sweep tries again.
+
+def sweep_tickets(*, ticket_ids: list[int], now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
+    """Handle everything due on a batch of tickets, in one transaction, under their row locks.
+
+    Everything the tickets' moments depend on is read once for the batch, under the
+    locks; what the batch does is written in a few statements at its end. A
+    unique-constraint conflict (a writer that does not lock) rolls the batch back
+    and it is done again one ticket at a time; a single ticket that still conflicts
+    stays due for the next sweep. ``result`` counts only what committed.
     """
+    done = SweepResult()
     try:
         with transaction.atomic():
-            _sweep_locked(ticket_id=ticket_id, now=now, book=book, result=result)
+            _sweep_locked(ticket_ids=ticket_ids, now=now, book=book, result=done)
     except IntegrityError:
-        logger.warning("SLA sweep: ticket %s changed under us; it stays due for the next sweep", ticket_id)
+        if len(ticket_ids) > 1:
+            for ticket_id in ticket_ids:
+                sweep_tickets(ticket_ids=[ticket_id], now=now, book=book, result=result)
+            return
+        logger.warning("SLA sweep: ticket %s changed under us; it stays due for the next sweep", ticket_ids[0])
         result.skipped += 1
+        return
+    result.add(done)
 
 
-def _sweep_locked(*, ticket_id: int, now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
-    ticket = (
+def _fired_rules_by_ticket(ticket_ids: list[int]) -> dict[int, set[int]]:
+    fired: dict[int, set[int]] = {}
+    rows = Escalation.objects.filter(ticket_id__in=ticket_ids, rule__isnull=False).values_list("ticket_id", "rule_id")
+    for ticket_id, rule_id in rows:
+        fired.setdefault(ticket_id, set()).add(rule_id)
+    return fired
+
+
+def _breaches_by_ticket(ticket_ids: list[int]) -> dict[int, set[tuple[str, datetime]]]:
+    recorded: dict[int, set[tuple[str, datetime]]] = {}
+    for ticket_id, kind, due_at in SlaBreach.objects.filter(ticket_id__in=ticket_ids).values_list(
+        "ticket_id", "kind", "due_at"
+    ):
+        recorded.setdefault(ticket_id, set()).add((kind, due_at))
+    return recorded
+
+
+def _sweep_locked(*, ticket_ids: list[int], now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
+    tickets = list(
         Ticket.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("assignee")
-        .filter(pk=ticket_id)
-        .first()
+        .filter(pk__in=ticket_ids, sla_next_check_at__lte=now)
+        .order_by("pk")
     )
-    if ticket is None or ticket.sla_next_check_at is None or ticket.sla_next_check_at > now:
-        result.skipped += 1  # locked by a writer or another sweep, or handled meanwhile
+    result.skipped += len(set(ticket_ids)) - len(tickets)  # locked by a writer or another sweep, or handled meanwhile
+    if not tickets:
         return
-    result.examined += 1
-    pauses = selectors.pauses_of(ticket)
-    fired = _fired_rules(ticket)
+    ids = [ticket.pk for ticket in tickets]
+    pauses = selectors.pauses_by_ticket(ids)
+    fired = _fired_rules_by_ticket(ids)
+    recorded = _breaches_by_ticket(ids)
+    writes = _Writes()
+    with notifications.outbox_batch():
+        for ticket in tickets:
+            result.examined += 1
+            _sweep_one(
+                ticket,
+                now=now,
+                book=book,
+                pauses=pauses.get(ticket.pk, ()),
+                fired=fired.setdefault(ticket.pk, set()),
+                recorded=recorded.setdefault(ticket.pk, set()),
+                writes=writes,
+                result=result,
+            )
+        insert_many(writes.breaches)  # a conflict (a writer that does not lock) raises: see sweep_tickets
+        insert_many(writes.escalations)
+        ticket_services.tier_changes_save(writes.tier_events, now=now)
+        update_many(tickets, SLA_FIELDS)
+
+
+def _sweep_one(
+    ticket: Ticket,
+    *,
+    now: datetime,
+    book: selectors.PolicyBook,
+    pauses: tuple[sla.Pause, ...],
+    fired: set[int],
+    recorded: set[tuple[str, datetime]],
+    writes: _Writes,
+    result: SweepResult,
+) -> None:
+    """Act on one locked ticket's due moments, in memory and in ``writes``; then re-plan it (pure, no query)."""
     plan = plan_for(ticket, book, pauses, fired)
     if plan is None:
-        _store(ticket, None, None)
+        _assign(ticket, None, None)
         return
     due = [m for m in plan.moments if m.at <= now]
     breaching = {m.kind for m in due if m.what == "breach"}
-    recorded = set(SlaBreach.objects.filter(ticket=ticket).values_list("kind", "due_at")) if breaching else set()
     for moment in due:
         if moment.what == "breach":
-            result.breached += _breach(ticket, moment, now, recorded)
+            if (moment.kind, moment.due_at) in recorded:
+                continue
+            breach = SlaBreach(
+                ticket=ticket,
+                kind=moment.kind,
+                due_at=moment.due_at,
+                breached_at=moment.due_at,
+                tier=ticket.tier,
+                priority=ticket.priority,
+            )
+            writes.breaches.append(breach)
+            recorded.add((moment.kind, moment.due_at))
+            notifications.on_breached(breach=breach, now=now)
+            result.breached += 1
         elif moment.what == "warn":
             if moment.kind in breaching:
                 continue  # the breach itself is due: a warning now would only be noise
@@ -382,25 +428,46 @@ def _sweep_locked(*, ticket_id: int, now: datetime, book: selectors.PolicyBook, 
                 ticket=ticket, kind=moment.kind, due_at=moment.due_at, now=now
             )
         elif moment.what == "rule" and moment.rule is not None:
-            result.escalated += escalation_apply(ticket=ticket, rule=moment.rule, now=now, fired=fired)
+            rule = moment.rule
+            if rule.pk in fired or not _rule_applies(rule, ticket):
+                continue
+            to_management = rule.action != EscalationRule.Action.MOVE_TO_TIER
+            escalation = Escalation(
+                ticket=ticket,
+                at=now,
+                reason=Escalation.Reason.AUTO,
+                rule=rule,
+                from_tier=ticket.tier,
+                to_tier=ticket.tier if to_management else rule.to_tier,
+                to_management=to_management,
+            )
+            writes.escalations.append(escalation)
+            if not to_management:
+                event = ticket_services.tier_change(ticket, tier=rule.to_tier, actor=None, now=now)
+                if event is not None:
+                    writes.tier_events.append(event)
+            notifications.on_escalated(escalation=escalation, now=now)
+            fired.add(rule.pk)
+            result.escalated += 1
     # Re-plan after acting (an escalation moves the tier and starts its clock): pure, no query.
     plan = plan_for(ticket, book, pauses, fired)
     upcoming = [m.at for m in plan.moments if m.at > now] if plan else []
-    _store(ticket, plan, min(upcoming) if upcoming else None)
+    _assign(ticket, plan, min(upcoming) if upcoming else None)
 
 
 def escalation_sweep(*, now: datetime, limit: int = 5000) -> SweepResult:
-    """One sweep: every ticket with SLA work due at ``now``; cost grows with what is due."""
+    """One sweep: every ticket with SLA work due at ``now``, a batch at a time; cost grows with what is due."""
     result = SweepResult()
     SweepRun.objects.update_or_create(name=SWEEP, defaults={"last_started_at": now})
     due_ids = selectors.due_ticket_ids(now=now, limit=limit)
     if due_ids:
         book = selectors.policy_book(fresh=True)
+        size = max(1, settings.SLA_SWEEP_BATCH)
         token = _sweeping.set(True)
         try:
             with notifications.recipient_cache():
-                for ticket_id in due_ids:
-                    sweep_ticket(ticket_id=ticket_id, now=now, book=book, result=result)
+                for start in range(0, len(due_ids), size):
+                    sweep_tickets(ticket_ids=due_ids[start : start + size], now=now, book=book, result=result)
         finally:
             _sweeping.reset(token)
     SweepRun.objects.filter(name=SWEEP).update(

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.signing import BadSignature, Signer, TimestampSigner, b62_decode, b62_encode
 from django.db import IntegrityError, transaction
 
+from sofacover.dbutil import update_many
 from sofacover.errors import Conflict, DomainError
 
 from . import permissions
@@ -343,17 +344,49 @@ def ticket_move_to_tier(*, ticket: Ticket, tier: int, actor: User | None, now: d
     Used by escalation (automatic and manual); the caller records why.
     """
     ticket = _locked(ticket)
+    event = tier_change(ticket, tier=tier, actor=actor, now=now)
+    if event is not None:
+        tier_changes_save([event], now=now)
+    return ticket
+
+
+TIER_FIELDS = ["tier", "tier_entered_at", "updated_at"]
+
+
+def tier_change(ticket: Ticket, *, tier: int, actor: User | None, now: datetime) -> TicketEvent | None:
+    """Move a ticket the caller holds locked to ``tier``, in memory; return its unsaved timeline event.
+
+    None when the ticket is already there. The SLA sweep moves a batch of tickets this
+    way and writes them with tier_changes_save() in a few statements.
+    """
     if ticket.status == Status.CLOSED:
         raise TicketClosed("This ticket is closed.")
     if tier not in Ticket.Tier.values:
         raise DomainError(f"There is no tier {tier}.", field="tier")
     if ticket.tier == tier:
-        return ticket
+        return None
     old = ticket.tier
     ticket.tier, ticket.tier_entered_at, ticket.updated_at = tier, now, now
-    ticket.save(update_fields=["tier", "tier_entered_at", "updated_at"])
-    _record(ticket, actor=actor, kind=TicketEvent.Kind.TIER_CHANGED, now=now, field="tier", old=old, new=tier)
-    return ticket
+    return TicketEvent(
+        ticket=ticket,
+        actor=actor,
+        kind=TicketEvent.Kind.TIER_CHANGED,
+        field="tier",
+        old_value=str(old),
+        new_value=str(tier),
+        at=now,
+    )
+
+
+def tier_changes_save(events: Sequence[TicketEvent], *, now: datetime) -> None:
+    """Write what tier_change() did: the tickets' tier columns, the timeline events, then ticket_changed for each."""
+    if not events:
+        return
+    tickets = list({event.ticket.pk: event.ticket for event in events}.values())
+    update_many(tickets, TIER_FIELDS)
+    TicketEvent.objects.bulk_create(events)
+    for event in events:
+        ticket_changed.send(sender=Ticket, ticket=event.ticket, event=event, now=now)
 
 
 UPDATABLE = {

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.test import Client
 
 from escalation import messages, notifications, relay, services, tasks, urlsafety
-from escalation.models import EscalationRule, SlaBreach
+from escalation.models import Escalation, EscalationRule, SlaBreach
 from escalation.outbox_models import (
     AlertRoute,
     CommunicationTemplate,
@@ -113,7 +113,8 @@ class TestRouting:
     def test_the_management_rule_reaches_managers_too(self, customer, agent, manager):
         ticket = TicketFactory(requester=customer, priority="P1", created_at=T0)
         rule = EscalationRule.objects.get(name="P1 unresolved after 4 h to management")
-        services.escalation_apply(ticket=ticket, rule=rule, now=T0 + timedelta(hours=4))
+        services.escalation_sweep(now=T0 + timedelta(hours=4))
+        assert Escalation.objects.filter(ticket=ticket, rule=rule, to_management=True).exists()
         emails = rows(ticket=ticket, kind=Kind.ESCALATED, channel=Channel.EMAIL)
         assert ("email", manager.email) in emails
 

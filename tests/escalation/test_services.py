@@ -177,12 +177,16 @@ class TestIdempotence:
         assert Notification.objects.filter(kind="escalated").count() > 0
         assert Notification.objects.count() == before
 
-    def test_applying_a_rule_twice_is_a_no_op(self, customer):
+    def test_a_rule_on_record_is_not_applied_again_even_when_the_ticket_is_due(self, customer):
         ticket = open_ticket(customer, "P0")
-        rule = EscalationRule.objects.get(name="P0 to Tier 2 after 30 min")
-        assert services.escalation_apply(ticket=ticket, rule=rule, now=T0 + 30 * M) is True
-        ticket.refresh_from_db()
-        assert services.escalation_apply(ticket=ticket, rule=rule, now=T0 + 31 * M) is False
+        book = selectors.policy_book(fresh=True)
+        first = services.SweepResult()
+        services.sweep_ticket(ticket_id=ticket.pk, now=T0 + 30 * M, book=book, result=first)
+        assert first.escalated == 1
+        Ticket.objects.filter(pk=ticket.pk).update(sla_next_check_at=T0)  # as if a stale plan said it is due
+        again = services.SweepResult()
+        services.sweep_ticket(ticket_id=ticket.pk, now=T0 + 31 * M, book=book, result=again)
+        assert (again.examined, again.escalated) == (1, 0)
         assert Escalation.objects.filter(ticket=ticket).count() == 1
 
     def test_the_sweep_cost_does_not_grow_with_tickets_that_are_not_due(self, customer):
@@ -199,6 +203,59 @@ class TestIdempotence:
             assert result.examined == 0
             counts.append(len(queries))
         assert counts[0] == counts[1] <= 15
+
+
+class TestSweepBatches:
+    def test_the_queries_of_a_sweep_do_not_grow_with_the_due_tickets_in_a_batch(self, customer, settings):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        settings.SLA_SWEEP_BATCH = 100
+        make_user("t2@sofacoverpro.com", "agent", tier=2)
+        sweep(T0 - H)  # the first sweep creates its heartbeat row
+        counts = []
+        for due in (3, 30):
+            start = T0 + len(counts) * 24 * H
+            ids = [open_ticket(customer, "P0", at=start).pk for _ in range(due)]
+            with CaptureQueriesContext(connection) as queries:
+                result = sweep(start + 31 * M)  # first-response breach and the Tier 2 rule on each
+            assert (result.examined, result.escalated, result.breached) == (due, due, due)
+            assert Ticket.objects.filter(pk__in=ids, tier=2).count() == due
+            counts.append(len(queries))
+            Ticket.objects.filter(pk__in=ids).update(sla_next_check_at=None)  # the next round is alone
+        assert counts[0] == counts[1]
+
+    def test_batches_cover_every_due_ticket(self, customer, settings):
+        settings.SLA_SWEEP_BATCH = 4
+        make_user("t2@sofacoverpro.com", "agent", tier=2)
+        ids = [open_ticket(customer, "P0").pk for _ in range(10)]
+        result = sweep(T0 + 31 * M)
+        assert (result.examined, result.escalated) == (10, 10)
+        assert Escalation.objects.filter(ticket_id__in=ids).count() == 10
+        slack = Notification.objects.filter(kind="escalated", channel="slack", ticket_id__in=ids)
+        assert slack.count() == 10
+
+    def test_a_conflict_in_a_batch_redoes_it_ticket_by_ticket_and_leaves_only_that_ticket_due(
+        self, customer, settings, monkeypatch
+    ):
+        settings.SLA_SWEEP_BATCH = 100
+        make_user("t2@sofacoverpro.com", "agent", tier=2)
+        ids = [open_ticket(customer, "P0").pk for _ in range(5)]
+        rule = EscalationRule.objects.get(name="P0 to Tier 2 after 30 min")
+        # A writer that does not lock got there first on one ticket, and the sweep's read missed it.
+        Escalation.objects.create(ticket_id=ids[2], at=T0, reason="auto", rule=rule, from_tier=1, to_tier=2)
+        monkeypatch.setattr(services, "_fired_rules_by_ticket", lambda ticket_ids: {})
+
+        result = sweep(T0 + 31 * M)
+
+        assert (result.examined, result.escalated, result.skipped) == (4, 4, 1)
+        assert Escalation.objects.filter(ticket_id__in=ids).count() == 5  # nothing doubled
+        assert list(
+            Ticket.objects.filter(pk__in=ids, sla_next_check_at__lte=T0 + 31 * M).values_list("pk", flat=True)
+        ) == [ids[2]]
+        # Nothing of the rolled-back batch survived: one breach per ticket, none for the conflicting one.
+        assert SlaBreach.objects.filter(ticket_id__in=ids).count() == 4
+        assert not Notification.objects.filter(ticket_id=ids[2], kind__in=["escalated", "breached"]).exists()
 
 
 class TestBreaches:

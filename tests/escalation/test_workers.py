@@ -99,8 +99,8 @@ def start_worker(redis_server, tmp_path):
         "DJANGO_LOG_LEVEL": "WARNING",
     }
 
-    def start(name: str, concurrency: int = 2) -> Worker:
-        worker = Worker(name=name, env=env, logdir=tmp_path / "logs", concurrency=concurrency)
+    def start(name: str, concurrency: int = 2, **extra_env: str) -> Worker:
+        worker = Worker(name=name, env={**env, **extra_env}, logdir=tmp_path / "logs", concurrency=concurrency)
         started.append(worker)
         return worker.start()
 
@@ -200,8 +200,9 @@ class TestTwoWorkers:
 class TestWorkerKilledMidSweep:
     def test_a_restarted_worker_finishes_the_sweep_losing_and_doubling_nothing(self, broker, start_worker, desk):
         now = timezone.now()
-        ids = due_tickets_load(400, requester=desk["customer"], now=now)
-        victim = start_worker("victim")
+        ids = due_tickets_load(1000, requester=desk["customer"], now=now)
+        # Small batches (each its own transaction), so the kill lands between commits and inside one.
+        victim = start_worker("victim", SLA_SWEEP_BATCH="10")
         send_sweeps(1)
 
         escalated = Escalation.objects.filter(ticket_id__in=ids)

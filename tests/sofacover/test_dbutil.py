@@ -1,0 +1,66 @@
+"""The bulk write helpers: what they write must read back exactly as the ORM writes it."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from escalation.models import SlaBreach
+from escalation.outbox_models import Notification
+from sofacover.dbutil import insert_many, update_many
+from tests.tickets.factories import TicketFactory
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+AT = datetime(2026, 3, 2, 9, 15, 30, 123456, tzinfo=UTC)
+
+
+def _notification(key: str, ticket: Ticket, **extra) -> Notification:
+    return Notification(
+        channel="email",
+        kind="breached",
+        recipient="a@example.com",
+        ticket=ticket,
+        subject="Überfällig ✓",
+        body="body",
+        payload={"line": "x", "n": [1, 2]},
+        dedupe_key=key,
+        next_attempt_at=AT,
+        created_at=AT,
+        **extra,
+    )
+
+
+def test_inserted_rows_read_back_as_the_orm_writes_them(customer):
+    ticket = TicketFactory(requester=customer)
+    insert_many([_notification("k1", ticket), _notification("k2", ticket, sent_at=None, status="sent")])
+    one, two = Notification.objects.filter(dedupe_key__in=["k1", "k2"]).order_by("dedupe_key")
+    assert (one.ticket_id, one.subject, one.payload, one.next_attempt_at) == (
+        ticket.pk,
+        "Überfällig ✓",
+        {"line": "x", "n": [1, 2]},
+        AT,
+    )
+    assert (one.attempts, one.status, one.sent_at, one.user_id) == (0, "pending", None, None)
+    assert two.status == "sent"
+
+
+def test_ignore_conflicts_skips_existing_keys_and_otherwise_a_conflict_raises(customer):
+    ticket = TicketFactory(requester=customer)
+    insert_many([_notification("dup", ticket)])
+    insert_many([_notification("dup", ticket), _notification("new", ticket)], ignore_conflicts=True)
+    assert Notification.objects.filter(dedupe_key__in=["dup", "new"]).count() == 2
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_many([SlaBreach(ticket=ticket, kind="resolution", due_at=AT, breached_at=AT, tier=1, priority="P1")] * 2)
+
+
+def test_update_many_writes_only_the_named_columns_of_each_row(customer):
+    first, second = TicketFactory(requester=customer, subject="one"), TicketFactory(requester=customer, subject="two")
+    first.resolution_due_at, second.resolution_due_at = AT, None
+    first.subject = "not written"
+    assert update_many([first, second], ["resolution_due_at"]) == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.resolution_due_at, first.subject) == (AT, "one")
+    assert second.resolution_due_at is None
