@@ -23,6 +23,7 @@ from sofacover.errors import Conflict, DomainError
 from tickets import permissions as ticket_permissions
 from tickets import services as ticket_services
 from tickets.models import Ticket, TicketEvent
+from tickets.signals import tickets_changed
 
 from . import notifications, selectors, sla
 from .models import Escalation, EscalationRule, SlaBreach, SlaPause, SweepRun
@@ -383,8 +384,9 @@ def _sweep_locked(*, ticket_ids: list[int], now: datetime, book: selectors.Polic
             )
         insert_many(writes.breaches)  # a conflict (a writer that does not lock) raises: see sweep_tickets
         insert_many(writes.escalations)
-        ticket_services.tier_changes_save(writes.tier_events, now=now)
+        ticket_services.tier_changes_save(writes.tier_events, now=now, batched=True)
         update_many(tickets, SLA_FIELDS)
+        tickets_changed.send(sender=Ticket, ticket_ids=ids, now=now)
 
 
 def _sweep_one(

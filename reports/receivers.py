@@ -13,7 +13,7 @@ from django.dispatch import receiver
 
 from escalation.models import SlaBreach
 from tickets.models import Rating, Ticket, TicketEvent
-from tickets.signals import ticket_changed
+from tickets.signals import ticket_changed, tickets_changed
 
 from . import rollup, services
 
@@ -25,8 +25,15 @@ def survey_on_resolve(*, ticket: Ticket, event: TicketEvent, now, **_: object) -
 
 
 @receiver(ticket_changed, sender=Ticket, dispatch_uid="reports.rollup_on_ticket_changed")
-def rollup_on_ticket_changed(*, ticket: Ticket, **_: object) -> None:
-    rollup.facts_refresh(ticket_ids=[ticket.pk])
+def rollup_on_ticket_changed(*, ticket: Ticket, batched: bool = False, **_: object) -> None:
+    if not batched:  # a batch's tickets are refreshed together (rollup_on_tickets_changed)
+        rollup.facts_refresh(ticket_ids=[ticket.pk])
+
+
+@receiver(tickets_changed, sender=Ticket, dispatch_uid="reports.rollup_on_tickets_changed")
+def rollup_on_tickets_changed(*, ticket_ids: list[int], **_: object) -> None:
+    """The SLA sweep's batch: tier moves, deadlines and breaches written in bulk, without model signals."""
+    rollup.facts_refresh(ticket_ids=ticket_ids)
 
 
 def _deleting_tickets(origin: object) -> bool:

@@ -17,3 +17,9 @@ ticket_changed = Signal()
 
 # kwargs: ticket (unsaved), now
 ticket_opening = Signal()
+
+# kwargs: ticket_ids, now. Many tickets changed in one go (the SLA sweep's batch: tier
+# moves, deadlines, breaches), sent inside the transaction after the writes. The
+# ticket_changed signals of the same batch carry batched=True: a receiver that only
+# needs to know that a ticket changed can wait for this one and handle them together.
+tickets_changed = Signal()
