@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python manage.py bench $(BENCH_ARGS)
 	$(BIN)/python manage.py bench_sweep $(BENCH_SWEEP_ARGS)
 	$(BIN)/python manage.py bench_kb $(BENCH_KB_ARGS)
+	$(BIN)/python manage.py bench_reports $(BENCH_REPORTS_ARGS)
 
 clean:
 	rm -rf var
