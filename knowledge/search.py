@@ -295,7 +295,7 @@ NO_RESULTS = SearchResults([], lambda hits: [])
 
 def search_within(articles: QuerySet[Article], q: str, *, limit: int = 10, match: Match = "all") -> SearchResults:
     """Search inside an already visibility-filtered queryset (the API's filtered list). Prefer article_search."""
-    q = q.strip()[:MAX_QUERY]
+    q = q.replace("\x00", "").strip()[:MAX_QUERY]  # NUL: never text to PostgreSQL
     terms = _terms(q)
     if not terms or limit <= 0:
         return NO_RESULTS

@@ -196,6 +196,26 @@ class TestSuggest:
         assert set(rows[0]) == {"slug", "title", "audience", "category", "score", "snippet"}
 
 
+class TestSearchInput:
+    @pytest.mark.parametrize("q", ["wombat\x00", "wom\x00bat"])
+    def test_a_nul_character_in_the_query_is_dropped_not_a_500(self, q, customer, api_client_for):
+        ArticleFactory(title="Wombat burrows", slug="wombat")
+
+        response = api_client_for(customer).get(A, {"q": q})
+
+        assert response.status_code == 200
+        assert [row["slug"] for row in response.json()["results"]] == ["wombat"]
+
+    def test_nor_in_a_misspelt_query(self, customer, api_client_for):
+        ArticleFactory(title="Measuring your sectional sofa", slug="sectional")
+
+        response = api_client_for(customer).get(A, {"q": "sectonal\x00"})
+
+        assert response.status_code == 200
+        expected = ["sectional"] if connection.vendor == "postgresql" else []  # typos: PostgreSQL's trigrams
+        assert [row["slug"] for row in response.json()["results"]] == expected
+
+
 class TestQueryCounts:
     def _make(self, n):
         for i in range(n):
