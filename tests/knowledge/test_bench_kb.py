@@ -95,6 +95,12 @@ class TestMeasure:
             assert (row.met, slow.met) == ("n/a", "n/a")
         assert page.met == "no"
         assert page.cells()[4] == "7-8"
+        if connection.vendor == "postgresql":
+            assert bench_kb.summary([row, slow, page]) == "1 of 3 targets met."
+        else:
+            assert bench_kb.summary([row, slow, page]) == (
+                "0 of 1 targets met. (2 search targets are for PostgreSQL only.)"
+            )
 
     def test_a_failing_request_is_reported_not_raised(self):
         def boom(n):

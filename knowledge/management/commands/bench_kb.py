@@ -111,6 +111,14 @@ def render_table(rows: Sequence[Row]) -> str:
     return "\n".join(line.rstrip() for line in rendered)
 
 
+def summary(rows: Sequence[Row]) -> str:
+    judged = [row for row in rows if row.met != "n/a"]
+    line = f"{sum(row.met == 'yes' for row in judged)} of {len(judged)} targets met."
+    if len(judged) < len(rows):
+        line += f" ({len(rows) - len(judged)} search targets are for PostgreSQL only.)"
+    return line
+
+
 def timed(row: Row, request: Callable[[int], HttpResponseBase], repeat: int) -> Row:
     """Warm up, then time ``repeat`` requests into ``row``; stop at the first non-2xx answer or exception."""
     durations: list[float] = []
@@ -280,4 +288,4 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(render_table(rows))
         self.stdout.write("")
-        self.stdout.write(f"{sum(row.met == 'yes' for row in rows)} of {len(rows)} targets met.")
+        self.stdout.write(summary(rows))
