@@ -25,9 +25,9 @@ def survey_on_resolve(*, ticket: Ticket, event: TicketEvent, now, **_: object) -
 
 
 @receiver(ticket_changed, sender=Ticket, dispatch_uid="reports.rollup_on_ticket_changed")
-def rollup_on_ticket_changed(*, ticket: Ticket, batched: bool = False, **_: object) -> None:
+def rollup_on_ticket_changed(*, ticket: Ticket, event: TicketEvent, batched: bool = False, **_: object) -> None:
     if not batched:  # a batch's tickets are refreshed together (rollup_on_tickets_changed)
-        rollup.facts_refresh(ticket_ids=[ticket.pk])
+        rollup.facts_refresh(ticket_ids=[ticket.pk], created=event.kind == TicketEvent.Kind.CREATED)
 
 
 @receiver(tickets_changed, sender=Ticket, dispatch_uid="reports.rollup_on_tickets_changed")

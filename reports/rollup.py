@@ -87,6 +87,7 @@ ROLLUP_SUMS = [
     *(f"score_{s}" for s in range(1, 6)),
 ]
 HISTOGRAM_KEY = ["day", "clock", "priority", "bucket"]
+ADD_UP_ROWS = 500  # rows per upsert statement
 RESPONSE, RESOLUTION = DurationHistogram.Clock.RESPONSE.value, DurationHistogram.Clock.RESOLUTION.value
 
 
@@ -213,28 +214,32 @@ def _add_up(table: str, key: list[str], sums: list[str], deltas: dict[tuple, dic
         return
     q = connection.ops.quote_name
     columns = [*key, *sums]
-    values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(changed))
-    params = [p for k, d in changed for p in (*k, *(d.get(s, 0) for s in sums))]
     updates = ", ".join(f"{q(s)} = {q(table)}.{q(s)} + excluded.{q(s)}" for s in sums)
-    sql = (
-        f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) VALUES {values} "
-        f"ON CONFLICT ({', '.join(map(q, key))}) DO UPDATE SET {updates}"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        for start in range(0, len(changed), ADD_UP_ROWS):  # within any database's parameter limit
+            chunk = changed[start : start + ADD_UP_ROWS]
+            values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(chunk))
+            params = [p for k, d in chunk for p in (*k, *(d.get(s, 0) for s in sums))]
+            sql = (
+                f"INSERT INTO {q(table)} ({', '.join(map(q, columns))}) VALUES {values} "
+                f"ON CONFLICT ({', '.join(map(q, key))}) DO UPDATE SET {updates}"
+            )
+            cursor.execute(sql, params)
 
 
-def _move(old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+def _move(changes: Iterable[tuple[dict[str, Any] | None, dict[str, Any] | None]]) -> None:
+    """Move the daily rows and histograms by (old fact, new fact) pairs: one upsert per table for them all."""
     rows: dict[tuple, Counter] = defaultdict(Counter)
     histogram: Counter = Counter()
-    for fact, sign in ((old, -1), (new, 1)):
-        if fact is None:
-            continue
-        fact_rows, fact_histogram = contributions(fact)
-        for key, sums in fact_rows.items():
-            rows[key].update({name: sign * value for name, value in sums.items()})
-        for key, n in fact_histogram.items():
-            histogram[key] += sign * n
+    for old, new in changes:
+        for fact, sign in ((old, -1), (new, 1)):
+            if fact is None:
+                continue
+            fact_rows, fact_histogram = contributions(fact)
+            for key, sums in fact_rows.items():
+                rows[key].update({name: sign * value for name, value in sums.items()})
+            for key, n in fact_histogram.items():
+                histogram[key] += sign * n
     _add_up(DailyRollup._meta.db_table, ROLLUP_KEY, ROLLUP_SUMS, rows)
     _add_up(DurationHistogram._meta.db_table, HISTOGRAM_KEY, ["n"], {k: {"n": n} for k, n in histogram.items()})
 
@@ -242,26 +247,32 @@ def _move(old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
 # --- keeping it current -------------------------------------------------------------
 
 
-@transaction.atomic
-def facts_refresh(*, ticket_ids: Iterable[int]) -> int:
+@transaction.atomic(savepoint=False)  # the change's own transaction: no savepoint of its own
+def facts_refresh(*, ticket_ids: Iterable[int], created: bool = False) -> int:
     """Recompute these tickets' facts; move the daily rows and histograms by what changed.
 
     Called inside the transaction of the change (reports.receivers). Returns how many
-    facts changed. A ticket that no longer exists loses its fact.
+    facts changed. A ticket that no longer exists loses its fact. ``created``: the
+    tickets were created in this transaction, so they have no fact to read yet.
     """
     ids = sorted(set(ticket_ids))
     if not ids:
         return 0
     new = _facts_of(ids)
-    old = {
-        row["ticket_id"]: _normal({n: row[n] for n in FACT_FIELDS})
-        for row in TicketFact.objects.select_for_update().filter(ticket_id__in=ids).values("ticket_id", *FACT_FIELDS)
-    }
+    old = (
+        {}
+        if created
+        else {
+            row["ticket_id"]: _normal({n: row[n] for n in FACT_FIELDS})
+            for row in TicketFact.objects.select_for_update()
+            .filter(ticket_id__in=ids)
+            .values("ticket_id", *FACT_FIELDS)
+        }
+    )
     changed = [pk for pk in ids if new.get(pk) != old.get(pk)]
     if not changed:
         return 0
-    for pk in changed:
-        _move(old.get(pk), new.get(pk))
+    _move((old.get(pk), new.get(pk)) for pk in changed)
     written = [TicketFact(ticket_id=pk, **new[pk]) for pk in changed if pk in new]
     if written:
         TicketFact.objects.bulk_create(
@@ -278,8 +289,7 @@ def facts_forget(*, ticket_ids: Iterable[int]) -> None:
     """A ticket is being deleted: take its contribution out and drop its fact."""
     ids = sorted(set(ticket_ids))
     rows = TicketFact.objects.select_for_update().filter(ticket_id__in=ids).values("ticket_id", *FACT_FIELDS)
-    for row in rows:
-        _move(_normal({n: row[n] for n in FACT_FIELDS}), None)
+    _move((_normal({n: row[n] for n in FACT_FIELDS}), None) for row in rows)
     TicketFact.objects.filter(ticket_id__in=ids).delete()
 
 
