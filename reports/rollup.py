@@ -38,6 +38,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Floor, Ln, Round, TruncDate
 
 from escalation.models import SlaBreach
+from sofacover.dbutil import insert_many
 from tickets.models import Ticket, TicketEvent
 
 from . import live
@@ -274,10 +275,7 @@ def facts_refresh(*, ticket_ids: Iterable[int], created: bool = False) -> int:
         return 0
     _move((old.get(pk), new.get(pk)) for pk in changed)
     written = [TicketFact(ticket_id=pk, **new[pk]) for pk in changed if pk in new]
-    if written:
-        TicketFact.objects.bulk_create(
-            written, update_conflicts=True, unique_fields=["ticket"], update_fields=FACT_FIELDS
-        )
+    insert_many(written, update_conflicts=["ticket"])
     gone = [pk for pk in changed if pk not in new]
     if gone:
         TicketFact.objects.filter(ticket_id__in=gone).delete()

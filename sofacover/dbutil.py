@@ -11,8 +11,10 @@ no signals; unlike bulk_create they do not set primary keys.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, router
 from django.db.models import Field, Model
 
@@ -24,6 +26,7 @@ PASS_THROUGH = {
     "BooleanField",
     "CharField",
     "ForeignKey",
+    "OneToOneField",
     "IntegerField",
     "PositiveIntegerField",
     "PositiveSmallIntegerField",
@@ -38,8 +41,17 @@ def _adapter(field: Field, connection) -> Callable[[Any], Any] | None:
     if kind in PASS_THROUGH:
         return None
     if kind == "DateTimeField":
+        if connection.vendor == "sqlite" and settings.USE_TZ:
+            return _sqlite_datetime
         return connection.ops.adapt_datetimefield_value  # aware datetimes: as the ORM would send them
     return lambda value: field.get_db_prep_save(value, connection)
+
+
+def _sqlite_datetime(value: Any) -> Any:
+    """What Django's SQLite backend stores for an aware datetime (naive UTC text), without its checks per value."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return str(value.astimezone(UTC).replace(tzinfo=None))
+    return connections["default"].ops.adapt_datetimefield_value(value)
 
 
 def _rows(objects: Sequence[Any], fields: list[Field], connection, *, adding: bool) -> list[list[Any]]:
@@ -54,17 +66,26 @@ def _rows(objects: Sequence[Any], fields: list[Field], connection, *, adding: bo
     return rows
 
 
-def insert_many(objects: Sequence[Any], *, model: type[Model] | None = None, ignore_conflicts: bool = False) -> None:
+def insert_many(
+    objects: Sequence[Any],
+    *,
+    model: type[Model] | None = None,
+    ignore_conflicts: bool = False,
+    update_conflicts: Sequence[str] = (),
+) -> None:
     """INSERT one row per object: ``model`` instances, or any objects with its fields' attribute names.
 
     ``ignore_conflicts`` skips rows that break a unique constraint (ON CONFLICT DO
-    NOTHING, on PostgreSQL and SQLite alike); otherwise a conflict raises IntegrityError.
+    NOTHING, on PostgreSQL and SQLite alike); ``update_conflicts`` names the unique
+    fields whose conflict overwrites the existing row's other columns instead (an
+    upsert). Otherwise a conflict raises IntegrityError.
     """
     if not objects:
         return
     model = model or type(objects[0])
     meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key and not getattr(f, "generated", False)]
+    # Every column but a database-assigned id (and generated columns): a OneToOne primary key is written.
+    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning) and not f.generated]
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
@@ -72,6 +93,10 @@ def insert_many(objects: Sequence[Any], *, model: type[Model] | None = None, ign
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
     if ignore_conflicts:
         sql += " ON CONFLICT DO NOTHING"
+    elif update_conflicts:
+        unique = [meta.get_field(name).column for name in update_conflicts]
+        updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.column not in unique)
+        sql += f" ON CONFLICT ({', '.join(map(quote, unique))}) DO UPDATE SET {updates}"
     rows = _rows(objects, fields, connection, adding=True)
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)

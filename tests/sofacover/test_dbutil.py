@@ -64,3 +64,16 @@ def test_update_many_writes_only_the_named_columns_of_each_row(customer):
     second.refresh_from_db()
     assert (first.resolution_due_at, first.subject) == (AT, "one")
     assert second.resolution_due_at is None
+
+
+def test_update_conflicts_overwrites_the_other_columns_of_the_existing_row(customer):
+    from reports.models import TicketFact
+    from reports.rollup import _facts_of
+
+    ticket = TicketFactory(requester=customer, priority="P1")
+    fact = TicketFact.objects.get(ticket=ticket)
+    fact.priority, fact.rating = "P3", 5
+    insert_many([fact], update_conflicts=["ticket"])  # a primary key that is a OneToOne is written
+    assert TicketFact.objects.values_list("priority", "rating").get(ticket=ticket) == ("P3", 5)
+    assert TicketFact.objects.count() == 1
+    assert _facts_of([ticket.pk])[ticket.pk]["priority"] == "P1"  # the source still says P1: only the row moved
