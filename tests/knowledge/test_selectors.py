@@ -90,3 +90,39 @@ class TestRelated:
         assert len(found) == min(5, neighbours)
         # The article's tags, the related articles, their tags.
         assert len(queries.captured_queries) == 3
+
+
+class TestTopByCategory:
+    def test_the_most_helpful_few_of_each_category_in_order(self, customer):
+        for n, helpful in enumerate([5, 9, 1, 9, 0]):
+            make(f"database-{n}", helpful=helpful, category=Category.DATABASE)
+        make("site-a", helpful=2, category=Category.SITE_PERFORMANCE)
+        Article.objects.filter(slug="database-3").update(helpful_no=4)  # same yes, more no: after database-1
+
+        top = selectors.article_list_top_by_category(user=customer, per_category=3)
+
+        assert [a.slug for a in top[Category.DATABASE]] == ["database-1", "database-3", "database-0"]
+        assert [a.slug for a in top[Category.SITE_PERFORMANCE]] == ["site-a"]
+        assert all(len(articles) <= 3 for articles in top.values())
+
+    def test_only_what_the_reader_may_see(self, customer, agent):
+        make("public-db", category=Category.DATABASE)
+        RunbookFactory(title="Database runbook", slug="db-runbook", category=Category.DATABASE)
+        make("draft-db", helpful=50, category=Category.DATABASE, status=Article.Status.DRAFT)
+
+        for_customer = selectors.article_list_top_by_category(user=customer, per_category=5)
+        for_agent = selectors.article_list_top_by_category(user=agent, per_category=5)
+
+        assert [a.slug for a in for_customer[Category.DATABASE]] == ["public-db"]
+        assert {"public-db", "db-runbook", "runbook-database-connectivity"} <= {
+            a.slug for a in for_agent[Category.DATABASE]
+        }
+        assert "draft-db" not in {a.slug for articles in for_agent.values() for a in articles}
+
+    def test_counts_follow_the_same_visibility(self, customer, agent):
+        make("public-db", category=Category.DATABASE)
+        make("draft-db", category=Category.DATABASE, status=Article.Status.DRAFT)
+
+        assert selectors.article_category_counts(user=customer)[Category.DATABASE] == 1
+        # The seeded database runbook is published and internal.
+        assert selectors.article_category_counts(user=agent)[Category.DATABASE] == 2
