@@ -70,7 +70,7 @@ class TestMeasure:
         rows = bench_kb.measure(customer=customer, agent=agent, repeat=2)
 
         searches = len(bench_kb.SEARCHES) * 2 + 2
-        assert len(rows) == searches + 2 + 3
+        assert len(rows) == searches + 1 + 2 + 3  # searches, home, article pages, suggestions
         for row in rows:
             assert row.error == "", (row.what, row.who)
             assert 0 < row.p50_ms <= row.p95_ms

@@ -1,4 +1,4 @@
-"""``manage.py bench_kb``: knowledge-base search, article page and suggestions against a big help centre.
+"""``manage.py bench_kb``: knowledge-base search, home, article page and suggestions against a big help centre.
 
 Like ``manage.py bench`` it never touches the developer's database: without
 DATABASE_URL it runs itself again in a child process whose DATABASE_URL points
@@ -197,6 +197,7 @@ def measure(*, customer, agent, repeat: int) -> list[Row]:
             row = Row("portal search page, common word", who, target=SEARCH_TARGET)
             rows.append(timed(row, get(who, "/kb/search/", q="cover"), repeat))
 
+        rows.append(timed(Row("help centre home", "customer"), get("customer", "/kb/"), repeat))
         for who, slugs in (("customer", public), ("agent", runbooks)):
             row = Row("article page", who)
             if not slugs:
