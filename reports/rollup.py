@@ -341,6 +341,8 @@ def rollup_rebuild() -> dict[str, int]:
             cursor.execute(f"LOCK TABLE {facts}, {rollup}, {histogram} IN EXCLUSIVE MODE")
             cursor.execute("SET LOCAL work_mem = '64MB'")  # the GROUP BYs of a million facts, in memory
             cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves on these plain scans
+            # TRUNCATE refuses while deferred foreign-key checks of this transaction are pending: run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {histogram}, {rollup}, {facts}")  # no dead rows left behind
         else:
             for table in (histogram, rollup, facts):

@@ -168,9 +168,11 @@ def rebuild(*, write: Callable[[str], None]) -> None:
     started = time.perf_counter()
     counts = rollup_rebuild()
     if connection.vendor == "postgresql":
+        # VACUUM (visibility maps for index-only scans) cannot run inside a transaction; ANALYZE can.
+        command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
         with connection.cursor() as cursor:
             for model in (Ticket, TicketFact, DailyRollup, DurationHistogram, Rating, SlaBreach):
-                cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+                cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
     else:
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
