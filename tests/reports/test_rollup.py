@@ -318,3 +318,32 @@ class TestQueryCounts:
         metrics.scorecard(f, now=NOW)
         with django_assert_max_num_queries(self.SCORECARD_QUERIES + 2):
             metrics.scorecard(f, now=NOW)
+
+
+class TestIndexWalks:
+    """SQLite's planner would sort every fact of the range; the reads name the indexes they are built for."""
+
+    def plan(self, call) -> str:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        if connection.vendor != "sqlite":
+            pytest.skip("INDEXED BY is SQLite's; PostgreSQL picks the index itself")
+        with CaptureQueriesContext(connection) as queries:
+            call()
+        plans = []
+        with connection.cursor() as cursor:
+            for query in queries.captured_queries:
+                cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+                plans.append(" ".join(str(row[-1]) for row in cursor.fetchall()))
+        return "\n".join(plans)
+
+    def test_rank_reads_walk_the_bucket_index(self, customer, agent):
+        TestExactPercentiles().desk(customer, agent, [60, 120, 180])
+        assert "fact_response_rank_idx" in self.plan(lambda: metrics.duration_percentiles(FORTNIGHT))
+
+    def test_worst_offenders_walk_the_lateness_indexes(self, customer, agent):
+        build_p1_fortnight(customer, agent)
+        plan = self.plan(lambda: metrics.worst_offenders(FORTNIGHT, now=NOW))
+        assert "fact_response_late_idx" in plan
+        assert "fact_resolution_late_idx" in plan
