@@ -28,7 +28,6 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from sofacover.errors import DomainError
@@ -55,7 +54,12 @@ def duration_label(value: timedelta, *, signed: bool = False) -> str:
 
 
 def moment_label(value: datetime | None) -> str:
-    return date_format(timezone.localtime(value), "D j M Y, H:i") if value else "—"
+    """``Sun 29 Nov 2026, 07:08`` in the desk's zone. Plain formatting: the queue shows a hundred of these,
+    and Django's date_format took a fifth of a millisecond each."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
 
 
 # --- the queue: SLA columns, filter, sort and the escalate action -----------------

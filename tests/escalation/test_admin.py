@@ -967,3 +967,9 @@ class TestSlaPanel:
         assert rows["Tier 2 response"]["due"] == T0 + timedelta(minutes=60)
         assert rows["Tier 2 response"]["state"] == State.AT_RISK
         assert rows["Next update"]["state"] == State.NOT_APPLICABLE
+
+
+def test_queue_moments_are_shown_in_the_desks_zone():
+    assert admin_queue.moment_label(None) == "—"
+    assert admin_queue.moment_label(datetime(2026, 3, 2, 9, 0, tzinfo=UTC)) == "Mon 2 Mar 2026, 09:00"
+    assert admin_queue.moment_label(datetime(2026, 7, 1, 9, 5, tzinfo=UTC)) == "Wed 1 Jul 2026, 10:05"  # summer time
