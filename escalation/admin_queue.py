@@ -183,6 +183,10 @@ class AgentEscalateForm(forms.Form):
     note = forms.CharField(
         required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), label="Note"
     )
+    # The tier the page showed: a second click, or a page loaded before someone else escalated, is refused.
+    from_tier = forms.TypedChoiceField(
+        choices=Ticket.Tier.choices, coerce=int, required=False, empty_value=None, widget=forms.HiddenInput
+    )
 
 
 def escalation_done_label(escalation: Escalation) -> str:
@@ -315,6 +319,7 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
                 reason=form.cleaned_data["reason"],
                 note=form.cleaned_data["note"],
                 now=timezone.now(),
+                from_tier=form.cleaned_data["from_tier"],
             )
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
@@ -450,7 +455,7 @@ def ticket_sla_console_panel(request: HttpRequest, ticket: Ticket) -> str:
     context = {
         "sla_panel": sla_explanation(ticket, now=now),
         "ticket": ticket,
-        "escalate_form": AgentEscalateForm() if can_escalate else None,
+        "escalate_form": AgentEscalateForm(initial={"from_tier": ticket.tier}) if can_escalate else None,
         "escalate_url": reverse("admin:tickets_ticket_escalate", args=[ticket.pk]),
     }
     return render_to_string("admin/escalation/ticket/sla_panel.html", context, request=request)

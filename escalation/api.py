@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from tickets import selectors as ticket_selectors
 from tickets.api import serializers as ticket_serializers
 from tickets.api.views import ERRORS, REFERENCE
+from tickets.models import Ticket
 
 from . import selectors, services
 from .models import Escalation
@@ -64,6 +65,13 @@ class EscalateRequestSerializer(serializers.Serializer):
         help_text="Customers may only use customer_request, once per tier.",
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    from_tier = serializers.ChoiceField(
+        choices=Ticket.Tier.choices,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The tier you saw. If the ticket has moved since, the request is refused (409) and nothing changes.",
+    )
 
 
 class EscalateView(APIView):

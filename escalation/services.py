@@ -240,10 +240,14 @@ MANUAL_REASONS = {
 
 
 @transaction.atomic
-def ticket_escalate(*, ticket: Ticket, actor: User, reason: str, note: str = "", now: datetime) -> Escalation:
+def ticket_escalate(
+    *, ticket: Ticket, actor: User, reason: str, note: str = "", now: datetime, from_tier: int | None = None
+) -> Escalation:
     """A person escalates: the ticket goes to the next tier, or to management from Tier 3.
 
     Customers may only ask (customer_request) on their own ticket, once per tier.
+    ``from_tier``: the tier the person saw; if the ticket has moved since (a second
+    click, or someone else escalated first), nothing happens and they are told.
 
     :raises NotAllowed: a customer using an agent's reason, or on someone else's ticket
     :raises EscalationRefused: closed or resolved ticket, or the customer already asked in this tier
@@ -259,6 +263,11 @@ def ticket_escalate(*, ticket: Ticket, actor: User, reason: str, note: str = "",
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if not ticket.is_active:
         raise EscalationRefused("Only open tickets can be escalated.")
+    if from_tier is not None and ticket.tier != from_tier:
+        raise EscalationRefused(
+            f"{ticket.reference} is in Tier {ticket.tier} now, not Tier {from_tier}: it was escalated or moved "
+            "since the page was loaded. Nothing was changed."
+        )
     top = max(Ticket.Tier.values)
     try:
         with transaction.atomic():

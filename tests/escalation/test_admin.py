@@ -842,6 +842,23 @@ class TestEscalateForm:
         )
         assert ("success", f"Escalated {ticket.reference} to Tier 2.") in flashed(response)
 
+    def test_a_second_click_or_a_stale_page_escalates_once(self, client, agent):
+        ticket = TicketFactory()
+        client.force_login(agent)
+        page = client.get(change_url(ticket)).content.decode()
+        assert re.search(r'<input type="hidden" name="from_tier" value="1"', page)
+        form = {"reason": "technical_complexity", "from_tier": "1"}
+
+        client.post(escalate_url(ticket), form)
+        again = client.post(escalate_url(ticket), form)  # the same page, submitted twice
+
+        assert Escalation.objects.filter(ticket=ticket).count() == 1
+        ticket.refresh_from_db()
+        assert ticket.tier == 2
+        errors = [text for level, text in flashed(again) if level == "error"]
+        assert len(errors) == 1
+        assert "Tier 2 now, not Tier 1" in errors[0]
+
     def test_refuses_the_customers_reason(self, client, agent):
         ticket = TicketFactory()
         client.force_login(agent)

@@ -89,6 +89,19 @@ class TestEscalateEndpoint:
         assert second.status_code == 201
         assert second.json()["from_tier"] == 2
 
+    def test_an_agent_naming_the_tier_they_saw_is_refused_once_it_moved(self, api_client_for, agent, customer):
+        ticket = TicketFactory(requester=customer, priority="P2")
+        client = api_client_for(agent)
+        body = {"reason": "technical_complexity", "from_tier": 1}
+        assert client.post(self.url(ticket), body, format="json").status_code == 201
+        stale = client.post(self.url(ticket), body, format="json")
+        assert stale.status_code == 409
+        assert "Tier 2 now" in str(stale.json())
+        assert ticket.escalations.count() == 1
+        bad = client.post(self.url(ticket), {"reason": "technical_complexity", "from_tier": 7}, format="json")
+        assert bad.status_code == 400
+        assert "from_tier" in bad.json()
+
     def test_customer_cannot_use_agent_reasons(self, api_client_for, customer):
         ticket = TicketFactory(requester=customer)
         response = api_client_for(customer).post(self.url(ticket), {"reason": "resource_constraints"}, format="json")
