@@ -515,6 +515,8 @@ def sla_recompute_open(*, now: datetime, priorities: list[str] | None = None, dr
                 moved.append({"reference": ticket.reference, **shift})
             if not dry_run:
                 _store(ticket, plan, plan.moments[0].at if plan.moments else None)
+                if any(shift.values()):  # the reports' facts carry the deadlines
+                    tickets_changed.send(sender=Ticket, ticket_ids=[ticket.pk], now=now)
     return moved
 
 

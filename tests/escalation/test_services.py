@@ -356,3 +356,12 @@ class TestRecompute:
         services.sla_recompute_open(now=T0, priorities=["P1"])
         tickets[0].refresh_from_db()
         assert tickets[0].first_response_due_at == T0 + 30 * M
+
+    def test_the_reports_see_recomputed_deadlines(self, customer):
+        from reports.models import TicketFact
+
+        ticket = open_ticket(customer, "P1")
+        assert TicketFact.objects.get(ticket=ticket).first_response_due_at == T0 + H
+        SlaPolicy.objects.filter(priority="P1").update(first_response_minutes=30)
+        services.sla_recompute_open(now=T0, priorities=["P1"])
+        assert TicketFact.objects.get(ticket=ticket).first_response_due_at == T0 + 30 * M
