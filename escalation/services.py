@@ -393,8 +393,9 @@ def _sweep_locked(*, ticket_ids: list[int], now: datetime, book: selectors.Polic
             )
         insert_many(writes.breaches)  # a conflict (a writer that does not lock) raises: see sweep_tickets
         insert_many(writes.escalations)
-        ticket_services.tier_changes_save(writes.tier_events, now=now, batched=True)
-        update_many(tickets, SLA_FIELDS)
+        # One UPDATE per ticket row for both the tier moves and the new plans (a row rewritten once).
+        update_many(tickets, [*SLA_FIELDS, *ticket_services.TIER_FIELDS])
+        ticket_services.tier_changes_save(writes.tier_events, now=now, batched=True, tickets_written=True)
         tickets_changed.send(sender=Ticket, ticket_ids=ids, now=now)
 
 

@@ -378,15 +378,18 @@ def tier_change(ticket: Ticket, *, tier: int, actor: User | None, now: datetime)
     )
 
 
-def tier_changes_save(events: Sequence[TicketEvent], *, now: datetime, batched: bool = False) -> None:
+def tier_changes_save(
+    events: Sequence[TicketEvent], *, now: datetime, batched: bool = False, tickets_written: bool = False
+) -> None:
     """Write what tier_change() did: the tickets' tier columns, the timeline events, then ticket_changed for each.
 
     ``batched``: the caller sends tickets_changed for all of them once its batch is written.
+    ``tickets_written``: the caller has written the tickets' TIER_FIELDS itself (with its own columns).
     """
     if not events:
         return
-    tickets = list({event.ticket.pk: event.ticket for event in events}.values())
-    update_many(tickets, TIER_FIELDS)
+    if not tickets_written:
+        update_many(list({event.ticket.pk: event.ticket for event in events}.values()), TIER_FIELDS)
     insert_many(events)  # nobody reads their ids back
     for event in events:
         ticket_changed.send(sender=Ticket, ticket=event.ticket, event=event, now=now, batched=batched)

@@ -214,7 +214,7 @@ class TestSweepBatches:
         make_user("t2@sofacoverpro.com", "agent", tier=2)
         sweep(T0 - H)  # the first sweep creates its heartbeat row
         counts = []
-        for due in (3, 30):
+        for due in (60, 90):  # on PostgreSQL both above the bulk path's COPY threshold
             start = T0 + len(counts) * 24 * H
             ids = [open_ticket(customer, "P0", at=start).pk for _ in range(due)]
             with CaptureQueriesContext(connection) as queries:

@@ -77,3 +77,28 @@ def test_update_conflicts_overwrites_the_other_columns_of_the_existing_row(custo
     assert TicketFact.objects.values_list("priority", "rating").get(ticket=ticket) == ("P3", 5)
     assert TicketFact.objects.count() == 1
     assert _facts_of([ticket.pk])[ticket.pk]["priority"] == "P1"  # the source still says P1: only the row moved
+
+
+def test_many_rows_take_the_bulk_path_with_the_same_conflict_rules(customer):
+    """Above COPY_MIN_ROWS PostgreSQL stages the rows with COPY; conflicts behave as with small batches."""
+    from datetime import timedelta
+
+    from sofacover import dbutil
+
+    ticket = TicketFactory(requester=customer)
+    insert_many([_notification("bulk:7", ticket)])
+    many = [_notification(f"bulk:{n}", ticket) for n in range(dbutil.COPY_MIN_ROWS + 10)]
+    insert_many(many, ignore_conflicts=True)
+    insert_many(many, ignore_conflicts=True)  # again, in the same transaction: the staging table starts empty
+    assert Notification.objects.filter(dedupe_key__startswith="bulk:").count() == len(many)
+    assert Notification.objects.get(dedupe_key="bulk:3").payload == {"line": "x", "n": [1, 2]}
+    breaches = [
+        SlaBreach(
+            ticket=ticket, kind="resolution", due_at=AT + timedelta(minutes=n), breached_at=AT, tier=1, priority="P1"
+        )
+        for n in range(dbutil.COPY_MIN_ROWS + 10)
+    ]
+    insert_many(breaches)
+    assert SlaBreach.objects.filter(ticket=ticket).count() == len(breaches)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_many(breaches)
