@@ -97,7 +97,12 @@ class TicketSerializer(serializers.ModelSerializer):
             for name, make in TICKET_EXTRA_FIELDS.items():
                 template[name] = make()
             _FIELD_TEMPLATES[key] = template
-        return copy.deepcopy(template)
+        # Plain fields are copied shallowly (binding sets attributes on the copy only); nested
+        # serializers deeply, since binding their children would otherwise touch shared objects.
+        return {
+            name: copy.deepcopy(field) if isinstance(field, serializers.BaseSerializer) else copy.copy(field)
+            for name, field in template.items()
+        }
 
     def get_requester_name(self, ticket: Ticket) -> str:
         return ticket.requester.get_full_name() or ticket.requester.username
