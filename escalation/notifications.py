@@ -201,7 +201,7 @@ _outbox_batch: ContextVar[list[tuple[list[OutboxRow], bool]] | None] = ContextVa
 def outbox_batch() -> Iterator[None]:
     """Collect the outbox rows written inside the block; insert them when it ends, in at most two statements.
 
-    For the sweep, which queues alerts for a hundred tickets at a time. Rows whose
+    For the sweep, which queues alerts for a batch of tickets at a time. Rows whose
     keys name rows created in this transaction skip the existence check; the rest
     are checked in one query. Nothing is written if the block raises. Counts
     returned inside the block are rows queued, before the check.
@@ -367,6 +367,8 @@ def _alert(
     hold = hold_until_for(ticket, route, now=now)
     label = Kind(kind).label
     short = f"{label}: {_describe(ticket)}"
+    link = _link(ticket)
+    long = f"{body}\n\n{link}"
     rows: list[OutboxRow] = []
     for channel in PEOPLE_CHANNELS:
         if not getattr(route, channel):
@@ -379,7 +381,7 @@ def _alert(
                     kind=kind,
                     recipient=recipient or "",
                     subject=subject,
-                    body=short[:300] if channel in (Channel.SMS, Channel.PHONE) else f"{body}\n\n{_link(ticket)}",
+                    body=short[:300] if channel in (Channel.SMS, Channel.PHONE) else long,
                     dedupe_key=f"{key}:{channel}:{person.pk}",
                     now=now,
                     ticket=ticket,
@@ -389,14 +391,14 @@ def _alert(
             )
     post_to_slack = route.slack if slack is None else slack
     if post_to_slack and route.slack_channel is not None:
-        line = f"*{label}* <{_link(ticket)}|{ticket.reference}> [{ticket.priority}] {_slack_text(ticket.subject)}"
+        line = f"*{label}* <{link}|{ticket.reference}> [{ticket.priority}] {_slack_text(ticket.subject)}"
         rows.append(
             _row(
                 channel=Channel.SLACK,
                 kind=kind,
                 recipient=route.slack_channel.name,
                 subject=subject,
-                body=f"{_slack_text(body)}\n<{_link(ticket)}|Open {ticket.reference}>",
+                body=f"{_slack_text(body)}\n<{link}|Open {ticket.reference}>",
                 payload={"line": line},
                 dedupe_key=f"{key}:slack",
                 now=now,

@@ -302,7 +302,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule, in one place.
 SLA_SWEEP_SECONDS = 30
 # Due tickets handled per transaction: read, locked and written together (a conflict retries one by one).
-SLA_SWEEP_BATCH = int(os.environ.get("SLA_SWEEP_BATCH", "100"))
+SLA_SWEEP_BATCH = int(os.environ.get("SLA_SWEEP_BATCH", "200"))
 CELERY_BEAT_SCHEDULE = {
     # Monday 08:00 in CELERY_TIMEZONE, the desk's zone; the outbox dedupes by ISO week.
     "weekly-summary": {
