@@ -13,6 +13,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
@@ -44,16 +45,16 @@ def _adapter(field: Field, connection) -> Callable[[Any], Any] | None:
         return None
     if kind == "DateTimeField":
         if connection.vendor == "sqlite" and settings.USE_TZ:
-            return _sqlite_datetime
+            return partial(_sqlite_datetime, connection=connection)
         return connection.ops.adapt_datetimefield_value  # aware datetimes: as the ORM would send them
     return lambda value: field.get_db_prep_save(value, connection)
 
 
-def _sqlite_datetime(value: Any) -> Any:
+def _sqlite_datetime(value: Any, *, connection) -> Any:
     """What Django's SQLite backend stores for an aware datetime (naive UTC text), without its checks per value."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         return str(value.astimezone(UTC).replace(tzinfo=None))
-    return connections["default"].ops.adapt_datetimefield_value(value)
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def _rows(objects: Sequence[Any], fields: list[Field], connection, *, adding: bool) -> list[list[Any]]:

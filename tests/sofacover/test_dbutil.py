@@ -102,3 +102,16 @@ def test_many_rows_take_the_bulk_path_with_the_same_conflict_rules(customer):
     assert SlaBreach.objects.filter(ticket=ticket).count() == len(breaches)
     with pytest.raises(IntegrityError), transaction.atomic():
         insert_many(breaches)
+
+
+def test_datetimes_in_any_zone_are_stored_as_the_orm_stores_them(customer):
+    from zoneinfo import ZoneInfo
+
+    summer = datetime(2026, 7, 1, 10, 5, 7, 891, tzinfo=ZoneInfo("Europe/London"))  # 09:05:07.000891 UTC
+    first, second = TicketFactory(requester=customer), TicketFactory(requester=customer)
+    first.resolution_due_at = summer
+    update_many([first], ["resolution_due_at"])
+    Ticket.objects.filter(pk=second.pk).update(resolution_due_at=summer)
+    stored = dict(Ticket.objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "resolution_due_at"))
+    assert stored[first.pk] == stored[second.pk] == summer
+    assert Ticket.objects.filter(resolution_due_at=summer).count() == 2  # compared in SQL as well
