@@ -42,6 +42,9 @@ def on_ticket_changed(*, ticket: Ticket, event: TicketEvent, now, **_: object) -
 
 @receiver((post_save, post_delete), sender=CommunicationTemplate, dispatch_uid="escalation.templates_forget")
 def on_template_saved(**_: object) -> None:
-    """Forget the cached templates now and again after commit (a rolled-back edit must not stick)."""
+    """Forget the cached templates now (this transaction sees the edit) and again after commit.
+
+    A render between the save and a rollback caches the edit for up to the cache's TTL (30 s).
+    """
     messages.templates_forget()
     transaction.on_commit(messages.templates_forget)
