@@ -16,6 +16,7 @@ from django.db import connection
 from knowledge import bulk, search
 from knowledge.management.commands import bench_kb
 from knowledge.models import Article, ArticleRevision
+from sofacover import benchutil
 from tests.knowledge.factories import T0
 
 pytestmark = pytest.mark.django_db
@@ -134,7 +135,7 @@ class TestCommand:
             calls.append((command, env))
             return subprocess.CompletedProcess(command, 0)
 
-        monkeypatch.setattr(bench_kb.subprocess, "run", fake_run)
+        monkeypatch.setattr(benchutil.subprocess, "run", fake_run)
         before = Article.objects.count()
         run("--articles", "50", "--repeat", "2", "--db-file", str(tmp_path / "kb.sqlite3"))
 
@@ -152,7 +153,7 @@ class TestCommand:
         monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
         calls = []
         monkeypatch.setattr(
-            bench_kb.subprocess,
+            benchutil.subprocess,
             "run",
             lambda command, env, check: calls.append(env) or subprocess.CompletedProcess(command, 0),
         )
@@ -164,7 +165,7 @@ class TestCommand:
         monkeypatch.delenv("DATABASE_URL", raising=False)
         monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
         monkeypatch.setattr(
-            bench_kb.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
+            benchutil.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
         )
         with pytest.raises(CommandError, match="exit status 3"):
             run("--db-file", str(tmp_path / "kb.sqlite3"))

@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count
 
+from sofacover import benchutil
 from tests.tickets.factories import T0, make_user
 from tickets import bulk, demo, permissions, services
 from tickets.management.commands import bench
@@ -408,7 +409,7 @@ class TestBenchCommand:
             calls.append((command, env))
             return subprocess.CompletedProcess(command, 0)
 
-        monkeypatch.setattr(bench.subprocess, "run", fake_run)
+        monkeypatch.setattr(benchutil.subprocess, "run", fake_run)
         before = Ticket.objects.count()
         run("bench", "--tickets", "50", "--repeat", "2", "--db-file", str(tmp_path / "b.sqlite3"))
 
@@ -425,7 +426,7 @@ class TestBenchCommand:
         monkeypatch.delenv(bench.CHILD_ENV, raising=False)
         calls = []
         monkeypatch.setattr(
-            bench.subprocess,
+            benchutil.subprocess,
             "run",
             lambda command, env, check: calls.append(env) or subprocess.CompletedProcess(command, 0),
         )
@@ -436,7 +437,7 @@ class TestBenchCommand:
         monkeypatch.delenv("DATABASE_URL", raising=False)
         monkeypatch.delenv(bench.CHILD_ENV, raising=False)
         monkeypatch.setattr(
-            bench.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
+            benchutil.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
         )
         with pytest.raises(CommandError, match="exit status 3"):
             run("bench", "--db-file", str(tmp_path / "b.sqlite3"))

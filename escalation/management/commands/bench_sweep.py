@@ -12,16 +12,12 @@ due set is made by moving 1,000 fresh ones into the past with one UPDATE.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -32,6 +28,7 @@ from tqdm import tqdm
 from escalation import selectors, services
 from escalation.models import Escalation
 from escalation.outbox_models import Notification
+from sofacover.benchutil import bench_database_ready, rerun_on_sqlite
 from tickets import bulk, demo
 from tickets.management.commands.bench import percentile
 from tickets.models import Ticket
@@ -199,38 +196,17 @@ class Command(BaseCommand):
             sizes = sorted({*sizes, 1_000_000})
         if not sizes or sizes[0] < DUE_COUNT * 2 or options["repeat"] < 1 or options["due_repeat"] < 1:
             raise CommandError(f"Sizes must be at least {DUE_COUNT * 2}; --repeat and --due-repeat at least 1.")
-        if not os.environ.get("DATABASE_URL"):
-            if os.environ.get(CHILD_ENV):
-                raise CommandError("The bench child needs DATABASE_URL; refusing to use the default database.")
-            self._reexec(options, sizes)
-            return
-        database = settings.DATABASES["default"]
-        where = f"{connection.vendor} {database.get('HOST') or ''} {database['NAME']}"
-        if not os.environ.get(CHILD_ENV):
-            self.stdout.write(
-                self.style.WARNING(f"DATABASE_URL is set: benchmarking that database as given ({where}).")
+        if not bench_database_ready(self, child_env=CHILD_ENV):
+            arguments = [
+                "--sizes", ",".join(map(str, sizes)),
+                "--repeat", str(options["repeat"]),
+                "--due-repeat", str(options["due_repeat"]),
+            ]  # fmt: skip
+            rerun_on_sqlite(
+                self, name="bench_sweep", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments
             )
-        else:
-            self.stdout.write(f"Bench database: {where}")
+            return
         self._run(sizes=sizes, repeat=options["repeat"], due_repeat=options["due_repeat"])
-
-    def _reexec(self, options, sizes: list[int]) -> None:
-        db_file = Path(options["db_file"])
-        if not db_file.is_absolute():
-            db_file = Path(settings.BASE_DIR) / db_file
-        db_file.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, CHILD_ENV: "1", "DATABASE_URL": f"sqlite:///{db_file.resolve()}", "DJANGO_DEBUG": "0"}
-        command = [
-            sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench_sweep",
-            "--sizes", ",".join(map(str, sizes)),
-            "--repeat", str(options["repeat"]),
-            "--due-repeat", str(options["due_repeat"]),
-            "--db-file", str(db_file),
-        ]  # fmt: skip
-        self.stdout.flush()
-        code = subprocess.run(command, env=env, check=False).returncode
-        if code:
-            raise CommandError(f"The sweep benchmark process failed (exit status {code}).")
 
     def _run(self, *, sizes: list[int], repeat: int, due_repeat: int) -> None:
         call_command("migrate", interactive=False, verbosity=0)

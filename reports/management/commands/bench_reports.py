@@ -19,15 +19,10 @@ tickets. Not a test: numbers depend on the machine.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -44,6 +39,7 @@ from reports import metrics
 from reports.filters import ReportFilters, desk_zone
 from reports.models import DailyRollup, DurationHistogram, TicketFact
 from reports.rollup import rollup_rebuild
+from sofacover.benchutil import bench_database_ready, rerun_on_sqlite
 from tickets import services as ticket_services
 from tickets.management.commands.bench import bench_data_ensure, bench_people_ensure, percentile
 from tickets.models import Rating, Ticket
@@ -215,32 +211,18 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["tickets"] < 1 or options["repeat"] < 1:
             raise CommandError("--tickets and --repeat must be at least 1.")
-        if not os.environ.get("DATABASE_URL"):
-            if os.environ.get(CHILD_ENV):
-                raise CommandError("The bench child needs DATABASE_URL; refusing to use the default database.")
-            self._reexec(options)
+        if not bench_database_ready(self, child_env=CHILD_ENV):
+            arguments = [
+                "--tickets", str(options["tickets"]), "--repeat", str(options["repeat"]),
+                "--steps", options["steps"], "--load-limit", str(options["load_limit"]),
+            ]  # fmt: skip
+            rerun_on_sqlite(
+                self, name="bench_reports", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments
+            )
             return
-        database = settings.DATABASES["default"]
-        self.stdout.write(f"Bench database: {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}")
         self.load_limit = options["load_limit"]
         steps = sorted({max(1, int(options["tickets"] * float(s))) for s in options["steps"].split(",") if s})
         self._run(steps=steps, repeat=options["repeat"])
-
-    def _reexec(self, options) -> None:
-        db_file = Path(options["db_file"])
-        if not db_file.is_absolute():
-            db_file = Path(settings.BASE_DIR) / db_file
-        db_file.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, CHILD_ENV: "1", "DATABASE_URL": f"sqlite:///{db_file.resolve()}", "DJANGO_DEBUG": "0"}
-        command = [
-            sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench_reports",
-            "--tickets", str(options["tickets"]), "--repeat", str(options["repeat"]),
-            "--steps", options["steps"], "--db-file", str(db_file), "--load-limit", str(options["load_limit"]),
-        ]  # fmt: skip
-        self.stdout.flush()
-        code = subprocess.run(command, env=env, check=False).returncode
-        if code:
-            raise CommandError(f"The benchmark process failed (exit status {code}).")
 
     def _run(self, *, steps: list[int], repeat: int) -> None:
         call_command("migrate", interactive=False, verbosity=0)

@@ -13,14 +13,11 @@ the Django test client: three warm-up requests, then --repeat timed ones.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -34,6 +31,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from tqdm import tqdm
 
+from sofacover.benchutil import bench_database_ready, rerun_on_sqlite
 from tickets import demo
 from tickets.management.commands.seed_demo import load_customer_count
 from tickets.models import Ticket
@@ -287,44 +285,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["tickets"] < 0 or options["repeat"] < 1:
             raise CommandError("--tickets must be zero or more and --repeat at least 1.")
-        if not os.environ.get("DATABASE_URL"):
-            if os.environ.get(CHILD_ENV):
-                raise CommandError("The bench child needs DATABASE_URL; refusing to use the default database.")
-            self._reexec(options)
+        if not bench_database_ready(self, child_env=CHILD_ENV):
+            arguments = ["--tickets", str(options["tickets"]), "--repeat", str(options["repeat"])]
+            rerun_on_sqlite(self, name="bench", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments)
             return
-        database = settings.DATABASES["default"]
-        if not os.environ.get(CHILD_ENV):
-            where = f"{database['ENGINE'].rsplit('.', 1)[-1]} {database.get('HOST') or ''} {database['NAME']}"
-            self.stdout.write(
-                self.style.WARNING(f"DATABASE_URL is set: benchmarking that database as given ({where}).")
-            )
-        else:
-            self.stdout.write(f"Bench database: {database['NAME']}")
         self._run(tickets=options["tickets"], repeat=options["repeat"])
-
-    def _reexec(self, options) -> None:
-        db_file = Path(options["db_file"])
-        if not db_file.is_absolute():
-            db_file = Path(settings.BASE_DIR) / db_file
-        db_file.parent.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            CHILD_ENV: "1",
-            "DATABASE_URL": f"sqlite:///{db_file.resolve()}",
-            "DJANGO_DEBUG": "0",
-        }
-        command = [
-            sys.executable,
-            str(Path(settings.BASE_DIR) / "manage.py"),
-            "bench",
-            "--tickets", str(options["tickets"]),
-            "--repeat", str(options["repeat"]),
-            "--db-file", str(db_file),
-        ]  # fmt: skip
-        self.stdout.flush()
-        code = subprocess.run(command, env=env, check=False).returncode
-        if code:
-            raise CommandError(f"The benchmark process failed (exit status {code}).")
 
     def _run(self, *, tickets: int, repeat: int) -> None:
         call_command("migrate", interactive=False, verbosity=0)
