@@ -20,11 +20,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import Case, DateTimeField, F, Q, When
 from django.db.models.expressions import OrderBy
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
@@ -296,16 +294,10 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
 
     def escalate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Escalate one ticket with the agent's reason and note, then go back to its page."""
-        if not self.has_work_permission(request):
-            raise PermissionDenied
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        ticket = self.get_object(request, unquote(object_id))
-        if ticket is None:
-            raise Http404("No such ticket.")
-        back = reverse(
-            f"{self.admin_site.name}:tickets_ticket_change", args=[ticket.pk], current_app=self.admin_site.name
-        )
+        target = self.console_form_target(request, object_id)
+        if isinstance(target, HttpResponse):
+            return target
+        ticket, back = target
         form = AgentEscalateForm(request.POST)
         if not form.is_valid():
             for field, errors in form.errors.items():

@@ -364,8 +364,11 @@ class TicketAdmin(admin.ModelAdmin):
         # Before the defaults: their "<path:object_id>/" would swallow ".../reply/".
         return custom + super().get_urls()
 
-    def reply_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """Post a public reply or an internal note, with attachments, then go back to the ticket."""
+    def console_form_target(self, request: HttpRequest, object_id: str) -> tuple[Ticket, str] | HttpResponse:
+        """For a form the ticket page posts to its own URL: the ticket and the page to go back to.
+
+        403 without the work permission, 405 for anything but POST (returned), 404 for no such ticket.
+        """
         if not self.has_work_permission(request):
             raise PermissionDenied
         if request.method != "POST":
@@ -374,10 +377,16 @@ class TicketAdmin(admin.ModelAdmin):
         if ticket is None:
             raise Http404("No such ticket.")
         back = reverse(
-            f"{self.admin_site.name}:tickets_ticket_change",
-            args=[ticket.pk],
-            current_app=self.admin_site.name,
+            f"{self.admin_site.name}:tickets_ticket_change", args=[ticket.pk], current_app=self.admin_site.name
         )
+        return ticket, back
+
+    def reply_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Post a public reply or an internal note, with attachments, then go back to the ticket."""
+        target = self.console_form_target(request, object_id)
+        if isinstance(target, HttpResponse):
+            return target
+        ticket, back = target
         form = ReplyForm(request.POST)
         if not form.is_valid():
             for errors in form.errors.values():
