@@ -91,12 +91,7 @@ def policy_book_forget() -> None:
 
 
 def pauses_of(ticket: Ticket) -> tuple[sla.Pause, ...]:
-    return tuple(
-        sla.Pause(start, end)
-        for start, end in SlaPause.objects.filter(ticket=ticket)
-        .order_by("started_at")
-        .values_list("started_at", "ended_at")
-    )
+    return pauses_by_ticket([ticket.pk]).get(ticket.pk, ())
 
 
 def pauses_by_ticket(ticket_ids: list[int]) -> dict[int, tuple[sla.Pause, ...]]:

@@ -124,7 +124,7 @@ def plan_for(ticket: Ticket, book: selectors.PolicyBook, pauses: tuple[sla.Pause
 
 
 def _fired_rules(ticket: Ticket) -> set[int]:
-    return set(Escalation.objects.filter(ticket=ticket, rule__isnull=False).values_list("rule_id", flat=True))
+    return _fired_rules_by_ticket([ticket.pk]).get(ticket.pk, set())
 
 
 SLA_FIELDS = (
