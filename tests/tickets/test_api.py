@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from tests.tickets.factories import T0, MessageFactory, TicketFactory, make_user
 from tickets import services
-from tickets.api.serializers import TicketSerializer
+from tickets.api.serializers import CustomerTicketCreateSerializer, TicketSerializer
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -397,6 +397,19 @@ class TestQueryCounts:
         assert first.fields["subject"] is not second.fields["subject"]
         assert first.fields["subject"].parent is first
         assert second.fields["subject"].parent is second
+
+    def test_input_serializers_bind_their_own_field_copies(self):
+        """Declared fields are copied shallowly per instance: nothing bound or refused leaks across."""
+        refused = CustomerTicketCreateSerializer(data={"subject": "", "priority": "P9"})
+        accepted = CustomerTicketCreateSerializer(data={"subject": "Zip", "description": "Broke."})
+        assert not refused.is_valid()
+        assert accepted.is_valid(), accepted.errors
+        assert set(refused.errors) == {"subject", "description", "priority"}
+        assert accepted.validated_data["priority"] == "P2"
+        assert refused.fields["subject"] is not accepted.fields["subject"]
+        assert refused.fields["subject"].parent is refused
+        assert accepted.fields["subject"].parent is accepted
+        assert CustomerTicketCreateSerializer._declared_fields["subject"].parent is None
 
     @pytest.mark.parametrize("rows", [2, 20])
     def test_message_list_is_constant_in_rows(
