@@ -16,7 +16,9 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 
 from sofacover import benchutil
 from tests.tickets.factories import T0, make_user
@@ -342,6 +344,15 @@ class TestBenchMeasure:
             float(cells[2])
             assert re.fullmatch(r"\d+(-\d+)?", cells[3])
             assert cells[5].split()[0] in {"yes", "no"}
+
+    def test_counts_the_statements_django_sends(self, bench_desk, client):
+        """The bench's cheap counter sees what CaptureQueriesContext sees, outside transactions."""
+        _, agent = bench_desk
+        client.force_login(agent)
+        counter = bench.StatementCounter()
+        with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(counter):
+            assert client.get("/admin/tickets/ticket/").status_code == 200
+        assert counter.count == len(captured.captured_queries) > 0
 
     def test_creations_use_unique_subjects(self, bench_desk):
         customer, agent = bench_desk
