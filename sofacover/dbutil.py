@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from operator import attrgetter
 from typing import Any
 
@@ -57,25 +58,78 @@ def _sqlite_datetime(value: Any, *, connection) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
+@dataclass(frozen=True)
+class _RowPlan:
+    """How to read ``fields`` of an object as query parameters; the same for every call with these fields."""
+
+    fields: tuple[Field, ...]
+    adapters: tuple[Callable[[Any], Any] | None, ...]
+    computed: tuple[bool, ...]  # auto_now / auto_now_add: computed on save
+    read: Callable[[Any], tuple[Any, ...]]
+
+
+@lru_cache(maxsize=256)
+def _row_plan(fields: tuple[Field, ...], connection, adding: bool) -> _RowPlan:
+    """Cached per connection object: the SQLite datetime adapter converts with that connection's zone."""
+    names = [field.attname for field in fields]
+    getter = attrgetter(*names)
+    return _RowPlan(
+        fields=fields,
+        adapters=tuple(_adapter(field, connection) for field in fields),
+        # Only auto_now / auto_now_add fields compute their value on save; the rest are read as they are.
+        computed=tuple(
+            adding and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)) for field in fields
+        ),
+        read=getter if len(names) > 1 else (lambda obj: (getter(obj),)),
+    )
+
+
 def _rows(objects: Sequence[Any], fields: list[Field], connection, *, adding: bool) -> list[list[Any]]:
     """Each object's values for ``fields``, ready for the driver."""
-    adapters = [_adapter(field, connection) for field in fields]
-    # Only auto_now / auto_now_add fields compute their value on save; the rest are read as they are.
-    computed = [
-        adding and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)) for field in fields
-    ]
-    read = attrgetter(*(field.attname for field in fields)) if len(fields) > 1 else None
-    plan = list(zip(fields, adapters, computed, strict=True))
+    plan = _row_plan(tuple(fields), connection, adding)
+    steps = list(zip(plan.fields, plan.adapters, plan.computed, strict=True))
     rows = []
     for obj in objects:
-        values = read(obj) if read is not None else (getattr(obj, fields[0].attname),)
         row = []
-        for (field, adapt, compute), value in zip(plan, values, strict=True):
+        for (field, adapt, compute), value in zip(steps, plan.read(obj), strict=True):
             if compute:
                 value = field.pre_save(obj, adding)
             row.append(value if adapt is None or value is None else adapt(value))
         rows.append(row)
     return rows
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    fields: list[Field]
+    table: str
+    columns: str
+    row_sql: str
+    conflict: str
+
+
+@lru_cache(maxsize=256)
+def _insert_plan(
+    model: type[Model], connection, ignore_conflicts: bool, update_conflicts: tuple[str, ...]
+) -> _InsertPlan:
+    meta = model._meta
+    # Every column but a database-assigned id (and generated columns): a OneToOne primary key is written.
+    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning) and not f.generated]
+    quote = connection.ops.quote_name
+    conflict = ""
+    if ignore_conflicts:
+        conflict = " ON CONFLICT DO NOTHING"
+    elif update_conflicts:
+        unique = [meta.get_field(name).column for name in update_conflicts]
+        updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.column not in unique)
+        conflict = f" ON CONFLICT ({', '.join(map(quote, unique))}) DO UPDATE SET {updates}"
+    return _InsertPlan(
+        fields=fields,
+        table=meta.db_table,
+        columns=", ".join(quote(field.column) for field in fields),
+        row_sql="(" + ", ".join(["%s"] * len(fields)) + ")",
+        conflict=conflict,
+    )
 
 
 def insert_many(
@@ -95,33 +149,23 @@ def insert_many(
     if not objects:
         return
     model = model or type(objects[0])
-    meta = model._meta
-    # Every column but a database-assigned id (and generated columns): a OneToOne primary key is written.
-    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning) and not f.generated]
     connection = connections[router.db_for_write(model)]
+    plan = _insert_plan(model, connection, ignore_conflicts, tuple(update_conflicts))
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    conflict = ""
-    if ignore_conflicts:
-        conflict = " ON CONFLICT DO NOTHING"
-    elif update_conflicts:
-        unique = [meta.get_field(name).column for name in update_conflicts]
-        updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.column not in unique)
-        conflict = f" ON CONFLICT ({', '.join(map(quote, unique))}) DO UPDATE SET {updates}"
-    rows = _rows(objects, fields, connection, adding=True)
+    columns, row_sql, conflict = plan.columns, plan.row_sql, plan.conflict
+    rows = _rows(objects, plan.fields, connection, adding=True)
     if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-        _insert_staged(connection, meta.db_table, columns, rows, conflict)
+        _insert_staged(connection, plan.table, columns, rows, conflict)
         return
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":  # in-process: one prepared statement, run per row, is cheapest
-            cursor.executemany(f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {row_sql}{conflict}", rows)
+            cursor.executemany(f"INSERT INTO {quote(plan.table)} ({columns}) VALUES {row_sql}{conflict}", rows)
             return
         # Over the network: many rows per statement, not a round of parsing and planning per row.
-        for chunk in _chunks(rows, len(fields)):
+        for chunk in _chunks(rows, len(plan.fields)):
             values = ", ".join([row_sql] * len(chunk))
             cursor.execute(
-                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {values}{conflict}",
+                f"INSERT INTO {quote(plan.table)} ({columns}) VALUES {values}{conflict}",
                 [value for row in chunk for value in row],
             )
 
