@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import Field, Model
+from django.db.models.signals import post_save, pre_save
 
 # Values of these fields go to the driver as they are (str, int, bool, None).
 PASS_THROUGH = {
@@ -168,6 +169,42 @@ def insert_many(
                 f"INSERT INTO {quote(plan.table)} ({columns}) VALUES {values}{conflict}",
                 [value for row in chunk for value in row],
             )
+
+
+def insert_one(obj: Model) -> Model:
+    """INSERT a new object as ``obj.save()`` would, from a statement prepared once per model.
+
+    Sets the primary key and the other values the database returns (generated
+    columns) and sends pre_save and post_save like save(); what it skips is
+    compiling the INSERT for every object, a third of a millisecond for a
+    ticket's thirty columns. New objects of models without parents only.
+    """
+    model = type(obj)
+    meta = model._meta
+    if meta.parents or not obj._state.adding:
+        raise ValueError("insert_one writes new objects of models without multi-table parents")
+    connection = connections[router.db_for_write(model)]
+    plan = _insert_plan(model, connection, False, ())
+    returning = meta.db_returning_fields
+    quote = connection.ops.quote_name
+    pre_save.send(sender=model, instance=obj, raw=False, using=connection.alias, update_fields=None)
+    (row,) = _rows([obj], plan.fields, connection, adding=True)
+    sql = (
+        f"INSERT INTO {quote(plan.table)} ({plan.columns}) VALUES {plan.row_sql} "
+        f"RETURNING {', '.join(quote(field.column) for field in returning)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, row)
+        values = cursor.fetchone()
+    for field, value in zip(returning, values, strict=True):
+        column = field.get_col(meta.db_table)  # converted as the ORM converts a returned column
+        for convert in (*connection.ops.get_db_converters(column), *column.get_db_converters(connection)):
+            value = convert(value, column, connection)
+        setattr(obj, field.attname, value)
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=connection.alias)
+    return obj
 
 
 COPY_MIN_ROWS = 50

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.signing import BadSignature, Signer, TimestampSigner, b62_decode, b62_encode
 from django.db import IntegrityError, transaction
 
-from sofacover.dbutil import insert_many, update_many
+from sofacover.dbutil import insert_many, insert_one, update_many
 from sofacover.errors import Conflict, DomainError
 
 from . import permissions
@@ -135,15 +135,17 @@ def _record(
     new: Any = "",
     internal: bool = False,
 ) -> TicketEvent:
-    event = TicketEvent.objects.create(
-        ticket=ticket,
-        actor=actor,
-        kind=kind,
-        field=field,
-        old_value="" if old is None else str(old)[:200],
-        new_value="" if new is None else str(new)[:200],
-        internal=internal,
-        at=now,
+    event = insert_one(  # every change writes one: a prepared INSERT, not one compiled per event
+        TicketEvent(
+            ticket=ticket,
+            actor=actor,
+            kind=kind,
+            field=field,
+            old_value="" if old is None else str(old)[:200],
+            new_value="" if new is None else str(new)[:200],
+            internal=internal,
+            at=now,
+        )
     )
     ticket_changed.send(sender=Ticket, ticket=ticket, event=event, now=now)
     return event
@@ -221,7 +223,7 @@ def ticket_open(
     )
     _clean(ticket)
     ticket_opening.send(sender=Ticket, ticket=ticket, now=now)
-    ticket.save()
+    insert_one(ticket)
     ticket.reference = reference_for(ticket.pk)
     update_many([ticket], ["reference"])  # one prepared UPDATE: save() would compile one per ticket
     _record(ticket, actor=actor, kind=TicketEvent.Kind.CREATED, now=now, new=ticket.priority)
