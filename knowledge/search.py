@@ -2,7 +2,8 @@
 
 PostgreSQL: a weighted tsvector (title A, tags B, body C, config ``english``
 so "refunds" finds "refund") in ``Article.search_vector`` with a GIN index,
-ranked with ts_rank, snippets from ts_headline; when that finds nothing, a
+ranked with ts_rank, snippets made in Python (snippets.py: the same Snowball
+stemmer, without ts_headline re-parsing each body); when that finds nothing, a
 pg_trgm word-similarity match on the title tolerates typos ("refnud").
 ts_rank runs over a bounded set of candidates (see ``_pg_rank``): a word in
 most of 10,000 articles costs what a word in a few hundred does.
@@ -29,7 +30,6 @@ from typing import Any, Literal, overload
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.lookups import TrigramWordSimilar
 from django.contrib.postgres.search import (
-    SearchHeadline,
     SearchQuery,
     SearchRank,
     SearchVector,
@@ -38,15 +38,13 @@ from django.contrib.postgres.search import (
 from django.db import connection, transaction
 from django.db.models import F, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Replace, Substr
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.db.models.functions import Cast, Replace
+from django.utils.safestring import SafeString
 
-from . import selectors
+from . import selectors, snippets
 from .models import Article
 
 CONFIG = "english"
-START, STOP = "\x02", "\x03"
 MAX_QUERY = 200
 MAX_TERMS = 16
 # Word similarity (0..1) a title needs to be offered for a query FTS could not match.
@@ -55,8 +53,8 @@ SQLITE_WEIGHTS = (10.0, 4.0, 1.0)  # title, tags, body, as PostgreSQL's A/B/C
 PG_WEIGHTS = [0.1, 0.2, 0.4, 1.0]  # D, C, B, A
 # Matching articles ranked at most per pool (see _pg_rank): bounds the cost of a word most articles contain.
 CANDIDATES = 300
-# Snippets are cut from the first this-many characters of the body text (ts_headline parses all it is given).
-HEADLINE_CHARS = 20_000
+# Snippets are cut from the first this-many characters of the body text.
+SNIPPET_CHARS = 20_000
 
 Match = Literal["all", "any"]
 
@@ -193,31 +191,6 @@ def _terms(q: str) -> list[str]:
     return (meaningful or words)[:MAX_TERMS]
 
 
-def highlight(text: str) -> SafeString:
-    """Escape a snippet, then turn the START/STOP markers (which escape() leaves alone) into <mark>."""
-    out, inside = [], False
-    for part in re.split(f"({START}|{STOP})", escape(text)):
-        if part == START:
-            if not inside:
-                out.append("<mark>")
-            inside = True
-        elif part == STOP:
-            if inside:
-                out.append("</mark>")
-            inside = False
-        else:
-            out.append(part)
-    if inside:
-        out.append("</mark>")
-    return mark_safe("".join(out))  # safe: every text part went through escape()
-
-
-def _lead(text: str, words: int = 30) -> SafeString:
-    parts = text.split()
-    lead = " ".join(parts[:words]) + (" …" if len(parts) > words else "")
-    return mark_safe(escape(lead))  # safe: escaped
-
-
 def _scoped(
     user: User | AnonymousUser, category: str | None, audience: str | None, published_only: bool
 ) -> QuerySet[Article]:
@@ -326,15 +299,15 @@ def _search_postgresql(
     articles: QuerySet[Article], q: str, terms: list[str], match: Match, limit: int
 ) -> SearchResults:
     query = _pg_query(q, terms, match)
-    hits = _pg_rank(articles, query, limit)
+    hits, tsquery = _pg_rank(articles, query, limit)
     if hits:
-        return SearchResults(hits, partial(_pg_headlined, articles, query))
+        return SearchResults(hits, partial(_pg_snippets, articles, snippets.tsquery_lexemes(tsquery)))
     # Typo tolerance: nothing matched the words as spelled; try titles that look alike.
     similar = _pg_similar_titles(articles, q, limit)
     return SearchResults(similar, partial(_with_lead, articles))
 
 
-def _pg_rank(articles: QuerySet[Article], query: SearchQuery, limit: int) -> list[Hit]:
+def _pg_rank(articles: QuerySet[Article], query: SearchQuery, limit: int) -> tuple[list[Hit], str]:
     """The best ``limit`` matches: ts_rank over a bounded candidate set, never over every match.
 
     Candidates: the CANDIDATES most helpful articles whose title or tags match
@@ -342,37 +315,33 @@ def _pg_rank(articles: QuerySet[Article], query: SearchQuery, limit: int) -> lis
     match anywhere. Below that many matches the ranking is exact; a word in
     thousands of articles costs no more than one in a few hundred. Each
     candidate query walks an index (helpfulness, or GIN for rarer words) and
-    reads ids only; bodies stay in the table.
+    reads ids only; bodies stay in the table. Also returns the query as
+    PostgreSQL parsed it (its text form: lexemes and operators), for snippets.
     """
     size = max(CANDIDATES, limit)
     visible = articles.order_by("-helpful_yes", "id")
     by_head = visible.filter(title_tags_vector=query).values("pk")[:size]
     anywhere = visible.filter(search_vector=query).values("pk")[:size]
-    ranked = (
+    ranked = list(
         articles.filter(pk__in=by_head.union(anywhere))
         .order_by()
-        .annotate(rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS))
+        .annotate(
+            rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS),
+            tsquery=Cast(query, output_field=TextField()),
+        )
         .order_by("-rank", "-helpful_yes", "id")
-        .values_list("id", "rank")[:limit]
+        .values_list("id", "rank", "tsquery")[:limit]
     )
-    return [Hit(pk, float(rank)) for pk, rank in ranked]
+    return [Hit(pk, float(rank)) for pk, rank, _ in ranked], (ranked[0][2] if ranked else "")
 
 
-def _pg_headlined(articles: QuerySet[Article], query: SearchQuery, hits: list[Hit]) -> list[SearchResult]:
-    headline = SearchHeadline(
-        Substr(_no_tags("body_text"), 1, HEADLINE_CHARS),
-        query,
-        config=CONFIG,
-        start_sel=START,
-        stop_sel=STOP,
-        max_words=30,
-        min_words=12,
-        max_fragments=2,
-        fragment_delimiter=" … ",
-    )
+def _pg_snippets(articles: QuerySet[Article], lexemes: frozenset[str], hits: list[Hit]) -> list[SearchResult]:
+    """The hits' articles with snippets made in Python (see snippets.py): ts_headline re-parsed every body."""
     return [
-        SearchResult(article=article, score=hit.score, snippet=highlight(article.headline))
-        for article, hit in _fetched(articles, hits, headline=headline)
+        SearchResult(
+            article=article, score=hit.score, snippet=snippets.snippet(article.body_text[:SNIPPET_CHARS], lexemes)
+        )
+        for article, hit in _fetched(articles, hits)
     ]
 
 
@@ -396,7 +365,7 @@ def _pg_similar_titles(articles: QuerySet[Article], q: str, limit: int) -> list[
 
 def _with_lead(articles: QuerySet[Article], hits: list[Hit]) -> list[SearchResult]:
     return [
-        SearchResult(article=article, score=hit.score, snippet=_lead(article.body_text))
+        SearchResult(article=article, score=hit.score, snippet=snippets.lead(article.body_text))
         for article, hit in _fetched(articles, hits)
     ]
 
@@ -437,6 +406,6 @@ def _sqlite_snippets(articles: QuerySet[Article], fts_query: str, hits: list[Hit
         output_field=TextField(),
     )
     return [
-        SearchResult(article=article, score=hit.score, snippet=highlight(article.fts_snippet or ""))
+        SearchResult(article=article, score=hit.score, snippet=snippets.highlight(article.fts_snippet or ""))
         for article, hit in _fetched(articles, hits, fts_snippet=snippet)
     ]
