@@ -22,6 +22,8 @@ snippets made only for the slice asked for (the page shown).
 from __future__ import annotations
 
 import re
+import secrets
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -298,8 +300,7 @@ def _pg_query(q: str, terms: list[str], match: Match) -> SearchQuery:
 def _search_postgresql(
     articles: QuerySet[Article], q: str, terms: list[str], match: Match, limit: int
 ) -> SearchResults:
-    query = _pg_query(q, terms, match)
-    hits, tsquery = _pg_rank(articles, query, limit)
+    hits, tsquery = _pg_rank(articles, q, terms, match, limit)
     if hits:
         return SearchResults(hits, partial(_pg_snippets, articles, snippets.tsquery_lexemes(tsquery)))
     # Typo tolerance: nothing matched the words as spelled; try titles that look alike.
@@ -307,7 +308,7 @@ def _search_postgresql(
     return SearchResults(similar, partial(_with_lead, articles))
 
 
-def _pg_rank(articles: QuerySet[Article], query: SearchQuery, limit: int) -> tuple[list[Hit], str]:
+def _pg_ranked(articles: QuerySet[Article], query: SearchQuery, limit: int) -> QuerySet[Article]:
     """The best ``limit`` matches: ts_rank over a bounded candidate set, never over every match.
 
     Candidates: the CANDIDATES most helpful articles whose title or tags match
@@ -315,14 +316,14 @@ def _pg_rank(articles: QuerySet[Article], query: SearchQuery, limit: int) -> tup
     match anywhere. Below that many matches the ranking is exact; a word in
     thousands of articles costs no more than one in a few hundred. Each
     candidate query walks an index (helpfulness, or GIN for rarer words) and
-    reads ids only; bodies stay in the table. Also returns the query as
+    reads ids only; bodies stay in the table. Rows: id, rank and the query as
     PostgreSQL parsed it (its text form: lexemes and operators), for snippets.
     """
     size = max(CANDIDATES, limit)
     visible = articles.order_by("-helpful_yes", "id")
     by_head = visible.filter(title_tags_vector=query).values("pk")[:size]
     anywhere = visible.filter(search_vector=query).values("pk")[:size]
-    ranked = list(
+    return (
         articles.filter(pk__in=by_head.union(anywhere))
         .order_by()
         .annotate(
@@ -332,7 +333,50 @@ def _pg_rank(articles: QuerySet[Article], query: SearchQuery, limit: int) -> tup
         .order_by("-rank", "-helpful_yes", "id")
         .values_list("id", "rank", "tsquery")[:limit]
     )
-    return [Hit(pk, float(rank)) for pk, rank, _ in ranked], (ranked[0][2] if ranked else "")
+
+
+# The rank query's SQL by shape (see _pg_rank_sql), at most RANK_SQL_SHAPES of them, oldest dropped first.
+RANK_SQL_SHAPES = 256
+_rank_sql: dict[tuple, tuple[str, tuple[Any, ...]]] = {}
+_rank_sql_lock = threading.Lock()
+# Stand-ins for the words while compiling: no query or filter value can be one (a NUL, a per-process secret).
+_STAND_IN = f"\x00{secrets.token_hex(8)}:{{}}\x00"
+
+
+def _pg_rank_sql(articles: QuerySet[Article], q: str, terms: list[str], match: Match, limit: int) -> tuple[str, list]:
+    """The SQL and parameters of ``_pg_ranked``, compiled once per shape like a prepared statement.
+
+    Building and compiling the search expressions took longer than PostgreSQL
+    takes to run the query. The shape: the visible articles' own SQL and
+    parameters (who asks, which filters), the match mode, the number of words
+    and the limits. It is compiled with stand-ins for the words, which are
+    swapped for the real ones on every search.
+    """
+    words = [q] if match == "all" else terms
+    stand_ins = [_STAND_IN.format(n) for n in range(len(words))]
+    visible_sql, visible_params = articles.order_by().values("pk").query.sql_with_params()
+    shape = (visible_sql, tuple(visible_params), match, len(words), limit, CANDIDATES)
+    compiled = _rank_sql.get(shape)
+    if compiled is None:
+        query = _pg_query(stand_ins[0], stand_ins, match)
+        sql, params = _pg_ranked(articles, query, limit).query.sql_with_params()
+        compiled = sql, tuple(params)
+        with _rank_sql_lock:
+            while len(_rank_sql) >= RANK_SQL_SHAPES:
+                del _rank_sql[next(iter(_rank_sql))]
+            _rank_sql[shape] = compiled
+    sql, params = compiled
+    real = dict(zip(stand_ins, words, strict=True))
+    return sql, [real.get(param, param) if isinstance(param, str) else param for param in params]
+
+
+def _pg_rank(articles: QuerySet[Article], q: str, terms: list[str], match: Match, limit: int) -> tuple[list[Hit], str]:
+    """The best ``limit`` hits (see ``_pg_ranked``) and the query's text form ("" when nothing matched)."""
+    sql, params = _pg_rank_sql(articles, q, terms, match, limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [Hit(pk, float(rank)) for pk, rank, _ in rows], (rows[0][2] if rows else "")
 
 
 def _pg_snippets(articles: QuerySet[Article], lexemes: frozenset[str], hits: list[Hit]) -> list[SearchResult]:
