@@ -50,11 +50,8 @@ def article_list_visible_to(
     the filters ask for. Agents: everything; ``audience``/``status`` filters narrow.
     """
     # The search vectors are the database's business: a page of 25 would carry ~40 kB of them.
-    articles = (
-        Article.objects.select_related("author")
-        .prefetch_related(*ARTICLE_LIST_PREFETCH)
-        .defer("search_vector", "title_tags_vector")
-    )
+    # No author: no list, page or API shows it (25 user rows, password hashes included, read for nothing).
+    articles = Article.objects.prefetch_related(*ARTICLE_LIST_PREFETCH).defer("search_vector", "title_tags_vector")
     if not permissions.can_see_internal(user):
         articles = articles.filter(status=Article.Status.PUBLISHED, audience=Article.Audience.PUBLIC)
     if filters:
