@@ -219,6 +219,27 @@ class TestSearchInput:
         assert [row["slug"] for row in response.json()["results"]] == expected
 
 
+class TestSearchWithFilters:
+    def test_a_tag_narrows_a_search_and_each_article_comes_once(self, customer, api_client_for):
+        ArticleFactory(title="Wombat burrows", tags=["marsupial", "burrow"], slug="tagged")
+        ArticleFactory(title="Wombat sleep", tags=["marsupial"], body="A wombat sleeps.", slug="also")
+        ArticleFactory(title="Wombat diet", tags=["diet"], slug="other")
+
+        body = api_client_for(customer).get(A, {"q": "wombat", "tag": "marsupial"}).json()
+
+        assert body["count"] == 2
+        assert sorted(row["slug"] for row in body["results"]) == ["also", "tagged"]
+
+    def test_categories_narrow_a_search(self, customer, api_client_for):
+        ArticleFactory(title="Wombat pay", category=Article.Category.PAYMENT, slug="pay")
+        ArticleFactory(title="Wombat order", category=Article.Category.ORDERS, slug="order")
+        ArticleFactory(title="Wombat other", category=Article.Category.OTHER, slug="other")
+
+        body = api_client_for(customer).get(f"{A}?q=wombat&category=payment&category=orders").json()
+
+        assert sorted(row["slug"] for row in body["results"]) == ["order", "pay"]
+
+
 class TestQueryCounts:
     def _make(self, n):
         for i in range(n):
