@@ -84,9 +84,7 @@ def plan_for(ticket: Ticket, book: selectors.PolicyBook, pauses: tuple[sla.Pause
         return None
     history = selectors.history_of(ticket, book, pauses)
     cal, targets = entry.calendar, entry.targets
-    due = sla.deadlines(targets, cal, history)
-    response_warn = sla.warning_at(cal, ticket.created_at, targets.first_response, pauses)
-    resolution_warn = sla.warning_at(cal, ticket.created_at, targets.resolution, pauses)
+    due, response_warn, resolution_warn = sla.deadlines_and_warnings(targets, cal, history)
     moments: list[Moment] = []
     active = ticket.is_active and ticket.resolved_at is None
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 # Search at most this far ahead for enough open time; a calendar with no
@@ -72,13 +73,34 @@ def open_intervals(calendar: Calendar, start: datetime, until: datetime) -> Iter
     last = until.astimezone(zone).date()
     while day <= last:
         if day not in calendar.holidays:
-            for opens, closes in calendar.hours.get(day.weekday(), ()):
-                begin = _local(day, opens, zone)
-                end = _local(day + timedelta(days=1), time(0), zone) if closes == time(0) else _local(day, closes, zone)
+            for begin, end in _day_opening(calendar, day):
                 begin, end = max(begin, start), min(end, until)
                 if begin < end:
                     yield begin, end
         day += timedelta(days=1)
+
+
+def _day_opening(calendar: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    hours = calendar.hours.get(day.weekday(), ())
+    if not hours:
+        return ()
+    try:
+        return _opening(calendar.time_zone, day, hours)
+    except TypeError:  # hours given as lists (not from the policy book): not cacheable, same answer
+        return _opening.__wrapped__(calendar.time_zone, day, hours)
+
+
+@lru_cache(maxsize=4096)
+def _opening(time_zone: str, day: date, hours: tuple[tuple[time, time], ...]) -> tuple[tuple[datetime, datetime], ...]:
+    """One day's opening hours in UTC; the same every time, and most deadlines cross the same weeks."""
+    zone = ZoneInfo(time_zone)
+    return tuple(
+        (
+            _local(day, opens, zone),
+            _local(day + timedelta(days=1), time(0), zone) if closes == time(0) else _local(day, closes, zone),
+        )
+        for opens, closes in hours
+    )
 
 
 def _minus_pauses(
@@ -122,29 +144,42 @@ def add(calendar: Calendar, start: datetime, duration: timedelta, pauses: Sequen
     None when the clock cannot reach it: an open-ended pause begins first, or
     the calendar has no open time within the horizon.
     """
+    return add_many(calendar, start, [duration], pauses)[0]
+
+
+def add_many(
+    calendar: Calendar, start: datetime, durations: Sequence[timedelta], pauses: Sequence[Pause] = ()
+) -> list[datetime | None]:
+    """``add`` for each of ``durations`` from the same start, walking the clock once for all of them.
+
+    The walk looks ahead in windows (14 days, then doubling up to the horizon) so
+    a short target never computes years of calendar; a deadline falls in the
+    first open interval where the clock time run so far reaches it.
+    """
     start = _aware(start)
-    if duration < timedelta(0):
+    if any(duration < timedelta(0) for duration in durations):
         raise ValueError("duration must not be negative")
-    remaining = duration
-    open_ended = [p for p in pauses if p.end is None]
-    if remaining == timedelta(0):
-        # Zero time runs out at the first moment the clock runs: now, if it is running.
-        for begin, _ in clock_intervals(calendar, start, start + HORIZON, pauses):
-            return begin
-        return None
+    found: list[datetime | None] = [None] * len(durations)
+    pending = sorted(range(len(durations)), key=durations.__getitem__)  # shortest first
+    open_ended = [_aware(p.start) for p in pauses if p.end is None]
+    ran = timedelta(0)
     window = timedelta(days=14)
-    cursor = start
-    while cursor < start + HORIZON:
-        until = min(cursor + window, start + HORIZON)
+    cursor, horizon = start, start + HORIZON
+    while pending and cursor < horizon:
+        until = min(cursor + window, horizon)
         for begin, end in clock_intervals(calendar, cursor, until, pauses):
-            if end - begin >= remaining:
-                return begin + remaining
-            remaining -= end - begin
-        if open_ended and min(_aware(p.start) for p in open_ended) <= until:
-            return None
+            # Zero time runs out at the first moment the clock runs.
+            while pending and durations[pending[0]] - ran <= end - begin:
+                index = pending.pop(0)
+                found[index] = begin + (durations[index] - ran)
+            if not pending:
+                return found
+            ran += end - begin
+        if open_ended and min(open_ended) <= until:
+            return found  # the clock stops for good before the rest is reached
         cursor = until
         window *= 2
-    return None
+    return found
 
 
 # --- deadlines ---------------------------------------------------------------
@@ -190,9 +225,20 @@ def deadlines(targets: Targets, calendar: Calendar, history: History) -> Deadlin
       replies in that tier.
     A deadline the clock cannot reach yet (paused) is None.
     """
+    return deadlines_and_warnings(targets, calendar, history)[0]
+
+
+def deadlines_and_warnings(
+    targets: Targets, calendar: Calendar, history: History
+) -> tuple[Deadlines, datetime | None, datetime | None]:
+    """``deadlines``, and the first response's and resolution's warning moments, from one walk of the clock."""
     pauses = history.pauses
-    first = add(calendar, history.created_at, targets.first_response, pauses)
-    resolution = add(calendar, history.created_at, targets.resolution, pauses)
+    first, resolution, first_warn, resolution_warn = add_many(
+        calendar,
+        history.created_at,
+        [targets.first_response, targets.resolution, _warned(targets.first_response), _warned(targets.resolution)],
+        pauses,
+    )
     update = None
     if targets.update is not None and history.first_responded_at and history.resolved_at is None:
         since = history.last_agent_reply_at or history.first_responded_at
@@ -202,12 +248,17 @@ def deadlines(targets: Targets, calendar: Calendar, history: History) -> Deadlin
         replied_in_tier = history.last_agent_reply_at and history.last_agent_reply_at >= history.tier_entered_at
         if not replied_in_tier:
             tier = add(calendar, history.tier_entered_at, history.tier_target, pauses)
-    return Deadlines(first, resolution, update, tier)
+    return Deadlines(first, resolution, update, tier), first_warn, resolution_warn
+
+
+def _warned(target: timedelta) -> timedelta:
+    """The warning goes out when 75 % of the target has run."""
+    return target * 3 / 4
 
 
 def warning_at(calendar: Calendar, start: datetime, target: timedelta, pauses: Sequence[Pause] = ()) -> datetime | None:
     """When 75 % of ``target`` has run: the breach warning goes out then."""
-    return add(calendar, start, target * 3 / 4, pauses)
+    return add(calendar, start, _warned(target), pauses)
 
 
 def remaining_share(

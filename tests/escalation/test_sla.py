@@ -167,6 +167,35 @@ def closed_pauses(draw, start):
 
 class TestProperties:
     @settings(max_examples=100, deadline=None)
+    @given(calendars(), instants, st.lists(durations, min_size=1, max_size=6), st.data())
+    def test_several_targets_in_one_walk_are_each_their_own_deadline(self, calendar, start, targets, data):
+        pauses = data.draw(closed_pauses(start))
+        if data.draw(st.booleans()):  # sometimes the clock stops for good
+            pauses = (*pauses, sla.Pause(start + timedelta(minutes=data.draw(st.integers(0, 60 * 24 * 20)))))
+        together = sla.add_many(calendar, start, targets, pauses)
+        assert together == [sla.add_many(calendar, start, [target], pauses)[0] for target in targets]
+        for target, due in zip(targets, together, strict=True):
+            if due is not None:
+                assert due >= start
+                assert sla.elapsed(calendar, start, due, pauses) == target
+
+    @settings(max_examples=50, deadline=None)
+    @given(calendars(), instants, durations, durations)
+    def test_the_warnings_of_the_one_walk_are_warning_at(self, calendar, start, first, resolution):
+        targets = sla.Targets(first_response=first, resolution=resolution)
+        due, first_warn, resolution_warn = sla.deadlines_and_warnings(targets, calendar, sla.History(created_at=start))
+        assert due == sla.deadlines(targets, calendar, sla.History(created_at=start))
+        assert first_warn == sla.warning_at(calendar, start, first)
+        assert resolution_warn == sla.warning_at(calendar, start, resolution)
+
+    def test_opening_hours_given_as_lists_count_the_same(self):
+        as_lists = sla.Calendar(
+            time_zone="Europe/London", always_open=False, hours={day: [[time(9), time(18)]] for day in range(5)}
+        )
+        start = london(2026, 3, 27, 17, 0)  # a Friday; the clocks go forward on Sunday
+        assert sla.add(as_lists, start, 20 * H) == sla.add(BUSINESS, start, 20 * H) == london(2026, 4, 1, 10, 0)
+
+    @settings(max_examples=100, deadline=None)
     @given(calendars(), instants, durations)
     def test_never_before_the_start_and_exactly_that_much_clock_time(self, calendar, start, duration):
         due = sla.add(calendar, start, duration)
