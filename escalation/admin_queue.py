@@ -30,25 +30,13 @@ from django.utils.html import format_html
 
 from sofacover.errors import DomainError
 from tickets import admin as ticket_admin
+from tickets.admin import duration_label
 from tickets.models import Ticket
 
 from . import selectors, services, sla
 from .models import Escalation
 
 # --- small formatting helpers -----------------------------------------------------
-
-
-def duration_label(value: timedelta, *, signed: bool = False) -> str:
-    """``2 h 5 min``; ``signed`` adds ``+``/``-`` (``-2 h``). Two units at most, whole minutes."""
-    negative = value < timedelta(0)
-    minutes = int(abs(value).total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    parts = [text for amount, text in ((days, f"{days} d"), (hours, f"{hours} h"), (mins, f"{mins} min")) if amount]
-    label = " ".join(parts[:2]) or "0 min"
-    if signed:
-        return ("-" if negative else "+") + label
-    return ("-" if negative else "") + label
 
 
 def moment_label(value: datetime | None) -> str:

@@ -83,7 +83,7 @@ class TestChangelist:
         assert '<span class="console-priority console-priority-p0">P0 Critical</span>' in html
         assert "Checkout &lt;b&gt;fails&lt;/b&gt;" in html
         assert "<b>fails</b>" not in html
-        assert "3\xa0hours, 10\xa0minutes" in html
+        assert '<td class="field-age">3 h 10 min</td>' in html
         assert "alice@example.com" in html
         assert "Tina" in html
         assert "tickets/admin.css" in html
