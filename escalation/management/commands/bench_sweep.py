@@ -28,9 +28,9 @@ from tqdm import tqdm
 from escalation import selectors, services
 from escalation.models import Escalation
 from escalation.outbox_models import Notification
-from sofacover.benchutil import bench_database_ready, rerun_on_sqlite
+from sofacover import benchutil
+from sofacover.benchutil import Statements, bench_database_ready, percentile, rerun_on_sqlite
 from tickets import bulk, demo
-from tickets.management.commands.bench import percentile
 from tickets.models import Ticket
 
 CHILD_ENV = "SOFACOVER_BENCH_SWEEP_CHILD"
@@ -71,11 +71,7 @@ class Row:
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    lines = [HEADER, *(row.cells() for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
-    rendered = [" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines]
-    rendered.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(line.rstrip() for line in rendered)
+    return benchutil.render_table(HEADER, [row.cells() for row in rows])
 
 
 def _open_tickets(count: int, *, requester: User, now: datetime, start: int) -> Iterator[bulk.BulkTicket]:
@@ -152,18 +148,12 @@ def make_due(count: int, *, now: datetime) -> int:
 
 def timed_sweep(now: datetime) -> tuple[float, int, services.SweepResult]:
     """One sweep's wall time and query count (counted, not logged: a due sweep runs tens of thousands)."""
-    count = 0
-
-    def counter(execute, sql, params, many, context):
-        nonlocal count
-        count += 1
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(counter):
+    statements = Statements()
+    with connection.execute_wrapper(statements):
         started = time.perf_counter()
         result = services.escalation_sweep(now=now)
         elapsed = (time.perf_counter() - started) * 1000
-    return elapsed, count, result
+    return elapsed, statements.count, result
 
 
 def explain_due_query(now: datetime) -> str:

@@ -28,15 +28,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.http import HttpResponseBase
 from django.test import Client
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.test.utils import override_settings
 from django.utils import timezone
 from tqdm import tqdm
 
 from knowledge import search
 from knowledge.bulk import articles_bulk_load
 from knowledge.models import Article
-from sofacover.benchutil import bench_database_ready, rerun_on_sqlite
-from tickets.management.commands.bench import bench_people_ensure, percentile
+from sofacover import benchutil
+from sofacover.benchutil import Statements, bench_database_ready, percentile, rerun_on_sqlite
+from tickets.management.commands.bench import bench_people_ensure
 
 CHILD_ENV = "SOFACOVER_BENCH_KB_CHILD"
 WARM_UP = 3
@@ -107,11 +108,7 @@ HEADER = ["measure", "as", "p50 ms", "p95 ms", "db p50 ms", "queries", "target",
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    lines = [HEADER, *(row.cells() for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
-    rendered = [" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines]
-    rendered.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(line.rstrip() for line in rendered)
+    return benchutil.render_table(HEADER, [row.cells() for row in rows])
 
 
 def summary(rows: Sequence[Row]) -> str:
@@ -122,20 +119,6 @@ def summary(rows: Sequence[Row]) -> str:
     return line
 
 
-class DbTimer:
-    """A connection execute wrapper adding up the time spent in the database (CaptureQueries rounds to 1 ms)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - started
-
-
 def timed(row: Row, request: Callable[[int], object], repeat: int) -> Row:
     """Warm up, then time ``repeat`` calls into ``row``; stop at the first non-2xx response or exception."""
     durations: list[float] = []
@@ -143,8 +126,8 @@ def timed(row: Row, request: Callable[[int], object], repeat: int) -> Row:
     counts: list[int] = []
     try:
         for n in range(WARM_UP + repeat):
-            timer = DbTimer()
-            with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(timer):
+            statements = Statements()
+            with connection.execute_wrapper(statements):
                 started = time.perf_counter()
                 response = request(n)
                 elapsed = time.perf_counter() - started
@@ -154,8 +137,8 @@ def timed(row: Row, request: Callable[[int], object], repeat: int) -> Row:
                 return row
             if n >= WARM_UP:
                 durations.append(elapsed * 1000)
-                in_db.append(timer.seconds * 1000)
-                counts.append(len(queries.captured_queries))
+                in_db.append(statements.seconds * 1000)
+                counts.append(statements.count)
     except Exception as exc:  # report, do not crash: the other rows still say something
         row.error = f"error: {type(exc).__name__}"
         return row

@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Case, CharField, DateTimeField, ExpressionWrapper, F, IntegerField, Value, When
 from django.db.models.functions import Cast, Concat, LPad, Mod
 from django.test import Client
-from django.test.utils import CaptureQueriesContext, override_settings
+from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -39,9 +39,9 @@ from reports import metrics
 from reports.filters import ReportFilters, desk_zone
 from reports.models import DailyRollup, DurationHistogram, TicketFact
 from reports.rollup import rollup_rebuild
-from sofacover.benchutil import bench_database_ready, rerun_on_sqlite
+from sofacover.benchutil import Statements, bench_database_ready, percentile, render_table, rerun_on_sqlite
 from tickets import services as ticket_services
-from tickets.management.commands.bench import bench_data_ensure, bench_people_ensure, percentile
+from tickets.management.commands.bench import bench_data_ensure, bench_people_ensure
 from tickets.models import Rating, Ticket
 
 CHILD_ENV = "SOFACOVER_BENCH_REPORTS_CHILD"
@@ -181,13 +181,14 @@ def rebuild(*, write: Callable[[str], None]) -> None:
 def _time(call: Callable[[], object], repeat: int) -> tuple[float, float, int]:
     durations, queries = [], 0
     for n in range(WARM_UP + repeat):
-        with CaptureQueriesContext(connection) as captured:
+        statements = Statements()
+        with connection.execute_wrapper(statements):
             started = time.perf_counter()
             call()
             elapsed = (time.perf_counter() - started) * 1000
         if n >= WARM_UP:
             durations.append(elapsed)
-            queries = len(captured.captured_queries)
+            queries = statements.count
     return percentile(durations, 50), max(durations), queries
 
 
@@ -273,8 +274,4 @@ HEADER = ["tickets", "measure", "p50 ms", "max ms", "queries", "target", "met?"]
 
 
 def _table(lines: list[list[str]]) -> str:
-    rows = [HEADER, *lines]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    rendered = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    rendered.insert(1, "-+-".join("-" * w for w in widths))
-    return "\n".join(rendered)
+    return render_table(HEADER, lines)

@@ -31,7 +31,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from tqdm import tqdm
 
-from sofacover.benchutil import bench_database_ready, rerun_on_sqlite
+from sofacover import benchutil
+from sofacover.benchutil import Statements, bench_database_ready, percentile, rerun_on_sqlite
 from tickets import demo
 from tickets.management.commands.seed_demo import load_customer_count
 from tickets.models import Ticket
@@ -91,38 +92,7 @@ HEADER = ["endpoint", "p50 ms", "p95 ms", "queries", "target", "met?"]
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    lines = [HEADER, *(row.cells() for row in rows)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
-    rendered = [" | ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in lines]
-    rendered.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(line.rstrip() for line in rendered)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks; q in [0, 100]."""
-    ordered = sorted(values)
-    if not ordered:
-        raise ValueError("no values")
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-class StatementCounter:
-    """Counts the statements sent through Django's cursors (execute and executemany, one each).
-
-    Not CaptureQueriesContext: its debug cursor formats every query's SQL, and on
-    SQLite runs a query of its own per query to quote the parameters, which would
-    be timed with the request. Transaction commits are not statements here.
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        self.count += 1
-        return execute(sql, params, many, context)
+    return benchutil.render_table(HEADER, [row.cells() for row in rows])
 
 
 def _timed(
@@ -134,7 +104,7 @@ def _timed(
     counts: list[int] = []
     try:
         for n in range(WARM_UP + repeat):
-            statements = StatementCounter()
+            statements = Statements()
             with connection.execute_wrapper(statements):
                 started = time.perf_counter()
                 response = request(n)
