@@ -214,7 +214,11 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Trust a proxy's "this came over HTTPS" header only when a proxy that sets it (and strips the
+# client's own) is really in front: otherwise any client could claim HTTPS by sending it.
+if _proxy_ssl_header := os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip():
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -57,6 +57,35 @@ class TestDeployCheck:
         assert (tmp_path / "secret_key").exists(), "a development key is generated into var/"
 
 
+def _production_request_is_secure(tmp_path, headers: dict[str, str], **env_extra: str) -> str:
+    """Build a request under production settings in a fresh process and say whether Django deems it HTTPS."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+        "DJANGO_SETTINGS_MODULE": "sofacover.settings",
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "SOFACOVER_VAR_DIR": str(tmp_path),
+        **env_extra,
+    }
+    code = (
+        "import django; django.setup(); from django.test import RequestFactory; "
+        f"print(RequestFactory().get('/', headers={headers!r}).is_secure())"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+class TestProxySslHeader:
+    def test_a_client_cannot_claim_https_when_no_proxy_is_configured(self, tmp_path):
+        assert _production_request_is_secure(tmp_path, {"X-Forwarded-Proto": "https"}) == "False"
+
+    def test_the_named_header_is_trusted_once_a_proxy_is_configured(self, tmp_path):
+        configured = {"DJANGO_SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto"}
+        assert _production_request_is_secure(tmp_path, {"X-Forwarded-Proto": "https"}, **configured) == "True"
+        assert _production_request_is_secure(tmp_path, {"X-Forwarded-Proto": "http"}, **configured) == "False"
+
+
 @pytest.mark.django_db
 class TestCsrf:
     def test_session_api_post_without_csrf_token_is_refused(self, customer):
