@@ -103,25 +103,47 @@ def _opening(time_zone: str, day: date, hours: tuple[tuple[time, time], ...]) ->
     )
 
 
+def merge_pauses(pauses: Iterable[Pause]) -> tuple[Pause, ...]:
+    """The pauses as disjoint segments in order: overlapping, nested, touching and
+    equal-start segments become one; empty ones go; an open-ended one swallows the rest.
+
+    Segments are ordered by their start alone: two pauses may start at the same
+    instant (a ticket set waiting and resolved in one moment), and an open end
+    (None) has no order against a datetime.
+    """
+    merged: list[Pause] = []
+    for pause in sorted(pauses, key=lambda p: _aware(p.start)):
+        start, end = _aware(pause.start), _aware(pause.end) if pause.end is not None else None
+        if end is not None and end <= start:
+            continue  # stood still for no time
+        if merged and (merged[-1].end is None or start <= merged[-1].end):
+            last = merged[-1]
+            if last.end is not None:
+                merged[-1] = Pause(last.start, None if end is None else max(last.end, end))
+            continue
+        merged.append(Pause(start, end))
+    return tuple(merged)
+
+
 def _minus_pauses(
     intervals: Iterable[tuple[datetime, datetime]], pauses: Sequence[Pause]
 ) -> Iterator[tuple[datetime, datetime]]:
-    ordered = sorted((_aware(p.start), _aware(p.end) if p.end else None) for p in pauses)
+    segments = merge_pauses(pauses)
+    first = 0  # segments ending before the current interval never matter again
     for begin, end in intervals:
         cursor = begin
-        for p_start, p_end in ordered:
-            if p_end is not None and p_end <= cursor:
-                continue
+        while first < len(segments) and segments[first].end is not None and segments[first].end <= cursor:
+            first += 1
+        for segment in segments[first:]:
+            p_start, p_end = segment.start, segment.end
             if p_start >= end:
                 break
             if p_start > cursor:
                 yield cursor, p_start
-            if p_end is None:
+            if p_end is None or p_end >= end:
                 cursor = end
                 break
-            cursor = max(cursor, p_end)
-            if cursor >= end:
-                break
+            cursor = p_end
         if cursor < end:
             yield cursor, end
 

@@ -1,5 +1,6 @@
 """The pure deadline arithmetic: explicit cases, DST, holidays, pauses, and properties."""
 
+import itertools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -220,3 +221,104 @@ class TestProperties:
         assert paused >= plain
         # The clock time that ran (pauses excluded) up to the paused deadline is the target itself.
         assert sla.elapsed(calendar, start, paused, pauses) == duration
+
+
+# --- pauses that start together, overlap or nest ----------------------------------
+
+T_PAUSE = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday, 08:00 in London
+
+
+class TestPausesStartingTogether:
+    def test_a_waiting_then_resolved_ticket_in_one_instant_keeps_its_deadline(self):
+        # Set waiting and resolved at the same moment: the first pause ends as the second starts, both at t.
+        t = T_PAUSE + 10 * M
+        pauses = (sla.Pause(t, t), sla.Pause(t))
+        assert sla.add(sla.ALWAYS, T_PAUSE, 5 * M, pauses) == T_PAUSE + 5 * M
+        assert sla.add(sla.ALWAYS, T_PAUSE, H, pauses) is None
+        assert sla.elapsed(sla.ALWAYS, T_PAUSE, T_PAUSE + H, pauses) == 10 * M
+
+    def test_a_closed_and_an_open_pause_from_the_same_instant_stop_the_clock(self):
+        t = T_PAUSE + 10 * M
+        pauses = (sla.Pause(t), sla.Pause(t, t + 20 * M))
+        assert sla.add(sla.ALWAYS, T_PAUSE, H, pauses) is None
+        assert sla.merge_pauses(pauses) == (sla.Pause(t),)
+
+    def test_nested_and_touching_pauses_become_one_segment(self):
+        a = T_PAUSE
+        pauses = (sla.Pause(a + 30 * M, a + 40 * M), sla.Pause(a, a + H), sla.Pause(a + H, a + 2 * H))
+        assert sla.merge_pauses(pauses) == (sla.Pause(a, a + 2 * H),)
+
+
+def _open_minutes(calendar: sla.Calendar, start: datetime, end: datetime) -> set[datetime]:
+    minutes: set[datetime] = set()
+    for begin, finish in sla.open_intervals(calendar, start, end):
+        moment = begin
+        while moment < finish:
+            minutes.add(moment)
+            moment += M
+    return minutes
+
+
+def _unpaused_minutes(calendar: sla.Calendar, start: datetime, end: datetime, pauses) -> int:
+    """The clock time by brute force: every open minute not inside any pause."""
+    return sum(
+        1
+        for minute in _open_minutes(calendar, start, end)
+        if not any(p.start <= minute and (p.end is None or minute < p.end) for p in pauses)
+    )
+
+
+@st.composite
+def tangled_pauses(draw):
+    """Pauses on a few shared instants: equal starts, equal ends, zero length, nested, overlapping, open."""
+    instants = draw(st.lists(st.integers(0, 60 * 30), min_size=1, max_size=4))
+    pauses = []
+    for _ in range(draw(st.integers(1, 6))):
+        begins = draw(st.sampled_from(instants))
+        end = draw(
+            st.one_of(
+                st.none(),
+                st.just(begins),  # ends as it starts
+                st.sampled_from([m for m in instants if m >= begins]),  # ends where another starts
+                st.integers(1, 60 * 10).map(lambda m, begins=begins: begins + m),
+            )
+        )
+        at = T_PAUSE + timedelta(minutes=begins)
+        pauses.append(sla.Pause(at, None if end is None else T_PAUSE + timedelta(minutes=end)))
+    return pauses
+
+
+PAUSE_CALENDARS = st.sampled_from([sla.ALWAYS, BUSINESS])
+
+
+class TestPauseSequences:
+    @settings(max_examples=200, deadline=None)
+    @given(PAUSE_CALENDARS, tangled_pauses(), st.integers(0, 60 * 20), st.randoms(use_true_random=False))
+    def test_the_clock_is_open_time_outside_every_pause_whatever_their_order(self, calendar, pauses, minutes, rng):
+        target = timedelta(minutes=minutes)
+        shuffled = list(pauses)
+        rng.shuffle(shuffled)
+        due = sla.add(calendar, T_PAUSE, target, tuple(pauses))
+        assert sla.add(calendar, T_PAUSE, target, tuple(shuffled)) == due
+        end = T_PAUSE + timedelta(days=3)
+        expected = _unpaused_minutes(calendar, T_PAUSE, end, pauses)
+        assert sla.elapsed(calendar, T_PAUSE, end, tuple(shuffled)) == timedelta(minutes=expected)
+        if due is not None:
+            assert sla.elapsed(calendar, T_PAUSE, due, tuple(pauses)) == target
+            assert _unpaused_minutes(calendar, T_PAUSE, due, pauses) == minutes
+        else:  # only a pause that never ends keeps the clock from reaching the target
+            assert any(p.end is None for p in pauses)
+            assert expected <= minutes
+
+    @settings(max_examples=100, deadline=None)
+    @given(tangled_pauses())
+    def test_merged_pauses_are_ordered_disjoint_and_cover_the_same_time(self, pauses):
+        merged = sla.merge_pauses(pauses)
+        for before, after in itertools.pairwise(merged):
+            assert before.end is not None
+            assert before.end < after.start
+        assert all(p.end is None or p.start < p.end for p in merged)
+        end = T_PAUSE + timedelta(days=3)
+        assert _unpaused_minutes(sla.ALWAYS, T_PAUSE, end, merged) == _unpaused_minutes(
+            sla.ALWAYS, T_PAUSE, end, pauses
+        )
