@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 export PORT
+# Links in mail name the web server's port. Set here, not per process: honcho hands
+# each process its own PORT (the worker, which sends the mail, gets PORT+100).
+DESK_BASE_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test lint bench install clean
 
@@ -16,6 +19,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+run: export DESK_BASE_URL := $(DESK_BASE_URL)
 run: $(STAMP)
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py seed_demo

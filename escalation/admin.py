@@ -259,17 +259,52 @@ class BusinessCalendarAdmin(RecomputePreviewAdmin):
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(RecomputePreviewAdmin):
+    """Each target is an amount and its unit; saving one that moves deadlines previews the open tickets first."""
+
     list_display = (
         "priority",
         "calendar",
-        "first_response_minutes",
-        "resolution_minutes",
-        "update_minutes",
+        "first_response",
+        "resolution",
+        "updates_every",
         "response_target_share",
         "resolution_target_share",
     )
     list_select_related = ("calendar",)
-    deadline_fields = ("priority", "calendar", "first_response_minutes", "resolution_minutes", "update_minutes")
+    fieldsets = (
+        (None, {"fields": ("priority", "calendar")}),
+        (
+            "Targets",
+            {
+                "fields": (
+                    ("first_response_target", "first_response_unit"),
+                    ("resolution_target", "resolution_unit"),
+                    ("update_target", "update_unit"),
+                ),
+                "description": "Minutes and hours run on the calendar's opening hours. On a business-hours "
+                "calendar a day or more is written in business days (1 week = 5 business days, 24 h = 1 "
+                "business day); on a 24x7 calendar a business day is 24 hours.",
+            },
+        ),
+        ("Must meet", {"fields": ("response_target_share", "resolution_target_share")}),
+    )
+    deadline_fields = (
+        "priority",
+        "calendar",
+        *(f"{name}_{part}" for name in SlaPolicy.TARGETS for part in ("target", "unit")),
+    )
+
+    @admin.display(description="first response")
+    def first_response(self, obj: SlaPolicy) -> str:
+        return obj.first_response_text
+
+    @admin.display(description="resolution")
+    def resolution(self, obj: SlaPolicy) -> str:
+        return obj.resolution_text
+
+    @admin.display(description="updates every")
+    def updates_every(self, obj: SlaPolicy) -> str:
+        return obj.update_text
 
     def priorities_for(self, obj: SlaPolicy) -> set[str]:
         return {obj.priority} if obj.priority else set()

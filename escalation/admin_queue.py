@@ -339,6 +339,14 @@ def calendar_summary(calendar: sla.Calendar) -> str:
     return "; ".join(days) or "no opening hours"
 
 
+def target_label(target: sla.Span) -> str:
+    """``4 h``, ``5 business days``: a target as the policy states it."""
+    if isinstance(target, sla.BusinessDays):
+        days = target.days
+        return f"{days} business day{'s' if days != 1 else ''}"
+    return duration_label(target)
+
+
 def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
     """Everything needed to explain each deadline: policy, calendar, pause segments, breaches, escalations."""
     book = selectors.policy_book()
@@ -391,7 +399,7 @@ def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
             {
                 "label": label,
                 "start": start,
-                "target": duration_label(target) if target else None,
+                "target": target_label(target) if target is not None else None,
                 "due": due,
                 "done": done,
                 "state": state,

@@ -1,4 +1,4 @@
-"""The SLA engine's part of the REST API: deadlines and escalations on tickets, and POST escalate."""
+"""The SLA engine's part of the REST API: deadlines and escalations on tickets, POST escalate, the policies."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tickets.api.views import ERRORS, REFERENCE
 from tickets.models import Ticket
 
 from . import selectors, services
-from .models import Escalation
+from .models import BusinessCalendar, Escalation, SlaPolicy
 
 
 class EscalationSerializer(serializers.ModelSerializer):
@@ -89,3 +89,65 @@ class EscalateView(APIView):
             ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data
         )
         return Response(EscalationSerializer(escalation).data, status=status.HTTP_201_CREATED)
+
+
+class SlaTargetSerializer(serializers.Serializer):
+    value = serializers.IntegerField(min_value=1)
+    unit = serializers.ChoiceField(
+        choices=SlaPolicy.Unit.values,
+        help_text="minutes and hours run on the calendar's opening hours; business_days count whole open days "
+        "(on a 24x7 calendar a day is 24 h).",
+    )
+
+
+def _target(policy: SlaPolicy, name: str) -> dict | None:
+    value = getattr(policy, f"{name}_target")
+    return {"value": value, "unit": getattr(policy, f"{name}_unit")} if value else None
+
+
+class SlaCalendarSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BusinessCalendar
+        fields = ["name", "time_zone", "always_open"]
+        read_only_fields = fields
+
+
+class SlaPolicySerializer(serializers.ModelSerializer):
+    calendar = SlaCalendarSerializer(read_only=True)
+    first_response = serializers.SerializerMethodField()
+    resolution = serializers.SerializerMethodField()
+    update = serializers.SerializerMethodField(help_text="How often a public update is due; null: no update timer.")
+
+    class Meta:
+        model = SlaPolicy
+        fields = [
+            "priority",
+            "calendar",
+            "first_response",
+            "resolution",
+            "update",
+            "response_target_share",
+            "resolution_target_share",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(SlaTargetSerializer)
+    def get_first_response(self, policy: SlaPolicy) -> dict | None:
+        return _target(policy, "first_response")
+
+    @extend_schema_field(SlaTargetSerializer)
+    def get_resolution(self, policy: SlaPolicy) -> dict | None:
+        return _target(policy, "resolution")
+
+    @extend_schema_field(SlaTargetSerializer(allow_null=True))
+    def get_update(self, policy: SlaPolicy) -> dict | None:
+        return _target(policy, "update")
+
+
+class SlaPolicyListView(APIView):
+    @extend_schema(
+        summary="The SLA policy of each priority: targets with their units, calendar, share that must meet them",
+        responses={200: SlaPolicySerializer(many=True), 401: ERRORS[401]},
+    )
+    def get(self, request: Request) -> Response:
+        return Response(SlaPolicySerializer(selectors.policy_list(), many=True).data)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,8 @@ from django.template.base import TextNode, Variable, VariableNode
 from django.utils.html import linebreaks
 
 from tickets.models import Message, Ticket
+
+from . import sla
 
 # The library the sandbox engine loads as its only builtin: filters that format a string, nothing else.
 register = Library()
@@ -251,20 +253,29 @@ def when(value: datetime | None, *, missing: str = "to be confirmed") -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
 
 
-def every(minutes: int | None) -> str:
-    if not minutes:
+def every(update: sla.Span | None) -> str:
+    if update is None:
         return "business day"
+    if isinstance(update, sla.BusinessDays):
+        return "business day" if update.days == 1 else f"{update.days} business days"
+    minutes = int(update.total_seconds() // 60)
     if minutes % 60 == 0:
         hours = minutes // 60
         return "hour" if hours == 1 else f"{hours} hours"
     return "minute" if minutes == 1 else f"{minutes} minutes"
 
 
-def _update_minutes(ticket: Ticket) -> int | None:
+def _update_target(ticket: Ticket) -> tuple[sla.Span | None, sla.Calendar]:
     from . import selectors
 
     entry = selectors.policy_book().entry(ticket.priority)
-    return entry.policy.update_minutes if entry else None
+    return (entry.targets.update, entry.calendar) if entry else (None, sla.ALWAYS)
+
+
+def _next_update(update: sla.Span | None, calendar: sla.Calendar, now: datetime) -> str:
+    """When the next update is due if the clock runs from ``now`` (on the policy's calendar)."""
+    due = sla.add(calendar, now, update) if update is not None else None
+    return when(due) if due is not None else "within one business day"
 
 
 def _common(ticket: Ticket) -> dict[str, str]:
@@ -284,14 +295,14 @@ def customer_name(ticket: Ticket) -> str:
 
 
 def acknowledgment_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
-    minutes = _update_minutes(ticket)
+    update, calendar = _update_target(ticket)
     return {
         **_common(ticket),
         "customer_name": customer_name(ticket),
         "status": STATUS_PHRASES.get(ticket.status, ticket.get_status_display()),
         "expected_resolution": when(ticket.resolution_due_at, missing="as soon as possible"),
-        "update_frequency": every(minutes),
-        "next_update": when(now + timedelta(minutes=minutes)) if minutes else "within one business day",
+        "update_frequency": every(update),
+        "next_update": _next_update(update, calendar, now),
     }
 
 
@@ -310,7 +321,7 @@ def resolution_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
 
 
 def declaration_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
-    minutes = _update_minutes(ticket)
+    update, calendar = _update_target(ticket)
     assignee = ticket.assignee
     return {
         **_common(ticket),
@@ -321,7 +332,7 @@ def declaration_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
         "war_room": getattr(settings, "NOTIFY_WAR_ROOM", "#support-critical"),
         "actions": f"- Tier {ticket.tier} triage and first response\n- Updates on {_common(ticket)['ticket_url']}",
         "status": STATUS_PHRASES.get(ticket.status, ticket.get_status_display()),
-        "next_update": when(now + timedelta(minutes=minutes)) if minutes else "within one business day",
+        "next_update": _next_update(update, calendar, now),
     }
 
 

@@ -19,6 +19,8 @@ from django.db.models import Q
 
 from tickets.models import Ticket
 
+from . import sla
+
 SHARE = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
 
 
@@ -86,21 +88,46 @@ class Holiday(models.Model):
         return f"{self.date:%Y-%m-%d} {self.name}"
 
 
+def target_text(amount: int | None, unit: str) -> str:
+    """``4 hours``, ``1 business day``: a stored target as people read it."""
+    if amount is None:
+        return "—"
+    label = SlaPolicy.Unit(unit).label if unit in SlaPolicy.Unit.values else unit
+    return f"{amount} {label.removesuffix('s') if amount == 1 else label}"
+
+
 class SlaPolicy(models.Model):
-    """One per priority: the targets of the procedures document and the share that must meet them."""
+    """One per priority: the targets of the procedures document and the share that must meet them.
+
+    Each target is an amount and its unit. Minutes and hours are clock time on the
+    policy's calendar (business hours on a business-hours calendar); business days
+    count whole open days, whatever their hours (24 h on a 24x7 calendar). On a
+    business-hours calendar a day or more is written in business days: "1 week" is
+    5 business days, "24 h" is 1 business day.
+    """
+
+    class Unit(models.TextChoices):
+        MINUTES = sla.MINUTES, "minutes"
+        HOURS = sla.HOURS, "hours"
+        BUSINESS_DAYS = sla.BUSINESS_DAYS, "business days"
 
     priority = models.CharField(max_length=2, choices=Ticket.Priority.choices, unique=True)
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="policies")
-    first_response_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    resolution_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
-    update_minutes = models.PositiveIntegerField(
+    first_response_target = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    first_response_unit = models.CharField(max_length=16, choices=Unit.choices, default=Unit.HOURS)
+    resolution_target = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    resolution_unit = models.CharField(max_length=16, choices=Unit.choices, default=Unit.HOURS)
+    update_target = models.PositiveIntegerField(
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
         help_text="After the first response, a public update is due this often. Empty: no update timer.",
     )
+    update_unit = models.CharField(max_length=16, choices=Unit.choices, default=Unit.HOURS)
     response_target_share = models.DecimalField(max_digits=4, decimal_places=3, validators=SHARE)
     resolution_target_share = models.DecimalField(max_digits=4, decimal_places=3, validators=SHARE)
+
+    TARGETS = ("first_response", "resolution", "update")
 
     class Meta:
         ordering = ["priority"]
@@ -108,27 +135,58 @@ class SlaPolicy(models.Model):
         verbose_name_plural = "SLA policies"
         constraints = [
             models.CheckConstraint(
-                condition=Q(first_response_minutes__gt=0, resolution_minutes__gt=0), name="policy_targets_positive"
-            )
+                condition=Q(first_response_target__gt=0, resolution_target__gt=0)
+                & (Q(update_target__isnull=True) | Q(update_target__gt=0)),
+                name="policy_targets_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(first_response_unit__in=sla.UNITS)
+                & Q(resolution_unit__in=sla.UNITS)
+                & Q(update_unit__in=sla.UNITS),
+                name="policy_target_units_known",
+            ),
         ]
 
     def __str__(self) -> str:
-        return (
-            f"{self.get_priority_display()}: respond {self.first_response_minutes} min, "
-            f"resolve {self.resolution_minutes} min"
-        )
+        return f"{self.get_priority_display()}: respond {self.first_response_text}, resolve {self.resolution_text}"
+
+    def clean(self) -> None:
+        if self.calendar_id is None or self.calendar.always_open:
+            return
+        errors = {}
+        for name in self.TARGETS:
+            amount, unit = getattr(self, f"{name}_target"), getattr(self, f"{name}_unit")
+            if amount and unit in (self.Unit.MINUTES, self.Unit.HOURS) and sla.target(amount, unit) >= sla.DAY:
+                errors[f"{name}_unit"] = (
+                    "On a business-hours calendar a day or more is counted in business days "
+                    "(24 h is 1 business day, 1 week is 5): choose business days."
+                )
+        if errors:
+            raise ValidationError(errors)
 
     @property
-    def first_response(self) -> timedelta:
-        return timedelta(minutes=self.first_response_minutes)
+    def first_response(self) -> sla.Span:
+        return sla.target(self.first_response_target, self.first_response_unit)
 
     @property
-    def resolution(self) -> timedelta:
-        return timedelta(minutes=self.resolution_minutes)
+    def resolution(self) -> sla.Span:
+        return sla.target(self.resolution_target, self.resolution_unit)
 
     @property
-    def update(self) -> timedelta | None:
-        return timedelta(minutes=self.update_minutes) if self.update_minutes else None
+    def update(self) -> sla.Span | None:
+        return sla.target(self.update_target, self.update_unit) if self.update_target else None
+
+    @property
+    def first_response_text(self) -> str:
+        return target_text(self.first_response_target, self.first_response_unit)
+
+    @property
+    def resolution_text(self) -> str:
+        return target_text(self.resolution_target, self.resolution_unit)
+
+    @property
+    def update_text(self) -> str:
+        return target_text(self.update_target, self.update_unit) if self.update_target else "—"
 
 
 class TierTarget(models.Model):

@@ -29,7 +29,7 @@ from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 from tickets.portal.extensions import TICKET_PANELS
 
-from . import selectors, services
+from . import selectors, services, sla
 from .models import Escalation
 
 State = selectors.SlaState
@@ -50,18 +50,16 @@ class AskToEscalateForm(forms.Form):
     tier = forms.TypedChoiceField(choices=Ticket.Tier.choices, coerce=int, widget=forms.HiddenInput)
 
 
-def target_label(minutes: int, *, always_open: bool) -> str:
-    """``4 working hours``, ``15 minutes``, ``1 week``: how the desk states a target to a customer."""
-    if always_open and minutes % (7 * 24 * 60) == 0:
-        amount, unit = minutes // (7 * 24 * 60), "week"
-    elif always_open and minutes % (24 * 60) == 0:
-        amount, unit = minutes // (24 * 60), "day"
-    elif minutes % 60 == 0:
-        amount, unit = minutes // 60, "hour"
+def target_label(amount: int, unit: str, *, always_open: bool) -> str:
+    """``4 working hours``, ``15 minutes``, ``5 working days``, ``1 week``: a target as a customer reads it."""
+    if unit == sla.BUSINESS_DAYS and always_open:  # a day is 24 h around the clock
+        amount, unit = (amount // 7, "week") if amount % 7 == 0 else (amount, "day")
+    elif unit == sla.BUSINESS_DAYS:
+        unit = "working day"
+    elif unit == sla.HOURS:
+        unit = "hour" if always_open else "working hour"
     else:
-        amount, unit = minutes, "minute"
-    if not always_open and unit == "hour":
-        unit = "working hour"
+        unit = "minute"
     return f"{amount} {unit}{'s' if amount != 1 else ''}"
 
 
@@ -86,8 +84,12 @@ def ticket_sla_panel(request: HttpRequest, ticket: Ticket) -> str | None:
         always_open = entry.calendar.always_open
         promise = {
             "priority": ticket.get_priority_display(),
-            "response": target_label(entry.policy.first_response_minutes, always_open=always_open),
-            "resolution": target_label(entry.policy.resolution_minutes, always_open=always_open),
+            "response": target_label(
+                entry.policy.first_response_target, entry.policy.first_response_unit, always_open=always_open
+            ),
+            "resolution": target_label(
+                entry.policy.resolution_target, entry.policy.resolution_unit, always_open=always_open
+            ),
         }
     context = {
         "ticket": ticket,

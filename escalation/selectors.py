@@ -50,6 +50,11 @@ def calendar_value(calendar: BusinessCalendar) -> sla.Calendar:
     )
 
 
+def policy_list() -> QuerySet[SlaPolicy]:
+    """Every priority's policy with its calendar, P0 first (the API's list)."""
+    return SlaPolicy.objects.select_related("calendar").order_by("priority")
+
+
 def policy_book_load() -> PolicyBook:
     policies = SlaPolicy.objects.select_related("calendar").prefetch_related("calendar__hours", "calendar__holidays")
     calendars: dict[int, sla.Calendar] = {}

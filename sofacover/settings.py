@@ -333,7 +333,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- desk rules ---------------------------------------------------------
 # Resolved tickets the customer has not answered are closed after this many days.
 TICKET_AUTO_CLOSE_DAYS = int(os.environ.get("TICKET_AUTO_CLOSE_DAYS", "7"))
-DESK_BASE_URL = os.environ.get("DESK_BASE_URL", "http://127.0.0.1:8000")
+# Links in mail (tickets, surveys, articles) start with this, never with a request's Host. `make run`
+# sets it from PORT; set it to the desk's public URL in production.
+DESK_BASE_URL = os.environ.get("DESK_BASE_URL") or "http://127.0.0.1:8000"
 # Emailed survey links (satisfaction) expire after this long; each link is single-use.
 SURVEY_LINK_MAX_AGE = timedelta(days=int(os.environ.get("SURVEY_LINK_MAX_AGE_DAYS", "14")))
 # A suggested article opened with no ticket filed by the same visitor within this many hours is a deflection.

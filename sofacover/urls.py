@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from escalation import portal as escalation_portal
-from escalation.api import EscalateView
+from escalation.api import EscalateView, SlaPolicyListView
 from escalation.health import healthz
 from reports.urls import api_urlpatterns as reports_api
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
     path("api/v1/tickets/<str:reference>/escalate/", EscalateView.as_view(), name="ticket-escalate"),
+    path("api/v1/sla/policies/", SlaPolicyListView.as_view(), name="sla-policy-list"),
     path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/reports/", include(reports_api)),
     path("api/v1/", include("tickets.api.urls")),

@@ -201,6 +201,10 @@ MATRIX: dict[str, list[Cell]] = {
             label="internal note",
         ),
     ],
+    "sla-policy-list": [
+        Cell("GET", lambda w: "/api/v1/sla/policies/", api(b=200)),
+        Cell("POST", lambda w: "/api/v1/sla/policies/", api(a=405, b=405, agent=405, manager=405), json=True),
+    ],
     "ticket-escalate": [
         Cell(
             "POST",

@@ -355,7 +355,7 @@ class TestCalendarInlines:
 
 
 class TestRecomputePreview:
-    """3 open P2 tickets on 24x7; P2 first response 240 -> 120 min: each moves by -2 h, once applied."""
+    """3 open P2 tickets on 24x7; P2 first response 4 -> 2 hours: each moves by -2 h, once applied."""
 
     def _tickets(self) -> list[Ticket]:
         open_p2_on_24x7()
@@ -376,7 +376,7 @@ class TestRecomputePreview:
         time_machine.move_to(T0 + timedelta(minutes=30), tick=False)
         client.force_login(manager)
 
-        response = self._post_change(client, first_response_minutes="120")
+        response = self._post_change(client, first_response_target="2")
 
         assert response.status_code == 200
         assert response.context["moved_count"] == 3
@@ -392,7 +392,7 @@ class TestRecomputePreview:
         assert "Apply and recompute open tickets" in html
         assert f'href="{url("slapolicy", "change", SlaPolicy.objects.get(priority="P2").pk)}"' in html
         # Nothing changed: not the policy, not the tickets, not the cached book.
-        assert SlaPolicy.objects.get(priority=Priority.P2).first_response_minutes == 240
+        assert SlaPolicy.objects.get(priority=Priority.P2).first_response_target == 4
         for ticket in tickets:
             ticket.refresh_from_db()
             assert ticket.first_response_due_at == ticket.created_at + timedelta(hours=4)
@@ -405,13 +405,13 @@ class TestRecomputePreview:
         closed = Ticket.objects.get(status=Status.CLOSED)
         time_machine.move_to(T0 + timedelta(minutes=30), tick=False)
         client.force_login(manager)
-        preview = self._post_change(client, first_response_minutes="120")
+        preview = self._post_change(client, first_response_target="2")
 
         policy = SlaPolicy.objects.get(priority="P2")
         response = client.post(url("slapolicy", "change", policy.pk), preview_form_data(preview))
 
         assert response.status_code == 302
-        assert SlaPolicy.objects.get(priority=Priority.P2).first_response_minutes == 120
+        assert SlaPolicy.objects.get(priority=Priority.P2).first_response_target == 2
         for ticket in tickets:
             ticket.refresh_from_db()
             assert ticket.first_response_due_at == ticket.created_at + timedelta(hours=2)
@@ -426,7 +426,7 @@ class TestRecomputePreview:
         client.force_login(manager)
         policy = SlaPolicy.objects.get(priority=Priority.P2)
         data = change_form_data(client.get(url("slapolicy", "change", policy.pk)))
-        data.update({"first_response_minutes": "0", sla_admin.APPLY_FIELD: "1"})
+        data.update({"first_response_target": "0", sla_admin.APPLY_FIELD: "1"})
 
         response = client.post(url("slapolicy", "change", policy.pk), data)
 
@@ -445,10 +445,10 @@ class TestRecomputePreview:
         assert str(SlaPolicy.objects.get(priority="P2").response_target_share) == "0.850"
 
     def test_a_holiday_on_the_business_calendar_moves_resolution_by_a_day(self, client, manager):
-        # P2 on business hours (Mon-Fri 09:00-18:00 London, GMT in March): filed Mon 2 Mar 09:00,
-        # 24 business hours -> Wed 15:00; with Tue 3 Mar a holiday -> Thu 15:00. First response (13:00) stays.
-        tickets = [TicketFactory(priority=Priority.P2) for _ in range(2)]
-        assert tickets[0].resolution_due_at == datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
+        # P2 on business hours (Mon-Fri 09:00-18:00 London, GMT in March): filed Mon 2 Mar 12:00,
+        # 1 business day -> Tue 12:00; with Tue 3 Mar a holiday -> Wed 12:00. First response (16:00) stays.
+        tickets = [TicketFactory(priority=Priority.P2, created_at=T0 + timedelta(hours=3)) for _ in range(2)]
+        assert tickets[0].resolution_due_at == datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
         business = BusinessCalendar.objects.get(name="Business hours")
         client.force_login(manager)
         data = change_form_data(client.get(url("businesscalendar", "change", business.pk)))
@@ -474,21 +474,21 @@ class TestRecomputePreview:
 
         for ticket in tickets:
             ticket.refresh_from_db()
-            assert ticket.resolution_due_at == datetime(2026, 3, 5, 15, 0, tzinfo=UTC)
-            assert ticket.first_response_due_at == datetime(2026, 3, 2, 13, 0, tzinfo=UTC)
+            assert ticket.resolution_due_at == datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+            assert ticket.first_response_due_at == datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
 
     def test_a_tier_1_agent_gets_403_not_a_preview(self, client, agent, manager):
         self._tickets()
         client.force_login(manager)
         policy = SlaPolicy.objects.get(priority=Priority.P2)
         data = change_form_data(client.get(url("slapolicy", "change", policy.pk)))
-        data["first_response_minutes"] = "120"
+        data["first_response_target"] = "2"
         client.force_login(agent)
 
         assert client.post(url("slapolicy", "change", policy.pk), data).status_code == 403
         data[sla_admin.APPLY_FIELD] = "1"
         assert client.post(url("slapolicy", "change", policy.pk), data).status_code == 403
-        assert SlaPolicy.objects.get(priority="P2").first_response_minutes == 240
+        assert SlaPolicy.objects.get(priority="P2").first_response_target == 4
 
 
 class TestDurationLabel:
@@ -615,7 +615,7 @@ class TestQueueColumns:
 def build_sla_world(agent) -> dict[str, Ticket]:
     """One ticket per state at NOW (Mon 2 Mar 2026 12:30 London = UTC)."""
     open_p2 = TicketFactory(priority=Priority.P2)  # respond by 13:00, warn 12:00: at risk
-    p3 = TicketFactory(priority=Priority.P3)  # 24 business h: on track
+    p3 = TicketFactory(priority=Priority.P3)  # 1 business day, respond by 18:00: on track
     p0_breached = TicketFactory(priority=Priority.P0)  # respond by 09:15: breached
     p0_late = TicketFactory(priority=Priority.P0)
     ticket_services.message_add(ticket=p0_late, author=agent, body="late", now=T0 + timedelta(minutes=20))
@@ -708,7 +708,7 @@ class TestSort:
         descending = results(client.get(CHANGELIST, {"o": f"-{column}"}))
 
         running = [world[name] for name in ("p0_breached", "open_p2", "p1_fresh", "p3")]
-        assert ascending[:4] == running  # 09:15, 13:00, 13:05, Wed 15:00
+        assert ascending[:4] == running  # 09:15, 13:00, 13:05, 18:00
         assert set(ascending[4:]) == {world[n] for n in ("p0_late", "p0_res_risk", "waiting", "resolved")}
         assert descending[-4:] == running[::-1]
 
@@ -720,9 +720,9 @@ class TestSort:
 
         ascending = results(client.get(CHANGELIST, {"o": str(column)}))
 
-        # P0s 2 h: 11:00, 11:00, 13:00; P1 8 h: 20:05; P2 24 business h: Wed 15:00; P3 later.
+        # P0s 2 h: 11:00, 11:00, 13:00; P2 1 business day: 18:00; P1 8 h: 20:05; P3 5 business days: Fri 18:00.
         assert set(ascending[:2]) == {world["p0_breached"], world["p0_late"]}
-        assert ascending[2:6] == [world["p0_res_risk"], world["p1_fresh"], world["open_p2"], world["p3"]]
+        assert ascending[2:6] == [world["p0_res_risk"], world["open_p2"], world["p1_fresh"], world["p3"]]
         assert set(ascending[6:]) == {world["waiting"], world["resolved"]}
 
 
@@ -919,7 +919,7 @@ class TestEscalateForm:
 class TestSlaPanel:
     def test_explains_a_paused_deadline_with_its_segment(self, client, agent, customer, time_machine):
         # P2, business hours: filed Mon 09:00; replied 10:00 and waiting on the customer until 11:00.
-        # Resolution: 24 business hours + the 1 h pause -> Wed 4 Mar 16:00.
+        # Resolution: 1 business day (Mon 09:00-18:00) + the 1 h pause -> Tue 3 Mar 10:00.
         ticket = TicketFactory(requester=customer, priority=Priority.P2)
         ticket_services.message_add(ticket=ticket, author=agent, body="photo?", now=T0 + timedelta(hours=1))
         ticket_services.ticket_change_status(
@@ -933,16 +933,17 @@ class TestSlaPanel:
 
         html = response.content.decode()
         assert 'id="sla"' in html
-        assert "P2 Medium: respond 240 min, resolve 1440 min" in html
+        assert "P2 Medium: respond 4 hours, resolve 1 business day" in html
         assert "Business hours" in html
         assert "Mon 09:00-18:00" in html
         explained = admin_queue.sla_explanation(Ticket.objects.get(pk=ticket.pk), now=T0 + timedelta(hours=3))
         rows = {row["label"]: row for row in explained["deadlines"]}
-        assert rows["Resolution"]["due"] == datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
+        assert rows["Resolution"]["due"] == datetime(2026, 3, 3, 10, 0, tzinfo=UTC)
+        assert rows["Resolution"]["target"] == "1 business day"
         assert rows["Resolution"]["paused_for"] == "1 h"
         assert rows["Resolution"]["state"] == State.ON_TRACK
         assert rows["First response"]["state"] == State.MET
-        assert "Wed 4 Mar 2026, 16:00" in html
+        assert "Tue 3 Mar 2026, 10:00" in html
         assert "Waiting on the customer" in html
         assert "2 Mar 2026, 10:00" in html
         assert "2 Mar 2026, 11:00" in html

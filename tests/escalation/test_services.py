@@ -56,8 +56,8 @@ class TestDeadlinesOnCreate:
         ticket = open_ticket(customer, "P2", at=friday_evening)
         # 1 h on Friday, then 3 h from Monday 09:00.
         assert ticket.first_response_due_at == datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
-        # 24 business hours: 1 h Fri, 9 h Mon, 9 h Tue, 5 h Wed.
-        assert ticket.resolution_due_at == datetime(2026, 3, 11, 14, 0, tzinfo=UTC)
+        # 1 business day: 17:00 Friday to 17:00 Monday.
+        assert ticket.resolution_due_at == datetime(2026, 3, 9, 17, 0, tzinfo=UTC)
 
     def test_no_separate_tier_clock_in_the_tier_a_ticket_was_filed_in(self, customer):
         # Tier 1's 15 min is the first-response target itself: one clock, one breach.
@@ -347,7 +347,7 @@ class TestManualEscalation:
 class TestRecompute:
     def test_dry_run_reports_moves_and_writes_nothing(self, customer):
         tickets = [open_ticket(customer, "P1") for _ in range(3)]
-        SlaPolicy.objects.filter(priority="P1").update(first_response_minutes=30)
+        SlaPolicy.objects.filter(priority="P1").update(first_response_target=30, first_response_unit="minutes")
         moved = services.sla_recompute_open(now=T0, priorities=["P1"], dry_run=True)
         assert len(moved) == 3
         assert {row["first_response"] for row in moved} == {-30 * M}
@@ -362,6 +362,6 @@ class TestRecompute:
 
         ticket = open_ticket(customer, "P1")
         assert TicketFact.objects.get(ticket=ticket).first_response_due_at == T0 + H
-        SlaPolicy.objects.filter(priority="P1").update(first_response_minutes=30)
+        SlaPolicy.objects.filter(priority="P1").update(first_response_target=30, first_response_unit="minutes")
         services.sla_recompute_open(now=T0, priorities=["P1"])
         assert TicketFact.objects.get(ticket=ticket).first_response_due_at == T0 + 30 * M
