@@ -6,11 +6,15 @@ from escalation.api import EscalateView, SlaPolicyListView
 from escalation.health import healthz
 from reports.urls import api_urlpatterns as reports_api
 
+from .ratelimit import LOGIN
+
 admin.site.site_header = "SofaCover Pro Support Desk"
 admin.site.site_title = "SofaCover Pro agent console"
 admin.site.index_title = "Agent console"
 
 urlpatterns = [
+    # The console's login is a login door like the portal's: the same limiter, ahead of the admin's own URL.
+    path("admin/login/", LOGIN.guard("username")(admin.site.login), name="console-login"),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
     path("api/v1/tickets/<str:reference>/escalate/", EscalateView.as_view(), name="ticket-escalate"),

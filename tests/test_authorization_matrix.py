@@ -286,6 +286,11 @@ MATRIX: dict[str, list[Cell]] = {
     # --- portal ---
     "portal:home": [Cell("GET", lambda w: "/", every(200))],
     "portal:login": [Cell("GET", lambda w: "/login/", portal(anonymous=200, a=302, b=302, agent=302, manager=302))],
+    # The console's login (the admin's view behind the login limiter): staff are sent on to the console.
+    "console-login": [
+        Cell("GET", lambda w: "/admin/login/", portal(anonymous=200, a=200, b=200, agent=302, manager=302)),
+        Cell("POST", lambda w: "/admin/login/", every(200), {"username": "nobody@example.com", "password": "x"}),
+    ],
     "portal:logout": [
         Cell("POST", lambda w: "/logout/", every(302)),
         Cell("GET", lambda w: "/logout/", every(405)),

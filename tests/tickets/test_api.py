@@ -34,7 +34,7 @@ class TestToken:
         assert response.json() == unknown.json()
 
     def test_is_rate_limited_per_account(self, settings, customer):
-        settings.RATELIMITS = {**settings.RATELIMITS, "login_account": "3/m"}
+        settings.RATELIMITS = {**settings.RATELIMITS, "login_ip_account": "3/m"}
         client = APIClient()
         codes = [
             client.post("/api/v1/auth/token/", {"username": "alice@example.com", "password": "x"}).status_code

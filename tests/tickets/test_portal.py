@@ -546,6 +546,11 @@ class TestAttachmentDownload:
 
 
 class TestRateLimits:
+    @pytest.fixture(autouse=True)
+    def _still_clock(self, time_machine):
+        """Counters are fixed windows: a window ending mid-test would start a fresh count."""
+        time_machine.move_to(T0, tick=False)
+
     def test_login_per_ip_refuses_the_third_attempt_with_a_clear_message(self, client, settings, customer):
         settings.RATELIMITS = {**settings.RATELIMITS, "login_ip": "2/m"}
         for n in range(2):
@@ -557,7 +562,7 @@ class TestRateLimits:
         assert "_auth_user_id" not in client.session
 
     def test_login_per_account_says_the_same_whether_the_account_exists_or_not(self, client, settings, customer):
-        settings.RATELIMITS = {**settings.RATELIMITS, "login_account": "1/m"}
+        settings.RATELIMITS = {**settings.RATELIMITS, "login_ip_account": "1/m"}
         refusals = []
         for address in ("alice@example.com", "ghost@example.com"):
             client.post(reverse("portal:login"), {"username": address, "password": "wrong"})
@@ -571,7 +576,7 @@ class TestRateLimits:
             assert client.get(reverse("portal:login")).status_code == 200
 
     def test_password_reset_per_email_sends_nothing_once_refused(self, client, settings, customer):
-        settings.RATELIMITS = {**settings.RATELIMITS, "password_reset_account": "1/m"}
+        settings.RATELIMITS = {**settings.RATELIMITS, "password_reset_ip_account": "1/m"}
         client.post(reverse("portal:password-reset"), {"email": "alice@example.com"})
         response = client.post(reverse("portal:password-reset"), {"email": "alice@example.com"})
         assert response.status_code == 429

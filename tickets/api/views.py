@@ -9,7 +9,6 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django_ratelimit.decorators import ratelimit
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -23,6 +22,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
+
+from sofacover import ratelimit as limits
 
 from .. import permissions, selectors, services, uploads
 from ..filters import TicketFilter
@@ -50,23 +51,22 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
 
 
-def _rate(key: str):
-    return lambda group, request: settings.RATELIMITS[key]
-
-
 @extend_schema(
     request=s.TokenRequestSerializer,
     responses={200: s.TokenSerializer, **errors(400, 429)},
     auth=[],
-    description="Exchange email address and password for an API token. Rate-limited per account and per IP.",
+    description=(
+        "Exchange email address and password for an API token. Wrong passwords are limited per client "
+        "address and per client address and account, together with the portal and console logins (429)."
+    ),
 )
-@method_decorator(ratelimit(key="ip", rate=_rate("login_ip"), method="POST", block=True), name="post")
-@method_decorator(ratelimit(key="post:username", rate=_rate("login_account"), method="POST", block=True), name="post")
 class TokenView(ObtainAuthToken):
     permission_classes = [AllowAny]
     parser_classes = [JSONParser, FormParser]
 
     def post(self, request: Request, *args, **kwargs) -> Response:
+        # The account as parsed, whatever the body's content type (JSON or form).
+        limits.LOGIN.check(request, request.data.get("username") if isinstance(request.data, Mapping) else None)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
@@ -269,7 +269,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         summary="Reply, or write an internal note (agents)",
         parameters=[REFERENCE],
         request={"application/json": s.MessageCreateSerializer, "multipart/form-data": s.MessageCreateSerializer},
-        responses={201: s.MessageSerializer, **errors(400, 403, 404, 409)},
+        responses={201: s.MessageSerializer, **errors(400, 403, 404, 409, 429)},
     ),
 )
 class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -286,6 +286,7 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def get_queryset(self):
         return selectors.message_list_visible_to(user=self.request.user, ticket=self.ticket())
 
+    @method_decorator(limits.customer_replies)
     def create(self, request: Request, reference: str) -> Response:
         ticket = self.ticket()
         data = s.MessageCreateSerializer(data=request.data)

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from sofacover import ratelimit
 from tickets import services
 from tickets.auth import normalise_email
 from tickets.models import Ticket
@@ -150,12 +151,19 @@ class SignupForm(forms.Form):
         return cleaned
 
     def save(self, request: HttpRequest) -> User:
-        """Create the inactive account (or find the existing one) and send the matching email."""
+        """Create the inactive account (or find the existing one) and send the matching email.
+
+        Both paths do the same work, so the answer and its timing say nothing about the address:
+        the service hashes the password either way, and one email goes out through _send (none
+        once the address's mail quota is spent, on either path).
+        """
         user, created = services.customer_sign_up(
             email=self.cleaned_data["email"],
             password=self.cleaned_data["password"],
             name=self.cleaned_data["name"],
         )
+        if not ratelimit.account_mail_allowed(request, user.email):
+            return user
         if created or (not user.is_active and not user.is_staff):
             send_activation_email(request, user)
         else:

@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -24,9 +24,9 @@ from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from sofacover import ratelimit as limits
 from sofacover.errors import DomainError
 from tickets import selectors, services
-from tickets.auth import normalise_email
 from tickets.models import Ticket
 
 from .extensions import (
@@ -47,11 +47,6 @@ def _rate(name: str):
     return lambda group, request: settings.RATELIMITS[name]
 
 
-def _posted_email(field: str):
-    """Rate-limit key: the posted address, normalised so case or spaces do not buy more attempts."""
-    return lambda group, request: normalise_email(request.POST.get(field, ""))
-
-
 def _limit(name: str, key, group: str):
     return ratelimit(group=group, key=key, rate=_rate(name), method="POST", block=True)
 
@@ -64,8 +59,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "tickets/portal/home.html")
 
 
-@method_decorator(_limit("login_ip", "ip", "portal.login"), name="dispatch")
-@method_decorator(_limit("login_account", _posted_email("username"), "portal.login"), name="dispatch")
+@method_decorator(limits.LOGIN.guard("username"), name="dispatch")
 class LoginView(auth_views.LoginView):
     """Django's login; its get_success_url refuses ?next= to other hosts (url_has_allowed_host_and_scheme)."""
 
@@ -78,15 +72,23 @@ class LogoutView(auth_views.LogoutView):
     """POST only (Django answers GET with 405)."""
 
 
-@method_decorator(_limit("password_reset_ip", "ip", "portal.password-reset"), name="dispatch")
-@method_decorator(_limit("password_reset_account", _posted_email("email"), "portal.password-reset"), name="dispatch")
 class PasswordResetView(auth_views.PasswordResetView):
+    """Every accepted request counts on the PASSWORD_RESET door; past the address's mail quota
+    the page is the same but no further link is sent."""
+
     form_class = PortalPasswordResetForm
     template_name = "registration/password_reset_form.html"
     email_template_name = "registration/password_reset_email.txt"
     subject_template_name = "registration/password_reset_subject.txt"
     success_url = reverse_lazy("portal:password-reset-done")
     extra_email_context = {"site_name": "SofaCover Pro Support"}
+
+    def form_valid(self, form: PortalPasswordResetForm) -> HttpResponse:
+        email = form.cleaned_data["email"]
+        limits.PASSWORD_RESET.enter(self.request, email)
+        if not limits.account_mail_allowed(self.request, email):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
@@ -103,12 +105,13 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
 
 
 @require_http_methods(["GET", "POST"])
-@_limit("signup_ip", "ip", "portal.signup")
 def signup(request: HttpRequest) -> HttpResponse:
+    """A valid sign-up counts on the SIGNUP door (each sends mail); a rejected form costs nothing."""
     if request.user.is_authenticated:
         return redirect("portal:ticket-list")
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        limits.SIGNUP.enter(request, form.cleaned_data["email"])
         form.save(request)
         return redirect("portal:signup-done")
     return render(request, "registration/signup.html", {"form": form})
@@ -222,8 +225,7 @@ def ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
 
 @require_POST
 @login_required
-@_limit("ticket_ip", "ip", "portal.ticket-reply")
-@_limit("ticket_account", "user", "portal.ticket-reply")
+@limits.customer_replies
 def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = selectors.ticket_get_visible_to(user=request.user, reference=reference)
     form = ReplyForm(request.POST, request.FILES)
