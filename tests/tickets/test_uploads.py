@@ -4,17 +4,22 @@
 from __future__ import annotations
 
 import io
+import re
+import time
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfWriter
 
 from tests.tickets import files
 from tests.tickets.factories import TicketFactory
 from tickets.models import Attachment, Message, Ticket
-from tickets.uploads import check_upload
+from tickets.uploads import check_upload, markup
 from tickets.uploads.markup import MarkupScanner
 
 pytestmark = pytest.mark.django_db
@@ -190,6 +195,16 @@ class TestMarkupAnywhereInTheFile:
         assert _refusal("notes.txt", content) == f"“notes.txt” {SCRIPT_OR_PAGE}."
 
     @pytest.mark.parametrize(
+        "pattern",
+        [b"<b><i>x</i></b> ", b'<a b="', b"<a =>", b"<a ", b"<!--->", b"<a \"x\"=y 'z'>", b"script: "],
+    )
+    def test_ten_megabytes_of_hostile_markup_are_read_in_seconds_not_minutes(self, pattern):
+        content = pattern * (10_000_000 // len(pattern))
+        started = time.perf_counter()
+        assert _refusal("notes.txt", content) is None
+        assert time.perf_counter() - started < 6  # under a second when idle; a Python step per tag took 10 s
+
+    @pytest.mark.parametrize(
         "text",
         [
             b"if a < b and c > d: print('online=1')",
@@ -200,6 +215,46 @@ class TestMarkupAnywhereInTheFile:
     )
     def test_plain_text_with_angle_brackets_passes(self, text):
         assert _refusal("notes.txt", text) is None
+
+
+# Pieces of HTML syntax, handler-like names among them, for the scanner's property test.
+SYNTAX = [
+    *(bytes([c]) for c in b"<>/=\"' \n!-?ax"),
+    b"--",
+    b"<b",
+    b"<b ",
+    b"on",
+    b"onCut",
+    b" onCut=",
+    b"=x>",
+    b'"x"',
+]
+
+
+def _scan(content: bytes, piece_sizes: list[int], *, fast: bool) -> bool:
+    scanner = MarkupScanner()
+    with (
+        mock.patch.object(markup, "_CLEAN_TEXT", markup._CLEAN_TEXT if fast else re.compile(b"[^<]*+")),
+        mock.patch.object(markup, "_ATTRIBUTES", markup._ATTRIBUTES if fast else re.compile(b"")),
+    ):
+        start, piece = 0, 0
+        while start < len(content):
+            size = piece_sizes[piece % len(piece_sizes)]
+            if scanner.feed(content[start : start + size]):
+                return True
+            start, piece = start + size, piece + 1
+    return False
+
+
+class TestMarkupScanner:
+    @given(st.lists(st.sampled_from(SYNTAX), max_size=40), st.lists(st.integers(1, 8), min_size=1, max_size=4))
+    @settings(max_examples=400, deadline=None)
+    def test_gives_one_verdict_whatever_the_piece_sizes_and_with_or_without_its_fast_paths(self, tokens, sizes):
+        content = b"".join(tokens)
+        whole = _scan(content, [len(content)], fast=False)
+        assert _scan(content, sizes, fast=False) == whole
+        assert _scan(content, [len(content)], fast=True) == whole
+        assert _scan(content, sizes, fast=True) == whole
 
 
 class TestImagesThatAreScripts:

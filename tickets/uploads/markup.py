@@ -1,23 +1,62 @@
-"""Finding HTML and script in a file read piece by piece, and images whose header is also a script."""
+"""Finding HTML and script in a file read piece by piece, and images whose header is also a script.
+
+Everything here reads lower-cased bytes: HTML names are case-insensitive and lower-casing
+bytes touches only A-Z, so quotes, brackets and offsets stay where they are.
+"""
 
 from __future__ import annotations
 
 import re
 
+_SPACE = rb"[\t\n\x0c\r ]"  # what HTML calls whitespace (a CR is read as a newline)
+
 # Start tags that are a web page by themselves, load or run something, or make a browser stop
-# reading tags (raw text: script, style, title, textarea, ...), and script URLs. A tag name ends
-# where a browser ends it: at whitespace, "/" or ">". Each match is at most MARKER_OVERLAP bytes
-# long, and that much of each piece is kept for the next, so a marker split between two reads is
-# still found.
-ACTIVE_MARKERS = re.compile(
-    rb"<(?:!doctype[\t\n\x0c\r ]{1,16}html|html|head|body|script|style|svg|math|iframe|frameset|object|embed"
-    rb"|applet|img|image|video|audio|link|meta|base|xmp|noscript|noembed|noframes|plaintext|title|textarea)"
-    rb"(?=[\t\n\x0c\r />])"
-    rb"|<\?xml|(?:java|vb)script[\t\n\x0c\r ]{0,16}:|data[\t\n\x0c\r ]{0,16}:[\t\n\x0c\r ]{0,16}text/html",
-    re.IGNORECASE,
+# reading tags (raw text: script, style, title, textarea, ...). A tag name ends where a browser
+# ends it: at whitespace, "/" or ">".
+TAG_MARKERS = re.compile(
+    rb"<(?:!doctype" + _SPACE + rb"{1,16}html|\?xml"
+    rb"|(?:html|head|body|script|style|svg|math|iframe|frameset|object|embed|applet|img|image|video|audio"
+    rb"|link|meta|base|xmp|noscript|noembed|noframes|plaintext|title|textarea)(?=[\t\n\x0c\r />]))"
 )
+# Script addresses: javascript:, vbscript:, data:text/html. Found by their literal tail, then
+# checked backwards, which keeps the search a plain substring search.
+_SCRIPT_SCHEME = re.compile(rb"script" + _SPACE + rb"{0,16}:")
+_HTML_DATA = re.compile(rb"text/html")
+_DATA_SCHEME_BEFORE = re.compile(rb"data" + _SPACE + rb"{0,16}:" + _SPACE + rb"{0,16}\Z")
+# Every marker above is shorter than this; that much of each piece is kept for the next, so a
+# marker split between two reads is still found.
 MARKER_OVERLAP = 64
-EVENT_HANDLER = re.compile(rb"on[a-z]+")
+
+# An event-handler attribute with a value (the shortest handler names are oncut and onend).
+EVENT_HANDLER = re.compile(rb"on[a-z]{3,}")
+_NAME_KEPT = 40  # longer than any event-handler name
+
+# Fast paths, so that ordinary text and tags cost one regular-expression call and no Python step
+# each. Possessive quantifiers make them run like the state machine below, without backtracking.
+# _ATTRIBUTE is one whole attribute that is not an event handler, read as a browser reads it. It
+# matches only when the state after it is certain (its value is complete, or what follows shows
+# that no value comes), so where a run of them stops, a browser is before an attribute name.
+# Whatever is cut at the end of a piece is left to the state machine.
+_ATTRIBUTE = (
+    rb"[\t\n\x0c\r /]*+(?!on[a-z]{3,}+" + _SPACE + rb"*+=)[^\t\n\x0c\r />][^\t\n\x0c\r />=]*+"
+    rb"(?:" + _SPACE + rb"*+=" + _SPACE + rb"*+"
+    rb"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\x0c\r >\"'][^\t\n\x0c\r >]*+(?=[\t\n\x0c\r >])|(?=>))"
+    rb"|(?=" + _SPACE + rb"*+[/>])"
+    rb"|(?=" + _SPACE + rb"++[^\t\n\x0c\r =/>]))"
+)
+_ATTRIBUTES = re.compile(rb"(?:" + _ATTRIBUTE + rb")*+")
+# Text, and whole tags without an event handler, comments and declarations: after each a browser
+# is back to reading text.
+_CLEAN_TEXT = re.compile(
+    rb"(?:[^<]++"
+    rb"|</?[a-z][^\t\n\x0c\r />]*+(?:" + _ATTRIBUTE + rb")*+[\t\n\x0c\r /]*+>"
+    rb"|<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
+    rb"|<!(?!--)[^>]*+>"
+    rb"|<\?[^>]*+>"
+    rb"|</(?![a-z])[^>]*+>"
+    rb"|<(?=[^a-z!/?])"
+    rb")*+"
+)
 
 _TAG_NAME_END = re.compile(rb"[\t\n\x0c\r />]")
 _ATTR_NAME_END = re.compile(rb"[\t\n\x0c\r />=]")
@@ -25,7 +64,6 @@ _UNQUOTED_END = re.compile(rb"[\t\n\x0c\r >]")
 _NOT_SPACE = re.compile(rb"[^\t\n\x0c\r ]")
 _NOT_SPACE_OR_SLASH = re.compile(rb"[^\t\n\x0c\r /]")
 _COMMENT_END = re.compile(rb"--!?>")
-_NAME_KEPT = 40  # longer than any event-handler name
 _GT, _SLASH, _BANG, _QUESTION, _EQUALS, _DASH = b">/!?=-"
 (
     _DATA,
@@ -46,19 +84,29 @@ _GT, _SLASH, _BANG, _QUESTION, _EQUALS, _DASH = b">/!?=-"
 
 
 def _is_letter(byte: int) -> bool:
-    return 65 <= byte <= 90 or 97 <= byte <= 122
+    return 97 <= byte <= 122
+
+
+def has_script_address(lowered: bytes) -> bool:
+    for match in _SCRIPT_SCHEME.finditer(lowered):
+        if lowered.endswith((b"java", b"vb"), 0, match.start()):
+            return True
+    return any(
+        _DATA_SCHEME_BEFORE.search(lowered, max(0, match.start() - MARKER_OVERLAP), match.start())
+        for match in _HTML_DATA.finditer(lowered)
+    )
 
 
 class MarkupScanner:
     """Finds HTML and script markers in a file fed to it piece by piece.
 
-    Besides ACTIVE_MARKERS it runs the part of the HTML tokenizer that decides where tags,
+    Besides the markers it runs the part of the HTML tokenizer that decides where tags,
     comments and quoted attribute values begin and end, so it sees an event-handler attribute
     (``<b title=">" onclick=…>``) on any tag, where a browser would. Between pieces it keeps
     its state, the last MARKER_OVERLAP bytes and at most a few bytes of lookahead: a file of any
-    size is read in bounded memory and nothing hides on a boundary. Elements whose content a
-    browser does not read as tags (script, style, textarea, svg, ...) are markers themselves, so
-    the tokenizer never needs to follow a browser into them.
+    size is read in bounded memory, in time linear in its size, and nothing hides on a boundary.
+    Elements whose content a browser does not read as tags (script, style, textarea, svg, ...)
+    are markers themselves, so the tokenizer never needs to follow a browser into them.
     """
 
     def __init__(self) -> None:
@@ -66,15 +114,16 @@ class MarkupScanner:
         self._pending = b""
         self._state = _DATA
         self._name = bytearray()
+        self._handler = False  # the attribute name just read is an event handler's: a value makes it one
         self._quote = b""
 
     def feed(self, chunk: bytes) -> bool:
         """Read the next piece of the file; True once it holds HTML or script."""
-        window = self._window + chunk
-        if ACTIVE_MARKERS.search(window):
+        window = (self._window + chunk).lower()
+        if TAG_MARKERS.search(window) or has_script_address(window):
             return True
         self._window = window[-MARKER_OVERLAP:]
-        data, self._pending = self._pending + chunk, b""
+        data, self._pending = self._pending + chunk.lower(), b""
         return self._tokenize(data)
 
     def _tokenize(self, data: bytes) -> bool:  # one branch per tokenizer state
@@ -82,10 +131,10 @@ class MarkupScanner:
         while i < end:
             state = self._state
             if state == _DATA:
-                i = data.find(b"<", i)
-                if i < 0:
+                i = _CLEAN_TEXT.match(data, i).end()
+                if i == end:
                     return False
-                self._state, i = _TAG_OPEN, i + 1
+                self._state, i = _TAG_OPEN, i + 1  # a "<" the fast path could not settle
             elif state == _TAG_OPEN:
                 byte = data[i]
                 if _is_letter(byte):
@@ -141,21 +190,14 @@ class MarkupScanner:
                     return False
                 i = match.end()
                 self._state = _DATA if data[i - 1] == _GT else _BEFORE_ATTR
-            elif state in (_BEFORE_ATTR, _AFTER_ATTR, _BEFORE_VALUE):
-                match = (_NOT_SPACE_OR_SLASH if state == _BEFORE_ATTR else _NOT_SPACE).search(data, i)
+            elif state == _BEFORE_ATTR:  # also after a quoted value, or after "/"
+                i = _ATTRIBUTES.match(data, i).end()
+                match = _NOT_SPACE_OR_SLASH.search(data, i)
                 if match is None:
                     return False
                 i = match.start()
-                byte = data[i]
-                if byte == _GT:
+                if data[i] == _GT:
                     self._state, i = _DATA, i + 1
-                elif state == _BEFORE_VALUE:
-                    if byte in b"\"'":
-                        self._state, self._quote, i = _QUOTED, data[i : i + 1], i + 1
-                    else:
-                        self._state = _UNQUOTED
-                elif state == _AFTER_ATTR and byte in (_EQUALS, _SLASH):
-                    self._state, i = (_BEFORE_VALUE if byte == _EQUALS else _BEFORE_ATTR), i + 1
                 else:  # a new attribute; its first character may even be "=" or a quote
                     self._name[:] = data[i : i + 1]
                     self._state, i = _ATTR_NAME, i + 1
@@ -165,10 +207,27 @@ class MarkupScanner:
                 self._name += data[i : min(stop, i + max(0, _NAME_KEPT - len(self._name)))]
                 if match is None:
                     return False
-                if EVENT_HANDLER.fullmatch(bytes(self._name).lower()):
-                    return True
+                self._handler = EVENT_HANDLER.fullmatch(self._name) is not None
                 byte, i = data[stop], stop + 1
+                if self._handler and byte == _EQUALS:
+                    return True
                 self._state = {_EQUALS: _BEFORE_VALUE, _GT: _DATA, _SLASH: _BEFORE_ATTR}.get(byte, _AFTER_ATTR)
+            elif state in (_AFTER_ATTR, _BEFORE_VALUE):
+                match = _NOT_SPACE.search(data, i)
+                if match is None:
+                    return False
+                i = match.start()
+                byte = data[i]
+                if byte == _GT:
+                    self._state, i = _DATA, i + 1
+                elif state == _AFTER_ATTR:  # "=" gives the name a value; anything else starts another
+                    if byte == _EQUALS and self._handler:
+                        return True
+                    self._state, i = (_BEFORE_VALUE, i + 1) if byte == _EQUALS else (_BEFORE_ATTR, i)
+                elif byte in b"\"'":
+                    self._state, self._quote, i = _QUOTED, data[i : i + 1], i + 1
+                else:
+                    self._state = _UNQUOTED
             elif state == _QUOTED:
                 i = data.find(self._quote, i)
                 if i < 0:
