@@ -21,6 +21,7 @@ from tests.tickets.factories import TicketFactory
 from tickets.models import Attachment, Message, Ticket
 from tickets.uploads import check_upload, markup
 from tickets.uploads.markup import MarkupScanner
+from tickets.uploads.pdf import PDF_MAX_OBJECTS
 
 pytestmark = pytest.mark.django_db
 
@@ -316,6 +317,13 @@ class TestPdfs:
             ]
         )
         assert _refusal("a.pdf", content) is None
+
+    def test_a_pdf_with_more_objects_than_can_be_checked_is_refused(self):
+        content = files.pdf_document(
+            [b"<< /Type /Catalog /Pages 2 0 R >>", *files.PAGES, *[b"<< >>"] * PDF_MAX_OBJECTS]
+        )
+        expected = "“a.pdf” has more than 20,000 objects, too many to check, and is refused."
+        assert _refusal("a.pdf", content) == expected
 
     def test_a_pdf_needing_a_password_is_refused_as_uncheckable(self):
         writer = PdfWriter()

@@ -44,9 +44,16 @@ PDF_URI_SCHEMES = frozenset({"http", "https", "mailto", "tel"})
 _URI_SCHEME = re.compile(r"([a-z][a-z0-9+.-]*):")
 _URI_IGNORED = re.compile(r"[\x00-\x20\x7f]")
 _GOTO_CHAIN_LIMIT = 16
+# Parsing costs about 0.1 ms an object: this bounds the check to a few seconds. An invoice has a
+# hundred objects, a 300-page manual a few thousand.
+PDF_MAX_OBJECTS = 20_000
 
 
 class _PdfRefused(Exception):
+    pass
+
+
+class _PdfTooComplex(Exception):
     pass
 
 
@@ -66,6 +73,11 @@ def check_pdf(upload: UploadedFile, filename: str) -> None:
             f"“{filename}” contains JavaScript, embedded files or actions that run by themselves, and is refused.",
             code="active_content",
         ) from exc
+    except _PdfTooComplex as exc:
+        raise ValidationError(
+            f"“{filename}” has more than {PDF_MAX_OBJECTS:,} objects, too many to check, and is refused.",
+            code="too_complex",
+        ) from exc
     except (FileNotDecryptedError, DependencyError) as exc:
         raise ValidationError(
             f"“{filename}” is encrypted, so it cannot be checked. Please send it without a password.",
@@ -79,6 +91,8 @@ def _pdf_walk(reader: PdfReader) -> None:
     pending: list[PdfObject] = [reader.trailer]
     pending += [IndirectObject(num, gen, reader) for gen, numbers in reader.xref.items() for num in numbers]
     pending += [IndirectObject(num, 0, reader) for num in reader.xref_objStm]
+    if len(pending) > PDF_MAX_OBJECTS + 1:
+        raise _PdfTooComplex(len(pending))
     seen: set[tuple[int, int]] = set()
     while pending:
         item = pending.pop()
@@ -86,6 +100,8 @@ def _pdf_walk(reader: PdfReader) -> None:
             if (item.idnum, item.generation) in seen:
                 continue
             seen.add((item.idnum, item.generation))
+            if len(seen) > PDF_MAX_OBJECTS:
+                raise _PdfTooComplex(len(seen))
             item = item.get_object()
         if isinstance(item, NameObject) and item in PDF_ACTIVE_NAMES:
             raise _PdfRefused(item)
