@@ -258,19 +258,32 @@ class TestMarkupScanner:
         assert _scan(content, sizes, fast=True) == whole
 
 
+WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
+
+
 class TestImagesThatAreScripts:
-    @pytest.mark.parametrize(
-        "header",
-        [b"GIF89a/*", b"GIF87a//", b"GIF89a=1", b"GIF89a:a", b"GIF89a <!--"],
-    )
+    @pytest.mark.parametrize("header", [b"GIF89a/*", b"GIF87a//", b"GIF89a=`", b"GIF89a:'", b"GIF89a <!--"])
     def test_a_gif_whose_header_continues_as_a_script_is_refused(self, header):
         content = header + files.GIF[len(header) :]
         assert _refusal("x.gif", content) == "“x.gif” is also a script and is refused."
 
-    @pytest.mark.parametrize("width", [1, 32, 34, 47, 61, 96, 640, 4096])
-    def test_a_gif_of_an_ordinary_width_passes(self, width):
+    def test_a_gif_that_is_all_text_is_refused(self):
+        assert _refusal("x.gif", b"GIF89a=alert(document.domain)") == "“x.gif” is also a script and is refused."
+
+    @pytest.mark.parametrize("width", [1, 32, 34, 47, 58, 61, 96, 640, 4096, 0x413D])
+    def test_a_gif_of_any_real_width_passes(self, width):
         content = files.GIF[:6] + width.to_bytes(2, "little") + files.GIF[8:]
         assert _refusal("x.gif", content) is None
+
+    @pytest.mark.parametrize("size", [b"/*\x01\x00", b"=`\x01\x00", b"= '\x00"])
+    def test_a_webp_whose_size_field_opens_a_script_is_refused(self, size):
+        content = WEBP[:4] + size + WEBP[8:]
+        assert _refusal("x.webp", content) == "“x.webp” is also a script and is refused."
+
+    @pytest.mark.parametrize("size", [b"\x1a\x00\x00\x00", b"=A\x01\x00", b":\x00\x00\x00", b"/ \x01\x00"])
+    def test_a_webp_of_any_real_size_passes(self, size):
+        content = WEBP[:4] + size + WEBP[8:]
+        assert _refusal("x.webp", content) is None
 
 
 def _pdf(writer: PdfWriter) -> bytes:

@@ -244,12 +244,22 @@ class MarkupScanner:
 
 # Formats whose signature is ASCII, which a JavaScript engine reads as a name (GIF89a, RIFF).
 TEXT_SIGNATURES = {"gif": 6, "webp": 4}
-# A GIF/JS polyglot (GIF89a/*…*/=alert(1)) continues that name with a comment, an assignment
-# or a label before the first binary byte. A real image's header turns binary within a byte or
-# two, unless it is over 8,000 pixels wide with these exact bytes in its width.
-_SCRIPT_AFTER_SIGNATURE = re.compile(rb"[\t\n\x0b\x0c\r ]*(?:/[*/]|<!--|[=:][\t\n\x0b\x0c\r\x20-\x7e])")
+_TEXT_RUN = re.compile(rb"[\t\n\x0b\x0c\r\x20-\x7e]*+")
+_SCRIPT_OPENER = re.compile(rb"[/'\"`]")
 
 
 def reads_as_script(head: bytes, signature_length: int) -> bool:
-    """True when an image with an ASCII signature of this length starts like a script."""
-    return _SCRIPT_AFTER_SIGNATURE.match(head, signature_length) is not None
+    """True when an image with an ASCII signature of this length starts like a script.
+
+    A GIF/JS polyglot (``GIF89a/*…*/=alert(1)``) must stay valid JavaScript through the binary
+    bytes of the image, so before the first of them the text after the signature opens a comment,
+    or assigns (``=``) or labels (``:``) something and opens a comment, string, template or regular
+    expression; or the file has no binary bytes at all. A real image turns binary within a few
+    bytes: its width or size would have to be these exact characters.
+    """
+    run = _TEXT_RUN.match(head, signature_length).group()
+    code = run.lstrip(b"\t\n\x0b\x0c\r ")
+    if code.startswith((b"/*", b"//", b"<!--")):
+        return True
+    all_text = signature_length + len(run) == len(head)
+    return code[:1] in (b"=", b":") and (all_text or _SCRIPT_OPENER.search(code) is not None)
