@@ -88,6 +88,7 @@ def _is_letter(byte: int) -> bool:
 
 
 def has_script_address(lowered: bytes) -> bool:
+    """True when lower-cased bytes hold a javascript:, vbscript: or data:text/html address."""
     for match in _SCRIPT_SCHEME.finditer(lowered):
         if lowered.endswith((b"java", b"vb"), 0, match.start()):
             return True

@@ -15,7 +15,6 @@ from pypdf.generic import (
     IndirectObject,
     NameObject,
     PdfObject,
-    TextStringObject,
 )
 
 # Names of JavaScript, of actions that start programs, load or send data, of embedded files,
@@ -124,7 +123,7 @@ def _pdf_check_dictionary(dictionary: DictionaryObject) -> None:
         uri = _resolved(dictionary.get("/URI"))
         if isinstance(uri, ByteStringObject):
             uri = uri.decode("latin-1")
-        if isinstance(uri, TextStringObject | str):
+        if isinstance(uri, str):  # a TextStringObject is a str
             scheme = _URI_SCHEME.match(_URI_IGNORED.sub("", uri).lower())
             if scheme and scheme.group(1) not in PDF_URI_SCHEMES:
                 raise _PdfRefused(uri)
