@@ -183,6 +183,10 @@ MATRIX: dict[str, list[Cell]] = {
     "ticket-resolve": [Cell("POST", lambda w: f"{T}{w.ticket.reference}/resolve/", api())],
     "ticket-reopen": [Cell("POST", lambda w: f"{T}{w.resolved.reference}/reopen/", api())],
     "ticket-timeline": [Cell("GET", lambda w: f"{T}{w.ticket.reference}/timeline/", api())],
+    "api-attachment": [
+        Cell("GET", lambda w: f"/api/v1/attachments/{w.public_attachment}/", api(), label="public reply"),
+        Cell("GET", lambda w: f"/api/v1/attachments/{w.internal_attachment}/", api(a=404), label="internal note"),
+    ],
     "ticket-messages": [
         Cell("GET", lambda w: f"{T}{w.ticket.reference}/messages/", api()),
         Cell(

@@ -199,9 +199,11 @@ class AttachmentSerializer(serializers.ModelSerializer):
         fields = ["id", "filename", "content_type", "size", "url"]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.CharField())
+    @extend_schema_field(
+        serializers.CharField(help_text="Where to download the file with the same credentials: `GET` it.")
+    )
     def get_url(self, attachment: Attachment) -> str:
-        return reverse("portal:attachment", kwargs={"uuid": attachment.uuid})
+        return reverse("api-attachment", kwargs={"id": attachment.uuid})
 
 
 class MessageSerializer(serializers.ModelSerializer):

@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
@@ -27,6 +27,7 @@ from django_ratelimit.decorators import ratelimit
 from sofacover import ratelimit as limits
 from sofacover.errors import DomainError
 from tickets import selectors, services
+from tickets.downloads import attachment_response
 from tickets.models import Ticket
 
 from .extensions import (
@@ -274,17 +275,4 @@ def ticket_reopen(request: HttpRequest, reference: str) -> HttpResponse:
 @login_required
 def attachment_download(request: HttpRequest, uuid: str) -> FileResponse:
     attachment = selectors.attachment_get_visible_to(user=request.user, uuid=str(uuid))
-    try:
-        stream = attachment.file.open("rb")
-    except FileNotFoundError as exc:  # the row outlived its file (restored backup, say)
-        raise Http404("This file is no longer available.") from exc
-    response = FileResponse(
-        stream,
-        as_attachment=True,
-        filename=attachment.filename,
-        content_type=attachment.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return attachment_response(attachment)

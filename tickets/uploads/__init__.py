@@ -1,9 +1,13 @@
 """Checking uploads by their content, not their name.
 
 A file is accepted when its extension is on the allow-list, its bytes are what
-the extension claims, and nothing in it would run if a browser were tricked
-into rendering it (HTML, SVG, script, PDF JavaScript). The stored name is
-generated elsewhere; the customer's name is only cleaned for display.
+the extension claims, and nothing in it would run if a browser or a PDF reader
+were tricked into running it: HTML tags a browser would build, event-handler
+attributes and script URLs anywhere in the file (read whole, streamed, never in
+pieces with gaps between them), an image whose first bytes are also a script,
+and PDF JavaScript, automatic actions and embedded files, found by parsing the
+PDF, object streams included. The stored name is generated elsewhere; the
+customer's name is only cleaned for display.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
+
+from .markup import TEXT_SIGNATURES, MarkupScanner, reads_as_script
+from .pdf import check_pdf
 
 # extension -> (content type we serve, content types the bytes may sniff as; None = text)
 ALLOWED: dict[str, tuple[str, frozenset[str] | None]] = {
@@ -42,12 +49,7 @@ ALLOWED: dict[str, tuple[str, frozenset[str] | None]] = {
     "csv": ("text/csv", None),
 }
 COMPRESSED = {"zip", "docx", "xlsx"}
-ACTIVE_CONTENT = re.compile(
-    rb"<\s*(?:!doctype\s+html|html|head|body|script|svg|iframe|object|embed|\?xml-stylesheet)\b"
-    rb"|<\?xml|javascript:",
-    re.IGNORECASE,
-)
-PDF_SCRIPT = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFile)\b")
+HEAD_BYTES = 8192
 INVISIBLE = re.compile(r"[\u0000-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 
 
@@ -88,18 +90,17 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     content_type, sniffable = ALLOWED[extension]
 
     digest = hashlib.sha256()
-    upload.seek(0)
-    head = upload.read(8192)
+    head = b""
+    # Archives are compressed, so markup in them is noise; what they hold is never served unpacked.
+    scanner = MarkupScanner() if extension not in COMPRESSED else None
     upload.seek(0)
     for chunk in upload.chunks():
         digest.update(chunk)
-        if extension not in COMPRESSED and ACTIVE_CONTENT.search(chunk):
+        if len(head) < HEAD_BYTES:
+            head += chunk[: HEAD_BYTES - len(head)]
+        if scanner is not None and scanner.feed(chunk):
             raise ValidationError(
                 f"“{filename}” contains web page or script content and is refused.", code="active_content"
-            )
-        if extension == "pdf" and PDF_SCRIPT.search(chunk):
-            raise ValidationError(
-                f"“{filename}” contains embedded scripts or files and is refused.", code="active_content"
             )
     upload.seek(0)
 
@@ -117,6 +118,11 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
         raise ValidationError(
             f"“{filename}” does not contain what its name says ({extension}).", code="content_mismatch"
         )
+    if extension in TEXT_SIGNATURES and reads_as_script(head, TEXT_SIGNATURES[extension]):
+        raise ValidationError(f"“{filename}” is also a script and is refused.", code="active_content")
+    if extension == "pdf":
+        check_pdf(upload, filename)
+        upload.seek(0)
     return CheckedUpload(
         file=upload, filename=filename, content_type=content_type, size=upload.size, sha256=digest.hexdigest()
     )
