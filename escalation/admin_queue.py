@@ -7,10 +7,12 @@ through tickets.admin.CONSOLE_PANELS.
 - Queue: time left to the response and resolution deadlines (negative once
   overdue) with on-track / at-risk / breached colours, an "SLA" filter made of
   database conditions on the stored columns with one ``now`` per request, sorting
-  by the running deadlines, and an "Escalate to next tier" action.
+  by the running deadlines, a "Lead review" filter (customers' escalation requests
+  waiting for a lead), and an "Escalate to next tier" action.
 - Ticket page: every deadline with its state and what explains it (policy,
-  calendar, pause segments, breaches, escalations) and an escalate form posting
-  to a custom admin URL.
+  calendar, pause segments, breaches, escalations), the lead-review flag with its
+  "Mark reviewed" button for leads, and an escalate form posting to a custom admin
+  URL (shown to those who may change the ticket).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Case, DateTimeField, F, Q, When
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, When
 from django.db.models.expressions import OrderBy
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
@@ -30,6 +32,7 @@ from django.utils.html import format_html
 
 from sofacover.errors import DomainError
 from tickets import admin as ticket_admin
+from tickets import permissions as ticket_permissions
 from tickets.admin import duration_label
 from tickets.models import Ticket
 
@@ -149,6 +152,24 @@ class SlaFilter(admin.SimpleListFilter):
         return queryset.filter(conditions[value])
 
 
+class LeadReviewFilter(admin.SimpleListFilter):
+    """Tickets whose customer asked to escalate: waiting for a lead's review, or reviewed."""
+
+    title = "lead review"
+    parameter_name = "lead_review"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Waiting for a lead"), ("reviewed", "Reviewed")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "pending":
+            return queryset.filter(Exists(Escalation.objects.filter(ticket=OuterRef("pk"), review_pending=True)))
+        if value == "reviewed":
+            return queryset.filter(Exists(Escalation.objects.filter(ticket=OuterRef("pk"), reviewed_at__isnull=False)))
+        return queryset
+
+
 def running_deadline(due: str, done: str) -> OrderBy:
     """Sort key: the deadline of a clock still running; tickets without one go last."""
     running = Case(
@@ -182,7 +203,7 @@ def escalation_done_label(escalation: Escalation) -> str:
 class SlaTicketAdmin(ticket_admin.TicketAdmin):
     """The colleague's agent console, plus what the SLA engine knows about each ticket."""
 
-    list_filter = (*ticket_admin.TicketAdmin.list_filter, SlaFilter)
+    list_filter = (*ticket_admin.TicketAdmin.list_filter, SlaFilter, LeadReviewFilter)
     actions = [*ticket_admin.TicketAdmin.actions, "escalate_next_tier"]
 
     class Media:
@@ -276,9 +297,28 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
                 "<path:object_id>/escalate/",
                 self.admin_site.admin_view(self.escalate_view),
                 name="tickets_ticket_escalate",
-            )
+            ),
+            path(
+                "<path:object_id>/escalate/review/",
+                self.admin_site.admin_view(self.review_view),
+                name="tickets_ticket_escalation_review",
+            ),
         ]
         return custom + super().get_urls()
+
+    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A lead marks the customer's escalation request reviewed: the ticket leaves the "Lead review" filter."""
+        target = self.console_form_target(request, object_id)
+        if isinstance(target, HttpResponse):
+            return target
+        ticket, back = target
+        try:
+            services.escalation_review(ticket=ticket, actor=request.user, now=timezone.now())
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, f"The customer's escalation request on {ticket.reference} is reviewed.")
+        return HttpResponseRedirect(f"{back}#sla")
 
     def escalate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Escalate one ticket with the agent's reason and note, then go back to its page."""
@@ -439,12 +479,18 @@ def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
 def ticket_sla_console_panel(request: HttpRequest, ticket: Ticket) -> str:
     """The ticket page's SLA section (through tickets.admin.CONSOLE_PANELS): deadlines and escalate form."""
     now = ticket_admin.request_now(request)
-    can_escalate = request.user.has_perm("tickets.work_ticket") and ticket.is_active
+    may_work = request.user.has_perm("tickets.work_ticket")
+    can_escalate = may_work and ticket.is_active and ticket_permissions.can_change_ticket(request.user, ticket)
+    panel = sla_explanation(ticket, now=now)
+    review = next((escalation for escalation in panel["escalations"] if escalation.review_pending), None)
     context = {
-        "sla_panel": sla_explanation(ticket, now=now),
+        "sla_panel": panel,
         "ticket": ticket,
         "escalate_form": AgentEscalateForm(initial={"from_tier": ticket.tier}) if can_escalate else None,
         "escalate_url": reverse("admin:tickets_ticket_escalate", args=[ticket.pk]),
+        "review": review,
+        "can_review": review is not None and may_work and ticket_permissions.can_review_escalations(request.user),
+        "review_url": reverse("admin:tickets_ticket_escalation_review", args=[ticket.pk]),
     }
     return render_to_string("admin/escalation/ticket/sla_panel.html", context, request=request)
 

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tickets import permissions as ticket_permissions
 from tickets import selectors as ticket_selectors
 from tickets.api import serializers as ticket_serializers
 from tickets.api.views import ERRORS, REFERENCE
@@ -20,13 +21,34 @@ from .models import BusinessCalendar, Escalation, SlaPolicy
 
 
 class EscalationSerializer(serializers.ModelSerializer):
+    """One escalation as the viewer may see it: customers never see who at the desk escalated, nor why."""
+
     rule = serializers.CharField(source="rule.name", allow_null=True, default=None, read_only=True)
-    actor = serializers.EmailField(source="actor.username", allow_null=True, default=None, read_only=True)
+    actor = ticket_serializers.PersonField()
+    note = serializers.SerializerMethodField(
+        help_text="The desk sees every note; a customer only the notes of their own requests (else empty)."
+    )
 
     class Meta:
         model = Escalation
-        fields = ["at", "reason", "rule", "from_tier", "to_tier", "to_management", "actor", "note"]
+        fields = [
+            "at",
+            "reason",
+            "rule",
+            "from_tier",
+            "to_tier",
+            "to_management",
+            "actor",
+            "note",
+            "review_pending",
+            "reviewed_at",
+        ]
         read_only_fields = fields
+
+    def get_note(self, escalation: Escalation) -> str:
+        viewer = ticket_serializers.viewer_of(self)
+        readable = ticket_permissions.can_read_escalation_note(viewer, author_id=escalation.actor_id)
+        return escalation.note if readable else ""
 
 
 SLA_STATES = ["on_track", "at_risk", "breached", "met", "paused", "not_applicable"]
@@ -62,7 +84,10 @@ def register_ticket_fields() -> None:
 class EscalateRequestSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(
         choices=sorted(services.MANUAL_REASONS),
-        help_text="Customers may only use customer_request, once per tier.",
+        help_text=(
+            "Customers may only use customer_request, once per ticket (a repeat is a 409): it raises the ticket "
+            "one tier, never to management, and flags it for a lead's review."
+        ),
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     from_tier = serializers.ChoiceField(
@@ -88,7 +113,9 @@ class EscalateView(APIView):
         escalation = services.ticket_escalate(
             ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data
         )
-        return Response(EscalationSerializer(escalation).data, status=status.HTTP_201_CREATED)
+        return Response(
+            EscalationSerializer(escalation, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class SlaTargetSerializer(serializers.Serializer):

@@ -251,6 +251,9 @@ class Escalation(models.Model):
     class Reason(models.TextChoices):
         AUTO = "auto", "Automatic (rule)"
         CUSTOMER_REQUEST = "customer_request", "Customer request"
+        # A customer's later requests from when one was allowed per tier: kept as history by the
+        # migration that made it one per ticket; nothing records new ones.
+        CUSTOMER_REQUEST_REPEAT = "customer_request_repeat", "Customer request (repeat, before one per ticket)"
         TECHNICAL_COMPLEXITY = "technical_complexity", "Technical complexity"
         RESOURCE_CONSTRAINTS = "resource_constraints", "Resource constraints"
 
@@ -265,24 +268,38 @@ class Escalation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     note = models.TextField(blank=True, max_length=2000)
+    # A customer's request waits for a lead's review (the queue's "Lead review" filter) until one reviews it.
+    review_pending = models.BooleanField(default=False)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["ticket", "at"], name="escalation_ticket_idx")]
+        indexes = [
+            models.Index(fields=["ticket", "at"], name="escalation_ticket_idx"),
+            models.Index(fields=["ticket"], condition=Q(review_pending=True), name="escalation_review_pending_idx"),
+        ]
         constraints = [
             # A rule fires at most once per ticket, whoever sweeps and however often.
             models.UniqueConstraint(
                 fields=["ticket", "rule"], condition=Q(rule__isnull=False), name="escalation_once_per_rule"
             ),
-            # A customer asks at most once per tier.
+            # A customer asks at most once per ticket.
             models.UniqueConstraint(
-                fields=["ticket", "from_tier"],
+                fields=["ticket"],
                 condition=Q(reason="customer_request"),
-                name="escalation_customer_once_per_tier",
+                name="escalation_customer_once_per_ticket",
             ),
             models.CheckConstraint(
                 condition=Q(reason="auto", rule__isnull=False) | (~Q(reason="auto") & Q(rule__isnull=True)),
                 name="escalation_auto_has_rule",
+            ),
+            # Only a customer's request goes to a lead, and one reviewed waits no more.
+            models.CheckConstraint(
+                condition=Q(review_pending=False) | Q(reason="customer_request", reviewed_at__isnull=True),
+                name="escalation_review_only_pending_requests",
             ),
         ]
 

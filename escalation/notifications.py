@@ -6,7 +6,8 @@ dashboard only; #support-critical for P0/P1, #support-general for P2/P3,
 #launch-monitoring for system alerts.
 
 - new P0/P1 ticket: the on-call agents of its tier (all of the tier if nobody is on call);
-- escalation: the agents of the target tier, plus managers for the management rule;
+- escalation: the agents of the target tier, plus managers when it goes to management (a
+  customer's request never does: it goes up one tier and waits for a lead's review);
 - 75 % of a target used: the assignee, or the tier if nobody has the ticket;
 - breach: the assignee or the tier, and the priority's Slack channel;
 - the customer: an acknowledgment when the ticket is filed, a notice when it is resolved.
@@ -530,12 +531,20 @@ def on_escalated(*, escalation: Escalation, now: datetime) -> None:
     else:
         people, target = tier_agents(escalation.to_tier), f"Tier {escalation.to_tier}"
     note = f"\nNote: {escalation.note}" if escalation.note else ""
+    if escalation.reason == Escalation.Reason.CUSTOMER_REQUEST:
+        # Up one tier at most, never management; a lead reviews it (the queue's "Lead review" filter).
+        moved = f"moved to {target}" if escalation.to_tier != escalation.from_tier else f"stays in {target}"
+        subject = f"Customer asked to escalate {ticket.reference}"
+        body = f"{_describe(ticket)}: the customer asked to escalate; {moved}, waiting for a lead's review.{note}"
+    else:
+        subject = f"Escalated to {target}: {ticket.reference}"
+        body = f"{_describe(ticket)} escalated to {target} ({escalation.get_reason_display()}).{note}"
     _alert(
         ticket=ticket,
         kind=Kind.ESCALATED,
         people=people,
-        subject=f"Escalated to {target}: {ticket.reference}",
-        body=f"{_describe(ticket)} escalated to {target} ({escalation.get_reason_display()}).{note}",
+        subject=subject,
+        body=body,
         key=escalation_key(escalation),
         now=now,
         fresh_keys=True,

@@ -1,12 +1,13 @@
 """The SLA engine's part of the customer portal.
 
 - A panel on the customer's ticket page: when to expect a first reply and a
-  resolution, in plain language (no rule names, no internal notes), and the
-  "Ask to escalate" form while the ticket is active and the customer has not
-  asked yet at its current tier.
+  resolution, in plain language (no rule names, no notes or names from the
+  desk), and the "Ask to escalate" form while the ticket is active and the
+  customer has not asked yet (once per ticket).
 - The POST behind that form: one call to services.ticket_escalate with the
-  customer's reason. A refusal (already asked, closed) is a message on the
-  page, never a 500; someone else's ticket is a 404.
+  customer's reason. A refusal (already asked, closed, moved since the page was
+  shown) is the service's message on the page, never a 500; someone else's
+  ticket is a 404.
 
 The panel is registered in the portal's extension point when this module is
 imported (sofacover/urls.py imports it for the view), the way admin modules
@@ -63,9 +64,10 @@ def target_label(amount: int, unit: str, *, always_open: bool) -> str:
     return f"{amount} {unit}{'s' if amount != 1 else ''}"
 
 
-def _asked_at_current_tier(ticket: Ticket, escalations: list[Escalation]) -> Escalation | None:
+def _asked(escalations: list[Escalation]) -> Escalation | None:
+    """The customer's request for this ticket, if they made it (one per ticket)."""
     for escalation in escalations:
-        if escalation.reason == Escalation.Reason.CUSTOMER_REQUEST and escalation.from_tier == ticket.tier:
+        if escalation.reason == Escalation.Reason.CUSTOMER_REQUEST:
             return escalation
     return None
 
@@ -77,7 +79,7 @@ def ticket_sla_panel(request: HttpRequest, ticket: Ticket) -> str | None:
     now = timezone.now()
     states = selectors.sla_state(ticket, now=now)
     entry = selectors.policy_book().entry(ticket.priority)
-    asked = _asked_at_current_tier(ticket, list(selectors.escalation_list_for(ticket)))
+    asked = _asked(list(selectors.escalation_list_for(ticket)))
     can_ask = ticket.is_active and asked is None and request.user.pk == ticket.requester_id
     promise = None
     if entry is not None:
@@ -111,8 +113,6 @@ def ticket_escalate(request: HttpRequest, reference: str) -> HttpResponse:
     form = AskToEscalateForm(request.POST)
     if not form.is_valid():
         messages.error(request, "We could not read that request. Please try again from the ticket page.")
-    elif form.cleaned_data["tier"] != ticket.tier:
-        messages.error(request, "This ticket has already been escalated since you opened the page.")
     else:
         try:
             services.ticket_escalate(
@@ -121,6 +121,7 @@ def ticket_escalate(request: HttpRequest, reference: str) -> HttpResponse:
                 reason=Escalation.Reason.CUSTOMER_REQUEST,
                 note=form.cleaned_data["note"],
                 now=timezone.now(),
+                from_tier=form.cleaned_data["tier"],
             )
         except DomainError as exc:
             messages.error(request, exc.message)

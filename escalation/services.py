@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from sofacover.dbutil import insert_many, update_many
 from sofacover.errors import Conflict, DomainError
@@ -25,7 +26,7 @@ from tickets import services as ticket_services
 from tickets.models import Ticket, TicketEvent
 from tickets.signals import tickets_changed
 
-from . import notifications, selectors, sla
+from . import messages, notifications, selectors, sla
 from .models import Escalation, EscalationRule, SlaBreach, SlaPause, SweepRun
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,18 @@ SWEEP = "sla-sweep"
 
 class EscalationRefused(Conflict):
     code = "escalation_refused"
+
+
+class EscalationAlreadyRequested(EscalationRefused):
+    """A customer asks once per ticket."""
+
+    code = "escalation_already_requested"
+
+
+class AlreadyWithManagement(EscalationRefused):
+    """Management hears about a ticket once, by rule or by hand."""
+
+    code = "already_with_management"
 
 
 # While the sweep handles a ticket it re-plans the ticket itself once it has acted;
@@ -69,7 +82,24 @@ class Plan:
     moments: tuple[Moment, ...]
 
 
-def _rule_applies(rule: EscalationRule, ticket: Ticket) -> bool:
+@dataclass
+class EscalatedSoFar:
+    """What a ticket's escalations mean for the rules: which fired, and whether management has it."""
+
+    rules: set[int] = field(default_factory=set)
+    with_management: bool = False
+
+
+def _rule_applies(rule: EscalationRule, ticket: Ticket, so_far: EscalatedSoFar) -> bool:
+    """Whether ``rule`` still has something to do for ``ticket``.
+
+    A rule fires once per ticket, and a ticket already with management (by a rule
+    or by hand) is never sent there again by any rule.
+    """
+    if rule.pk in so_far.rules:
+        return False
+    if rule.action == EscalationRule.Action.NOTIFY_MANAGEMENT and so_far.with_management:
+        return False
     if rule.condition == EscalationRule.Condition.NOT_RESPONDED and ticket.first_responded_at is not None:
         return False
     if ticket.resolved_at is not None or not ticket.is_active:
@@ -77,7 +107,9 @@ def _rule_applies(rule: EscalationRule, ticket: Ticket) -> bool:
     return not (rule.action == EscalationRule.Action.MOVE_TO_TIER and ticket.tier >= (rule.to_tier or 0))
 
 
-def plan_for(ticket: Ticket, book: selectors.PolicyBook, pauses: tuple[sla.Pause, ...], fired: set[int]) -> Plan | None:
+def plan_for(
+    ticket: Ticket, book: selectors.PolicyBook, pauses: tuple[sla.Pause, ...], so_far: EscalatedSoFar
+) -> Plan | None:
     """Deadlines, warning moments and every pending moment of one ticket: pure but for its inputs."""
     entry = book.entry(ticket.priority)
     if entry is None:
@@ -112,7 +144,7 @@ def plan_for(ticket: Ticket, book: selectors.PolicyBook, pauses: tuple[sla.Pause
         warn = sla.warning_at(cal, history.tier_entered_at, history.tier_target, pauses)
         clock(SlaBreach.Kind.TIER_RESPONSE, warn, due.tier_response_due_at, None)
     for rule in book.rules.get(ticket.priority, ()):
-        if rule.pk in fired or not _rule_applies(rule, ticket):
+        if not _rule_applies(rule, ticket, so_far):
             continue
         fire_at = sla.add(cal, ticket.created_at, rule.after, pauses)
         if fire_at is not None:
@@ -121,8 +153,8 @@ def plan_for(ticket: Ticket, book: selectors.PolicyBook, pauses: tuple[sla.Pause
     return Plan(due, response_warn, resolution_warn, tuple(moments))
 
 
-def _fired_rules(ticket: Ticket) -> set[int]:
-    return _fired_rules_by_ticket([ticket.pk]).get(ticket.pk, set())
+def _escalated_so_far(ticket: Ticket) -> EscalatedSoFar:
+    return _escalations_by_ticket([ticket.pk]).get(ticket.pk, EscalatedSoFar())
 
 
 SLA_FIELDS = (
@@ -165,7 +197,7 @@ def sla_refresh(*, ticket: Ticket, now: datetime, book: selectors.PolicyBook | N
     """
     book = book or selectors.policy_book()
     pauses = selectors.pauses_of(ticket)
-    plan = plan_for(ticket, book, pauses, _fired_rules(ticket))
+    plan = plan_for(ticket, book, pauses, _escalated_so_far(ticket))
     next_check = plan.moments[0].at if plan and plan.moments else None
     _store(ticket, plan, next_check)
     return plan
@@ -177,7 +209,7 @@ def sla_plan_new(*, ticket: Ticket, book: selectors.PolicyBook | None = None) ->
     A new ticket has no pauses and no escalations yet, so its plan needs nothing
     from the database; it is written with the ticket's own INSERT.
     """
-    plan = plan_for(ticket, book or selectors.policy_book(), (), set())
+    plan = plan_for(ticket, book or selectors.policy_book(), (), EscalatedSoFar())
     _assign(ticket, plan, plan.moments[0].at if plan and plan.moments else None)
     return plan
 
@@ -210,6 +242,7 @@ def _escalate(
     note: str = "",
     to_tier: int | None = None,
     to_management: bool = False,
+    review_pending: bool = False,
 ) -> Escalation:
     """Record the escalation, move the ticket, queue who must hear: one transaction (the caller's)."""
     escalation = Escalation.objects.create(
@@ -222,6 +255,7 @@ def _escalate(
         to_management=to_management,
         actor=actor,
         note=note,
+        review_pending=review_pending,
     )
     if to_tier and to_tier != ticket.tier:
         moved = ticket_services.ticket_move_to_tier(ticket=ticket, tier=to_tier, actor=actor, now=now)
@@ -237,18 +271,41 @@ MANUAL_REASONS = {
 }
 
 
+def _already_requested(ticket: Ticket, asked: Escalation | None, actor: User) -> EscalationAlreadyRequested:
+    on = f" on {messages.when(asked.at)}" if asked is not None else ""
+    if actor.pk == ticket.requester_id:
+        return EscalationAlreadyRequested(
+            f"You have already asked us to escalate this ticket{on}. A team lead reviews every request, "
+            "so there is no need to ask again."
+        )
+    return EscalationAlreadyRequested(
+        f"The customer already asked to escalate {ticket.reference}{on}: one request per ticket, reviewed by "
+        "a lead. To escalate it further, give the desk's own reason."
+    )
+
+
 @transaction.atomic
 def ticket_escalate(
     *, ticket: Ticket, actor: User, reason: str, note: str = "", now: datetime, from_tier: int | None = None
 ) -> Escalation:
-    """A person escalates: the ticket goes to the next tier, or to management from Tier 3.
+    """A person escalates the ticket.
 
-    Customers may only ask (customer_request) on their own ticket, once per tier.
+    - A customer's request (customer_request: the customer on their own ticket, or an
+      agent recording it for them) happens once per ticket: the ticket goes up one
+      tier (it stays in Tier 3 at the top, never reaching management this way) and
+      waits for a lead's review.
+    - An agent, on a ticket they may change (permissions.can_change_ticket), sends
+      it to the next tier, or to management from Tier 3, once: a ticket already with
+      management (by a rule or by hand) is not sent there again.
+
     ``from_tier``: the tier the person saw; if the ticket has moved since (a second
     click, or someone else escalated first), nothing happens and they are told.
 
     :raises NotAllowed: a customer using an agent's reason, or on someone else's ticket
-    :raises EscalationRefused: closed or resolved ticket, or the customer already asked in this tier
+    :raises OutsideYourTier: an agent, on a ticket above their tier not assigned to them
+    :raises EscalationAlreadyRequested: the customer has asked before, on this ticket
+    :raises AlreadyWithManagement: an agent escalating from Tier 3 what management already has
+    :raises EscalationRefused: a closed or resolved ticket, or one moved since ``from_tier``
     """
     if reason not in MANUAL_REASONS:
         raise DomainError(f"Unknown reason {reason!r}.", field="reason")
@@ -261,12 +318,27 @@ def ticket_escalate(
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if not ticket.is_active:
         raise EscalationRefused("Only open tickets can be escalated.")
+    customer_request = reason == Escalation.Reason.CUSTOMER_REQUEST
+    if customer_request:
+        asked = Escalation.objects.filter(ticket=ticket, reason=Escalation.Reason.CUSTOMER_REQUEST).first()
+        if asked is not None:
+            raise _already_requested(ticket, asked, actor)
     if from_tier is not None and ticket.tier != from_tier:
         raise EscalationRefused(
             f"{ticket.reference} is in Tier {ticket.tier} now, not Tier {from_tier}: it was escalated or moved "
             "since the page was loaded. Nothing was changed."
         )
+    if is_agent:  # checked on the ticket as it is now: a double click is told it moved, not that it is out of reach
+        ticket_services.ticket_check_may_change(ticket=ticket, actor=actor)
     top = max(Ticket.Tier.values)
+    to_management = not customer_request and ticket.tier >= top
+    if to_management:
+        since = Escalation.objects.filter(ticket=ticket, to_management=True).first()
+        if since is not None:
+            raise AlreadyWithManagement(
+                f"{ticket.reference} has been with management since {messages.when(since.at)}; "
+                "it is not sent there twice. Nothing was changed."
+            )
     try:
         with transaction.atomic():
             escalation = _escalate(
@@ -276,12 +348,35 @@ def ticket_escalate(
                 actor=actor,
                 note=note.strip()[:2000],
                 to_tier=min(ticket.tier + 1, top),
-                to_management=ticket.tier >= top,
+                to_management=to_management,
+                review_pending=customer_request,
             )
-    except IntegrityError as exc:  # escalation_customer_once_per_tier: asked already in this tier
-        raise EscalationRefused("An escalation was already requested for this ticket at its current tier.") from exc
-    # Deadlines follow through the tier change's own event; a management escalation changes none.
+    except IntegrityError as exc:  # escalation_customer_once_per_ticket: another request got in first
+        if not customer_request:
+            raise
+        raise _already_requested(ticket, None, actor) from exc
+    if to_management:
+        # Deadlines follow a tier move through its own event; management takes no tier, but the
+        # management rules have nothing left to do: the sweep need not look at them again.
+        sla_refresh(ticket=ticket, now=now)
     return escalation
+
+
+@transaction.atomic
+def escalation_review(*, ticket: Ticket, actor: User, now: datetime) -> Escalation:
+    """A lead has reviewed the customer's escalation request: the ticket waits for review no more.
+
+    :raises NotAllowed: ``actor`` is not a lead (a manager or admin)
+    :raises EscalationRefused: nothing on the ticket waits for a lead's review
+    """
+    if not ticket_permissions.can_review_escalations(actor):
+        raise ticket_services.NotAllowed("Only a lead (a manager or admin) can review escalation requests.")
+    pending = Escalation.objects.select_for_update().filter(ticket=ticket, review_pending=True).first()
+    if pending is None:
+        raise EscalationRefused(f"Nothing on {ticket.reference} waits for a lead's review.")
+    pending.review_pending, pending.reviewed_at, pending.reviewed_by = False, now, actor
+    pending.save(update_fields=["review_pending", "reviewed_at", "reviewed_by"])
+    return pending
 
 
 # --- the sweep --------------------------------------------------------------------
@@ -344,12 +439,18 @@ def sweep_tickets(*, ticket_ids: list[int], now: datetime, book: selectors.Polic
     result.add(done)
 
 
-def _fired_rules_by_ticket(ticket_ids: list[int]) -> dict[int, set[int]]:
-    fired: dict[int, set[int]] = {}
-    rows = Escalation.objects.filter(ticket_id__in=ticket_ids, rule__isnull=False).values_list("ticket_id", "rule_id")
-    for ticket_id, rule_id in rows:
-        fired.setdefault(ticket_id, set()).add(rule_id)
-    return fired
+def _escalations_by_ticket(ticket_ids: list[int]) -> dict[int, EscalatedSoFar]:
+    """Each ticket's fired rules and whether management has it, in one query."""
+    so_far: dict[int, EscalatedSoFar] = {}
+    rows = Escalation.objects.filter(
+        Q(rule__isnull=False) | Q(to_management=True), ticket_id__in=ticket_ids
+    ).values_list("ticket_id", "rule_id", "to_management")
+    for ticket_id, rule_id, to_management in rows:
+        seen = so_far.setdefault(ticket_id, EscalatedSoFar())
+        if rule_id is not None:
+            seen.rules.add(rule_id)
+        seen.with_management = seen.with_management or to_management
+    return so_far
 
 
 def _breaches_by_ticket(ticket_ids: list[int]) -> dict[int, set[tuple[str, datetime]]]:
@@ -373,7 +474,7 @@ def _sweep_locked(*, ticket_ids: list[int], now: datetime, book: selectors.Polic
         return
     ids = [ticket.pk for ticket in tickets]
     pauses = selectors.pauses_by_ticket(ids)
-    fired = _fired_rules_by_ticket(ids)
+    so_far = _escalations_by_ticket(ids)
     recorded = _breaches_by_ticket(ids)
     writes = _Writes()
     with notifications.outbox_batch():
@@ -384,7 +485,7 @@ def _sweep_locked(*, ticket_ids: list[int], now: datetime, book: selectors.Polic
                 now=now,
                 book=book,
                 pauses=pauses.get(ticket.pk, ()),
-                fired=fired.setdefault(ticket.pk, set()),
+                so_far=so_far.setdefault(ticket.pk, EscalatedSoFar()),
                 recorded=recorded.setdefault(ticket.pk, set()),
                 writes=writes,
                 result=result,
@@ -403,13 +504,13 @@ def _sweep_one(
     now: datetime,
     book: selectors.PolicyBook,
     pauses: tuple[sla.Pause, ...],
-    fired: set[int],
+    so_far: EscalatedSoFar,
     recorded: set[tuple[str, datetime]],
     writes: _Writes,
     result: SweepResult,
 ) -> None:
     """Act on one locked ticket's due moments, in memory and in ``writes``; then re-plan it (pure, no query)."""
-    plan = plan_for(ticket, book, pauses, fired)
+    plan = plan_for(ticket, book, pauses, so_far)
     if plan is None:
         _assign(ticket, None, None)
         return
@@ -439,7 +540,7 @@ def _sweep_one(
             )
         elif moment.what == "rule" and moment.rule is not None:
             rule = moment.rule
-            if rule.pk in fired or not _rule_applies(rule, ticket):
+            if not _rule_applies(rule, ticket, so_far):
                 continue
             to_management = rule.action != EscalationRule.Action.MOVE_TO_TIER
             escalation = Escalation(
@@ -457,10 +558,11 @@ def _sweep_one(
                 if event is not None:
                     writes.tier_events.append(event)
             notifications.on_escalated(escalation=escalation, now=now)
-            fired.add(rule.pk)
+            so_far.rules.add(rule.pk)
+            so_far.with_management = so_far.with_management or to_management
             result.escalated += 1
     # Re-plan after acting (an escalation moves the tier and starts its clock): pure, no query.
-    plan = plan_for(ticket, book, pauses, fired)
+    plan = plan_for(ticket, book, pauses, so_far)
     upcoming = [m.at for m in plan.moments if m.at > now] if plan else []
     _assign(ticket, plan, min(upcoming) if upcoming else None)
 
@@ -502,7 +604,7 @@ def sla_recompute_open(*, now: datetime, priorities: list[str] | None = None, dr
     for ticket in tickets.iterator(chunk_size=500):
         with transaction.atomic():
             pauses = selectors.pauses_of(ticket)
-            plan = plan_for(ticket, book, pauses, _fired_rules(ticket))
+            plan = plan_for(ticket, book, pauses, _escalated_so_far(ticket))
             if plan is None:
                 continue
             new, old = plan.deadlines, (ticket.first_response_due_at, ticket.resolution_due_at)

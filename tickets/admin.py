@@ -28,7 +28,7 @@ from rest_framework.authtoken.models import TokenProxy
 
 from sofacover.errors import DomainError
 
-from . import selectors, services
+from . import permissions, selectors, services
 from .filters import TicketFilter, search_tickets
 from .models import Attachment, Ticket, TicketEvent
 from .uploads import check_uploads
@@ -275,8 +275,11 @@ class TicketAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
-        # A closed ticket can no longer change: its page is view-only.
-        if obj is not None and obj.status == Ticket.Status.CLOSED:
+        # A closed ticket can no longer change, and a ticket outside the agent's scope (above their
+        # tier, not assigned to them) is theirs to read only: either page is view-only.
+        if obj is not None and (
+            obj.status == Ticket.Status.CLOSED or not permissions.can_change_ticket(request.user, obj)
+        ):
             return False
         return super().has_change_permission(request, obj)
 
@@ -345,10 +348,14 @@ class TicketAdmin(admin.ModelAdmin):
             }
             for event in selectors.event_list_visible_to(user=request.user, ticket=ticket)
         ]
-        can_reply = self.has_work_permission(request) and ticket.status != Ticket.Status.CLOSED
+        in_scope = permissions.can_change_ticket(request.user, ticket)
+        can_reply = self.has_work_permission(request) and in_scope and ticket.status != Ticket.Status.CLOSED
         panels = [html for panel in CONSOLE_PANELS if (html := panel(request, ticket))]
         return {
             "console_panels": panels,
+            "console_out_of_scope": (
+                None if in_scope or not self.has_work_permission(request) else services.outside_scope_message(ticket)
+            ),
             "console_thread": thread,
             "console_timeline": timeline,
             "console_can_reply": can_reply,

@@ -59,8 +59,55 @@ def can_view_message(user: User | AnonymousUser, message: Message) -> bool:
 
 
 def can_work_ticket(user: User | AnonymousUser) -> bool:
-    """Reply as the desk, write notes, assign, change priority or tier."""
+    """Work for the desk at all: read every ticket and its notes; change those in your scope (can_change_ticket)."""
     return is_agent(user)
+
+
+def can_change_ticket(user: User | AnonymousUser, ticket: Ticket) -> bool:
+    """Change or annotate ``ticket`` as the desk: reply, note, status, priority, tier, assign, escalate, resolve.
+
+    Queue scoping: every agent reads every ticket, but a ticket above the agent's
+    tier is changed only by the agent it is assigned to, or by a manager or admin.
+    The console, the API and the bulk actions all ask this one question (through
+    the ticket services, which refuse what it denies).
+    """
+    if not is_agent(user):
+        return False
+    if is_manager(user):
+        return True
+    tier = agent_tier(user)
+    return (tier is not None and ticket.tier <= tier) or ticket.assignee_id == user.pk
+
+
+def can_review_escalations(user: User | AnonymousUser) -> bool:
+    """Leads (managers and admins) review the escalations customers ask for."""
+    return is_manager(user)
+
+
+# --- what customers may know of the desk --------------------------------------
+
+# How customers see anyone from the desk: a role, never a name or an address.
+SUPPORT_TEAM = "Support team"
+
+
+def person_shown_to(viewer: User | AnonymousUser, person: User | None) -> str | None:
+    """Who did something, as ``viewer`` may know it.
+
+    The desk sees addresses. A customer sees their own address and ``SUPPORT_TEAM``
+    for anyone else: never a staff identity. None (the system) stays None.
+    """
+    if person is None:
+        return None
+    if is_agent(viewer) or person.pk == viewer.pk:
+        return person.username
+    return SUPPORT_TEAM
+
+
+def can_read_escalation_note(viewer: User | AnonymousUser, *, author_id: int | None) -> bool:
+    """The desk reads every escalation note; a customer only the notes of their own requests."""
+    if is_agent(viewer):
+        return True
+    return viewer.is_authenticated and author_id is not None and author_id == viewer.pk
 
 
 def can_be_assigned(user: User) -> bool:

@@ -45,6 +45,12 @@ class NotAllowed(DomainError):
     http_status = 403
 
 
+class OutsideYourTier(NotAllowed):
+    """An agent changing a ticket above their tier that is not assigned to them (queue scoping)."""
+
+    code = "outside_your_tier"
+
+
 class UserExists(Conflict):
     code = "user_exists"
 
@@ -256,8 +262,27 @@ def _set_status(ticket: Ticket, *, to: str, actor: User | None, now: datetime, k
     _record(ticket, actor=actor, kind=kind or TicketEvent.Kind.STATUS_CHANGED, now=now, field="status", old=old, new=to)
 
 
-def _check_may_act(ticket: Ticket, actor: User, *, customer_may: bool) -> None:
+def outside_scope_message(ticket: Ticket) -> str:
+    """What an agent is told about a ticket above their tier: in a refusal, and on its console page."""
+    return (
+        f"{ticket.reference} is in Tier {ticket.tier}, above yours: you can read it, but changing it "
+        "(replies, notes, status, priority, tier, assignee, escalation) needs it assigned to you, or a manager."
+    )
+
+
+def ticket_check_may_change(*, ticket: Ticket, actor: User, customer_may: bool = False) -> None:
+    """Refuse a change ``actor`` may not make to ``ticket``; pass the ticket as read under its row lock.
+
+    Agents change tickets in their scope (permissions.can_change_ticket: their tier
+    and below, tickets assigned to them; managers and admins everything). Customers
+    change only their own ticket, and only where ``customer_may`` (reply, resolve, reopen).
+
+    :raises OutsideYourTier: an agent, on a ticket above their tier not assigned to them
+    :raises NotAllowed: a customer, on what is not theirs to change
+    """
     if permissions.can_work_ticket(actor):
+        if not permissions.can_change_ticket(actor, ticket):
+            raise OutsideYourTier(outside_scope_message(ticket))
         return
     if not customer_may or ticket.requester_id != actor.pk:
         raise NotAllowed("You may not change this ticket.")
@@ -269,8 +294,8 @@ def ticket_change_status(*, ticket: Ticket, to: str, actor: User, now: datetime)
 
     :raises InvalidTransition: if ``to`` may not follow the current status
     """
-    _check_may_act(ticket, actor, customer_may=False)
     ticket = _locked(ticket)
+    ticket_check_may_change(ticket=ticket, actor=actor)
     _set_status(ticket, to=to, actor=actor, now=now)
     return ticket
 
@@ -278,8 +303,8 @@ def ticket_change_status(*, ticket: Ticket, to: str, actor: User, now: datetime)
 @transaction.atomic
 def ticket_resolve(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
     """Resolve: agents, or the requester marking their own ticket solved."""
-    _check_may_act(ticket, actor, customer_may=True)
     ticket = _locked(ticket)
+    ticket_check_may_change(ticket=ticket, actor=actor, customer_may=True)
     _set_status(ticket, to=Status.RESOLVED, actor=actor, now=now)
     return ticket
 
@@ -287,8 +312,8 @@ def ticket_resolve(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
 @transaction.atomic
 def ticket_reopen(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
     """Reopen a resolved ticket: agents, or its requester. Closed tickets stay closed."""
-    _check_may_act(ticket, actor, customer_may=True)
     ticket = _locked(ticket)
+    ticket_check_may_change(ticket=ticket, actor=actor, customer_may=True)
     if ticket.status != Status.RESOLVED:
         raise InvalidTransition(
             f"Only resolved tickets can be reopened; this one is {Status(ticket.status).label.lower()}.",
@@ -301,10 +326,14 @@ def ticket_reopen(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
 @transaction.atomic
 def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User, now: datetime) -> Ticket:
     """Give the ticket to an agent (or to nobody)."""
-    _check_may_act(ticket, actor, customer_may=False)
+    ticket = _locked(ticket)
+    ticket_check_may_change(ticket=ticket, actor=actor)
+    return _assign(ticket, assignee=assignee, actor=actor, now=now)
+
+
+def _assign(ticket: Ticket, *, assignee: User | None, actor: User, now: datetime) -> Ticket:
     if assignee is not None and not permissions.can_be_assigned(assignee):
         raise DomainError("Tickets can only be assigned to support agents.", field="assignee")
-    ticket = _locked(ticket)
     if ticket.status == Status.CLOSED:
         raise TicketClosed("This ticket is closed.")
     if ticket.assignee_id == (assignee.pk if assignee else None):
@@ -334,9 +363,14 @@ EXTERNAL_KINDS = {TicketEvent.Kind.RUNBOOK_ATTACHED, TicketEvent.Kind.RUNBOOK_ST
 def timeline_record(
     *, ticket: Ticket, actor: User | None, kind: str, now: datetime, new: str = "", old: str = "", internal: bool = True
 ) -> TicketEvent:
-    """Write an event another app owns (a runbook step ticked, say) into the ticket's timeline."""
+    """Write an event another app owns (a runbook step ticked, say) into the ticket's timeline.
+
+    An annotation like any other: a person may write it only on a ticket they may change.
+    """
     if kind not in EXTERNAL_KINDS:
         raise DomainError(f"{kind!r} events are written by the ticket services themselves.")
+    if actor is not None:
+        ticket_check_may_change(ticket=_locked(ticket), actor=actor)
     return _record(ticket, actor=actor, kind=kind, now=now, old=old, new=new, internal=internal)
 
 
@@ -408,12 +442,15 @@ UPDATABLE = {
 
 @transaction.atomic
 def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any) -> Ticket:
-    """Apply an agent's edits (subject, priority, tier, category, status, assignee) all or nothing."""
-    _check_may_act(ticket, actor, customer_may=False)
+    """Apply an agent's edits (subject, priority, tier, category, status, assignee) all or nothing.
+
+    Whether the agent may is decided once, on the ticket as it was before the edits.
+    """
     unknown = set(changes) - {*UPDATABLE, "status", "assignee"}
     if unknown:
         raise DomainError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
     ticket = _locked(ticket)
+    ticket_check_may_change(ticket=ticket, actor=actor)
     if ticket.status == Status.CLOSED:
         raise TicketClosed("This ticket is closed and can no longer be changed.")
     dirty: list[tuple[str, Any, Any]] = []
@@ -432,7 +469,7 @@ def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any)
         for field, old, new in dirty:
             _record(ticket, actor=actor, kind=UPDATABLE[field], now=now, field=field, old=old, new=new)
     if "assignee" in changes:
-        ticket = ticket_assign(ticket=ticket, assignee=changes["assignee"], actor=actor, now=now)
+        ticket = _assign(ticket, assignee=changes["assignee"], actor=actor, now=now)
     if "status" in changes and changes["status"] != ticket.status:
         if ticket.status == Status.RESOLVED and changes["status"] == Status.OPEN:
             _set_status(ticket, to=Status.OPEN, actor=actor, now=now, kind=TicketEvent.Kind.REOPENED)
@@ -467,6 +504,8 @@ def message_add(
     if not body and not attachments:
         raise DomainError("Write a message or attach a file.", field="body")
     ticket = _locked(ticket)
+    if by_agent:
+        ticket_check_may_change(ticket=ticket, actor=author)
     if ticket.status == Status.CLOSED:
         raise TicketClosed("This ticket is closed. Please open a new ticket.")
     message = Message.objects.create(

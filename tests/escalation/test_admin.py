@@ -25,7 +25,7 @@ from escalation.models import (
     SweepRun,
     TierTarget,
 )
-from tests.tickets.factories import T0, TicketFactory
+from tests.tickets.factories import T0, TicketFactory, make_user
 from tickets import services as ticket_services
 from tickets.models import Ticket
 
@@ -512,10 +512,10 @@ class TestDurationLabel:
 
 class TestHistoryAdmins:
     @pytest.fixture
-    def history(self, agent):
+    def history(self, tier2_agent):
         ticket = TicketFactory(priority=Priority.P0)
         services.escalation_sweep(now=T0 + timedelta(minutes=40))  # breach + P0 rule to Tier 2
-        ticket_services.ticket_change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=T0)
+        ticket_services.ticket_change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=tier2_agent, now=T0)
         return {
             "escalation": Escalation.objects.get().pk,
             "slabreach": SlaBreach.objects.order_by("pk").first().pk,
@@ -793,15 +793,27 @@ class TestEscalateAction:
         assert Escalation.objects.get().ticket == active
         assert ("warning", f"Refused {closed.reference}: Only open tickets can be escalated.") in flashed(response)
 
-    def test_from_tier_3_goes_to_management(self, client, agent):
+    def test_from_tier_3_goes_to_management(self, client):
+        tier3 = make_user("tier3@sofacoverpro.com", "agent", tier=3)
         ticket = TicketFactory()
-        ticket_services.ticket_move_to_tier(ticket=ticket, tier=3, actor=agent, now=T0)
-        client.force_login(agent)
+        ticket_services.ticket_move_to_tier(ticket=ticket, tier=3, actor=None, now=T0)
+        client.force_login(tier3)
 
         self.run(client, [ticket])
 
         escalation = Escalation.objects.get()
         assert (escalation.from_tier, escalation.to_tier, escalation.to_management) == (3, 3, True)
+
+    def test_refuses_tickets_above_the_agents_tier_and_escalates_the_rest(self, client, agent):
+        mine = TicketFactory()
+        above = ticket_services.ticket_move_to_tier(ticket=TicketFactory(), tier=2, actor=None, now=T0)
+        client.force_login(agent)
+
+        response = self.run(client, [mine, above])
+
+        assert Escalation.objects.get().ticket == mine
+        warnings = [text for level, text in flashed(response) if level == "warning"]
+        assert warnings == [f"Refused {above.reference}: {ticket_services.outside_scope_message(above)}"]
 
 
 def escalate_url(ticket: Ticket) -> str:
@@ -948,12 +960,12 @@ class TestSlaPanel:
         assert "2 Mar 2026, 10:00" in html
         assert "2 Mar 2026, 11:00" in html
 
-    def test_lists_breaches_and_escalations_with_rule_actor_and_note(self, client, agent, time_machine):
+    def test_lists_breaches_and_escalations_with_rule_actor_and_note(self, client, agent, tier2_agent, time_machine):
         ticket = TicketFactory(priority=Priority.P0)
         services.escalation_sweep(now=T0 + timedelta(minutes=40))
         services.ticket_escalate(
             ticket=ticket,
-            actor=agent,
+            actor=tier2_agent,
             reason="technical_complexity",
             note="Needs DB access",
             now=T0 + timedelta(hours=1),

@@ -47,18 +47,20 @@ class TestSlaFields:
         with time_machine.travel(T0 + 3 * 60 * M, tick=False):
             assert detail(api_client_for(customer), ticket)["sla_state"]["response"] == "met"
 
-    def test_escalation_history_oldest_first(self, api_client_for, agent, customer):
+    def test_escalation_history_oldest_first(self, api_client_for, agent, tier2_agent, customer):
         ticket = TicketFactory(requester=customer, priority="P0", created_at=T0)
         services.escalation_sweep(now=T0 + 30 * M)
-        services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", note="db", now=T0 + 40 * M)
-        escalations = detail(api_client_for(customer), ticket)["escalations"]
+        services.ticket_escalate(
+            ticket=ticket, actor=tier2_agent, reason="technical_complexity", note="db", now=T0 + 40 * M
+        )
+        escalations = detail(api_client_for(agent), ticket)["escalations"]
         assert [(e["reason"], e["from_tier"], e["to_tier"]) for e in escalations] == [
             ("auto", 1, 2),
             ("technical_complexity", 2, 3),
         ]
         assert escalations[0]["rule"] == "P0 to Tier 2 after 30 min"
         assert escalations[0]["actor"] is None
-        assert escalations[1]["actor"] == agent.username
+        assert escalations[1]["actor"] == tier2_agent.username
         assert escalations[1]["note"] == "db"
         assert escalations[1]["to_management"] is False
 
@@ -69,25 +71,29 @@ class TestSlaFields:
         for _ in range(rows):
             ticket = TicketFactory(requester=customer, priority="P2", created_at=T0)
             services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
-        with django_assert_max_num_queries(5):
-            response = api_client_for(agent).get("/api/v1/tickets/")
-        assert all(len(t["escalations"]) == 1 for t in response.json()["results"])
+        for viewer in (agent, customer):
+            with django_assert_max_num_queries(5):
+                response = api_client_for(viewer).get("/api/v1/tickets/")
+            assert all(len(t["escalations"]) == 1 for t in response.json()["results"])
 
 
 class TestEscalateEndpoint:
     def url(self, ticket):
         return f"/api/v1/tickets/{ticket.reference}/escalate/"
 
-    def test_customer_asks_once_per_tier(self, api_client_for, customer):
+    def test_customer_asks_once_per_ticket_and_a_lead_is_asked_to_review(self, api_client_for, customer):
         ticket = TicketFactory(requester=customer, priority="P2")
         client = api_client_for(customer)
         first = client.post(self.url(ticket), {"reason": "customer_request", "note": "urgent"}, format="json")
         assert first.status_code == 201, first.content
-        assert first.json()["to_tier"] == 2
-        # The ticket is in Tier 2 now: one more request is allowed there.
+        assert (first.json()["to_tier"], first.json()["review_pending"]) == (2, True)
+        assert first.json()["actor"] == customer.username  # their own request: their own address
+        # The ticket is in Tier 2 now: asking again there changes nothing.
         second = client.post(self.url(ticket), {"reason": "customer_request"}, format="json")
-        assert second.status_code == 201
-        assert second.json()["from_tier"] == 2
+        assert second.status_code == 409
+        assert second.json()["code"] == "escalation_already_requested"
+        assert "You have already asked us to escalate this ticket" in second.json()["message"]
+        assert ticket.escalations.count() == 1
 
     def test_an_agent_naming_the_tier_they_saw_is_refused_once_it_moved(self, api_client_for, agent, customer):
         ticket = TicketFactory(requester=customer, priority="P2")
@@ -120,13 +126,15 @@ class TestEscalateEndpoint:
         assert response.status_code == 400
         assert "reason" in response.json()
 
-    def test_asking_twice_in_the_same_tier_is_a_409(self, api_client_for, agent, customer):
+    def test_asking_in_tier_3_stays_in_tier_3_and_asking_twice_is_a_409(self, api_client_for, agent, customer):
         ticket = TicketFactory(requester=customer, tier=3)
         client = api_client_for(customer)
-        assert client.post(self.url(ticket), {"reason": "customer_request"}, format="json").status_code == 201
+        first = client.post(self.url(ticket), {"reason": "customer_request"}, format="json")
+        assert first.status_code == 201
+        assert (first.json()["from_tier"], first.json()["to_tier"], first.json()["to_management"]) == (3, 3, False)
         response = client.post(self.url(ticket), {"reason": "customer_request"}, format="json")
         assert response.status_code == 409
-        assert response.json()["code"] == "escalation_refused"
+        assert response.json()["code"] == "escalation_already_requested"
         assert ticket.escalations.count() == 1
 
     def test_get_is_not_allowed(self, api_client_for, agent, customer):

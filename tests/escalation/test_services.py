@@ -205,6 +205,69 @@ class TestIdempotence:
         assert counts[0] == counts[1] <= 15
 
 
+class TestManagementHearsOnce:
+    """Once a ticket is with management, by a rule or by hand, nothing sends it there again."""
+
+    @pytest.fixture
+    def desk(self, manager):
+        return {
+            "tier2": make_user("t2@sofacoverpro.com", "agent", tier=2),
+            "tier3": make_user("t3@sofacoverpro.com", "agent", tier=3),
+            "manager": manager,
+        }
+
+    def management_alerts(self, ticket: Ticket, manager: User) -> int:
+        return Notification.objects.filter(ticket=ticket, kind="escalated", user=manager).count()
+
+    @pytest.mark.parametrize("priority", ["P0", "P1"])
+    def test_the_four_hour_rule_stays_quiet_after_a_manual_escalation_to_management(self, customer, desk, priority):
+        ticket = open_ticket(customer, priority)
+        tier3 = desk["tier3"]
+        for minute in (10, 11, 12):  # Tier 1 -> 2 -> 3 -> management, by the Tier 3 agent
+            services.ticket_escalate(ticket=ticket, actor=tier3, reason="resource_constraints", now=T0 + minute * M)
+        alerts = self.management_alerts(ticket, desk["manager"])
+        assert alerts > 0
+
+        result = sweep(T0 + 4 * H)
+        sweep(T0 + 5 * H)
+
+        assert Escalation.objects.filter(ticket=ticket, to_management=True).count() == 1
+        assert not Escalation.objects.filter(ticket=ticket, rule__action="notify_management").exists()
+        assert self.management_alerts(ticket, desk["manager"]) == alerts
+        assert result.escalated == 0
+        ticket.refresh_from_db()
+        assert ticket.sla_next_check_at is None or ticket.sla_next_check_at > T0 + 5 * H
+
+    def test_a_manual_escalation_after_the_rule_is_refused_and_alerts_nobody(self, customer, desk):
+        ticket = open_ticket(customer, "P1")
+        sweep(T0 + 4 * H)  # the 2 h rule to Tier 2, then the 4 h rule to management
+        ticket_services.ticket_move_to_tier(ticket=ticket, tier=3, actor=None, now=T0 + 4 * H + M)
+        before = Notification.objects.filter(ticket=ticket, kind="escalated").count()
+
+        with pytest.raises(services.AlreadyWithManagement):
+            services.ticket_escalate(
+                ticket=ticket, actor=desk["tier3"], reason="technical_complexity", now=T0 + 4 * H + 2 * M
+            )
+
+        assert Escalation.objects.filter(ticket=ticket, to_management=True).count() == 1
+        assert Notification.objects.filter(ticket=ticket, kind="escalated").count() == before
+
+    def test_two_management_rules_due_in_one_sweep_alert_management_once(self, customer, desk):
+        EscalationRule.objects.create(
+            name="P1 unresolved after 5 h to management",
+            priority="P1",
+            condition="not_resolved",
+            after_minutes=5 * 60,
+            action="notify_management",
+        )
+        selectors.policy_book_forget()
+        ticket = open_ticket(customer, "P1")
+
+        sweep(T0 + 6 * H)
+
+        assert Escalation.objects.filter(ticket=ticket, to_management=True).count() == 1
+
+
 class TestSweepBatches:
     def test_the_queries_of_a_sweep_do_not_grow_with_the_due_tickets_in_a_batch(self, customer, settings):
         from django.db import connection
@@ -244,7 +307,7 @@ class TestSweepBatches:
         rule = EscalationRule.objects.get(name="P0 to Tier 2 after 30 min")
         # A writer that does not lock got there first on one ticket, and the sweep's read missed it.
         Escalation.objects.create(ticket_id=ids[2], at=T0, reason="auto", rule=rule, from_tier=1, to_tier=2)
-        monkeypatch.setattr(services, "_fired_rules_by_ticket", lambda ticket_ids: {})
+        monkeypatch.setattr(services, "_escalations_by_ticket", lambda ticket_ids: {})
 
         result = sweep(T0 + 31 * M)
 
@@ -307,24 +370,24 @@ class TestManualEscalation:
         assert (escalation.from_tier, escalation.to_tier, escalation.actor) == (1, 2, agent)
         assert ticket.tier == 2
 
-    def test_from_tier_3_it_goes_to_management(self, customer, agent):
+    def test_from_tier_3_it_goes_to_management(self, customer):
         ticket = open_ticket(customer, "P2", tier=3)
-        escalation = services.ticket_escalate(ticket=ticket, actor=agent, reason="resource_constraints", now=T0)
+        tier3 = make_user("t3@sofacoverpro.com", "agent", tier=3)
+        escalation = services.ticket_escalate(ticket=ticket, actor=tier3, reason="resource_constraints", now=T0)
         assert escalation.to_management is True
         assert escalation.to_tier == 3
 
-    def test_customer_may_ask_once_per_tier(self, customer):
+    def test_customer_may_ask_once_per_ticket_whatever_its_tier(self, customer, manager):
         ticket = open_ticket(customer, "P2")
-        services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0)
+        escalation = services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0)
         ticket.refresh_from_db()
-        assert ticket.tier == 2
-        services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + M)
-        ticket.refresh_from_db()
-        assert ticket.tier == 3
-        ticket_services.ticket_update(ticket=ticket, actor=make_user("x@sofacoverpro.com", "agent"), now=T0, tier=2)
-        ticket.refresh_from_db()
-        with pytest.raises(services.EscalationRefused):
-            services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + 2 * M)
+        assert (ticket.tier, escalation.review_pending) == (2, True)
+        with pytest.raises(services.EscalationAlreadyRequested):
+            services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + M)
+        ticket_services.ticket_update(ticket=ticket, actor=manager, now=T0 + 2 * M, tier=1)
+        with pytest.raises(services.EscalationAlreadyRequested):
+            services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + 3 * M)
+        assert Escalation.objects.filter(ticket=ticket).count() == 1
 
     def test_customer_cannot_use_an_agent_reason(self, customer):
         ticket = open_ticket(customer, "P2")

@@ -111,6 +111,7 @@ class TestChangelist:
             "category",
             "channel",
             "SLA",  # added by escalation/admin.py
+            "lead review",  # added by escalation/admin.py
         ]
         assert "?assignee=me" in html
         assert "?assignee=none" in html

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db.models import Prefetch
@@ -14,7 +14,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .. import selectors
+from .. import permissions, selectors
 from ..models import Attachment, Message, Ticket, TicketEvent
 
 MAX_SUBJECT = 200
@@ -55,6 +55,35 @@ class AgentEmailField(serializers.CharField):
 
     def to_representation(self, value):
         return value.username if isinstance(value, User) else value
+
+
+def viewer_of(field: serializers.Field) -> User | AnonymousUser:
+    """Whom a representation is for: the request's user. Without a request, nobody: the customers' view."""
+    request = field.context.get("request")
+    user = getattr(request, "user", None)
+    return user if user is not None else AnonymousUser()
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "description": (
+            "Who: an email address for the desk; a customer sees their own address and "
+            f'"{permissions.SUPPORT_TEAM}" for anyone from the desk. Null: the system.'
+        ),
+    }
+)
+class PersonField(serializers.Field):
+    """A person as the viewer may know them (permissions.person_shown_to): never a staff identity to customers."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        kwargs.setdefault("allow_null", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, person: User | None) -> str | None:
+        return permissions.person_shown_to(viewer_of(self), person)
 
 
 def unbound_copies(fields: dict[str, serializers.Field]) -> dict[str, serializers.Field]:
@@ -106,7 +135,7 @@ def ticket_prefetched_new(ticket: Ticket) -> Ticket:
 class TicketSerializer(serializers.ModelSerializer):
     requester = serializers.EmailField(source="requester.username", read_only=True)
     requester_name = serializers.SerializerMethodField()
-    assignee = serializers.EmailField(source="assignee.username", read_only=True, allow_null=True, default=None)
+    assignee = PersonField()
     tier = serializers.ChoiceField(choices=Ticket.Tier.choices, read_only=True)
 
     class Meta:
@@ -207,7 +236,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
 
 class MessageSerializer(serializers.ModelSerializer):
-    author = serializers.EmailField(source="author.username", read_only=True)
+    author = PersonField()
     author_name = serializers.SerializerMethodField()
     attachments = AttachmentSerializer(many=True, read_only=True)
 
@@ -217,7 +246,11 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_author_name(self, message: Message) -> str:
-        return message.author.get_full_name() or message.author.username
+        """The desk sees full names; a customer sees a reply signed as the portal signs it (a first name)."""
+        author, viewer = message.author, viewer_of(self)
+        if permissions.is_agent(viewer) or author.pk == viewer.pk:
+            return author.get_full_name() or author.username
+        return author.first_name or permissions.SUPPORT_TEAM
 
 
 class MessageCreateSerializer(serializers.Serializer):
@@ -249,12 +282,20 @@ class MessageCreateSerializer(serializers.Serializer):
 
 
 class TicketEventSerializer(serializers.ModelSerializer):
-    actor = serializers.EmailField(source="actor.username", read_only=True, allow_null=True, default=None)
+    actor = PersonField()
 
     class Meta:
         model = TicketEvent
         fields = ["at", "actor", "kind", "field", "old_value", "new_value"]
         read_only_fields = fields
+
+    def to_representation(self, event: TicketEvent) -> dict:
+        data = super().to_representation(event)
+        if event.field == "assignee" and not permissions.is_agent(viewer_of(self)):
+            # The assignee's address is a staff identity: customers learn only that the desk has it.
+            for key in ("old_value", "new_value"):
+                data[key] = permissions.SUPPORT_TEAM if data[key] else ""
+        return data
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -156,7 +156,10 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if not agent:
             values.update(requester=request.user, channel=Ticket.Channel.API)
         ticket = services.ticket_open(actor=request.user, now=timezone.now(), **values)
-        return Response(s.TicketSerializer(s.ticket_prefetched_new(ticket)).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.TicketSerializer(s.ticket_prefetched_new(ticket), context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(
         summary="Change a ticket (agents)",
@@ -175,7 +178,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def _fresh(self, ticket: Ticket) -> dict:
         return s.TicketSerializer(
-            selectors.ticket_get_visible_to(user=self.request.user, reference=ticket.reference)
+            selectors.ticket_get_visible_to(user=self.request.user, reference=ticket.reference),
+            context=self.get_serializer_context(),
         ).data
 
     @extend_schema(
@@ -227,7 +231,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def timeline(self, request: Request, reference: str) -> Response:
         events = selectors.event_list_visible_to(user=request.user, ticket=self.get_object())
-        return Response(s.TicketEventSerializer(events, many=True).data)
+        return Response(s.TicketEventSerializer(events, many=True, context=self.get_serializer_context()).data)
 
     @extend_schema(
         summary="Rate a resolved ticket (its requester)",
@@ -307,7 +311,9 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             now=timezone.now(),
         )
         message = selectors.message_list_visible_to(user=request.user, ticket=ticket).get(pk=message.pk)
-        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.MessageSerializer(message, context=self.get_serializer_context()).data, status=status.HTTP_201_CREATED
+        )
 
     def _from_template(self, ticket: Ticket, slug: str, body: str) -> str:
         """The rendered template, then ``body`` after a blank line (agents only; an unknown slug is a 400)."""
