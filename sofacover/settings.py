@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A NUL character in the path, a header, a query parameter or a form field: 400 before any view.
+    "sofacover.errors.reject_nul",
     "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
@@ -237,6 +239,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON with its nesting bounded; the views that take forms or files (token, messages) add those parsers.
+    "DEFAULT_PARSER_CLASSES": ["sofacover.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "sofacover.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [

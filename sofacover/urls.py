@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("tickets.portal.urls")),
 ]
 
+handler400 = "sofacover.errors.bad_request"
 handler404 = "sofacover.errors.not_found"
