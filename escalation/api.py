@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from sofacover.parsers import StrictJSONTypes
 from tickets import selectors as ticket_selectors
 from tickets.api import serializers as ticket_serializers
 from tickets.api.views import ERRORS, REFERENCE
@@ -59,7 +60,7 @@ def register_ticket_fields() -> None:
         )
 
 
-class EscalateRequestSerializer(serializers.Serializer):
+class EscalateRequestSerializer(StrictJSONTypes, serializers.Serializer):
     reason = serializers.ChoiceField(
         choices=sorted(services.MANUAL_REASONS),
         help_text="Customers may only use customer_request, once per tier.",

@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from escalation import portal as escalation_portal
 from escalation.api import EscalateView
 from escalation.health import healthz
 from reports.urls import api_urlpatterns as reports_api
+from tickets.api.views import REFERENCE_PATTERN
 
 admin.site.site_header = "SofaCover Pro Support Desk"
 admin.site.site_title = "SofaCover Pro agent console"
@@ -13,7 +14,11 @@ admin.site.index_title = "Agent console"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
-    path("api/v1/tickets/<str:reference>/escalate/", EscalateView.as_view(), name="ticket-escalate"),
+    re_path(
+        rf"^api/v1/tickets/(?P<reference>{REFERENCE_PATTERN})/escalate/$",
+        EscalateView.as_view(),
+        name="ticket-escalate",
+    ),
     path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/reports/", include(reports_api)),
     path("api/v1/", include("tickets.api.urls")),

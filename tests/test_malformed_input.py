@@ -237,3 +237,74 @@ class TestDjangoLimits:
         )
         assert response.status_code == 400
         assert response.json()["detail"].startswith("Too many files")
+
+
+# --- values of the wrong type or shape ---------------------------------------------------------
+
+WRONG_TYPES = [
+    ("customer", "post", "/api/v1/tickets/", {"subject": 0, "description": "x"}, "subject", "Must be a string."),
+    ("customer", "post", "/api/v1/tickets/", {"subject": "x", "description": "x", "priority": 1}, "priority", None),
+    ("agent", "patch", "/api/v1/tickets/{ref}/", {"tier": "2"}, "tier", "Must be a whole number."),
+    ("agent", "patch", "/api/v1/tickets/{ref}/", {"tier": True}, "tier", "Must be a whole number."),
+    ("agent", "post", "/api/v1/tickets/{ref}/assign/", {"assignee": 7}, "assignee", "Must be a string."),
+    ("customer", "post", "/api/v1/tickets/{ref}/messages/", {"body": "x", "internal": "false"}, "internal", None),
+    ("customer", "post", "/api/v1/tickets/{ref}/rating/", {"score": "5"}, "score", "Must be a whole number."),
+    ("customer", "post", "/api/v1/tickets/{ref}/rating/", {"score": 4.0}, "score", "Must be a whole number."),
+    ("customer", "post", "/api/v1/tickets/{ref}/escalate/", {"reason": "customer_request", "note": 0}, "note", None),
+    (
+        "agent",
+        "post",
+        "/api/v1/tickets/{ref}/escalate/",
+        {"reason": "technical_complexity", "from_tier": "1"},
+        "from_tier",
+        None,
+    ),
+]
+
+
+class TestJsonValuesOfTheWrongType:
+    @pytest.mark.parametrize(
+        ("role", "method", "path", "body", "field", "message"), WRONG_TYPES, ids=[f"{w[2]}:{w[4]}" for w in WRONG_TYPES]
+    )
+    def test_are_a_400_naming_the_field_not_coerced(self, world, role, method, path, body, field, message):
+        response = getattr(world.client(role), method)(url(world, path), body, content_type="application/json")
+        assert response.status_code == 400, response.content[:300]
+        assert list(response.json()) == [field]
+        if message:
+            assert response.json()[field] == [message]
+
+    def test_form_bodies_keep_their_text_values(self, world):
+        response = world.client("customer").post(
+            f"/api/v1/tickets/{world.ticket.reference}/messages/", {"body": "still there?", "internal": "false"}
+        )
+        assert response.status_code == 201, response.content[:300]
+
+
+EMPTY_OR_LOOSE_PARAMETERS = [
+    ("agent", "/api/v1/articles/?audience=", "audience"),
+    ("manager", "/api/v1/reports/sla/?to=", "to"),
+    ("manager", "/api/v1/reports/summary/?priority=", "priority"),
+    ("manager", "/api/v1/reports/satisfaction/?tier=%20", "tier"),
+    ("manager", "/api/v1/reports/sla/?from=20260301", "from"),
+    ("manager", "/api/v1/reports/sla/?from=2026-W10-1", "from"),
+    ("agent", "/api/v1/articles/suggest/?q=%20%20", "q"),
+    ("agent", "/api/v1/tickets/?page_size=0", "page_size"),
+]
+
+
+class TestQueryParametersOutsideTheirSchema:
+    @pytest.mark.parametrize(
+        ("role", "path", "field"), EMPTY_OR_LOOSE_PARAMETERS, ids=[p for _, p, _ in EMPTY_OR_LOOSE_PARAMETERS]
+    )
+    def test_are_a_400_naming_the_parameter(self, world, role, path, field):
+        response = world.client(role).get(path)
+        assert response.status_code == 400, response.content[:300]
+        assert field in response.json()
+
+    @pytest.mark.parametrize(
+        "path", ["/api/v1/tickets/scp-000001/", "/api/v1/tickets/SCP-1/messages/", "/api/v1/tickets/SCP-²²²²²²/"]
+    )
+    def test_a_reference_outside_the_documented_pattern_is_a_404(self, world, path):
+        response = world.client("agent").get(path)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
