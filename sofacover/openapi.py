@@ -79,9 +79,8 @@ class AutoSchema(SpectacularAutoSchema):
         codes = [400]
         if self.view.authentication_classes:
             codes.append(401)
-        if self.method in UNSAFE and any(
-            issubclass(c, SessionAuthentication) for c in self.view.authentication_classes
-        ):
+        sessions = any(issubclass(cls, SessionAuthentication) for cls in self.view.authentication_classes)
+        if self.method in UNSAFE and sessions:
             codes.append(403)
         if "{" in self.path or (self.method == "GET" and self._is_list_view() and self._get_paginator()):
             codes.append(404)
