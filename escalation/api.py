@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from sofacover.parsers import StrictJSONTypes
 from tickets import permissions as ticket_permissions
 from tickets import selectors as ticket_selectors
 from tickets.api import serializers as ticket_serializers
@@ -81,7 +82,7 @@ def register_ticket_fields() -> None:
         )
 
 
-class EscalateRequestSerializer(serializers.Serializer):
+class EscalateRequestSerializer(StrictJSONTypes, serializers.Serializer):
     reason = serializers.ChoiceField(
         choices=sorted(services.MANUAL_REASONS),
         help_text=(

@@ -44,6 +44,9 @@ class ArticleFilter(django_filters.FilterSet):
         class ArticleFilterForm(base):  # type: ignore[misc, valid-type]
             def clean(self) -> dict:
                 data = super().clean()
+                if "audience" in self.data and not self.data.get("audience"):
+                    # An empty choice is not "any": the schema documents public or internal.
+                    self.add_error("audience", "Choose public or internal, or leave the parameter out.")
                 if user is None or not permissions.can_see_internal(user):
                     if data.get("audience") not in (None, "", Article.Audience.PUBLIC):
                         self.add_error("audience", AGENT_ONLY)

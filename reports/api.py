@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from sofacover.openapi import REFUSAL, VALIDATION_ERROR
 from tickets.api.views import ERRORS
 from tickets.models import Ticket
 
@@ -32,10 +33,10 @@ FILTERS = [
     OpenApiParameter("agent", str, description="The assignee's email address."),
 ]
 REPORT_ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="A bad filter, e.g. a date that is not YYYY-MM-DD."),
+    400: OpenApiResponse(VALIDATION_ERROR, description="A bad filter, e.g. a date that is not YYYY-MM-DD."),
     401: ERRORS[401],
-    403: OpenApiResponse(OpenApiTypes.OBJECT, description="Agents without the reports permission."),
-    404: OpenApiResponse(OpenApiTypes.OBJECT, description="Customers: there is nothing here."),
+    403: OpenApiResponse(REFUSAL, description="Agents without the reports permission."),
+    404: OpenApiResponse(REFUSAL, description="Customers: there is nothing here."),
 }
 DEFINITIONS = (
     "Response figures count tickets created in the range; resolution figures, CSAT and first-contact "
@@ -106,6 +107,13 @@ class ReportView(APIView):
     permission_classes = [IsAuthenticated, CanViewReports]
 
     def filters(self, request: Request) -> ReportFilters:
+        # The page's form sends empty fields for "all"; the API documents each parameter's type, so an
+        # empty one is a 400 naming it rather than silently ignored.
+        empty = [p.name for p in FILTERS if p.name in request.query_params and not request.query_params[p.name].strip()]
+        if empty:
+            raise serializers.ValidationError(
+                {name: ["Leave this parameter out rather than send it empty."] for name in empty}
+            )
         return filters_from_params(request.query_params, today=timezone.now().astimezone(desk_zone()).date())
 
 

@@ -8,6 +8,7 @@ naming the field.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -70,11 +71,17 @@ class ReportFilters:
         return params
 
 
+# YYYY-MM-DD and nothing else: date.fromisoformat() also takes 20260331 and 2026-W14-2.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _date(params: Mapping[str, str], name: str) -> date | None:
     raw = (params.get(name) or "").strip()
     if not raw:
         return None
     try:
+        if not ISO_DATE.fullmatch(raw):
+            raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError as exc:
         raise DomainError(f"“{raw}” is not a date; use YYYY-MM-DD.", field=name) from exc

@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A NUL character in the path, a header, a query parameter or a form field: 400 before any view.
+    "sofacover.errors.reject_nul",
     "django_ratelimit.middleware.RatelimitMiddleware",
 ]
 
@@ -246,13 +248,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON with its nesting bounded; the views that take forms or files (token, messages) add those parsers.
+    "DEFAULT_PARSER_CLASSES": ["sofacover.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "sofacover.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "sofacover.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "sofacover.errors.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -1,10 +1,11 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from escalation import portal as escalation_portal
 from escalation.api import EscalateView, SlaPolicyListView
 from escalation.health import healthz
 from reports.urls import api_urlpatterns as reports_api
+from tickets.api.views import REFERENCE_PATTERN
 
 from .ratelimit import LOGIN
 
@@ -17,7 +18,11 @@ urlpatterns = [
     path("admin/login/", LOGIN.guard("username")(admin.site.login), name="console-login"),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
-    path("api/v1/tickets/<str:reference>/escalate/", EscalateView.as_view(), name="ticket-escalate"),
+    re_path(
+        rf"^api/v1/tickets/(?P<reference>{REFERENCE_PATTERN})/escalate/$",
+        EscalateView.as_view(),
+        name="ticket-escalate",
+    ),
     path("api/v1/sla/policies/", SlaPolicyListView.as_view(), name="sla-policy-list"),
     path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/reports/", include(reports_api)),
@@ -29,4 +34,5 @@ urlpatterns = [
     path("", include("tickets.portal.urls")),
 ]
 
+handler400 = "sofacover.errors.bad_request"
 handler404 = "sofacover.errors.not_found"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 
 import django_filters
@@ -65,7 +66,15 @@ class TicketFilter(django_filters.FilterSet):
         return search_tickets(queryset, value)
 
 
+# A ticket's number: ASCII digits only. str.isdigit() also accepts "²" or "①", which int() refuses.
+TICKET_NUMBER = re.compile(r"[0-9]{1,12}")
+
+
 def search_tickets(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
+    """Subject or requester email containing ``value``; a reference (SCP-000042) or number (42) too.
+
+    The one search of the API's ``search`` filter and the console's search box.
+    """
     value = value.strip()[:200]
     if not value:
         return queryset
@@ -73,6 +82,6 @@ def search_tickets(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
     reference = value.upper()
     if reference.startswith("SCP-"):
         condition |= Q(reference=reference)
-    elif reference.isdigit():
+    elif TICKET_NUMBER.fullmatch(reference):
         condition |= Q(pk=int(reference))
     return queryset.filter(condition)

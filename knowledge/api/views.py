@@ -8,15 +8,15 @@ writes need the knowledge permission. An article the caller may not see is a
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from sofacover.openapi import REFUSAL, VALIDATION_ERROR
+from sofacover.parsers import JSONParser
 from tickets.api.serializers import ErrorSerializer
 
 from .. import permissions, search, selectors, services
@@ -25,10 +25,10 @@ from ..models import Article
 from . import serializers as s
 
 ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: field names with their messages."),
-    401: OpenApiResponse(OpenApiTypes.OBJECT, description="Not signed in."),
-    403: OpenApiResponse(OpenApiTypes.OBJECT, description="Signed in, but not allowed."),
-    404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such article (or not one you may see)."),
+    400: OpenApiResponse(VALIDATION_ERROR, description="Invalid input: field names with their messages."),
+    401: OpenApiResponse(REFUSAL, description="Not signed in."),
+    403: OpenApiResponse(REFUSAL, description="Signed in, but not allowed."),
+    404: OpenApiResponse(REFUSAL, description="No such article (or not one you may see)."),
     409: OpenApiResponse(ErrorSerializer, description="Refused by a rule, e.g. voting on an unpublished article."),
 }
 SEARCH_LIMIT = 100
@@ -39,7 +39,10 @@ def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
 
 
-SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH, description="The article's slug.")
+SLUG_PATTERN = r"[-a-zA-Z0-9_]+"
+SLUG = OpenApiParameter(
+    "slug", str, OpenApiParameter.PATH, pattern=rf"^{SLUG_PATTERN}$", description="The article's slug."
+)
 LIST_PARAMETERS = [
     OpenApiParameter(
         "q",
@@ -91,7 +94,7 @@ class ArticleViewSet(viewsets.GenericViewSet):
     parser_classes = [JSONParser]
     filter_backends: list = []
     lookup_field = "slug"
-    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    lookup_value_regex = SLUG_PATTERN
 
     def get_queryset(self):
         return selectors.article_list_visible_to(user=self.request.user)
@@ -155,7 +158,14 @@ class ArticleViewSet(viewsets.GenericViewSet):
             "The top 5 published articles sharing words with q, best first. Customers and anonymous "
             "visitors get public articles only; agents may also get internal runbooks."
         ),
-        parameters=[OpenApiParameter("q", str, required=True, description="The draft ticket subject.")],
+        parameters=[
+            OpenApiParameter(
+                "q",
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+                required=True,
+                description="The draft ticket subject: some text, at most 200 characters.",
+            )
+        ],
         responses={200: s.SuggestionSerializer(many=True), **errors(400)},
         auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],
     )

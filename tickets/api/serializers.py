@@ -14,6 +14,8 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from sofacover.parsers import StrictJSONTypes
+
 from .. import permissions, selectors
 from ..models import Attachment, Message, Ticket, TicketEvent
 
@@ -178,7 +180,7 @@ class TicketSerializer(serializers.ModelSerializer):
         return ticket.requester.get_full_name() or ticket.requester.username
 
 
-class CustomerTicketCreateSerializer(ShallowFieldsMixin, serializers.Serializer):
+class CustomerTicketCreateSerializer(StrictJSONTypes, ShallowFieldsMixin, serializers.Serializer):
     """What a customer may say when filing: never tier, assignee, requester or status."""
 
     subject = serializers.CharField(max_length=MAX_SUBJECT, trim_whitespace=True)
@@ -204,7 +206,7 @@ class AgentTicketCreateSerializer(CustomerTicketCreateSerializer):
         return user
 
 
-class AgentTicketUpdateSerializer(serializers.Serializer):
+class AgentTicketUpdateSerializer(StrictJSONTypes, serializers.Serializer):
     subject = serializers.CharField(max_length=MAX_SUBJECT, required=False)
     priority = serializers.ChoiceField(choices=Ticket.Priority.choices, required=False)
     tier = serializers.ChoiceField(choices=Ticket.Tier.choices, required=False)
@@ -215,7 +217,7 @@ class AgentTicketUpdateSerializer(serializers.Serializer):
     assignee = AgentEmailField(required=False, allow_null=True)
 
 
-class AssignSerializer(serializers.Serializer):
+class AssignSerializer(StrictJSONTypes, serializers.Serializer):
     assignee = AgentEmailField(allow_null=True, help_text="An agent's email address, or null to unassign.")
 
 
@@ -253,7 +255,7 @@ class MessageSerializer(serializers.ModelSerializer):
         return author.first_name or permissions.SUPPORT_TEAM
 
 
-class MessageCreateSerializer(serializers.Serializer):
+class MessageCreateSerializer(StrictJSONTypes, serializers.Serializer):
     body = serializers.CharField(
         max_length=50000,
         allow_blank=True,
@@ -317,7 +319,7 @@ class TokenSerializer(serializers.Serializer):
 # --- satisfaction ---
 
 
-class RatingRequestSerializer(serializers.Serializer):
+class RatingRequestSerializer(StrictJSONTypes, serializers.Serializer):
     score = serializers.IntegerField(
         min_value=1,
         max_value=5,

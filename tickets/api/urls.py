@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
@@ -11,11 +11,7 @@ messages = views.MessageViewSet.as_view({"get": "list", "post": "create"})
 
 urlpatterns = [
     path("auth/token/", views.TokenView.as_view(), name="api-token"),
-    path(
-        "tickets/<str:reference>/messages/",
-        messages,
-        name="ticket-messages",
-    ),
+    re_path(rf"^tickets/(?P<reference>{views.REFERENCE_PATTERN})/messages/$", messages, name="ticket-messages"),
     path("attachments/<uuid:id>/", downloads.AttachmentDownloadView.as_view(), name="api-attachment"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

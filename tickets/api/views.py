@@ -9,7 +9,6 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
@@ -17,13 +16,15 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
 from sofacover import ratelimit as limits
+from sofacover.openapi import REFUSAL, VALIDATION_ERROR
+from sofacover.parsers import JSONParser
 
 from .. import permissions, selectors, services, uploads
 from ..filters import TicketFilter
@@ -31,12 +32,12 @@ from ..models import Ticket
 from . import serializers as s
 
 ERRORS = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="Invalid input: field names with their messages."),
-    401: OpenApiResponse(OpenApiTypes.OBJECT, description="Not signed in."),
-    403: OpenApiResponse(OpenApiTypes.OBJECT, description="Signed in, but not allowed."),
-    404: OpenApiResponse(OpenApiTypes.OBJECT, description="No such ticket (or not yours)."),
+    400: OpenApiResponse(VALIDATION_ERROR, description="Invalid input: field names with their messages."),
+    401: OpenApiResponse(REFUSAL, description="Not signed in."),
+    403: OpenApiResponse(REFUSAL, description="Signed in, but not allowed."),
+    404: OpenApiResponse(REFUSAL, description="No such ticket (or not yours)."),
     409: OpenApiResponse(s.ErrorSerializer, description="Refused by a rule of the desk, e.g. the transition."),
-    429: OpenApiResponse(OpenApiTypes.OBJECT, description="Too many attempts; try again later."),
+    429: OpenApiResponse(REFUSAL, description="Too many attempts; try again later."),
 }
 
 
@@ -91,11 +92,14 @@ class TicketOrdering(OrderingFilter):
     ordering_fields = ["created_at", "updated_at", "priority", "status", "tier", "reference"]
 
 
+# A ticket's reference in API paths: the routes match exactly what the schema documents,
+# so anything else is a 404 from the router. ASCII digits: Python's \d would also match "²".
+REFERENCE_PATTERN = r"SCP-[0-9]{6,12}"
 REFERENCE = OpenApiParameter(
     "reference",
     str,
     OpenApiParameter.PATH,
-    pattern=r"^SCP-\d{6,12}$",
+    pattern=rf"^{REFERENCE_PATTERN}$",
     description="The ticket's reference, e.g. SCP-000042.",
 )
 
@@ -112,7 +116,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     filterset_class = TicketFilter
     filter_backends = [*viewsets.GenericViewSet.filter_backends[:1], TicketOrdering]
     lookup_field = "reference"
-    lookup_value_regex = r"[A-Za-z]{3}-\d{1,12}"
+    lookup_value_regex = REFERENCE_PATTERN
     ordering_fields = TicketOrdering.ordering_fields
 
     def get_throttles(self):
