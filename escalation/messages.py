@@ -1,14 +1,11 @@
-"""Communication templates: a sandbox of named placeholders over Django's template engine.
+"""Communication templates: the acknowledgment, the resolution notice and the incident declaration.
 
 Managers edit the templates in the admin. What they can write is deliberately
 small: text and ``{{ placeholder }}`` (optionally through a few harmless
-filters such as ``|upper``). The engine is a separate ``django.template.Engine``
-whose only built-in library is the one below, so ``{% load %}``, ``{% debug %}``,
-``{% include %}`` and every other tag fail to parse; the context holds plain
-strings only, so there is nothing to traverse (``{{ ticket.requester.password }}``
-is refused on save, and would find nothing if it were not). An unknown
-placeholder is a ``ValidationError`` when the template is saved, never a blank
-in a sent mail.
+filters such as ``|upper``), parsed and rendered by the desk's one placeholder
+sandbox (tickets/placeholders.py: no template tags, no dotted lookups, plain
+string values). An unknown placeholder is a ``ValidationError`` when the
+template is saved, never a blank in a sent mail.
 
 The HTML part is autoescaped (customer-controlled values such as the subject
 or the name cannot inject markup); the text part is text/plain and is rendered
@@ -26,35 +23,12 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters
-from django.template.base import TextNode, Variable, VariableNode
 from django.utils.html import linebreaks
 
+from tickets import placeholders
 from tickets.models import Message, Ticket
 
 from . import sla
-
-# The library the sandbox engine loads as its only builtin: filters that format a string, nothing else.
-register = Library()
-for _name in ("upper", "lower", "title", "capfirst"):
-    register.filter(_name, getattr(defaultfilters, _name))
-
-
-class SandboxEngine(Engine):
-    """Django's Engine always adds its default tags and filters; this one has none of them."""
-
-    default_builtins: list[str] = []
-
-
-ENGINE = SandboxEngine(
-    dirs=[],
-    app_dirs=False,
-    loaders=[],
-    libraries={},
-    builtins=["escalation.messages"],
-    string_if_invalid="",
-    autoescape=True,
-)
 
 SIREN = "\U0001f6a8"  # the seed file's mis-encoded "ðŸš¨"
 
@@ -107,30 +81,8 @@ SEED: dict[str, tuple[str, str]] = {
     ),
 }
 
-SERVICES = {
-    Ticket.Category.SITE_PERFORMANCE: "the SofaCover Pro website",
-    Ticket.Category.AUTHENTICATION: "signing in",
-    Ticket.Category.PAYMENT: "payments",
-    Ticket.Category.DATABASE: "SofaCover Pro",
-    Ticket.Category.ORDERS: "order processing",
-    Ticket.Category.OTHER: "SofaCover Pro",
-}
-STATUS_PHRASES = {
-    Ticket.Status.NEW: "Received; our team is triaging it",
-    Ticket.Status.OPEN: "Under investigation",
-    Ticket.Status.PENDING_CUSTOMER: "Waiting for your reply",
-    Ticket.Status.RESOLVED: "Resolved",
-    Ticket.Status.CLOSED: "Closed",
-}
-
 
 # --- validation -------------------------------------------------------------------
-
-
-@lru_cache(maxsize=128)
-def compile_source(source: str):
-    """Parse once per distinct text: compiled templates are immutable and safe to share."""
-    return ENGINE.from_string(source)
 
 
 @lru_cache(maxsize=256)
@@ -140,26 +92,7 @@ def _problems(source: str, allowed: frozenset[str], field: str) -> tuple[str, ..
 
 def check_source(source: str, allowed: frozenset[str], *, field: str) -> list[str]:
     """Problems with one template text: tags, unknown or dotted placeholders, variable filter arguments."""
-    try:
-        template = compile_source(source)
-    except TemplateSyntaxError as exc:
-        return [f"{field}: only {{{{ placeholders }}}} are allowed, no template tags ({exc})."]
-    problems = []
-    for node in template.nodelist:
-        if isinstance(node, TextNode):
-            continue
-        if not isinstance(node, VariableNode):
-            problems.append(f"{field}: template tags are not allowed.")
-            continue
-        expression = node.filter_expression
-        var = expression.var
-        name = getattr(var, "var", var)
-        if not isinstance(var, Variable) or var.lookups is None or len(var.lookups) != 1 or name not in allowed:
-            problems.append(f"{field}: unknown placeholder {{{{ {name} }}}}; use one of {', '.join(sorted(allowed))}.")
-        for _, args in expression.filters:
-            if any(lookup for lookup, _ in args):
-                problems.append(f"{field}: filter arguments must be plain values.")
-    return problems
+    return [f"{field}: {problem}" for problem in placeholders.source_problems(source, allowed, filters=True)]
 
 
 def validate_template(template) -> None:
@@ -189,14 +122,8 @@ class Rendered:
     html: str
 
 
-def _plain(value: object) -> str:
-    """A plain ``str``: never a SafeString that would skip escaping, never an object to traverse."""
-    return "".join((str(value),))
-
-
 def render_source(source: str, context: Mapping[str, str], *, html: bool) -> str:
-    template = compile_source(source)
-    return template.render(Context({key: _plain(value) for key, value in context.items()}, autoescape=html))
+    return placeholders.render(source, context, html=html)
 
 
 TEMPLATE_TTL_SECONDS = 30.0
@@ -279,12 +206,13 @@ def _next_update(update: sla.Span | None, calendar: sla.Calendar, now: datetime)
 
 
 def _common(ticket: Ticket) -> dict[str, str]:
+    values = placeholders.ticket_values(ticket)
     return {
-        "ticket_reference": ticket.reference or "",
-        "ticket_subject": ticket.subject,
-        "ticket_url": f"{settings.DESK_BASE_URL.rstrip('/')}/tickets/{ticket.reference}/",
+        "ticket_reference": values["ticket_reference"],
+        "ticket_subject": values["ticket_subject"],
+        "ticket_url": values["ticket_url"],
         "priority": ticket.priority,
-        "service": SERVICES.get(ticket.category, "SofaCover Pro"),
+        "service": values["service"],
         "functionality": ticket.subject,
     }
 
@@ -299,7 +227,7 @@ def acknowledgment_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
     return {
         **_common(ticket),
         "customer_name": customer_name(ticket),
-        "status": STATUS_PHRASES.get(ticket.status, ticket.get_status_display()),
+        "status": placeholders.status_phrase(ticket),
         "expected_resolution": when(ticket.resolution_due_at, missing="as soon as possible"),
         "update_frequency": every(update),
         "next_update": _next_update(update, calendar, now),
@@ -326,12 +254,12 @@ def declaration_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
     return {
         **_common(ticket),
         "title": ticket.subject,
-        "impact": f"{SERVICES.get(ticket.category, 'SofaCover Pro')} ({ticket.get_category_display()})",
+        "impact": f"{placeholders.service(ticket)} ({ticket.get_category_display()})",
         "started_at": when(ticket.created_at),
         "assigned": (assignee.get_full_name() or assignee.email) if assignee else f"Tier {ticket.tier} on call",
         "war_room": getattr(settings, "NOTIFY_WAR_ROOM", "#support-critical"),
         "actions": f"- Tier {ticket.tier} triage and first response\n- Updates on {_common(ticket)['ticket_url']}",
-        "status": STATUS_PHRASES.get(ticket.status, ticket.get_status_display()),
+        "status": placeholders.status_phrase(ticket),
         "next_update": _next_update(update, calendar, now),
     }
 

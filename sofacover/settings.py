@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "escalation",
     "knowledge",
     "reports",
+    "bench",
 ]
 
 MIDDLEWARE = [

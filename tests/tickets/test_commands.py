@@ -1,4 +1,4 @@
-"""add_user, seed_demo (demo desk and bulk load) and the bench command's measuring part."""
+"""add_user and seed_demo (demo desk and bulk load)."""
 
 from __future__ import annotations
 
@@ -16,21 +16,14 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.db.models import Count
-from django.test.utils import CaptureQueriesContext
 
-from sofacover import benchutil
 from tests.tickets.factories import T0, make_user
-from tickets import bulk, demo, permissions, services
-from tickets.management.commands import bench
+from tickets import bulk, demo, permissions
 from tickets.models import Message, Ticket, TicketEvent, reference_for
 
 pytestmark = pytest.mark.django_db
 Status = Ticket.Status
-
-# An empty URLconf: the bench must report endpoints that do not exist yet, not crash.
-urlpatterns: list = []
 
 
 def run(*args: str, **options) -> str:
@@ -302,160 +295,3 @@ class TestTicketsBulkLoad:
     def test_needs_customers_and_agents(self, customer):
         with pytest.raises(ValueError, match="agent"):
             list(demo.load_tickets_build(1, customers=[customer], agents=[], now=T0))
-
-
-@pytest.fixture
-def bench_desk():
-    customer, agent = bench.bench_people_ensure()
-    out = StringIO()
-    bench.bench_data_ensure(tickets=30, customer=customer, agent=agent, now=T0, write=out.write)
-    return customer, agent
-
-
-ENDPOINTS = [
-    "admin queue, first page",
-    "API ticket list, first page",
-    "API ticket detail",
-    "portal my tickets",
-    "API ticket creation",
-]
-
-
-class TestBenchMeasure:
-    def test_measures_every_endpoint_with_numbers(self, bench_desk):
-        customer, agent = bench_desk
-        rows = bench.measure(customer=customer, agent=agent, repeat=2)
-
-        assert [row.endpoint for row in rows] == ENDPOINTS
-        for row in rows:
-            assert (row.status, row.error) == (None, ""), row.endpoint
-            assert 0 < row.p50_ms <= row.p95_ms
-            low, high = row.queries
-            assert 0 < low <= high
-        assert rows[-1].rate_per_s > 0
-        table = bench.render_table(rows)
-        lines = table.splitlines()
-        assert lines[0].split(" | ")[0].strip() == "endpoint"
-        assert [c.strip() for c in lines[0].split("|")] == bench.HEADER
-        for line, row in zip(lines[2:], rows, strict=True):
-            cells = [c.strip() for c in line.split("|")]
-            assert cells[0] == row.endpoint
-            float(cells[1])
-            float(cells[2])
-            assert re.fullmatch(r"\d+(-\d+)?", cells[3])
-            assert cells[5].split()[0] in {"yes", "no"}
-
-    def test_counts_the_statements_django_sends(self, bench_desk, client):
-        """The benches' cheap counter sees what CaptureQueriesContext sees, outside transactions, and times them."""
-        _, agent = bench_desk
-        client.force_login(agent)
-        counter = benchutil.Statements()
-        with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(counter):
-            assert client.get("/admin/tickets/ticket/").status_code == 200
-        assert counter.count == len(captured.captured_queries) > 0
-        assert counter.seconds > 0
-
-    def test_creations_use_unique_subjects(self, bench_desk):
-        customer, agent = bench_desk
-        bench.measure(customer=customer, agent=agent, repeat=2)
-
-        subjects = list(
-            Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).values_list("subject", flat=True)
-        )
-        assert len(subjects) == 2 * 10 + bench.WARM_UP
-        assert len(set(subjects)) == len(subjects)
-        assert Ticket.objects.filter(subject__in=subjects, requester=customer).count() == len(subjects)
-
-    def test_reports_the_status_of_an_endpoint_that_does_not_exist(self, bench_desk, settings):
-        settings.ROOT_URLCONF = __name__
-        customer, agent = bench_desk
-        rows = bench.measure(customer=customer, agent=agent, repeat=2)
-
-        assert [row.endpoint for row in rows] == ENDPOINTS
-        # 404, or 500 where the error page itself needs a URL that is gone: reported either way.
-        assert all(row.status is not None and row.status >= 400 for row in rows)
-        assert not any(row.met for row in rows)
-        lines = bench.render_table(rows).splitlines()[2:]
-        for line, row in zip(lines, rows, strict=True):
-            assert [c.strip() for c in line.split("|")][:2] == [row.endpoint, f"HTTP {row.status}"]
-
-    def test_met_follows_the_targets(self):
-        fast = bench.Row("x", "p50", p50_ms=10, p95_ms=20, queries=(3, 3), met=True)
-        uneven = bench.Row("y", "q", p50_ms=10, p95_ms=20, queries=(3, 5))
-        assert fast.cells()[3:] == ["3", "p50", "yes"]
-        assert uneven.cells()[3] == "3-5"
-        assert not uneven.queries_constant
-
-    def test_percentiles_interpolate(self):
-        assert benchutil.percentile([1, 2, 3, 4], 50) == 2.5
-        assert benchutil.percentile([5], 95) == 5
-        assert benchutil.percentile(list(range(101)), 95) == 95
-
-
-class TestBenchData:
-    def test_tops_up_to_the_wanted_count_and_gives_the_bench_customer_its_share(self):
-        customer, agent = bench.bench_people_ensure()
-        write = StringIO().write
-        assert bench.bench_data_ensure(tickets=40, customer=customer, agent=agent, now=T0, write=write) == 40
-        assert Ticket.objects.filter(requester=customer).count() == 40
-        assert bench.bench_data_ensure(tickets=40, customer=customer, agent=agent, now=T0, write=write) == 0
-        assert Ticket.objects.count() == 40
-
-    def test_removes_the_previous_runs_creations(self):
-        customer, agent = bench.bench_people_ensure()
-        services.ticket_open(requester=customer, subject=f"{bench.BENCH_SUBJECT_PREFIX} old", description="x", now=T0)
-        out = StringIO()
-        bench.bench_data_ensure(tickets=3, customer=customer, agent=agent, now=T0, write=out.write)
-        assert not Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).exists()
-        assert Ticket.objects.count() == 3
-        assert "Removed 1 tickets" in out.getvalue()
-
-
-class TestBenchCommand:
-    def test_without_database_url_runs_itself_on_the_bench_file(self, monkeypatch, tmp_path):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
-        calls = []
-
-        def fake_run(command, env, check):
-            calls.append((command, env))
-            return subprocess.CompletedProcess(command, 0)
-
-        monkeypatch.setattr(benchutil.subprocess, "run", fake_run)
-        before = Ticket.objects.count()
-        run("bench", "--tickets", "50", "--repeat", "2", "--db-file", str(tmp_path / "b.sqlite3"))
-
-        [(command, env)] = calls
-        assert command[0] == sys.executable
-        assert command[1].endswith("manage.py")
-        assert command[2:5] == ["bench", "--tickets", "50"]
-        assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'b.sqlite3'}"
-        assert env[bench.CHILD_ENV] == "1"
-        assert Ticket.objects.count() == before
-
-    def test_a_relative_db_file_lives_under_the_project(self, monkeypatch):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
-        calls = []
-        monkeypatch.setattr(
-            benchutil.subprocess,
-            "run",
-            lambda command, env, check: calls.append(env) or subprocess.CompletedProcess(command, 0),
-        )
-        run("bench")
-        assert calls[0]["DATABASE_URL"] == f"sqlite:///{Path(settings.BASE_DIR).resolve() / 'var' / 'bench.sqlite3'}"
-
-    def test_a_failed_child_is_a_command_error(self, monkeypatch, tmp_path):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
-        monkeypatch.setattr(
-            benchutil.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
-        )
-        with pytest.raises(CommandError, match="exit status 3"):
-            run("bench", "--db-file", str(tmp_path / "b.sqlite3"))
-
-    def test_a_child_without_database_url_refuses_to_run(self, monkeypatch):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.setenv(bench.CHILD_ENV, "1")
-        with pytest.raises(CommandError, match="refusing"):
-            run("bench")

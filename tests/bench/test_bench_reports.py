@@ -7,16 +7,22 @@ from datetime import date
 import pytest
 from django.db.models import F
 
+from bench.management.commands import bench_reports
 from escalation.models import SlaBreach
 from reports.filters import ReportFilters
-from reports.management.commands import bench_reports
+from tests.reports.test_rollup import assert_rollup_equals_live
+from tests.reports.world import NOW
+from tests.tickets.factories import make_user
 from tickets import demo
 from tickets.models import Rating, Ticket
 
-from .test_rollup import assert_rollup_equals_live
-from .world import NOW
-
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agent(db):
+    """As in the reports' tests: the agent works Tier 3, so every ticket's tier is theirs."""
+    return make_user("tier3@sofacoverpro.com", "agent", tier=3, first_name="Tina")
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from knowledge import bulk, search
-from knowledge.management.commands import bench_kb
+from bench import articles, harness
+from bench.management.commands import bench_kb
+from knowledge import search
 from knowledge.models import Article, ArticleRevision
-from sofacover import benchutil
 from tests.knowledge.factories import T0
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +39,7 @@ class TestBulkLoad:
 
     def test_loads_articles_as_the_services_would_save_them(self, customer, agent):
         before = set(Article.objects.values_list("pk", flat=True))
-        bulk.articles_bulk_load(count=60, now=T0, start=1000)
+        articles.articles_bulk_load(count=60, now=T0, start=1000)
         loaded = Article.objects.exclude(pk__in=before).prefetch_related("tags")
 
         assert loaded.count() == 60
@@ -58,10 +58,10 @@ class TestBulkLoad:
         assert any(not r.article.is_public for r in search.article_search(user=agent, q="cover", limit=100))
 
     def test_the_same_numbers_give_the_same_articles(self):
-        first = [a.title for a in bulk.load_articles_build(5, now=T0, start=7)]
-        again = [a.title for a in bulk.load_articles_build(5, now=T0, start=7)]
+        first = [a.title for a in articles.load_articles_build(5, now=T0, start=7)]
+        again = [a.title for a in articles.load_articles_build(5, now=T0, start=7)]
         assert first == again
-        assert [a.title for a in bulk.load_articles_build(3, now=T0, start=9)] == first[2:]
+        assert [a.title for a in articles.load_articles_build(3, now=T0, start=9)] == first[2:]
 
 
 class TestMeasure:
@@ -135,7 +135,7 @@ class TestCommand:
             calls.append((command, env))
             return subprocess.CompletedProcess(command, 0)
 
-        monkeypatch.setattr(benchutil.subprocess, "run", fake_run)
+        monkeypatch.setattr(harness.subprocess, "run", fake_run)
         before = Article.objects.count()
         run("--articles", "50", "--repeat", "2", "--db-file", str(tmp_path / "kb.sqlite3"))
 
@@ -153,7 +153,7 @@ class TestCommand:
         monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
         calls = []
         monkeypatch.setattr(
-            benchutil.subprocess,
+            harness.subprocess,
             "run",
             lambda command, env, check: calls.append(env) or subprocess.CompletedProcess(command, 0),
         )
@@ -165,7 +165,7 @@ class TestCommand:
         monkeypatch.delenv("DATABASE_URL", raising=False)
         monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
         monkeypatch.setattr(
-            benchutil.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
+            harness.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
         )
         with pytest.raises(CommandError, match="exit status 3"):
             run("--db-file", str(tmp_path / "kb.sqlite3"))

@@ -31,8 +31,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from tqdm import tqdm
 
-from sofacover import benchutil
-from sofacover.benchutil import Statements, bench_database_ready, percentile, rerun_on_sqlite
+from bench import harness
+from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
 from tickets import demo
 from tickets.management.commands.seed_demo import load_customer_count
 from tickets.models import Ticket
@@ -92,7 +92,7 @@ HEADER = ["endpoint", "p50 ms", "p95 ms", "queries", "target", "met?"]
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    return benchutil.render_table(HEADER, [row.cells() for row in rows])
+    return harness.render_table(HEADER, [row.cells() for row in rows])
 
 
 def _timed(

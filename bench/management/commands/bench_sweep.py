@@ -25,11 +25,11 @@ from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
+from bench import harness
+from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
 from escalation import selectors, services
 from escalation.models import Escalation
 from escalation.outbox_models import Notification
-from sofacover import benchutil
-from sofacover.benchutil import Statements, bench_database_ready, percentile, rerun_on_sqlite
 from tickets import bulk, demo
 from tickets.models import Ticket
 
@@ -71,7 +71,7 @@ class Row:
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    return benchutil.render_table(HEADER, [row.cells() for row in rows])
+    return harness.render_table(HEADER, [row.cells() for row in rows])
 
 
 def _open_tickets(count: int, *, requester: User, now: datetime, start: int) -> Iterator[bulk.BulkTicket]:

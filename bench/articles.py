@@ -1,4 +1,4 @@
-"""Bulk loading of load articles for ``manage.py bench_kb``: a help centre the size of a big shop's.
+"""Bulk loading of articles for ``manage.py bench_kb``: a help centre the size of a big shop's.
 
 Articles are built from phrase pools (the same articles for the same numbers), rendered
 and sanitised exactly as the save services do, and inserted a batch at a time
@@ -21,11 +21,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils.text import slugify
 
+from knowledge import search
+from knowledge.models import Article, ArticleRevision, Tag
+from knowledge.rendering import html_to_text, render_markdown
 from tickets.models import Ticket
-
-from . import search
-from .models import Article, ArticleRevision, Tag
-from .rendering import html_to_text, render_markdown
 
 Category = Ticket.Category
 

@@ -34,14 +34,14 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from bench.harness import Statements, bench_database_ready, percentile, render_table, rerun_on_sqlite
+from bench.management.commands.bench import bench_data_ensure, bench_people_ensure
 from escalation.models import SlaBreach
 from reports import metrics
 from reports.filters import ReportFilters, desk_zone
 from reports.models import DailyRollup, DurationHistogram, TicketFact
 from reports.rollup import rollup_rebuild
-from sofacover.benchutil import Statements, bench_database_ready, percentile, render_table, rerun_on_sqlite
 from tickets import services as ticket_services
-from tickets.management.commands.bench import bench_data_ensure, bench_people_ensure
 from tickets.models import Rating, Ticket
 
 CHILD_ENV = "SOFACOVER_BENCH_REPORTS_CHILD"

@@ -6,7 +6,7 @@ at a separate SQLite file (var/bench_kb.sqlite3 by default). With DATABASE_URL
 set (PostgreSQL, say) it uses that database as given and says so.
 
 The child migrates, tops the help centre up to --articles articles with the
-bulk loader (knowledge/bulk.py: realistic FAQs and runbooks, rendered, tagged,
+bulk loader (bench/articles.py: realistic FAQs and runbooks, rendered, tagged,
 indexed), refreshes the planner statistics, then times each request in process
 with the Django test client: warm-ups, then --repeat timed requests. Searches
 cover words in most articles, words in a few, a stemmed word and a typo, as a
@@ -32,12 +32,12 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from tqdm import tqdm
 
+from bench import harness
+from bench.articles import articles_bulk_load
+from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
+from bench.management.commands.bench import bench_people_ensure
 from knowledge import search
-from knowledge.bulk import articles_bulk_load
 from knowledge.models import Article
-from sofacover import benchutil
-from sofacover.benchutil import Statements, bench_database_ready, percentile, rerun_on_sqlite
-from tickets.management.commands.bench import bench_people_ensure
 
 CHILD_ENV = "SOFACOVER_BENCH_KB_CHILD"
 WARM_UP = 3
@@ -108,7 +108,7 @@ HEADER = ["measure", "as", "p50 ms", "p95 ms", "db p50 ms", "queries", "target",
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    return benchutil.render_table(HEADER, [row.cells() for row in rows])
+    return harness.render_table(HEADER, [row.cells() for row in rows])
 
 
 def summary(rows: Sequence[Row]) -> str:
