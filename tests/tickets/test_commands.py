@@ -21,8 +21,9 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 
 from sofacover import benchutil
+from support import usecases
 from tests.tickets.factories import T0, make_user
-from tickets import bulk, demo, permissions, services
+from tickets import bulk, demo, permissions
 from tickets.management.commands import bench
 from tickets.models import Message, Ticket, TicketEvent, reference_for
 
@@ -403,7 +404,7 @@ class TestBenchData:
 
     def test_removes_the_previous_runs_creations(self):
         customer, agent = bench.bench_people_ensure()
-        services.ticket_open(requester=customer, subject=f"{bench.BENCH_SUBJECT_PREFIX} old", description="x", now=T0)
+        usecases.file_ticket(requester=customer, subject=f"{bench.BENCH_SUBJECT_PREFIX} old", description="x", now=T0)
         out = StringIO()
         bench.bench_data_ensure(tickets=3, customer=customer, agent=agent, now=T0, write=out.write)
         assert not Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).exists()

@@ -2,7 +2,10 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from . import downloads, views
+from tickets.api import downloads
+from tickets.api import views as ticket_views
+
+from . import api as views
 
 router = SimpleRouter()
 router.register("tickets", views.TicketViewSet, basename="ticket")
@@ -10,7 +13,7 @@ router.register("tickets", views.TicketViewSet, basename="ticket")
 messages = views.MessageViewSet.as_view({"get": "list", "post": "create"})
 
 urlpatterns = [
-    path("auth/token/", views.TokenView.as_view(), name="api-token"),
+    path("auth/token/", ticket_views.TokenView.as_view(), name="api-token"),
     path(
         "tickets/<str:reference>/messages/",
         messages,
