@@ -25,8 +25,10 @@ from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
 from escalation import selectors, services
+from escalation import tasks as escalation_tasks
 from escalation.models import Escalation, EscalationRule, SlaBreach
 from escalation.outbox_models import Notification
+from reports import rollup
 from sofacover.cache import cache_config
 from support import tasks, usecases
 from tests.escalation.processes import TEST_QUEUE, RedisServer, Worker, wait_for
@@ -48,6 +50,11 @@ pytestmark = [
 ]
 
 TO_TIER_2 = "P0 to Tier 2 after 30 min"
+
+
+def refresh_facts(ticket_ids: list[int]) -> None:
+    """What support.usecases.sla_sweep does with each batch: the reports' facts follow."""
+    rollup.facts_refresh(ticket_ids=ticket_ids)
 
 
 # --- fixtures ---------------------------------------------------------------------
@@ -235,7 +242,7 @@ class TestRedisDown:
         self, broker, start_worker, desk, settings, monkeypatch
     ):
         settings.NOTIFY_KICK_ON_COMMIT = True  # the after-commit outbox kick publishes, as in production
-        monkeypatch.setattr(tasks, "_broker_down_until", 0.0)  # and its back-off is this test's alone
+        monkeypatch.setattr(escalation_tasks, "_broker_down_until", 0.0)  # and its back-off is this test's alone
         now = timezone.now()
         ids = due_tickets_load(50, requester=desk["customer"], now=now)
         broker.stop()
@@ -401,7 +408,7 @@ class TestReplyRacesTheSweep:
 
         result = services.SweepResult()
         for ticket_id in listed:
-            services.sweep_ticket(ticket_id=ticket_id, now=self.NOW, book=book, result=result)
+            services.sweep_ticket(ticket_id=ticket_id, now=self.NOW, book=book, result=result, changed=refresh_facts)
 
         assert not Escalation.objects.filter(ticket=ticket, rule=not_responded_rule).exists()
         # The reply came after the 60-minute target: that breach is real and recorded, once.
@@ -443,7 +450,7 @@ class TestReplyRacesTheSweep:
 
         result = services.SweepResult()
         for ticket_id in listed:
-            services.sweep_ticket(ticket_id=ticket_id, now=self.NOW, book=book, result=result)
+            services.sweep_ticket(ticket_id=ticket_id, now=self.NOW, book=book, result=result, changed=refresh_facts)
 
         assert not Escalation.objects.filter(ticket=ticket).exists()
         assert not SlaBreach.objects.filter(ticket=ticket, kind="resolution").exists()
