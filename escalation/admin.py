@@ -29,7 +29,6 @@ from tickets.models import Ticket
 
 from . import (
     admin_outbox,  # noqa: F401  (outbox, templates and alert routing pages)
-    admin_queue,  # noqa: F401  (the ticket queue's SLA columns, filter, action and the ticket page)
     selectors,
     services,
 )
@@ -37,14 +36,12 @@ from .admin_queue import duration_label
 from .models import (
     BusinessCalendar,
     Escalation,
-    EscalationRule,
     Holiday,
     OpeningHours,
     SlaBreach,
     SlaPause,
     SlaPolicy,
     SweepRun,
-    TierTarget,
 )
 
 PREVIEW_ROWS_SHOWN = 100
@@ -61,7 +58,14 @@ def forget_policy_book() -> None:
 
 
 class SlaConfigAdmin(admin.ModelAdmin):
-    """Permissions are the model permissions: Managers/Admins add, change, delete; agents view."""
+    """Permissions are the model permissions: Managers/Admins add, change, delete; agents view.
+
+    The admins that move deadlines (calendars, policies, tier targets, rules) are registered by
+    support.admin, which supplies ``usecases`` (support.usecases: the recompute of open tickets
+    keeps the reports' facts current too; escalation never imports reports).
+    """
+
+    usecases: Any = None
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -130,7 +134,7 @@ class RecomputePreviewAdmin(SlaConfigAdmin):
     def _recompute(self, request: HttpRequest, priorities: set[str]) -> None:
         if not priorities:
             return
-        moved = services.sla_recompute_open(now=timezone.now(), priorities=sorted(priorities), dry_run=False)
+        moved = self.usecases.sla_recompute_open(now=timezone.now(), priorities=sorted(priorities))
         self.message_user(
             request,
             f"Recomputed the open {', '.join(sorted(priorities))} tickets: "
@@ -245,7 +249,6 @@ class HolidayInline(admin.TabularInline):
     fields = ("date", "name")
 
 
-@admin.register(BusinessCalendar)
 class BusinessCalendarAdmin(RecomputePreviewAdmin):
     list_display = ("name", "time_zone", "always_open")
     inlines = (OpeningHoursInline, HolidayInline)
@@ -257,7 +260,6 @@ class BusinessCalendarAdmin(RecomputePreviewAdmin):
         return set(SlaPolicy.objects.filter(calendar_id=obj.pk).values_list("priority", flat=True))
 
 
-@admin.register(SlaPolicy)
 class SlaPolicyAdmin(RecomputePreviewAdmin):
     """Each target is an amount and its unit; saving one that moves deadlines previews the open tickets first."""
 
@@ -323,17 +325,15 @@ class RescheduleAdmin(SlaConfigAdmin):
         priorities = {obj.priority}
         if change and form.initial.get("priority") in Ticket.Priority.values:
             priorities.add(form.initial["priority"])  # moved from another priority: reschedule both
-        services.sla_recompute_open(now=timezone.now(), priorities=sorted(priorities), dry_run=False)
+        self.usecases.sla_recompute_open(now=timezone.now(), priorities=sorted(priorities))
         self.message_user(request, f"Open {', '.join(sorted(priorities))} tickets rescheduled.", messages.INFO)
 
 
-@admin.register(TierTarget)
 class TierTargetAdmin(RescheduleAdmin):
     list_display = ("tier", "priority", "response_minutes")
     list_filter = ("tier", "priority")
 
 
-@admin.register(EscalationRule)
 class EscalationRuleAdmin(RescheduleAdmin):
     list_display = ("name", "priority", "condition", "after_minutes", "action", "to_tier", "active")
     list_filter = ("priority", "action", "active")

@@ -1,8 +1,8 @@
 """The ticket queue and ticket page of the agent console, extended by the SLA engine.
 
-tickets/admin.py never imports escalation: this module subclasses its TicketAdmin
-and registers the subclass in its place, and adds a section to the ticket page
-through tickets.admin.CONSOLE_PANELS.
+tickets/admin.py never imports escalation: this module subclasses its TicketAdmin;
+support.admin registers the subclass, with this module's SLA section among the
+ticket page's panels.
 
 - Queue: time left to the response and resolution deadlines (negative once
   overdue) with on-track / at-risk / breached colours, an "SLA" filter made of
@@ -267,7 +267,7 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
         refused: list[str] = []
         for ticket in queryset.order_by("pk"):
             try:
-                escalation = services.ticket_escalate(
+                escalation = self.usecases.escalate(
                     ticket=ticket, actor=request.user, reason=Escalation.Reason.TECHNICAL_COMPLEXITY, now=now
                 )
             except DomainError as exc:
@@ -333,7 +333,7 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
                     self.message_user(request, f"{field}: {error}", messages.ERROR)
             return HttpResponseRedirect(f"{back}#sla")
         try:
-            escalation = services.ticket_escalate(
+            escalation = self.usecases.escalate(
                 ticket=ticket,
                 actor=request.user,
                 reason=form.cleaned_data["reason"],
@@ -477,7 +477,7 @@ def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
 
 
 def ticket_sla_console_panel(request: HttpRequest, ticket: Ticket) -> str:
-    """The ticket page's SLA section (through tickets.admin.CONSOLE_PANELS): deadlines and escalate form."""
+    """The ticket page's SLA section (one of support.admin's panels): deadlines and escalate form."""
     now = ticket_admin.request_now(request)
     may_work = request.user.has_perm("tickets.work_ticket")
     can_escalate = may_work and ticket.is_active and ticket_permissions.can_change_ticket(request.user, ticket)
@@ -493,10 +493,3 @@ def ticket_sla_console_panel(request: HttpRequest, ticket: Ticket) -> str:
         "review_url": reverse("admin:tickets_ticket_escalation_review", args=[ticket.pk]),
     }
     return render_to_string("admin/escalation/ticket/sla_panel.html", context, request=request)
-
-
-if ticket_sla_console_panel not in ticket_admin.CONSOLE_PANELS:
-    ticket_admin.CONSOLE_PANELS.append(ticket_sla_console_panel)
-if admin.site.is_registered(Ticket):
-    admin.site.unregister(Ticket)
-admin.site.register(Ticket, SlaTicketAdmin)

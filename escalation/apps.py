@@ -6,7 +6,4 @@ class EscalationConfig(AppConfig):
     verbose_name = "SLA and escalation"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401  (connects to tickets' signals)
-        from .api import register_ticket_fields
-
-        register_ticket_fields()
+        from . import receivers  # noqa: F401  (the template cache forgets edited CommunicationTemplates)

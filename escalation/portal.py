@@ -4,33 +4,21 @@
   resolution, in plain language (no rule names, no notes or names from the
   desk), and the "Ask to escalate" form while the ticket is active and the
   customer has not asked yet (once per ticket).
-- The POST behind that form: one call to services.ticket_escalate with the
-  customer's reason. A refusal (already asked, closed, moved since the page was
-  shown) is the service's message on the page, never a 500; someone else's
-  ticket is a 404.
 
-The panel is registered in the portal's extension point when this module is
-imported (sofacover/urls.py imports it for the view), the way admin modules
-register their pages: tickets never imports escalation.
+The ticket page (support.portal.views) shows the panel and posts the form to
+support.portal.views.ticket_escalate (the use case support.usecases.escalate).
 """
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
-from sofacover.errors import DomainError
-from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
-from tickets.portal.extensions import TICKET_PANELS
 
-from . import selectors, services, sla
+from . import selectors, sla
 from .models import Escalation
 
 State = selectors.SlaState
@@ -103,32 +91,3 @@ def ticket_sla_panel(request: HttpRequest, ticket: Ticket) -> str | None:
         "form": AskToEscalateForm(initial={"tier": ticket.tier}) if can_ask else None,
     }
     return render_to_string("escalation/portal/ticket_panel.html", context, request=request)
-
-
-@require_POST
-@login_required
-def ticket_escalate(request: HttpRequest, reference: str) -> HttpResponse:
-    """The customer asks for an escalation of their ticket."""
-    ticket = ticket_selectors.ticket_get_visible_to(user=request.user, reference=reference)
-    form = AskToEscalateForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "We could not read that request. Please try again from the ticket page.")
-    else:
-        try:
-            services.ticket_escalate(
-                ticket=ticket,
-                actor=request.user,
-                reason=Escalation.Reason.CUSTOMER_REQUEST,
-                note=form.cleaned_data["note"],
-                now=timezone.now(),
-                from_tier=form.cleaned_data["tier"],
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "Thank you. We have asked a more senior team to look at your ticket.")
-    return redirect("portal:ticket-detail", reference=ticket.reference)
-
-
-if ticket_sla_panel not in TICKET_PANELS:
-    TICKET_PANELS.append(ticket_sla_panel)

@@ -10,7 +10,7 @@ second sweep, a retry or a killed worker can neither double nor lose one.
 from __future__ import annotations
 
 import logging
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,7 +24,6 @@ from sofacover.errors import Conflict, DomainError
 from tickets import permissions as ticket_permissions
 from tickets import services as ticket_services
 from tickets.models import Ticket, TicketEvent
-from tickets.signals import tickets_changed
 
 from . import messages, notifications, selectors, sla
 from .models import Escalation, EscalationRule, SlaBreach, SlaPause, SweepRun
@@ -51,13 +50,9 @@ class AlreadyWithManagement(EscalationRefused):
     code = "already_with_management"
 
 
-# While the sweep handles a ticket it re-plans the ticket itself once it has acted;
-# the change receiver need not plan it again after each tier move.
-_sweeping: ContextVar[bool] = ContextVar("sla_sweeping", default=False)
-
-
-def is_sweeping() -> bool:
-    return _sweeping.get()
+# Called inside a transaction with the ids of the tickets it changed in bulk (the sweep's
+# batch, a recompute): the caller keeps what depends on them current in the same transaction.
+TicketsChanged = Callable[[list[int]], object]
 
 
 # --- the plan: what falls due when ---------------------------------------------
@@ -203,30 +198,34 @@ def sla_refresh(*, ticket: Ticket, now: datetime, book: selectors.PolicyBook | N
     return plan
 
 
-def sla_plan_new(*, ticket: Ticket, book: selectors.PolicyBook | None = None) -> Plan | None:
-    """The first deadlines of a ticket being filed, set on the unsaved row: no query.
+def sla_plan_new(*, priority: str, tier: int, now: datetime) -> dict[str, datetime | None]:
+    """The first deadlines of a ticket filed at ``now``, for tickets.services.ticket_open(sla=...).
 
-    A new ticket has no pauses and no escalations yet, so its plan needs nothing
-    from the database; it is written with the ticket's own INSERT.
+    A new ticket has no pauses, replies or escalations yet, so its plan needs
+    nothing from the database but the policies; it is written with the ticket's own INSERT.
     """
-    plan = plan_for(ticket, book or selectors.policy_book(), (), EscalatedSoFar())
-    _assign(ticket, plan, plan.moments[0].at if plan and plan.moments else None)
-    return plan
+    draft = Ticket(priority=priority, tier=tier, status=Status.NEW, created_at=now, updated_at=now, tier_entered_at=now)
+    plan = plan_for(draft, selectors.policy_book(), (), EscalatedSoFar())
+    return _assign(draft, plan, plan.moments[0].at if plan and plan.moments else None)
 
 
 # --- pauses -------------------------------------------------------------------
 
 
-def sla_pause_follow_status(*, ticket: Ticket, old: str, new: str, now: datetime) -> None:
-    """Open a pause segment when the ticket starts waiting (on the customer, or resolved); close it after."""
-    if old in PAUSING and new not in PAUSING:
+def sla_follow(*, ticket: Ticket, now: datetime) -> Plan | None:
+    """After a reply or a change of status, priority or tier: the pauses follow the status, then the deadlines.
+
+    The clock is paused while the ticket waits on the customer or is resolved: one
+    open pause segment of that reason; any other status (closed included) ends it.
+    """
+    open_pause = SlaPause.objects.filter(ticket=ticket, ended_at__isnull=True).first()
+    reason = PAUSING.get(ticket.status)
+    if open_pause is not None and open_pause.reason != reason:
         SlaPause.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
-    elif new in PAUSING:
-        SlaPause.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
-        if new != Status.CLOSED:
-            SlaPause.objects.create(ticket=ticket, started_at=now, reason=PAUSING[new])
-    if new == Status.CLOSED:
-        SlaPause.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
+        open_pause = None
+    if open_pause is None and reason is not None:
+        SlaPause.objects.create(ticket=ticket, started_at=now, reason=reason)
+    return sla_refresh(ticket=ticket, now=now)
 
 
 # --- escalation -----------------------------------------------------------------
@@ -355,10 +354,9 @@ def ticket_escalate(
         if not customer_request:
             raise
         raise _already_requested(ticket, None, actor) from exc
-    if to_management:
-        # Deadlines follow a tier move through its own event; management takes no tier, but the
-        # management rules have nothing left to do: the sweep need not look at them again.
-        sla_refresh(ticket=ticket, now=now)
+    # The new tier's response clock starts; with management, the management rules have
+    # nothing left to do: the sweep need not look at them again.
+    sla_refresh(ticket=ticket, now=now)
     return escalation
 
 
@@ -410,28 +408,33 @@ class _Writes:
     tier_events: list[TicketEvent] = field(default_factory=list)
 
 
-def sweep_ticket(*, ticket_id: int, now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
+def sweep_ticket(
+    *, ticket_id: int, now: datetime, book: selectors.PolicyBook, result: SweepResult, changed: TicketsChanged
+) -> None:
     """Handle everything due on one ticket, in one transaction, under its row lock."""
-    sweep_tickets(ticket_ids=[ticket_id], now=now, book=book, result=result)
+    sweep_tickets(ticket_ids=[ticket_id], now=now, book=book, result=result, changed=changed)
 
 
-def sweep_tickets(*, ticket_ids: list[int], now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
+def sweep_tickets(
+    *, ticket_ids: list[int], now: datetime, book: selectors.PolicyBook, result: SweepResult, changed: TicketsChanged
+) -> None:
     """Handle everything due on a batch of tickets, in one transaction, under their row locks.
 
     Everything the tickets' moments depend on is read once for the batch, under the
     locks; what the batch does is written in a few statements at its end. A
     unique-constraint conflict (a writer that does not lock) rolls the batch back
     and it is done again one ticket at a time; a single ticket that still conflicts
-    stays due for the next sweep. ``result`` counts only what committed.
+    stays due for the next sweep. ``result`` counts only what committed. ``changed`` is
+    called with the batch's tickets at the end of its transaction.
     """
     done = SweepResult()
     try:
         with transaction.atomic():
-            _sweep_locked(ticket_ids=ticket_ids, now=now, book=book, result=done)
+            _sweep_locked(ticket_ids=ticket_ids, now=now, book=book, result=done, changed=changed)
     except IntegrityError:
         if len(ticket_ids) > 1:
             for ticket_id in ticket_ids:
-                sweep_tickets(ticket_ids=[ticket_id], now=now, book=book, result=result)
+                sweep_tickets(ticket_ids=[ticket_id], now=now, book=book, result=result, changed=changed)
             return
         logger.warning("SLA sweep: ticket %s changed under us; it stays due for the next sweep", ticket_ids[0])
         result.skipped += 1
@@ -462,7 +465,9 @@ def _breaches_by_ticket(ticket_ids: list[int]) -> dict[int, set[tuple[str, datet
     return recorded
 
 
-def _sweep_locked(*, ticket_ids: list[int], now: datetime, book: selectors.PolicyBook, result: SweepResult) -> None:
+def _sweep_locked(
+    *, ticket_ids: list[int], now: datetime, book: selectors.PolicyBook, result: SweepResult, changed: TicketsChanged
+) -> None:
     tickets = list(
         Ticket.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("assignee")
@@ -494,8 +499,8 @@ def _sweep_locked(*, ticket_ids: list[int], now: datetime, book: selectors.Polic
         insert_many(writes.escalations)
         # One UPDATE per ticket row for both the tier moves and the new plans (a row rewritten once).
         update_many(tickets, [*SLA_FIELDS, *ticket_services.TIER_FIELDS])
-        ticket_services.tier_changes_save(writes.tier_events, now=now, batched=True, tickets_written=True)
-        tickets_changed.send(sender=Ticket, ticket_ids=ids, now=now)
+        ticket_services.tier_changes_save(writes.tier_events, now=now, tickets_written=True)
+        changed(ids)
 
 
 def _sweep_one(
@@ -567,21 +572,22 @@ def _sweep_one(
     _assign(ticket, plan, min(upcoming) if upcoming else None)
 
 
-def escalation_sweep(*, now: datetime, limit: int = 5000) -> SweepResult:
-    """One sweep: every ticket with SLA work due at ``now``, a batch at a time; cost grows with what is due."""
+def escalation_sweep(*, now: datetime, changed: TicketsChanged, limit: int = 5000) -> SweepResult:
+    """One sweep: every ticket with SLA work due at ``now``, a batch at a time; cost grows with what is due.
+
+    ``changed`` gets each batch's ticket ids inside the batch's transaction (support.usecases.sla_sweep
+    refreshes the reports' facts with it).
+    """
     result = SweepResult()
     SweepRun.objects.update_or_create(name=SWEEP, defaults={"last_started_at": now})
     due_ids = selectors.due_ticket_ids(now=now, limit=limit)
     if due_ids:
         book = selectors.policy_book(fresh=True)
         size = max(1, settings.SLA_SWEEP_BATCH)
-        token = _sweeping.set(True)
-        try:
-            with notifications.recipient_cache():
-                for start in range(0, len(due_ids), size):
-                    sweep_tickets(ticket_ids=due_ids[start : start + size], now=now, book=book, result=result)
-        finally:
-            _sweeping.reset(token)
+        with notifications.recipient_cache():
+            for start in range(0, len(due_ids), size):
+                batch = due_ids[start : start + size]
+                sweep_tickets(ticket_ids=batch, now=now, book=book, result=result, changed=changed)
     SweepRun.objects.filter(name=SWEEP).update(
         last_finished_at=now, examined=result.examined, escalated=result.escalated, breached=result.breached
     )
@@ -590,11 +596,18 @@ def escalation_sweep(*, now: datetime, limit: int = 5000) -> SweepResult:
     return result
 
 
-def sla_recompute_open(*, now: datetime, priorities: list[str] | None = None, dry_run: bool = False) -> list[dict]:
+def sla_recompute_open(
+    *,
+    now: datetime,
+    priorities: list[str] | None = None,
+    dry_run: bool = False,
+    changed: TicketsChanged | None = None,
+) -> list[dict]:
     """Recompute the deadlines of open tickets after a policy or calendar change.
 
     Returns one row per ticket whose deadlines move: reference and how far each
-    moves. With ``dry_run`` nothing is written (the admin's preview).
+    moves. With ``dry_run`` nothing is written (the admin's preview). ``changed`` gets
+    each moved ticket's id inside its transaction (support.usecases.sla_recompute_open).
     """
     book = selectors.policy_book(fresh=True)
     tickets = Ticket.objects.filter(status__in=Ticket.ACTIVE_STATUSES)
@@ -616,8 +629,8 @@ def sla_recompute_open(*, now: datetime, priorities: list[str] | None = None, dr
                 moved.append({"reference": ticket.reference, **shift})
             if not dry_run:
                 _store(ticket, plan, plan.moments[0].at if plan.moments else None)
-                if any(shift.values()):  # the reports' facts carry the deadlines
-                    tickets_changed.send(sender=Ticket, ticket_ids=[ticket.pk], now=now)
+                if any(shift.values()) and changed is not None:
+                    changed([ticket.pk])
     return moved
 
 

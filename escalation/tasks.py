@@ -9,15 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from . import services
-
 logger = logging.getLogger(__name__)
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def sweep() -> str:
-    """Beat, every 30 s: apply everything due. Overlapping or repeated runs are harmless."""
-    return str(services.escalation_sweep(now=timezone.now()))
 
 
 @shared_task(acks_late=True, ignore_result=True)

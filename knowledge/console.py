@@ -1,6 +1,6 @@
 """The knowledge base in the agent console: a panel on the ticket page and the actions it posts to.
 
-The panel (registered in tickets.admin.CONSOLE_PANELS) shows agents the
+The panel (one of support.admin's ticket page panels) shows agents the
 runbooks for the ticket's category, the runbooks attached to the ticket with
 their steps, the top search hits for its subject, a reply-from-template form
 and public FAQ links to put in a reply. It renders nothing for anyone who is
@@ -34,7 +34,6 @@ from django.views.decorators.http import require_POST
 
 from sofacover.errors import DomainError
 from tickets import selectors as ticket_selectors
-from tickets import services as ticket_services
 from tickets.models import Ticket
 
 from . import permissions, search, selectors, services
@@ -62,12 +61,12 @@ def faq_link_markdown(article: Article) -> str:
     return f"[{title}]({faq_url(article)})"
 
 
-def _public_view() -> AnonymousUser:
+def public_viewer() -> AnonymousUser:
     """Who a customer is, for the selectors: FAQ links must be articles every customer may open."""
     return AnonymousUser()
 
 
-def _console_url(ticket: Ticket, anchor: str = "") -> str:
+def console_url(ticket: Ticket, anchor: str = "") -> str:
     return reverse("admin:tickets_ticket_change", args=[ticket.pk]) + (f"#{anchor}" if anchor else "")
 
 
@@ -75,7 +74,7 @@ def _console_url(ticket: Ticket, anchor: str = "") -> str:
 
 
 def console_panel(request: HttpRequest, ticket: Ticket) -> SafeString | None:
-    """tickets.admin.CONSOLE_PANELS entry: the knowledge section of the ticket page (agents only)."""
+    """One of support.admin's ticket page panels: the knowledge section of the ticket page (agents only)."""
     user = request.user
     if not _may(user, RUNBOOK_PERMS):
         return None
@@ -84,7 +83,7 @@ def console_panel(request: HttpRequest, ticket: Ticket) -> SafeString | None:
     hits = search.article_search(user=user, q=ticket.subject, limit=SUBJECT_HITS, match="any", published_only=True)
     faqs = [hit.article for hit in hits if hit.article.is_public]
     known = {article.pk for article in faqs}
-    for article in selectors.article_list_popular(user=_public_view(), category=ticket.category, limit=FAQ_CHOICES):
+    for article in selectors.article_list_popular(user=public_viewer(), category=ticket.category, limit=FAQ_CHOICES):
         if article.pk not in known and len(faqs) < FAQ_CHOICES:
             faqs.append(article)
             known.add(article.pk)
@@ -163,7 +162,7 @@ class TemplateReplyForm(forms.Form):
         return data
 
 
-def _refused(request: HttpRequest, form: forms.Form) -> None:
+def form_refused(request: HttpRequest, form: forms.Form) -> None:
     for errors in form.errors.values():
         for error in errors:
             messages.error(request, error)
@@ -173,8 +172,8 @@ def _refused(request: HttpRequest, form: forms.Form) -> None:
 def runbook_attach(request: HttpRequest, ticket: Ticket) -> HttpResponse:
     form = AttachForm(request.POST)
     if not form.is_valid():
-        _refused(request, form)
-        return HttpResponseRedirect(_console_url(ticket, "kb-runbooks"))
+        form_refused(request, form)
+        return HttpResponseRedirect(console_url(ticket, "kb-runbooks"))
     article = selectors.article_get_visible_to(user=request.user, slug=form.cleaned_data["article"])
     try:
         services.runbook_attach(ticket=ticket, article=article, actor=request.user, now=timezone.now())
@@ -182,22 +181,22 @@ def runbook_attach(request: HttpRequest, ticket: Ticket) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Runbook attached: {article.title}.")
-    return HttpResponseRedirect(_console_url(ticket, "kb-runbooks"))
+    return HttpResponseRedirect(console_url(ticket, "kb-runbooks"))
 
 
 @console_action(RUNBOOK_PERMS)
 def runbook_step(request: HttpRequest, ticket: Ticket, runbook: int, step: int) -> HttpResponse:
     form = StepForm(request.POST)
     if not form.is_valid():
-        _refused(request, form)
-        return HttpResponseRedirect(_console_url(ticket, "kb-runbooks"))
+        form_refused(request, form)
+        return HttpResponseRedirect(console_url(ticket, "kb-runbooks"))
     ticket_runbook = selectors.ticket_runbook_get(ticket=ticket, pk=runbook)
     service = services.runbook_step_tick if form.cleaned_data["done"] else services.runbook_step_untick
     try:
         service(ticket_runbook=ticket_runbook, step=step, actor=request.user, now=timezone.now())
     except DomainError as exc:
         messages.error(request, exc.message)
-    return HttpResponseRedirect(_console_url(ticket, f"kb-runbook-{ticket_runbook.pk}"))
+    return HttpResponseRedirect(console_url(ticket, f"kb-runbook-{ticket_runbook.pk}"))
 
 
 def compose_reply(*, ticket: Ticket, template: ResponseTemplate | None, body: str, faq: Article | None) -> str:
@@ -210,35 +209,6 @@ def compose_reply(*, ticket: Ticket, template: ResponseTemplate | None, body: st
     if faq is not None:
         parts.append(f"This article may help: {faq_link_markdown(faq)}")
     return "\n\n".join(parts)
-
-
-@console_action(TEMPLATE_PERMS)
-def template_reply(request: HttpRequest, ticket: Ticket) -> HttpResponse:
-    """Send a public reply made from a response template and/or an FAQ link and the agent's words."""
-    template_slug = request.POST.get("template", "").strip()
-    faq_slug = request.POST.get("faq", "").strip()
-    try:
-        template = selectors.response_template_get(slug=template_slug) if template_slug else None
-        faq = selectors.article_get_visible_to(user=_public_view(), slug=faq_slug) if faq_slug else None
-    except Http404:
-        messages.error(request, "That template or FAQ is no longer available.")
-        return HttpResponseRedirect(_console_url(ticket, "kb-reply"))
-    form = TemplateReplyForm(request.POST, templates=[template] if template else [], faqs=[faq] if faq else [])
-    if not form.is_valid():
-        _refused(request, form)
-        return HttpResponseRedirect(_console_url(ticket, "kb-reply"))
-    try:
-        ticket_services.message_add(
-            ticket=ticket,
-            author=request.user,
-            body=compose_reply(ticket=ticket, template=template, body=form.cleaned_data["body"], faq=faq),
-            now=timezone.now(),
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-        return HttpResponseRedirect(_console_url(ticket, "kb-reply"))
-    messages.success(request, "Reply sent to the customer.")
-    return HttpResponseRedirect(_console_url(ticket, "thread"))
 
 
 # --- the API's template field ------------------------------------------------------------------

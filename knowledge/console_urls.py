@@ -1,4 +1,6 @@
-"""The knowledge base's console actions on a ticket (POST only; agents; see knowledge/console.py)."""
+"""The knowledge base's console actions on a ticket (POST only; agents; see knowledge/console.py).
+
+Served through support.console, which adds the reply from a template (a use case)."""
 
 from django.urls import path
 
@@ -13,5 +15,4 @@ urlpatterns = [
         console.runbook_step,
         name="runbook-step",
     ),
-    path("tickets/<str:reference>/template-reply/", console.template_reply, name="template-reply"),
 ]

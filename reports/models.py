@@ -1,7 +1,7 @@
 """The reports' own tables: the permission anchor, and the rollup the scorecard reads.
 
 The rollup is derived data, rebuilt at will by ``manage.py reports_rebuild`` and
-kept current in the transaction of every ticket change (reports.receivers):
+kept current in the transaction of every ticket change (support.usecases):
 
 - ``TicketFact``: one narrow row per ticket, what that ticket contributes to the
   figures under the reports' definitions (its dimensions, desk-time days, wall-clock

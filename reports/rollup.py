@@ -291,7 +291,7 @@ def _move(changes: Iterable[tuple[dict[str, Any] | None, dict[str, Any] | None]]
 def facts_refresh(*, ticket_ids: Iterable[int], created: bool = False) -> int:
     """Recompute these tickets' facts; move the daily rows and histograms by what changed.
 
-    Called inside the transaction of the change (reports.receivers). Returns how many
+    Called inside the transaction of the change (support.usecases). Returns how many
     facts changed. A ticket that no longer exists loses its fact. ``created``: the
     tickets were created in this transaction, so they have no fact to read yet.
     """

@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from escalation import portal as escalation_portal
-from escalation.api import EscalateView, SlaPolicyListView
+from escalation.api import SlaPolicyListView
 from escalation.health import healthz
 from reports.urls import api_urlpatterns as reports_api
+from support.api import EscalateView
+from support.portal import views as support_portal
 from tickets.api.views import REFERENCE_PATTERN
 
 from .ratelimit import LOGIN
@@ -26,12 +27,12 @@ urlpatterns = [
     path("api/v1/sla/policies/", SlaPolicyListView.as_view(), name="sla-policy-list"),
     path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/reports/", include(reports_api)),
-    path("api/v1/", include("tickets.api.urls")),
+    path("api/v1/", include("support.api_urls")),
     path("reports/", include("reports.urls")),
-    path("tickets/<str:reference>/escalate/", escalation_portal.ticket_escalate, name="portal-escalate"),
+    path("tickets/<str:reference>/escalate/", support_portal.ticket_escalate, name="portal-escalate"),
     path("kb/", include("knowledge.portal.urls")),
-    path("console/", include("knowledge.console_urls")),
-    path("", include("tickets.portal.urls")),
+    path("console/", include("support.console")),
+    path("", include("support.portal.urls")),
 ]
 
 handler400 = "sofacover.errors.bad_request"

@@ -16,8 +16,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from support import usecases
 from tests.tickets.factories import T0, make_user
-from tickets import services, uploads
+from tickets import uploads
 from tickets.models import Ticket
 
 ROLES = ("anonymous", "customer_a", "customer_b", "agent", "manager")
@@ -41,16 +42,16 @@ def build_world() -> World:
         "manager": make_user("boss@sofacoverpro.com", "manager"),
     }
     a, agent = users["customer_a"], users["agent"]
-    ticket = services.ticket_open(requester=a, subject="Zip broke", description="d", now=T0)
+    ticket = usecases.file_ticket(requester=a, subject="Zip broke", description="d", now=T0)
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-    public = services.message_add(
+    public = usecases.reply(
         ticket=ticket,
         author=a,
         body="photo",
         now=T0,
         attachments=uploads.check_uploads([SimpleUploadedFile("zip.png", png)]),
     )
-    note = services.message_add(
+    note = usecases.reply(
         ticket=ticket,
         author=agent,
         body="internal",
@@ -58,8 +59,8 @@ def build_world() -> World:
         now=T0,
         attachments=uploads.check_uploads([SimpleUploadedFile("trace.txt", b"stack trace\n")]),
     )
-    resolved = services.ticket_open(requester=a, subject="Refund", description="d", now=T0)
-    services.ticket_resolve(ticket=resolved, actor=agent, now=T0)
+    resolved = usecases.file_ticket(requester=a, subject="Refund", description="d", now=T0)
+    usecases.resolve(ticket=resolved, actor=agent, now=T0)
     return World(
         users=users,
         ticket=ticket,

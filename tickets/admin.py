@@ -7,7 +7,6 @@ messages or form errors, never a 500.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -104,12 +103,6 @@ def attachment_url(attachment: Attachment) -> str | None:
         return None
 
 
-# Extension point: other apps add sections to the console's ticket page (the
-# knowledge base shows runbooks and reply templates) without tickets importing
-# them. Each callable takes (request, ticket) and returns rendered HTML or None.
-CONSOLE_PANELS: list[Callable[[HttpRequest, Ticket], str | None]] = []
-
-
 class AssigneeFilter(admin.SimpleListFilter):
     """Mine, unassigned, or one agent: the same values the API's ``assignee`` filter takes."""
 
@@ -176,8 +169,12 @@ def _priority_action(priority: Ticket.Priority):
 PRIORITY_ACTIONS = [_priority_action(priority) for priority in Ticket.Priority]
 
 
-@admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
+    """The queue and the ticket page. Registered by support.admin, which composes it with the
+    other apps' parts (SLA columns and section, knowledge panel) and supplies ``usecases``: every
+    change made here goes through support.usecases, which tickets never imports."""
+
+    usecases: Any = None  # support.usecases, set by the class support.admin registers
     form = TicketConsoleForm
     list_display_links = ("reference",)
     list_filter = ("priority", "status", "tier", AssigneeFilter, "category", "channel")
@@ -271,7 +268,7 @@ class TicketAdmin(admin.ModelAdmin):
     # --- permissions ------------------------------------------------------
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # Tickets are filed through the portal, email and the API (services.ticket_open).
+        # Tickets are filed through the portal, email and the API (support.usecases.file_ticket).
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Ticket | None = None) -> bool:
@@ -307,7 +304,7 @@ class TicketAdmin(admin.ModelAdmin):
             return
         try:
             # The service re-reads the row under a lock and compares with what is stored.
-            services.ticket_update(
+            self.usecases.change(
                 ticket=Ticket.objects.get(pk=obj.pk), actor=request.user, now=request_now(request), **changes
             )
         except DomainError as exc:
@@ -350,7 +347,7 @@ class TicketAdmin(admin.ModelAdmin):
         ]
         in_scope = permissions.can_change_ticket(request.user, ticket)
         can_reply = self.has_work_permission(request) and in_scope and ticket.status != Ticket.Status.CLOSED
-        panels = [html for panel in CONSOLE_PANELS if (html := panel(request, ticket))]
+        panels = [html for html in self.console_panels(request, ticket) if html]
         return {
             "console_panels": panels,
             "console_out_of_scope": (
@@ -366,6 +363,10 @@ class TicketAdmin(admin.ModelAdmin):
                 current_app=self.admin_site.name,
             ),
         }
+
+    def console_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
+        """Sections other apps add below the thread, rendered HTML or None (support.admin lists them)."""
+        return []
 
     @staticmethod
     def _event_value(event: TicketEvent, value: str) -> str:
@@ -416,7 +417,7 @@ class TicketAdmin(admin.ModelAdmin):
         internal = form.cleaned_data["internal"]
         try:
             attachments = check_uploads(request.FILES.getlist("attachments"))
-            services.message_add(
+            self.usecases.reply(
                 ticket=ticket,
                 author=request.user,
                 body=form.cleaned_data["body"],
@@ -449,8 +450,8 @@ class TicketAdmin(admin.ModelAdmin):
     def run_bulk(
         self, request: HttpRequest, queryset: QuerySet[Ticket], action: str, done_label: str, **kwargs: Any
     ) -> None:
-        done, refused = services.tickets_bulk(
-            tickets=queryset.order_by("pk"),
+        done, refused = self.usecases.bulk(
+            batch=queryset.order_by("pk"),
             actor=request.user,
             now=request_now(request),
             action=action,

@@ -2,7 +2,7 @@
 
 Rows arrive fully formed, with their own timestamps, and go in with a few
 INSERTs per batch. No ticket_changed signal is sent; the database constraints
-still apply. Never used for real tickets: those go through services.ticket_open.
+still apply. Never used for real tickets: those go through support.usecases.file_ticket.
 """
 
 from __future__ import annotations

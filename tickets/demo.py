@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db import transaction
 
 from . import bulk, permissions, services
 from .auth import normalise_email
@@ -382,7 +381,7 @@ TRIAGE_NOTES = (
 )
 
 
-def _values(rng: random.Random) -> dict[str, str]:
+def scenario_values(rng: random.Random) -> dict[str, str]:
     return {
         "order": f"#{rng.randint(100000, 999999)}",
         "product": rng.choice(PRODUCTS),
@@ -461,107 +460,6 @@ def demo_tickets_exist() -> bool:
     return Ticket.objects.filter(requester__username=DEMO_CUSTOMER).exists()
 
 
-@transaction.atomic
-def demo_tickets_create(*, now: datetime) -> list[Ticket]:
-    """Open ``DEMO_TICKET_COUNT`` tickets over the last two weeks and work them like the desk would.
-
-    Deterministic apart from ``now``: every priority, status, category, channel
-    and tier appears; agents reply, write notes, assign, resolve and close;
-    customers answer.
-    """
-    users = {spec.email: user for spec, user, _ in demo_users_ensure()}
-    customers = [users[DEMO_CUSTOMER], *(users[spec.email] for spec in EXTRA_CUSTOMERS)]
-    agents = {spec.tier: users[spec.email] for spec in DEMO_USERS if spec.role == "agent"}
-    rng = random.Random(20260302)
-    tickets = []
-    for i in range(DEMO_TICKET_COUNT):
-        scenario = SCENARIOS[i % len(SCENARIOS)]
-        status = STATUS_CYCLE[i % len(STATUS_CYCLE)]
-        # Older tickets are more often finished; the newest are still in the queue.
-        age = timedelta(days=14) * (DEMO_TICKET_COUNT - i) / DEMO_TICKET_COUNT
-        if status in Ticket.ACTIVE_STATUSES:
-            age = age / 6
-        created_at = now - age - timedelta(minutes=rng.randint(5, 50))
-        tickets.append(
-            _demo_ticket(
-                scenario,
-                status=status,
-                channel=CHANNEL_CYCLE[(i + i // 5) % len(CHANNEL_CYCLE)],
-                tier=1 + i % 3,
-                requester=customers[i % len(customers)],
-                agents=agents,
-                created_at=created_at,
-                now=now,
-                rng=rng,
-                with_note=i % 2 == 0,
-            )
-        )
-    return tickets
-
-
-def _demo_ticket(
-    scenario: Scenario,
-    *,
-    status: str,
-    channel: str,
-    tier: int,
-    requester: User,
-    agents: dict[int | None, User],
-    created_at: datetime,
-    now: datetime,
-    rng: random.Random,
-    with_note: bool,
-) -> Ticket:
-    values = _values(rng)
-    agent = agents[tier]
-    span = now - created_at
-    low, high = RESPONSE_MINUTES[scenario.priority]
-    response = min(timedelta(minutes=rng.randint(low, high)), span * 0.3)
-
-    def at(fraction: float) -> datetime:
-        # Steps after the first reply, spread over the rest of the ticket's life.
-        return created_at + response + (span - response) * fraction
-
-    ticket = services.ticket_open(
-        requester=requester,
-        # An agent files phone tickets on the caller's behalf.
-        actor=agent if channel == Channel.PHONE else requester,
-        subject=scenario.subject.format(**values),
-        description=scenario.description.format(**values),
-        priority=scenario.priority,
-        category=scenario.category,
-        channel=channel,
-        tier=tier,
-        now=created_at,
-    )
-    if status == Status.NEW:
-        if with_note:
-            ticket = services.ticket_assign(ticket=ticket, assignee=agent, actor=agent, now=created_at + response)
-            services.message_add(
-                ticket=ticket,
-                author=agent,
-                body=scenario.note.format(**values),
-                internal=True,
-                now=created_at + response,
-            )
-        return ticket
-    ticket = services.ticket_assign(ticket=ticket, assignee=agent, actor=agent, now=created_at + response)
-    services.message_add(ticket=ticket, author=agent, body=scenario.reply.format(**values), now=at(0))
-    if with_note:
-        services.message_add(
-            ticket=ticket, author=agent, body=scenario.note.format(**values), internal=True, now=at(0.1)
-        )
-    if status == Status.OPEN:
-        return Ticket.objects.get(pk=ticket.pk)
-    if status == Status.PENDING_CUSTOMER:
-        return services.ticket_change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=at(0.2))
-    services.message_add(ticket=ticket, author=requester, body=scenario.follow_up.format(**values), now=at(0.3))
-    ticket = services.ticket_resolve(ticket=ticket, actor=agent, now=at(0.4))
-    if status == Status.CLOSED:
-        ticket = services.ticket_change_status(ticket=ticket, to=Status.CLOSED, actor=agent, now=at(0.8))
-    return ticket
-
-
 # --- load data, in bulk ---------------------------------------------------------
 
 
@@ -619,7 +517,7 @@ def _load_ticket(
     now: datetime,
     rng: random.Random,
 ) -> bulk.BulkTicket:
-    values = _values(rng)
+    values = scenario_values(rng)
     age = now - created_at
     active_share = 0.9 if age < timedelta(days=1) else 0.5 if age < timedelta(days=3) else 0.03
     if rng.random() < active_share:

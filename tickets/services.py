@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +26,6 @@ from sofacover.errors import Conflict, DomainError
 from . import permissions
 from .auth import normalise_email
 from .models import Attachment, Message, Rating, SurveyToken, Ticket, TicketEvent, reference_for
-from .signals import ticket_changed, ticket_opening
 from .uploads import CheckedUpload
 
 Status = Ticket.Status
@@ -154,7 +153,6 @@ def _record(
             at=now,
         )
     )
-    ticket_changed.send(sender=Ticket, ticket=ticket, event=event, now=now)
     return event
 
 
@@ -195,6 +193,18 @@ def _clean(ticket: Ticket) -> None:
         raise DomainError(messages[0], field=field) from exc
 
 
+# The ticket's deadline columns: escalation plans them, tickets only stores them.
+SLA_COLUMNS = (
+    "first_response_due_at",
+    "resolution_due_at",
+    "next_update_due_at",
+    "tier_response_due_at",
+    "first_response_warn_at",
+    "resolution_warn_at",
+    "sla_next_check_at",
+)
+
+
 @transaction.atomic
 def ticket_open(
     *,
@@ -209,8 +219,15 @@ def ticket_open(
     tier: int = Ticket.Tier.TIER_1,
     assignee: User | None = None,
     attachments: Sequence[CheckedUpload] = (),
+    sla: Mapping[str, datetime | None] | None = None,
 ) -> Ticket:
-    """File a ticket for ``requester``; the description becomes the first message of the thread."""
+    """File a ticket for ``requester``; the description becomes the first message of the thread.
+
+    ``sla``: the first deadlines (SLA_COLUMNS), planned by the caller before the ticket
+    exists, so the row is written with them instead of updated after.
+    """
+    if sla and not set(sla) <= set(SLA_COLUMNS):
+        raise DomainError(f"Not deadline columns: {', '.join(sorted(set(sla) - set(SLA_COLUMNS)))}.")
     actor = actor or requester
     if assignee is not None and not permissions.can_be_assigned(assignee):
         raise DomainError("Tickets can only be assigned to support agents.", field="assignee")
@@ -227,9 +244,9 @@ def ticket_open(
         created_at=now,
         updated_at=now,
         tier_entered_at=now,
+        **(sla or {}),
     )
     _clean(ticket)
-    ticket_opening.send(sender=Ticket, ticket=ticket, now=now)
     insert_one(ticket)
     ticket.reference = reference_for(ticket.pk)
     update_many([ticket], ["reference"])  # one prepared UPDATE: save() would compile one per ticket
@@ -415,12 +432,9 @@ def tier_change(ticket: Ticket, *, tier: int, actor: User | None, now: datetime)
     )
 
 
-def tier_changes_save(
-    events: Sequence[TicketEvent], *, now: datetime, batched: bool = False, tickets_written: bool = False
-) -> None:
-    """Write what tier_change() did: the tickets' tier columns, the timeline events, then ticket_changed for each.
+def tier_changes_save(events: Sequence[TicketEvent], *, now: datetime, tickets_written: bool = False) -> None:
+    """Write what tier_change() did: the tickets' tier columns, then the timeline events.
 
-    ``batched``: the caller sends tickets_changed for all of them once its batch is written.
     ``tickets_written``: the caller has written the tickets' TIER_FIELDS itself (with its own columns).
     """
     if not events:
@@ -428,8 +442,6 @@ def tier_changes_save(
     if not tickets_written:
         update_many(list({event.ticket.pk: event.ticket for event in events}.values()), TIER_FIELDS)
     insert_many(events)  # nobody reads their ids back
-    for event in events:
-        ticket_changed.send(sender=Ticket, ticket=event.ticket, event=event, now=now, batched=batched)
 
 
 UPDATABLE = {
@@ -518,7 +530,6 @@ def message_add(
             ticket.first_responded_at = now
             fields.append("first_responded_at")
         ticket.save(update_fields=fields)
-    # Recorded after the reply times are set: receivers (the SLA clock) see them.
     _record(
         ticket,
         actor=author,
@@ -540,36 +551,24 @@ def message_add(
     return message
 
 
-def tickets_bulk(
-    *, tickets: Iterable[Ticket], actor: User, now: datetime, action: str, **kwargs: Any
-) -> tuple[int, list[str]]:
-    """Apply one action to many tickets, each in its own transaction; report the refusals."""
-    actions = {
-        "resolve": lambda t: ticket_resolve(ticket=t, actor=actor, now=now),
-        "assign": lambda t: ticket_assign(ticket=t, assignee=kwargs.get("assignee"), actor=actor, now=now),
-        "priority": lambda t: ticket_update(ticket=t, actor=actor, now=now, priority=kwargs["priority"]),
-    }
-    done, refused = 0, []
-    for ticket in tickets:
-        try:
-            actions[action](ticket)
-            done += 1
-        except DomainError as exc:
-            refused.append(f"{ticket.reference}: {exc.message}")
-    return done, refused
-
-
 @transaction.atomic
-def tickets_close_resolved(*, now: datetime, after: timedelta) -> int:
-    """Close tickets resolved longer ago than ``after`` that nobody reopened."""
-    closed = 0
+def tickets_close_resolved(*, now: datetime, after: timedelta) -> list[Ticket]:
+    """Close tickets resolved longer ago than ``after`` that nobody reopened (500 per call); return them."""
+    closed = []
     due = Ticket.objects.select_for_update(skip_locked=True).filter(
         status=Status.RESOLVED, resolved_at__lte=now - after
     )
-    for ticket in due.only("pk", "status", "resolved_at", "closed_at", "updated_at")[:500]:
+    for ticket in due[:500]:
         _set_status(ticket, to=Status.CLOSED, actor=None, now=now)
-        closed += 1
+        closed.append(ticket)
     return closed
+
+
+@transaction.atomic
+def tickets_delete(*, ticket_ids: Sequence[int]) -> int:
+    """Delete tickets with everything that hangs off them (the console's superuser delete); return how many."""
+    deleted, _ = Ticket.objects.filter(pk__in=ticket_ids).delete()
+    return deleted
 
 
 # --- portal accounts ---

@@ -190,7 +190,7 @@ def suggestions_for(request: HttpRequest, subject: str) -> list[search.SearchRes
 
 
 def suggestions_render(request: HttpRequest, subject: str, *, fragment: bool = False) -> SafeString:
-    """The suggestions panel for the ticket form (tickets' SUBJECT_SUGGESTERS hook) or, ``fragment``, its list only."""
+    """The suggestions panel for the ticket form (support.portal.views) or, ``fragment``, its list only."""
     subject = (subject or "").strip()
     context = {"results": suggestions_for(request, subject), "subject": subject, "fragment": fragment}
     return render_to_string("knowledge/portal/_suggestions.html", context, request=request)
@@ -228,12 +228,14 @@ def kb_suggestion_open(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("kb:article", slug=article.slug)
 
 
-def ticket_filed(request: HttpRequest, ticket: Ticket) -> None:
-    """Tickets' TICKET_FILED hook: opens made before signing in (session keys) did not deflect this ticket.
+def visitor_keys_of(request: HttpRequest) -> list[str]:
+    """The keys of suggestion opens made in this session before signing in.
 
-    The requester's own ``u:<id>`` opens are linked by knowledge's receiver of the CREATED event.
+    The portal's ticket form passes them to support.usecases.file_ticket (with the requester's
+    own ``u:<id>``, the opens that did not deflect the ticket), then forgets them.
     """
-    keys = request.session.get(SESSION_OPENED_KEYS) or []
-    if keys:
-        services.suggestion_ticket_filed(ticket=ticket, now=ticket.created_at, visitor_keys=keys)
-        del request.session[SESSION_OPENED_KEYS]
+    return request.session.get(SESSION_OPENED_KEYS) or []
+
+
+def visitor_keys_forget(request: HttpRequest) -> None:
+    request.session.pop(SESSION_OPENED_KEYS, None)

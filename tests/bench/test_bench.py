@@ -17,8 +17,8 @@ from django.test.utils import CaptureQueriesContext
 
 from bench import harness
 from bench.management.commands import bench
+from support import usecases
 from tests.tickets.factories import T0
-from tickets import services
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ class TestBenchData:
 
     def test_removes_the_previous_runs_creations(self):
         customer, agent = bench.bench_people_ensure()
-        services.ticket_open(requester=customer, subject=f"{bench.BENCH_SUBJECT_PREFIX} old", description="x", now=T0)
+        usecases.file_ticket(requester=customer, subject=f"{bench.BENCH_SUBJECT_PREFIX} old", description="x", now=T0)
         out = StringIO()
         bench.bench_data_ensure(tickets=3, customer=customer, agent=agent, now=T0, write=out.write)
         assert not Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).exists()

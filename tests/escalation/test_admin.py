@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from escalation import admin as sla_admin
-from escalation import admin_queue, selectors, services
+from escalation import admin_queue, selectors
 from escalation.models import (
     BusinessCalendar,
     Escalation,
@@ -25,6 +25,7 @@ from escalation.models import (
     SweepRun,
     TierTarget,
 )
+from support import usecases
 from tests.tickets.factories import T0, TicketFactory, make_user
 from tickets import services as ticket_services
 from tickets.models import Ticket
@@ -514,8 +515,8 @@ class TestHistoryAdmins:
     @pytest.fixture
     def history(self, tier2_agent):
         ticket = TicketFactory(priority=Priority.P0)
-        services.escalation_sweep(now=T0 + timedelta(minutes=40))  # breach + P0 rule to Tier 2
-        ticket_services.ticket_change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=tier2_agent, now=T0)
+        usecases.sla_sweep(now=T0 + timedelta(minutes=40))  # breach + P0 rule to Tier 2
+        usecases.change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=tier2_agent, now=T0)
         return {
             "escalation": Escalation.objects.get().pk,
             "slabreach": SlaBreach.objects.order_by("pk").first().pk,
@@ -589,8 +590,8 @@ class TestQueueColumns:
 
     def test_a_responded_ticket_shows_met_and_a_late_one_met_late(self, client, agent, time_machine):
         on_time, late = TicketFactory(priority=Priority.P0), TicketFactory(priority=Priority.P0)
-        ticket_services.message_add(ticket=on_time, author=agent, body="On it", now=T0 + timedelta(minutes=5))
-        ticket_services.message_add(ticket=late, author=agent, body="Sorry", now=T0 + timedelta(minutes=20))
+        usecases.reply(ticket=on_time, author=agent, body="On it", now=T0 + timedelta(minutes=5))
+        usecases.reply(ticket=late, author=agent, body="Sorry", now=T0 + timedelta(minutes=20))
         time_machine.move_to(T0 + timedelta(minutes=30), tick=False)
         client.force_login(agent)
 
@@ -601,9 +602,7 @@ class TestQueueColumns:
 
     def test_a_ticket_waiting_on_the_customer_shows_paused(self, client, agent, time_machine):
         ticket = TicketFactory(priority=Priority.P2)
-        ticket_services.ticket_change_status(
-            ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=T0 + timedelta(minutes=5)
-        )
+        usecases.change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=T0 + timedelta(minutes=5))
         time_machine.move_to(T0 + timedelta(hours=6), tick=False)
         client.force_login(agent)
 
@@ -618,19 +617,17 @@ def build_sla_world(agent) -> dict[str, Ticket]:
     p3 = TicketFactory(priority=Priority.P3)  # 1 business day, respond by 18:00: on track
     p0_breached = TicketFactory(priority=Priority.P0)  # respond by 09:15: breached
     p0_late = TicketFactory(priority=Priority.P0)
-    ticket_services.message_add(ticket=p0_late, author=agent, body="late", now=T0 + timedelta(minutes=20))
+    usecases.reply(ticket=p0_late, author=agent, body="late", now=T0 + timedelta(minutes=20))
     p1_fresh = TicketFactory(priority=Priority.P1, created_at=T0 + timedelta(hours=3, minutes=5))  # due 13:05
     # Response met at 11:05; resolution 2 h from 11:00 -> due 13:00, warn 12:30 == NOW: at risk.
     p0_res_risk = TicketFactory(priority=Priority.P0, created_at=T0 + timedelta(hours=2))
-    ticket_services.message_add(ticket=p0_res_risk, author=agent, body="hi", now=T0 + timedelta(hours=2, minutes=5))
+    usecases.reply(ticket=p0_res_risk, author=agent, body="hi", now=T0 + timedelta(hours=2, minutes=5))
     waiting = TicketFactory(priority=Priority.P2)
-    ticket_services.message_add(ticket=waiting, author=agent, body="photo?", now=T0 + timedelta(hours=1))
-    ticket_services.ticket_change_status(
-        ticket=waiting, to=Status.PENDING_CUSTOMER, actor=agent, now=T0 + timedelta(hours=1)
-    )
+    usecases.reply(ticket=waiting, author=agent, body="photo?", now=T0 + timedelta(hours=1))
+    usecases.change_status(ticket=waiting, to=Status.PENDING_CUSTOMER, actor=agent, now=T0 + timedelta(hours=1))
     resolved = TicketFactory(priority=Priority.P2)
-    ticket_services.message_add(ticket=resolved, author=agent, body="done", now=T0 + timedelta(minutes=30))
-    ticket_services.ticket_resolve(ticket=resolved, actor=agent, now=T0 + timedelta(hours=1))
+    usecases.reply(ticket=resolved, author=agent, body="done", now=T0 + timedelta(minutes=30))
+    usecases.resolve(ticket=resolved, actor=agent, now=T0 + timedelta(hours=1))
     return {
         "open_p2": open_p2,
         "p3": p3,
@@ -933,11 +930,9 @@ class TestSlaPanel:
         # P2, business hours: filed Mon 09:00; replied 10:00 and waiting on the customer until 11:00.
         # Resolution: 1 business day (Mon 09:00-18:00) + the 1 h pause -> Tue 3 Mar 10:00.
         ticket = TicketFactory(requester=customer, priority=Priority.P2)
-        ticket_services.message_add(ticket=ticket, author=agent, body="photo?", now=T0 + timedelta(hours=1))
-        ticket_services.ticket_change_status(
-            ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=T0 + timedelta(hours=1)
-        )
-        ticket_services.message_add(ticket=ticket, author=customer, body="here", now=T0 + timedelta(hours=2))
+        usecases.reply(ticket=ticket, author=agent, body="photo?", now=T0 + timedelta(hours=1))
+        usecases.change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=T0 + timedelta(hours=1))
+        usecases.reply(ticket=ticket, author=customer, body="here", now=T0 + timedelta(hours=2))
         time_machine.move_to(T0 + timedelta(hours=3), tick=False)
         client.force_login(agent)
 
@@ -962,8 +957,8 @@ class TestSlaPanel:
 
     def test_lists_breaches_and_escalations_with_rule_actor_and_note(self, client, agent, tier2_agent, time_machine):
         ticket = TicketFactory(priority=Priority.P0)
-        services.escalation_sweep(now=T0 + timedelta(minutes=40))
-        services.ticket_escalate(
+        usecases.sla_sweep(now=T0 + timedelta(minutes=40))
+        usecases.escalate(
             ticket=ticket,
             actor=tier2_agent,
             reason="technical_complexity",
@@ -988,7 +983,7 @@ class TestSlaPanel:
         # P0 moved to Tier 2 at 09:30: 30 min tier target -> warn 09:52:30, due 10:00.
         # (In the tier a ticket was filed in, the first-response clock covers the same time.)
         ticket = TicketFactory(priority=Priority.P0)
-        ticket = ticket_services.ticket_move_to_tier(ticket=ticket, tier=2, actor=agent, now=T0 + timedelta(minutes=30))
+        ticket = usecases.change(ticket=ticket, tier=2, actor=agent, now=T0 + timedelta(minutes=30))
         ticket.refresh_from_db()
 
         explained = admin_queue.sla_explanation(ticket, now=T0 + timedelta(minutes=55))

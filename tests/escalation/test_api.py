@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from escalation import services
+from support import usecases
 from tests.tickets.factories import TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,19 +40,16 @@ class TestSlaFields:
             assert detail(api_client_for(agent), ticket)["sla_state"]["response"] == response
 
     def test_met_once_answered_in_time(self, api_client_for, agent, customer):
-        from tickets import services as ticket_services
 
         ticket = TicketFactory(requester=customer, priority="P1", created_at=T0)
-        ticket_services.message_add(ticket=ticket, author=agent, body="hi", now=T0 + 10 * M)
+        usecases.reply(ticket=ticket, author=agent, body="hi", now=T0 + 10 * M)
         with time_machine.travel(T0 + 3 * 60 * M, tick=False):
             assert detail(api_client_for(customer), ticket)["sla_state"]["response"] == "met"
 
     def test_escalation_history_oldest_first(self, api_client_for, agent, tier2_agent, customer):
         ticket = TicketFactory(requester=customer, priority="P0", created_at=T0)
-        services.escalation_sweep(now=T0 + 30 * M)
-        services.ticket_escalate(
-            ticket=ticket, actor=tier2_agent, reason="technical_complexity", note="db", now=T0 + 40 * M
-        )
+        usecases.sla_sweep(now=T0 + 30 * M)
+        usecases.escalate(ticket=ticket, actor=tier2_agent, reason="technical_complexity", note="db", now=T0 + 40 * M)
         escalations = detail(api_client_for(agent), ticket)["escalations"]
         assert [(e["reason"], e["from_tier"], e["to_tier"]) for e in escalations] == [
             ("auto", 1, 2),
@@ -70,7 +67,7 @@ class TestSlaFields:
     ):
         for _ in range(rows):
             ticket = TicketFactory(requester=customer, priority="P2", created_at=T0)
-            services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
+            usecases.escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
         for viewer in (agent, customer):
             with django_assert_max_num_queries(5):
                 response = api_client_for(viewer).get("/api/v1/tickets/")

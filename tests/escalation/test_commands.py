@@ -10,8 +10,8 @@ import time_machine
 from django.core.management import CommandError, call_command
 
 from escalation.models import Escalation, SlaBreach, SweepRun
+from support import usecases
 from tests.tickets.factories import make_user
-from tickets import services as ticket_services
 from tickets.models import Ticket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -26,9 +26,7 @@ def run(*args: str) -> str:
 
 @pytest.fixture
 def p0(customer) -> Ticket:
-    return ticket_services.ticket_open(
-        requester=customer, subject="Checkout down", description="500s", priority="P0", now=T0
-    )
+    return usecases.file_ticket(requester=customer, subject="Checkout down", description="500s", priority="P0", now=T0)
 
 
 class TestRunEscalations:
@@ -85,8 +83,8 @@ class TestRunEscalations:
         assert f"escalated {p0.reference} from Tier 2 to management (P0 unresolved after 4 h to management)" in out
 
     def test_a_ticket_answered_and_resolved_in_time_is_left_alone(self, p0, agent):
-        ticket_services.message_add(ticket=p0, author=agent, body="Fixed.", now=T0 + timedelta(minutes=5))
-        ticket_services.ticket_resolve(ticket=p0, actor=agent, now=T0 + timedelta(minutes=10))
+        usecases.reply(ticket=p0, author=agent, body="Fixed.", now=T0 + timedelta(minutes=5))
+        usecases.resolve(ticket=p0, actor=agent, now=T0 + timedelta(minutes=10))
         make_user("other@example.com")
 
         out = run("--at", "2026-03-02T14:00:00Z")

@@ -13,8 +13,8 @@ from django.urls import reverse
 from escalation import services
 from escalation.models import Escalation
 from escalation.outbox_models import Notification
+from support import usecases
 from tests.tickets.factories import T0, TicketFactory, make_user
-from tickets import services as ticket_services
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,7 @@ class TestThreeRequests:
     def test_in_tier_3_the_request_moves_nothing_and_tells_tier_3_not_management(self, customer, desk):
         ticket = TicketFactory(requester=customer, priority="P1", tier=3)
 
-        escalation = services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0)
+        escalation = usecases.escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0)
 
         assert (escalation.from_tier, escalation.to_tier, escalation.to_management) == (3, 3, False)
         people = set(
@@ -77,10 +77,10 @@ class TestThreeRequests:
 
     def test_an_agent_recording_the_customers_request_counts_as_the_one_request(self, customer, desk):
         ticket = TicketFactory(requester=customer)
-        services.ticket_escalate(ticket=ticket, actor=desk["tier1"], reason="customer_request", now=T0)
+        usecases.escalate(ticket=ticket, actor=desk["tier1"], reason="customer_request", now=T0)
 
         with pytest.raises(services.EscalationAlreadyRequested):
-            services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + M)
+            usecases.escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + M)
 
     def test_the_database_refuses_a_second_request_whatever_the_code_does(self, customer):
         ticket = TicketFactory(requester=customer)
@@ -95,7 +95,7 @@ class TestLeadReview:
     @pytest.fixture
     def asked(self, customer, desk):
         ticket = TicketFactory(requester=customer)
-        services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", note="Urgent", now=T0)
+        usecases.escalate(ticket=ticket, actor=customer, reason="customer_request", note="Urgent", now=T0)
         return ticket
 
     def test_the_queue_filters_the_tickets_waiting_for_a_lead(self, client, asked, desk):
@@ -151,7 +151,7 @@ class TestLeadReview:
     def test_agents_escalations_wait_for_no_review(self, customer, desk):
         ticket = TicketFactory(requester=customer)
 
-        escalation = services.ticket_escalate(ticket=ticket, actor=desk["tier1"], reason="technical_complexity", now=T0)
+        escalation = usecases.escalate(ticket=ticket, actor=desk["tier1"], reason="technical_complexity", now=T0)
 
         assert escalation.review_pending is False
         with pytest.raises(services.EscalationRefused):
@@ -165,7 +165,7 @@ class TestPortal:
         client.force_login(customer)
         url = reverse("portal-escalate", kwargs={"reference": ticket.reference})
         client.post(url, {"escalate-tier": "1"})
-        ticket_services.ticket_update(ticket=ticket, actor=desk["manager"], now=T0 + M, tier=1)  # moved back down
+        usecases.change(ticket=ticket, actor=desk["manager"], now=T0 + M, tier=1)  # moved back down
 
         response = client.post(url, {"escalate-tier": "1"})
 

@@ -13,11 +13,10 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from escalation import services
 from escalation.outbox_models import Notification
+from support import usecases
 from tests.tickets.factories import T0, TicketFactory, make_user
 from tickets import permissions
-from tickets import services as ticket_services
 
 pytestmark = pytest.mark.django_db
 CANARY = "CANARY-escalation-note-7f3a"
@@ -30,16 +29,16 @@ def desk(customer, manager):
     tier1 = make_user("tina.staff@sofacoverpro.com", "agent", tier=1, first_name="Tina", last_name="Quist")
     tier2 = make_user("sam.staff@sofacoverpro.com", "agent", tier=2, first_name="Sam", last_name="Rook")
     ticket = TicketFactory(requester=customer, priority="P1", created_at=T0)
-    ticket_services.ticket_assign(ticket=ticket, assignee=tier1, actor=tier1, now=T0 + M)
-    ticket_services.message_add(ticket=ticket, author=tier1, body="Looking into it.", now=T0 + 2 * M)
-    services.ticket_escalate(
+    usecases.assign(ticket=ticket, assignee=tier1, actor=tier1, now=T0 + M)
+    usecases.reply(ticket=ticket, author=tier1, body="Looking into it.", now=T0 + 2 * M)
+    usecases.escalate(
         ticket=ticket, actor=tier1, reason="technical_complexity", note=f"{CANARY} DB locks", now=T0 + 3 * M
     )
-    services.ticket_escalate(
+    usecases.escalate(
         ticket=ticket, actor=customer, reason="customer_request", note="The party is on Saturday", now=T0 + 4 * M
     )
-    ticket_services.ticket_assign(ticket=ticket, assignee=tier2, actor=manager, now=T0 + 5 * M)
-    ticket_services.ticket_resolve(ticket=ticket, actor=tier2, now=T0 + 6 * M)  # the resolution mail
+    usecases.assign(ticket=ticket, assignee=tier2, actor=manager, now=T0 + 5 * M)
+    usecases.resolve(ticket=ticket, actor=tier2, now=T0 + 6 * M)  # the resolution mail
     return {"ticket": ticket, "staff": [tier1, tier2, manager]}
 
 

@@ -11,6 +11,7 @@ from django.db import DatabaseError
 
 from escalation import services
 from escalation.models import SweepRun
+from support import usecases
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ class TestHealthz:
     def test_reports_ok_right_after_a_sweep(self, client, settings):
         settings.SLA_SWEEP_SECONDS = 30
         with time_machine.travel(T0, tick=False):
-            services.escalation_sweep(now=T0)
+            usecases.sla_sweep(now=T0)
             response = get(client)
 
         assert response.status_code == 200
@@ -43,7 +44,7 @@ class TestHealthz:
 
     def test_stays_ok_for_two_intervals_to_the_second(self, client, settings):
         settings.SLA_SWEEP_SECONDS = 30
-        services.escalation_sweep(now=T0)
+        usecases.sla_sweep(now=T0)
         with time_machine.travel(T0 + timedelta(seconds=60), tick=False):
             response = get(client)
 
@@ -52,7 +53,7 @@ class TestHealthz:
 
     def test_reports_stale_with_503_after_61_seconds_without_a_sweep(self, client, settings):
         settings.SLA_SWEEP_SECONDS = 30
-        services.escalation_sweep(now=T0)
+        usecases.sla_sweep(now=T0)
         with time_machine.travel(T0 + timedelta(seconds=61), tick=False):
             response = get(client)
 
@@ -65,16 +66,16 @@ class TestHealthz:
 
     def test_recovers_when_the_beat_comes_back(self, client, settings):
         settings.SLA_SWEEP_SECONDS = 30
-        services.escalation_sweep(now=T0)
+        usecases.sla_sweep(now=T0)
         later = T0 + timedelta(minutes=10)
         with time_machine.travel(later, tick=False):
             assert get(client).status_code == 503
-            services.escalation_sweep(now=later)
+            usecases.sla_sweep(now=later)
             assert get(client).status_code == 200
 
     def test_follows_the_configured_interval(self, client, settings):
         settings.SLA_SWEEP_SECONDS = 300
-        services.escalation_sweep(now=T0)
+        usecases.sla_sweep(now=T0)
         with time_machine.travel(T0 + timedelta(seconds=599), tick=False):
             assert get(client).status_code == 200
         with time_machine.travel(T0 + timedelta(seconds=601), tick=False):
@@ -100,12 +101,12 @@ class TestHealthz:
         }
 
     def test_a_heartbeat_from_the_future_does_not_hide_a_stopped_beat(self, client):
-        services.escalation_sweep(now=T0 + timedelta(days=1))  # run_escalations --at tomorrow
+        usecases.sla_sweep(now=T0 + timedelta(days=1))  # run_escalations --at tomorrow
         with time_machine.travel(T0, tick=False):
             assert get(client).status_code == 503
 
     def test_an_unreachable_database_is_degraded_without_details(self, client):
-        services.escalation_sweep(now=T0)
+        usecases.sla_sweep(now=T0)
         with (
             time_machine.travel(T0, tick=False),
             mock.patch("escalation.health.connection.cursor", side_effect=DatabaseError("password=secret")),
@@ -117,7 +118,7 @@ class TestHealthz:
         assert b"secret" not in response.content
 
     def test_answers_anonymous_callers_with_no_session_and_one_query(self, client, django_assert_num_queries):
-        services.escalation_sweep(now=T0)
+        usecases.sla_sweep(now=T0)
         with time_machine.travel(T0, tick=False), django_assert_num_queries(2):  # SELECT 1, the SweepRun row
             response = get(client)
 

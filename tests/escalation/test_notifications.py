@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test import Client
 
-from escalation import messages, notifications, relay, services, tasks, urlsafety
+from escalation import messages, notifications, relay, tasks, urlsafety
 from escalation.models import Escalation, EscalationRule, SlaBreach
 from escalation.outbox_models import (
     AlertRoute,
@@ -20,8 +20,8 @@ from escalation.outbox_models import (
     SlackChannel,
     WebhookEndpoint,
 )
+from support import usecases
 from tests.tickets.factories import T0, TicketFactory, make_user
-from tickets import services as ticket_services
 from tickets.models import Ticket
 
 Channel, Kind, Status = Notification.Channel, Notification.Kind, Notification.Status
@@ -105,7 +105,7 @@ class TestRouting:
 
     def test_a_p3_escalation_reaches_the_target_tier_on_the_dashboard_only(self, customer, agent, tier2_agent):
         ticket = TicketFactory(requester=customer, priority="P3", created_at=T0)
-        services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
+        usecases.escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
         assert rows(ticket=ticket, kind=Kind.ESCALATED) == [("dashboard", tier2_agent.email)]
         item = Notification.objects.get(kind=Kind.ESCALATED)
         assert (item.status, item.sent_at) == (Status.SENT, T0)  # business hours: visible at once
@@ -113,7 +113,7 @@ class TestRouting:
     def test_the_management_rule_reaches_managers_too(self, customer, agent, manager):
         ticket = TicketFactory(requester=customer, priority="P1", created_at=T0)
         rule = EscalationRule.objects.get(name="P1 unresolved after 4 h to management")
-        services.escalation_sweep(now=T0 + timedelta(hours=4))
+        usecases.sla_sweep(now=T0 + timedelta(hours=4))
         assert Escalation.objects.filter(ticket=ticket, rule=rule, to_management=True).exists()
         emails = rows(ticket=ticket, kind=Kind.ESCALATED, channel=Channel.EMAIL)
         assert ("email", manager.email) in emails
@@ -159,7 +159,7 @@ class TestRouting:
 class TestDedupe:
     def test_queueing_the_same_escalation_twice_writes_each_row_once(self, customer, agent, tier2_agent):
         ticket = TicketFactory(requester=customer, priority="P2", created_at=T0)
-        escalation = services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
+        escalation = usecases.escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
         before = Notification.objects.count()
         notifications.on_escalated(escalation=escalation, now=T0)
         notifications.on_escalated(escalation=escalation, now=T0 + timedelta(minutes=1))
@@ -189,7 +189,7 @@ class TestDedupe:
 class TestQuietHours:
     def test_a_p3_alert_on_saturday_is_held_until_monday_morning(self, customer, agent, tier2_agent):
         ticket = TicketFactory(requester=customer, priority="P3", created_at=SATURDAY_10_LONDON)
-        services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=SATURDAY_10_LONDON)
+        usecases.escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=SATURDAY_10_LONDON)
         held = Notification.objects.get(kind=Kind.ESCALATED)
         assert (held.channel, held.status, held.hold_until) == (Channel.DASHBOARD, Status.HELD, MONDAY_09_LONDON)
         assert list(notifications.dashboard_feed_for(user=tier2_agent)) == []
@@ -295,8 +295,8 @@ class TestTemplates:
 
     def test_the_resolution_notice_uses_its_template(self, customer, agent):
         ticket = TicketFactory(requester=customer, priority="P2")
-        ticket_services.message_add(ticket=ticket, author=agent, body="We re-sent the cover.", now=T0)
-        ticket_services.ticket_resolve(ticket=ticket, actor=agent, now=T0 + timedelta(hours=1))
+        usecases.reply(ticket=ticket, author=agent, body="We re-sent the cover.", now=T0)
+        usecases.resolve(ticket=ticket, actor=agent, now=T0 + timedelta(hours=1))
         notice = Notification.objects.get(kind=Kind.RESOLUTION, dedupe_key__startswith="resolved:")
         assert notice.subject == "Issue Resolved - order processing is now working normally"
         assert "Resolution: We re-sent the cover." in notice.body
@@ -469,7 +469,7 @@ class TestKick:
 @pytest.mark.django_db
 def test_dashboard_items_can_be_marked_read(customer, agent, tier2_agent):
     ticket = TicketFactory(requester=customer, priority="P3", created_at=T0)
-    services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
+    usecases.escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
     item = notifications.dashboard_feed_for(user=tier2_agent).get()
     assert notifications.dashboard_mark_read(user=agent, ids=[item.pk], now=T0) == 0  # not theirs
     assert notifications.dashboard_mark_read(user=tier2_agent, ids=[item.pk], now=T0) == 1

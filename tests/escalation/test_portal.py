@@ -9,8 +9,9 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
 
-from escalation import selectors, services
+from escalation import selectors
 from escalation.models import Escalation
+from support import usecases
 from tests.tickets.factories import T0, TicketFactory
 from tickets import services as ticket_services
 from tickets.models import Ticket
@@ -84,10 +85,8 @@ class TestPanel:
 
     def test_waiting_on_the_customer_says_the_clock_is_paused(self, customer_client, customer, agent):
         ticket = TicketFactory(requester=customer, priority=Priority.P2)
-        ticket_services.message_add(ticket=ticket, author=agent, body="Which size?", now=T0 + timedelta(hours=1))
-        ticket_services.ticket_change_status(
-            ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=T0 + timedelta(hours=1)
-        )
+        usecases.reply(ticket=ticket, author=agent, body="Which size?", now=T0 + timedelta(hours=1))
+        usecases.change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=T0 + timedelta(hours=1))
 
         html = customer_client.get(page(ticket)).content.decode()
 
@@ -97,9 +96,9 @@ class TestPanel:
 
     def test_shows_no_rule_names_and_no_internal_notes(self, customer_client, customer, agent, tier2_agent):
         ticket = TicketFactory(requester=customer, priority=Priority.P0)
-        ticket_services.message_add(ticket=ticket, author=agent, body=CANARY, internal=True, now=T0)
-        services.escalation_sweep(now=T0 + timedelta(minutes=40))  # "P0 to Tier 2 after 30 min" fires
-        services.ticket_escalate(
+        usecases.reply(ticket=ticket, author=agent, body=CANARY, internal=True, now=T0)
+        usecases.sla_sweep(now=T0 + timedelta(minutes=40))  # "P0 to Tier 2 after 30 min" fires
+        usecases.escalate(
             ticket=ticket, actor=tier2_agent, reason="technical_complexity", note=CANARY, now=T0 + timedelta(hours=1)
         )
         assert Escalation.objects.count() == 2
@@ -285,7 +284,7 @@ class TestQueries:
     ):
         ticket = TicketFactory(requester=customer)
         for _ in range(escalations):
-            services.ticket_escalate(ticket=ticket, actor=manager, reason="technical_complexity", now=T0)
+            usecases.escalate(ticket=ticket, actor=manager, reason="technical_complexity", now=T0)
         selectors.policy_book()  # warm, as in any process serving pages
 
         # tests/tickets/test_portal.py: 5 for the page; the SLA panel adds the escalation read.

@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from escalation import selectors, services
 from escalation.models import Escalation, EscalationRule, SlaBreach, SlaPause, SlaPolicy
 from escalation.outbox_models import Notification
+from support import usecases
 from tests.tickets.factories import make_user
 from tickets import services as ticket_services
 from tickets.models import Ticket
@@ -28,7 +29,7 @@ def _fresh_policy_book():
 
 
 def open_ticket(customer: User, priority: str, at: datetime = T0, **kwargs) -> Ticket:
-    ticket = ticket_services.ticket_open(
+    ticket = usecases.file_ticket(
         requester=customer, subject=f"{priority} problem", description="d", priority=priority, now=at, **kwargs
     )
     ticket.refresh_from_db()
@@ -36,7 +37,7 @@ def open_ticket(customer: User, priority: str, at: datetime = T0, **kwargs) -> T
 
 
 def sweep(at: datetime) -> services.SweepResult:
-    return services.escalation_sweep(now=at)
+    return usecases.sla_sweep(now=at)
 
 
 class TestDeadlinesOnCreate:
@@ -66,7 +67,7 @@ class TestDeadlinesOnCreate:
 
     def test_tier_clock_starts_when_the_ticket_moves_tier(self, customer, agent):
         ticket = open_ticket(customer, "P0")
-        ticket_services.ticket_move_to_tier(ticket=ticket, tier=3, actor=agent, now=T0 + 20 * M)
+        usecases.change(ticket=ticket, tier=3, actor=agent, now=T0 + 20 * M)
         ticket.refresh_from_db()
         assert ticket.tier_response_due_at == T0 + 20 * M + H  # Tier 3 critical: 1 h
 
@@ -79,12 +80,10 @@ class TestDeadlinesOnCreate:
 class TestPauseAndPriority:
     def test_waiting_on_the_customer_pauses_and_their_reply_resumes(self, customer, agent):
         ticket = open_ticket(customer, "P1")
-        ticket_services.ticket_change_status(
-            ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=T0 + 10 * M
-        )
+        usecases.change_status(ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=T0 + 10 * M)
         ticket.refresh_from_db()
         assert ticket.first_response_due_at is None  # paused: no deadline can be reached
-        ticket_services.message_add(ticket=ticket, author=customer, body="here", now=T0 + 70 * M)
+        usecases.reply(ticket=ticket, author=customer, body="here", now=T0 + 70 * M)
         ticket.refresh_from_db()
         assert ticket.status == Ticket.Status.OPEN
         assert ticket.first_response_due_at == T0 + H + H  # an hour target, pushed by the hour paused
@@ -93,17 +92,17 @@ class TestPauseAndPriority:
 
     def test_a_priority_change_recomputes_from_creation(self, customer, agent):
         ticket = open_ticket(customer, "P3")
-        ticket_services.ticket_update(ticket=ticket, actor=agent, now=T0 + 5 * M, priority="P0")
+        usecases.change(ticket=ticket, actor=agent, now=T0 + 5 * M, priority="P0")
         ticket.refresh_from_db()
         assert ticket.first_response_due_at == T0 + 15 * M
         assert ticket.resolution_due_at == T0 + 2 * H
 
     def test_first_agent_reply_starts_the_update_timer(self, customer, agent):
         ticket = open_ticket(customer, "P0")
-        ticket_services.message_add(ticket=ticket, author=agent, body="on it", now=T0 + 10 * M)
+        usecases.reply(ticket=ticket, author=agent, body="on it", now=T0 + 10 * M)
         ticket.refresh_from_db()
         assert ticket.next_update_due_at == T0 + 40 * M
-        ticket_services.message_add(ticket=ticket, author=agent, body="update", now=T0 + 35 * M)
+        usecases.reply(ticket=ticket, author=agent, body="update", now=T0 + 35 * M)
         ticket.refresh_from_db()
         assert ticket.next_update_due_at == T0 + 65 * M
 
@@ -111,7 +110,7 @@ class TestPauseAndPriority:
 class TestSweepFiresRulesAtTheirMoment:
     def test_p0_goes_to_tier_2_at_30_minutes_and_not_a_second_before(self, customer, agent):
         ticket = open_ticket(customer, "P0")
-        ticket_services.message_add(ticket=ticket, author=agent, body="looking", now=T0 + 5 * M)
+        usecases.reply(ticket=ticket, author=agent, body="looking", now=T0 + 5 * M)
         sweep(T0 + 30 * M - timedelta(seconds=1))
         assert not Escalation.objects.filter(ticket=ticket).exists()
         sweep(T0 + 30 * M)
@@ -147,18 +146,16 @@ class TestSweepFiresRulesAtTheirMoment:
 
     def test_a_resolved_ticket_is_not_escalated(self, customer, agent):
         ticket = open_ticket(customer, "P0")
-        ticket_services.ticket_resolve(ticket=ticket, actor=agent, now=T0 + 20 * M)
+        usecases.resolve(ticket=ticket, actor=agent, now=T0 + 20 * M)
         sweep(T0 + 5 * H)
         assert not Escalation.objects.filter(ticket=ticket).exists()
 
     def test_paused_time_delays_the_rule(self, customer, agent):
         ticket = open_ticket(customer, "P0")
-        ticket_services.ticket_change_status(
-            ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=T0 + 10 * M
-        )
+        usecases.change_status(ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=T0 + 10 * M)
         sweep(T0 + 3 * H)  # waiting on the customer the whole time: the clock stood still
         assert not Escalation.objects.filter(ticket=ticket).exists()
-        ticket_services.message_add(ticket=ticket, author=customer, body="back", now=T0 + 3 * H)
+        usecases.reply(ticket=ticket, author=customer, body="back", now=T0 + 3 * H)
         sweep(T0 + 3 * H + 20 * M - timedelta(seconds=1))
         assert not Escalation.objects.filter(ticket=ticket).exists()
         sweep(T0 + 3 * H + 20 * M)
@@ -181,11 +178,11 @@ class TestIdempotence:
         ticket = open_ticket(customer, "P0")
         book = selectors.policy_book(fresh=True)
         first = services.SweepResult()
-        services.sweep_ticket(ticket_id=ticket.pk, now=T0 + 30 * M, book=book, result=first)
+        services.sweep_ticket(ticket_id=ticket.pk, now=T0 + 30 * M, book=book, result=first, changed=lambda ids: None)
         assert first.escalated == 1
         Ticket.objects.filter(pk=ticket.pk).update(sla_next_check_at=T0)  # as if a stale plan said it is due
         again = services.SweepResult()
-        services.sweep_ticket(ticket_id=ticket.pk, now=T0 + 31 * M, book=book, result=again)
+        services.sweep_ticket(ticket_id=ticket.pk, now=T0 + 31 * M, book=book, result=again, changed=lambda ids: None)
         assert (again.examined, again.escalated) == (1, 0)
         assert Escalation.objects.filter(ticket=ticket).count() == 1
 
@@ -224,7 +221,7 @@ class TestManagementHearsOnce:
         ticket = open_ticket(customer, priority)
         tier3 = desk["tier3"]
         for minute in (10, 11, 12):  # Tier 1 -> 2 -> 3 -> management, by the Tier 3 agent
-            services.ticket_escalate(ticket=ticket, actor=tier3, reason="resource_constraints", now=T0 + minute * M)
+            usecases.escalate(ticket=ticket, actor=tier3, reason="resource_constraints", now=T0 + minute * M)
         alerts = self.management_alerts(ticket, desk["manager"])
         assert alerts > 0
 
@@ -245,9 +242,7 @@ class TestManagementHearsOnce:
         before = Notification.objects.filter(ticket=ticket, kind="escalated").count()
 
         with pytest.raises(services.AlreadyWithManagement):
-            services.ticket_escalate(
-                ticket=ticket, actor=desk["tier3"], reason="technical_complexity", now=T0 + 4 * H + 2 * M
-            )
+            usecases.escalate(ticket=ticket, actor=desk["tier3"], reason="technical_complexity", now=T0 + 4 * H + 2 * M)
 
         assert Escalation.objects.filter(ticket=ticket, to_management=True).count() == 1
         assert Notification.objects.filter(ticket=ticket, kind="escalated").count() == before
@@ -325,7 +320,7 @@ class TestBreaches:
     def test_a_ticket_resolved_unanswered_after_its_deadline_still_breached(self, customer, agent):
         # Regression: resolved before any sweep looked, the missed first response was never recorded.
         ticket = open_ticket(customer, "P0")
-        ticket_services.ticket_resolve(ticket=ticket, actor=agent, now=T0 + 20 * M)
+        usecases.resolve(ticket=ticket, actor=agent, now=T0 + 20 * M)
         sweep(T0 + 21 * M)
         assert SlaBreach.objects.filter(ticket=ticket, kind="first_response", due_at=T0 + 15 * M).count() == 1
         ticket.refresh_from_db()
@@ -349,13 +344,13 @@ class TestBreaches:
 
     def test_a_reply_just_before_the_deadline_prevents_the_breach(self, customer, agent):
         ticket = open_ticket(customer, "P0")
-        ticket_services.message_add(ticket=ticket, author=agent, body="hi", now=T0 + 15 * M - timedelta(seconds=1))
+        usecases.reply(ticket=ticket, author=agent, body="hi", now=T0 + 15 * M - timedelta(seconds=1))
         sweep(T0 + 15 * M)
         assert not SlaBreach.objects.filter(ticket=ticket, kind="first_response").exists()
 
     def test_a_late_reply_is_still_recorded_as_a_breach(self, customer, agent):
         ticket = open_ticket(customer, "P0")
-        ticket_services.message_add(ticket=ticket, author=agent, body="sorry", now=T0 + 20 * M)
+        usecases.reply(ticket=ticket, author=agent, body="sorry", now=T0 + 20 * M)
         sweep(T0 + 21 * M)
         assert SlaBreach.objects.filter(ticket=ticket, kind="first_response", due_at=T0 + 15 * M).count() == 1
 
@@ -363,7 +358,7 @@ class TestBreaches:
 class TestManualEscalation:
     def test_agent_escalates_to_the_next_tier_with_a_reason(self, customer, agent):
         ticket = open_ticket(customer, "P2")
-        escalation = services.ticket_escalate(
+        escalation = usecases.escalate(
             ticket=ticket, actor=agent, reason="technical_complexity", note="needs a dev", now=T0
         )
         ticket.refresh_from_db()
@@ -373,38 +368,38 @@ class TestManualEscalation:
     def test_from_tier_3_it_goes_to_management(self, customer):
         ticket = open_ticket(customer, "P2", tier=3)
         tier3 = make_user("t3@sofacoverpro.com", "agent", tier=3)
-        escalation = services.ticket_escalate(ticket=ticket, actor=tier3, reason="resource_constraints", now=T0)
+        escalation = usecases.escalate(ticket=ticket, actor=tier3, reason="resource_constraints", now=T0)
         assert escalation.to_management is True
         assert escalation.to_tier == 3
 
     def test_customer_may_ask_once_per_ticket_whatever_its_tier(self, customer, manager):
         ticket = open_ticket(customer, "P2")
-        escalation = services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0)
+        escalation = usecases.escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0)
         ticket.refresh_from_db()
         assert (ticket.tier, escalation.review_pending) == (2, True)
         with pytest.raises(services.EscalationAlreadyRequested):
-            services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + M)
-        ticket_services.ticket_update(ticket=ticket, actor=manager, now=T0 + 2 * M, tier=1)
+            usecases.escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + M)
+        usecases.change(ticket=ticket, actor=manager, now=T0 + 2 * M, tier=1)
         with pytest.raises(services.EscalationAlreadyRequested):
-            services.ticket_escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + 3 * M)
+            usecases.escalate(ticket=ticket, actor=customer, reason="customer_request", now=T0 + 3 * M)
         assert Escalation.objects.filter(ticket=ticket).count() == 1
 
     def test_customer_cannot_use_an_agent_reason(self, customer):
         ticket = open_ticket(customer, "P2")
         with pytest.raises(ticket_services.NotAllowed):
-            services.ticket_escalate(ticket=ticket, actor=customer, reason="technical_complexity", now=T0)
+            usecases.escalate(ticket=ticket, actor=customer, reason="technical_complexity", now=T0)
         assert not Escalation.objects.exists()
 
     def test_customer_cannot_escalate_anothers_ticket(self, customer, other_customer):
         ticket = open_ticket(customer, "P2")
         with pytest.raises(ticket_services.NotAllowed):
-            services.ticket_escalate(ticket=ticket, actor=other_customer, reason="customer_request", now=T0)
+            usecases.escalate(ticket=ticket, actor=other_customer, reason="customer_request", now=T0)
 
     def test_closed_tickets_cannot_be_escalated(self, customer, agent):
         ticket = open_ticket(customer, "P2")
-        ticket_services.ticket_change_status(ticket=ticket, to="closed", actor=agent, now=T0)
+        usecases.change_status(ticket=ticket, to="closed", actor=agent, now=T0)
         with pytest.raises(services.EscalationRefused):
-            services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
+            usecases.escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
 
 
 class TestRecompute:
@@ -416,7 +411,7 @@ class TestRecompute:
         assert {row["first_response"] for row in moved} == {-30 * M}
         tickets[0].refresh_from_db()
         assert tickets[0].first_response_due_at == T0 + H
-        services.sla_recompute_open(now=T0, priorities=["P1"])
+        usecases.sla_recompute_open(now=T0, priorities=["P1"])
         tickets[0].refresh_from_db()
         assert tickets[0].first_response_due_at == T0 + 30 * M
 
@@ -426,5 +421,5 @@ class TestRecompute:
         ticket = open_ticket(customer, "P1")
         assert TicketFact.objects.get(ticket=ticket).first_response_due_at == T0 + H
         SlaPolicy.objects.filter(priority="P1").update(first_response_target=30, first_response_unit="minutes")
-        services.sla_recompute_open(now=T0, priorities=["P1"])
+        usecases.sla_recompute_open(now=T0, priorities=["P1"])
         assert TicketFact.objects.get(ticket=ticket).first_response_due_at == T0 + 30 * M

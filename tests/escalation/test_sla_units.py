@@ -13,13 +13,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from escalation import selectors, services, sla
+from escalation import selectors, sla
 from escalation.models import SlaPolicy
 from escalation.outbox_models import Notification
 from reports import rollup
 from reports.models import TicketFact
+from support import usecases
 from tests.escalation.test_admin import change_form_data, flashed, preview_form_data, url
-from tickets import services as ticket_services
 from tickets.models import Ticket
 
 LONDON = ZoneInfo("Europe/London")
@@ -34,7 +34,7 @@ FRIDAY_1730 = london(2026, 3, 6, 17, 30)
 
 
 def file(customer, priority: str, at: datetime) -> Ticket:
-    ticket = ticket_services.ticket_open(
+    ticket = usecases.file_ticket(
         requester=customer, subject=f"{priority} sofa cover", description="d", priority=priority, now=at
     )
     ticket.refresh_from_db()
@@ -88,7 +88,7 @@ class TestFilingOnBusinessHours:
 
     def test_a_tier_target_still_runs_in_minutes_from_entering_the_tier(self, customer, agent):
         ticket = file(customer, "P1", datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-        ticket_services.ticket_update(ticket=ticket, actor=agent, now=ticket.created_at + H, tier=2)
+        usecases.change(ticket=ticket, actor=agent, now=ticket.created_at + H, tier=2)
         ticket.refresh_from_db()
         assert ticket.tier_response_due_at == ticket.created_at + 3 * H  # Tier 2, P1: 2 h
 
@@ -201,7 +201,7 @@ class TestDataMigration:
         saturday = london(2026, 12, 5, 11, 0)
         open_p3 = file(customer, "P3", saturday)
         closed = file(customer, "P3", saturday)
-        ticket_services.ticket_change_status(ticket=closed, to=Ticket.Status.CLOSED, actor=agent, now=saturday + H)
+        usecases.change_status(ticket=closed, to=Ticket.Status.CLOSED, actor=agent, now=saturday + H)
         critical = file(customer, "P0", saturday)
         for ticket in (open_p3, closed):
             _as_filed_under_minutes(ticket, resolution_minutes=7 * 24 * 60, response_minutes=24 * 60)
@@ -236,7 +236,7 @@ class TestDataMigration:
         assert Ticket.objects.values("resolution_due_at", "sla_next_check_at").get(pk=closed.pk) == closed_before
         assert Ticket.objects.values().get(pk=critical.pk) == critical_before  # 24x7 targets mean what they meant
 
-        services.escalation_sweep(now=deployed_at)
+        usecases.sla_sweep(now=deployed_at)
 
         fact = TicketFact.objects.get(ticket=open_p3)
         assert fact.first_response_due_at == london(2026, 12, 7, 18, 0)

@@ -24,14 +24,16 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
-from escalation import selectors, services, tasks
+from escalation import selectors, services
+from escalation import tasks as escalation_tasks
 from escalation.models import Escalation, EscalationRule, SlaBreach
 from escalation.outbox_models import Notification
+from reports import rollup
 from sofacover.cache import cache_config
+from support import tasks, usecases
 from tests.escalation.processes import TEST_QUEUE, RedisServer, Worker, wait_for
 from tests.tickets.factories import make_user
 from tickets import bulk
-from tickets import services as ticket_services
 from tickets.models import Ticket
 
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
@@ -48,6 +50,11 @@ pytestmark = [
 ]
 
 TO_TIER_2 = "P0 to Tier 2 after 30 min"
+
+
+def refresh_facts(ticket_ids: list[int]) -> None:
+    """What support.usecases.sla_sweep does with each batch: the reports' facts follow."""
+    rollup.facts_refresh(ticket_ids=ticket_ids)
 
 
 # --- fixtures ---------------------------------------------------------------------
@@ -69,7 +76,7 @@ def redis_server(tmp_path):
 @pytest.fixture
 def broker(redis_server):
     """Point this process's Celery app at the dedicated Redis (publishing goes there), and back after."""
-    app = tasks.sweep.app
+    app = tasks.sla_sweep.app
     saved = app.conf.broker_url
     _drop_pools(app)
     app.conf.broker_url = redis_server.url
@@ -145,7 +152,7 @@ def due_tickets_load(count: int, *, requester, now: datetime, age=timedelta(minu
 
 def send_sweeps(count: int) -> None:
     for _ in range(count):
-        tasks.sweep.apply_async(queue=TEST_QUEUE)
+        tasks.sla_sweep.apply_async(queue=TEST_QUEUE)
 
 
 def assert_each_escalated_once(ids: list[int]) -> None:
@@ -235,18 +242,18 @@ class TestRedisDown:
         self, broker, start_worker, desk, settings, monkeypatch
     ):
         settings.NOTIFY_KICK_ON_COMMIT = True  # the after-commit outbox kick publishes, as in production
-        monkeypatch.setattr(tasks, "_broker_down_until", 0.0)  # and its back-off is this test's alone
+        monkeypatch.setattr(escalation_tasks, "_broker_down_until", 0.0)  # and its back-off is this test's alone
         now = timezone.now()
         ids = due_tickets_load(50, requester=desk["customer"], now=now)
         broker.stop()
 
         started = time.monotonic()
-        ticket = ticket_services.ticket_open(
+        ticket = usecases.file_ticket(
             requester=desk["customer"], subject="Sofa cover zip", description="It broke.", now=timezone.now()
         )
         opened_in = time.monotonic() - started
         started = time.monotonic()
-        ticket_services.message_add(ticket=ticket, author=desk[1], body="Sending a new one.", now=timezone.now())
+        usecases.reply(ticket=ticket, author=desk[1], body="Sending a new one.", now=timezone.now())
         replied_in = time.monotonic() - started
         assert opened_in < 5
         assert replied_in < 5
@@ -256,7 +263,7 @@ class TestRedisDown:
         # Publishing itself is bounded: a sweep sent now fails fast instead of hanging the caller.
         started = time.monotonic()
         with pytest.raises(OperationalError):
-            tasks.sweep.apply_async(queue=TEST_QUEUE)
+            tasks.sla_sweep.apply_async(queue=TEST_QUEUE)
         publish_failed_in = time.monotonic() - started
         assert publish_failed_in < 10
 
@@ -346,12 +353,12 @@ class TestTwoBeats:
         now = datetime(2026, 3, 2, 9, 40, tzinfo=UTC)
 
         ids = due_tickets_load(100, requester=desk["customer"], now=now)
-        single = services.escalation_sweep(now=now)
+        single = usecases.sla_sweep(now=now)
         alone = _snapshot(ids)
         Ticket.objects.filter(pk__in=ids).delete()
 
         ids = due_tickets_load(100, requester=desk["customer"], now=now)
-        results = _concurrently(2, lambda: services.escalation_sweep(now=now))
+        results = _concurrently(2, lambda: usecases.sla_sweep(now=now))
         together = _snapshot(ids)
 
         assert together == alone
@@ -383,7 +390,7 @@ class TestReplyRacesTheSweep:
     NOW = T0 + timedelta(minutes=70)  # the 65-minute rule and the 60-minute first response are both due
 
     def _due_p1(self, desk) -> Ticket:
-        ticket = ticket_services.ticket_open(
+        ticket = usecases.file_ticket(
             requester=desk["customer"], subject="Login loop", description="d", priority="P1", now=self.T0
         )
         ticket.refresh_from_db()
@@ -397,13 +404,11 @@ class TestReplyRacesTheSweep:
         assert ticket.pk in listed
 
         # The agent's reply commits on another connection before the sweep reaches the ticket.
-        _concurrently(
-            1, lambda: ticket_services.message_add(ticket=ticket, author=desk[1], body="On it.", now=self.NOW)
-        )
+        _concurrently(1, lambda: usecases.reply(ticket=ticket, author=desk[1], body="On it.", now=self.NOW))
 
         result = services.SweepResult()
         for ticket_id in listed:
-            services.sweep_ticket(ticket_id=ticket_id, now=self.NOW, book=book, result=result)
+            services.sweep_ticket(ticket_id=ticket_id, now=self.NOW, book=book, result=result, changed=refresh_facts)
 
         assert not Escalation.objects.filter(ticket=ticket, rule=not_responded_rule).exists()
         # The reply came after the 60-minute target: that breach is real and recorded, once.
@@ -419,7 +424,7 @@ class TestReplyRacesTheSweep:
             from django.db import transaction
 
             with transaction.atomic():
-                ticket_services.message_add(ticket=ticket, author=desk[1], body="On it.", now=self.NOW)
+                usecases.reply(ticket=ticket, author=desk[1], body="On it.", now=self.NOW)
                 locked.set()
                 release.wait(10)
 
@@ -427,11 +432,11 @@ class TestReplyRacesTheSweep:
         replier.start()
         assert locked.wait(10)
         try:
-            first = services.escalation_sweep(now=self.NOW)  # the row is locked: skip, never wait or guess
+            first = usecases.sla_sweep(now=self.NOW)  # the row is locked: skip, never wait or guess
         finally:
             release.set()
             replier.join(10)
-        second = services.escalation_sweep(now=self.NOW)
+        second = usecases.sla_sweep(now=self.NOW)
 
         assert (first.examined, first.skipped, first.escalated) == (0, 1, 0)
         assert (second.examined, second.escalated) == (1, 0)
@@ -441,11 +446,11 @@ class TestReplyRacesTheSweep:
         ticket = self._due_p1(desk)
         book = selectors.policy_book(fresh=True)
         listed = selectors.due_ticket_ids(now=self.NOW, limit=100)
-        ticket_services.ticket_resolve(ticket=ticket, actor=desk[1], now=self.NOW)
+        usecases.resolve(ticket=ticket, actor=desk[1], now=self.NOW)
 
         result = services.SweepResult()
         for ticket_id in listed:
-            services.sweep_ticket(ticket_id=ticket_id, now=self.NOW, book=book, result=result)
+            services.sweep_ticket(ticket_id=ticket_id, now=self.NOW, book=book, result=result, changed=refresh_facts)
 
         assert not Escalation.objects.filter(ticket=ticket).exists()
         assert not SlaBreach.objects.filter(ticket=ticket, kind="resolution").exists()

@@ -7,8 +7,8 @@ from django.test import Client, RequestFactory
 
 from knowledge import console
 from knowledge.models import Article, RunbookStepTick, TicketRunbook
+from support import usecases
 from tests.knowledge.factories import T0, ArticleFactory, ResponseTemplateFactory, RunbookFactory
-from tickets import services as ticket_services
 from tickets.models import Message, Ticket, TicketEvent
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ CANARY = "zqxcanary"
 
 @pytest.fixture
 def ticket(customer):
-    return ticket_services.ticket_open(
+    return usecases.file_ticket(
         requester=customer,
         subject="Card payment declined at checkout",
         description="My card was declined twice.",
@@ -161,7 +161,7 @@ class TestRunbooks:
         assert not RunbookStepTick.objects.exists()
 
     def test_a_runbook_of_another_ticket_is_a_404(self, ticket, runbook, agent, customer):
-        other = ticket_services.ticket_open(requester=customer, subject="Other", description="d", now=T0)
+        other = usecases.file_ticket(requester=customer, subject="Other", description="d", now=T0)
         client = client_for(agent)
         client.post(f"{base(other)}/runbooks/attach/", {"article": runbook.slug})
         attached_elsewhere = TicketRunbook.objects.get()

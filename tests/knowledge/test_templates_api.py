@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from support import usecases
 from tests.knowledge.factories import T0, ResponseTemplateFactory
-from tickets import services as ticket_services
 from tickets.models import Message
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def ticket(customer):
-    return ticket_services.ticket_open(requester=customer, subject="Cover too small", description="d", now=T0)
+    return usecases.file_ticket(requester=customer, subject="Cover too small", description="d", now=T0)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from escalation.models import Escalation, SlaBreach
 from reports import metrics
 from reports.filters import ReportFilters, filters_from_params
 from sofacover.errors import DomainError
+from support import usecases
 from tickets.models import Ticket
 
 from .world import NOW, build_p1_fortnight, open_ticket, reply, resolve
@@ -115,11 +116,10 @@ class TestSatisfaction:
         assert metrics.satisfaction(FORTNIGHT).first_contact_resolved == 0
 
     def test_internal_notes_do_not_count_as_replies(self, customer, agent):
-        from tickets import services
 
         at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
         ticket = open_ticket(customer, at)
-        services.message_add(ticket=ticket, author=agent, body="note", internal=True, now=at)
+        usecases.reply(ticket=ticket, author=agent, body="note", internal=True, now=at)
         reply(ticket, agent, at + metrics.timedelta(minutes=5))
         resolve(ticket, agent, at + metrics.timedelta(minutes=7))
         assert metrics.satisfaction(FORTNIGHT).first_contact_resolved == 1

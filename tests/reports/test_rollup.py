@@ -10,12 +10,11 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from escalation import services as escalation_services
 from reports import live, metrics, rollup
 from reports.filters import ReportFilters
 from reports.models import DailyRollup, DurationHistogram, TicketFact
+from support import usecases
 from tests.tickets.factories import make_user
-from tickets import services
 from tickets.models import Ticket
 
 from .world import NOW, build_p1_fortnight, open_ticket, reply, resolve, sweep
@@ -115,19 +114,19 @@ def play(s: dict, *, customer, agent) -> None:
     )
     if s["new_priority"]:
         at += 7 * M
-        services.ticket_update(ticket=ticket, actor=agent, now=at, priority=s["new_priority"])
+        usecases.change(ticket=ticket, actor=agent, now=at, priority=s["new_priority"])
     if s["escalate"]:
         at += 3 * M
-        escalation_services.ticket_escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=at)
+        usecases.escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=at)
     if s["note"]:
         at += 2 * M
-        services.message_add(ticket=ticket, author=agent, body="Looking.", internal=True, now=at)
+        usecases.reply(ticket=ticket, author=agent, body="Looking.", internal=True, now=at)
     if s["reply"] is not None:
         at += s["reply"] * M
         reply(ticket, agent, at)
         if s["pause"]:
             at += 5 * M
-            services.ticket_change_status(ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=at)
+            usecases.change_status(ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=at)
             at += 90 * M
             reply(ticket, customer, at)
         if s["second_reply"]:
@@ -139,11 +138,11 @@ def play(s: dict, *, customer, agent) -> None:
     resolve(ticket, agent, at)
     if s["reopen"]:
         at += 13 * M
-        services.ticket_reopen(ticket=ticket, actor=customer, now=at)
+        usecases.reopen(ticket=ticket, actor=customer, now=at)
         at += 17 * M
         resolve(ticket, agent, at)
     if s["rating"] is not None:
-        services.rating_submit(ticket=ticket, actor=customer, score=s["rating"], now=at + M)
+        usecases.rate(ticket=ticket, actor=customer, score=s["rating"], now=at + M)
 
 
 FILTERS = [
@@ -187,8 +186,8 @@ class TestRollupEqualsLive:
         ticket = open_ticket(customer, datetime(2026, 3, 3, 9, 0, tzinfo=UTC))
         reply(ticket, agent, ticket.created_at + 10 * M)
         resolve(ticket, agent, ticket.created_at + 60 * M)
-        services.rating_submit(ticket=ticket, actor=customer, score=2, now=ticket.created_at + 70 * M)
-        services.rating_submit(ticket=ticket, actor=customer, score=5, now=ticket.created_at + 80 * M)
+        usecases.rate(ticket=ticket, actor=customer, score=2, now=ticket.created_at + 70 * M)
+        usecases.rate(ticket=ticket, actor=customer, score=5, now=ticket.created_at + 80 * M)
         assert metrics.satisfaction(FORTNIGHT).distribution == {"1": 0, "2": 0, "3": 0, "4": 0, "5": 1}
         assert_rollup_equals_live(FORTNIGHT, now=NOW)
 
@@ -198,8 +197,8 @@ class TestRollupEqualsLive:
         for ticket in (kept, gone):
             reply(ticket, agent, ticket.created_at + 10 * M)
             resolve(ticket, agent, ticket.created_at + 60 * M)
-            services.rating_submit(ticket=ticket, actor=customer, score=4, now=ticket.created_at + 70 * M)
-        Ticket.objects.filter(pk=gone.pk).delete()
+            usecases.rate(ticket=ticket, actor=customer, score=4, now=ticket.created_at + 70 * M)
+        usecases.tickets_delete(ticket_ids=[gone.pk])
         assert metrics.satisfaction(FORTNIGHT).resolved_tickets == 1
         assert metrics.satisfaction(FORTNIGHT).ratings == 1
         assert_rollup_equals_live(FORTNIGHT, now=NOW)
@@ -207,7 +206,7 @@ class TestRollupEqualsLive:
 
     def test_a_priority_change_moves_the_ticket_between_rows(self, customer, agent):
         ticket = open_ticket(customer, datetime(2026, 3, 3, 9, 0, tzinfo=UTC), priority="P3")
-        services.ticket_update(ticket=ticket, actor=agent, now=ticket.created_at + M, priority="P0")
+        usecases.change(ticket=ticket, actor=agent, now=ticket.created_at + M, priority="P0")
         rows = {r.priority: r.tickets for r in metrics.sla_by_priority(FORTNIGHT, now=NOW)}
         assert rows == {"P0": 1, "P1": 0, "P2": 0, "P3": 0}
 
@@ -217,7 +216,7 @@ class TestRebuild:
         from tickets import demo
 
         demo.load_tickets_create(12, customers=[customer], agents=[agent], now=NOW, seed=3)
-        assert TicketFact.objects.count() == 0  # the loader sends no signals
+        assert TicketFact.objects.count() == 0  # the loader bypasses the use cases
         call_command("reports_rebuild", stdout=open("/dev/null", "w"))  # noqa: SIM115
         assert TicketFact.objects.count() == 12
         f = ReportFilters(start=date(2025, 9, 1), end=date(2026, 3, 20))
@@ -288,7 +287,7 @@ class TestQueryCounts:
                 reply(ticket, agent, at + timedelta(minutes=20 + i))
             if i % 2:
                 resolve(ticket, agent, at + timedelta(hours=3))
-                services.rating_submit(ticket=ticket, actor=customer, score=1 + i % 5, now=at + timedelta(hours=4))
+                usecases.rate(ticket=ticket, actor=customer, score=1 + i % 5, now=at + timedelta(hours=4))
         sweep(NOW)
 
     @pytest.mark.parametrize("n", [4, 40])

@@ -8,6 +8,7 @@ import pytest
 from django.core.signing import TimestampSigner
 
 from escalation.outbox_models import Notification
+from support import usecases
 from tests.tickets.factories import T0
 from tickets import services
 from tickets.models import Rating, SurveyToken, Ticket
@@ -35,12 +36,12 @@ def link_of(notification: Notification) -> str:
 
 @pytest.fixture
 def ticket(customer):
-    return services.ticket_open(requester=customer, subject="Cover shrank in the wash", description="d", now=T0)
+    return usecases.file_ticket(requester=customer, subject="Cover shrank in the wash", description="d", now=T0)
 
 
 @pytest.fixture
 def resolved(ticket, agent):
-    services.ticket_resolve(ticket=ticket, actor=agent, now=T0 + H)
+    usecases.resolve(ticket=ticket, actor=agent, now=T0 + H)
     return Ticket.objects.get(pk=ticket.pk)
 
 
@@ -67,14 +68,14 @@ class TestSurveyOnResolve:
         assert "evil.example" not in mail.body + mail.body_html
 
     def test_resolved_again_after_a_reopen_is_a_second_survey(self, resolved, customer, agent):
-        services.ticket_reopen(ticket=resolved, actor=customer, now=T0 + 2 * H)
-        services.ticket_resolve(ticket=resolved, actor=agent, now=T0 + 3 * H)
+        usecases.reopen(ticket=resolved, actor=customer, now=T0 + 2 * H)
+        usecases.resolve(ticket=resolved, actor=agent, now=T0 + 3 * H)
         assert [n.dedupe_key for n in surveys(resolved)] == [f"survey:{resolved.pk}:1", f"survey:{resolved.pk}:2"]
 
     def test_a_rated_ticket_gets_no_new_survey(self, resolved, customer, agent):
-        services.rating_submit(ticket=resolved, actor=customer, score=5, now=T0 + 2 * H)
-        services.ticket_reopen(ticket=resolved, actor=customer, now=T0 + 3 * H)
-        services.ticket_resolve(ticket=resolved, actor=agent, now=T0 + 4 * H)
+        usecases.rate(ticket=resolved, actor=customer, score=5, now=T0 + 2 * H)
+        usecases.reopen(ticket=resolved, actor=customer, now=T0 + 3 * H)
+        usecases.resolve(ticket=resolved, actor=agent, now=T0 + 4 * H)
         assert surveys(resolved).count() == 1
 
     def test_the_token_is_signed_and_carries_128_random_bits(self, resolved, link):
@@ -137,7 +138,7 @@ class TestSurveyLink:
 
     def test_a_validly_signed_link_never_opens_another_ticket(self, client, link, resolved, customer, time_machine):
         """Even with the desk's key, a nonce only opens the ticket it was issued for."""
-        other = services.ticket_open(requester=customer, subject="Other", description="d", now=T0)
+        other = usecases.file_ticket(requester=customer, subject="Other", description="d", now=T0)
         nonce = SurveyToken.objects.get(ticket=resolved).nonce
         time_machine.move_to(T0 + D, tick=False)
         forged = TimestampSigner(salt=services.SURVEY_SALT, algorithm="sha256").sign(f"{other.pk}.{nonce}")
@@ -176,7 +177,7 @@ class TestPortalPrompt:
         assert "You rated this ticket 5 out of 5" in client.get(f"/tickets/{resolved.reference}/").content.decode()
 
     def test_after_7_days_the_page_only_thanks(self, client, customer, resolved, time_machine):
-        services.rating_submit(ticket=resolved, actor=customer, score=3, now=T0 + 2 * H)
+        usecases.rate(ticket=resolved, actor=customer, score=3, now=T0 + 2 * H)
         time_machine.move_to(T0 + 2 * H + 8 * D, tick=False)
         html = self.page(client, customer, resolved)
         assert "You rated this ticket 3 out of 5. Thank you." in html

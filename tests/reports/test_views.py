@@ -12,8 +12,8 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from support import usecases
 from tests.tickets.factories import make_user
-from tickets import services
 from tickets.models import Ticket
 
 from .world import NOW, RANGE, build_p1_fortnight, open_ticket, reply, resolve
@@ -242,11 +242,9 @@ class TestCsv:
     )
     def test_formula_cells_are_neutralised(self, client, manager, customer, subject):
         at = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
-        ticket = services.ticket_open(requester=customer, subject="x", description="d", priority="P0", now=at)
+        ticket = usecases.file_ticket(requester=customer, subject="x", description="d", priority="P0", now=at)
         Ticket.objects.filter(pk=ticket.pk).update(subject=subject)  # as an import might store it
-        from escalation import services as sla
-
-        sla.escalation_sweep(now=NOW)
+        usecases.sla_sweep(now=NOW)
         client.force_login(manager)
         header, *rows = self.rows(client, "offenders")
         subjects = [dict(zip(header, row, strict=True))["subject"] for row in rows]
@@ -264,7 +262,7 @@ class TestQueryCounts:
                 reply(ticket, agent, at + timedelta(minutes=20 + i))
             if i % 2:
                 resolve(ticket, agent, at + timedelta(hours=3))
-                services.rating_submit(ticket=ticket, actor=customer, score=1 + i % 5, now=at + timedelta(hours=4))
+                usecases.rate(ticket=ticket, actor=customer, score=1 + i % 5, now=at + timedelta(hours=4))
 
     def counts(self, client, api_client_for, manager) -> tuple[int, int]:
         client.force_login(manager)

@@ -12,8 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
 
-from escalation import services as sla_services
-from tickets import services
+from support import usecases
 from tickets.models import Ticket
 
 M = timedelta(minutes=1)
@@ -25,7 +24,7 @@ RANGE = {"from": "2026-03-02", "to": "2026-03-15"}
 
 
 def open_ticket(customer: User, at: datetime, priority: str = "P1", subject: str = "", **kwargs) -> Ticket:
-    return services.ticket_open(
+    return usecases.file_ticket(
         requester=customer,
         subject=subject or f"{priority} at {at:%d %H:%M}",
         description="d",
@@ -36,15 +35,15 @@ def open_ticket(customer: User, at: datetime, priority: str = "P1", subject: str
 
 
 def reply(ticket: Ticket, author: User, at: datetime) -> None:
-    services.message_add(ticket=ticket, author=author, body="On it.", now=at)
+    usecases.reply(ticket=ticket, author=author, body="On it.", now=at)
 
 
 def resolve(ticket: Ticket, agent: User, at: datetime) -> None:
-    services.ticket_resolve(ticket=ticket, actor=agent, now=at)
+    usecases.resolve(ticket=ticket, actor=agent, now=at)
 
 
 def sweep(at: datetime) -> None:
-    sla_services.escalation_sweep(now=at)
+    usecases.sla_sweep(now=at)
 
 
 @dataclass
@@ -90,36 +89,35 @@ def build_p1_fortnight(customer: User, agent: User) -> Fortnight:
     a = open_ticket(customer, T0, subject="a on time")
     reply(a, agent, T0 + 30 * M)
     resolve(a, agent, T0 + 2 * H)
-    services.ticket_change_status(ticket=a, to=Ticket.Status.CLOSED, actor=agent, now=T0 + 3 * H)
-    services.rating_submit(ticket=a, actor=customer, score=5, now=T0 + 4 * H)
+    usecases.change_status(ticket=a, to=Ticket.Status.CLOSED, actor=agent, now=T0 + 3 * H)
+    usecases.rate(ticket=a, actor=customer, score=5, now=T0 + 4 * H)
 
     b = open_ticket(customer, T0 + D, subject="b late twice")
     reply(b, agent, b.created_at + 2 * H)
     resolve(b, agent, b.created_at + 10 * H)
-    services.rating_submit(ticket=b, actor=customer, score=3, now=b.created_at + 11 * H)
+    usecases.rate(ticket=b, actor=customer, score=3, now=b.created_at + 11 * H)
 
     c = open_ticket(customer, T0 + 2 * D, subject="c paused")
     reply(c, agent, c.created_at + 20 * M)
-    services.ticket_change_status(ticket=c, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=c.created_at + 30 * M)
+    usecases.change_status(ticket=c, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=c.created_at + 30 * M)
     reply(c, customer, c.created_at + 10 * H + 30 * M)
     resolve(c, agent, c.created_at + 12 * H)
 
     d = open_ticket(customer, T0 + 3 * D, subject="d reopened")
     reply(d, agent, d.created_at + 10 * M)
     resolve(d, agent, d.created_at + H)
-    services.ticket_reopen(ticket=d, actor=customer, now=d.created_at + 2 * H)
+    usecases.reopen(ticket=d, actor=customer, now=d.created_at + 2 * H)
     reply(d, agent, d.created_at + 3 * H)
     resolve(d, agent, d.created_at + 4 * H)
-    services.rating_submit(ticket=d, actor=customer, score=4, now=d.created_at + 5 * H)
+    usecases.rate(ticket=d, actor=customer, score=4, now=d.created_at + 5 * H)
 
     e = open_ticket(customer, T0 + 4 * D, subject="e unanswered")
     sweep(e.created_at + 5 * H)  # response breach, to Tier 2 (2 h) and to management (4 h)
 
     g = open_ticket(customer, datetime(2026, 3, 15, 23, 0, tzinfo=UTC), subject="g spans the end")
     reply(g, agent, g.created_at + 5 * M)
-    from escalation import services as escalation_services
 
-    escalation_services.ticket_escalate(ticket=g, actor=agent, reason="technical_complexity", now=g.created_at + 6 * M)
+    usecases.escalate(ticket=g, actor=agent, reason="technical_complexity", now=g.created_at + 6 * M)
     resolve(g, agent, datetime(2026, 3, 16, 2, 0, tzinfo=UTC))
 
     sweep(NOW)  # records the late breaches of b and the resolution breach of e

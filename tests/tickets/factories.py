@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import factory
 from django.contrib.auth.models import User
 
+from support import usecases
 from tickets import services
 from tickets.models import Message, Ticket
 
@@ -45,7 +46,7 @@ class AgentFactory(CustomerFactory):
 
 
 class TicketFactory(factory.django.DjangoModelFactory):
-    """Opens a ticket through ticket_open so the reference, timeline and signals are real."""
+    """Opens a ticket through the file_ticket use case so the reference, timeline, deadlines and facts are real."""
 
     class Meta:
         model = Ticket
@@ -62,7 +63,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
     def _create(cls, model_class, *args, **kwargs):
         now = kwargs.pop("created_at")
         status = kwargs.pop("status", None)
-        ticket = services.ticket_open(now=now, **kwargs)
+        ticket = usecases.file_ticket(now=now, **kwargs)
         if status and status != Ticket.Status.NEW:
             Ticket.objects.filter(pk=ticket.pk).update(
                 status=status,
@@ -85,7 +86,7 @@ class MessageFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        return services.message_add(
+        return usecases.reply(
             ticket=kwargs["ticket"],
             author=kwargs["author"],
             body=kwargs["body"],

@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from support import usecases
 from tests.tickets.factories import T0, AgentFactory, CustomerFactory, MessageFactory, TicketFactory
 from tickets import admin as console
 from tickets import services
@@ -229,7 +230,7 @@ class TestChangePage:
 
     def test_shows_the_timeline_with_old_and_new_values(self, client, agent, customer):
         ticket = TicketFactory(requester=customer, priority=Priority.P2)
-        services.ticket_update(ticket=ticket, actor=agent, now=T0 + timedelta(minutes=3), priority=Priority.P0)
+        usecases.change(ticket=ticket, actor=agent, now=T0 + timedelta(minutes=3), priority=Priority.P0)
         client.force_login(agent)
 
         response = client.get(change_url(ticket))
@@ -245,7 +246,7 @@ class TestChangePage:
     def test_links_attachments_to_the_portal_download(self, client, agent, customer):
         ticket = TicketFactory(requester=customer)
         upload = SimpleUploadedFile("error.log", b"Traceback: boom\n", content_type="text/plain")
-        message = services.message_add(
+        message = usecases.reply(
             ticket=ticket, author=customer, body="log attached", attachments=check_uploads([upload]), now=T0
         )
         attachment = message.attachments.get()

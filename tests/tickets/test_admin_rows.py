@@ -11,8 +11,8 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from sofacover import admin_rows
+from support import usecases
 from tests.tickets.factories import T0, AgentFactory, TicketFactory
-from tickets import services
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -50,14 +50,14 @@ def desk(agent, customer, time_machine):
         TicketFactory(requester=customer, priority=Priority.P2),
         TicketFactory(requester=customer, priority=Priority.P3, subject="Cover 'Oslo' \"grey\""),
     ]
-    services.ticket_assign(ticket=tickets[0], assignee=agent, actor=agent, now=T0)
-    services.ticket_assign(ticket=tickets[2], assignee=other, actor=agent, now=T0)
-    services.message_add(ticket=tickets[2], author=agent, body="On it.", internal=False, now=T0 + timedelta(minutes=5))
-    services.ticket_change_status(ticket=tickets[3], to=Status.PENDING_CUSTOMER, actor=agent, now=T0)
+    usecases.assign(ticket=tickets[0], assignee=agent, actor=agent, now=T0)
+    usecases.assign(ticket=tickets[2], assignee=other, actor=agent, now=T0)
+    usecases.reply(ticket=tickets[2], author=agent, body="On it.", internal=False, now=T0 + timedelta(minutes=5))
+    usecases.change_status(ticket=tickets[3], to=Status.PENDING_CUSTOMER, actor=agent, now=T0)
     closed = TicketFactory(requester=customer, priority=Priority.P2)
-    services.ticket_assign(ticket=closed, assignee=agent, actor=agent, now=T0)
-    services.ticket_resolve(ticket=closed, actor=agent, now=T0 + timedelta(hours=1))
-    services.ticket_change_status(ticket=closed, to=Status.CLOSED, actor=agent, now=T0 + timedelta(hours=2))
+    usecases.assign(ticket=closed, assignee=agent, actor=agent, now=T0)
+    usecases.resolve(ticket=closed, actor=agent, now=T0 + timedelta(hours=1))
+    usecases.change_status(ticket=closed, to=Status.CLOSED, actor=agent, now=T0 + timedelta(hours=2))
     time_machine.move_to(T0 + timedelta(hours=3), tick=False)  # the P0 is late by now
     return [*tickets, closed]
 

@@ -9,9 +9,9 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from support import usecases
 from tests.tickets.factories import T0
 from tests.tickets.files import pdf_bytes, png_bytes
-from tickets import services
 from tickets.models import Attachment
 from tickets.uploads import check_upload
 
@@ -33,14 +33,14 @@ def token_client(user) -> APIClient:
 
 def filed_with(requester, name: str = "seam photo.png", content: bytes | None = None):
     checked = check_upload(SimpleUploadedFile(name, png_bytes() if content is None else content))
-    return services.ticket_open(
+    return usecases.file_ticket(
         requester=requester, subject="Torn seam", description="See photo", attachments=[checked], now=T0
     )
 
 
 def internal_note_attachment(ticket, agent) -> Attachment:
     checked = check_upload(SimpleUploadedFile("trace.txt", b"stack trace\n"))
-    note = services.message_add(ticket=ticket, author=agent, body="n", internal=True, attachments=[checked], now=T0)
+    note = usecases.reply(ticket=ticket, author=agent, body="n", internal=True, attachments=[checked], now=T0)
     return note.attachments.get()
 
 

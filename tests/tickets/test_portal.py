@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from support import usecases
 from tests.tickets.factories import PASSWORD, T0, MessageFactory, TicketFactory
 from tickets import services
 from tickets.models import Attachment, Message, Ticket
@@ -44,7 +45,7 @@ def upload(name: str, content: bytes, content_type: str = "application/octet-str
 
 def ticket_with_attachment(requester: User, name: str = "photo.png") -> Attachment:
     checked = check_upload(upload(name, png_bytes(), "image/png"))
-    ticket = services.ticket_open(
+    ticket = usecases.file_ticket(
         requester=requester, subject="Torn seam", description="See photo", attachments=[checked], now=T0
     )
     return Attachment.objects.get(message__ticket=ticket)
@@ -417,7 +418,7 @@ class TestTicketDetail:
         checked = check_upload(upload("p.png", png_bytes(), "image/png"))
         for n in range(count):
             author = agent if n % 2 else customer
-            services.message_add(ticket=ticket, author=author, body=f"message {n}", attachments=[checked], now=T0)
+            usecases.reply(ticket=ticket, author=author, body=f"message {n}", attachments=[checked], now=T0)
         # 5 for the page, 1 for the panels of tickets.portal.extensions (the SLA panel reads the escalations).
         with django_assert_max_num_queries(6):
             response = customer_client.get(reverse("portal:ticket-detail", kwargs={"reference": ticket.reference}))
@@ -530,7 +531,7 @@ class TestAttachmentDownload:
     def test_an_attachment_on_an_internal_note_is_not_found_for_the_customer(self, customer_client, customer, agent):
         ticket = TicketFactory(requester=customer)
         checked = check_upload(upload("trace.txt", b"stack trace\n", "text/plain"))
-        note = services.message_add(ticket=ticket, author=agent, body="n", internal=True, attachments=[checked], now=T0)
+        note = usecases.reply(ticket=ticket, author=agent, body="n", internal=True, attachments=[checked], now=T0)
         attachment = note.attachments.get()
         response = customer_client.get(reverse("portal:attachment", kwargs={"uuid": attachment.uuid}))
         assert response.status_code == 404
@@ -682,7 +683,7 @@ class TestAttachmentWithoutFile:
         from tickets import uploads
 
         ticket = TicketFactory(requester=customer)
-        message = services.message_add(
+        message = usecases.reply(
             ticket=ticket,
             author=customer,
             body="log",

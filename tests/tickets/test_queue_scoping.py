@@ -21,6 +21,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from escalation.models import Escalation
+from support import usecases
 from tests.tickets.factories import T0, TicketFactory, make_user
 from tickets import permissions, services
 from tickets.models import Message, Ticket
@@ -311,6 +312,6 @@ class TestThePredicate:
         Ticket.objects.filter(pk=ticket.pk).update(tier=3)  # someone else escalated meanwhile
 
         with pytest.raises(services.OutsideYourTier):
-            services.message_add(ticket=ticket, author=agent, body="hello", now=T0)
+            usecases.reply(ticket=ticket, author=agent, body="hello", now=T0)
 
         assert not Message.objects.filter(ticket=ticket).exists()

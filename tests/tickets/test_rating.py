@@ -8,6 +8,7 @@ import pytest
 from django.db import IntegrityError
 
 from sofacover.errors import DomainError
+from support import usecases
 from tests.tickets.factories import T0
 from tickets import services
 from tickets.models import Rating, Ticket
@@ -18,54 +19,54 @@ D = timedelta(days=1)
 
 @pytest.fixture
 def resolved(customer, agent):
-    ticket = services.ticket_open(requester=customer, subject="Zip broke", description="d", now=T0)
-    services.ticket_resolve(ticket=ticket, actor=agent, now=T0 + timedelta(hours=1))
+    ticket = usecases.file_ticket(requester=customer, subject="Zip broke", description="d", now=T0)
+    usecases.resolve(ticket=ticket, actor=agent, now=T0 + timedelta(hours=1))
     return Ticket.objects.get(pk=ticket.pk)
 
 
 @pytest.fixture
 def open_ticket(customer):
-    return services.ticket_open(requester=customer, subject="Still broken", description="d", now=T0)
+    return usecases.file_ticket(requester=customer, subject="Still broken", description="d", now=T0)
 
 
 class TestRatingSubmit:
     def test_the_requester_rates_a_resolved_ticket(self, resolved, customer):
-        rating, created = services.rating_submit(ticket=resolved, actor=customer, score=4, comment=" ok ", now=T0)
+        rating, created = usecases.rate(ticket=resolved, actor=customer, score=4, comment=" ok ", now=T0)
         assert created
         assert (rating.score, rating.comment, rating.created_at) == (4, "ok", T0)
 
     def test_a_closed_ticket_can_be_rated(self, resolved, customer, agent):
-        services.ticket_change_status(ticket=resolved, to=Ticket.Status.CLOSED, actor=agent, now=T0 + D)
-        _, created = services.rating_submit(ticket=resolved, actor=customer, score=5, now=T0 + D)
+        usecases.change_status(ticket=resolved, to=Ticket.Status.CLOSED, actor=agent, now=T0 + D)
+        _, created = usecases.rate(ticket=resolved, actor=customer, score=5, now=T0 + D)
         assert created
 
     def test_rating_again_within_7_days_replaces_it(self, resolved, customer):
-        services.rating_submit(ticket=resolved, actor=customer, score=2, now=T0)
-        rating, created = services.rating_submit(ticket=resolved, actor=customer, score=5, now=T0 + 7 * D)
+        usecases.rate(ticket=resolved, actor=customer, score=2, now=T0)
+        rating, created = usecases.rate(ticket=resolved, actor=customer, score=5, now=T0 + 7 * D)
         assert not created
         assert Rating.objects.get().score == 5
         assert (rating.created_at, rating.updated_at) == (T0, T0 + 7 * D)
 
     def test_after_7_days_the_rating_stays(self, resolved, customer):
-        services.rating_submit(ticket=resolved, actor=customer, score=2, now=T0)
+        usecases.rate(ticket=resolved, actor=customer, score=2, now=T0)
         with pytest.raises(services.RatingLocked):
-            services.rating_submit(ticket=resolved, actor=customer, score=5, now=T0 + 7 * D + timedelta(seconds=1))
+            usecases.rate(ticket=resolved, actor=customer, score=5, now=T0 + 7 * D + timedelta(seconds=1))
         assert Rating.objects.get().score == 2
 
     def test_an_open_ticket_cannot_be_rated(self, open_ticket, customer):
         with pytest.raises(services.TicketNotResolved):
-            services.rating_submit(ticket=open_ticket, actor=customer, score=5, now=T0)
+            usecases.rate(ticket=open_ticket, actor=customer, score=5, now=T0)
 
     def test_nobody_but_the_requester_may_rate(self, resolved, agent, other_customer):
         for actor in (agent, other_customer):
             with pytest.raises(services.NotAllowed):
-                services.rating_submit(ticket=resolved, actor=actor, score=5, now=T0)
+                usecases.rate(ticket=resolved, actor=actor, score=5, now=T0)
         assert not Rating.objects.exists()
 
     @pytest.mark.parametrize("score", [0, 6, -1, True, "5", 4.5])
     def test_scores_outside_1_to_5_are_refused(self, resolved, customer, score):
         with pytest.raises(DomainError) as exc:
-            services.rating_submit(ticket=resolved, actor=customer, score=score, now=T0)
+            usecases.rate(ticket=resolved, actor=customer, score=score, now=T0)
         assert exc.value.field == "score"
 
     def test_the_database_refuses_a_score_outside_1_to_5(self, resolved):

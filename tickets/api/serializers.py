@@ -4,7 +4,7 @@ so a customer can never write a field they do not own."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Sequence
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -21,11 +21,6 @@ from ..models import Attachment, Message, Ticket, TicketEvent
 
 MAX_SUBJECT = 200
 
-# Extension point: other apps contribute read-only fields to the ticket's
-# representation (the SLA engine adds deadlines and escalation history) and the
-# prefetches those fields need, without tickets importing them.
-TICKET_EXTRA_FIELDS: dict[str, Callable[[], serializers.Field]] = {}
-TICKET_PREFETCH: list[str | Prefetch] = []
 _FIELD_TEMPLATES: dict[tuple, dict[str, serializers.Field]] = {}
 
 
@@ -116,14 +111,14 @@ class ShallowFieldsMixin:
         return unbound_copies(self._declared_fields)
 
 
-def ticket_prefetched_new(ticket: Ticket) -> Ticket:
-    """A ticket filed in this request: what TICKET_PREFETCH would read is empty, so read nothing.
+def ticket_prefetched_new(ticket: Ticket, prefetch: Sequence[str | Prefetch]) -> Ticket:
+    """A ticket filed in this request: what ``prefetch`` would read is empty, so read nothing.
 
     The contributed relations (escalations, ...) point at the ticket, so none can
     exist before it does; the representation then needs no query for them.
     """
     cache = ticket.__dict__.setdefault("_prefetched_objects_cache", {})
-    for lookup in TICKET_PREFETCH:
+    for lookup in prefetch:
         path = lookup.prefetch_to if isinstance(lookup, Prefetch) else lookup
         name = path.split("__")[0]  # nothing under an empty first level either
         empty = Ticket._meta.get_field(name).related_model._default_manager.none()
@@ -165,14 +160,12 @@ class TicketSerializer(serializers.ModelSerializer):
 
     def get_fields(self):
         # Building a ModelSerializer's fields introspects the model on every instance; the
-        # result depends only on the class and the contributed fields, so it is built once
-        # and each serializer gets its own (unbound) copies.
-        key = (type(self), tuple(TICKET_EXTRA_FIELDS))
+        # result depends only on the class, so it is built once and each serializer gets its
+        # own (unbound) copies.
+        key = (type(self),)
         template = _FIELD_TEMPLATES.get(key)
         if template is None:
             template = super().get_fields()
-            for name, make in TICKET_EXTRA_FIELDS.items():
-                template[name] = make()
             _FIELD_TEMPLATES[key] = template
         return unbound_copies(template)
 

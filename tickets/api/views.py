@@ -1,12 +1,18 @@
-"""The REST API: parse input, make one service or selector call, render."""
+"""The REST API of tickets: parse input, make one use case or selector call, render.
+
+support.api serves these views composed with the other apps: it supplies ``usecases``
+(support.usecases: every change goes through it), the ticket representation with the
+SLA fields and the prefetches they need, and the response templates of the knowledge base.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -39,13 +45,6 @@ ERRORS = {
     409: OpenApiResponse(s.ErrorSerializer, description="Refused by a rule of the desk, e.g. the transition."),
     429: OpenApiResponse(REFUSAL, description="Too many attempts; try again later."),
 }
-
-
-# Extension point: the knowledge base renders response templates for the messages endpoint's
-# ``template`` field without tickets importing it. Set at startup to a callable
-# (ticket, slug, author) -> the rendered markdown, or None when there is no such template.
-MessageTemplateRenderer = Callable[[Ticket, str, User], str | None]
-MESSAGE_TEMPLATE_RENDERER: MessageTemplateRenderer | None = None
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
@@ -112,7 +111,10 @@ REFERENCE = OpenApiParameter(
     retrieve=extend_schema(parameters=[REFERENCE], responses={200: s.TicketSerializer, **errors(404)}),
 )
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    usecases: Any = None  # support.usecases (support.api)
     serializer_class = s.TicketSerializer
+    # Related rows the representation reads (support.api: the escalations).
+    prefetch: Sequence[str | Prefetch] = ()
     filterset_class = TicketFilter
     filter_backends = [*viewsets.GenericViewSet.filter_backends[:1], TicketOrdering]
     lookup_field = "reference"
@@ -126,7 +128,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return []
 
     def get_queryset(self):
-        return selectors.ticket_list_visible_to(user=self.request.user).prefetch_related(*s.TICKET_PREFETCH)
+        return selectors.ticket_list_visible_to(user=self.request.user).prefetch_related(*self.prefetch)
 
     def get_object(self) -> Ticket:
         return selectors.ticket_get_visible_to(user=self.request.user, reference=self.kwargs["reference"])
@@ -159,9 +161,9 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             raise serializers.ValidationError({"requester": ["Agents must say whom the ticket is for."]})
         if not agent:
             values.update(requester=request.user, channel=Ticket.Channel.API)
-        ticket = services.ticket_open(actor=request.user, now=timezone.now(), **values)
+        ticket = self.usecases.file_ticket(actor=request.user, now=timezone.now(), **values)
         return Response(
-            s.TicketSerializer(s.ticket_prefetched_new(ticket), context=self.get_serializer_context()).data,
+            self.get_serializer(s.ticket_prefetched_new(ticket, self.prefetch)).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -177,13 +179,12 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             raise services.NotAllowed("Only support agents can change tickets.")
         data = s.AgentTicketUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        ticket = services.ticket_update(ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data)
+        ticket = self.usecases.change(ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data)
         return Response(self._fresh(ticket))
 
     def _fresh(self, ticket: Ticket) -> dict:
-        return s.TicketSerializer(
-            selectors.ticket_get_visible_to(user=self.request.user, reference=ticket.reference),
-            context=self.get_serializer_context(),
+        return self.get_serializer(
+            selectors.ticket_get_visible_to(user=self.request.user, reference=ticket.reference)
         ).data
 
     @extend_schema(
@@ -195,7 +196,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, reference: str) -> Response:
-        ticket = services.ticket_resolve(ticket=self.get_object(), actor=request.user, now=timezone.now())
+        ticket = self.usecases.resolve(ticket=self.get_object(), actor=request.user, now=timezone.now())
         return Response(self._fresh(ticket))
 
     @extend_schema(
@@ -206,7 +207,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, reference: str) -> Response:
-        ticket = services.ticket_reopen(ticket=self.get_object(), actor=request.user, now=timezone.now())
+        ticket = self.usecases.reopen(ticket=self.get_object(), actor=request.user, now=timezone.now())
         return Response(self._fresh(ticket))
 
     @extend_schema(
@@ -222,7 +223,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             raise services.NotAllowed("Only support agents can assign tickets.")
         data = s.AssignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        ticket = services.ticket_assign(
+        ticket = self.usecases.assign(
             ticket=ticket, assignee=data.validated_data["assignee"], actor=request.user, now=timezone.now()
         )
         return Response(self._fresh(ticket))
@@ -259,7 +260,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             raise services.NotAllowed("Only the customer who filed this ticket can rate it.")
         data = s.RatingRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        rating, created = services.rating_submit(
+        rating, created = self.usecases.rate(
             ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data
         )
         return Response(
@@ -281,6 +282,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     ),
 )
 class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    usecases: Any = None  # support.usecases (support.api)
     serializer_class = s.MessageSerializer
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
@@ -306,7 +308,7 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             checked = uploads.check_uploads(list(data.validated_data["attachments"]))
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"attachments": exc.messages}) from exc
-        message = services.message_add(
+        message = self.usecases.reply(
             ticket=ticket,
             author=request.user,
             body=body,
@@ -323,7 +325,12 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         """The rendered template, then ``body`` after a blank line (agents only; an unknown slug is a 400)."""
         if not permissions.can_work_ticket(self.request.user):
             raise PermissionDenied("Only support agents can reply from templates.")
-        rendered = MESSAGE_TEMPLATE_RENDERER(ticket, slug, self.request.user) if MESSAGE_TEMPLATE_RENDERER else None
+        rendered = self.template_render(ticket, slug)
         if rendered is None:
             raise serializers.ValidationError({"template": [f"There is no active response template {slug!r}."]})
         return "\n\n".join(part for part in (rendered.strip(), body) if part)
+
+    def template_render(self, ticket: Ticket, slug: str) -> str | None:
+        """The response template ``slug`` rendered for ``ticket``; None for no such template (support.api: the
+        knowledge base's templates)."""
+        return None

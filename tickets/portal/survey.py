@@ -1,22 +1,15 @@
-"""Satisfaction in the portal: the emailed survey link, the rating form on the ticket page.
+"""Satisfaction in the portal: the rating form and the ticket page's rating prompt.
 
-The link is a capability (AC-9): signed, expiring, single-use, and it only ever
-shows the ticket it was made for. GET shows the form and changes nothing (mail
-scanners prefetch links); POST rates and spends the link.
+The views that rate (the ticket page's form, the emailed survey link) are in support.portal.survey.
 """
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
 
-from sofacover.errors import DomainError
 from tickets import selectors, services
 from tickets.models import Ticket
 
@@ -38,77 +31,8 @@ class RatingForm(forms.Form):
     )
 
 
-ERROR_PAGES = {
-    services.SurveyLinkInvalid: (
-        "Link not valid",
-        "This survey link is not valid. Please use the link from our email.",
-    ),
-    services.SurveyLinkExpired: (
-        "Link expired",
-        "This survey link has expired. You can still rate the ticket from your ticket page when you log in.",
-    ),
-    services.SurveyLinkUsed: (
-        "Already answered",
-        "Thank you, this survey has already been answered. You can change your rating from your ticket page "
-        "within 7 days.",
-    ),
-}
-
-
-def _link_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    title, text = ERROR_PAGES.get(type(exc), ("Cannot rate", exc.message))
-    return render(request, "tickets/portal/survey_error.html", {"title": title, "text": text}, status=exc.http_status)
-
-
-@require_http_methods(["GET", "POST"])
-def survey(request: HttpRequest, token: str) -> HttpResponse:
-    now = timezone.now()
-    try:
-        link = services.survey_link_open(token=token, now=now)
-    except (services.SurveyLinkInvalid, services.SurveyLinkExpired, services.SurveyLinkUsed) as exc:
-        return _link_error(request, exc)
-    form = RatingForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.survey_link_rate(
-                token=token, score=form.cleaned_data["score"], comment=form.cleaned_data["comment"], now=now
-            )
-        except (services.SurveyLinkInvalid, services.SurveyLinkExpired, services.SurveyLinkUsed) as exc:
-            return _link_error(request, exc)
-        except DomainError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        else:
-            return render(request, "tickets/portal/survey_thanks.html", {"ticket": link.ticket})
-    status = 400 if form.errors else 200
-    return render(request, "tickets/portal/survey.html", {"ticket": link.ticket, "form": form}, status=status)
-
-
-@require_POST
-@login_required
-def ticket_rate(request: HttpRequest, reference: str) -> HttpResponse:
-    """The rating form on the customer's ticket page."""
-    ticket = selectors.ticket_get_visible_to(user=request.user, reference=reference)
-    form = RatingForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose a score from 1 to 5.")
-    else:
-        try:
-            _, created = services.rating_submit(
-                ticket=ticket,
-                actor=request.user,
-                score=form.cleaned_data["score"],
-                comment=form.cleaned_data["comment"],
-                now=timezone.now(),
-            )
-        except DomainError as exc:
-            messages.error(request, exc.message)
-        else:
-            messages.success(request, "Thank you for your rating." if created else "Your rating has been updated.")
-    return redirect("portal:ticket-detail", reference=ticket.reference)
-
-
 def rating_panel(request: HttpRequest, ticket: Ticket) -> str | None:
-    """TICKET_PANELS entry: the rating prompt for the requester of a resolved or closed ticket."""
+    """A panel of the ticket page (support.portal.views): the rating prompt for a resolved ticket's requester."""
     if request.user.pk != ticket.requester_id or ticket.status not in services.RATED_STATUSES:
         return None
     rating = selectors.rating_of(ticket=ticket)

@@ -33,8 +33,8 @@ from tqdm import tqdm
 
 from bench import harness
 from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
+from support.management.commands.seed_demo import load_customer_count
 from tickets import demo
-from tickets.management.commands.seed_demo import load_customer_count
 from tickets.models import Ticket
 
 CHILD_ENV = "SOFACOVER_BENCH_CHILD"

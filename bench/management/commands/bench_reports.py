@@ -8,9 +8,9 @@ The desk is grown in steps (1 %, 10 % and 100 % of --tickets by default) with th
 same bulk loader as ``seed_demo --tickets``; on PostgreSQL, past --load-limit, by
 copying ticket rows in SQL. After each step the bulk rows get SLA deadlines,
 breach records and ratings in a few set-based statements, the reports' rollup is
-rebuilt (the loader sends no signals, so the receivers that keep it current never
-ran), planner statistics are refreshed, and the scorecard, the summary API and the
-reports page are timed. The table shows how the cost grows with the number of
+rebuilt (the loader bypasses the use cases that keep it current), planner
+statistics are refreshed, and the scorecard, the summary API and the reports
+page are timed. The table shows how the cost grows with the number of
 tickets. Not a test: numbers depend on the machine.
 
     python manage.py bench_reports                      # SQLite: 1k, 10k, 100k

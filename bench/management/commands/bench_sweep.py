@@ -30,6 +30,7 @@ from bench.harness import Statements, bench_database_ready, percentile, rerun_on
 from escalation import selectors, services
 from escalation.models import Escalation
 from escalation.outbox_models import Notification
+from support import usecases
 from tickets import bulk, demo
 from tickets.models import Ticket
 
@@ -151,7 +152,7 @@ def timed_sweep(now: datetime) -> tuple[float, int, services.SweepResult]:
     statements = Statements()
     with connection.execute_wrapper(statements):
         started = time.perf_counter()
-        result = services.escalation_sweep(now=now)
+        result = usecases.sla_sweep(now=now)
         elapsed = (time.perf_counter() - started) * 1000
     return elapsed, statements.count, result
 
@@ -216,7 +217,7 @@ class Command(BaseCommand):
             nothing_due(now=now)
             analyze()
             idle_ms, idle_queries = [], []
-            services.escalation_sweep(now=now)  # warm-up: policy book, connection, caches
+            usecases.sla_sweep(now=now)  # warm-up: policy book, connection, caches
             for _ in range(repeat):
                 elapsed, queries, result = timed_sweep(timezone.now())
                 assert result.examined == 0, "nothing should be due"

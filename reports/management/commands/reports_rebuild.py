@@ -1,7 +1,7 @@
 """``manage.py reports_rebuild``: recompute the reports' rollup from the tickets.
 
 Needed once after installing the rollup on a desk that already has tickets, after
-loading tickets in bulk (the loader sends no signals), and after the SLA engine
+loading tickets in bulk (the loader bypasses the use cases), and after the SLA engine
 recomputed deadlines of open tickets; harmless at any time (one transaction).
 """
 

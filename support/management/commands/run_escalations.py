@@ -14,8 +14,8 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from escalation import services
 from escalation.models import Escalation, SlaBreach
+from support import usecases
 
 
 def parse_moment(value: str) -> datetime:
@@ -45,7 +45,7 @@ class Command(BaseCommand):
         newest_escalation = Escalation.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         newest_breach = SlaBreach.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
 
-        result = services.escalation_sweep(now=now)
+        result = usecases.sla_sweep(now=now)
 
         self.stdout.write(f"SLA sweep as of {now.isoformat()}: {result}")
         if options["at"] is not None:

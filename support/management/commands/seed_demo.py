@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
+from support import demo as demo_tickets
 from tickets import demo
 from tickets.models import Ticket
 
@@ -44,7 +45,7 @@ class Command(BaseCommand):
         if demo.demo_tickets_exist():
             self.stdout.write("Demo tickets already exist: nothing new created.")
         else:
-            tickets = demo.demo_tickets_create(now=now)
+            tickets = demo_tickets.demo_tickets_create(now=now)
             self.stdout.write(self.style.SUCCESS(f"Created {len(tickets)} demo tickets."))
         self._print_logins()
         if count:

@@ -1,0 +1,59 @@
+"""The agent console's ticket pages and SLA settings, composed from the apps and registered once.
+
+- The ticket admin: tickets' queue and page (tickets.admin.TicketAdmin), with escalation's
+  SLA columns, filters, escalate action and views (escalation.admin_queue.SlaTicketAdmin);
+  the ticket page's panels, in order: the SLA section, then the knowledge base's runbooks and
+  reply templates. Every change made from it goes through support.usecases.
+- The SLA settings that move deadlines (calendars, policies, tier targets, rules): escalation's
+  admins, whose "recompute the open tickets" is support.usecases.sla_recompute_open.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from escalation import admin as escalation_admin
+from escalation import admin_queue
+from escalation.models import BusinessCalendar, EscalationRule, SlaPolicy, TierTarget
+from knowledge import console as knowledge_console
+from tickets.models import Ticket
+
+from . import usecases as support_usecases
+
+
+@admin.register(Ticket)
+class TicketConsoleAdmin(admin_queue.SlaTicketAdmin):
+    usecases = support_usecases
+
+    def console_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
+        return [
+            admin_queue.ticket_sla_console_panel(request, ticket),
+            knowledge_console.console_panel(request, ticket),
+        ]
+
+    def delete_model(self, request, obj):
+        support_usecases.tickets_delete(ticket_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        support_usecases.tickets_delete(ticket_ids=list(queryset.values_list("pk", flat=True)))
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(escalation_admin.BusinessCalendarAdmin):
+    usecases = support_usecases
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(escalation_admin.SlaPolicyAdmin):
+    usecases = support_usecases
+
+
+@admin.register(TierTarget)
+class TierTargetAdmin(escalation_admin.TierTargetAdmin):
+    usecases = support_usecases
+
+
+@admin.register(EscalationRule)
+class EscalationRuleAdmin(escalation_admin.EscalationRuleAdmin):
+    usecases = support_usecases

@@ -1,0 +1,36 @@
+from django.urls import path
+
+from tickets.portal import views as accounts
+
+from . import survey, views
+
+app_name = "portal"
+
+urlpatterns = [
+    path("", accounts.home, name="home"),
+    # accounts
+    path("login/", accounts.LoginView.as_view(), name="login"),
+    path("logout/", accounts.LogoutView.as_view(), name="logout"),
+    path("signup/", accounts.signup, name="signup"),
+    path("signup/done/", accounts.signup_done, name="signup-done"),
+    path("activate/<str:uidb64>/<str:token>/", accounts.activate, name="activate"),
+    path("password-reset/", accounts.PasswordResetView.as_view(), name="password-reset"),
+    path("password-reset/done/", accounts.PasswordResetDoneView.as_view(), name="password-reset-done"),
+    path(
+        "password-reset/<str:uidb64>/<str:token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("password-reset/complete/", accounts.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
+    # tickets
+    path("tickets/", accounts.ticket_list, name="ticket-list"),
+    path("tickets/new/", views.ticket_new, name="ticket-new"),
+    path("tickets/<str:reference>/", views.ticket_detail, name="ticket-detail"),
+    path("tickets/<str:reference>/reply/", views.ticket_reply, name="ticket-reply"),
+    path("tickets/<str:reference>/resolve/", views.ticket_resolve, name="ticket-resolve"),
+    path("tickets/<str:reference>/reopen/", views.ticket_reopen, name="ticket-reopen"),
+    path("attachments/<uuid:uuid>/", accounts.attachment_download, name="attachment"),
+    # satisfaction
+    path("tickets/<str:reference>/rating/", survey.ticket_rate, name="ticket-rating"),
+    path("survey/<str:token>/", survey.survey, name="survey"),
+]

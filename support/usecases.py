@@ -1,0 +1,249 @@
+"""What the desk does, one function per use case: every effect, across the apps, in order.
+
+Each use case runs in one transaction, takes ``now`` from its caller (a view, a task,
+a command) and calls each app's services by name. Reading one tells you everything
+it does; nothing else runs behind it (no signals). Side effects outside the database
+(mail, Slack, webhooks) are outbox rows written here and sent after commit.
+
+The apps: ``tickets`` (tickets, thread, timeline, ratings), ``escalation`` (SLA
+clock, escalations, the notification outbox), ``knowledge`` (articles, deflection),
+``reports`` (facts and daily rollup). Doors into the desk — the portal, the API,
+the console, tasks, commands and, next, the mail gateway and chat — call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+import escalation.notifications
+import escalation.services
+import knowledge.services
+import reports.rollup
+import reports.services
+import tickets.services
+from escalation.models import Escalation
+from sofacover.errors import DomainError
+from tickets.models import Message, Rating, Ticket
+from tickets.uploads import CheckedUpload
+
+Status = Ticket.Status
+# Fields whose change moves the SLA clock (pauses, deadlines).
+CLOCK_FIELDS = {"status", "priority", "tier"}
+
+
+@transaction.atomic
+def file_ticket(
+    *,
+    requester: User,
+    subject: str,
+    description: str,
+    now: datetime,
+    actor: User | None = None,
+    priority: str = Ticket.Priority.P2,
+    category: str = Ticket.Category.OTHER,
+    channel: str = Ticket.Channel.PORTAL,
+    tier: int = Ticket.Tier.TIER_1,
+    assignee: User | None = None,
+    attachments: Sequence[CheckedUpload] = (),
+    visitor_keys: Sequence[str] = (),
+) -> Ticket:
+    """A customer (or an agent for them) files a ticket, from any channel.
+
+    1. escalation plans the first deadlines, written with the ticket's own row;
+    2. tickets writes the ticket, its first timeline event and attachments;
+    3. escalation queues the acknowledgment, and for P0/P1 the on-call alert;
+    4. knowledge marks the requester's (and ``visitor_keys``') suggestion opens as not deflected;
+    5. reports adds the ticket's fact to the rollup.
+    """
+    sla = escalation.services.sla_plan_new(priority=priority, tier=tier, now=now)
+    ticket = tickets.services.ticket_open(
+        requester=requester,
+        subject=subject,
+        description=description,
+        now=now,
+        actor=actor,
+        priority=priority,
+        category=category,
+        channel=channel,
+        tier=tier,
+        assignee=assignee,
+        attachments=attachments,
+        sla=sla,
+    )
+    escalation.notifications.on_ticket_created(ticket=ticket, now=now)
+    knowledge.services.suggestion_ticket_filed(ticket=ticket, now=now, visitor_keys=visitor_keys)
+    reports.rollup.facts_refresh(ticket_ids=[ticket.pk], created=True)
+    return ticket
+
+
+@transaction.atomic
+def reply(
+    *,
+    ticket: Ticket,
+    author: User,
+    body: str,
+    now: datetime,
+    internal: bool = False,
+    attachments: Sequence[CheckedUpload] = (),
+) -> Message:
+    """A public reply or an internal note.
+
+    1. tickets adds the message (a reply may open, reopen or answer the ticket);
+    2. for a public reply, escalation moves the clock: pauses follow the status, deadlines are replanned;
+    3. reports refreshes the ticket's fact.
+    """
+    message = tickets.services.message_add(
+        ticket=ticket, author=author, body=body, now=now, internal=internal, attachments=attachments
+    )
+    if not internal:
+        escalation.services.sla_follow(ticket=message.ticket, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[message.ticket.pk])
+    return message
+
+
+def _after_status_change(ticket: Ticket, *, now: datetime) -> None:
+    """The clock follows the status; a ticket resolved now tells its requester and asks for a rating."""
+    escalation.services.sla_follow(ticket=ticket, now=now)
+    if ticket.status == Status.RESOLVED and ticket.resolved_at == now:
+        escalation.notifications.on_resolved(ticket=ticket, now=now)
+        reports.services.survey_send(ticket=ticket, now=now)
+
+
+@transaction.atomic
+def resolve(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
+    """An agent resolves the ticket, or its requester marks it solved.
+
+    1. tickets resolves it; 2. escalation pauses the clock; 3. escalation queues the
+    resolution mail; 4. reports queues the survey; 5. reports refreshes the fact.
+    """
+    ticket = tickets.services.ticket_resolve(ticket=ticket, actor=actor, now=now)
+    _after_status_change(ticket, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
+    return ticket
+
+
+@transaction.atomic
+def reopen(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
+    """Reopen a resolved ticket: tickets reopens it, escalation restarts the clock, reports refreshes the fact."""
+    ticket = tickets.services.ticket_reopen(ticket=ticket, actor=actor, now=now)
+    escalation.services.sla_follow(ticket=ticket, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
+    return ticket
+
+
+@transaction.atomic
+def change(*, ticket: Ticket, actor: User, now: datetime, **changes: Any) -> Ticket:
+    """An agent's edits (subject, priority, tier, category, status, assignee), all or nothing.
+
+    1. tickets applies them; 2. if status, priority or tier were among them, escalation
+    moves the clock (and a ticket resolved by it tells its requester, asks for a rating);
+    3. reports refreshes the fact.
+    """
+    ticket = tickets.services.ticket_update(ticket=ticket, actor=actor, now=now, **changes)
+    if changes.keys() & CLOCK_FIELDS:
+        _after_status_change(ticket, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
+    return ticket
+
+
+@transaction.atomic
+def change_status(*, ticket: Ticket, to: str, actor: User, now: datetime) -> Ticket:
+    """Move the ticket to status ``to``: tickets checks the transition, then as change()."""
+    ticket = tickets.services.ticket_change_status(ticket=ticket, to=to, actor=actor, now=now)
+    _after_status_change(ticket, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
+    return ticket
+
+
+@transaction.atomic
+def assign(*, ticket: Ticket, assignee: User | None, actor: User, now: datetime) -> Ticket:
+    """Give the ticket to an agent (or nobody): tickets assigns, reports refreshes the fact."""
+    ticket = tickets.services.ticket_assign(ticket=ticket, assignee=assignee, actor=actor, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
+    return ticket
+
+
+def bulk(*, batch: Iterable[Ticket], actor: User, now: datetime, action: str, **kwargs: Any) -> tuple[int, list[str]]:
+    """The console's bulk actions: one use case per ticket, each in its own transaction; report the refusals."""
+    actions = {
+        "resolve": lambda t: resolve(ticket=t, actor=actor, now=now),
+        "assign": lambda t: assign(ticket=t, assignee=kwargs.get("assignee"), actor=actor, now=now),
+        "priority": lambda t: change(ticket=t, actor=actor, now=now, priority=kwargs["priority"]),
+    }
+    done, refused = 0, []
+    for ticket in batch:
+        try:
+            actions[action](ticket)
+            done += 1
+        except DomainError as exc:
+            refused.append(f"{ticket.reference}: {exc.message}")
+    return done, refused
+
+
+@transaction.atomic
+def escalate(
+    *, ticket: Ticket, actor: User, reason: str, now: datetime, note: str = "", from_tier: int | None = None
+) -> Escalation:
+    """A person escalates: escalation records it, moves the tier, replans and alerts; reports refreshes the fact."""
+    done = escalation.services.ticket_escalate(
+        ticket=ticket, actor=actor, reason=reason, note=note, now=now, from_tier=from_tier
+    )
+    reports.rollup.facts_refresh(ticket_ids=[done.ticket_id])
+    return done
+
+
+@transaction.atomic
+def rate(*, ticket: Ticket, actor: User, score: int, now: datetime, comment: str = "") -> tuple[Rating, bool]:
+    """The requester rates a resolved ticket: tickets stores the rating, reports refreshes the fact."""
+    rating, created = tickets.services.rating_submit(ticket=ticket, actor=actor, score=score, comment=comment, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
+    return rating, created
+
+
+@transaction.atomic
+def rate_by_link(*, token: str, score: int, now: datetime, comment: str = "") -> Rating:
+    """A rating through the emailed survey link: tickets spends the link and stores it, reports refreshes the fact."""
+    rating = tickets.services.survey_link_rate(token=token, score=score, comment=comment, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[rating.ticket_id])
+    return rating
+
+
+@transaction.atomic
+def close_resolved(*, now: datetime, after: timedelta) -> int:
+    """The auto-close beat: tickets closes what was resolved before ``now - after``, escalation
+    ends their pauses and replans, reports refreshes their facts. Returns how many closed."""
+    closed = tickets.services.tickets_close_resolved(now=now, after=after)
+    for ticket in closed:
+        escalation.services.sla_follow(ticket=ticket, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[ticket.pk for ticket in closed])
+    return len(closed)
+
+
+def sla_sweep(*, now: datetime, limit: int = 5000) -> escalation.services.SweepResult:
+    """The SLA beat: escalation applies what fell due (breaches, warnings, rules, alerts) a batch of
+    tickets per transaction; in each, reports refreshes the facts of the batch's tickets."""
+    return escalation.services.escalation_sweep(
+        now=now, limit=limit, changed=lambda ids: reports.rollup.facts_refresh(ticket_ids=ids)
+    )
+
+
+def sla_recompute_open(*, now: datetime, priorities: list[str] | None = None) -> list[dict]:
+    """After a policy, calendar, target or rule edit: escalation replans the open tickets
+    (each in its own transaction), and reports refreshes the facts of those whose deadlines moved."""
+    return escalation.services.sla_recompute_open(
+        now=now, priorities=priorities, changed=lambda ids: reports.rollup.facts_refresh(ticket_ids=ids)
+    )
+
+
+@transaction.atomic
+def tickets_delete(*, ticket_ids: Iterable[int]) -> int:
+    """A superuser deletes tickets: reports takes them out of the rollup, then tickets deletes them."""
+    ids = sorted(set(ticket_ids))
+    reports.rollup.facts_forget(ticket_ids=ids)
+    deleted, _ = Ticket.objects.filter(pk__in=ids).delete()
+    return deleted

@@ -1,0 +1,60 @@
+"""The apps' dependency arrows: tickets <- escalation, knowledge <- reports <- support <- bench.
+
+Walks every module of the apps with ast and fails on an import the arrows forbid,
+wherever it is written (top level, inside a function, under TYPE_CHECKING).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ("tickets", "escalation", "knowledge", "reports", "support", "bench")
+# Who may import whom, among our apps (sofacover is wiring and errors: anyone may import it).
+MAY_IMPORT = {
+    "tickets": set(),
+    "escalation": {"tickets"},
+    "knowledge": {"tickets"},
+    "reports": {"tickets", "escalation", "knowledge"},  # reports read every app's figures
+    "support": {"tickets", "escalation", "knowledge", "reports"},
+    "bench": {"tickets", "escalation", "knowledge", "reports", "support"},  # times everything; nothing imports it
+}
+
+
+def imported_apps(path: Path) -> set[str]:
+    """The first component of every module ``path`` imports (relative imports stay in the app)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def forbidden_imports(app: str) -> list[str]:
+    allowed = MAY_IMPORT[app] | {app}
+    problems = []
+    for path in sorted((ROOT / app).rglob("*.py")):
+        relative = path.relative_to(ROOT).as_posix()
+        for other in sorted((imported_apps(path) & set(APPS)) - allowed):
+            problems.append(f"{relative} imports {other}")
+    return problems
+
+
+class TestDependencyArrows:
+    @pytest.mark.parametrize("app", APPS)
+    def test_each_app_imports_only_the_apps_below_it(self, app):
+        assert forbidden_imports(app) == []
+
+    def test_the_check_finds_an_import_against_the_arrows(self, tmp_path):
+        module = tmp_path / "m.py"
+        module.write_text("def f():\n    from support import usecases\n    import reports.rollup\n")
+        assert imported_apps(module) == {"support", "reports"}
+
+    def test_no_app_module_is_left_unchecked(self):
+        apps = {path.parent.name for path in ROOT.glob("*/apps.py")}
+        assert apps == set(APPS)
