@@ -3,7 +3,6 @@ so a customer can never write a field they do not own."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -24,7 +23,6 @@ MAX_SUBJECT = 200
 # prefetches those fields need, without tickets importing them.
 TICKET_EXTRA_FIELDS: dict[str, Callable[[], serializers.Field]] = {}
 TICKET_PREFETCH: list[str | Prefetch] = []
-_FIELD_TEMPLATES: dict[tuple, dict[str, serializers.Field]] = {}
 
 
 @extend_schema_field({"type": "string", "format": "email", "nullable": True})
@@ -86,34 +84,6 @@ class PersonField(serializers.Field):
         return permissions.person_shown_to(viewer_of(self), person)
 
 
-def unbound_copies(fields: dict[str, serializers.Field]) -> dict[str, serializers.Field]:
-    """Copies of unbound fields for one serializer instance to bind.
-
-    Plain fields are copied shallowly: binding sets attributes on the copy only, and
-    copying the instance dict costs a fraction of copy.copy()'s reduce protocol or of
-    the deep copy DRF makes by default. Nested serializers are copied deeply, since
-    binding their children would otherwise touch shared objects.
-    """
-    copies = {}
-    for name, field in fields.items():
-        if isinstance(field, serializers.BaseSerializer):
-            copies[name] = copy.deepcopy(field)
-        else:
-            clone = object.__new__(type(field))
-            clone.__dict__.update(field.__dict__)
-            copies[name] = clone
-    return copies
-
-
-class ShallowFieldsMixin:
-    """Declared fields copied with unbound_copies() rather than deep-copied for each instance."""
-
-    _declared_fields: dict[str, serializers.Field]
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        return unbound_copies(self._declared_fields)
-
-
 def ticket_prefetched_new(ticket: Ticket) -> Ticket:
     """A ticket filed in this request: what TICKET_PREFETCH would read is empty, so read nothing.
 
@@ -162,23 +132,16 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_fields(self):
-        # Building a ModelSerializer's fields introspects the model on every instance; the
-        # result depends only on the class and the contributed fields, so it is built once
-        # and each serializer gets its own (unbound) copies.
-        key = (type(self), tuple(TICKET_EXTRA_FIELDS))
-        template = _FIELD_TEMPLATES.get(key)
-        if template is None:
-            template = super().get_fields()
-            for name, make in TICKET_EXTRA_FIELDS.items():
-                template[name] = make()
-            _FIELD_TEMPLATES[key] = template
-        return unbound_copies(template)
+        fields = super().get_fields()
+        for name, make in TICKET_EXTRA_FIELDS.items():
+            fields[name] = make()
+        return fields
 
     def get_requester_name(self, ticket: Ticket) -> str:
         return ticket.requester.get_full_name() or ticket.requester.username
 
 
-class CustomerTicketCreateSerializer(ShallowFieldsMixin, serializers.Serializer):
+class CustomerTicketCreateSerializer(serializers.Serializer):
     """What a customer may say when filing: never tier, assignee, requester or status."""
 
     subject = serializers.CharField(max_length=MAX_SUBJECT, trim_whitespace=True)
