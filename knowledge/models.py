@@ -53,7 +53,7 @@ class Article(models.Model):
     body_text = models.TextField(blank=True, editable=False)
     tag_text = models.CharField(max_length=1000, blank=True, editable=False)
     search_vector = SearchVectorField(null=True, editable=False)
-    # Title and tags only, unweighted: finds the matches that rank above any body-only match (search._pg_rank).
+    # Title and tags only, unweighted: finds the matches that rank above any body-only match (search._pg_ranked).
     title_tags_vector = SearchVectorField(null=True, editable=False)
     audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.PUBLIC)
     category = models.CharField(max_length=20, choices=Ticket.Category.choices, default=Ticket.Category.OTHER)

@@ -2,14 +2,16 @@
 
 PostgreSQL: a weighted tsvector (title A, tags B, body C, config ``english``
 so "refunds" finds "refund") in ``Article.search_vector`` with a GIN index,
-ranked with ts_rank, snippets made in Python (snippets.py: the same Snowball
-stemmer, without ts_headline re-parsing each body); when that finds nothing, a
-pg_trgm word-similarity match on the title tolerates typos ("refnud").
+ranked with ts_rank, snippets from ts_headline over the first SNIPPET_CHARS of
+the body; when that finds nothing, a pg_trgm word-similarity match on the
+title tolerates typos ("refnud").
 ts_rank runs over a bounded set of candidates (see ``_pg_rank``): a word in
 most of 10,000 articles costs what a word in a few hundred does.
 
 SQLite: an FTS5 table (porter stemming) with the same three columns, ranked
-with bm25 (same weights) and snippets from snippet().
+with bm25 (same weights) and snippets from FTS5's snippet(). Both mark the
+matched words with START and STOP; ``highlight`` escapes the text and turns
+them into <mark>.
 
 Both keep the index current through ``index_article``, which the save
 services call inside their transaction. ``article_search`` is the one entry
@@ -22,8 +24,6 @@ snippets made only for the slice asked for (the page shown).
 from __future__ import annotations
 
 import re
-import secrets
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -32,6 +32,7 @@ from typing import Any, Literal, overload
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.postgres.lookups import TrigramWordSimilar
 from django.contrib.postgres.search import (
+    SearchHeadline,
     SearchQuery,
     SearchRank,
     SearchVector,
@@ -40,10 +41,11 @@ from django.contrib.postgres.search import (
 from django.db import connection, transaction
 from django.db.models import F, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast, Replace
-from django.utils.safestring import SafeString
+from django.db.models.functions import Replace, Substr
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
-from . import selectors, snippets
+from . import selectors
 from .models import Article
 
 CONFIG = "english"
@@ -55,8 +57,15 @@ SQLITE_WEIGHTS = (10.0, 4.0, 1.0)  # title, tags, body, as PostgreSQL's A/B/C
 PG_WEIGHTS = [0.1, 0.2, 0.4, 1.0]  # D, C, B, A
 # Matching articles ranked at most per pool (see _pg_rank): bounds the cost of a word most articles contain.
 CANDIDATES = 300
-# Snippets are cut from the first this-many characters of the body text.
-SNIPPET_CHARS = 20_000
+# Snippets are cut from the first this-many characters of the body text (ts_headline parses all it is given).
+SNIPPET_CHARS = 1_000
+# Up to SNIPPET_FRAGMENTS parts of the body of up to SNIPPET_WORDS words each, joined with DELIMITER.
+SNIPPET_FRAGMENTS = 2
+SNIPPET_WORDS = 15
+DELIMITER = " … "
+# Marks around matched words and stand-ins for < and > (PostgreSQL's parser takes "<b>" for a tag and leaves
+# it out of a headline): private-use characters, which escape() and ts_headline leave alone.
+START, STOP, LT, GT = "\ue000", "\ue001", "\ue002", "\ue003"
 
 Match = Literal["all", "any"]
 
@@ -300,89 +309,60 @@ def _pg_query(q: str, terms: list[str], match: Match) -> SearchQuery:
 def _search_postgresql(
     articles: QuerySet[Article], q: str, terms: list[str], match: Match, limit: int
 ) -> SearchResults:
-    hits, tsquery = _pg_rank(articles, q, terms, match, limit)
+    query = _pg_query(q, terms, match)
+    hits = [Hit(pk, float(rank)) for pk, rank, _ in _pg_ranked(articles, query, limit)]
     if hits:
-        return SearchResults(hits, partial(_pg_snippets, articles, snippets.tsquery_lexemes(tsquery)))
+        return SearchResults(hits, partial(_pg_snippets, articles, query))
     # Typo tolerance: nothing matched the words as spelled; try titles that look alike.
     similar = _pg_similar_titles(articles, q, limit)
     return SearchResults(similar, partial(_with_lead, articles))
 
 
 def _pg_ranked(articles: QuerySet[Article], query: SearchQuery, limit: int) -> QuerySet[Article]:
-    """The best ``limit`` matches: ts_rank over a bounded candidate set, never over every match.
+    """The best ``limit`` matches (id, rank, helpfulness): ts_rank over a bounded candidate set, never over every match.
 
     Candidates: the CANDIDATES most helpful articles whose title or tags match
     (they outrank any body-only match) and the CANDIDATES most helpful that
     match anywhere. Below that many matches the ranking is exact; a word in
     thousands of articles costs no more than one in a few hundred. Each
     candidate query walks an index (helpfulness, or GIN for rarer words) and
-    ranks the rows it reads (reading them again by id for ts_rank cost a
-    quarter more); bodies stay in the table. Rows: id, rank, the query as
-    PostgreSQL parsed it (its text form: lexemes and operators, for snippets)
-    and helpfulness.
+    ranks the rows it reads; bodies stay in the table.
     """
     size = max(CANDIDATES, limit)
     visible = articles.order_by("-helpful_yes", "id").annotate(
-        rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS),
-        tsquery=Cast(query, output_field=TextField()),
+        rank=SearchRank(F("search_vector"), query, weights=PG_WEIGHTS)
     )
-    columns = ("id", "rank", "tsquery", "helpful_yes")
+    columns = ("id", "rank", "helpful_yes")
     by_head = visible.filter(title_tags_vector=query).values_list(*columns)[:size]
     anywhere = visible.filter(search_vector=query).values_list(*columns)[:size]
     return by_head.union(anywhere).order_by("-rank", "-helpful_yes", "id")[:limit]
 
 
-# The rank query's SQL by shape (see _pg_rank_sql), at most RANK_SQL_SHAPES of them, oldest dropped first.
-RANK_SQL_SHAPES = 256
-_rank_sql: dict[tuple, tuple[str, tuple[Any, ...]]] = {}
-_rank_sql_lock = threading.Lock()
-# Stand-ins for the words while compiling: no query or filter value can be one (a NUL, a per-process secret).
-_STAND_IN = f"\x00{secrets.token_hex(8)}:{{}}\x00"
+def _pg_snippets(articles: QuerySet[Article], query: SearchQuery, hits: list[Hit]) -> list[SearchResult]:
+    """The hits' articles with ts_headline's snippets of the start of their bodies, < and > kept as text.
 
-
-def _pg_rank_sql(articles: QuerySet[Article], q: str, terms: list[str], match: Match, limit: int) -> tuple[str, list]:
-    """The SQL and parameters of ``_pg_ranked``, compiled once per shape like a prepared statement.
-
-    Building and compiling the search expressions took longer than PostgreSQL
-    takes to run the query. The shape: the visible articles' own SQL and
-    parameters (who asks, which filters), the match mode, the number of words
-    and the limits. It is compiled with stand-ins for the words, which are
-    swapped for the real ones on every search.
+    A body without the query's words (the title or the tags matched) shows its lead.
     """
-    words = [q] if match == "all" else terms
-    stand_ins = [_STAND_IN.format(n) for n in range(len(words))]
-    visible_sql, visible_params = articles.order_by().values("pk").query.sql_with_params()
-    shape = (visible_sql, tuple(visible_params), match, len(words), limit, CANDIDATES)
-    compiled = _rank_sql.get(shape)
-    if compiled is None:
-        query = _pg_query(stand_ins[0], stand_ins, match)
-        sql, params = _pg_ranked(articles, query, limit).query.sql_with_params()
-        compiled = sql, tuple(params)
-        with _rank_sql_lock:
-            while len(_rank_sql) >= RANK_SQL_SHAPES:
-                del _rank_sql[next(iter(_rank_sql))]
-            _rank_sql[shape] = compiled
-    sql, params = compiled
-    real = dict(zip(stand_ins, words, strict=True))
-    return sql, [real.get(param, param) if isinstance(param, str) else param for param in params]
-
-
-def _pg_rank(articles: QuerySet[Article], q: str, terms: list[str], match: Match, limit: int) -> tuple[list[Hit], str]:
-    """The best ``limit`` hits (see ``_pg_ranked``) and the query's text form ("" when nothing matched)."""
-    sql, params = _pg_rank_sql(articles, q, terms, match, limit)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [Hit(pk, float(rank)) for pk, rank, _, _ in rows], (rows[0][2] if rows else "")
-
-
-def _pg_snippets(articles: QuerySet[Article], lexemes: frozenset[str], hits: list[Hit]) -> list[SearchResult]:
-    """The hits' articles with snippets made in Python (see snippets.py): ts_headline re-parsed every body."""
+    start = Substr("body_text", 1, SNIPPET_CHARS)
+    text = Replace(Replace(start, Value("<"), Value(LT)), Value(">"), Value(GT), output_field=TextField())
+    headline = SearchHeadline(
+        text,
+        query,
+        config=CONFIG,
+        start_sel=START,
+        stop_sel=STOP,
+        max_words=SNIPPET_WORDS,
+        min_words=SNIPPET_WORDS // 2,
+        max_fragments=SNIPPET_FRAGMENTS,
+        fragment_delimiter=DELIMITER,
+    )
     return [
         SearchResult(
-            article=article, score=hit.score, snippet=snippets.snippet(article.body_text[:SNIPPET_CHARS], lexemes)
+            article=article,
+            score=hit.score,
+            snippet=highlight(article.headline) if START in article.headline else lead(article.body_text),
         )
-        for article, hit in _fetched(articles, hits)
+        for article, hit in _fetched(articles, hits, headline=headline)
     ]
 
 
@@ -406,7 +386,7 @@ def _pg_similar_titles(articles: QuerySet[Article], q: str, limit: int) -> list[
 
 def _with_lead(articles: QuerySet[Article], hits: list[Hit]) -> list[SearchResult]:
     return [
-        SearchResult(article=article, score=hit.score, snippet=snippets.lead(article.body_text))
+        SearchResult(article=article, score=hit.score, snippet=lead(article.body_text))
         for article, hit in _fetched(articles, hits)
     ]
 
@@ -441,12 +421,38 @@ def _search_sqlite(articles: QuerySet[Article], terms: list[str], match: Match, 
 def _sqlite_snippets(articles: QuerySet[Article], fts_query: str, hits: list[Hit]) -> list[SearchResult]:
     # snippet() needs the MATCH in its own statement: a correlated subquery per fetched article.
     snippet = RawSQL(
-        "SELECT snippet(knowledge_article_fts, 2, char(2), char(3), ' … ', 24) FROM knowledge_article_fts "
+        "SELECT snippet(knowledge_article_fts, 2, %s, %s, ' … ', 24) FROM knowledge_article_fts "
         "WHERE knowledge_article_fts MATCH %s AND knowledge_article_fts.rowid = knowledge_article.id",
-        [fts_query],
+        [START, STOP, fts_query],
         output_field=TextField(),
     )
     return [
-        SearchResult(article=article, score=hit.score, snippet=snippets.highlight(article.fts_snippet or ""))
+        SearchResult(article=article, score=hit.score, snippet=highlight(article.fts_snippet or ""))
         for article, hit in _fetched(articles, hits, fts_snippet=snippet)
     ]
+
+
+def highlight(text: str) -> SafeString:
+    """Escape a snippet, then turn the START/STOP marks (which escape() leaves alone) into <mark>."""
+    out, inside = [], False
+    for part in re.split(f"({START}|{STOP})", escape(text.replace(LT, "<").replace(GT, ">"))):
+        if part == START:
+            if not inside:
+                out.append("<mark>")
+            inside = True
+        elif part == STOP:
+            if inside:
+                out.append("</mark>")
+            inside = False
+        else:
+            out.append(part)
+    if inside:
+        out.append("</mark>")
+    return mark_safe("".join(out))  # safe: every text part went through escape()
+
+
+def lead(text: str, words: int = SNIPPET_FRAGMENTS * SNIPPET_WORDS) -> SafeString:
+    """The body's first ``words`` words, escaped: the snippet of an article matched by its title or tags."""
+    parts = text.split()
+    start = " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+    return mark_safe(escape(start))  # safe: escaped

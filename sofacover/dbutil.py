@@ -3,25 +3,24 @@
 ``QuerySet.bulk_create`` and ``bulk_update`` compile an expression per value
 (bulk_update a CASE per object and field); for the SLA sweep, which writes a
 hundred tickets and a thousand outbox rows per batch, that took longer in
-Python than the database took to write them. These helpers prepare one
-statement and execute it for every row. Like the ORM's bulk methods they send
-no signals; unlike bulk_create they do not set primary keys.
+Python than the database took to write them. These helpers build one
+statement per batch and run it for every row (SQLite), for chunks of rows or
+through COPY (PostgreSQL). They are for batches: the sweep, the outbox and the
+reports' facts; a single object is written with save(). Like the ORM's bulk
+methods they send no signals; unlike bulk_create they do not set primary keys.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache, partial
-from operator import attrgetter
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.models import Field, Model
-from django.db.models.signals import post_save, pre_save
 
 # Values of these fields go to the driver as they are (str, int, bool, None).
 PASS_THROUGH = {
@@ -59,78 +58,20 @@ def _sqlite_datetime(value: Any, *, connection) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-@dataclass(frozen=True)
-class _RowPlan:
-    """How to read ``fields`` of an object as query parameters; the same for every call with these fields."""
-
-    fields: tuple[Field, ...]
-    adapters: tuple[Callable[[Any], Any] | None, ...]
-    computed: tuple[bool, ...]  # auto_now / auto_now_add: computed on save
-    read: Callable[[Any], tuple[Any, ...]]
-
-
-@lru_cache(maxsize=256)
-def _row_plan(fields: tuple[Field, ...], connection, adding: bool) -> _RowPlan:
-    """Cached per connection object: the SQLite datetime adapter converts with that connection's zone."""
-    names = [field.attname for field in fields]
-    getter = attrgetter(*names)
-    return _RowPlan(
-        fields=fields,
-        adapters=tuple(_adapter(field, connection) for field in fields),
-        # Only auto_now / auto_now_add fields compute their value on save; the rest are read as they are.
-        computed=tuple(
-            adding and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)) for field in fields
-        ),
-        read=getter if len(names) > 1 else (lambda obj: (getter(obj),)),
-    )
-
-
-def _rows(objects: Sequence[Any], fields: list[Field], connection, *, adding: bool) -> list[list[Any]]:
-    """Each object's values for ``fields``, ready for the driver."""
-    plan = _row_plan(tuple(fields), connection, adding)
-    steps = list(zip(plan.fields, plan.adapters, plan.computed, strict=True))
+def _rows(objects: Sequence[Any], fields: Sequence[Field], connection, *, adding: bool) -> list[list[Any]]:
+    """Each object's values for ``fields``, ready for the driver; auto_now(_add) fields computed as save() does."""
+    adapters = [_adapter(field, connection) for field in fields]
+    computed = [
+        adding and (getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)) for field in fields
+    ]
     rows = []
     for obj in objects:
         row = []
-        for (field, adapt, compute), value in zip(steps, plan.read(obj), strict=True):
-            if compute:
-                value = field.pre_save(obj, adding)
+        for field, adapt, compute in zip(fields, adapters, computed, strict=True):
+            value = field.pre_save(obj, adding) if compute else getattr(obj, field.attname)
             row.append(value if adapt is None or value is None else adapt(value))
         rows.append(row)
     return rows
-
-
-@dataclass(frozen=True)
-class _InsertPlan:
-    fields: list[Field]
-    table: str
-    columns: str
-    row_sql: str
-    conflict: str
-
-
-@lru_cache(maxsize=256)
-def _insert_plan(
-    model: type[Model], connection, ignore_conflicts: bool, update_conflicts: tuple[str, ...]
-) -> _InsertPlan:
-    meta = model._meta
-    # Every column but a database-assigned id (and generated columns): a OneToOne primary key is written.
-    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning) and not f.generated]
-    quote = connection.ops.quote_name
-    conflict = ""
-    if ignore_conflicts:
-        conflict = " ON CONFLICT DO NOTHING"
-    elif update_conflicts:
-        unique = [meta.get_field(name).column for name in update_conflicts]
-        updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.column not in unique)
-        conflict = f" ON CONFLICT ({', '.join(map(quote, unique))}) DO UPDATE SET {updates}"
-    return _InsertPlan(
-        fields=fields,
-        table=meta.db_table,
-        columns=", ".join(quote(field.column) for field in fields),
-        row_sql="(" + ", ".join(["%s"] * len(fields)) + ")",
-        conflict=conflict,
-    )
 
 
 def insert_many(
@@ -150,61 +91,35 @@ def insert_many(
     if not objects:
         return
     model = model or type(objects[0])
+    meta = model._meta
     connection = connections[router.db_for_write(model)]
-    plan = _insert_plan(model, connection, ignore_conflicts, tuple(update_conflicts))
     quote = connection.ops.quote_name
-    columns, row_sql, conflict = plan.columns, plan.row_sql, plan.conflict
-    rows = _rows(objects, plan.fields, connection, adding=True)
+    # Every column but a database-assigned id (and generated columns): a OneToOne primary key is written.
+    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning) and not f.generated]
+    table, columns = meta.db_table, ", ".join(quote(field.column) for field in fields)
+    conflict = ""
+    if ignore_conflicts:
+        conflict = " ON CONFLICT DO NOTHING"
+    elif update_conflicts:
+        unique = [meta.get_field(name).column for name in update_conflicts]
+        updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.column not in unique)
+        conflict = f" ON CONFLICT ({', '.join(map(quote, unique))}) DO UPDATE SET {updates}"
+    rows = _rows(objects, fields, connection, adding=True)
     if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
-        _insert_staged(connection, plan.table, columns, rows, conflict)
+        _insert_staged(connection, table, columns, rows, conflict)
         return
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":  # in-process: one prepared statement, run per row, is cheapest
-            cursor.executemany(f"INSERT INTO {quote(plan.table)} ({columns}) VALUES {row_sql}{conflict}", rows)
+        if connection.vendor != "postgresql":  # in-process: one statement, run per row, is cheapest
+            cursor.executemany(f"INSERT INTO {quote(table)} ({columns}) VALUES {row_sql}{conflict}", rows)
             return
         # Over the network: many rows per statement, not a round of parsing and planning per row.
-        for chunk in _chunks(rows, len(plan.fields)):
+        for chunk in _chunks(rows, len(fields)):
             values = ", ".join([row_sql] * len(chunk))
             cursor.execute(
-                f"INSERT INTO {quote(plan.table)} ({columns}) VALUES {values}{conflict}",
+                f"INSERT INTO {quote(table)} ({columns}) VALUES {values}{conflict}",
                 [value for row in chunk for value in row],
             )
-
-
-def insert_one(obj: Model) -> Model:
-    """INSERT a new object as ``obj.save()`` would, from a statement prepared once per model.
-
-    Sets the primary key and the other values the database returns (generated
-    columns) and sends pre_save and post_save like save(); what it skips is
-    compiling the INSERT for every object, a third of a millisecond for a
-    ticket's thirty columns. New objects of models without parents only.
-    """
-    model = type(obj)
-    meta = model._meta
-    if meta.parents or not obj._state.adding:
-        raise ValueError("insert_one writes new objects of models without multi-table parents")
-    connection = connections[router.db_for_write(model)]
-    plan = _insert_plan(model, connection, False, ())
-    returning = meta.db_returning_fields
-    quote = connection.ops.quote_name
-    pre_save.send(sender=model, instance=obj, raw=False, using=connection.alias, update_fields=None)
-    (row,) = _rows([obj], plan.fields, connection, adding=True)
-    sql = (
-        f"INSERT INTO {quote(plan.table)} ({plan.columns}) VALUES {plan.row_sql} "
-        f"RETURNING {', '.join(quote(field.column) for field in returning)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, row)
-        values = cursor.fetchone()
-    for field, value in zip(returning, values, strict=True):
-        column = field.get_col(meta.db_table)  # converted as the ORM converts a returned column
-        for convert in (*connection.ops.get_db_converters(column), *column.get_db_converters(connection)):
-            value = convert(value, column, connection)
-        setattr(obj, field.attname, value)
-    obj._state.adding = False
-    obj._state.db = connection.alias
-    post_save.send(sender=model, instance=obj, created=True, update_fields=None, raw=False, using=connection.alias)
-    return obj
 
 
 COPY_MIN_ROWS = 50

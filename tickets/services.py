@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.signing import BadSignature, Signer, TimestampSigner, b62_decode, b62_encode
 from django.db import IntegrityError, transaction
 
-from sofacover.dbutil import insert_many, insert_one, update_many
+from sofacover.dbutil import insert_many, update_many
 from sofacover.errors import Conflict, DomainError
 
 from . import permissions
@@ -141,17 +141,15 @@ def _record(
     new: Any = "",
     internal: bool = False,
 ) -> TicketEvent:
-    event = insert_one(  # every change writes one: a prepared INSERT, not one compiled per event
-        TicketEvent(
-            ticket=ticket,
-            actor=actor,
-            kind=kind,
-            field=field,
-            old_value="" if old is None else str(old)[:200],
-            new_value="" if new is None else str(new)[:200],
-            internal=internal,
-            at=now,
-        )
+    event = TicketEvent.objects.create(
+        ticket=ticket,
+        actor=actor,
+        kind=kind,
+        field=field,
+        old_value="" if old is None else str(old)[:200],
+        new_value="" if new is None else str(new)[:200],
+        internal=internal,
+        at=now,
     )
     return event
 
@@ -247,9 +245,9 @@ def ticket_open(
         **(sla or {}),
     )
     _clean(ticket)
-    insert_one(ticket)
+    ticket.save()
     ticket.reference = reference_for(ticket.pk)
-    update_many([ticket], ["reference"])  # one prepared UPDATE: save() would compile one per ticket
+    ticket.save(update_fields=["reference"])
     _record(ticket, actor=actor, kind=TicketEvent.Kind.CREATED, now=now, new=ticket.priority)
     if attachments:
         message = Message.objects.create(

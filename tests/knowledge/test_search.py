@@ -301,23 +301,18 @@ class TestSQLiteQueryPlan:
 
 
 @on_postgresql
-class TestPostgreSQLRankSQLByShape:
-    """The rank query is compiled once per shape; every search still runs with its own words and visibility."""
+class TestPostgreSQLWordsAndVisibility:
+    """Every search runs with its own words and the asker's visibility and filters."""
 
-    @pytest.fixture(autouse=True)
-    def _no_shapes(self, monkeypatch):
-        monkeypatch.setattr(search, "_rank_sql", {})
-
-    def test_other_words_reuse_the_compiled_query(self, customer):
+    def test_each_search_finds_its_own_words(self, customer):
         ArticleFactory(title="Wombat burrows", slug="wombat")
         ArticleFactory(title="Numbat termites", slug="numbat")
 
         assert slugs(search.article_search(user=customer, q="wombat")) == ["wombat"]
         assert slugs(search.article_search(user=customer, q="numbat")) == ["numbat"]
         assert slugs(search.article_search(user=customer, q="bilby")) == []
-        assert len(search._rank_sql) == 1
 
-    def test_who_asks_and_the_filters_are_part_of_the_shape(self, agent, customer):
+    def test_who_asks_and_the_filters_narrow_the_results(self, agent, customer):
         RunbookFactory(title="Wombat runbook", slug="runbook")
         ArticleFactory(title="Wombat payment", category=Article.Category.PAYMENT, slug="payment")
         ArticleFactory(title="Wombat order", category=Article.Category.ORDERS, slug="order")
@@ -326,7 +321,6 @@ class TestPostgreSQLRankSQLByShape:
         assert set(slugs(search.article_search(user=customer, q="wombat"))) == {"payment", "order"}
         assert slugs(search.article_search(user=customer, q="wombat", category="payment")) == ["payment"]
         assert slugs(search.article_search(user=customer, q="wombat", category="orders")) == ["order"]
-        assert len(search._rank_sql) == 4
 
     def test_any_word_queries_take_each_of_their_words(self, customer):
         ArticleFactory(title="Wombat burrows", slug="wombat")
@@ -335,12 +329,3 @@ class TestPostgreSQLRankSQLByShape:
         found = search.article_search(user=customer, q="wombat numbat", match="any")
         assert set(slugs(found)) == {"wombat", "numbat"}
         assert slugs(search.article_search(user=customer, q="quoll numbat", match="any")) == ["numbat"]
-        assert len(search._rank_sql) == 1
-
-    def test_at_most_so_many_shapes_are_kept(self, monkeypatch, customer):
-        monkeypatch.setattr(search, "RANK_SQL_SHAPES", 2)
-        ArticleFactory(title="Wombat", category=Article.Category.PAYMENT, slug="wombat")
-        for category in ("payment", "orders", "other"):
-            search.article_search(user=customer, q="wombat", category=category)
-        assert len(search._rank_sql) == 2
-        assert slugs(search.article_search(user=customer, q="wombat", category="payment")) == ["wombat"]

@@ -4,13 +4,12 @@ from datetime import UTC, datetime
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.db.models.signals import post_save, pre_save
 
 from escalation.models import SlaBreach
 from escalation.outbox_models import Notification
-from sofacover.dbutil import insert_many, insert_one, update_many
+from sofacover.dbutil import insert_many, update_many
 from tests.tickets.factories import TicketFactory
-from tickets.models import Ticket, TicketEvent
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -116,52 +115,3 @@ def test_datetimes_in_any_zone_are_stored_as_the_orm_stores_them(customer):
     stored = dict(Ticket.objects.filter(pk__in=[first.pk, second.pk]).values_list("pk", "resolution_due_at"))
     assert stored[first.pk] == stored[second.pk] == summer
     assert Ticket.objects.filter(resolution_due_at=summer).count() == 2  # compared in SQL as well
-
-
-def test_insert_one_writes_a_new_object_as_save_does(customer):
-    """Primary key and generated columns come back; pre_save and post_save are sent; it reads back the same."""
-    sent = []
-
-    def record(signal_name):
-        return lambda sender, instance, **kwargs: sent.append((signal_name, sender, instance.pk, kwargs.get("created")))
-
-    on_pre, on_post = record("pre_save"), record("post_save")
-    pre_save.connect(on_pre, sender=Ticket, weak=False)
-    post_save.connect(on_post, sender=Ticket, weak=False)
-    try:
-        fields = {
-            "subject": "Zip ✓ <broke>",
-            "description": "Again.",
-            "priority": Ticket.Priority.P1,
-            "status": Ticket.Status.PENDING_CUSTOMER,
-            "requester": customer,
-            "created_at": AT,
-            "updated_at": AT,
-            "tier_entered_at": AT,
-        }
-        ours, theirs = Ticket(**fields), Ticket(**fields)
-        insert_one(ours)
-        theirs.save()
-    finally:
-        pre_save.disconnect(on_pre, sender=Ticket)
-        post_save.disconnect(on_post, sender=Ticket)
-
-    assert isinstance(ours.pk, int)
-    assert ours.pk == theirs.pk - 1
-    assert not ours._state.adding
-    assert ours.queue_rank == theirs.queue_rank == Ticket.objects.get(pk=ours.pk).queue_rank is not None
-    assert sent[:2] == [("pre_save", Ticket, None, None), ("post_save", Ticket, ours.pk, True)]
-    stored = Ticket.objects.filter(pk__in=[ours.pk, theirs.pk]).values(
-        *(f.attname for f in Ticket._meta.concrete_fields)
-    )
-    first, second = (dict(row) for row in stored)
-    for row in (first, second):
-        row.pop("id")
-    assert first == second
-
-
-def test_insert_one_refuses_an_object_already_saved(customer):
-    ticket = TicketFactory(requester=customer)
-    event = TicketEvent.objects.filter(ticket=ticket).first()
-    with pytest.raises(ValueError, match="new objects"):
-        insert_one(event)

@@ -3,7 +3,6 @@ so a customer can never write a field they do not own."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -21,7 +20,6 @@ from ..models import Attachment, Message, Ticket, TicketEvent
 
 MAX_SUBJECT = 200
 
-_FIELD_TEMPLATES: dict[tuple, dict[str, serializers.Field]] = {}
 
 
 @extend_schema_field({"type": "string", "format": "email", "nullable": True})
@@ -83,34 +81,6 @@ class PersonField(serializers.Field):
         return permissions.person_shown_to(viewer_of(self), person)
 
 
-def unbound_copies(fields: dict[str, serializers.Field]) -> dict[str, serializers.Field]:
-    """Copies of unbound fields for one serializer instance to bind.
-
-    Plain fields are copied shallowly: binding sets attributes on the copy only, and
-    copying the instance dict costs a fraction of copy.copy()'s reduce protocol or of
-    the deep copy DRF makes by default. Nested serializers are copied deeply, since
-    binding their children would otherwise touch shared objects.
-    """
-    copies = {}
-    for name, field in fields.items():
-        if isinstance(field, serializers.BaseSerializer):
-            copies[name] = copy.deepcopy(field)
-        else:
-            clone = object.__new__(type(field))
-            clone.__dict__.update(field.__dict__)
-            copies[name] = clone
-    return copies
-
-
-class ShallowFieldsMixin:
-    """Declared fields copied with unbound_copies() rather than deep-copied for each instance."""
-
-    _declared_fields: dict[str, serializers.Field]
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        return unbound_copies(self._declared_fields)
-
-
 def ticket_prefetched_new(ticket: Ticket, prefetch: Sequence[str | Prefetch]) -> Ticket:
     """A ticket filed in this request: what ``prefetch`` would read is empty, so read nothing.
 
@@ -158,22 +128,11 @@ class TicketSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_fields(self):
-        # Building a ModelSerializer's fields introspects the model on every instance; the
-        # result depends only on the class, so it is built once and each serializer gets its
-        # own (unbound) copies.
-        key = (type(self),)
-        template = _FIELD_TEMPLATES.get(key)
-        if template is None:
-            template = super().get_fields()
-            _FIELD_TEMPLATES[key] = template
-        return unbound_copies(template)
-
     def get_requester_name(self, ticket: Ticket) -> str:
         return ticket.requester.get_full_name() or ticket.requester.username
 
 
-class CustomerTicketCreateSerializer(StrictJSONTypes, ShallowFieldsMixin, serializers.Serializer):
+class CustomerTicketCreateSerializer(StrictJSONTypes, serializers.Serializer):
     """What a customer may say when filing: never tier, assignee, requester or status."""
 
     subject = serializers.CharField(max_length=MAX_SUBJECT, trim_whitespace=True)
