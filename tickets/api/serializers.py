@@ -21,7 +21,6 @@ from ..models import Attachment, Message, Ticket, TicketEvent
 MAX_SUBJECT = 200
 
 
-
 @extend_schema_field({"type": "string", "format": "email", "nullable": True})
 class AgentEmailField(serializers.CharField):
     """An agent picked by email address; null clears."""
