@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
 from sofacover import ratelimit as limits
+from sofacover.pagination import KeysetPagination
 
 from .. import permissions, selectors, services, uploads
 from ..filters import TicketFilter
@@ -91,6 +92,12 @@ class TicketOrdering(OrderingFilter):
     ordering_fields = ["created_at", "updated_at", "priority", "status", "tier", "reference"]
 
 
+class TicketPagination(KeysetPagination):
+    """Most urgent first (the queue's order, unique by id), or an allowed ``ordering`` followed by id."""
+
+    ordering = selectors.URGENCY_ORDER
+
+
 REFERENCE = OpenApiParameter(
     "reference",
     str,
@@ -103,6 +110,12 @@ REFERENCE = OpenApiParameter(
 @extend_schema_view(
     list=extend_schema(
         summary="Tickets you may see, most urgent first",
+        description=(
+            "A page of tickets with `next` and `previous` links (null at either end); follow them to page "
+            "through. There is no total count and no page number: the cursor in a link holds the position, "
+            "so each page costs the same however many tickets the desk holds. A cursor belongs to the list's "
+            "`ordering`: a changed ordering, or a cursor that was altered, is a 400."
+        ),
         responses={200: s.TicketSerializer, **errors(400, 404)},
     ),
     retrieve=extend_schema(parameters=[REFERENCE], responses={200: s.TicketSerializer, **errors(404)}),
@@ -114,6 +127,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_field = "reference"
     lookup_value_regex = r"[A-Za-z]{3}-\d{1,12}"
     ordering_fields = TicketOrdering.ordering_fields
+    pagination_class = TicketPagination
 
     def get_throttles(self):
         # Customers filing through the API are throttled like the portal form is rate-limited.
