@@ -240,7 +240,9 @@ class TicketAdmin(admin.ModelAdmin):
     # --- the queue --------------------------------------------------------
 
     def get_queryset(self, request):
-        return self.model._default_manager.get_queryset().order_by(*self.get_ordering(request))
+        # The ticket page shows the requester and the assignee too: read them with the ticket.
+        tickets = self.model._default_manager.select_related("requester", "assignee")
+        return tickets.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
         # Active first, P0 first, oldest first: the order of ticket_urgency_idx.
