@@ -13,7 +13,8 @@ from operator import or_
 from typing import Any
 
 from django.core import signing
-from django.db.models import Model, Q, QuerySet
+from django.db.models import F, Lookup, Model, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -63,7 +64,8 @@ class KeysetPagination(PageSizeMixin, pagination.CursorPagination):
     def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
         ordering = list(super().get_ordering(request, queryset, view))
         if not any(name.lstrip("-") in (self.tie_breaker, "pk") for name in ordering):
-            ordering.append(self.tie_breaker)
+            # In the direction of the last key: one direction throughout lets an index seek the position.
+            ordering.append(f"-{self.tie_breaker}" if ordering[-1].startswith("-") else self.tie_breaker)
         return tuple(ordering)
 
     def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list[Any]:
@@ -79,7 +81,7 @@ class KeysetPagination(PageSizeMixin, pagination.CursorPagination):
         order = reversed_order(self.ordering) if reverse else self.ordering
         queryset = queryset.order_by(*order)
         if self.position is not None:
-            queryset = queryset.filter(rows_after(order, self.position))
+            queryset = queryset.filter(*rows_after(order, self.position))
         rows = list(queryset[: self.page_size + 1])
         more = len(rows) > self.page_size
         self.page = rows[: self.page_size]
@@ -135,20 +137,25 @@ def reversed_order(order: Sequence[str]) -> tuple[str, ...]:
     return tuple(name[1:] if name.startswith("-") else f"-{name}" for name in order)
 
 
-def rows_after(order: Sequence[str], position: Sequence[Any]) -> Q:
-    """Rows after ``position`` in ``order`` (``-name`` descending), as a condition an index in that order answers.
+def rows_after(order: Sequence[str], position: Sequence[Any]) -> list[Q | Lookup]:
+    """Conditions for the rows after ``position`` in ``order`` (``-name`` descending), for an index to seek.
 
-    ``(a > A) or (a = A and b > B) or ...``, with ``a >= A`` repeated outside the
-    disjunction so the planner can start the index scan at the position.
+    One direction throughout: Django's own row-value comparison, ``(a, b, id) > (A, B, ID)``
+    (the one composite primary keys use; spelled out as below where a database has none).
+    Mixed directions: ``(a > A) or (a = A and b < B) or ...``. Either way ``a >= A``
+    is repeated on its own, so the planner can start an index on ``a`` at the position.
     """
+    fields = [name.lstrip("-") for name in order]
+    descending = [name.startswith("-") for name in order]
+    start = Q(**{f"{fields[0]}__{'lte' if descending[0] else 'gte'}": position[0]})
+    if len(set(descending)) == 1:
+        row = TupleLessThan if descending[0] else TupleGreaterThan
+        return [start, row(Tuple(*(F(field) for field in fields)), tuple(position))]
     clauses, same = [], Q()
-    for name, value in zip(order, position, strict=True):
-        field = name.lstrip("-")
-        clauses.append(same & Q(**{f"{field}__{'lt' if name.startswith('-') else 'gt'}": value}))
+    for field, desc, value in zip(fields, descending, position, strict=True):
+        clauses.append(same & Q(**{f"{field}__{'lt' if desc else 'gt'}": value}))
         same &= Q(**{field: value})
-    first = order[0].lstrip("-")
-    start = Q(**{f"{first}__{'lte' if order[0].startswith('-') else 'gte'}": position[0]})
-    return start & reduce(or_, clauses)
+    return [start, reduce(or_, clauses)]
 
 
 def _dump(value: Any) -> Any:

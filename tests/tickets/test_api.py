@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -284,7 +286,9 @@ class TestTicketListPages:
     )
     def test_every_allowed_ordering_pages_without_gaps_or_repeats(self, api_client_for, agent, desk, ordering):
         pages = self.walk(api_client_for(agent), {"page_size": 5, "ordering": ordering})
-        expected = list(Ticket.objects.order_by(*ordering.split(","), "id").values_list("reference", flat=True))
+        keys = ordering.split(",")
+        tie_breaker = "-id" if keys[-1].startswith("-") else "id"
+        expected = list(Ticket.objects.order_by(*keys, tie_breaker).values_list("reference", flat=True))
         assert [t["reference"] for page in pages for t in page["results"]] == expected
 
     def test_previous_links_walk_back_through_the_same_pages(self, api_client_for, agent, desk):
@@ -317,6 +321,21 @@ class TestTicketListPages:
         response = client.get(link + "&ordering=-created_at")
         assert response.status_code == 400
         assert "cursor" in response.json()
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+    def test_a_later_page_seeks_the_urgency_index_at_the_cursor(self, api_client_for, agent, desk):
+        client = api_client_for(agent)
+        link = client.get(url(), {"page_size": 5}).json()["next"]
+        with CaptureQueriesContext(connection) as captured:
+            client.get(link)
+        [page_sql] = [q["sql"] for q in captured.captured_queries if 'FROM "tickets_ticket"' in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a dozen rows: make the planner show the index plan
+            cursor.execute(f"EXPLAIN {page_sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "ticket_urgency_idx" in plan
+        assert "Index Cond" in plan
+        assert "ROW(queue_rank" in plan
 
     def test_the_first_page_counts_nothing(self, api_client_for, agent, desk, django_assert_max_num_queries):
         client = api_client_for(agent)
