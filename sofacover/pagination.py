@@ -128,6 +128,14 @@ class KeysetPagination(PageSizeMixin, pagination.CursorPagination):
             raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from exc
         return pagination.Cursor(offset=0, reverse=bool(payload.get("r")), position=position)
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        """``next``, ``previous`` (null at either end) and ``results``: always all three, and no count."""
+        response = super().get_paginated_response_schema(schema)
+        response["required"] = ["next", "previous", "results"]
+        for link in ("next", "previous"):
+            response["properties"][link].pop("example", None)  # DRF's sample cursors are not ours
+        return response
+
     def _field(self, name: str):
         name = name.lstrip("-")
         return self.model._meta.pk if name == "pk" else self.model._meta.get_field(name)

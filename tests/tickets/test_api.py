@@ -322,6 +322,14 @@ class TestTicketListPages:
         assert response.status_code == 400
         assert "cursor" in response.json()
 
+    def test_the_schema_documents_links_and_no_count(self, api_client_for, agent):
+        schema = api_client_for(agent).get("/api/v1/schema/", {"format": "json"}).json()
+        ticket_list = schema["paths"]["/api/v1/tickets/"]["get"]
+        page = schema["components"]["schemas"]["PaginatedTicketList"]
+        assert set(page["properties"]) == set(page["required"]) == {"next", "previous", "results"}
+        assert {"cursor", "page_size"} <= {p["name"] for p in ticket_list["parameters"]}
+        assert "page" not in {p["name"] for p in ticket_list["parameters"]}
+
     @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
     def test_a_later_page_seeks_the_urgency_index_at_the_cursor(self, api_client_for, agent, desk):
         client = api_client_for(agent)
