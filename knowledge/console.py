@@ -80,10 +80,14 @@ def console_panel(request: HttpRequest, ticket: Ticket) -> SafeString | None:
         return None
     attached = selectors.runbook_list_attached(ticket=ticket)
     attached_ids = {item.ticket_runbook.article_id for item in attached}
-    hits = search.article_search(user=user, q=ticket.subject, limit=SUBJECT_HITS, match="any", published_only=True)
+    published = selectors.article_list_published_to(user=user)
+    hits = list(search.search_within(published, ticket.subject, limit=SUBJECT_HITS, match="any"))
     faqs = [hit.article for hit in hits if hit.article.is_public]
     known = {article.pk for article in faqs}
-    for article in selectors.article_list_popular(user=public_viewer(), category=ticket.category, limit=FAQ_CHOICES):
+    popular = selectors.article_list_popular(
+        user=public_viewer(), category=ticket.category, limit=FAQ_CHOICES, with_tags=False
+    )
+    for article in popular:
         if article.pk not in known and len(faqs) < FAQ_CHOICES:
             faqs.append(article)
             known.add(article.pk)

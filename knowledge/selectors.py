@@ -70,9 +70,13 @@ def article_get_visible_to(*, user: User | AnonymousUser, slug: str) -> Article:
     return article
 
 
-def article_list_popular(*, user: User | AnonymousUser, category: str | None = None, limit: int = 5) -> list[Article]:
-    """Most helpful first (the KB home's "most helpful articles")."""
+def article_list_popular(
+    *, user: User | AnonymousUser, category: str | None = None, limit: int = 5, with_tags: bool = True
+) -> list[Article]:
+    """Most helpful first (the KB home's "most helpful articles"); ``with_tags=False`` skips reading their tags."""
     articles = article_list_visible_to(user=user).filter(status=Article.Status.PUBLISHED)
+    if not with_tags:
+        articles = articles.prefetch_related(None)
     if category:
         articles = articles.filter(category=category)
     return list(articles.order_by("-helpful_yes", "helpful_no", "title")[:limit])
@@ -88,6 +92,11 @@ def article_category_counts(*, user: User | AnonymousUser) -> dict[str, int]:
         .annotate(n=Count("*"))  # not Count("id"): COUNT(*) is answered from the visibility index alone
     )
     return {row["category"]: row["n"] for row in rows}
+
+
+def article_list_published_to(*, user: User | AnonymousUser) -> QuerySet[Article]:
+    """Published articles ``user`` may see, without their tags (suggestions that show titles and snippets)."""
+    return article_list_visible_to(user=user).filter(status=Article.Status.PUBLISHED).prefetch_related(None)
 
 
 def article_list_related(*, user: User | AnonymousUser, article: Article, limit: int = 5) -> list[Article]:
@@ -143,10 +152,15 @@ def runbook_steps(*, article: Article) -> list[str]:
 
 
 def runbook_list_for_category(*, category: str) -> QuerySet[Article]:
-    """Published internal runbooks for a ticket category (the console's runbook panel)."""
-    return Article.objects.filter(
-        audience=Article.Audience.INTERNAL, status=Article.Status.PUBLISHED, category=category
-    ).order_by("title")
+    """Published internal runbooks for a ticket category (the console's runbook panel).
+
+    Without the rendered body and the search vectors: the panel lists titles, and the steps come from ``body``.
+    """
+    return (
+        Article.objects.filter(audience=Article.Audience.INTERNAL, status=Article.Status.PUBLISHED, category=category)
+        .defer("body_html", "body_text", "search_vector", "title_tags_vector")
+        .order_by("title")
+    )
 
 
 @dataclass(frozen=True)

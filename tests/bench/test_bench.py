@@ -46,6 +46,7 @@ ENDPOINTS = [
     "API ticket list, first page",
     "API ticket detail",
     "portal my tickets",
+    "console ticket page",
     "API ticket creation",
 ]
 

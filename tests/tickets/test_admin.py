@@ -195,6 +195,61 @@ class TestChangelist:
         assert "description" in results(response)[0].get_deferred_fields()
 
 
+class TestQueueCount:
+    """The queue counts only as far as its page links need, never the whole desk."""
+
+    @pytest.fixture
+    def small_pages(self, monkeypatch):
+        monkeypatch.setattr(console, "QUEUE_COUNT_CAP", 5)
+        monkeypatch.setattr(console, "QUEUE_PAGES_AHEAD", 1)
+        monkeypatch.setattr(admin.site.get_model_admin(Ticket), "list_per_page", 2)
+
+    @pytest.fixture
+    def twelve(self):
+        return [TicketFactory(created_at=T0 + timedelta(minutes=n)) for n in range(12)]
+
+    @staticmethod
+    def paginator_text(response) -> str:
+        html = response.content.decode()
+        start = html.index('<p class="paginator">')
+        return " ".join(html[start : html.index("</p>", start)].split())
+
+    def test_a_queue_past_the_cap_shows_a_capped_count_and_the_pages_it_reached(
+        self, client, agent, small_pages, twelve
+    ):
+        client.force_login(agent)
+        response = client.get(CHANGELIST)
+        assert "5+ tickets" in self.paginator_text(response)
+        assert response.context["cl"].paginator.num_pages == 3
+        assert results(response) == twelve[:2]
+
+    def test_later_pages_stay_reachable_and_the_last_ones_get_the_exact_count(self, client, agent, small_pages, twelve):
+        client.force_login(agent)
+        third = client.get(CHANGELIST, {"p": 3})
+        assert results(third) == twelve[4:6]
+        assert "8+ tickets" in self.paginator_text(third)
+        last = client.get(CHANGELIST, {"p": 6})
+        assert results(last) == twelve[10:]
+        assert "12 tickets" in self.paginator_text(last)
+        assert "+" not in self.paginator_text(last)
+
+    def test_a_filtered_queue_is_capped_the_same_way(self, client, agent, small_pages, twelve):
+        client.force_login(agent)
+        response = client.get(CHANGELIST, {"q": "wrong colour"})
+        assert "5+ results" in response.content.decode()
+        few = client.get(CHANGELIST, {"q": twelve[3].reference})
+        assert results(few) == [twelve[3]]
+        assert "1 result" in few.content.decode()
+
+    def test_the_count_reads_a_bounded_number_of_rows(self, client, agent, twelve, django_assert_max_num_queries):
+        client.force_login(agent)
+        with django_assert_max_num_queries(CHANGELIST_MAX_QUERIES) as captured:
+            client.get(CHANGELIST)
+        counts = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
+        assert counts
+        assert all("LIMIT" in sql.upper() for sql in counts)
+
+
 class TestChangePage:
     def test_shows_the_thread_with_internal_notes_marked_and_escaped(self, client, agent, customer):
         ticket = TicketFactory(requester=customer)

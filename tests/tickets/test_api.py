@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -152,7 +154,7 @@ class TestTicketVisibility:
     def test_agents_see_every_ticket(self, api_client_for, agent, customer, other_customer):
         TicketFactory(requester=customer)
         TicketFactory(requester=other_customer)
-        assert api_client_for(agent).get(url()).json()["count"] == 2
+        assert len(api_client_for(agent).get(url()).json()["results"]) == 2
 
 
 class TestFilters:
@@ -161,29 +163,29 @@ class TestFilters:
         TicketFactory(requester=customer, priority="P3", subject="Typo on FAQ")
         client = api_client_for(agent)
         assert [t["reference"] for t in client.get(url(), {"priority": "P0"}).json()["results"]] == [p0.reference]
-        assert client.get(url(), {"search": "checkout"}).json()["count"] == 1
-        assert client.get(url(), {"search": p0.reference.lower()}).json()["count"] == 1
-        assert client.get(url(), {"status": "new"}).json()["count"] == 2
+        assert len(client.get(url(), {"search": "checkout"}).json()["results"]) == 1
+        assert len(client.get(url(), {"search": p0.reference.lower()}).json()["results"]) == 1
+        assert len(client.get(url(), {"status": "new"}).json()["results"]) == 2
 
     def test_assignee_me_and_none(self, api_client_for, agent, customer):
         mine = TicketFactory(requester=customer, assignee=agent)
         TicketFactory(requester=customer)
         client = api_client_for(agent)
         assert [t["reference"] for t in client.get(url(), {"assignee": "me"}).json()["results"]] == [mine.reference]
-        assert client.get(url(), {"assignee": "none"}).json()["count"] == 1
+        assert len(client.get(url(), {"assignee": "none"}).json()["results"]) == 1
 
     def test_created_range(self, api_client_for, agent, customer):
         TicketFactory(requester=customer, created_at=T0)
         TicketFactory(requester=customer, created_at=T0 + timedelta(days=3))
         response = api_client_for(agent).get(url(), {"created_after": (T0 + timedelta(days=1)).isoformat()})
-        assert response.json()["count"] == 1
+        assert len(response.json()["results"]) == 1
 
     def test_odd_offsets_are_normalised_not_a_500(self, api_client_for, agent, customer):
         # Regression: PostgreSQL refused an offset of -16:13 that Python accepts.
         TicketFactory(requester=customer, created_at=T0)
         response = api_client_for(agent).get(url(), {"created_before": "2026-03-02T00:00:00-16:13"})
         assert response.status_code == 200
-        assert response.json()["count"] == 1
+        assert len(response.json()["results"]) == 1
         assert api_client_for(agent).get(url(), {"created_before": "0001-01-01T00:00:00+10:00"}).status_code == 400
 
     def test_a_bad_page_size_is_a_400(self, api_client_for, agent):
@@ -220,6 +222,135 @@ class TestFilters:
         high = TicketFactory(requester=customer, priority="P0", created_at=T0 + timedelta(hours=1))
         refs = [t["reference"] for t in api_client_for(agent).get(url()).json()["results"]]
         assert refs == [high.reference, low.reference, done.reference]
+
+
+class TestTicketListPages:
+    """Keyset pages: ``next``/``previous`` links, no count, every ticket exactly once in each allowed order."""
+
+    @pytest.fixture
+    def desk(self, customer, agent):
+        # Ties on every column but id: the order must still be total.
+        tickets = []
+        for i, (priority, status) in enumerate(
+            [("P2", "new"), ("P0", "open"), ("P2", "new"), ("P0", "resolved"), ("P3", "closed"), ("P2", "new")] * 2
+        ):
+            tickets.append(
+                TicketFactory(
+                    requester=customer,
+                    priority=priority,
+                    status=status,
+                    tier=1 + i % 3,
+                    created_at=T0 + timedelta(hours=i % 3),
+                )
+            )
+            Ticket.objects.filter(pk=tickets[-1].pk).update(updated_at=T0 + timedelta(hours=i % 2))
+        return tickets
+
+    @staticmethod
+    def walk(client, params, *, start=None):
+        pages, link = [], start or url() + "?" + "&".join(f"{k}={v}" for k, v in params.items())
+        while link:
+            response = client.get(link)
+            assert response.status_code == 200, response.content
+            body = response.json()
+            pages.append(body)
+            link = body["next"]
+        return pages
+
+    def test_next_links_visit_every_ticket_once_most_urgent_first_without_a_count(self, api_client_for, agent, desk):
+        pages = self.walk(api_client_for(agent), {"page_size": 5})
+        expected = list(
+            Ticket.objects.order_by("queue_rank", "priority", "created_at", "id").values_list("reference", flat=True)
+        )
+        assert [t["reference"] for page in pages for t in page["results"]] == expected
+        assert [len(page["results"]) for page in pages] == [5, 5, 2]
+        assert pages[0]["previous"] is None
+        assert all(set(page) == {"next", "previous", "results"} for page in pages)
+
+    @pytest.mark.parametrize(
+        "ordering",
+        [
+            "created_at",
+            "-created_at",
+            "updated_at",
+            "-updated_at",
+            "priority",
+            "-priority",
+            "status",
+            "-status",
+            "tier",
+            "-tier",
+            "reference",
+            "-reference",
+            "-priority,created_at",
+        ],
+    )
+    def test_every_allowed_ordering_pages_without_gaps_or_repeats(self, api_client_for, agent, desk, ordering):
+        pages = self.walk(api_client_for(agent), {"page_size": 5, "ordering": ordering})
+        keys = ordering.split(",")
+        tie_breaker = "-id" if keys[-1].startswith("-") else "id"
+        expected = list(Ticket.objects.order_by(*keys, tie_breaker).values_list("reference", flat=True))
+        assert [t["reference"] for page in pages for t in page["results"]] == expected
+
+    def test_previous_links_walk_back_through_the_same_pages(self, api_client_for, agent, desk):
+        client = api_client_for(agent)
+        forward = self.walk(client, {"page_size": 5, "ordering": "-priority"})
+        back, link = [], forward[-1]["previous"]
+        while link:
+            body = client.get(link).json()
+            back.append([t["reference"] for t in body["results"]])
+            link = body["previous"]
+        assert back == [[t["reference"] for t in page["results"]] for page in reversed(forward[:-1])]
+        first_again = client.get(forward[1]["previous"]).json()
+        assert first_again["previous"] is None
+        assert first_again["next"] == forward[0]["next"]
+
+    def test_customers_page_through_their_own_tickets_only(self, api_client_for, customer, other_customer, desk):
+        TicketFactory(requester=other_customer, priority="P0")
+        pages = self.walk(api_client_for(customer), {"page_size": 4})
+        assert sorted(t["reference"] for page in pages for t in page["results"]) == sorted(t.reference for t in desk)
+
+    @pytest.mark.parametrize("cursor", ["garbage", "cD0yMDI2", "", "eyJvIjpbInBrIl19:1abc:def"])
+    def test_a_garbled_or_forged_cursor_is_a_400(self, api_client_for, agent, desk, cursor):
+        response = api_client_for(agent).get(url(), {"cursor": cursor})
+        assert response.status_code == 400
+        assert "cursor" in response.json()
+
+    def test_a_cursor_used_with_another_ordering_is_a_400(self, api_client_for, agent, desk):
+        client = api_client_for(agent)
+        link = client.get(url(), {"page_size": 5}).json()["next"]
+        response = client.get(link + "&ordering=-created_at")
+        assert response.status_code == 400
+        assert "cursor" in response.json()
+
+    def test_the_schema_documents_links_and_no_count(self, api_client_for, agent):
+        schema = api_client_for(agent).get("/api/v1/schema/", {"format": "json"}).json()
+        ticket_list = schema["paths"]["/api/v1/tickets/"]["get"]
+        page = schema["components"]["schemas"]["PaginatedTicketList"]
+        assert set(page["properties"]) == set(page["required"]) == {"next", "previous", "results"}
+        assert {"cursor", "page_size"} <= {p["name"] for p in ticket_list["parameters"]}
+        assert "page" not in {p["name"] for p in ticket_list["parameters"]}
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+    def test_a_later_page_seeks_the_urgency_index_at_the_cursor(self, api_client_for, agent, desk):
+        client = api_client_for(agent)
+        link = client.get(url(), {"page_size": 5}).json()["next"]
+        with CaptureQueriesContext(connection) as captured:
+            client.get(link)
+        [page_sql] = [q["sql"] for q in captured.captured_queries if 'FROM "tickets_ticket"' in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a dozen rows: make the planner show the index plan
+            cursor.execute(f"EXPLAIN {page_sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "ticket_urgency_idx" in plan
+        assert "Index Cond" in plan
+        assert "ROW(queue_rank" in plan
+
+    def test_the_first_page_counts_nothing(self, api_client_for, agent, desk, django_assert_max_num_queries):
+        client = api_client_for(agent)
+        with django_assert_max_num_queries(4) as captured:
+            client.get(url(), {"page_size": 5})
+        assert not [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
 
 
 class TestTicketUpdate:

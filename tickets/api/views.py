@@ -30,6 +30,7 @@ from rest_framework.throttling import UserRateThrottle
 
 from sofacover import ratelimit as limits
 from sofacover.openapi import REFUSAL, VALIDATION_ERROR
+from sofacover.pagination import KeysetPagination
 from sofacover.parsers import JSONParser
 
 from .. import permissions, selectors, services, uploads
@@ -94,6 +95,14 @@ class TicketOrdering(OrderingFilter):
 # A ticket's reference in API paths: the routes match exactly what the schema documents,
 # so anything else is a 404 from the router. ASCII digits: Python's \d would also match "²".
 REFERENCE_PATTERN = r"SCP-[0-9]{6,12}"
+
+
+class TicketPagination(KeysetPagination):
+    """Most urgent first (the queue's order, unique by id), or an allowed ``ordering`` followed by id."""
+
+    ordering = selectors.URGENCY_ORDER
+
+
 REFERENCE = OpenApiParameter(
     "reference",
     str,
@@ -106,6 +115,12 @@ REFERENCE = OpenApiParameter(
 @extend_schema_view(
     list=extend_schema(
         summary="Tickets you may see, most urgent first",
+        description=(
+            "A page of tickets with `next` and `previous` links (null at either end); follow them to page "
+            "through. There is no total count and no page number: the cursor in a link holds the position, "
+            "so each page costs the same however many tickets the desk holds. A cursor belongs to the list's "
+            "`ordering`: a changed ordering, or a cursor that was altered, is a 400."
+        ),
         responses={200: s.TicketSerializer, **errors(400, 404)},
     ),
     retrieve=extend_schema(parameters=[REFERENCE], responses={200: s.TicketSerializer, **errors(404)}),
@@ -120,6 +135,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     lookup_field = "reference"
     lookup_value_regex = REFERENCE_PATTERN
     ordering_fields = TicketOrdering.ordering_fields
+    pagination_class = TicketPagination
 
     def get_throttles(self):
         # Customers filing through the API are throttled like the portal form is rate-limited.

@@ -44,7 +44,9 @@ BENCH_CUSTOMER_TICKETS = 200
 # Tickets the creation benchmark files; removed at the start of the next run.
 BENCH_SUBJECT_PREFIX = "[bench]"
 WARM_UP = 3
-LIST_P50_TARGET_MS = 50.0
+LIST_P50_TARGET_MS = 15.0
+TICKET_PAGE_P50_TARGET_MS = 12.0
+TICKET_PAGE_MAX_QUERIES = 10
 CREATION_TARGET_PER_S = 200.0
 UNLIMITED = "1000000/h"
 
@@ -129,6 +131,7 @@ def measure(*, customer: User, agent: User, repeat: int, run_id: str | None = No
         raise ValueError("repeat must be at least 1")
     run_id = run_id or uuid.uuid4().hex[:8]
     references = _sample_references(5)
+    ticket_ids = list(Ticket.objects.filter(reference__in=references).values_list("pk", flat=True))
     overrides = override_settings(
         ALLOWED_HOSTS=["*"],
         SECURE_SSL_REDIRECT=False,
@@ -155,14 +158,27 @@ def measure(*, customer: User, agent: User, repeat: int, run_id: str | None = No
                 lambda n: agent_api.get(f"/api/v1/tickets/{references[n % len(references)]}/"),
             ),
             ("portal my tickets", "queries constant", lambda n: customer_browser.get("/tickets/")),
+            (
+                "console ticket page",
+                f"p50 <= {TICKET_PAGE_P50_TARGET_MS:.0f} ms, <= {TICKET_PAGE_MAX_QUERIES} queries",
+                lambda n: agent_browser.get(f"/admin/tickets/ticket/{ticket_ids[n % len(ticket_ids)]}/change/"),
+            ),
         ):
-            if "detail" in endpoint and not references:
+            if ("detail" in endpoint or "ticket page" in endpoint) and not references:
                 rows.append(Row(endpoint=endpoint, target=target, error="no tickets"))
                 continue
             row, _ = _timed(endpoint, target, request, repeat)
-            row.met = row.queries_constant and (
-                "p50" not in target or (row.p50_ms is not None and row.p50_ms < LIST_P50_TARGET_MS)
-            )
+            if "ticket page" in endpoint:
+                row.met = (
+                    row.queries is not None
+                    and row.queries[1] <= TICKET_PAGE_MAX_QUERIES
+                    and row.p50_ms is not None
+                    and row.p50_ms <= TICKET_PAGE_P50_TARGET_MS
+                )
+            else:
+                row.met = row.queries_constant and (
+                    "p50" not in target or (row.p50_ms is not None and row.p50_ms < LIST_P50_TARGET_MS)
+                )
             rows.append(row)
 
         creations = repeat * 10
@@ -256,6 +272,10 @@ def bench_data_ensure(*, tickets: int, customer: User, agent: User, now, write: 
                 rest, customers=customers, agents=[agent], now=now, seed=have + 1, on_batch=bar.update
             )
     write(f"Loaded {missing} tickets in {time.perf_counter() - started:.1f} s.")
+    if connection.vendor == "postgresql":
+        # What autovacuum would do some minutes later: plans made for an empty table are not what a desk sees.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
     return missing
 
 
