@@ -209,6 +209,9 @@ EMAIL_BACKEND = (
 )
 
 # --- security headers ---------------------------------------------------
+# Sessions are read from the cache and written through to the database, which stays the source:
+# a cache miss (a restart, Redis down, another process's LocMemCache) reads the row.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
