@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 # assignee, messages, their attachments, timeline, SLA pauses, breaches, escalations, attached runbooks,
 # their ticks, subject search (2), FAQs for the category, reply templates, runbooks for the category,
 # assignee choices. 23 before each read was shaped; 10 needs fewer reads per panel than query shaping gives.
-TICKET_PAGE_MAX_QUERIES = 17
+TICKET_PAGE_MAX_QUERIES = 16
 
 
 def attachment(name: str) -> SimpleUploadedFile:
