@@ -84,10 +84,8 @@ def console_panel(request: HttpRequest, ticket: Ticket) -> SafeString | None:
     hits = list(search.search_within(published, ticket.subject, limit=SUBJECT_HITS, match="any"))
     faqs = [hit.article for hit in hits if hit.article.is_public]
     known = {article.pk for article in faqs}
-    popular = selectors.article_list_popular(
-        user=public_viewer(), category=ticket.category, limit=FAQ_CHOICES, with_tags=False
-    )
-    for article in popular:
+    for_category = selectors.article_list_for_category(category=ticket.category, faq_limit=FAQ_CHOICES)
+    for article in for_category.faqs:
         if article.pk not in known and len(faqs) < FAQ_CHOICES:
             faqs.append(article)
             known.add(article.pk)
@@ -100,8 +98,7 @@ def console_panel(request: HttpRequest, ticket: Ticket) -> SafeString | None:
         "can_act": can_act,
         "attached": attached,
         "category_runbooks": [
-            {"article": article, "attached": article.pk in attached_ids}
-            for article in selectors.runbook_list_for_category(category=ticket.category)
+            {"article": article, "attached": article.pk in attached_ids} for article in for_category.runbooks
         ],
         "category_label": ticket.get_category_display(),
         "hits": hits,

@@ -164,6 +164,37 @@ def runbook_list_for_category(*, category: str) -> QuerySet[Article]:
 
 
 @dataclass(frozen=True)
+class CategoryArticles:
+    faqs: list[Article]  # public, most helpful first
+    runbooks: list[Article]  # internal, by title
+
+
+def article_list_for_category(*, category: str, faq_limit: int) -> CategoryArticles:
+    """A ticket category's most helpful public FAQs and its runbooks (the console's panel), in one query.
+
+    The FAQs are those ``article_list_popular`` gives any customer; the runbooks those of
+    ``runbook_list_for_category``. Read without tags, rendered bodies or search vectors.
+    """
+    popular = (
+        article_list_visible_to(user=AnonymousUser())
+        .filter(status=Article.Status.PUBLISHED, category=category)
+        .order_by("-helpful_yes", "helpful_no", "title")
+        .values("pk")[:faq_limit]
+    )
+    runbooks = Q(audience=Article.Audience.INTERNAL, status=Article.Status.PUBLISHED, category=category)
+    articles = list(
+        Article.objects.filter(Q(pk__in=popular) | runbooks)
+        .defer("body_html", "body_text", "search_vector", "title_tags_vector")
+        .order_by()
+    )
+    faqs = sorted((a for a in articles if a.is_public), key=lambda a: (-a.helpful_yes, a.helpful_no, a.title))
+    return CategoryArticles(
+        faqs=faqs,
+        runbooks=sorted((a for a in articles if a.audience == Article.Audience.INTERNAL), key=lambda a: a.title),
+    )
+
+
+@dataclass(frozen=True)
 class RunbookStep:
     number: int
     text: str

@@ -1,4 +1,4 @@
-"""The shared cache (rate-limit counters) on Redis, failing open when Redis is unreachable.
+"""The shared cache (rate-limit counters, sessions before the database) on Redis, failing open when it is down.
 
 Redis also carries the Celery broker, so an outage is expected to be survivable:
 tickets and replies must keep being accepted (their timers live in the database).
@@ -65,6 +65,14 @@ class ResilientRedisCache(RedisCache):
         except UNAVAILABLE as error:
             self._unavailable(error)
             raise ValueError(f"Key {key!r} not found (cache unavailable)") from error
+
+    def has_key(self, key, version=None):
+        # The sessions ask (cached_db: is this new key taken?); a miss sends them to the database.
+        try:
+            return super().has_key(key, version)
+        except UNAVAILABLE as error:
+            self._unavailable(error)
+            return False
 
     def delete(self, key, version=None):
         try:

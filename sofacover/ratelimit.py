@@ -190,7 +190,8 @@ def shared_cache_check(app_configs: Any, **kwargs: Any) -> list[checks.CheckMess
         checks.Warning(
             f"Rate limits are counted in the cache {alias!r} ({backend_path or 'not configured'}), "
             "which each process keeps for itself: with N web processes every login, reset, sign-up "
-            "and reply limit allows N times the attempts.",
+            "and reply limit allows N times the attempts, and a sign-out reaches only the process that "
+            "served it (the others keep the session in their own copy until it expires).",
             hint="Set REDIS_URL so that the cache, and with it every rate-limit counter, is shared.",
             id="sofacover.W001",
         )

@@ -209,6 +209,10 @@ EMAIL_BACKEND = (
 )
 
 # --- security headers ---------------------------------------------------
+# Sessions are read from the cache and written through to the database, which stays the source:
+# a cache miss (a restart, Redis down) reads the row. Several web processes need the shared cache
+# (REDIS_URL): with LocMemCache a sign-out would not reach the other processes' copies (sofacover.W001).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

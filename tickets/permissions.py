@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from rest_framework import permissions
 
+from .auth import user_access_load
 from .models import Message, Ticket
 
 CUSTOMERS = "Customers"
@@ -17,11 +18,8 @@ ROLE_CHOICES = ("customer", "agent", "manager", "admin")
 def _group_names(user: User | AnonymousUser) -> frozenset[str]:
     if not user.is_authenticated:
         return frozenset()
-    cached = getattr(user, "_desk_group_names", None)
-    if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
-        user._desk_group_names = cached  # type: ignore[union-attr]
-    return cached
+    user_access_load(user)
+    return user._desk_group_names  # type: ignore[union-attr]
 
 
 def is_agent(user: User | AnonymousUser) -> bool:
