@@ -152,15 +152,8 @@ def _escalated_so_far(ticket: Ticket) -> EscalatedSoFar:
     return _escalations_by_ticket([ticket.pk]).get(ticket.pk, EscalatedSoFar())
 
 
-SLA_FIELDS = (
-    "first_response_due_at",
-    "resolution_due_at",
-    "next_update_due_at",
-    "tier_response_due_at",
-    "first_response_warn_at",
-    "resolution_warn_at",
-    "sla_next_check_at",
-)
+# The deadline columns this engine plans; tickets owns the list of what it stores.
+SLA_FIELDS = ticket_services.SLA_COLUMNS
 
 
 def _assign(ticket: Ticket, plan: Plan | None, next_check: datetime | None) -> dict[str, datetime | None]:
