@@ -292,6 +292,13 @@ class TestTicketListPages:
         expected = list(Ticket.objects.order_by(*keys, tie_breaker).values_list("reference", flat=True))
         assert [t["reference"] for page in pages for t in page["results"]] == expected
 
+    def test_the_same_position_gives_the_same_link_at_any_time(self, api_client_for, agent, desk, time_machine):
+        client = api_client_for(agent)
+        time_machine.move_to(T0, tick=False)
+        first = client.get(url(), {"page_size": 5}).json()["next"]
+        time_machine.move_to(T0 + timedelta(seconds=61), tick=False)
+        assert client.get(url(), {"page_size": 5}).json()["next"] == first
+
     def test_previous_links_walk_back_through_the_same_pages(self, api_client_for, agent, desk):
         client = api_client_for(agent)
         forward = self.walk(client, {"page_size": 5, "ordering": "-priority"})
