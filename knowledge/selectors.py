@@ -70,13 +70,9 @@ def article_get_visible_to(*, user: User | AnonymousUser, slug: str) -> Article:
     return article
 
 
-def article_list_popular(
-    *, user: User | AnonymousUser, category: str | None = None, limit: int = 5, with_tags: bool = True
-) -> list[Article]:
-    """Most helpful first (the KB home's "most helpful articles"); ``with_tags=False`` skips reading their tags."""
+def article_list_popular(*, user: User | AnonymousUser, category: str | None = None, limit: int = 5) -> list[Article]:
+    """Most helpful first (the KB home's "most helpful articles")."""
     articles = article_list_visible_to(user=user).filter(status=Article.Status.PUBLISHED)
-    if not with_tags:
-        articles = articles.prefetch_related(None)
     if category:
         articles = articles.filter(category=category)
     return list(articles.order_by("-helpful_yes", "helpful_no", "title")[:limit])

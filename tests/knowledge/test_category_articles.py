@@ -39,6 +39,6 @@ class TestArticleListForCategory:
 
     def test_gives_what_the_popular_and_runbook_selectors_give(self, articles):
         found = selectors.article_list_for_category(category=PAYMENT, faq_limit=10)
-        popular = selectors.article_list_popular(user=AnonymousUser(), category=PAYMENT, limit=10, with_tags=False)
+        popular = selectors.article_list_popular(user=AnonymousUser(), category=PAYMENT, limit=10)
         assert found.faqs == popular
         assert found.runbooks == list(selectors.runbook_list_for_category(category=PAYMENT))
