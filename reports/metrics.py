@@ -28,11 +28,12 @@ Definitions (they are also printed on the reports page):
 - **Where they are read.** The scorecard, the pages and the API read these
   figures from the reports' rollup (``rollup``: a fact row per ticket, daily rows
   per day and dimensions, duration histograms), kept current inside every ticket
-  change; ``live`` computes the same figures from the tickets and the tests hold
-  the two equal. Medians and p90s stay exact: the histogram says which bucket
-  the wanted rank falls in, and the fact rows of that one bucket, read in value
-  order, give the value itself. Only what the clock decides is asked of the
-  tickets at read time: unanswered tickets past their deadline, the backlog.
+  change; the tests compute the same figures from the tickets
+  (``tests/reports/live_reference.py``) and hold the two equal. Medians and p90s
+  stay exact: the histogram says which bucket the wanted rank falls in, and the
+  fact rows of that one bucket, read in value order, give the value itself. Only
+  what the clock decides is asked of the tickets at read time: unanswered
+  tickets past their deadline, the backlog.
 """
 
 from __future__ import annotations
@@ -48,9 +49,10 @@ from django.db.models.functions import Coalesce
 
 from tickets.models import Ticket
 
-from . import live
+from . import queries
 from .filters import ReportFilters
-from .live import (  # noqa: F401  (the building blocks and live tables, as they always were importable here)
+from .models import DailyRollup, DurationHistogram, TicketFact
+from .queries import (  # noqa: F401  (the building blocks, as they always were importable here)
     BACKLOG_BUCKETS,
     CSAT_TARGET,
     DEFAULT_TARGET_SHARES,
@@ -77,7 +79,6 @@ from .live import (  # noqa: F401  (the building blocks and live tables, as they
     tickets_resolved_in,
     week_starts,
 )
-from .models import DailyRollup, DurationHistogram, TicketFact
 from .rollup import RESOLUTION, RESPONSE, ROLLUP_SUMS
 
 FRACTIONS = (0.5, 0.9)
@@ -222,7 +223,7 @@ def weekly_trends(f: ReportFilters, *, now: datetime, sums: Totals | None = None
 
 def backlog_by_age(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
     """Active tickets now (date range ignored; the other filters apply), by priority and age."""
-    return live.backlog_of(facts_filtered(f).filter(active=True), now=now)
+    return queries.backlog_of(facts_filtered(f).filter(active=True), now=now)
 
 
 # --- exact percentiles from the histogram -------------------------------------------
@@ -393,7 +394,7 @@ def worst_offenders(f: ReportFilters, *, now: datetime, limit: int = WORST_OFFEN
             facts_created_in(f)
             .filter(**{f"{done}__isnull": True, f"{due}__lte": now})
             .order_by(due, "ticket_id")  # the latest first: the earliest deadline
-            .annotate(late=live.Seconds(F(due), Value(now, output_field=DateTimeField())))
+            .annotate(late=queries.Seconds(F(due), Value(now, output_field=DateTimeField())))
             .values_list("late", "ticket_id")[:limit]
         )
         found = sorted([*finished, *running], key=lambda r: (-r[0], r[1]))[:limit]

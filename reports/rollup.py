@@ -1,12 +1,12 @@
 """Keeping the reports' rollup equal to the live definitions: per-ticket facts, daily rows, histograms.
 
 One set of SQL expressions (``fact_source``) turns a ticket into its fact row under
-the definitions of ``live``. ``rollup_rebuild`` applies it to every ticket and
+the definitions of ``queries`` and ``metrics``. ``rollup_rebuild`` applies it to every ticket and
 aggregates the facts into the daily rows and histograms, set-based; ``facts_refresh``
 applies it to the tickets a change touched, inside the change's transaction, and
 moves the daily rows and histograms by the difference between the old fact and
 the new one. Both paths use the same expressions, so they cannot drift apart; the
-tests hold both equal to ``live``.
+tests hold both equal to the same figures computed from the tickets.
 
 Only what the clock decides stays live (``metrics`` asks the tickets): whether an
 unanswered ticket is already past its response deadline, and the open backlog.
@@ -41,7 +41,7 @@ from escalation.models import SlaBreach
 from sofacover.dbutil import insert_many
 from tickets.models import Ticket, TicketEvent
 
-from . import live
+from . import queries
 from .filters import desk_zone
 from .models import DailyRollup, DurationHistogram, TicketFact
 
@@ -110,7 +110,7 @@ def _bucket(seconds: Any, done: str) -> Case:
 
 def _late(due: str, done: str) -> Case:
     return Case(
-        When(Q(**{f"{due}__isnull": False, f"{done}__gt": F(due)}), then=live.Seconds(F(due), F(done))),
+        When(Q(**{f"{due}__isnull": False, f"{done}__gt": F(due)}), then=queries.Seconds(F(due), F(done))),
         default=Value(None),
         output_field=FloatField(),
     )
@@ -142,15 +142,15 @@ def fact_source() -> QuerySet[Ticket]:
         "active": _flag(Q(status__in=Ticket.ACTIVE_STATUSES)),
         "first_response_due_at": F("first_response_due_at"),
         "resolution_due_at": F("resolution_due_at"),
-        "response_seconds": live.RESPONSE_SECONDS,
-        "response_bucket": _bucket(live.RESPONSE_SECONDS, "first_responded_at"),
-        "response_met": _flag(live.RESPONDED_IN_TARGET),
+        "response_seconds": queries.RESPONSE_SECONDS,
+        "response_bucket": _bucket(queries.RESPONSE_SECONDS, "first_responded_at"),
+        "response_met": _flag(queries.RESPONDED_IN_TARGET),
         "response_late_seconds": _late("first_response_due_at", "first_responded_at"),
         "response_breached": _flag(having(SlaBreach, kind=SlaBreach.Kind.FIRST_RESPONSE)),
-        "resolution_seconds": live.RESOLUTION_SECONDS,
-        "resolution_microseconds": Cast(Round(live.RESOLUTION_SECONDS * Value(1e6)), BigIntegerField()),
-        "resolution_bucket": _bucket(live.RESOLUTION_SECONDS, "resolved_at"),
-        "resolution_met": _flag(live.RESOLVED_IN_TARGET),
+        "resolution_seconds": queries.RESOLUTION_SECONDS,
+        "resolution_microseconds": Cast(Round(queries.RESOLUTION_SECONDS * Value(1e6)), BigIntegerField()),
+        "resolution_bucket": _bucket(queries.RESOLUTION_SECONDS, "resolved_at"),
+        "resolution_met": _flag(queries.RESOLVED_IN_TARGET),
         "resolution_late_seconds": _late("resolution_due_at", "resolved_at"),
         "resolution_breached": _flag(having(SlaBreach, kind=SlaBreach.Kind.RESOLUTION)),
         "first_contact": _flag(
