@@ -7,7 +7,7 @@
   open tickets move, by how much) and applied with a recompute of open tickets.
 - The engine's history (escalations, breaches, pauses, sweep runs): read-only.
 
-The ticket queue and ticket page parts live in admin_queue.py, the outbox in admin_outbox.py.
+The ticket queue and ticket page parts live in admin_queue.py (the outbox pages: notifications.admin).
 """
 
 from __future__ import annotations
@@ -27,11 +27,7 @@ from django.utils import timezone
 
 from tickets.models import Ticket
 
-from . import (
-    admin_outbox,  # noqa: F401  (outbox, templates and alert routing pages)
-    selectors,
-    services,
-)
+from . import selectors, services
 from .admin_queue import duration_label
 from .models import (
     BusinessCalendar,

@@ -369,6 +369,3 @@ class SweepRun(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-from .outbox_models import Notification  # noqa: E402,F401  (models of this app live in two modules)

@@ -3,8 +3,11 @@
 Every function takes ``now``; the sweep reads due work through an index and
 handles it a batch of tickets per transaction, under their row locks,
 re-checking each ticket's state before acting. Escalations and breaches are rows behind unique
-constraints, and notifications are outbox rows in the same transaction, so a
-second sweep, a retry or a killed worker can neither double nor lose one.
+constraints, so a second sweep, a retry or a killed worker can neither double nor lose one.
+Who hears about them is not this app's business: the sweep hands each batch's breaches,
+warnings and escalations to its caller inside the batch's transaction
+(support.usecases.sla_sweep has the notifications app queue the alerts), and a manual
+escalation is returned to support.usecases.escalate, which does the same.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from django.db.models import Q
 from sofacover.dbutil import insert_many, update_many
 from sofacover.errors import Conflict, DomainError
 from tickets import permissions as ticket_permissions
+from tickets import placeholders
 from tickets import services as ticket_services
 from tickets.models import Ticket, TicketEvent
 
-from . import messages, notifications, selectors, sla
+from . import selectors, sla
 from .models import Escalation, EscalationRule, SlaBreach, SlaPause, SweepRun
 
 logger = logging.getLogger(__name__)
@@ -53,6 +57,29 @@ class AlreadyWithManagement(EscalationRefused):
 # Called inside a transaction with the ids of the tickets it changed in bulk (the sweep's
 # batch, a recompute): the caller keeps what depends on them current in the same transaction.
 TicketsChanged = Callable[[list[int]], object]
+
+
+@dataclass(frozen=True)
+class BreachWarning:
+    """75 % of a target has run on ``ticket`` (in ``tier`` at that moment); the deadline is ``due_at``."""
+
+    ticket: Ticket
+    kind: str  # SlaBreach.Kind
+    due_at: datetime | None
+    tier: int
+
+
+@dataclass
+class SlaHappened:
+    """What one batch of the sweep did, in order of moment per ticket: for whoever must hear of it."""
+
+    breaches: list[SlaBreach] = field(default_factory=list)
+    warnings: list[BreachWarning] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+
+
+# Called inside the batch's transaction with what it did (support.usecases.sla_sweep: the alerts).
+SlaEvents = Callable[[SlaHappened], object]
 
 
 # --- the plan: what falls due when ---------------------------------------------
@@ -236,7 +263,7 @@ def _escalate(
     to_management: bool = False,
     review_pending: bool = False,
 ) -> Escalation:
-    """Record the escalation, move the ticket, queue who must hear: one transaction (the caller's)."""
+    """Record the escalation and move the ticket: one transaction (the caller's, who tells who must hear)."""
     escalation = Escalation.objects.create(
         ticket=ticket,
         at=now,
@@ -252,7 +279,6 @@ def _escalate(
     if to_tier and to_tier != ticket.tier:
         moved = ticket_services.ticket_move_to_tier(ticket=ticket, tier=to_tier, actor=actor, now=now)
         ticket.tier, ticket.tier_entered_at = moved.tier, moved.tier_entered_at
-    notifications.on_escalated(escalation=escalation, now=now)
     return escalation
 
 
@@ -264,7 +290,7 @@ MANUAL_REASONS = {
 
 
 def _already_requested(ticket: Ticket, asked: Escalation | None, actor: User) -> EscalationAlreadyRequested:
-    on = f" on {messages.when(asked.at)}" if asked is not None else ""
+    on = f" on {placeholders.when(asked.at)}" if asked is not None else ""
     if actor.pk == ticket.requester_id:
         return EscalationAlreadyRequested(
             f"You have already asked us to escalate this ticket{on}. A team lead reviews every request, "
@@ -328,7 +354,7 @@ def ticket_escalate(
         since = Escalation.objects.filter(ticket=ticket, to_management=True).first()
         if since is not None:
             raise AlreadyWithManagement(
-                f"{ticket.reference} has been with management since {messages.when(since.at)}; "
+                f"{ticket.reference} has been with management since {placeholders.when(since.at)}; "
                 "it is not sent there twice. Nothing was changed."
             )
     try:
@@ -399,17 +425,30 @@ class _Writes:
     breaches: list[SlaBreach] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
     tier_events: list[TicketEvent] = field(default_factory=list)
+    warnings: list[BreachWarning] = field(default_factory=list)
 
 
 def sweep_ticket(
-    *, ticket_id: int, now: datetime, book: selectors.PolicyBook, result: SweepResult, changed: TicketsChanged
+    *,
+    ticket_id: int,
+    now: datetime,
+    book: selectors.PolicyBook,
+    result: SweepResult,
+    changed: TicketsChanged,
+    happened: SlaEvents | None = None,
 ) -> None:
     """Handle everything due on one ticket, in one transaction, under its row lock."""
-    sweep_tickets(ticket_ids=[ticket_id], now=now, book=book, result=result, changed=changed)
+    sweep_tickets(ticket_ids=[ticket_id], now=now, book=book, result=result, changed=changed, happened=happened)
 
 
 def sweep_tickets(
-    *, ticket_ids: list[int], now: datetime, book: selectors.PolicyBook, result: SweepResult, changed: TicketsChanged
+    *,
+    ticket_ids: list[int],
+    now: datetime,
+    book: selectors.PolicyBook,
+    result: SweepResult,
+    changed: TicketsChanged,
+    happened: SlaEvents | None = None,
 ) -> None:
     """Handle everything due on a batch of tickets, in one transaction, under their row locks.
 
@@ -417,17 +456,20 @@ def sweep_tickets(
     locks; what the batch does is written in a few statements at its end. A
     unique-constraint conflict (a writer that does not lock) rolls the batch back
     and it is done again one ticket at a time; a single ticket that still conflicts
-    stays due for the next sweep. ``result`` counts only what committed. ``changed`` is
-    called with the batch's tickets at the end of its transaction.
+    stays due for the next sweep. ``result`` counts only what committed. At the end of
+    the batch's transaction ``happened`` is called with its breaches, warnings and
+    escalations, then ``changed`` with its tickets.
     """
     done = SweepResult()
     try:
         with transaction.atomic():
-            _sweep_locked(ticket_ids=ticket_ids, now=now, book=book, result=done, changed=changed)
+            _sweep_locked(ticket_ids=ticket_ids, now=now, book=book, result=done, changed=changed, happened=happened)
     except IntegrityError:
         if len(ticket_ids) > 1:
             for ticket_id in ticket_ids:
-                sweep_tickets(ticket_ids=[ticket_id], now=now, book=book, result=result, changed=changed)
+                sweep_tickets(
+                    ticket_ids=[ticket_id], now=now, book=book, result=result, changed=changed, happened=happened
+                )
             return
         logger.warning("SLA sweep: ticket %s changed under us; it stays due for the next sweep", ticket_ids[0])
         result.skipped += 1
@@ -459,7 +501,13 @@ def _breaches_by_ticket(ticket_ids: list[int]) -> dict[int, set[tuple[str, datet
 
 
 def _sweep_locked(
-    *, ticket_ids: list[int], now: datetime, book: selectors.PolicyBook, result: SweepResult, changed: TicketsChanged
+    *,
+    ticket_ids: list[int],
+    now: datetime,
+    book: selectors.PolicyBook,
+    result: SweepResult,
+    changed: TicketsChanged,
+    happened: SlaEvents | None,
 ) -> None:
     tickets = list(
         Ticket.objects.select_for_update(skip_locked=True, of=("self",))
@@ -475,25 +523,26 @@ def _sweep_locked(
     so_far = _escalations_by_ticket(ids)
     recorded = _breaches_by_ticket(ids)
     writes = _Writes()
-    with notifications.outbox_batch():
-        for ticket in tickets:
-            result.examined += 1
-            _sweep_one(
-                ticket,
-                now=now,
-                book=book,
-                pauses=pauses.get(ticket.pk, ()),
-                so_far=so_far.setdefault(ticket.pk, EscalatedSoFar()),
-                recorded=recorded.setdefault(ticket.pk, set()),
-                writes=writes,
-                result=result,
-            )
-        insert_many(writes.breaches)  # a conflict (a writer that does not lock) raises: see sweep_tickets
-        insert_many(writes.escalations)
-        # One UPDATE per ticket row for both the tier moves and the new plans (a row rewritten once).
-        update_many(tickets, [*SLA_FIELDS, *ticket_services.TIER_FIELDS])
-        ticket_services.tier_changes_save(writes.tier_events, now=now, tickets_written=True)
-        changed(ids)
+    for ticket in tickets:
+        result.examined += 1
+        _sweep_one(
+            ticket,
+            now=now,
+            book=book,
+            pauses=pauses.get(ticket.pk, ()),
+            so_far=so_far.setdefault(ticket.pk, EscalatedSoFar()),
+            recorded=recorded.setdefault(ticket.pk, set()),
+            writes=writes,
+            result=result,
+        )
+    insert_many(writes.breaches)  # a conflict (a writer that does not lock) raises: see sweep_tickets
+    insert_many(writes.escalations)
+    # One UPDATE per ticket row for both the tier moves and the new plans (a row rewritten once).
+    update_many(tickets, [*SLA_FIELDS, *ticket_services.TIER_FIELDS])
+    ticket_services.tier_changes_save(writes.tier_events, now=now, tickets_written=True)
+    if happened is not None:
+        happened(SlaHappened(breaches=writes.breaches, warnings=writes.warnings, escalations=writes.escalations))
+    changed(ids)
 
 
 def _sweep_one(
@@ -528,14 +577,14 @@ def _sweep_one(
             )
             writes.breaches.append(breach)
             recorded.add((moment.kind, moment.due_at))
-            notifications.on_breached(breach=breach, now=now)
             result.breached += 1
         elif moment.what == "warn":
             if moment.kind in breaching:
                 continue  # the breach itself is due: a warning now would only be noise
-            result.warned += notifications.on_breach_warning(
-                ticket=ticket, kind=moment.kind, due_at=moment.due_at, now=now
+            writes.warnings.append(
+                BreachWarning(ticket=ticket, kind=moment.kind, due_at=moment.due_at, tier=ticket.tier)
             )
+            result.warned += 1
         elif moment.what == "rule" and moment.rule is not None:
             rule = moment.rule
             if not _rule_applies(rule, ticket, so_far):
@@ -555,7 +604,6 @@ def _sweep_one(
                 event = ticket_services.tier_change(ticket, tier=rule.to_tier, actor=None, now=now)
                 if event is not None:
                     writes.tier_events.append(event)
-            notifications.on_escalated(escalation=escalation, now=now)
             so_far.rules.add(rule.pk)
             so_far.with_management = so_far.with_management or to_management
             result.escalated += 1
@@ -565,11 +613,14 @@ def _sweep_one(
     _assign(ticket, plan, min(upcoming) if upcoming else None)
 
 
-def escalation_sweep(*, now: datetime, changed: TicketsChanged, limit: int = 5000) -> SweepResult:
+def escalation_sweep(
+    *, now: datetime, changed: TicketsChanged, happened: SlaEvents | None = None, limit: int = 5000
+) -> SweepResult:
     """One sweep: every ticket with SLA work due at ``now``, a batch at a time; cost grows with what is due.
 
-    ``changed`` gets each batch's ticket ids inside the batch's transaction (support.usecases.sla_sweep
-    refreshes the reports' facts with it).
+    Inside each batch's transaction, ``happened`` gets what the batch did (breaches, warnings,
+    escalations) and ``changed`` its ticket ids: support.usecases.sla_sweep queues the alerts
+    and refreshes the reports' facts with them.
     """
     result = SweepResult()
     SweepRun.objects.update_or_create(name=SWEEP, defaults={"last_started_at": now})
@@ -577,10 +628,9 @@ def escalation_sweep(*, now: datetime, changed: TicketsChanged, limit: int = 500
     if due_ids:
         book = selectors.policy_book(fresh=True)
         size = max(1, settings.SLA_SWEEP_BATCH)
-        with notifications.recipient_cache():
-            for start in range(0, len(due_ids), size):
-                batch = due_ids[start : start + size]
-                sweep_tickets(ticket_ids=batch, now=now, book=book, result=result, changed=changed)
+        for start in range(0, len(due_ids), size):
+            batch = due_ids[start : start + size]
+            sweep_tickets(ticket_ids=batch, now=now, book=book, result=result, changed=changed, happened=happened)
     SweepRun.objects.filter(name=SWEEP).update(
         last_finished_at=now, examined=result.examined, escalated=result.escalated, breached=result.breached
     )

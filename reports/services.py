@@ -8,8 +8,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from escalation import notifications
-from escalation.outbox_models import Notification
+from notifications import services as notifications
+from notifications.models import Notification
 from tickets import services as ticket_services
 from tickets.models import Rating, Ticket, TicketEvent
 

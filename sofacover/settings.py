@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "csp",
     "tickets",
     "escalation",
+    "notifications",
     "knowledge",
     "reports",
     "bench",
@@ -339,7 +340,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 15 * 60,
     },
     "notification-relay": {
-        "task": "escalation.tasks.deliver_outbox",
+        "task": "notifications.tasks.deliver_outbox",
         "schedule": 10,
         "options": {"expires": 10},
     },
@@ -357,7 +358,7 @@ SURVEY_LINK_MAX_AGE = timedelta(days=int(os.environ.get("SURVEY_LINK_MAX_AGE_DAY
 KNOWLEDGE_DEFLECTION_WINDOW_HOURS = int(os.environ.get("KNOWLEDGE_DEFLECTION_WINDOW_HOURS", "24"))
 
 # --- notifications ------------------------------------------------------
-# The outbox relay (escalation/relay.py): retries, backoff, leases, batching.
+# The outbox relay (notifications/relay.py): retries, backoff, leases, batching.
 NOTIFY_KICK_ON_COMMIT = env_bool("NOTIFY_KICK_ON_COMMIT", default=True)
 # Kicks coalesce: while one is queued and its flush has not started, commits publish no other.
 # The flag is shared through the cache (Redis); this bounds how long a lost kick mutes the next ones.

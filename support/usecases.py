@@ -6,8 +6,9 @@ it does; nothing else runs behind it (no signals). Side effects outside the data
 (mail, Slack, webhooks) are outbox rows written here and sent after commit.
 
 The apps: ``tickets`` (tickets, thread, timeline, ratings), ``escalation`` (SLA
-clock, escalations, the notification outbox), ``knowledge`` (articles, deflection),
-``reports`` (facts and daily rollup). Doors into the desk — the portal, the API,
+clock, escalations), ``notifications`` (who hears what: the outbox, routing,
+templates, delivery), ``knowledge`` (articles, deflection), ``reports`` (facts and
+daily rollup). Doors into the desk — the portal, the API,
 the console, tasks, commands and, next, the mail gateway and chat — call these.
 """
 
@@ -20,9 +21,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
-import escalation.notifications
 import escalation.services
 import knowledge.services
+import notifications.services
 import reports.rollup
 import reports.services
 import tickets.services
@@ -56,7 +57,7 @@ def file_ticket(
 
     1. escalation plans the first deadlines, written with the ticket's own row;
     2. tickets writes the ticket, its first timeline event and attachments;
-    3. escalation queues the acknowledgment, and for P0/P1 the on-call alert;
+    3. notifications queues the acknowledgment, and for P0/P1 the on-call alert;
     4. knowledge marks the requester's (and ``visitor_keys``') suggestion opens as not deflected;
     5. reports adds the ticket's fact to the rollup.
     """
@@ -75,7 +76,7 @@ def file_ticket(
         attachments=attachments,
         sla=sla,
     )
-    escalation.notifications.on_ticket_created(ticket=ticket, now=now)
+    notifications.services.on_ticket_created(ticket=ticket, now=now)
     knowledge.services.suggestion_ticket_filed(ticket=ticket, now=now, visitor_keys=visitor_keys)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk], created=True)
     return ticket
@@ -110,7 +111,7 @@ def _after_status_change(ticket: Ticket, *, now: datetime) -> None:
     """The clock follows the status; a ticket resolved now tells its requester and asks for a rating."""
     escalation.services.sla_follow(ticket=ticket, now=now)
     if ticket.status == Status.RESOLVED and ticket.resolved_at == now:
-        escalation.notifications.on_resolved(ticket=ticket, now=now)
+        notifications.services.on_resolved(ticket=ticket, now=now)
         reports.services.survey_send(ticket=ticket, now=now)
 
 
@@ -118,7 +119,7 @@ def _after_status_change(ticket: Ticket, *, now: datetime) -> None:
 def resolve(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
     """An agent resolves the ticket, or its requester marks it solved.
 
-    1. tickets resolves it; 2. escalation pauses the clock; 3. escalation queues the
+    1. tickets resolves it; 2. escalation pauses the clock; 3. notifications queues the
     resolution mail; 4. reports queues the survey; 5. reports refreshes the fact.
     """
     ticket = tickets.services.ticket_resolve(ticket=ticket, actor=actor, now=now)
@@ -189,10 +190,12 @@ def bulk(*, batch: Iterable[Ticket], actor: User, now: datetime, action: str, **
 def escalate(
     *, ticket: Ticket, actor: User, reason: str, now: datetime, note: str = "", from_tier: int | None = None
 ) -> Escalation:
-    """A person escalates: escalation records it, moves the tier, replans and alerts; reports refreshes the fact."""
+    """A person escalates: escalation records it, moves the tier and replans; notifications alerts
+    the target tier (and managers); reports refreshes the fact."""
     done = escalation.services.ticket_escalate(
         ticket=ticket, actor=actor, reason=reason, note=note, now=now, from_tier=from_tier
     )
+    notifications.services.on_escalated(escalation=done, now=now)
     reports.rollup.facts_refresh(ticket_ids=[done.ticket_id])
     return done
 
@@ -225,11 +228,16 @@ def close_resolved(*, now: datetime, after: timedelta) -> int:
 
 
 def sla_sweep(*, now: datetime, limit: int = 5000) -> escalation.services.SweepResult:
-    """The SLA beat: escalation applies what fell due (breaches, warnings, rules, alerts) a batch of
-    tickets per transaction; in each, reports refreshes the facts of the batch's tickets."""
-    return escalation.services.escalation_sweep(
-        now=now, limit=limit, changed=lambda ids: reports.rollup.facts_refresh(ticket_ids=ids)
-    )
+    """The SLA beat: escalation applies what fell due (breaches, warnings, rules) a batch of tickets
+    per transaction; in each, notifications alerts who must hear of it and reports refreshes the
+    facts of the batch's tickets. Recipients (tiers, managers, routes) are read once per sweep."""
+    with notifications.services.recipient_cache():
+        return escalation.services.escalation_sweep(
+            now=now,
+            limit=limit,
+            happened=lambda done: notifications.services.sla_alerts(happened=done, now=now),
+            changed=lambda ids: reports.rollup.facts_refresh(ticket_ids=ids),
+        )
 
 
 def sla_recompute_open(*, now: datetime, priorities: list[str] | None = None) -> list[dict]:

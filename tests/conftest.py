@@ -20,7 +20,8 @@ def _clean_cache():
 @pytest.fixture(autouse=True)
 def _fresh_policy_caches():
     """The policy book and the message templates are cached per process; each test reads its own."""
-    from escalation import messages, selectors
+    from escalation import selectors
+    from notifications import messages
 
     selectors.policy_book_forget()
     messages.templates_forget()

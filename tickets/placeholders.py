@@ -1,7 +1,7 @@
 """Placeholder templates: the one sandbox for customer-facing texts that staff write in the desk.
 
 Managers' communication templates (the acknowledgment, the resolution notice,
-the incident declaration: escalation/messages.py) and agents' response
+the incident declaration: notifications/messages.py) and agents' response
 templates (canned replies: knowledge/templating.py) are both text with
 ``{{ placeholder }}`` and nothing else. Both are parsed here, by a separate
 ``django.template.Engine`` whose only built-in library is the one below (a few
@@ -18,7 +18,9 @@ status in words, its address) is written once, here, for both kinds of template.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters
@@ -121,6 +123,14 @@ STATUS_PHRASES = {
     Ticket.Status.RESOLVED: "Resolved",
     Ticket.Status.CLOSED: "Closed",
 }
+
+
+def when(value: datetime | None, *, missing: str = "to be confirmed") -> str:
+    """A moment as mail and messages to people say it: ``Mon 2 Mar 2026, 09:15 GMT`` in the desk's zone."""
+    if value is None:
+        return missing
+    local = value.astimezone(ZoneInfo(settings.TIME_ZONE))
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
 
 
 def service(ticket: Ticket) -> str:

@@ -2,9 +2,14 @@
 
 import django.core.validators
 import django.db.models.deletion
-import escalation.urlsafety
 from django.conf import settings
 from django.db import migrations, models
+
+
+# The Slack and webhook URL fields had validators=[escalation.urlsafety.validate_destination] here. That
+# module moved to notifications (with these models, notifications/migrations/0001_initial.py), and
+# escalation may not import notifications; validators never touch the schema, so the historical state
+# goes without them.
 
 
 class Migration(migrations.Migration):
@@ -43,7 +48,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=81, unique=True, validators=[django.core.validators.RegexValidator('^#[a-z0-9][a-z0-9_-]{0,79}$', 'A Slack channel name such as #support-critical.')])),
                 ('purpose', models.CharField(blank=True, max_length=200)),
-                ('webhook_url', models.URLField(blank=True, help_text="Slack's incoming-webhook URL for this channel. Empty: the channel is not configured and its alerts are skipped. Only public addresses are accepted.", max_length=500, validators=[escalation.urlsafety.validate_destination], verbose_name='incoming-webhook URL')),
+                ('webhook_url', models.URLField(blank=True, help_text="Slack's incoming-webhook URL for this channel. Empty: the channel is not configured and its alerts are skipped. Only public addresses are accepted.", max_length=500, verbose_name='incoming-webhook URL')),
             ],
             options={
                 'ordering': ['name'],
@@ -54,7 +59,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, unique=True)),
-                ('url', models.URLField(max_length=500, validators=[escalation.urlsafety.validate_destination], verbose_name='URL')),
+                ('url', models.URLField(max_length=500, verbose_name='URL')),
                 ('active', models.BooleanField(default=True)),
             ],
             options={

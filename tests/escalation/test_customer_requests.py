@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from escalation import services
 from escalation.models import Escalation
-from escalation.outbox_models import Notification
+from notifications.models import Notification
 from support import usecases
 from tests.tickets.factories import T0, TicketFactory, make_user
 from tickets.models import Ticket

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
-from escalation.outbox_models import Notification
+from notifications.models import Notification
 from support import usecases
 from tests.tickets.factories import T0, TicketFactory, make_user
 from tickets import permissions

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 
 from escalation import selectors, services
 from escalation.models import Escalation, EscalationRule, SlaBreach, SlaPause, SlaPolicy
-from escalation.outbox_models import Notification
+from notifications.models import Notification
 from support import usecases
 from tests.tickets.factories import make_user
 from tickets import services as ticket_services

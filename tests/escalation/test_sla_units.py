@@ -15,7 +15,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 from escalation import selectors, sla
 from escalation.models import SlaPolicy
-from escalation.outbox_models import Notification
+from notifications.models import Notification
 from reports import rollup
 from reports.models import TicketFact
 from support import usecases

@@ -25,9 +25,9 @@ from kombu.exceptions import OperationalError
 from rest_framework.test import APIClient
 
 from escalation import selectors, services
-from escalation import tasks as escalation_tasks
 from escalation.models import Escalation, EscalationRule, SlaBreach
-from escalation.outbox_models import Notification
+from notifications import tasks as notification_tasks
+from notifications.models import Notification
 from reports import rollup
 from sofacover.cache import cache_config
 from support import tasks, usecases
@@ -242,7 +242,7 @@ class TestRedisDown:
         self, broker, start_worker, desk, settings, monkeypatch
     ):
         settings.NOTIFY_KICK_ON_COMMIT = True  # the after-commit outbox kick publishes, as in production
-        monkeypatch.setattr(escalation_tasks, "_broker_down_until", 0.0)  # and its back-off is this test's alone
+        monkeypatch.setattr(notification_tasks, "_broker_down_until", 0.0)  # and its back-off is this test's alone
         now = timezone.now()
         ids = due_tickets_load(50, requester=desk["customer"], now=now)
         broker.stop()

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.core.signing import TimestampSigner
 
-from escalation.outbox_models import Notification
+from notifications.models import Notification
 from support import usecases
 from tests.tickets.factories import T0
 from tickets import services

@@ -8,7 +8,7 @@ import pytest
 from celery.schedules import crontab
 from django.conf import settings
 
-from escalation.outbox_models import Notification
+from notifications.models import Notification
 from reports import services, tasks
 from tests.tickets.factories import make_user
 

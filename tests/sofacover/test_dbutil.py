@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from escalation.models import SlaBreach
-from escalation.outbox_models import Notification
+from notifications.models import Notification
 from sofacover.dbutil import insert_many, update_many
 from tests.tickets.factories import TicketFactory
 from tickets.models import Ticket

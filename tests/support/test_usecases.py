@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from escalation.models import SlaPause
-from escalation.outbox_models import Notification
+from notifications.models import Notification
 from reports.models import TicketFact
 from support import usecases
 from tests.tickets.factories import T0

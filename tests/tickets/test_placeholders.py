@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from escalation import messages
 from knowledge import templating
+from notifications import messages
 from tests.tickets.factories import T0, TicketFactory
 from tickets import placeholders
 from tickets.models import Ticket

@@ -29,7 +29,7 @@ from bench import harness
 from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
 from escalation import selectors, services
 from escalation.models import Escalation
-from escalation.outbox_models import Notification
+from notifications.models import Notification
 from support import usecases
 from tickets import bulk, demo
 from tickets.models import Ticket

@@ -52,7 +52,7 @@ def kick_relay() -> None:
         logger.warning("Could not publish the outbox kick (%s); the periodic flush will deliver.", type(exc).__name__)
 
 
-@worker_ready.connect(dispatch_uid="escalation.report_unconfigured_channels")
+@worker_ready.connect(dispatch_uid="notifications.report_unconfigured_channels")
 def report_unconfigured_channels(**_: object) -> None:
     """Say once, when a worker starts, which channels will be skipped."""
     from . import delivery

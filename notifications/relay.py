@@ -35,8 +35,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
-from . import delivery, notifications
-from .outbox_models import Notification, SendSlot
+from . import delivery, services
+from .models import Notification, SendSlot
 
 logger = logging.getLogger(__name__)
 Status = Notification.Status
@@ -308,7 +308,7 @@ def _alert_dead_letters(ids: list[int], *, now: datetime) -> None:
     if not ids:
         return
     hour = now.replace(minute=0, second=0, microsecond=0)
-    notifications.system_alert(
+    services.system_alert(
         subject="Notifications failed permanently (dead letters)",
         body=f"{len(ids)} notification(s) could not be delivered and need attention: "
         "see Notifications, status “Failed (dead letter)”, in the admin, where they can be retried.",
@@ -345,5 +345,5 @@ def outbox_retry(*, ids: Iterable[int], now: datetime) -> int:
         status=Status.PENDING, attempts=0, next_attempt_at=now, last_error="", claim="", lease_until=None
     )
     if count:
-        notifications._kick_after_commit()
+        services._kick_after_commit()
     return count

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils import timezone
 
-from .outbox_models import Notification, SlackChannel, WebhookEndpoint
+from .models import Notification, SlackChannel, WebhookEndpoint
 from .urlsafety import BlockedDestination, post_json
 
 logger = logging.getLogger(__name__)
@@ -290,7 +290,7 @@ def unconfigured_channels() -> list[str]:
     ]
     if not settings.EMAIL_HOST and settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
         problems.append("Email: EMAIL_HOST is not set")
-    from .outbox_models import Responder
+    from .models import Responder
 
     missing = Responder.objects.filter(on_call=True, phone_number="").count()
     if missing:

@@ -1,4 +1,4 @@
-"""The notification outbox and the alert configuration managers edit.
+"""The notification outbox and the alert configuration managers edit (the notifications app's models).
 
 Every alert, mail and message is a row first. A row is written in the same
 transaction as its cause (an escalation, a breach, a new ticket), under a

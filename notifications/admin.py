@@ -18,8 +18,8 @@ from django.utils.html import format_html
 from tickets.models import Ticket
 
 from . import messages as templates
-from . import notifications, relay
-from .outbox_models import (
+from . import relay, selectors, services
+from .models import (
     AlertRoute,
     CommunicationTemplate,
     DashboardItem,
@@ -212,7 +212,7 @@ class DashboardItemAdmin(admin.ModelAdmin):
     actions = ["mark_read"]
 
     def get_queryset(self, request):
-        return notifications.dashboard_feed_for(user=request.user)
+        return selectors.dashboard_feed_for(user=request.user)
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -236,7 +236,7 @@ class DashboardItemAdmin(admin.ModelAdmin):
 
     @admin.action(description="Mark as read", permissions=["change"])
     def mark_read(self, request, queryset) -> None:
-        count = notifications.dashboard_mark_read(
+        count = services.dashboard_mark_read(
             user=request.user, ids=queryset.values_list("pk", flat=True), now=timezone.now()
         )
         self.message_user(request, f"{count} marked as read.", messages.SUCCESS)

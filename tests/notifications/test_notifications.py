@@ -10,9 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.test import Client
 
-from escalation import messages, notifications, relay, tasks, urlsafety
 from escalation.models import Escalation, EscalationRule, SlaBreach
-from escalation.outbox_models import (
+from notifications import messages, relay, selectors, tasks, urlsafety
+from notifications import services as notifications
+from notifications.models import (
     AlertRoute,
     CommunicationTemplate,
     Notification,
@@ -69,10 +70,10 @@ class TestSeededConfiguration:
 
     def test_managers_may_edit_routing_and_agents_may_not(self, manager, agent):
         for model in ("alertroute", "slackchannel", "responder", "webhookendpoint", "communicationtemplate"):
-            assert manager.has_perm(f"escalation.change_{model}")
-            assert manager.has_perm(f"escalation.add_{model}")
-            assert not agent.has_perm(f"escalation.view_{model}")
-        assert agent.has_perm("escalation.view_dashboarditem")
+            assert manager.has_perm(f"notifications.change_{model}")
+            assert manager.has_perm(f"notifications.add_{model}")
+            assert not agent.has_perm(f"notifications.view_{model}")
+        assert agent.has_perm("notifications.view_dashboarditem")
 
 
 @pytest.mark.django_db
@@ -192,7 +193,7 @@ class TestQuietHours:
         usecases.escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=SATURDAY_10_LONDON)
         held = Notification.objects.get(kind=Kind.ESCALATED)
         assert (held.channel, held.status, held.hold_until) == (Channel.DASHBOARD, Status.HELD, MONDAY_09_LONDON)
-        assert list(notifications.dashboard_feed_for(user=tier2_agent)) == []
+        assert list(selectors.dashboard_feed_for(user=tier2_agent)) == []
 
         relay.outbox_flush(now=MONDAY_09_LONDON - timedelta(seconds=1))
         held.refresh_from_db()
@@ -201,7 +202,7 @@ class TestQuietHours:
         relay.outbox_flush(now=MONDAY_09_LONDON)
         held.refresh_from_db()
         assert held.status == Status.SENT
-        assert list(notifications.dashboard_feed_for(user=tier2_agent)) == [held]
+        assert list(selectors.dashboard_feed_for(user=tier2_agent)) == [held]
 
     def test_the_customers_acknowledgment_is_never_held(self, customer):
         TicketFactory(requester=customer, priority="P3", created_at=SATURDAY_10_LONDON)
@@ -326,7 +327,7 @@ class TestTemplates:
         template = CommunicationTemplate.objects.get(key="acknowledgment")
         client = Client()
         client.force_login(manager)
-        url = f"/admin/escalation/communicationtemplate/{template.pk}/change/"
+        url = f"/admin/notifications/communicationtemplate/{template.pk}/change/"
         form = {"subject": template.subject, "body_text": "Dear {{ ticket.requester.password }}", "body_html": ""}
         response = client.post(url, form)
         assert response.status_code == 200
@@ -339,7 +340,7 @@ class TestTemplates:
     def test_agents_cannot_open_the_template_admin(self, agent):
         client = Client()
         client.force_login(agent)
-        assert client.get("/admin/escalation/communicationtemplate/").status_code == 403
+        assert client.get("/admin/notifications/communicationtemplate/").status_code == 403
 
 
 @pytest.mark.django_db
@@ -382,7 +383,7 @@ class TestDestinationsOnSave:
         client.force_login(manager)
         channel = SlackChannel.objects.get(name="#support-critical")
         response = client.post(
-            f"/admin/escalation/slackchannel/{channel.pk}/change/",
+            f"/admin/notifications/slackchannel/{channel.pk}/change/",
             {"name": channel.name, "purpose": "", "webhook_url": "http://169.254.169.254/"},
         )
         assert response.status_code == 200
@@ -470,12 +471,12 @@ class TestKick:
 def test_dashboard_items_can_be_marked_read(customer, agent, tier2_agent):
     ticket = TicketFactory(requester=customer, priority="P3", created_at=T0)
     usecases.escalate(ticket=ticket, actor=agent, reason="technical_complexity", now=T0)
-    item = notifications.dashboard_feed_for(user=tier2_agent).get()
+    item = selectors.dashboard_feed_for(user=tier2_agent).get()
     assert notifications.dashboard_mark_read(user=agent, ids=[item.pk], now=T0) == 0  # not theirs
     assert notifications.dashboard_mark_read(user=tier2_agent, ids=[item.pk], now=T0) == 1
     client = Client()
     client.force_login(tier2_agent)
-    page = client.get("/admin/escalation/dashboarditem/").content.decode()
+    page = client.get("/admin/notifications/dashboarditem/").content.decode()
     assert ticket.reference in page
     client.force_login(agent)
-    assert ticket.reference not in client.get("/admin/escalation/dashboarditem/").content.decode()
+    assert ticket.reference not in client.get("/admin/notifications/dashboarditem/").content.decode()

@@ -1,4 +1,4 @@
-"""The SLA engine's own model signals: edited message templates are forgotten by the template cache."""
+"""The notifications app's own model signals: edited message templates are forgotten by the template cache."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from . import messages
-from .outbox_models import CommunicationTemplate
+from .models import CommunicationTemplate
 
 
-@receiver((post_save, post_delete), sender=CommunicationTemplate, dispatch_uid="escalation.templates_forget")
+@receiver((post_save, post_delete), sender=CommunicationTemplate, dispatch_uid="notifications.templates_forget")
 def on_template_saved(**_: object) -> None:
     """Forget the cached templates now (this transaction sees the edit) and again after commit.
 

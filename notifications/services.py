@@ -34,13 +34,16 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 
+from escalation import selectors as sla_selectors
+from escalation import sla
+from escalation.models import Escalation, SlaBreach
+from escalation.services import SlaHappened
 from sofacover.dbutil import insert_many
 from tickets import permissions as ticket_permissions
 from tickets.models import Ticket
 
-from . import messages, selectors, sla
-from .models import Escalation, SlaBreach
-from .outbox_models import AlertRoute, Notification, SlackChannel, WebhookEndpoint
+from . import messages, selectors
+from .models import AlertRoute, Notification, SlackChannel, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 Channel = Notification.Channel
@@ -296,10 +299,11 @@ def managers() -> QuerySet[User]:
     )
 
 
-def _owner_or_tier(ticket: Ticket) -> list[User]:
+def _owner_or_tier(ticket: Ticket, tier: int | None = None) -> list[User]:
+    """The assignee, or the agents of ``tier`` (the ticket's tier when the alert's cause was recorded)."""
     if ticket.assignee_id and ticket.assignee.is_active:
         return [ticket.assignee]
-    return tier_agents(ticket.tier)
+    return tier_agents(ticket.tier if tier is None else tier)
 
 
 def _phone_of(person: User) -> str:
@@ -321,7 +325,7 @@ def hold_until_for(ticket: Ticket, route: AlertRoute, *, now: datetime) -> datet
     """When a quiet-hours alert to a person may go out: None for now, else the calendar's next opening."""
     if not route.quiet_hours:
         return None
-    entry = selectors.policy_book().entry(ticket.priority)
+    entry = sla_selectors.policy_book().entry(ticket.priority)
     if entry is None or entry.calendar.always_open:
         return None
     for begin, _ in sla.open_intervals(entry.calendar, now, now + QUIET_HOURS_LOOKAHEAD):
@@ -551,13 +555,18 @@ def on_escalated(*, escalation: Escalation, now: datetime) -> None:
     )
 
 
-def on_breach_warning(*, ticket: Ticket, kind: str, due_at: datetime | None, now: datetime) -> int:
-    """75 % of a target has run: the assignee (or the tier, if nobody has it) hears."""
+def on_breach_warning(
+    *, ticket: Ticket, kind: str, due_at: datetime | None, now: datetime, tier: int | None = None
+) -> int:
+    """75 % of a target has run: the assignee (or the tier, if nobody has it) hears.
+
+    ``tier``: the ticket's tier when the warning fell due (the sweep may move it later in the same run).
+    """
     label = SlaBreach.Kind(kind).label.lower()
     return _alert(
         ticket=ticket,
         kind=Kind.BREACH_WARNING,
-        people=_owner_or_tier(ticket),
+        people=_owner_or_tier(ticket, tier),
         subject=f"{ticket.reference}: {label} due {messages.when(due_at)}" if due_at else ticket.reference,
         body=f"{_describe(ticket)}: 75 % of the {label} target is used; it is due {messages.when(due_at)}.",
         key=f"warn:{ticket.pk}:{kind}:{due_at.isoformat() if due_at else ''}",
@@ -572,7 +581,7 @@ def on_breached(*, breach: SlaBreach, now: datetime) -> None:
     _alert(
         ticket=ticket,
         kind=Kind.BREACHED,
-        people=_owner_or_tier(ticket),
+        people=_owner_or_tier(ticket, breach.tier),
         subject=f"{ticket.reference}: {label} target breached",
         body=f"{_describe(ticket)}: the {label} target was due {messages.when(breach.due_at)}.",
         key=breach_key(breach),
@@ -580,6 +589,25 @@ def on_breached(*, breach: SlaBreach, now: datetime) -> None:
         fresh_keys=True,
         slack=True,
     )
+
+
+def sla_alerts(*, happened: SlaHappened, now: datetime) -> int:
+    """Who hears about what one batch of the SLA sweep did: breaches, warnings and escalations.
+
+    Written in the batch's transaction, in at most two statements (outbox_batch); returns
+    the rows queued (before the dedupe check of the warnings, whose keys may exist).
+    """
+    queued = 0
+    with outbox_batch():
+        for breach in happened.breaches:
+            on_breached(breach=breach, now=now)
+        for warning in happened.warnings:
+            queued += on_breach_warning(
+                ticket=warning.ticket, kind=warning.kind, due_at=warning.due_at, now=now, tier=warning.tier
+            )
+        for escalation in happened.escalations:
+            on_escalated(escalation=escalation, now=now)
+    return queued
 
 
 def on_resolved(*, ticket: Ticket, now: datetime) -> None:
@@ -592,17 +620,8 @@ def on_resolved(*, ticket: Ticket, now: datetime) -> None:
     )
 
 
-# --- the dashboard feed (reads) ------------------------------------------------------------
-
-
-def dashboard_feed_for(*, user: User) -> QuerySet[Notification]:
-    """An agent's in-app notifications, newest first: delivered ones only (held ones appear when released)."""
-    return (
-        Notification.objects.filter(user=user, channel=Channel.DASHBOARD, status=Status.SENT)
-        .select_related("ticket")
-        .order_by("-created_at", "-id")
-    )
+# --- the dashboard ----------------------------------------------------------------------------
 
 
 def dashboard_mark_read(*, user: User, ids: Iterable[int], now: datetime) -> int:
-    return dashboard_feed_for(user=user).filter(pk__in=list(ids), read_at__isnull=True).update(read_at=now)
+    return selectors.dashboard_feed_for(user=user).filter(pk__in=list(ids), read_at__isnull=True).update(read_at=now)

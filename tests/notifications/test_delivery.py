@@ -16,11 +16,12 @@ from django.db import connections, transaction
 from django.test import Client
 from django.utils import timezone
 
-from escalation import delivery, notifications, relay, tasks, urlsafety
 from escalation.models import SlaBreach
-from escalation.outbox_models import Notification, Responder, SlackChannel, WebhookEndpoint
-from tests.escalation.servers import HttpRecorder, Reply, free_port, smtp_server
-from tests.escalation.test_notifications import fake_dns
+from notifications import delivery, relay, tasks, urlsafety
+from notifications import services as notifications
+from notifications.models import Notification, Responder, SlackChannel, WebhookEndpoint
+from tests.notifications.servers import HttpRecorder, Reply, free_port, smtp_server
+from tests.notifications.test_notifications import fake_dns
 from tests.tickets.factories import T0, TicketFactory, make_user
 from tickets.models import Ticket
 
@@ -223,11 +224,11 @@ class TestSlack:
         ]
         client = Client()
         client.force_login(manager)
-        page = client.get("/admin/escalation/notification/?status__exact=dead").content.decode()
+        page = client.get("/admin/notifications/notification/?status__exact=dead").content.decode()
         assert "invalid_payload" in page
         assert "/services/" not in page
         response = client.post(
-            "/admin/escalation/notification/", {"action": "retry", "_selected_action": [first.pk, second.pk]}
+            "/admin/notifications/notification/", {"action": "retry", "_selected_action": [first.pk, second.pk]}
         )
         assert response.status_code == 302
         first.refresh_from_db()
@@ -238,7 +239,7 @@ class TestSlack:
     def test_an_agent_cannot_retry_dead_letters(self, agent):
         client = Client()
         client.force_login(agent)
-        assert client.get("/admin/escalation/notification/").status_code == 403
+        assert client.get("/admin/notifications/notification/").status_code == 403
 
     def test_an_unconfigured_channel_is_skipped_not_crashed(self, http):
         row = slack_row()
@@ -316,7 +317,7 @@ class TestTwilio:
         assert "20003" in row.last_error
         client = Client()
         client.force_login(manager)
-        page = client.get(f"/admin/escalation/notification/{row.pk}/change/").content.decode()
+        page = client.get(f"/admin/notifications/notification/{row.pk}/change/").content.decode()
         assert TOKEN not in row.last_error + caplog.text + page
 
 
@@ -509,7 +510,7 @@ def test_a_storm_of_2000_breaches_is_batched_per_slack_channel_and_nothing_is_lo
 
 @pytest.mark.django_db
 def test_unconfigured_channels_are_reported_when_a_worker_starts(caplog):
-    with caplog.at_level(logging.WARNING, logger="escalation.tasks"):
+    with caplog.at_level(logging.WARNING, logger="notifications.tasks"):
         tasks.report_unconfigured_channels()
     assert "Twilio credentials are not set" in caplog.text
     assert "Slack #support-critical: no incoming-webhook URL" in caplog.text

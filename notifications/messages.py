@@ -19,16 +19,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.html import linebreaks
 
+from escalation import selectors as sla_selectors
+from escalation import sla
 from tickets import placeholders
 from tickets.models import Message, Ticket
-
-from . import sla
 
 SIREN = "\U0001f6a8"  # the seed file's mis-encoded "ðŸš¨"
 
@@ -139,7 +138,7 @@ def template_for(key: str):
     cached = _templates.get(key)
     if cached is not None and _time.monotonic() - cached[0] <= TEMPLATE_TTL_SECONDS:
         return cached[1]
-    from .outbox_models import CommunicationTemplate
+    from .models import CommunicationTemplate
 
     stored = CommunicationTemplate.objects.filter(key=key).first()
     if stored is None:  # deleted by hand: fall back to the procedures document's text
@@ -173,11 +172,7 @@ def render(template, context: Mapping[str, str]) -> Rendered:
 # --- what the placeholders say about a ticket -------------------------------------------
 
 
-def when(value: datetime | None, *, missing: str = "to be confirmed") -> str:
-    if value is None:
-        return missing
-    local = value.astimezone(ZoneInfo(settings.TIME_ZONE))
-    return f"{local:%a} {local.day} {local:%b %Y, %H:%M %Z}"
+when = placeholders.when
 
 
 def every(update: sla.Span | None) -> str:
@@ -193,9 +188,7 @@ def every(update: sla.Span | None) -> str:
 
 
 def _update_target(ticket: Ticket) -> tuple[sla.Span | None, sla.Calendar]:
-    from . import selectors
-
-    entry = selectors.policy_book().entry(ticket.priority)
+    entry = sla_selectors.policy_book().entry(ticket.priority)
     return (entry.targets.update, entry.calendar) if entry else (None, sla.ALWAYS)
 
 
