@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "tickets",
     "escalation",
     "knowledge",
+    "surveys",
     "reports",
     "bench",
     "support",  # use cases across the apps and the doors that compose them: imports every app, none imports it

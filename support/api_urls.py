@@ -15,6 +15,11 @@ messages = views.MessageViewSet.as_view({"get": "list", "post": "create"})
 urlpatterns = [
     path("auth/token/", ticket_views.TokenView.as_view(), name="api-token"),
     re_path(rf"^tickets/(?P<reference>{ticket_views.REFERENCE_PATTERN})/messages/$", messages, name="ticket-messages"),
+    re_path(
+        rf"^tickets/(?P<reference>{ticket_views.REFERENCE_PATTERN})/rating/$",
+        views.RatingView.as_view(),
+        name="ticket-rating",
+    ),
     path("attachments/<uuid:id>/", downloads.AttachmentDownloadView.as_view(), name="api-attachment"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -117,8 +117,3 @@ class IsAgent(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return is_agent(request.user)
-
-
-def can_rate_ticket(user: User | AnonymousUser, ticket: Ticket) -> bool:
-    """Only the customer who filed the ticket rates it (not the desk, even for itself)."""
-    return user.is_authenticated and user.is_active and ticket.requester_id == user.pk

@@ -10,7 +10,7 @@ from django.http import Http404
 
 from . import permissions
 from .filters import TicketFilter
-from .models import Attachment, Message, Rating, Ticket, TicketEvent
+from .models import Attachment, Message, Ticket, TicketEvent
 
 # Active tickets first, then by priority (P0 first), then oldest first: the
 # columns of ticket_urgency_idx, so the first page is read from the index.
@@ -43,6 +43,13 @@ def ticket_get_visible_to(*, user: User | AnonymousUser, reference: str) -> Tick
     if ticket is None or not permissions.can_view_ticket(user, ticket):
         raise Http404("No such ticket.")
     return ticket
+
+
+def ticket_resolution_count(*, ticket: Ticket) -> int:
+    """How many times ``ticket`` has been resolved (a reopened ticket resolved again counts twice)."""
+    return TicketEvent.objects.filter(
+        ticket_id=ticket.pk, kind=TicketEvent.Kind.STATUS_CHANGED, new_value=Ticket.Status.RESOLVED
+    ).count()
 
 
 def message_list_visible_to(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
@@ -113,11 +120,3 @@ def agent_get(*, email: str) -> User | None:
 def message_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
     """The customer-facing thread: public messages only, whoever asks (agents included)."""
     return message_list_visible_to(user=user, ticket=ticket).filter(internal=False)
-
-
-# --- satisfaction ---
-
-
-def rating_of(*, ticket: Ticket) -> Rating | None:
-    """The ticket's rating, if its requester gave one."""
-    return Rating.objects.filter(ticket_id=ticket.pk).first()

@@ -7,17 +7,13 @@ a DomainError (nothing written) when a rule refuses it.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
-from django.core.signing import BadSignature, Signer, TimestampSigner, b62_decode, b62_encode
 from django.db import IntegrityError, transaction
 
 from sofacover.dbutil import insert_many, update_many
@@ -25,7 +21,7 @@ from sofacover.errors import Conflict, DomainError
 
 from . import permissions
 from .auth import normalise_email
-from .models import Attachment, Message, Rating, SurveyToken, Ticket, TicketEvent, reference_for
+from .models import Attachment, Message, Ticket, TicketEvent, reference_for
 from .uploads import CheckedUpload
 
 Status = Ticket.Status
@@ -603,127 +599,3 @@ def user_activate(*, user: User) -> User:
         user.is_active = True
         user.save(update_fields=["is_active"])
     return user
-
-
-# --- satisfaction ---
-
-RATING_CHANGE_WINDOW = timedelta(days=7)
-RATED_STATUSES = (Status.RESOLVED, Status.CLOSED)
-SURVEY_SALT = "tickets.survey.link"
-
-
-class TicketNotResolved(Conflict):
-    code = "ticket_not_resolved"
-
-
-class RatingLocked(Conflict):
-    code = "rating_locked"
-
-
-class SurveyLinkInvalid(DomainError):
-    """Forged, truncated or unknown: shown exactly like a link that never existed."""
-
-    code = "survey_link_invalid"
-    http_status = 404
-
-
-class SurveyLinkExpired(DomainError):
-    code = "survey_link_expired"
-    http_status = 410
-
-
-class SurveyLinkUsed(DomainError):
-    code = "survey_link_used"
-    http_status = 410
-
-
-def rating_can_change(rating: Rating, *, now: datetime) -> bool:
-    """A rating may be replaced for 7 days after it was first given."""
-    return now - rating.created_at <= RATING_CHANGE_WINDOW
-
-
-@transaction.atomic
-def rating_submit(*, ticket: Ticket, actor: User, score: int, comment: str = "", now: datetime) -> tuple[Rating, bool]:
-    """Rate a resolved or closed ticket as its requester; within 7 days a new rating replaces the old.
-
-    Returns the rating and whether it was created (False: replaced).
-
-    :raises NotAllowed: the actor is not the requester (agents included)
-    :raises DomainError: the score is not a whole number from 1 to 5
-    :raises TicketNotResolved: the ticket is still being worked on
-    :raises RatingLocked: the ticket was rated more than 7 days ago
-    """
-    if not permissions.can_rate_ticket(actor, ticket):
-        raise NotAllowed("Only the customer who filed this ticket can rate it.")
-    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-        raise DomainError("Choose a score from 1 to 5.", field="score")
-    ticket = _locked(ticket)
-    if ticket.status not in RATED_STATUSES:
-        raise TicketNotResolved("You can rate a ticket once it is resolved.")
-    comment = comment.strip()[:2000]
-    rating = Rating.objects.filter(ticket=ticket).first()
-    if rating is None:
-        rating = Rating.objects.create(ticket=ticket, score=score, comment=comment, created_at=now, updated_at=now)
-        return rating, True
-    if not rating_can_change(rating, now=now):
-        raise RatingLocked("This rating was given more than 7 days ago and can no longer be changed.")
-    rating.score, rating.comment, rating.updated_at = score, comment, now
-    rating.save(update_fields=["score", "comment", "updated_at"])
-    return rating, False
-
-
-class _SurveySigner(TimestampSigner):
-    """A TimestampSigner whose clock is the caller's ``now``."""
-
-    def __init__(self, *, now: datetime) -> None:
-        super().__init__(salt=SURVEY_SALT, algorithm="sha256")
-        self._now = now
-
-    def timestamp(self) -> str:
-        return b62_encode(int(self._now.timestamp()))
-
-
-def survey_link_issue(*, ticket: Ticket, now: datetime) -> str:
-    """A new single-use survey token for ``ticket``: signed, dated ``now``, 128 random bits."""
-    nonce = secrets.token_urlsafe(16)
-    SurveyToken.objects.create(ticket=ticket, nonce=nonce, created_at=now)
-    return _SurveySigner(now=now).sign(f"{ticket.pk}.{nonce}")
-
-
-def _survey_token_check(token: str, *, now: datetime) -> SurveyToken:
-    signer = _SurveySigner(now=now)
-    try:
-        # Signer.unsign checks the signature over "value:timestamp"; the age is checked against ``now``.
-        value, stamp = Signer.unsign(signer, token).rsplit(":", 1)
-        signed_at = b62_decode(stamp)
-    except (BadSignature, ValueError) as exc:
-        raise SurveyLinkInvalid("This survey link is not valid.") from exc
-    ticket_id, _, nonce = value.partition(".")
-    row = SurveyToken.objects.select_related("ticket__requester").filter(nonce=nonce).first() if nonce else None
-    if row is None or not hmac.compare_digest(row.nonce, nonce) or str(row.ticket_id) != ticket_id:
-        raise SurveyLinkInvalid("This survey link is not valid.")
-    if now.timestamp() - signed_at > settings.SURVEY_LINK_MAX_AGE.total_seconds():
-        raise SurveyLinkExpired("This survey link has expired.")
-    if row.used_at is not None:
-        raise SurveyLinkUsed("This survey link has already been used.")
-    return row
-
-
-def survey_link_open(*, token: str, now: datetime) -> SurveyToken:
-    """The survey token behind a link, if the link is genuine, unexpired and unused.
-
-    :raises SurveyLinkInvalid: forged, truncated, or for no survey we sent (404)
-    :raises SurveyLinkExpired: older than settings.SURVEY_LINK_MAX_AGE (410)
-    :raises SurveyLinkUsed: a rating was already given through it (410)
-    """
-    return _survey_token_check(token, now=now)
-
-
-@transaction.atomic
-def survey_link_rate(*, token: str, score: int, comment: str = "", now: datetime) -> Rating:
-    """Rate through an emailed link, on the requester's behalf; the link is spent by it."""
-    row = _survey_token_check(token, now=now)
-    if SurveyToken.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now) != 1:
-        raise SurveyLinkUsed("This survey link has already been used.")
-    rating, _ = rating_submit(ticket=row.ticket, actor=row.ticket.requester, score=score, comment=comment, now=now)
-    return rating

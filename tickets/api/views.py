@@ -254,35 +254,6 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         events = selectors.event_list_visible_to(user=request.user, ticket=self.get_object())
         return Response(s.TicketEventSerializer(events, many=True, context=self.get_serializer_context()).data)
 
-    @extend_schema(
-        summary="Rate a resolved ticket (its requester)",
-        description=(
-            "Score 1 to 5 and an optional comment, once the ticket is resolved or closed. One rating per "
-            "ticket; rating again within 7 days of the first rating replaces it (200), later it is refused (409). "
-            "Only the customer who filed the ticket may rate it: agents get 403, other customers 404."
-        ),
-        parameters=[REFERENCE],
-        request=s.RatingRequestSerializer,
-        responses={
-            201: s.RatingSerializer,
-            200: OpenApiResponse(s.RatingSerializer, description="An earlier rating was replaced."),
-            **errors(400, 403, 404, 409),
-        },
-    )
-    @action(detail=True, methods=["post"], filter_backends=[])
-    def rating(self, request: Request, reference: str) -> Response:
-        ticket = self.get_object()
-        if not permissions.can_rate_ticket(request.user, ticket):
-            raise services.NotAllowed("Only the customer who filed this ticket can rate it.")
-        data = s.RatingRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        rating, created = self.usecases.rate(
-            ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data
-        )
-        return Response(
-            s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
-
 
 @extend_schema_view(
     list=extend_schema(

@@ -41,8 +41,9 @@ from reports import metrics
 from reports.filters import ReportFilters, desk_zone
 from reports.models import DailyRollup, DurationHistogram, TicketFact
 from reports.rollup import rollup_rebuild
+from surveys.models import Rating
 from tickets import services as ticket_services
-from tickets.models import Rating, Ticket
+from tickets.models import Ticket
 
 CHILD_ENV = "SOFACOVER_BENCH_REPORTS_CHILD"
 TARGET_MS = 1000.0
