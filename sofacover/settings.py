@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "accounts",
     "tickets",
     "escalation",
     "knowledge",
@@ -136,7 +137,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- auth ---------------------------------------------------------------
-AUTHENTICATION_BACKENDS = ["tickets.auth.EmailBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.auth.EmailBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
