@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser, User
 from rest_framework import permissions
 
-from tickets.permissions import is_agent
+from accounts.permissions import is_agent
 
 from .models import Article
 

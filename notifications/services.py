@@ -34,12 +34,12 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 
+from accounts import permissions as roles
 from escalation import selectors as sla_selectors
 from escalation import sla
 from escalation.models import Escalation, SlaBreach
 from escalation.services import SlaHappened
 from sofacover.dbutil import insert_many
-from tickets import permissions as ticket_permissions
 from tickets.models import Ticket
 
 from . import messages, selectors
@@ -267,7 +267,7 @@ def _cached(key: tuple, load: Callable[[], Any]) -> Any:
 
 def agents_of_tier(tier: int) -> QuerySet[User]:
     return (
-        User.objects.filter(is_active=True, is_staff=True, groups__name=ticket_permissions.AGENT_GROUPS[tier])
+        User.objects.filter(is_active=True, is_staff=True, groups__name=roles.AGENT_GROUPS[tier])
         .select_related("responder")
         .order_by("pk")
     )
@@ -293,7 +293,7 @@ def on_call_of_tier(tier: int) -> list[User]:
 
 def managers() -> QuerySet[User]:
     return (
-        User.objects.filter(is_active=True, is_staff=True, groups__name=ticket_permissions.MANAGERS)
+        User.objects.filter(is_active=True, is_staff=True, groups__name=roles.MANAGERS)
         .select_related("responder")
         .order_by("pk")
     )

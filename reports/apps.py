@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class ReportsConfig(AppConfig):
     name = "reports"
-    verbose_name = "Reports and satisfaction"
+    verbose_name = "Reports"

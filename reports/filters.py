@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth.models import User
 
+from accounts import selectors as account_selectors
 from sofacover.errors import DomainError
-from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 
 DEFAULT_DAYS = 90
@@ -112,7 +112,7 @@ def filters_from_params(params: Mapping[str, str], *, today: date) -> ReportFilt
     agent = None
     agent_email = (params.get("agent") or "").strip()
     if agent_email:
-        agent = ticket_selectors.agent_get(email=agent_email)
+        agent = account_selectors.agent_get(email=agent_email)
         if agent is None:
             raise DomainError(f"No support agent has the address {agent_email}.", field="agent")
     return ReportFilters(

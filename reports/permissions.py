@@ -6,13 +6,13 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.http import Http404
 from rest_framework import permissions
 
-from tickets import permissions as ticket_permissions
+from accounts import permissions as roles
 
 VIEW_REPORTS = "reports.view_reports"
 
 
 def can_view_reports(user: User | AnonymousUser) -> bool:
-    return ticket_permissions.is_agent(user) and user.has_perm(VIEW_REPORTS)
+    return roles.is_agent(user) and user.has_perm(VIEW_REPORTS)
 
 
 class CanViewReports(permissions.BasePermission):
@@ -23,6 +23,6 @@ class CanViewReports(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if not hasattr(view, request.method.lower()):
             return True  # a method the view does not have: let it answer 405, as for everyone
-        if not ticket_permissions.is_agent(request.user):
+        if not roles.is_agent(request.user):
             raise Http404("Not found.")
         return request.user.has_perm(VIEW_REPORTS)

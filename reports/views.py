@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts import permissions as roles
+from accounts import selectors as account_selectors
 from sofacover.errors import DomainError
-from tickets import permissions as ticket_permissions
-from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 
 from . import export, metrics
@@ -31,7 +31,7 @@ def managers_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not ticket_permissions.is_agent(request.user):
+        if not roles.is_agent(request.user):
             raise Http404("Not found.")
         if not can_view_reports(request.user):
             raise PermissionDenied("Only managers may read the reports.")
@@ -81,7 +81,7 @@ def _form_context(request: HttpRequest) -> dict:
         "tiers": Ticket.Tier.choices,
         "categories": Ticket.Category.choices,
         "channels": Ticket.Channel.choices,
-        "agents": ticket_selectors.agent_list(),
+        "agents": account_selectors.agent_list(),
         "tables": list(export.TABLES),
         "time_zone": desk_zone().key,
     }

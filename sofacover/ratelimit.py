@@ -6,7 +6,7 @@ that address, while the account's owner, from any other address, gets in at once
 
 - LOGIN: the portal login, the agent console login and the API token endpoint share
   one pair of counters, so switching doors buys no attempts. Failures are counted
-  (tickets.auth.EmailBackend counts them, as every password check passes there);
+  (accounts.auth.EmailBackend counts them, as every password check passes there);
   successful logins are not.
 - PASSWORD_RESET and SIGNUP: every accepted request is counted, since each sends mail.
   account_mail_allowed() also caps the mail one address receives; it never changes
@@ -39,8 +39,8 @@ from django_ratelimit.exceptions import Ratelimited
 
 UNKNOWN = "0.0.0.0"
 # How an account is keyed: the address as the desk stores it. A path, resolved on use,
-# because tickets.auth itself counts login failures through this module.
-NORMALISE_ACCOUNT = "tickets.auth.normalise_email"
+# because accounts.auth itself counts login failures through this module.
+NORMALISE_ACCOUNT = "accounts.auth.normalise_email"
 SHARED_CACHES = (RedisCache, BaseMemcachedCache)
 
 

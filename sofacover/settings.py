@@ -66,10 +66,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "accounts",
     "tickets",
     "escalation",
     "notifications",
     "knowledge",
+    "surveys",
     "reports",
     "bench",
     "support",  # use cases across the apps and the doors that compose them: imports every app, none imports it
@@ -136,7 +138,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- auth ---------------------------------------------------------------
-AUTHENTICATION_BACKENDS = ["tickets.auth.EmailBackend"]
+AUTHENTICATION_BACKENDS = ["accounts.auth.EmailBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},

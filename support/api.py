@@ -3,13 +3,13 @@
 tickets.api.views holds the ticket and message views; here they are served with
 support.usecases (every change), the ticket representation with the SLA engine's
 deadlines, state and escalations, and the knowledge base's response templates for
-replies. POST escalate is here too: it is a use case.
+replies. POST escalate and POST rating are here too: each is a use case.
 """
 
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +17,10 @@ from rest_framework.views import APIView
 
 from escalation import api as escalation_api
 from knowledge import console as knowledge_console
+from surveys import api as survey_api
+from surveys import permissions as survey_permissions
 from tickets import selectors as ticket_selectors
+from tickets import services as ticket_services
 from tickets.api import serializers as ticket_serializers
 from tickets.api import views as ticket_views
 from tickets.api.views import ERRORS, REFERENCE
@@ -89,4 +92,33 @@ class EscalateView(APIView):
         return Response(
             escalation_api.EscalationSerializer(escalation, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
+        )
+
+
+class RatingView(APIView):
+    @extend_schema(
+        summary="Rate a resolved ticket (its requester)",
+        description=(
+            "Score 1 to 5 and an optional comment, once the ticket is resolved or closed. One rating per "
+            "ticket; rating again within 7 days of the first rating replaces it (200), later it is refused (409). "
+            "Only the customer who filed the ticket may rate it: agents get 403, other customers 404."
+        ),
+        parameters=[REFERENCE],
+        request=survey_api.RatingRequestSerializer,
+        responses={
+            201: survey_api.RatingSerializer,
+            200: OpenApiResponse(survey_api.RatingSerializer, description="An earlier rating was replaced."),
+            **_errors(400, 403, 404, 409),
+        },
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        ticket = ticket_selectors.ticket_get_visible_to(user=request.user, reference=reference)
+        if not survey_permissions.can_rate_ticket(request.user, ticket):
+            raise ticket_services.NotAllowed("Only the customer who filed this ticket can rate it.")
+        data = survey_api.RatingRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rating, created = usecases.rate(ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data)
+        return Response(
+            survey_api.RatingSerializer(rating).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )

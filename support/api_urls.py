@@ -2,6 +2,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
+from accounts import api as account_api
 from tickets.api import downloads
 from tickets.api import views as ticket_views
 
@@ -13,8 +14,13 @@ router.register("tickets", views.TicketViewSet, basename="ticket")
 messages = views.MessageViewSet.as_view({"get": "list", "post": "create"})
 
 urlpatterns = [
-    path("auth/token/", ticket_views.TokenView.as_view(), name="api-token"),
+    path("auth/token/", account_api.TokenView.as_view(), name="api-token"),
     re_path(rf"^tickets/(?P<reference>{ticket_views.REFERENCE_PATTERN})/messages/$", messages, name="ticket-messages"),
+    re_path(
+        rf"^tickets/(?P<reference>{ticket_views.REFERENCE_PATTERN})/rating/$",
+        views.RatingView.as_view(),
+        name="ticket-rating",
+    ),
     path("attachments/<uuid:id>/", downloads.AttachmentDownloadView.as_view(), name="api-attachment"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

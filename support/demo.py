@@ -1,4 +1,7 @@
-"""The demo desk's tickets, worked through the use cases like the desk would (tickets.demo has the data)."""
+"""The demo desk's tickets, worked through the use cases like the desk would.
+
+accounts.demo has the logins, tickets.demo what the tickets say.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from accounts import demo as account_demo
 from tickets import demo
 from tickets.models import Ticket
 
@@ -25,9 +29,9 @@ def demo_tickets_create(*, now: datetime) -> list[Ticket]:
     and tier appears; agents reply, write notes, assign, resolve and close;
     customers answer.
     """
-    users = {spec.email: user for spec, user, _ in demo.demo_users_ensure()}
-    customers = [users[demo.DEMO_CUSTOMER], *(users[spec.email] for spec in demo.EXTRA_CUSTOMERS)]
-    agents = {spec.tier: users[spec.email] for spec in demo.DEMO_USERS if spec.role == "agent"}
+    users = {spec.email: user for spec, user, _ in account_demo.demo_users_ensure()}
+    customers = [users[account_demo.DEMO_CUSTOMER], *(users[spec.email] for spec in account_demo.EXTRA_CUSTOMERS)]
+    agents = {spec.tier: users[spec.email] for spec in account_demo.DEMO_USERS if spec.role == "agent"}
     rng = random.Random(20260302)
     tickets = []
     for i in range(demo.DEMO_TICKET_COUNT):

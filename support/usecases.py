@@ -5,11 +5,12 @@ a command) and calls each app's services by name. Reading one tells you everythi
 it does; nothing else runs behind it (no signals). Side effects outside the database
 (mail, Slack, webhooks) are outbox rows written here and sent after commit.
 
-The apps: ``tickets`` (tickets, thread, timeline, ratings), ``escalation`` (SLA
-clock, escalations), ``notifications`` (who hears what: the outbox, routing,
-templates, delivery), ``knowledge`` (articles, deflection), ``reports`` (facts and
-daily rollup). Doors into the desk — the portal, the API,
-the console, tasks, commands and, next, the mail gateway and chat — call these.
+The apps: ``accounts`` (users and roles), ``tickets`` (tickets, thread, timeline),
+``escalation`` (SLA clock, escalations), ``notifications`` (who hears what: the
+outbox, routing, templates, delivery), ``knowledge`` (articles, deflection),
+``surveys`` (ratings, survey mail and links), ``reports`` (facts and daily rollup).
+Doors into the desk — the portal, the API, the console, tasks, commands and, next,
+the mail gateway and chat — call these.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ import escalation.services
 import knowledge.services
 import notifications.services
 import reports.rollup
-import reports.services
+import surveys.services
 import tickets.services
 from escalation.models import Escalation
 from sofacover.errors import DomainError
-from tickets.models import Message, Rating, Ticket
+from surveys.models import Rating
+from tickets.models import Message, Ticket
 from tickets.uploads import CheckedUpload
 
 Status = Ticket.Status
@@ -112,7 +114,7 @@ def _after_status_change(ticket: Ticket, *, now: datetime) -> None:
     escalation.services.sla_follow(ticket=ticket, now=now)
     if ticket.status == Status.RESOLVED and ticket.resolved_at == now:
         notifications.services.on_resolved(ticket=ticket, now=now)
-        reports.services.survey_send(ticket=ticket, now=now)
+        surveys.services.survey_send(ticket=ticket, now=now)
 
 
 @transaction.atomic
@@ -120,7 +122,7 @@ def resolve(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
     """An agent resolves the ticket, or its requester marks it solved.
 
     1. tickets resolves it; 2. escalation pauses the clock; 3. notifications queues the
-    resolution mail; 4. reports queues the survey; 5. reports refreshes the fact.
+    resolution mail; 4. surveys queues the survey; 5. reports refreshes the fact.
     """
     ticket = tickets.services.ticket_resolve(ticket=ticket, actor=actor, now=now)
     _after_status_change(ticket, now=now)
@@ -202,16 +204,16 @@ def escalate(
 
 @transaction.atomic
 def rate(*, ticket: Ticket, actor: User, score: int, now: datetime, comment: str = "") -> tuple[Rating, bool]:
-    """The requester rates a resolved ticket: tickets stores the rating, reports refreshes the fact."""
-    rating, created = tickets.services.rating_submit(ticket=ticket, actor=actor, score=score, comment=comment, now=now)
+    """The requester rates a resolved ticket: surveys stores the rating, reports refreshes the fact."""
+    rating, created = surveys.services.rating_submit(ticket=ticket, actor=actor, score=score, comment=comment, now=now)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
     return rating, created
 
 
 @transaction.atomic
 def rate_by_link(*, token: str, score: int, now: datetime, comment: str = "") -> Rating:
-    """A rating through the emailed survey link: tickets spends the link and stores it, reports refreshes the fact."""
-    rating = tickets.services.survey_link_rate(token=token, score=score, comment=comment, now=now)
+    """A rating through the emailed survey link: surveys spends the link and stores it, reports refreshes the fact."""
+    rating = surveys.services.survey_link_rate(token=token, score=score, comment=comment, now=now)
     reports.rollup.facts_refresh(ticket_ids=[rating.ticket_id])
     return rating
 

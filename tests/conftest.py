@@ -70,6 +70,13 @@ def admin_user(db):
     return make_user("admin@sofacoverpro.com", "admin")
 
 
+@pytest.fixture
+def customer_client(client, customer):
+    """The Django test client, signed in as ``customer``."""
+    client.force_login(customer)
+    return client
+
+
 def _api_client_for(user) -> APIClient:
     client = APIClient()
     if user is not None:

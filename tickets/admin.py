@@ -24,9 +24,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext
-from rest_framework.authtoken.admin import TokenAdmin
-from rest_framework.authtoken.models import TokenProxy
 
+from accounts import selectors as account_selectors
 from sofacover.errors import DomainError
 
 from . import permissions, selectors, services
@@ -116,7 +115,7 @@ class AssigneeFilter(admin.SimpleListFilter):
     parameter_name = "assignee"
 
     def lookups(self, request, model_admin):
-        agents = [(agent.username, user_label(agent)) for agent in selectors.agent_list()]
+        agents = [(agent.username, user_label(agent)) for agent in account_selectors.agent_list()]
         return [("me", "Mine"), ("none", "Unassigned"), *agents]
 
     def queryset(self, request, queryset):
@@ -336,7 +335,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "assignee":
-            kwargs["queryset"] = selectors.agent_list()
+            kwargs["queryset"] = account_selectors.agent_list()
             field = super().formfield_for_foreignkey(db_field, request, **kwargs)
             field.label_from_instance = agent_choice_label
             return field
@@ -509,29 +508,3 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(request, f"Refused {refusal}", messages.WARNING)
         if len(refused) > MAX_REFUSALS_SHOWN:
             self.message_user(request, f"… and {len(refused) - MAX_REFUSALS_SHOWN} more refused.", messages.WARNING)
-
-
-# API tokens are credentials: only superusers see or manage them in the console.
-class SuperuserTokenAdmin(TokenAdmin):
-    def _superuser(self, request: HttpRequest) -> bool:
-        return request.user.is_active and request.user.is_superuser
-
-    def has_module_permission(self, request):
-        return self._superuser(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._superuser(request)
-
-    def has_add_permission(self, request):
-        return self._superuser(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._superuser(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._superuser(request)
-
-
-if admin.site.is_registered(TokenProxy):
-    admin.site.unregister(TokenProxy)
-admin.site.register(TokenProxy, SuperuserTokenAdmin)

@@ -2,9 +2,9 @@
 
 Two kinds of data, both relative to a ``now`` the caller reads once:
 
-- the demo desk (``seed_demo``): a handful of logins and a few dozen tickets
-  written through the services, so timelines and first responses are exactly
-  what the desk itself would have recorded;
+- the demo desk (``seed_demo``): a few dozen tickets for the logins of
+  accounts.demo, written through the use cases (support.demo), so timelines
+  and first responses are exactly what the desk itself would have recorded;
 - load data (``seed_demo --tickets N``, ``bench``): many realistic tickets built
   in memory and inserted in bulk by ``bulk.tickets_bulk_load``.
 """
@@ -18,42 +18,14 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 
-from . import bulk, permissions, services
-from .auth import normalise_email
+from accounts import demo as account_demo
+from accounts import permissions as roles
+
+from . import bulk
 from .models import Ticket, TicketEvent
 
 Priority, Status, Category, Channel = Ticket.Priority, Ticket.Status, Ticket.Category, Ticket.Channel
 
-DEMO_PASSWORD = "demo-password-123"
-
-
-@dataclass(frozen=True)
-class DemoUser:
-    email: str
-    role: str
-    tier: int | None = None
-    first_name: str = ""
-    last_name: str = ""
-
-    @property
-    def role_label(self) -> str:
-        return f"agent, tier {self.tier}" if self.role == "agent" else self.role
-
-
-DEMO_CUSTOMER = "customer@example.com"
-DEMO_USERS: tuple[DemoUser, ...] = (
-    DemoUser(DEMO_CUSTOMER, "customer", first_name="Casey", last_name="Morgan"),
-    DemoUser("tier1@sofacoverpro.com", "agent", 1, "Tina", "Fletcher"),
-    DemoUser("tier2@sofacoverpro.com", "agent", 2, "Omar", "Haddad"),
-    DemoUser("tier3@sofacoverpro.com", "agent", 3, "Lena", "Kowalski"),
-    DemoUser("manager@sofacoverpro.com", "manager", first_name="Maria", last_name="Santos"),
-    DemoUser("admin@sofacoverpro.com", "admin", first_name="Alex", last_name="Reid"),
-)
-# Two more customers so the queue is not one person's.
-EXTRA_CUSTOMERS: tuple[DemoUser, ...] = (
-    DemoUser("priya.shah@example.com", "customer", first_name="Priya", last_name="Shah"),
-    DemoUser("tom.baker@example.net", "customer", first_name="Tom", last_name="Baker"),
-)
 DEMO_TICKET_COUNT = 36
 
 
@@ -419,37 +391,6 @@ RESOLUTION_MINUTES = {
 AUTO_CLOSE_AFTER = timedelta(days=7)
 
 
-# --- users --------------------------------------------------------------------
-
-
-def user_ensure(spec: DemoUser, *, password: str | None) -> tuple[User, bool]:
-    """The user for ``spec``, created through the service if the address is new."""
-    existing = User.objects.filter(username=normalise_email(spec.email)).first()
-    if existing is not None:
-        return existing, False
-    user = services.user_create(
-        email=spec.email,
-        password=password,
-        role=spec.role,
-        tier=spec.tier,
-        first_name=spec.first_name,
-        last_name=spec.last_name,
-    )
-    return user, True
-
-
-def demo_users_ensure() -> list[tuple[DemoUser, User, bool]]:
-    """Every demo login and extra customer; existing accounts keep their passwords."""
-    return [(spec, *user_ensure(spec, password=DEMO_PASSWORD)) for spec in (*DEMO_USERS, *EXTRA_CUSTOMERS)]
-
-
-def load_customers_ensure(count: int) -> list[User]:
-    """Customers who own load tickets. They cannot log in (unusable passwords, no hashing cost)."""
-    wanted = [f"load-customer-{n:04d}@example.com" for n in range(1, count + 1)]
-    found = {user.username: user for user in User.objects.filter(username__in=wanted)}
-    return [found.get(email) or user_ensure(DemoUser(email, "customer"), password=None)[0] for email in wanted]
-
-
 # --- the demo desk, through the services --------------------------------------
 
 STATUS_CYCLE = (Status.NEW, Status.OPEN, Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED)
@@ -457,7 +398,7 @@ CHANNEL_CYCLE = (Channel.PORTAL, Channel.EMAIL, Channel.CHAT, Channel.PHONE, Cha
 
 
 def demo_tickets_exist() -> bool:
-    return Ticket.objects.filter(requester__username=DEMO_CUSTOMER).exists()
+    return Ticket.objects.filter(requester__username=account_demo.DEMO_CUSTOMER).exists()
 
 
 # --- load data, in bulk ---------------------------------------------------------
@@ -487,7 +428,7 @@ def load_tickets_build(
     rng = random.Random(seed)
     by_tier: dict[int, list[User]] = {}
     for agent in agents:
-        by_tier.setdefault(permissions.agent_tier(agent) or 0, []).append(agent)
+        by_tier.setdefault(roles.agent_tier(agent) or 0, []).append(agent)
     for n in range(count):
         priority = _weighted(rng, PRIORITY_WEIGHTS)
         scenario = rng.choice(SCENARIOS_BY_PRIORITY[priority])
@@ -658,8 +599,3 @@ def load_tickets_create(
         batch_size=batch_size,
         on_batch=on_batch,
     )
-
-
-def demo_agents() -> list[User]:
-    emails = [spec.email for spec in DEMO_USERS if spec.role == "agent"]
-    return list(User.objects.filter(username__in=emails).order_by("username"))

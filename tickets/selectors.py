@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404
+
+from accounts import permissions as roles
 
 from . import permissions
 from .filters import TicketFilter
-from .models import Attachment, Message, Rating, Ticket, TicketEvent
+from .models import Attachment, Message, Ticket, TicketEvent
 
 # Active tickets first, then by priority (P0 first), then oldest first: the
 # columns of ticket_urgency_idx, so the first page is read from the index.
@@ -22,7 +24,7 @@ def ticket_list_visible_to(
 ) -> QuerySet[Ticket]:
     """Tickets ``user`` may see, filtered by the declared filters only, most urgent first."""
     tickets = Ticket.objects.select_related("requester", "assignee")
-    if not permissions.is_agent(user):
+    if not roles.is_agent(user):
         tickets = tickets.filter(requester_id=user.pk) if user.is_authenticated else tickets.none()
     tickets = tickets.order_by(*URGENCY_ORDER)
     if filters is None:
@@ -45,6 +47,13 @@ def ticket_get_visible_to(*, user: User | AnonymousUser, reference: str) -> Tick
     return ticket
 
 
+def ticket_resolution_count(*, ticket: Ticket) -> int:
+    """How many times ``ticket`` has been resolved (a reopened ticket resolved again counts twice)."""
+    return TicketEvent.objects.filter(
+        ticket_id=ticket.pk, kind=TicketEvent.Kind.STATUS_CHANGED, new_value=Ticket.Status.RESOLVED
+    ).count()
+
+
 def message_list_visible_to(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
     messages = (
         Message.objects.filter(ticket=ticket)
@@ -52,14 +61,14 @@ def message_list_visible_to(*, user: User | AnonymousUser, ticket: Ticket) -> Qu
         .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
         .order_by("created_at", "id")
     )
-    if not permissions.is_agent(user):
+    if not roles.is_agent(user):
         messages = messages.filter(internal=False)
     return messages
 
 
 def event_list_visible_to(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[TicketEvent]:
     events = TicketEvent.objects.filter(ticket=ticket).select_related("actor").order_by("at", "id")
-    if not permissions.is_agent(user):
+    if not roles.is_agent(user):
         events = events.filter(internal=False)
     return events
 
@@ -84,40 +93,9 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def agent_list() -> QuerySet[User]:
-    """Users who can be assigned tickets."""
-    return (
-        User.objects.filter(is_active=True, is_staff=True)
-        .filter(
-            Q(is_superuser=True)
-            | Q(
-                groups__name__in=[
-                    *permissions.AGENT_GROUPS.values(),
-                    permissions.MANAGERS,
-                    permissions.ADMINS,
-                ]
-            )
-        )
-        .distinct()
-        .order_by("username")
-    )
-
-
-def agent_get(*, email: str) -> User | None:
-    return agent_list().filter(username=email.strip().lower()).first()
-
-
-# --- portal accounts ---
+# --- portal ---
 
 
 def message_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
     """The customer-facing thread: public messages only, whoever asks (agents included)."""
     return message_list_visible_to(user=user, ticket=ticket).filter(internal=False)
-
-
-# --- satisfaction ---
-
-
-def rating_of(*, ticket: Ticket) -> Rating | None:
-    """The ticket's rating, if its requester gave one."""
-    return Rating.objects.filter(ticket_id=ticket.pk).first()

@@ -7,25 +7,19 @@ a DomainError (nothing written) when a rule refuses it.
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.contrib.auth.hashers import make_password
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.core.signing import BadSignature, Signer, TimestampSigner, b62_decode, b62_encode
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from sofacover.dbutil import insert_many, update_many
 from sofacover.errors import Conflict, DomainError
 
 from . import permissions
-from .auth import normalise_email
-from .models import Attachment, Message, Rating, SurveyToken, Ticket, TicketEvent, reference_for
+from .models import Attachment, Message, Ticket, TicketEvent, reference_for
 from .uploads import CheckedUpload
 
 Status = Ticket.Status
@@ -50,10 +44,6 @@ class OutsideYourTier(NotAllowed):
     code = "outside_your_tier"
 
 
-class UserExists(Conflict):
-    code = "user_exists"
-
-
 # Which status may follow which. "new" is only ever the first status.
 TRANSITIONS: dict[str, frozenset[str]] = {
     Status.NEW: frozenset({Status.OPEN, Status.PENDING_CUSTOMER, Status.RESOLVED, Status.CLOSED}),
@@ -74,57 +64,6 @@ def transition_or_raise(ticket: Ticket, *, to: str) -> None:
             f"A {Status(ticket.status).label.lower()} ticket cannot become {Status(to).label.lower()}.",
             field="status",
         )
-
-
-# --- users ------------------------------------------------------------------
-
-
-@transaction.atomic
-def user_create(
-    *,
-    email: str,
-    password: str | None,
-    role: str,
-    tier: int | None = None,
-    first_name: str = "",
-    last_name: str = "",
-    is_active: bool = True,
-) -> User:
-    """Create a desk user whose username is the normalised email; agents and managers are staff.
-
-    :raises UserExists: if the address is taken
-    :raises DomainError: for an unknown role or a missing/invalid tier
-    """
-    if role not in permissions.ROLE_CHOICES:
-        raise DomainError(f"Unknown role {role!r}; choose one of {', '.join(permissions.ROLE_CHOICES)}.")
-    if role == "agent" and tier not in permissions.AGENT_GROUPS:
-        raise DomainError("Agents need a tier: 1, 2 or 3.", field="tier")
-    if role != "agent" and tier is not None:
-        raise DomainError("Only agents have a tier.", field="tier")
-    email = normalise_email(email)
-    if User.objects.filter(username=email).exists():
-        raise UserExists(f"A user with the address {email} already exists.", field="email")
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(
-                username=email,
-                email=email,
-                password=password,
-                first_name=first_name,
-                last_name=last_name,
-                is_staff=role != "customer",
-                is_superuser=role == "admin",
-                is_active=is_active,
-            )
-    except IntegrityError as exc:  # lost a race with the same address
-        raise UserExists(f"A user with the address {email} already exists.", field="email") from exc
-    group_name = {
-        "customer": permissions.CUSTOMERS,
-        "manager": permissions.MANAGERS,
-        "admin": permissions.ADMINS,
-    }.get(role) or permissions.AGENT_GROUPS[tier or 1]
-    user.groups.add(Group.objects.get(name=group_name))
-    return user
 
 
 # --- tickets ----------------------------------------------------------------
@@ -567,163 +506,3 @@ def tickets_delete(*, ticket_ids: Sequence[int]) -> int:
     """Delete tickets with everything that hangs off them (the console's superuser delete); return how many."""
     deleted, _ = Ticket.objects.filter(pk__in=ticket_ids).delete()
     return deleted
-
-
-# --- portal accounts ---
-
-
-@transaction.atomic
-def customer_sign_up(*, email: str, password: str, name: str) -> tuple[User, bool]:
-    """Create an inactive customer for a new address; return the existing user for a known one.
-
-    The caller tells the two apart only to choose which email to send, never in
-    what it shows, so sign-up does not reveal which addresses have accounts. Nor
-    does its timing: the password is hashed on both paths (the hashing is almost
-    all of the work), and stored only for a new account.
-    """
-    try:
-        with transaction.atomic():
-            user = user_create(
-                email=email,
-                password=password,
-                role="customer",
-                first_name=name.strip()[:150],
-                is_active=False,
-            )
-    except UserExists:
-        make_password(password)  # the hashing user_create did not do
-        return User.objects.get(username=normalise_email(email)), False
-    return user, True
-
-
-@transaction.atomic
-def user_activate(*, user: User) -> User:
-    """Activate a customer who followed the link in their sign-up email."""
-    if not user.is_active:
-        user.is_active = True
-        user.save(update_fields=["is_active"])
-    return user
-
-
-# --- satisfaction ---
-
-RATING_CHANGE_WINDOW = timedelta(days=7)
-RATED_STATUSES = (Status.RESOLVED, Status.CLOSED)
-SURVEY_SALT = "tickets.survey.link"
-
-
-class TicketNotResolved(Conflict):
-    code = "ticket_not_resolved"
-
-
-class RatingLocked(Conflict):
-    code = "rating_locked"
-
-
-class SurveyLinkInvalid(DomainError):
-    """Forged, truncated or unknown: shown exactly like a link that never existed."""
-
-    code = "survey_link_invalid"
-    http_status = 404
-
-
-class SurveyLinkExpired(DomainError):
-    code = "survey_link_expired"
-    http_status = 410
-
-
-class SurveyLinkUsed(DomainError):
-    code = "survey_link_used"
-    http_status = 410
-
-
-def rating_can_change(rating: Rating, *, now: datetime) -> bool:
-    """A rating may be replaced for 7 days after it was first given."""
-    return now - rating.created_at <= RATING_CHANGE_WINDOW
-
-
-@transaction.atomic
-def rating_submit(*, ticket: Ticket, actor: User, score: int, comment: str = "", now: datetime) -> tuple[Rating, bool]:
-    """Rate a resolved or closed ticket as its requester; within 7 days a new rating replaces the old.
-
-    Returns the rating and whether it was created (False: replaced).
-
-    :raises NotAllowed: the actor is not the requester (agents included)
-    :raises DomainError: the score is not a whole number from 1 to 5
-    :raises TicketNotResolved: the ticket is still being worked on
-    :raises RatingLocked: the ticket was rated more than 7 days ago
-    """
-    if not permissions.can_rate_ticket(actor, ticket):
-        raise NotAllowed("Only the customer who filed this ticket can rate it.")
-    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-        raise DomainError("Choose a score from 1 to 5.", field="score")
-    ticket = _locked(ticket)
-    if ticket.status not in RATED_STATUSES:
-        raise TicketNotResolved("You can rate a ticket once it is resolved.")
-    comment = comment.strip()[:2000]
-    rating = Rating.objects.filter(ticket=ticket).first()
-    if rating is None:
-        rating = Rating.objects.create(ticket=ticket, score=score, comment=comment, created_at=now, updated_at=now)
-        return rating, True
-    if not rating_can_change(rating, now=now):
-        raise RatingLocked("This rating was given more than 7 days ago and can no longer be changed.")
-    rating.score, rating.comment, rating.updated_at = score, comment, now
-    rating.save(update_fields=["score", "comment", "updated_at"])
-    return rating, False
-
-
-class _SurveySigner(TimestampSigner):
-    """A TimestampSigner whose clock is the caller's ``now``."""
-
-    def __init__(self, *, now: datetime) -> None:
-        super().__init__(salt=SURVEY_SALT, algorithm="sha256")
-        self._now = now
-
-    def timestamp(self) -> str:
-        return b62_encode(int(self._now.timestamp()))
-
-
-def survey_link_issue(*, ticket: Ticket, now: datetime) -> str:
-    """A new single-use survey token for ``ticket``: signed, dated ``now``, 128 random bits."""
-    nonce = secrets.token_urlsafe(16)
-    SurveyToken.objects.create(ticket=ticket, nonce=nonce, created_at=now)
-    return _SurveySigner(now=now).sign(f"{ticket.pk}.{nonce}")
-
-
-def _survey_token_check(token: str, *, now: datetime) -> SurveyToken:
-    signer = _SurveySigner(now=now)
-    try:
-        # Signer.unsign checks the signature over "value:timestamp"; the age is checked against ``now``.
-        value, stamp = Signer.unsign(signer, token).rsplit(":", 1)
-        signed_at = b62_decode(stamp)
-    except (BadSignature, ValueError) as exc:
-        raise SurveyLinkInvalid("This survey link is not valid.") from exc
-    ticket_id, _, nonce = value.partition(".")
-    row = SurveyToken.objects.select_related("ticket__requester").filter(nonce=nonce).first() if nonce else None
-    if row is None or not hmac.compare_digest(row.nonce, nonce) or str(row.ticket_id) != ticket_id:
-        raise SurveyLinkInvalid("This survey link is not valid.")
-    if now.timestamp() - signed_at > settings.SURVEY_LINK_MAX_AGE.total_seconds():
-        raise SurveyLinkExpired("This survey link has expired.")
-    if row.used_at is not None:
-        raise SurveyLinkUsed("This survey link has already been used.")
-    return row
-
-
-def survey_link_open(*, token: str, now: datetime) -> SurveyToken:
-    """The survey token behind a link, if the link is genuine, unexpired and unused.
-
-    :raises SurveyLinkInvalid: forged, truncated, or for no survey we sent (404)
-    :raises SurveyLinkExpired: older than settings.SURVEY_LINK_MAX_AGE (410)
-    :raises SurveyLinkUsed: a rating was already given through it (410)
-    """
-    return _survey_token_check(token, now=now)
-
-
-@transaction.atomic
-def survey_link_rate(*, token: str, score: int, comment: str = "", now: datetime) -> Rating:
-    """Rate through an emailed link, on the requester's behalf; the link is spent by it."""
-    row = _survey_token_check(token, now=now)
-    if SurveyToken.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now) != 1:
-        raise SurveyLinkUsed("This survey link has already been used.")
-    rating, _ = rating_submit(ticket=row.ticket, actor=row.ticket.requester, score=score, comment=comment, now=now)
-    return rating

@@ -16,8 +16,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from sofacover.errors import DomainError
 from support import usecases
-from tickets import selectors, services
-from tickets.portal.survey import RatingForm
+from surveys import services
+from surveys.portal import RatingForm
+from tickets import selectors
 
 ERROR_PAGES = {
     services.SurveyLinkInvalid: (
@@ -38,7 +39,7 @@ ERROR_PAGES = {
 
 def _link_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
     title, text = ERROR_PAGES.get(type(exc), ("Cannot rate", exc.message))
-    return render(request, "tickets/portal/survey_error.html", {"title": title, "text": text}, status=exc.http_status)
+    return render(request, "surveys/portal/survey_error.html", {"title": title, "text": text}, status=exc.http_status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -59,9 +60,9 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
-            return render(request, "tickets/portal/survey_thanks.html", {"ticket": link.ticket})
+            return render(request, "surveys/portal/survey_thanks.html", {"ticket": link.ticket})
     status = 400 if form.errors else 200
-    return render(request, "tickets/portal/survey.html", {"ticket": link.ticket, "form": form}, status=status)
+    return render(request, "surveys/portal/survey.html", {"ticket": link.ticket, "form": form}, status=status)
 
 
 @require_POST

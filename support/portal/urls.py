@@ -1,13 +1,14 @@
 from django.urls import path
 
-from tickets.portal import views as accounts
+from accounts.portal import views as accounts
+from tickets.portal import views as ticket_pages
 
 from . import survey, views
 
 app_name = "portal"
 
 urlpatterns = [
-    path("", accounts.home, name="home"),
+    path("", ticket_pages.home, name="home"),
     # accounts
     path("login/", accounts.LoginView.as_view(), name="login"),
     path("logout/", accounts.LogoutView.as_view(), name="logout"),
@@ -23,13 +24,13 @@ urlpatterns = [
     ),
     path("password-reset/complete/", accounts.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
     # tickets
-    path("tickets/", accounts.ticket_list, name="ticket-list"),
+    path("tickets/", ticket_pages.ticket_list, name="ticket-list"),
     path("tickets/new/", views.ticket_new, name="ticket-new"),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket-detail"),
     path("tickets/<str:reference>/reply/", views.ticket_reply, name="ticket-reply"),
     path("tickets/<str:reference>/resolve/", views.ticket_resolve, name="ticket-resolve"),
     path("tickets/<str:reference>/reopen/", views.ticket_reopen, name="ticket-reopen"),
-    path("attachments/<uuid:uuid>/", accounts.attachment_download, name="attachment"),
+    path("attachments/<uuid:uuid>/", ticket_pages.attachment_download, name="attachment"),
     # satisfaction
     path("tickets/<str:reference>/rating/", survey.ticket_rate, name="ticket-rating"),
     path("survey/<str:token>/", survey.survey, name="survey"),

@@ -24,9 +24,9 @@ from knowledge.portal import views as knowledge_portal
 from sofacover import ratelimit as limits
 from sofacover.errors import DomainError
 from support import usecases
+from surveys import portal as survey_portal
 from tickets import selectors
 from tickets.models import Ticket
-from tickets.portal import survey
 from tickets.portal.forms import ReplyForm, TicketForm
 
 # --- rate limits: rates are read from settings on every request, so tests can lower them ---
@@ -95,10 +95,10 @@ def _render_ticket_form(request: HttpRequest, form: TicketForm, *, subject: str,
 
 def ticket_panels(request: HttpRequest, ticket: Ticket) -> list[str]:
     """The ticket page's sections below the facts, in order: the SLA promise and "ask to escalate"
-    (escalation), then the rating prompt (tickets' satisfaction). Each returns HTML or None."""
+    (escalation), then the rating prompt (surveys). Each returns HTML or None."""
     panels = (
         escalation_portal.ticket_sla_panel(request, ticket),
-        survey.rating_panel(request, ticket),
+        survey_portal.rating_panel(request, ticket),
     )
     return [html for html in panels if html]
 

@@ -10,11 +10,12 @@ from django.db.models import F
 from bench.management.commands import bench_reports
 from escalation.models import SlaBreach
 from reports.filters import ReportFilters
+from surveys.models import Rating
 from tests.reports.test_rollup import assert_rollup_equals_live
 from tests.reports.world import NOW
 from tests.tickets.factories import make_user
 from tickets import demo
-from tickets.models import Rating, Ticket
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 

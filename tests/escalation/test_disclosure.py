@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
+from accounts import permissions
 from notifications.models import Notification
 from support import usecases
 from tests.tickets.factories import T0, TicketFactory, make_user
-from tickets import permissions
 
 pytestmark = pytest.mark.django_db
 CANARY = "CANARY-escalation-note-7f3a"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import factory
 from django.contrib.auth.models import User
 
+from accounts import services
 from support import usecases
-from tickets import services
 from tickets.models import Message, Ticket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -1,25 +1,21 @@
-"""add_user and seed_demo (demo desk and bulk load)."""
+"""seed_demo (demo desk and bulk load)."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from datetime import timedelta
 from io import StringIO
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count
 
+from accounts import demo as account_demo
+from accounts import permissions
 from tests.tickets.factories import T0, make_user
-from tickets import bulk, demo, permissions
+from tickets import bulk, demo
 from tickets.models import Message, Ticket, TicketEvent, reference_for
 
 pytestmark = pytest.mark.django_db
@@ -39,98 +35,6 @@ def counts() -> dict[str, int]:
         "messages": Message.objects.count(),
         "events": TicketEvent.objects.count(),
     }
-
-
-class TestAddUser:
-    @pytest.mark.parametrize(
-        ("role", "tier", "agent", "manager"),
-        [
-            ("customer", None, False, False),
-            ("agent", 1, True, False),
-            ("agent", 2, True, False),
-            ("agent", 3, True, False),
-            ("manager", None, True, True),
-            ("admin", None, True, True),
-        ],
-    )
-    def test_creates_a_user_of_each_role(self, role, tier, agent, manager):
-        args = ["add_user", "New.Person@Example.com", "--role", role, "--password", "a-good-long-password"]
-        if tier:
-            args += ["--tier", str(tier)]
-        out = run(*args, "--first-name", "New", "--last-name", "Person")
-
-        user = User.objects.get(username="new.person@example.com")
-        assert "Created" in out
-        assert "a-good-long-password" not in out
-        assert (user.first_name, user.last_name) == ("New", "Person")
-        assert permissions.is_agent(user) is agent
-        assert permissions.is_manager(user) is manager
-        assert permissions.agent_tier(user) == tier
-        assert user.is_staff is (role != "customer")
-        assert user.is_superuser is (role == "admin")
-        assert authenticate(username="new.person@example.com", password="a-good-long-password") == user
-
-    def test_generates_a_strong_password_and_prints_it_once(self):
-        out = run("add_user", "gen@example.com", "--role", "customer")
-
-        password = re.search(r"Password \(shown only this once\): (\S+)", out).group(1)
-        assert len(password) >= 16
-        assert out.count(password) == 1
-        assert authenticate(username="gen@example.com", password=password) is not None
-
-    def test_generated_passwords_differ(self):
-        out1 = run("add_user", "one@example.com", "--role", "customer")
-        out2 = run("add_user", "two@example.com", "--role", "customer")
-        assert out1.split(": ")[-1] != out2.split(": ")[-1]
-
-    @pytest.mark.parametrize(
-        ("args", "message"),
-        [
-            (["not-an-email", "--role", "customer"], "is not a valid email address"),
-            (["someone@", "--role", "customer"], "is not a valid email address"),
-            (["agent@sofacoverpro.com", "--role", "agent"], "Agents need a tier"),
-            (["bob@example.com", "--role", "customer", "--tier", "2"], "Only agents have a tier"),
-            (["boss@sofacoverpro.com", "--role", "manager", "--tier", "1"], "Only agents have a tier"),
-            (["x@example.com", "--role", "agent", "--tier", "4"], "invalid choice"),
-            (["x@example.com", "--role", "owner"], "invalid choice"),
-            (["x@example.com", "--role", "customer", "--password", "  "], "must not be empty"),
-        ],
-    )
-    def test_refuses_bad_input_with_a_clear_message(self, args, message):
-        with pytest.raises(CommandError, match=message):
-            run("add_user", *args)
-        assert User.objects.count() == 0
-
-    def test_refuses_an_existing_address_whatever_its_case(self, customer):
-        with pytest.raises(CommandError, match=r"alice@example\.com already exists"):
-            run("add_user", "ALICE@example.com", "--role", "agent", "--tier", "1")
-        assert User.objects.count() == 1
-
-    def test_exits_non_zero_without_a_traceback_from_the_command_line(self, tmp_path):
-        env = {
-            **os.environ,
-            "SOFACOVER_VAR_DIR": str(tmp_path),
-            "DJANGO_SETTINGS_MODULE": "sofacover.settings",
-        }
-        env.pop("DATABASE_URL", None)
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(Path(settings.BASE_DIR) / "manage.py"),
-                "add_user",
-                "nope",
-                "--role",
-                "customer",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert result.returncode == 1
-        assert "is not a valid email address" in result.stderr
-        assert "Traceback" not in result.stderr
 
 
 @pytest.fixture
@@ -161,11 +65,11 @@ class TestSeedDemo:
 
     def test_tickets_come_from_several_customers(self, seeded):
         requesters = set(Ticket.objects.values_list("requester__username", flat=True))
-        assert requesters == {demo.DEMO_CUSTOMER, *(spec.email for spec in demo.EXTRA_CUSTOMERS)}
+        assert requesters == {account_demo.DEMO_CUSTOMER, *(spec.email for spec in account_demo.EXTRA_CUSTOMERS)}
 
     def test_demo_logins_work_with_their_roles(self, seeded):
-        for spec in (*demo.DEMO_USERS, *demo.EXTRA_CUSTOMERS):
-            user = authenticate(username=spec.email, password=demo.DEMO_PASSWORD)
+        for spec in (*account_demo.DEMO_USERS, *account_demo.EXTRA_CUSTOMERS):
+            user = authenticate(username=spec.email, password=account_demo.DEMO_PASSWORD)
             assert user is not None, spec.email
             assert permissions.is_agent(user) is (spec.role != "customer")
             assert permissions.agent_tier(user) == spec.tier
@@ -174,7 +78,7 @@ class TestSeedDemo:
     def test_prints_the_logins_and_urls_for_the_port(self, monkeypatch):
         monkeypatch.setenv("PORT", "8123")
         out = run("seed_demo")
-        for spec in demo.DEMO_USERS:
+        for spec in account_demo.DEMO_USERS:
             assert spec.email in out
         assert "agent, tier 2" in out
         assert "demo-password-123" in out
@@ -188,7 +92,7 @@ class TestSeedDemo:
     def test_keeps_the_password_of_an_existing_user(self):
         make_user("tier1@sofacoverpro.com", "agent", tier=1)
         run("seed_demo")
-        assert authenticate(username="tier1@sofacoverpro.com", password=demo.DEMO_PASSWORD) is None
+        assert authenticate(username="tier1@sofacoverpro.com", password=account_demo.DEMO_PASSWORD) is None
         assert User.objects.filter(username="tier1@sofacoverpro.com").count() == 1
 
     def test_tickets_were_created_over_the_last_two_weeks(self, seeded):
@@ -242,7 +146,7 @@ class TestSeedDemoBulk:
     def test_load_tickets_respect_the_rules(self, seeded):
         run("seed_demo", "--tickets", "30")
         new = Ticket.objects.exclude(
-            requester__username__in=[demo.DEMO_CUSTOMER, "priya.shah@example.com", "tom.baker@example.net"]
+            requester__username__in=[account_demo.DEMO_CUSTOMER, "priya.shah@example.com", "tom.baker@example.net"]
         )
         assert new.count() == 30
         for ticket in new.prefetch_related("messages", "events"):
@@ -265,7 +169,9 @@ class TestSeedDemoBulk:
     def test_a_larger_load_is_mostly_finished_work_with_a_live_queue(self, seeded):
         run("seed_demo", "--tickets", "400")
         statuses = dict(
-            Ticket.objects.exclude(requester__username=demo.DEMO_CUSTOMER).values_list("status").annotate(n=Count("id"))
+            Ticket.objects.exclude(requester__username=account_demo.DEMO_CUSTOMER)
+            .values_list("status")
+            .annotate(n=Count("id"))
         )
         assert statuses[Status.CLOSED] + statuses[Status.RESOLVED] > 200
         assert statuses.get(Status.NEW, 0) + statuses.get(Status.OPEN, 0) > 0

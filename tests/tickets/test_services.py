@@ -160,18 +160,3 @@ class TestCloseResolved:
         old.refresh_from_db()
         fresh.refresh_from_db()
         assert (old.status, fresh.status) == (Status.CLOSED, Status.RESOLVED)
-
-
-class TestUserCreate:
-    def test_agents_are_staff_in_their_tier_group(self):
-        from tickets import permissions
-
-        user = services.user_create(email="T2@Example.com", password="x" * 12, role="agent", tier=2)
-        assert user.username == "t2@example.com"
-        assert user.is_staff
-        assert permissions.is_agent(user)
-        assert permissions.agent_tier(user) == 2
-
-    def test_refuses_a_taken_address(self, customer):
-        with pytest.raises(services.UserExists):
-            services.user_create(email="ALICE@example.com", password="x" * 12, role="customer")

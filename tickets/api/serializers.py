@@ -13,9 +13,10 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts import permissions as roles
+from accounts import selectors as account_selectors
 from sofacover.parsers import StrictJSONTypes
 
-from .. import permissions, selectors
 from ..models import Attachment, Message, Ticket, TicketEvent
 
 MAX_SUBJECT = 200
@@ -42,7 +43,7 @@ class AgentEmailField(serializers.CharField):
             validate_email(email)
         except DjangoValidationError:
             self.fail("invalid_email")
-        agent = selectors.agent_get(email=email)
+        agent = account_selectors.agent_get(email=email)
         if agent is None:
             self.fail("not_agent", value=email)
         return agent
@@ -64,12 +65,12 @@ def viewer_of(field: serializers.Field) -> User | AnonymousUser:
         "nullable": True,
         "description": (
             "Who: an email address for the desk; a customer sees their own address and "
-            f'"{permissions.SUPPORT_TEAM}" for anyone from the desk. Null: the system.'
+            f'"{roles.SUPPORT_TEAM}" for anyone from the desk. Null: the system.'
         ),
     }
 )
 class PersonField(serializers.Field):
-    """A person as the viewer may know them (permissions.person_shown_to): never a staff identity to customers."""
+    """A person as the viewer may know them (roles.person_shown_to): never a staff identity to customers."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("read_only", True)
@@ -77,7 +78,7 @@ class PersonField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, person: User | None) -> str | None:
-        return permissions.person_shown_to(viewer_of(self), person)
+        return roles.person_shown_to(viewer_of(self), person)
 
 
 def ticket_prefetched_new(ticket: Ticket, prefetch: Sequence[str | Prefetch]) -> Ticket:
@@ -201,9 +202,9 @@ class MessageSerializer(serializers.ModelSerializer):
     def get_author_name(self, message: Message) -> str:
         """The desk sees full names; a customer sees a reply signed as the portal signs it (a first name)."""
         author, viewer = message.author, viewer_of(self)
-        if permissions.is_agent(viewer) or author.pk == viewer.pk:
+        if roles.is_agent(viewer) or author.pk == viewer.pk:
             return author.get_full_name() or author.username
-        return author.first_name or permissions.SUPPORT_TEAM
+        return author.first_name or roles.SUPPORT_TEAM
 
 
 class MessageCreateSerializer(StrictJSONTypes, serializers.Serializer):
@@ -244,10 +245,10 @@ class TicketEventSerializer(serializers.ModelSerializer):
 
     def to_representation(self, event: TicketEvent) -> dict:
         data = super().to_representation(event)
-        if event.field == "assignee" and not permissions.is_agent(viewer_of(self)):
+        if event.field == "assignee" and not roles.is_agent(viewer_of(self)):
             # The assignee's address is a staff identity: customers learn only that the desk has it.
             for key in ("old_value", "new_value"):
-                data[key] = permissions.SUPPORT_TEAM if data[key] else ""
+                data[key] = roles.SUPPORT_TEAM if data[key] else ""
         return data
 
 
@@ -256,37 +257,3 @@ class ErrorSerializer(serializers.Serializer):
 
     code = serializers.CharField()
     message = serializers.CharField()
-
-
-class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(help_text="Your email address.")
-    password = serializers.CharField(style={"input_type": "password"})
-
-
-class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField()
-
-
-# --- satisfaction ---
-
-
-class RatingRequestSerializer(StrictJSONTypes, serializers.Serializer):
-    score = serializers.IntegerField(
-        min_value=1,
-        max_value=5,
-        help_text="1 (very poor) to 5 (excellent).",
-        error_messages={
-            "min_value": "Choose a score from 1 to 5.",
-            "max_value": "Choose a score from 1 to 5.",
-            "invalid": "Choose a score from 1 to 5.",
-        },
-    )
-    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-
-
-class RatingSerializer(serializers.Serializer):
-    ticket = serializers.CharField(source="ticket.reference", read_only=True)
-    score = serializers.IntegerField(read_only=True)
-    comment = serializers.CharField(read_only=True)
-    created_at = serializers.DateTimeField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)

@@ -17,17 +17,16 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
+from accounts import permissions as roles
 from sofacover import ratelimit as limits
 from sofacover.openapi import REFUSAL, VALIDATION_ERROR
 from sofacover.pagination import KeysetPagination
@@ -50,28 +49,6 @@ ERRORS = {
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
-
-
-@extend_schema(
-    request=s.TokenRequestSerializer,
-    responses={200: s.TokenSerializer, **errors(400, 429)},
-    auth=[],
-    description=(
-        "Exchange email address and password for an API token. Wrong passwords are limited per client "
-        "address and per client address and account, together with the portal and console logins (429)."
-    ),
-)
-class TokenView(ObtainAuthToken):
-    permission_classes = [AllowAny]
-    parser_classes = [JSONParser, FormParser]
-
-    def post(self, request: Request, *args, **kwargs) -> Response:
-        # The account as parsed, whatever the body's content type (JSON or form).
-        limits.LOGIN.check(request, request.data.get("username") if isinstance(request.data, Mapping) else None)
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
 
 
 class TicketCreateThrottle(UserRateThrottle):
@@ -139,7 +116,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_throttles(self):
         # Customers filing through the API are throttled like the portal form is rate-limited.
-        if self.action == "create" and not permissions.is_agent(self.request.user):
+        if self.action == "create" and not roles.is_agent(self.request.user):
             return [TicketCreateThrottle()]
         return []
 
@@ -159,7 +136,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         responses={201: s.TicketSerializer, **errors(400, 429)},
     )
     def create(self, request: Request) -> Response:
-        agent = permissions.is_agent(request.user)
+        agent = roles.is_agent(request.user)
         if not isinstance(request.data, Mapping):
             raise serializers.ValidationError({"non_field_errors": ["Send a JSON object with the ticket's fields."]})
         if not agent:
@@ -253,35 +230,6 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def timeline(self, request: Request, reference: str) -> Response:
         events = selectors.event_list_visible_to(user=request.user, ticket=self.get_object())
         return Response(s.TicketEventSerializer(events, many=True, context=self.get_serializer_context()).data)
-
-    @extend_schema(
-        summary="Rate a resolved ticket (its requester)",
-        description=(
-            "Score 1 to 5 and an optional comment, once the ticket is resolved or closed. One rating per "
-            "ticket; rating again within 7 days of the first rating replaces it (200), later it is refused (409). "
-            "Only the customer who filed the ticket may rate it: agents get 403, other customers 404."
-        ),
-        parameters=[REFERENCE],
-        request=s.RatingRequestSerializer,
-        responses={
-            201: s.RatingSerializer,
-            200: OpenApiResponse(s.RatingSerializer, description="An earlier rating was replaced."),
-            **errors(400, 403, 404, 409),
-        },
-    )
-    @action(detail=True, methods=["post"], filter_backends=[])
-    def rating(self, request: Request, reference: str) -> Response:
-        ticket = self.get_object()
-        if not permissions.can_rate_ticket(request.user, ticket):
-            raise services.NotAllowed("Only the customer who filed this ticket can rate it.")
-        data = s.RatingRequestSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        rating, created = self.usecases.rate(
-            ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data
-        )
-        return Response(
-            s.RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
 
 
 @extend_schema_view(

@@ -31,6 +31,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from tqdm import tqdm
 
+from accounts import demo as account_demo
 from bench import harness
 from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
 from support.management.commands.seed_demo import load_customer_count
@@ -38,8 +39,8 @@ from tickets import demo
 from tickets.models import Ticket
 
 CHILD_ENV = "SOFACOVER_BENCH_CHILD"
-BENCH_CUSTOMER = demo.DemoUser("bench-customer@example.com", "customer", first_name="Bench")
-BENCH_AGENT = demo.DemoUser("bench-agent@sofacoverpro.com", "agent", tier=2, first_name="Bench")
+BENCH_CUSTOMER = account_demo.DemoUser("bench-customer@example.com", "customer", first_name="Bench")
+BENCH_AGENT = account_demo.DemoUser("bench-agent@sofacoverpro.com", "agent", tier=2, first_name="Bench")
 BENCH_CUSTOMER_TICKETS = 200
 # Tickets the creation benchmark files; removed at the start of the next run.
 BENCH_SUBJECT_PREFIX = "[bench]"
@@ -239,8 +240,8 @@ def _sample_references(count: int) -> list[str]:
 
 
 def bench_people_ensure() -> tuple[User, User]:
-    customer, _ = demo.user_ensure(BENCH_CUSTOMER, password=None)
-    agent, _ = demo.user_ensure(BENCH_AGENT, password=None)
+    customer, _ = account_demo.user_ensure(BENCH_CUSTOMER, password=None)
+    agent, _ = account_demo.user_ensure(BENCH_AGENT, password=None)
     return customer, agent
 
 
@@ -267,7 +268,7 @@ def bench_data_ensure(*, tickets: int, customer: User, agent: User, now, write: 
             )
         rest = missing - for_customer
         if rest:
-            customers = demo.load_customers_ensure(load_customer_count(rest))
+            customers = account_demo.load_customers_ensure(load_customer_count(rest))
             demo.load_tickets_create(
                 rest, customers=customers, agents=[agent], now=now, seed=have + 1, on_batch=bar.update
             )

@@ -34,6 +34,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts import services as account_services
 from bench.harness import Statements, bench_database_ready, percentile, render_table, rerun_on_sqlite
 from bench.management.commands.bench import bench_data_ensure, bench_people_ensure
 from escalation.models import SlaBreach
@@ -41,8 +42,8 @@ from reports import metrics
 from reports.filters import ReportFilters, desk_zone
 from reports.models import DailyRollup, DurationHistogram, TicketFact
 from reports.rollup import rollup_rebuild
-from tickets import services as ticket_services
-from tickets.models import Rating, Ticket
+from surveys.models import Rating
+from tickets.models import Ticket
 
 CHILD_ENV = "SOFACOVER_BENCH_REPORTS_CHILD"
 TARGET_MS = 1000.0
@@ -265,7 +266,7 @@ class Command(BaseCommand):
 
     def _manager(self) -> User:
         manager = User.objects.filter(username="bench-manager@sofacoverpro.com").first()
-        return manager or ticket_services.user_create(
+        return manager or account_services.user_create(
             email="bench-manager@sofacoverpro.com", password=None, role="manager"
         )
 

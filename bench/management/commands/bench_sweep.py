@@ -25,13 +25,14 @@ from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
+from accounts import demo as account_demo
 from bench import harness
 from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
 from escalation import selectors, services
 from escalation.models import Escalation
 from notifications.models import Notification
 from support import usecases
-from tickets import bulk, demo
+from tickets import bulk
 from tickets.models import Ticket
 
 CHILD_ENV = "SOFACOVER_BENCH_SWEEP_CHILD"
@@ -39,7 +40,7 @@ SUBJECT = "[bench-sweep]"
 IDLE_TARGET_MS = 20.0
 DUE_TARGET_MS = 2000.0
 DUE_COUNT = 1000
-AGENTS = [demo.DemoUser(f"bench-sweep-tier{t}@sofacoverpro.com", "agent", tier=t) for t in (1, 2, 3)]
+AGENTS = [account_demo.DemoUser(f"bench-sweep-tier{t}@sofacoverpro.com", "agent", tier=t) for t in (1, 2, 3)]
 PRIORITIES = ("P0", "P1", "P2", "P3")
 HEADER = ["open tickets", "case", "p50 ms", "p95 ms", "queries", "per due ticket", "target", "met?"]
 
@@ -202,8 +203,8 @@ class Command(BaseCommand):
     def _run(self, *, sizes: list[int], repeat: int, due_repeat: int) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         for spec in AGENTS:  # someone to alert in each tier, so alerts go to people as well as Slack
-            demo.user_ensure(spec, password=None)
-        requester = demo.load_customers_ensure(1)[0]
+            account_demo.user_ensure(spec, password=None)
+        requester = account_demo.load_customers_ensure(1)[0]
         rows: list[Row] = []
         for size in sizes:
             now = timezone.now()

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from tqdm import tqdm
 
+from accounts import demo as account_demo
 from support import demo as demo_tickets
 from tickets import demo
 from tickets.models import Ticket
@@ -40,7 +41,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         now = timezone.now()
-        users = demo.demo_users_ensure()
+        users = account_demo.demo_users_ensure()
         self._report_users(users)
         if demo.demo_tickets_exist():
             self.stdout.write("Demo tickets already exist: nothing new created.")
@@ -59,10 +60,10 @@ class Command(BaseCommand):
             self.stdout.write("Demo users already exist: passwords left unchanged.")
 
     def _print_logins(self) -> None:
-        rows = [(spec.email, spec.role_label) for spec in demo.DEMO_USERS]
+        rows = [(spec.email, spec.role_label) for spec in account_demo.DEMO_USERS]
         width = max(len(email) for email, _ in rows)
         self.stdout.write("")
-        self.stdout.write(f"Demo logins (password {demo.DEMO_PASSWORD!r} unless the account already existed):")
+        self.stdout.write(f"Demo logins (password {account_demo.DEMO_PASSWORD!r} unless the account already existed):")
         self.stdout.write(f"  {'email'.ljust(width)}  role")
         self.stdout.write(f"  {'-' * width}  {'-' * 15}")
         for email, role in rows:
@@ -76,8 +77,8 @@ class Command(BaseCommand):
 
     def _load(self, count: int, *, batch_size: int, now) -> None:
         started = time.perf_counter()
-        customers = demo.load_customers_ensure(load_customer_count(count))
-        agents = demo.demo_agents()
+        customers = account_demo.load_customers_ensure(load_customer_count(count))
+        agents = account_demo.demo_agents()
         before = Ticket.objects.count()
         with tqdm(total=count, unit="tickets", file=sys.stderr, disable=None) as bar:
             loaded = demo.load_tickets_create(

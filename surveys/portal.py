@@ -1,6 +1,7 @@
 """Satisfaction in the portal: the rating form and the ticket page's rating prompt.
 
-The views that rate (the ticket page's form, the emailed survey link) are in support.portal.survey.
+The views that rate (the ticket page's form, the emailed survey link) run use cases, so
+they are doors in support.portal.survey.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from tickets import selectors, services
 from tickets.models import Ticket
+
+from . import selectors, services
 
 SCORES = [(5, "5 (excellent)"), (4, "4 (good)"), (3, "3 (okay)"), (2, "2 (poor)"), (1, "1 (very poor)")]
 
@@ -39,7 +41,7 @@ def rating_panel(request: HttpRequest, ticket: Ticket) -> str | None:
     can_change = rating is None or services.rating_can_change(rating, now=timezone.now())
     initial = {"score": rating.score, "comment": rating.comment} if rating else None
     return render_to_string(
-        "tickets/portal/_rating_panel.html",
+        "surveys/portal/_rating_panel.html",
         {"ticket": ticket, "rating": rating, "can_change": can_change, "form": RatingForm(initial=initial)},
         request=request,
     )

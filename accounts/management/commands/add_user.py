@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 
+from accounts import permissions, services
 from sofacover.errors import DomainError
-from tickets import permissions, services
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_.!@#%+="
 PASSWORD_LENGTH = 20

@@ -9,9 +9,10 @@ from django.core.signing import TimestampSigner
 
 from notifications.models import Notification
 from support import usecases
+from surveys import services
+from surveys.models import Rating, SurveyToken
 from tests.tickets.factories import T0
-from tickets import services
-from tickets.models import Rating, SurveyToken, Ticket
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 H = timedelta(hours=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Permission, User
 
-from tickets import permissions
+from accounts import permissions
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 """Users sign in with their email address, which is also their username.
 
 A signed-in user's groups and permissions are read together, once per request (user_access_load):
-the role checks (tickets.permissions) and Django's ``has_perm`` share that one read.
+the role checks (accounts.permissions) and Django's ``has_perm`` share that one read.
 """
 
 from django.contrib.auth.backends import ModelBackend
@@ -19,7 +19,7 @@ def user_access_load(user) -> None:
     """The user's group names and permissions (direct and through groups) in one query, kept on ``user``.
 
     Fills the attributes ModelBackend caches its permission sets in, and the group names
-    tickets.permissions reads; a user object lives for one request, so changes apply on the next.
+    accounts.permissions reads; a user object lives for one request, so changes apply on the next.
     """
     if hasattr(user, "_desk_group_names"):
         return

@@ -9,9 +9,10 @@ from django.db import IntegrityError
 
 from sofacover.errors import DomainError
 from support import usecases
+from surveys import services
+from surveys.models import Rating
 from tests.tickets.factories import T0
-from tickets import services
-from tickets.models import Rating, Ticket
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 D = timedelta(days=1)
