@@ -1,4 +1,4 @@
-"""The apps' dependency arrows: accounts <- tickets <- escalation <- notifications, knowledge <- surveys <- reports <- support <- bench.
+"""The apps' dependency arrows, as docs/architecture.md draws them: accounts at the bottom, bench on top.
 
 Walks every module of the apps with ast and fails on an import the arrows forbid,
 wherever it is written (top level, inside a function, under TYPE_CHECKING).
