@@ -30,7 +30,10 @@ from .models import Escalation, EscalationRule, SlaBreach, SlaPause, SweepRun
 
 logger = logging.getLogger(__name__)
 Status = Ticket.Status
-PAUSING = {Status.PENDING_CUSTOMER: SlaPause.Reason.PENDING_CUSTOMER, Status.RESOLVED: SlaPause.Reason.RESOLVED}
+PAUSING: dict[str, str] = {
+    Status.PENDING_CUSTOMER: SlaPause.Reason.PENDING_CUSTOMER,
+    Status.RESOLVED: SlaPause.Reason.RESOLVED,
+}
 SWEEP = "sla-sweep"
 
 

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
+from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
@@ -177,7 +178,7 @@ def runbook_attach(request: HttpRequest, ticket: Ticket) -> HttpResponse:
         return HttpResponseRedirect(console_url(ticket, "kb-runbooks"))
     article = selectors.article_get_visible_to(user=request.user, slug=form.cleaned_data["article"])
     try:
-        services.runbook_attach(ticket=ticket, article=article, actor=request.user, now=timezone.now())
+        services.runbook_attach(ticket=ticket, article=article, actor=signed_in_user(request), now=timezone.now())
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -194,7 +195,7 @@ def runbook_step(request: HttpRequest, ticket: Ticket, runbook: int, step: int) 
     ticket_runbook = selectors.ticket_runbook_get(ticket=ticket, pk=runbook)
     service = services.runbook_step_tick if form.cleaned_data["done"] else services.runbook_step_untick
     try:
-        service(ticket_runbook=ticket_runbook, step=step, actor=request.user, now=timezone.now())
+        service(ticket_runbook=ticket_runbook, step=step, actor=signed_in_user(request), now=timezone.now())
     except DomainError as exc:
         messages.error(request, exc.message)
     return HttpResponseRedirect(console_url(ticket, f"kb-runbook-{ticket_runbook.pk}"))

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from escalation import api as escalation_api
 from knowledge import console as knowledge_console
+from sofacover.auth import signed_in_user
 from tickets import selectors as ticket_selectors
 from tickets.api import serializers as ticket_serializers
 from tickets.api import views as ticket_views
@@ -71,7 +72,7 @@ class MessageViewSet(ticket_views.MessageViewSet):
     usecases = usecases
 
     def template_render(self, ticket: Ticket, slug: str) -> str | None:
-        return knowledge_console.render_template_for_message(ticket, slug, self.request.user)
+        return knowledge_console.render_template_for_message(ticket, slug, signed_in_user(self.request))
 
 
 class EscalateView(APIView):
@@ -85,7 +86,9 @@ class EscalateView(APIView):
         ticket = ticket_selectors.ticket_get_visible_to(user=request.user, reference=reference)
         data = escalation_api.EscalateRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        escalation = usecases.escalate(ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data)
+        escalation = usecases.escalate(
+            ticket=ticket, actor=signed_in_user(request), now=timezone.now(), **data.validated_data
+        )
         return Response(
             escalation_api.EscalationSerializer(escalation, context={"request": request}).data,
             status=status.HTTP_201_CREATED,

@@ -48,7 +48,7 @@ READONLY_FIELDS = (
     "closed_at",
 )
 # Constant CSS class names from admin.css; never built from data.
-PRIORITY_CLASSES = {
+PRIORITY_CLASSES: dict[str, str] = {
     Ticket.Priority.P0: "console-priority console-priority-p0",
     Ticket.Priority.P1: "console-priority console-priority-p1",
     Ticket.Priority.P2: "console-priority console-priority-p2",

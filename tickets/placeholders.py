@@ -106,7 +106,7 @@ def render(source: str, values: Mapping[str, object], *, html: bool) -> str:
 
 # --- what a ticket's placeholders say to its customer --------------------------------------
 
-SERVICES = {
+SERVICES: dict[str, str] = {
     Ticket.Category.SITE_PERFORMANCE: "the SofaCover Pro website",
     Ticket.Category.AUTHENTICATION: "signing in",
     Ticket.Category.PAYMENT: "payments",
@@ -114,7 +114,7 @@ SERVICES = {
     Ticket.Category.ORDERS: "order processing",
     Ticket.Category.OTHER: "SofaCover Pro",
 }
-STATUS_PHRASES = {
+STATUS_PHRASES: dict[str, str] = {
     Ticket.Status.NEW: "Received; our team is triaging it",
     Ticket.Status.OPEN: "Under investigation",
     Ticket.Status.PENDING_CUSTOMER: "Waiting for your reply",

@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from sofacover.auth import signed_in_user
 from sofacover.openapi import REFUSAL, VALIDATION_ERROR
 from sofacover.parsers import JSONParser
 from tickets.api.serializers import ErrorSerializer
@@ -130,7 +131,7 @@ class ArticleViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         data = s.ArticleCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        article = services.article_create(actor=request.user, now=timezone.now(), **data.validated_data)
+        article = services.article_create(actor=signed_in_user(request), now=timezone.now(), **data.validated_data)
         return Response(self._fresh(article), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -145,7 +146,7 @@ class ArticleViewSet(viewsets.GenericViewSet):
         data = s.ArticleUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         article = services.article_update(
-            article=article, actor=request.user, now=timezone.now(), **data.validated_data
+            article=article, actor=signed_in_user(request), now=timezone.now(), **data.validated_data
         )
         return Response(self._fresh(article))
 

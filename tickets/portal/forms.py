@@ -24,7 +24,7 @@ from tickets.models import Ticket
 from tickets.uploads import CheckedUpload, allowed_extensions, check_uploads
 
 # Plain-language help for customers choosing a priority (from the procedures document).
-PRIORITY_HELP = {
+PRIORITY_HELP: dict[str, str] = {
     Ticket.Priority.P0: "The shop is down, data is lost, payments fail or you suspect a security breach.",
     Ticket.Priority.P1: "A major feature is broken, pages are much slower than usual, you cannot sign in, "
     "or orders are not being processed.",
