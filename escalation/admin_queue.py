@@ -427,7 +427,7 @@ def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
             None,
         ),
     ]
-    deadlines = []
+    deadlines: list[dict[str, Any]] = []
     for label, start, target, due, done, state in specs:
         if state is None:
             warn = sla.warning_at(calendar, start, target, pauses) if start and target else None

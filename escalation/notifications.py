@@ -297,7 +297,7 @@ def managers() -> QuerySet[User]:
 
 
 def _owner_or_tier(ticket: Ticket) -> list[User]:
-    if ticket.assignee_id and ticket.assignee.is_active:
+    if ticket.assignee is not None and ticket.assignee.is_active:
         return [ticket.assignee]
     return tier_agents(ticket.tier)
 
@@ -558,7 +558,7 @@ def on_breach_warning(*, ticket: Ticket, kind: str, due_at: datetime | None, now
         ticket=ticket,
         kind=Kind.BREACH_WARNING,
         people=_owner_or_tier(ticket),
-        subject=f"{ticket.reference}: {label} due {messages.when(due_at)}" if due_at else ticket.reference,
+        subject=f"{ticket.reference}: {label} due {messages.when(due_at)}" if due_at else ticket.reference or "",
         body=f"{_describe(ticket)}: 75 % of the {label} target is used; it is due {messages.when(due_at)}.",
         key=f"warn:{ticket.pk}:{kind}:{due_at.isoformat() if due_at else ''}",
         now=now,
