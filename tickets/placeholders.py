@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import ClassVar
 
 from django.conf import settings
 from django.template import Context, Engine, Library, TemplateSyntaxError, defaultfilters
@@ -35,7 +36,7 @@ for _name in ("upper", "lower", "title", "capfirst"):
 class SandboxEngine(Engine):
     """Django's Engine always adds its default tags and filters; this one has none of them."""
 
-    default_builtins: list[str] = []
+    default_builtins: ClassVar[list[str]] = []
 
 
 ENGINE = SandboxEngine(

@@ -9,6 +9,7 @@ import sys
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -73,7 +74,9 @@ class TestAddUser:
     def test_generates_a_strong_password_and_prints_it_once(self):
         out = run("add_user", "gen@example.com", "--role", "customer")
 
-        password = re.search(r"Password \(shown only this once\): (\S+)", out).group(1)
+        shown = re.search(r"Password \(shown only this once\): (\S+)", out)
+        assert shown is not None
+        password = shown.group(1)
         assert len(password) >= 16
         assert out.count(password) == 1
         assert authenticate(username="gen@example.com", password=password) is not None
@@ -149,13 +152,14 @@ class TestSeedDemo:
         assert "already exist" in again
 
     def test_covers_every_priority_status_category_channel_and_tier(self, seeded):
-        for field, choices in [
+        cases: list[tuple[str, list[Any]]] = [
             ("priority", Ticket.Priority.values),
             ("status", Status.values),
             ("category", Ticket.Category.values),
             ("channel", Ticket.Channel.values),
             ("tier", Ticket.Tier.values),
-        ]:
+        ]
+        for field, choices in cases:
             present = set(Ticket.objects.values_list(field, flat=True))
             assert present == set(choices), field
 
@@ -260,6 +264,7 @@ class TestSeedDemoBulk:
             if ticket.first_responded_at is None:
                 assert ticket.status == Status.NEW
             if ticket.closed_at:
+                assert ticket.resolved_at is not None
                 assert ticket.closed_at >= ticket.resolved_at
 
     def test_a_larger_load_is_mostly_finished_work_with_a_live_queue(self, seeded):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -64,6 +66,8 @@ def _attachments_field() -> MultipleFileField:
 class AttachmentsMixin:
     """Checks uploads by content with tickets.uploads: refusals become field errors."""
 
+    cleaned_data: dict[str, Any]  # (a mixin of forms.Form)
+
     def clean_attachments(self) -> list[CheckedUpload]:
         return check_uploads(self.cleaned_data.get("attachments") or [])
 
@@ -100,8 +104,9 @@ class ReplyForm(AttachmentsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["attachments"] = _attachments_field()
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.errors and not (cleaned.get("body") or "").strip() and not cleaned.get("attachments"):
             raise ValidationError("Write a message or attach a file.", code="empty")
         return cleaned
@@ -140,8 +145,9 @@ class SignupForm(forms.Form):
     def clean_email(self) -> str:
         return normalise_email(self.cleaned_data["email"])
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if "password" in cleaned and "email" in cleaned:
             candidate = User(username=cleaned["email"], email=cleaned["email"], first_name=cleaned.get("name", ""))
             try:
