@@ -49,7 +49,8 @@ class ArticleAdminForm(forms.ModelForm):
             self.fields["tag_names"].initial = ", ".join(tag.name for tag in self.instance.tags.all())
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         values = {field: data[field] for field in ARTICLE_FIELDS if field in data and data[field] not in (None, "")}
         values["tags"] = _tag_list(data.get("tag_names", ""))
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import wraps
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -154,11 +155,15 @@ class TemplateReplyForm(forms.Form):
 
     def __init__(self, *args, templates=(), faqs=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["template"].choices = [("", "— none —"), *((t.slug, t.name) for t in templates)]
-        self.fields["faq"].choices = [("", "— none —"), *((a.slug, a.title) for a in faqs)]
+        cast(forms.ChoiceField, self.fields["template"]).choices = [
+            ("", "— none —"),
+            *((t.slug, t.name) for t in templates),
+        ]
+        cast(forms.ChoiceField, self.fields["faq"]).choices = [("", "— none —"), *((a.slug, a.title) for a in faqs)]
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not self.errors and not (data.get("template") or data.get("faq") or (data.get("body") or "").strip()):
             raise forms.ValidationError("Pick a template, an FAQ link or write a message.", code="empty")
         return data
@@ -167,7 +172,7 @@ class TemplateReplyForm(forms.Form):
 def form_refused(request: HttpRequest, form: forms.Form) -> None:
     for errors in form.errors.values():
         for error in errors:
-            messages.error(request, error)
+            messages.error(request, str(error))  # (an ErrorList yields strings)
 
 
 @console_action(RUNBOOK_PERMS)

@@ -80,13 +80,15 @@ LIST_PARAMETERS = [
         ),
         parameters=LIST_PARAMETERS,
         responses={200: s.ArticleSearchResultSerializer, **errors(400, 404)},
-        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],
+        # Security requirement objects, which drf-spectacular passes on as they are (its annotation says names).
+        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],  # type: ignore[list-item]
     ),
     retrieve=extend_schema(
         summary="One article",
         parameters=[SLUG],
         responses={200: s.ArticleSerializer, **errors(404)},
-        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],
+        # Security requirement objects, which drf-spectacular passes on as they are (its annotation says names).
+        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],  # type: ignore[list-item]
     ),
 )
 class ArticleViewSet(viewsets.GenericViewSet):
@@ -110,13 +112,14 @@ class ArticleViewSet(viewsets.GenericViewSet):
         articles = filterset.qs
         q = request.query_params.get("q", "").strip()
         if not q:
-            page = self.paginate_queryset(articles.order_by("-updated_at", "id"))
+            page = self.paginate_queryset(articles.order_by("-updated_at", "id")) or []
             for article in page:
                 article.score = article.snippet = None
             return self.get_paginated_response(s.ArticleSearchResultSerializer(page, many=True).data)
         rows = []
-        for result in self.paginate_queryset(search.search_within(articles, q, limit=SEARCH_LIMIT)):
-            result.article.score, result.article.snippet = result.score, str(result.snippet)
+        for result in self.paginate_queryset(search.search_within(articles, q, limit=SEARCH_LIMIT)) or []:
+            # What ArticleSearchResultSerializer shows besides the article's own fields.
+            result.article.score, result.article.snippet = result.score, str(result.snippet)  # type: ignore[attr-defined]
             rows.append(result.article)
         return self.get_paginated_response(s.ArticleSearchResultSerializer(rows, many=True).data)
 
@@ -168,7 +171,8 @@ class ArticleViewSet(viewsets.GenericViewSet):
             )
         ],
         responses={200: s.SuggestionSerializer(many=True), **errors(400)},
-        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],
+        # Security requirement objects, which drf-spectacular passes on as they are (its annotation says names).
+        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],  # type: ignore[list-item]
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def suggest(self, request: Request) -> Response:
