@@ -26,6 +26,7 @@ from django.db.models import (
     FloatField,
     Func,
     IntegerField,
+    Model,
     Q,
     QuerySet,
     Value,
@@ -70,7 +71,7 @@ class Seconds(Func):
     def __init__(self, start: Any, end: Any) -> None:
         super().__init__(start, end)
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context):
         start, end = (compiler.compile(e) for e in self.get_source_expressions())
         return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))", [*end[1], *start[1]]
 
@@ -157,7 +158,7 @@ def tickets_resolved_in(f: ReportFilters) -> QuerySet[Ticket]:
 
 
 def percentiles(
-    tickets: QuerySet[Ticket], value: Any, *, by: str | None, fractions: tuple[float, ...] = (0.5, 0.9)
+    tickets: QuerySet[Model], value: Any, *, by: str | None, fractions: tuple[float, ...] = (0.5, 0.9)
 ) -> dict[str | None, dict[float, float | None]]:
     """Continuous percentiles of ``value`` per ``by`` group (or overall, key None); nulls are skipped.
 
@@ -178,7 +179,7 @@ def percentiles(
 
 
 def _percentiles_by_rank(
-    tickets: QuerySet[Ticket], *, by: str | None, fractions: tuple[float, ...]
+    tickets: QuerySet[Model], *, by: str | None, fractions: tuple[float, ...]
 ) -> dict[str | None, dict[float, float | None]]:
     partition = [F(by)] if by else None
     ranked = tickets.annotate(
@@ -190,8 +191,8 @@ def _percentiles_by_rank(
     # between rows floor(p*(n-1))+1 and the row after it.
     wanted = Q()
     for p in fractions:
-        low = Cast(Value(p) * (F("n") - 1), IntegerField()) + 1
-        wanted |= Q(rn__gte=low, rn__lte=low + 1)
+        low_row = Cast(Value(p) * (F("n") - 1), IntegerField()) + 1
+        wanted |= Q(rn__gte=low_row, rn__lte=low_row + 1)
     values: dict[Any, dict[int, float]] = {}
     sizes: dict[Any, int] = {}
     for group, n, rn, v in ranked.filter(wanted).values_list("group", "n", "rn", "v"):  # <= 2 rows per fraction
@@ -261,7 +262,7 @@ class PriorityRow:
 def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
     """Per priority: response (tickets created in range) and resolution (resolved in range)."""
     shares = target_shares()
-    rows = {
+    rows: dict[str | None, PriorityRow] = {
         p: PriorityRow(p, response_target_share=shares[p][0], resolution_target_share=shares[p][1]) for p in PRIORITIES
     }
     for r in (
@@ -277,7 +278,7 @@ def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
         row = rows[r["priority"]]
         row.tickets, row.response_measured = r["tickets"], r["response_measured"]
         row.response_met, row.response_breaches = r["response_met"], r["response_breaches"]
-    for r in (
+    for res in (
         tickets_resolved_in(f)
         .values("priority")
         .annotate(
@@ -287,9 +288,9 @@ def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
             mean_seconds=Avg(RESOLUTION_SECONDS),
         )
     ):
-        row = rows[r["priority"]]
-        row.resolved, row.resolution_met = r["resolved"], r["resolution_met"]
-        row.resolution_breaches, row.mean_resolution_seconds = r["resolution_breaches"], _round(r["mean_seconds"])
+        row = rows[res["priority"]]
+        row.resolved, row.resolution_met = res["resolved"], res["resolution_met"]
+        row.resolution_breaches, row.mean_resolution_seconds = res["resolution_breaches"], _round(res["mean_seconds"])
     for priority, ps in percentiles(tickets_created_in(f), RESPONSE_SECONDS, by="priority").items():
         rows[priority].median_first_response_seconds = _round(ps[0.5])
         rows[priority].p90_first_response_seconds = _round(ps[0.9])
@@ -476,7 +477,7 @@ def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
         found.setdefault(r["week"], {}).update(
             tickets=r["tickets"], responded_within_target=_share(r["met"], r["measured"])
         )
-    for r in (
+    for res in (
         tickets_resolved_in(f)
         .annotate(week=_week_of("resolved_at", weeks))
         .values("week")
@@ -488,12 +489,12 @@ def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
             fcr=Count("id", filter=_first_contact()),
         )
     ):
-        found.setdefault(r["week"], {}).update(
-            resolved=r["resolved"],
-            resolved_within_target=_share(r["met"], r["resolved"]),
-            csat_average=_round(r["csat"], 2),
-            survey_response_rate=_share(r["ratings"], r["resolved"]),
-            first_contact_resolution_rate=_share(r["fcr"], r["resolved"]),
+        found.setdefault(res["week"], {}).update(
+            resolved=res["resolved"],
+            resolved_within_target=_share(res["met"], res["resolved"]),
+            csat_average=_round(res["csat"], 2),
+            survey_response_rate=_share(res["ratings"], res["resolved"]),
+            first_contact_resolution_rate=_share(res["fcr"], res["resolved"]),
         )
     # Every week of the range, empty ones included, so the charts keep their time axis.
     blank = {
