@@ -22,7 +22,7 @@ def _group_names(user: User | AnonymousUser) -> frozenset[str]:
     if not user.is_authenticated:
         return frozenset()
     user_access_load(user)
-    return user._desk_group_names  # type: ignore[union-attr]
+    return user._desk_group_names  # type: ignore[attr-defined]  # cached on the user by user_access_load
 
 
 def is_agent(user: User | AnonymousUser) -> bool:

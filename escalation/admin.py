@@ -141,7 +141,7 @@ class RecomputePreviewAdmin(SlaConfigAdmin):
     def _preview(self, request: HttpRequest, object_id: str | None) -> HttpResponse | None:
         """The preview page, or None to let the admin handle the POST (invalid, forbidden, or moves nothing)."""
         add = object_id is None
-        obj = None if add else self.get_object(request, unquote(object_id))
+        obj = None if object_id is None else self.get_object(request, unquote(object_id))
         if not add and obj is None:
             return None
         allowed = self.has_add_permission(request) if add else self.has_change_permission(request, obj)
@@ -154,7 +154,9 @@ class RecomputePreviewAdmin(SlaConfigAdmin):
         form_valid = form.is_valid()
         new_object = self.save_form(request, form, change=not add) if form_valid else form.instance
         # The admin's own formset construction, so prefixes and permissions match the change page.
-        formsets, _ = self._create_formsets(request, new_object, change=not add)
+        formsets, _ = self._create_formsets(  # type: ignore[attr-defined]  # private: django-stubs omits it
+            request, new_object, change=not add
+        )
         if not (form_valid and all_valid(formsets)) or not self._moves_deadlines(add, form, formsets):
             return None
         now = timezone.now()

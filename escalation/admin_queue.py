@@ -30,6 +30,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
 from tickets import admin as ticket_admin
 from tickets import permissions as ticket_permissions
@@ -313,7 +314,7 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
             return target
         ticket, back = target
         try:
-            services.escalation_review(ticket=ticket, actor=request.user, now=timezone.now())
+            services.escalation_review(ticket=ticket, actor=signed_in_user(request), now=timezone.now())
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
         else:
@@ -426,7 +427,7 @@ def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
             None,
         ),
     ]
-    deadlines = []
+    deadlines: list[dict[str, Any]] = []
     for label, start, target, due, done, state in specs:
         if state is None:
             warn = sla.warning_at(calendar, start, target, pauses) if start and target else None

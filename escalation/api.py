@@ -111,7 +111,10 @@ class SlaPolicySerializer(serializers.ModelSerializer):
     calendar = SlaCalendarSerializer(read_only=True)
     first_response = serializers.SerializerMethodField()
     resolution = serializers.SerializerMethodField()
-    update = serializers.SerializerMethodField(help_text="How often a public update is due; null: no update timer.")
+    # A declared field: DRF's serializer metaclass takes it off the class, so ModelSerializer.update() stays.
+    update = serializers.SerializerMethodField(  # type: ignore[assignment]
+        help_text="How often a public update is due; null: no update timer."
+    )
 
     class Meta:
         model = SlaPolicy

@@ -33,8 +33,8 @@ STALE_AFTER_INTERVALS = 2
 
 def sweep_state(*, now: datetime) -> dict:
     """The sweep's heartbeat as the endpoint reports it (reads one row)."""
-    run = SweepRun.objects.filter(name=SWEEP).values("last_started_at", "last_finished_at").first() or {}
-    finished, started = run.get("last_finished_at"), run.get("last_started_at")
+    run = SweepRun.objects.filter(name=SWEEP).values("last_started_at", "last_finished_at").first()
+    finished, started = (run["last_finished_at"], run["last_started_at"]) if run else (None, None)
     limit = timedelta(seconds=STALE_AFTER_INTERVALS * settings.SLA_SWEEP_SECONDS)
     return {
         "last_started_at": started.isoformat() if started else None,

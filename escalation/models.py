@@ -156,7 +156,12 @@ class SlaPolicy(models.Model):
         errors = {}
         for name in self.TARGETS:
             amount, unit = getattr(self, f"{name}_target"), getattr(self, f"{name}_unit")
-            if amount and unit in (self.Unit.MINUTES, self.Unit.HOURS) and sla.target(amount, unit) >= sla.DAY:
+            if (
+                amount
+                and unit in (self.Unit.MINUTES, self.Unit.HOURS)
+                and isinstance(span := sla.target(amount, unit), timedelta)
+                and span >= sla.DAY
+            ):
                 errors[f"{name}_unit"] = (
                     "On a business-hours calendar a day or more is counted in business days "
                     "(24 h is 1 business day, 1 week is 5): choose business days."

@@ -34,7 +34,10 @@ from .models import Escalation, EscalationRule, SlaBreach, SlaPause, SweepRun
 
 logger = logging.getLogger(__name__)
 Status = Ticket.Status
-PAUSING = {Status.PENDING_CUSTOMER: SlaPause.Reason.PENDING_CUSTOMER, Status.RESOLVED: SlaPause.Reason.RESOLVED}
+PAUSING: dict[str, str] = {
+    Status.PENDING_CUSTOMER: SlaPause.Reason.PENDING_CUSTOMER,
+    Status.RESOLVED: SlaPause.Reason.RESOLVED,
+}
 SWEEP = "sla-sweep"
 
 
@@ -162,7 +165,12 @@ def plan_for(
         since = ticket.last_agent_reply_at or ticket.first_responded_at
         warn = sla.warning_at(cal, since, targets.update, pauses) if since else None
         clock(SlaBreach.Kind.NEXT_UPDATE, warn, due.next_update_due_at, None)
-    if due.tier_response_due_at is not None and active and history.tier_target is not None:
+    if (
+        due.tier_response_due_at is not None
+        and active
+        and history.tier_target is not None
+        and history.tier_entered_at is not None
+    ):
         warn = sla.warning_at(cal, history.tier_entered_at, history.tier_target, pauses)
         clock(SlaBreach.Kind.TIER_RESPONSE, warn, due.tier_response_due_at, None)
     for rule in book.rules.get(ticket.priority, ()):
@@ -564,7 +572,7 @@ def _sweep_one(
     due = [m for m in plan.moments if m.at <= now]
     breaching = {m.kind for m in due if m.what == "breach"}
     for moment in due:
-        if moment.what == "breach":
+        if moment.what == "breach" and moment.due_at is not None:  # (a breach always has its deadline)
             if (moment.kind, moment.due_at) in recorded:
                 continue
             breach = SlaBreach(
@@ -589,19 +597,20 @@ def _sweep_one(
             rule = moment.rule
             if not _rule_applies(rule, ticket, so_far):
                 continue
-            to_management = rule.action != EscalationRule.Action.MOVE_TO_TIER
+            to_tier = rule.to_tier if rule.action == EscalationRule.Action.MOVE_TO_TIER else None
+            to_management = to_tier is None  # (a move names its tier: a constraint of the rules table)
             escalation = Escalation(
                 ticket=ticket,
                 at=now,
                 reason=Escalation.Reason.AUTO,
                 rule=rule,
                 from_tier=ticket.tier,
-                to_tier=ticket.tier if to_management else rule.to_tier,
+                to_tier=ticket.tier if to_tier is None else to_tier,
                 to_management=to_management,
             )
             writes.escalations.append(escalation)
-            if not to_management:
-                event = ticket_services.tier_change(ticket, tier=rule.to_tier, actor=None, now=now)
+            if to_tier is not None:
+                event = ticket_services.tier_change(ticket, tier=to_tier, actor=None, now=now)
                 if event is not None:
                     writes.tier_events.append(event)
             so_far.rules.add(rule.pk)

@@ -37,7 +37,7 @@ class Calendar:
 
     time_zone: str = "UTC"
     always_open: bool = True
-    hours: Mapping[int, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    hours: Mapping[int, Sequence[Sequence[time]]] = field(default_factory=dict)
     holidays: frozenset[date] = frozenset()
 
     @property
@@ -76,14 +76,14 @@ MINUTES, HOURS, BUSINESS_DAYS = "minutes", "hours", "business_days"
 UNITS = (MINUTES, HOURS, BUSINESS_DAYS)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, init=False)
 class BusinessDays:
     """A target counted in business days (see the module docstring); fractions for the 75 % warning."""
 
     days: Fraction
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "days", Fraction(self.days))
+    def __init__(self, days: int | Fraction) -> None:
+        object.__setattr__(self, "days", Fraction(days))
         if self.days < 0:
             raise ValueError("duration must not be negative")
 
@@ -153,7 +153,7 @@ def _day_opening(calendar: Calendar, day: date) -> tuple[tuple[datetime, datetim
 
 
 @lru_cache(maxsize=4096)
-def _opening(time_zone: str, day: date, hours: tuple[tuple[time, time], ...]) -> tuple[tuple[datetime, datetime], ...]:
+def _opening(time_zone: str, day: date, hours: Sequence[Sequence[time]]) -> tuple[tuple[datetime, datetime], ...]:
     """One day's opening hours in UTC; the same every time, and most deadlines cross the same weeks."""
     zone = ZoneInfo(time_zone)
     return tuple(
@@ -195,7 +195,7 @@ def _minus_pauses(
     first = 0  # segments ending before the current interval never matter again
     for begin, end, day in spans:
         cursor = begin
-        while first < len(segments) and segments[first].end is not None and segments[first].end <= cursor:
+        while first < len(segments) and (ended_at := segments[first].end) is not None and ended_at <= cursor:
             first += 1
         for segment in segments[first:]:
             p_start, p_end = segment.start, segment.end

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
 
 from . import permissions, services
@@ -48,7 +49,8 @@ class ArticleAdminForm(forms.ModelForm):
             self.fields["tag_names"].initial = ", ".join(tag.name for tag in self.instance.tags.all())
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         values = {field: data[field] for field in ARTICLE_FIELDS if field in data and data[field] not in (None, "")}
         values["tags"] = _tag_list(data.get("tag_names", ""))
         try:
@@ -117,9 +119,9 @@ class ArticleAdmin(admin.ModelAdmin):
         values["tags"] = _tag_list(data.get("tag_names", ""))
         now = timezone.now()
         if change:
-            article = services.article_update(article=obj, actor=request.user, now=now, **values)
+            article = services.article_update(article=obj, actor=signed_in_user(request), now=now, **values)
         else:
-            article = services.article_create(actor=request.user, now=now, **values)
+            article = services.article_create(actor=signed_in_user(request), now=now, **values)
         # The admin goes on with ``obj`` (messages, redirect, log entry): make it the saved article.
         obj.__dict__.update({k: v for k, v in article.__dict__.items() if k != "_state"})
         obj._state.adding, obj._state.db = False, article._state.db
@@ -205,7 +207,7 @@ class ArticleRevisionAdmin(admin.ModelAdmin):
             return
         revision = revisions[0]
         try:
-            article = services.article_restore(revision=revision, actor=request.user, now=timezone.now())
+            article = services.article_restore(revision=revision, actor=signed_in_user(request), now=timezone.now())
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
@@ -239,7 +241,7 @@ class ResponseTemplateAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ResponseTemplate, form, change: bool) -> None:
         saved = services.response_template_save(
             template=obj if change else None,
-            actor=request.user,
+            actor=signed_in_user(request),
             now=timezone.now(),
             slug=obj.slug,
             name=obj.name,

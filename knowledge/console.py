@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import wraps
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -32,6 +33,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
+from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
@@ -153,11 +155,15 @@ class TemplateReplyForm(forms.Form):
 
     def __init__(self, *args, templates=(), faqs=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["template"].choices = [("", "— none —"), *((t.slug, t.name) for t in templates)]
-        self.fields["faq"].choices = [("", "— none —"), *((a.slug, a.title) for a in faqs)]
+        cast(forms.ChoiceField, self.fields["template"]).choices = [
+            ("", "— none —"),
+            *((t.slug, t.name) for t in templates),
+        ]
+        cast(forms.ChoiceField, self.fields["faq"]).choices = [("", "— none —"), *((a.slug, a.title) for a in faqs)]
 
     def clean(self) -> dict:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not self.errors and not (data.get("template") or data.get("faq") or (data.get("body") or "").strip()):
             raise forms.ValidationError("Pick a template, an FAQ link or write a message.", code="empty")
         return data
@@ -166,7 +172,7 @@ class TemplateReplyForm(forms.Form):
 def form_refused(request: HttpRequest, form: forms.Form) -> None:
     for errors in form.errors.values():
         for error in errors:
-            messages.error(request, error)
+            messages.error(request, str(error))  # (an ErrorList yields strings)
 
 
 @console_action(RUNBOOK_PERMS)
@@ -177,7 +183,7 @@ def runbook_attach(request: HttpRequest, ticket: Ticket) -> HttpResponse:
         return HttpResponseRedirect(console_url(ticket, "kb-runbooks"))
     article = selectors.article_get_visible_to(user=request.user, slug=form.cleaned_data["article"])
     try:
-        services.runbook_attach(ticket=ticket, article=article, actor=request.user, now=timezone.now())
+        services.runbook_attach(ticket=ticket, article=article, actor=signed_in_user(request), now=timezone.now())
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -194,7 +200,7 @@ def runbook_step(request: HttpRequest, ticket: Ticket, runbook: int, step: int) 
     ticket_runbook = selectors.ticket_runbook_get(ticket=ticket, pk=runbook)
     service = services.runbook_step_tick if form.cleaned_data["done"] else services.runbook_step_untick
     try:
-        service(ticket_runbook=ticket_runbook, step=step, actor=request.user, now=timezone.now())
+        service(ticket_runbook=ticket_runbook, step=step, actor=signed_in_user(request), now=timezone.now())
     except DomainError as exc:
         messages.error(request, exc.message)
     return HttpResponseRedirect(console_url(ticket, f"kb-runbook-{ticket_runbook.pk}"))

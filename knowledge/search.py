@@ -40,7 +40,7 @@ from django.contrib.postgres.search import (
 )
 from django.db import connection, transaction
 from django.db.models import F, QuerySet, TextField, Value
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import CombinedExpression, RawSQL
 from django.db.models.functions import Replace, Substr
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -84,7 +84,7 @@ def _no_tags(field: str) -> Replace:
     return Replace(blanked, Value(">"), Value(" "), output_field=TextField())
 
 
-def _vector() -> SearchVector:
+def _vector() -> CombinedExpression:
     return (
         SearchVector(_no_tags("title"), weight="A", config=CONFIG)
         + SearchVector("tag_text", weight="B", config=CONFIG)
@@ -92,7 +92,7 @@ def _vector() -> SearchVector:
     )
 
 
-def _head_vector() -> SearchVector:
+def _head_vector() -> CombinedExpression:
     """Title and tags only (what ranks above any body match); migration 0005 backfills the same expression."""
     return SearchVector(_no_tags("title"), config=CONFIG) + SearchVector("tag_text", config=CONFIG)
 
@@ -318,7 +318,9 @@ def _search_postgresql(
     return SearchResults(similar, partial(_with_lead, articles))
 
 
-def _pg_ranked(articles: QuerySet[Article], query: SearchQuery, limit: int) -> QuerySet[Article]:
+def _pg_ranked(
+    articles: QuerySet[Article], query: SearchQuery, limit: int
+) -> QuerySet[Article, tuple[int, float, int]]:
     """The best ``limit`` matches (id, rank, helpfulness): ts_rank over a bounded candidate set, never over every match.
 
     Candidates: the CANDIDATES most helpful articles whose title or tags match
@@ -360,7 +362,8 @@ def _pg_snippets(articles: QuerySet[Article], query: SearchQuery, hits: list[Hit
         SearchResult(
             article=article,
             score=hit.score,
-            snippet=highlight(article.headline) if START in article.headline else lead(article.body_text),
+            # (headline: the annotation _fetched adds)
+            snippet=highlight(article.headline) if START in article.headline else lead(article.body_text),  # type: ignore[attr-defined]
         )
         for article, hit in _fetched(articles, hits, headline=headline)
     ]
@@ -427,7 +430,8 @@ def _sqlite_snippets(articles: QuerySet[Article], fts_query: str, hits: list[Hit
         output_field=TextField(),
     )
     return [
-        SearchResult(article=article, score=hit.score, snippet=highlight(article.fts_snippet or ""))
+        # (fts_snippet: the annotation _fetched adds)
+        SearchResult(article=article, score=hit.score, snippet=highlight(article.fts_snippet or ""))  # type: ignore[attr-defined]
         for article, hit in _fetched(articles, hits, fts_snippet=snippet)
     ]
 

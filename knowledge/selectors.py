@@ -42,7 +42,7 @@ def visitor_key(*, user: User | AnonymousUser | None, session_key: str | None) -
 
 
 def article_list_visible_to(
-    *, user: User | AnonymousUser, filters: Mapping[str, str] | None = None
+    *, user: User | AnonymousUser, filters: Mapping[str, str | list[str]] | None = None
 ) -> QuerySet[Article]:
     """Articles ``user`` may see, with tags prefetched, optionally filtered (see filters.ArticleFilter).
 

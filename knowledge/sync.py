@@ -132,7 +132,7 @@ def sync_plan(directory: Path) -> list[SyncItem]:
                 items.append(SyncItem(path, values, None, "created"))
             else:
                 changes = services.article_changes(article, **values)
-                outcome = "updated" if changes else "unchanged"
+                outcome: Literal["updated", "unchanged"] = "updated" if changes else "unchanged"
                 items.append(SyncItem(path, values, article, outcome, sorted(changes)))
         except DomainError as exc:
             raise FrontMatterError(path, exc.message, exc.field) from exc

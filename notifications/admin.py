@@ -7,6 +7,7 @@ pages: webhook URLs are write-only fields (the list shows the host only).
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
@@ -48,8 +49,9 @@ class SecretUrlForm(forms.ModelForm):
         if self.instance.pk and getattr(self.instance, self.url_field):
             field.help_text = f"Stored (host {_host(getattr(self.instance, self.url_field))}). " + field.help_text
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         stored = getattr(self.instance, self.url_field) if self.instance.pk else ""
         if data.get("remove"):
             data[self.url_field] = ""
@@ -225,7 +227,7 @@ class DashboardItemAdmin(admin.ModelAdmin):
 
     @admin.display(description="ticket")
     def ticket_link(self, obj: Notification) -> str:
-        if not obj.ticket_id:
+        if obj.ticket is None:
             return "—"
         url = reverse(f"{self.admin_site.name}:tickets_ticket_change", args=[obj.ticket_id])
         return format_html('<a href="{}">{}</a>', url, obj.ticket.reference)

@@ -301,7 +301,7 @@ def managers() -> QuerySet[User]:
 
 def _owner_or_tier(ticket: Ticket, tier: int | None = None) -> list[User]:
     """The assignee, or the agents of ``tier`` (the ticket's tier when the alert's cause was recorded)."""
-    if ticket.assignee_id and ticket.assignee.is_active:
+    if ticket.assignee is not None and ticket.assignee.is_active:
         return [ticket.assignee]
     return tier_agents(ticket.tier if tier is None else tier)
 
@@ -567,7 +567,7 @@ def on_breach_warning(
         ticket=ticket,
         kind=Kind.BREACH_WARNING,
         people=_owner_or_tier(ticket, tier),
-        subject=f"{ticket.reference}: {label} due {messages.when(due_at)}" if due_at else ticket.reference,
+        subject=f"{ticket.reference}: {label} due {messages.when(due_at)}" if due_at else ticket.reference or "",
         body=f"{_describe(ticket)}: 75 % of the {label} target is used; it is due {messages.when(due_at)}.",
         key=f"warn:{ticket.pk}:{kind}:{due_at.isoformat() if due_at else ''}",
         now=now,

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -71,7 +72,7 @@ def resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise BlockedDestination(f"the host {host!r} cannot be resolved") from exc
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})  # an IP address for every stream socket family
 
 
 def check_url(url: str) -> None:
@@ -118,14 +119,18 @@ def _checked(sock: socket.socket) -> socket.socket:
     return sock
 
 
+# types-urllib3, which selenium pulls in, describes urllib3 1.26 and hides urllib3 2's own annotations:
+# it lacks _new_conn and PoolManager.pool_classes_by_scheme, which urllib3 2 has.
+
+
 class GuardedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
-        return _checked(super()._new_conn())
+        return _checked(super()._new_conn())  # type: ignore[misc]  # see above: a stub of urllib3 1.26
 
 
 class GuardedHTTPSConnection(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
-        return _checked(super()._new_conn())
+        return _checked(super()._new_conn())  # type: ignore[misc]  # see above: a stub of urllib3 1.26
 
 
 class GuardedHTTPConnectionPool(HTTPConnectionPool):
@@ -141,7 +146,7 @@ class GuardedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
+        self.poolmanager.pool_classes_by_scheme = {  # type: ignore[attr-defined]  # see above: urllib3 1.26 stub
             "http": GuardedHTTPConnectionPool,
             "https": GuardedHTTPSConnectionPool,
         }
@@ -156,7 +161,13 @@ def guarded_session() -> requests.Session:
     return session
 
 
-def post_json(url: str, payload: object, *, timeout: Iterable[float] | float, headers: dict | None = None):
+def post_json(
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    timeout: tuple[float, float] | float,
+    headers: dict[str, str] | None = None,
+) -> requests.Response:
     """POST JSON to a manager-entered URL: checked before connecting, at connect time, and on each redirect.
 
     Redirects are followed by hand (at most MAX_REDIRECTS): 307/308 repeat the POST,
@@ -164,6 +175,7 @@ def post_json(url: str, payload: object, *, timeout: Iterable[float] | float, he
 
     :raises BlockedDestination: a hop targets a non-public address, or too many redirects
     """
+    body: Mapping[str, Any] | None
     method, body = "POST", payload
     with guarded_session() as session:
         for _ in range(MAX_REDIRECTS + 1):
@@ -173,7 +185,7 @@ def post_json(url: str, payload: object, *, timeout: Iterable[float] | float, he
                 url,
                 json=body if method == "POST" else None,
                 headers=headers,
-                timeout=tuple(timeout) if not isinstance(timeout, int | float) else timeout,
+                timeout=timeout,
                 allow_redirects=False,
             )
             if not response.is_redirect:

@@ -90,7 +90,8 @@ class SatisfactionReportSerializer(RangeSerializer):
 
 class MetricSerializer(serializers.Serializer):
     key = serializers.CharField()
-    label = serializers.CharField()
+    # A declared field: DRF's serializer metaclass takes it off the class, so Field.label is not overridden.
+    label = serializers.CharField()  # type: ignore[assignment]
     value = serializers.FloatField(allow_null=True)
     unit = serializers.ChoiceField(choices=["share", "score", "seconds", "count"])
     target = serializers.FloatField(allow_null=True)

@@ -39,9 +39,10 @@ Definitions (they are also printed on the reports page):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta  # noqa: F401  (timedelta: part of this module's surface)
-from typing import Any
+from typing import Any, Literal
 
 from django.db import connection
 from django.db.models import Count, DateTimeField, F, QuerySet, Sum, Value
@@ -118,7 +119,7 @@ class Totals:
 
 def totals(f: ReportFilters, *, now: datetime | None) -> Totals:
     """The daily rows of the range per (priority, day); with ``now``, the overdue unanswered tickets too."""
-    rows = (
+    rows: Iterable[Mapping[str, Any]] = (  # (the sums' names are built: no TypedDict knows them)
         DailyRollup.objects.filter(day__gte=f.start, day__lte=f.end, **f.ticket_lookups())
         .values("priority", "day")
         .annotate(**{f"s_{s}": Coalesce(Sum(s), 0) for s in ROLLUP_SUMS})
@@ -246,12 +247,12 @@ def duration_percentiles(f: ReportFilters) -> tuple[Percentiles, Percentiles]:
         (RESOLUTION, "resolution_seconds", "resolution_bucket", "resolved_day"),
     )
     if any(getattr(f, name) is not None for name in ("tier", "category", "channel", "agent")):
-        results = []
+        exact = []
         for _, value, _, day in clocks:
             facts = facts_filtered(f).filter(**{f"{day}__gte": f.start, f"{day}__lte": f.end})
             by_priority = percentiles(facts, F(value), by="priority", fractions=FRACTIONS)
-            results.append({**by_priority, **percentiles(facts, F(value), by=None, fractions=FRACTIONS)})
-        return results[0], results[1]
+            exact.append({**by_priority, **percentiles(facts, F(value), by=None, fractions=FRACTIONS)})
+        return exact[0], exact[1]
     counts: dict[str, dict[str | None, Counter]] = {RESPONSE: defaultdict(Counter), RESOLUTION: defaultdict(Counter)}
     histogram = DurationHistogram.objects.filter(day__gte=f.start, day__lte=f.end)
     if f.priority:
@@ -321,7 +322,8 @@ def _read_ranks(
     """For each (clock, group, bucket, offset): the two values from that offset on; one UNION ALL query."""
     if not wanted:
         return []
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for i, (clock, group, bucket, offset) in enumerate(wanted):
         value, bucket_column, day = columns[clock]
         rows = TicketFact.objects.filter(
@@ -364,7 +366,9 @@ def _overall(response: Percentiles, resolution: Percentiles) -> dict[str, float 
 
 # --- worst offenders ----------------------------------------------------------------
 
-DEADLINES = {
+_Due = Literal["first_response_due_at", "resolution_due_at"]
+_Done = Literal["first_responded_at", "resolved_at"]
+DEADLINES: dict[str, tuple[_Due, _Done]] = {
     "response": ("first_response_due_at", "first_responded_at"),
     "resolution": ("resolution_due_at", "resolved_at"),
 }
@@ -417,7 +421,7 @@ def worst_offenders(f: ReportFilters, *, now: datetime, limit: int = WORST_OFFEN
             "resolved_at",
         )
     }
-    rows = []
+    rows: list[dict[str, Any]] = []
     for seconds, pk, kind in candidates:
         r = details[pk]
         due, done = DEADLINES[kind]

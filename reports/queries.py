@@ -23,6 +23,7 @@ from django.db.models import (
     FloatField,
     Func,
     IntegerField,
+    Model,
     Q,
     QuerySet,
     Value,
@@ -66,7 +67,7 @@ class Seconds(Func):
     def __init__(self, start: Any, end: Any) -> None:
         super().__init__(start, end)
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context):
         start, end = (compiler.compile(e) for e in self.get_source_expressions())
         return f"EXTRACT(EPOCH FROM ({end[0]} - {start[0]}))", [*end[1], *start[1]]
 
@@ -133,7 +134,7 @@ def tickets_resolved_in(f: ReportFilters) -> QuerySet[Ticket]:
 
 
 def percentiles(
-    tickets: QuerySet[Ticket], value: Any, *, by: str | None, fractions: tuple[float, ...] = (0.5, 0.9)
+    tickets: QuerySet[Model], value: Any, *, by: str | None, fractions: tuple[float, ...] = (0.5, 0.9)
 ) -> dict[str | None, dict[float, float | None]]:
     """Continuous percentiles of ``value`` per ``by`` group (or overall, key None); nulls are skipped.
 
@@ -154,7 +155,7 @@ def percentiles(
 
 
 def _percentiles_by_rank(
-    tickets: QuerySet[Ticket], *, by: str | None, fractions: tuple[float, ...]
+    tickets: QuerySet[Model], *, by: str | None, fractions: tuple[float, ...]
 ) -> dict[str | None, dict[float, float | None]]:
     partition = [F(by)] if by else None
     ranked = tickets.annotate(
@@ -166,8 +167,8 @@ def _percentiles_by_rank(
     # between rows floor(p*(n-1))+1 and the row after it.
     wanted = Q()
     for p in fractions:
-        low = Cast(Value(p) * (F("n") - 1), IntegerField()) + 1
-        wanted |= Q(rn__gte=low, rn__lte=low + 1)
+        low_row = Cast(Value(p) * (F("n") - 1), IntegerField()) + 1
+        wanted |= Q(rn__gte=low_row, rn__lte=low_row + 1)
     values: dict[Any, dict[int, float]] = {}
     sizes: dict[Any, int] = {}
     for group, n, rn, v in ranked.filter(wanted).values_list("group", "n", "rn", "v"):  # <= 2 rows per fraction

@@ -17,7 +17,7 @@ reach the facts at the ticket's next change or the next rebuild.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db import connection, transaction
@@ -38,7 +38,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, Floor, Ln, Round, TruncDate
 
 from escalation.models import SlaBreach
-from sofacover.dbutil import insert_many
+from sofacover.dbutil import column_of, insert_many
 from tickets.models import Ticket, TicketEvent
 
 from . import queries
@@ -247,7 +247,7 @@ def contributions(fact: dict[str, Any]) -> tuple[dict[tuple, Counter], Counter]:
     return rows, histogram
 
 
-def _add_up(table: str, key: list[str], sums: list[str], deltas: dict[tuple, dict[str, int]]) -> None:
+def _add_up(table: str, key: list[str], sums: list[str], deltas: Mapping[tuple, Mapping[str, int]]) -> None:
     """INSERT ... ON CONFLICT DO UPDATE SET c = c + excluded.c, keys sorted (no deadlock between writers)."""
     changed = sorted((k, d) for k, d in deltas.items() if any(d.get(s, 0) for s in sums))
     if not changed:
@@ -349,7 +349,7 @@ def rollup_rebuild() -> dict[str, int]:
                 cursor.execute(f"DELETE FROM {table}")
         names = ["ticket_id", *FACT_FIELDS]
         source, params = fact_source().values(*(f"fact_{n}" for n in names)).query.sql_with_params()
-        columns = ", ".join(q(TicketFact._meta.get_field(n).column) for n in names)
+        columns = ", ".join(q(column_of(TicketFact, n)) for n in names)
         aliases = ", ".join(q(f"fact_{n}") for n in names)
         cursor.execute(f"INSERT INTO {facts} ({columns}) SELECT {aliases} FROM ({source}) AS src", params)
         cursor.execute(_rollup_sql(facts, rollup))

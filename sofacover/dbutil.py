@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connections, router, transaction
 from django.db.models import Field, Model
 
@@ -56,6 +57,25 @@ def _sqlite_datetime(value: Any, *, connection) -> Any:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return str(value.astimezone(UTC).replace(tzinfo=None))
     return connection.ops.adapt_datetimefield_value(value)
+
+
+def column_of(model: type[Model], name: str) -> str:
+    """The database column of the model's concrete field ``name``."""
+    return _column(_concrete_field(model, name))
+
+
+def _concrete_field(model: type[Model], name: str) -> Field:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field):  # a relation's reverse side
+        raise FieldDoesNotExist(f"{model._meta.label}.{name} has no column of its own")
+    return field
+
+
+def _column(field: Field) -> str:
+    """A concrete field's column: these helpers write nothing else."""
+    if field.column is None:
+        raise FieldDoesNotExist(f"{field} has no column of its own")
+    return field.column
 
 
 def _rows(objects: Sequence[Any], fields: Sequence[Field], connection, *, adding: bool) -> list[list[Any]]:
@@ -96,13 +116,15 @@ def insert_many(
     quote = connection.ops.quote_name
     # Every column but a database-assigned id (and generated columns): a OneToOne primary key is written.
     fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning) and not f.generated]
-    table, columns = meta.db_table, ", ".join(quote(field.column) for field in fields)
+    table, columns = meta.db_table, ", ".join(quote(_column(field)) for field in fields)
     conflict = ""
     if ignore_conflicts:
         conflict = " ON CONFLICT DO NOTHING"
     elif update_conflicts:
-        unique = [meta.get_field(name).column for name in update_conflicts]
-        updates = ", ".join(f"{quote(f.column)} = excluded.{quote(f.column)}" for f in fields if f.column not in unique)
+        unique = [column_of(model, name) for name in update_conflicts]
+        updates = ", ".join(
+            f"{quote(_column(f))} = excluded.{quote(_column(f))}" for f in fields if _column(f) not in unique
+        )
         conflict = f" ON CONFLICT ({', '.join(map(quote, unique))}) DO UPDATE SET {updates}"
     rows = _rows(objects, fields, connection, adding=True)
     if connection.vendor == "postgresql" and len(rows) >= COPY_MIN_ROWS:
@@ -159,22 +181,23 @@ def update_many(objects: Sequence[Model], field_names: Sequence[str]) -> int:
         return 0
     model = type(objects[0])
     meta = model._meta
-    fields = [meta.get_field(name) for name in field_names]
+    fields = [_concrete_field(model, name) for name in field_names]
+    columns = [_column(field) for field in fields]
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    table, pk = quote(meta.db_table), quote(_column(meta.pk))
     rows = _rows(objects, [*fields, meta.pk], connection, adding=False)
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+            assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
             cursor.executemany(f"UPDATE {table} SET {assignments} WHERE {pk} = %s", rows)
             return len(rows)
         # UPDATE ... FROM (VALUES ...): one statement per chunk. A VALUES column of NULLs only is
         # text to PostgreSQL, hence the casts to each column's own type.
         names = [f"c{n}" for n in range(len(fields))]
         assignments = ", ".join(
-            f"{quote(field.column)} = v.{name}::{field.cast_db_type(connection)}"
-            for field, name in zip(fields, names, strict=True)
+            f"{quote(column)} = v.{name}::{field.cast_db_type(connection)}"
+            for field, column, name in zip(fields, columns, names, strict=True)
         )
         row_sql = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
         for chunk in _chunks(rows, len(fields) + 1):

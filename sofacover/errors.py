@@ -19,7 +19,7 @@ class DomainError(Exception):
     """A rule of the desk refused the change. Nothing was written."""
 
     code = "invalid"
-    http_status = status.HTTP_400_BAD_REQUEST
+    http_status: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)

@@ -69,9 +69,9 @@ class AutoSchema(SpectacularAutoSchema):
         self._register_error_components()
         for code in self._framework_errors():
             responses.setdefault(str(code), {"description": DEFAULT_DESCRIPTIONS[code]})
-        for code, response in responses.items():
-            if code.startswith("4"):
-                schema = VALIDATION_ERROR if code == "400" else REFUSAL
+        for status_code, response in responses.items():
+            if status_code.startswith("4"):
+                schema = VALIDATION_ERROR if status_code == "400" else REFUSAL
                 response["content"] = {"application/json": {"schema": self._error_schema(response, schema)}}
         return responses
 

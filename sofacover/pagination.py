@@ -22,9 +22,10 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 MAX_PAGE_SIZE = 100
 
 
-class PageSizeMixin:
-    page_size_query_param = "page_size"
-    max_page_size = MAX_PAGE_SIZE
+class PageSizeMixin(pagination.BasePagination):
+    page_size: int | None  # the pagination class's default
+    page_size_query_param: str | None = "page_size"
+    max_page_size: int | None = MAX_PAGE_SIZE
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
@@ -34,7 +35,7 @@ class PageSizeMixin:
             size = int(raw)
         except ValueError:
             size = 0
-        if not 1 <= size <= self.max_page_size:
+        if not 1 <= size <= (self.max_page_size or MAX_PAGE_SIZE):
             raise ValidationError({"page_size": [f"Must be a whole number from 1 to {self.max_page_size}."]})
         return size
 
@@ -68,10 +69,12 @@ class KeysetPagination(PageSizeMixin, pagination.CursorPagination):
     or garbled cursor is a 400.
     """
 
-    ordering: Sequence[str] = ("pk",)
+    ordering: tuple[str, ...] = ("pk",)
     tie_breaker = "id"
     salt = "sofacover.pagination.KeysetPagination"
     invalid_cursor_message = "This cursor is not valid for this list and ordering: start again from the first page."
+    base_url: str
+    position: tuple[Any, ...] | None  # the last row's ordering values
 
     def get_ordering(self, request, queryset, view) -> tuple[str, ...]:
         ordering = list(super().get_ordering(request, queryset, view))
@@ -80,7 +83,8 @@ class KeysetPagination(PageSizeMixin, pagination.CursorPagination):
             ordering.append(f"-{self.tie_breaker}" if ordering[-1].startswith("-") else self.tie_breaker)
         return tuple(ordering)
 
-    def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list[Any]:
+    def paginate_queryset(self, queryset: QuerySet, request, view=None) -> list[Any]:  # type: ignore[override]
+        # (Keyset paging needs a QuerySet, as DRF's CursorPagination does; BasePagination also allows a list.)
         self.request = request
         self.page_size = self.get_page_size(request)
         self.base_url = request.build_absolute_uri()
@@ -88,7 +92,8 @@ class KeysetPagination(PageSizeMixin, pagination.CursorPagination):
         self.model = queryset.model
         self.cursor = self.decode_cursor(request)
         reverse = bool(self.cursor and self.cursor.reverse)
-        self.position = self.cursor.position if self.cursor else None
+        # DRF's Cursor carries whatever position the paginator puts in it (the stub says int); ours is a tuple.
+        self.position = self.cursor.position if self.cursor else None  # type: ignore[assignment]
 
         order = reversed_order(self.ordering) if reverse else self.ordering
         queryset = queryset.order_by(*order)
@@ -120,7 +125,7 @@ class KeysetPagination(PageSizeMixin, pagination.CursorPagination):
         return self._link(self.page[0], reverse=True)
 
     def _link(self, row: Model | None, *, reverse: bool) -> str:
-        values = self.position if row is None else [getattr(row, name.lstrip("-")) for name in self.ordering]
+        values = (self.position or ()) if row is None else [getattr(row, name.lstrip("-")) for name in self.ordering]
         payload = {"o": list(self.ordering), "r": int(reverse), "p": [_dump(value) for value in values]}
         # No timestamp in the token: the same position always makes the same link.
         token = signing.Signer(salt=self.salt).sign_object(payload, compress=True)
@@ -139,7 +144,7 @@ class KeysetPagination(PageSizeMixin, pagination.CursorPagination):
             )
         except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
             raise ValidationError({self.cursor_query_param: [self.invalid_cursor_message]}) from exc
-        return pagination.Cursor(offset=0, reverse=bool(payload.get("r")), position=position)
+        return pagination.Cursor(offset=0, reverse=bool(payload.get("r")), position=position)  # type: ignore[arg-type]
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         """``next``, ``previous`` (null at either end) and ``results``: always all three, and no count."""

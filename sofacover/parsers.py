@@ -12,7 +12,7 @@ StrictJSONTypes, so a JSON value of the wrong type is a 400 rather than coerced.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rest_framework import parsers, serializers
@@ -28,6 +28,7 @@ def nesting_exceeds(data: Any, limit: int) -> bool:
     stack = [(data, 1)]
     while stack:
         value, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(value, dict):
             children = value.values()
         elif isinstance(value, list):
@@ -123,7 +124,7 @@ class StrictJSONTypes:
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping) and not html.is_html_input(data):
-            errors = {}
+            errors: dict[str, Any] = {}
             for field in self._writable_fields:  # type: ignore[attr-defined]
                 if field.field_name in data:
                     error = json_type_error(field, data[field.field_name])

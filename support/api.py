@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from escalation import api as escalation_api
 from knowledge import console as knowledge_console
+from sofacover.auth import signed_in_user
 from surveys import api as survey_api
 from surveys import permissions as survey_permissions
 from tickets import selectors as ticket_selectors
@@ -74,7 +75,7 @@ class MessageViewSet(ticket_views.MessageViewSet):
     usecases = usecases
 
     def template_render(self, ticket: Ticket, slug: str) -> str | None:
-        return knowledge_console.render_template_for_message(ticket, slug, self.request.user)
+        return knowledge_console.render_template_for_message(ticket, slug, signed_in_user(self.request))
 
 
 class EscalateView(APIView):
@@ -88,7 +89,9 @@ class EscalateView(APIView):
         ticket = ticket_selectors.ticket_get_visible_to(user=request.user, reference=reference)
         data = escalation_api.EscalateRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        escalation = usecases.escalate(ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data)
+        escalation = usecases.escalate(
+            ticket=ticket, actor=signed_in_user(request), now=timezone.now(), **data.validated_data
+        )
         return Response(
             escalation_api.EscalationSerializer(escalation, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
@@ -117,7 +120,9 @@ class RatingView(APIView):
             raise ticket_services.NotAllowed("Only the customer who filed this ticket can rate it.")
         data = survey_api.RatingRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        rating, created = usecases.rate(ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data)
+        rating, created = usecases.rate(
+            ticket=ticket, actor=signed_in_user(request), now=timezone.now(), **data.validated_data
+        )
         return Response(
             survey_api.RatingSerializer(rating).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

@@ -11,6 +11,7 @@ from django.utils import timezone
 from knowledge import console
 from knowledge import console_urls as knowledge_console_urls
 from knowledge import selectors as knowledge_selectors
+from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
 from tickets.models import Ticket
 
@@ -39,7 +40,7 @@ def template_reply(request: HttpRequest, ticket: Ticket) -> HttpResponse:
     try:
         usecases.reply(
             ticket=ticket,
-            author=request.user,
+            author=signed_in_user(request),
             body=console.compose_reply(ticket=ticket, template=template, body=form.cleaned_data["body"], faq=faq),
             now=timezone.now(),
         )

@@ -34,14 +34,16 @@ class World:
 
 
 def build_world() -> World:
+    a = make_user("a@example.com", "customer")
+    b = make_user("b@example.com", "customer")
+    agent = make_user("agent@sofacoverpro.com", "agent", tier=1)
     users = {
         "anonymous": None,
-        "customer_a": make_user("a@example.com", "customer"),
-        "customer_b": make_user("b@example.com", "customer"),
-        "agent": make_user("agent@sofacoverpro.com", "agent", tier=1),
+        "customer_a": a,
+        "customer_b": b,
+        "agent": agent,
         "manager": make_user("boss@sofacoverpro.com", "manager"),
     }
-    a, agent = users["customer_a"], users["agent"]
     ticket = usecases.file_ticket(requester=a, subject="Zip broke", description="d", now=T0)
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     public = usecases.reply(

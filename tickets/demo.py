@@ -369,20 +369,20 @@ SCENARIOS_BY_PRIORITY: dict[str, tuple[Scenario, ...]] = {
 # A mostly routine queue with the occasional emergency.
 PRIORITY_WEIGHTS = {Priority.P0: 3, Priority.P1: 12, Priority.P2: 45, Priority.P3: 40}
 CHANNEL_WEIGHTS = {Channel.PORTAL: 45, Channel.EMAIL: 30, Channel.CHAT: 12, Channel.PHONE: 8, Channel.API: 5}
-TIER_WEIGHTS = {
+TIER_WEIGHTS: dict[str, tuple[int, int, int]] = {
     Priority.P0: (20, 50, 30),
     Priority.P1: (50, 40, 10),
     Priority.P2: (80, 15, 5),
     Priority.P3: (90, 8, 2),
 }
 # Typical time to the first public reply, per priority (inside the targets, mostly).
-RESPONSE_MINUTES = {
+RESPONSE_MINUTES: dict[str, tuple[int, int]] = {
     Priority.P0: (3, 20),
     Priority.P1: (10, 75),
     Priority.P2: (20, 300),
     Priority.P3: (60, 1800),
 }
-RESOLUTION_MINUTES = {
+RESOLUTION_MINUTES: dict[str, tuple[int, int]] = {
     Priority.P0: (20, 150),
     Priority.P1: (60, 600),
     Priority.P2: (120, 2000),

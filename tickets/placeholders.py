@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -37,7 +38,7 @@ for _name in ("upper", "lower", "title", "capfirst"):
 class SandboxEngine(Engine):
     """Django's Engine always adds its default tags and filters; this one has none of them."""
 
-    default_builtins: list[str] = []
+    default_builtins: ClassVar[list[str]] = []
 
 
 ENGINE = SandboxEngine(
@@ -108,7 +109,7 @@ def render(source: str, values: Mapping[str, object], *, html: bool) -> str:
 
 # --- what a ticket's placeholders say to its customer --------------------------------------
 
-SERVICES = {
+SERVICES: dict[str, str] = {
     Ticket.Category.SITE_PERFORMANCE: "the SofaCover Pro website",
     Ticket.Category.AUTHENTICATION: "signing in",
     Ticket.Category.PAYMENT: "payments",
@@ -116,7 +117,7 @@ SERVICES = {
     Ticket.Category.ORDERS: "order processing",
     Ticket.Category.OTHER: "SofaCover Pro",
 }
-STATUS_PHRASES = {
+STATUS_PHRASES: dict[str, str] = {
     Ticket.Status.NEW: "Received; our team is triaging it",
     Ticket.Status.OPEN: "Under investigation",
     Ticket.Status.PENDING_CUSTOMER: "Waiting for your reply",

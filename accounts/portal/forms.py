@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -55,8 +57,9 @@ class SignupForm(forms.Form):
     def clean_email(self) -> str:
         return normalise_email(self.cleaned_data["email"])
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if "password" in cleaned and "email" in cleaned:
             candidate = User(username=cleaned["email"], email=cleaned["email"], first_name=cleaned.get("name", ""))
             try:

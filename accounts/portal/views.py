@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -49,7 +50,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("portal:password-reset-done")
     extra_email_context = {"site_name": "SofaCover Pro Support"}
 
-    def form_valid(self, form: PortalPasswordResetForm) -> HttpResponse:
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
         email = form.cleaned_data["email"]
         limits.PASSWORD_RESET.enter(self.request, email)
         if not limits.account_mail_allowed(self.request, email):

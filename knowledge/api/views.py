@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from sofacover.auth import signed_in_user
 from sofacover.openapi import REFUSAL, VALIDATION_ERROR
 from sofacover.parsers import JSONParser
 from tickets.api.serializers import ErrorSerializer
@@ -79,13 +80,15 @@ LIST_PARAMETERS = [
         ),
         parameters=LIST_PARAMETERS,
         responses={200: s.ArticleSearchResultSerializer, **errors(400, 404)},
-        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],
+        # Security requirement objects, which drf-spectacular passes on as they are (its annotation says names).
+        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],  # type: ignore[list-item]
     ),
     retrieve=extend_schema(
         summary="One article",
         parameters=[SLUG],
         responses={200: s.ArticleSerializer, **errors(404)},
-        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],
+        # Security requirement objects, which drf-spectacular passes on as they are (its annotation says names).
+        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],  # type: ignore[list-item]
     ),
 )
 class ArticleViewSet(viewsets.GenericViewSet):
@@ -109,13 +112,14 @@ class ArticleViewSet(viewsets.GenericViewSet):
         articles = filterset.qs
         q = request.query_params.get("q", "").strip()
         if not q:
-            page = self.paginate_queryset(articles.order_by("-updated_at", "id"))
+            page = self.paginate_queryset(articles.order_by("-updated_at", "id")) or []
             for article in page:
                 article.score = article.snippet = None
             return self.get_paginated_response(s.ArticleSearchResultSerializer(page, many=True).data)
         rows = []
-        for result in self.paginate_queryset(search.search_within(articles, q, limit=SEARCH_LIMIT)):
-            result.article.score, result.article.snippet = result.score, str(result.snippet)
+        for result in self.paginate_queryset(search.search_within(articles, q, limit=SEARCH_LIMIT)) or []:
+            # What ArticleSearchResultSerializer shows besides the article's own fields.
+            result.article.score, result.article.snippet = result.score, str(result.snippet)  # type: ignore[attr-defined]
             rows.append(result.article)
         return self.get_paginated_response(s.ArticleSearchResultSerializer(rows, many=True).data)
 
@@ -130,7 +134,7 @@ class ArticleViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         data = s.ArticleCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        article = services.article_create(actor=request.user, now=timezone.now(), **data.validated_data)
+        article = services.article_create(actor=signed_in_user(request), now=timezone.now(), **data.validated_data)
         return Response(self._fresh(article), status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -145,7 +149,7 @@ class ArticleViewSet(viewsets.GenericViewSet):
         data = s.ArticleUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         article = services.article_update(
-            article=article, actor=request.user, now=timezone.now(), **data.validated_data
+            article=article, actor=signed_in_user(request), now=timezone.now(), **data.validated_data
         )
         return Response(self._fresh(article))
 
@@ -167,7 +171,8 @@ class ArticleViewSet(viewsets.GenericViewSet):
             )
         ],
         responses={200: s.SuggestionSerializer(many=True), **errors(400)},
-        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],
+        # Security requirement objects, which drf-spectacular passes on as they are (its annotation says names).
+        auth=[{}, {"tokenAuth": []}, {"cookieAuth": []}],  # type: ignore[list-item]
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def suggest(self, request: Request) -> Response:

@@ -10,6 +10,9 @@ marked safe here. Every write (votes, suggestion opens) is a POST with CSRF.
 
 from __future__ import annotations
 
+from typing import cast
+
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -176,7 +179,7 @@ def kb_vote(request: HttpRequest, slug: str) -> HttpResponse:
 
 def suggestions_for(request: HttpRequest, subject: str) -> list[search.SearchResult]:
     """Public published articles matching a draft ticket subject: never a runbook, whoever asks."""
-    subject = " ".join((subject or "").split())[: SearchForm.base_fields["q"].max_length or 200]
+    subject = " ".join((subject or "").split())[: cast(forms.CharField, SearchForm.base_fields["q"]).max_length or 200]
     if not subject:
         return []
     return search.article_search(

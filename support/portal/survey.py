@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
 from support import usecases
 from surveys import services
@@ -77,7 +78,7 @@ def ticket_rate(request: HttpRequest, reference: str) -> HttpResponse:
         try:
             _, created = usecases.rate(
                 ticket=ticket,
-                actor=request.user,
+                actor=signed_in_user(request),
                 score=form.cleaned_data["score"],
                 comment=form.cleaned_data["comment"],
                 now=timezone.now(),

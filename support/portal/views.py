@@ -22,6 +22,7 @@ from escalation import portal as escalation_portal
 from escalation.models import Escalation
 from knowledge.portal import views as knowledge_portal
 from sofacover import ratelimit as limits
+from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
 from support import usecases
 from surveys import portal as survey_portal
@@ -63,7 +64,7 @@ def _ticket_file(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             ticket = usecases.file_ticket(
-                requester=request.user,
+                requester=signed_in_user(request),
                 subject=data["subject"],
                 description=data["description"],
                 priority=data["priority"],
@@ -133,7 +134,7 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     try:
         usecases.reply(
             ticket=ticket,
-            author=request.user,
+            author=signed_in_user(request),
             body=form.cleaned_data["body"],
             internal=False,
             attachments=form.cleaned_data["attachments"],
@@ -181,7 +182,7 @@ def ticket_escalate(request: HttpRequest, reference: str) -> HttpResponse:
         try:
             usecases.escalate(
                 ticket=ticket,
-                actor=request.user,
+                actor=signed_in_user(request),
                 reason=Escalation.Reason.CUSTOMER_REQUEST,
                 note=form.cleaned_data["note"],
                 now=timezone.now(),

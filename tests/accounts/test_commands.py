@@ -59,7 +59,9 @@ class TestAddUser:
     def test_generates_a_strong_password_and_prints_it_once(self):
         out = run("add_user", "gen@example.com", "--role", "customer")
 
-        password = re.search(r"Password \(shown only this once\): (\S+)", out).group(1)
+        shown = re.search(r"Password \(shown only this once\): (\S+)", out)
+        assert shown is not None
+        password = shown.group(1)
         assert len(password) >= 16
         assert out.count(password) == 1
         assert authenticate(username="gen@example.com", password=password) is not None

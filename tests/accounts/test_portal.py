@@ -72,7 +72,9 @@ class TestSignup:
 class TestActivation:
     def _sign_up(self, client) -> str:
         client.post(reverse("portal:signup"), {"email": "erin@example.com", "name": "Erin", "password": NEW_PASSWORD})
-        return re.search(r"https?://[^/\s]+(/activate/\S+/)", mail.outbox[0].body).group(1)
+        link = re.search(r"https?://[^/\s]+(/activate/\S+/)", str(mail.outbox[0].body))
+        assert link is not None
+        return link.group(1)
 
     def test_opening_the_link_changes_nothing_until_the_button_is_pressed(self, client):
         link = self._sign_up(client)
@@ -158,7 +160,9 @@ class TestPasswordReset:
         response = client.post(reverse("portal:password-reset"), {"email": "alice@example.com"})
         assert response["Location"] == reverse("portal:password-reset-done")
         assert len(mail.outbox) == 1
-        path = re.search(r"https?://[^/\s]+(/password-reset/\S+/)", mail.outbox[0].body).group(1)
+        link = re.search(r"https?://[^/\s]+(/password-reset/\S+/)", str(mail.outbox[0].body))
+        assert link is not None
+        path = link.group(1)
         set_password = client.get(path)
         assert set_password.status_code == 302
         form_page = client.get(set_password["Location"])

@@ -59,10 +59,13 @@ class TestBenchMeasure:
         assert [row.endpoint for row in rows] == ENDPOINTS
         for row in rows:
             assert (row.status, row.error) == (None, ""), row.endpoint
+            assert row.p50_ms is not None
+            assert row.p95_ms is not None
+            assert row.queries is not None
             assert 0 < row.p50_ms <= row.p95_ms
             low, high = row.queries
             assert 0 < low <= high
-        assert rows[-1].rate_per_s > 0
+        assert (rows[-1].rate_per_s or 0) > 0
         table = bench.render_table(rows)
         lines = table.splitlines()
         assert lines[0].split(" | ")[0].strip() == "endpoint"
@@ -167,11 +170,12 @@ class TestBenchCommand:
         monkeypatch.delenv("DATABASE_URL", raising=False)
         monkeypatch.delenv(bench.CHILD_ENV, raising=False)
         calls = []
-        monkeypatch.setattr(
-            harness.subprocess,
-            "run",
-            lambda command, env, check: calls.append(env) or subprocess.CompletedProcess(command, 0),
-        )
+
+        def child(command, env, check):
+            calls.append(env)
+            return subprocess.CompletedProcess(command, 0)
+
+        monkeypatch.setattr(harness.subprocess, "run", child)
         run("bench")
         assert calls[0]["DATABASE_URL"] == f"sqlite:///{Path(settings.BASE_DIR).resolve() / 'var' / 'bench.sqlite3'}"
 

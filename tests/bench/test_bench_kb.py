@@ -152,11 +152,12 @@ class TestCommand:
         monkeypatch.delenv("DATABASE_URL", raising=False)
         monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
         calls = []
-        monkeypatch.setattr(
-            harness.subprocess,
-            "run",
-            lambda command, env, check: calls.append(env) or subprocess.CompletedProcess(command, 0),
-        )
+
+        def child(command, env, check):
+            calls.append(env)
+            return subprocess.CompletedProcess(command, 0)
+
+        monkeypatch.setattr(harness.subprocess, "run", child)
         run()
         expected = Path(settings.BASE_DIR).resolve() / "var" / "bench_kb.sqlite3"
         assert calls[0]["DATABASE_URL"] == f"sqlite:///{expected}"

@@ -49,7 +49,7 @@ class TestEnrich:
 
     def test_the_rebuilt_rollup_equals_the_live_figures(self, loaded):
         bench_reports.enrich(write=lambda _: None)
-        lines = []
+        lines: list[str] = []
         bench_reports.rebuild(write=lines.append)
         assert "60 facts" in lines[0]
         assert_rollup_equals_live(ReportFilters(start=date(2025, 9, 1), end=NOW.date()), now=NOW)

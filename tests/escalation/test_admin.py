@@ -65,7 +65,9 @@ def first_of(model: str) -> int:
         "tiertarget": TierTarget,
         "escalationrule": EscalationRule,
     }
-    return models[model].objects.order_by("pk").first().pk
+    first = models[model]._default_manager.order_by("pk").first()
+    assert first is not None
+    return first.pk
 
 
 def _put(data: dict, name: str, value) -> None:
@@ -316,7 +318,9 @@ class TestCalendarInlines:
         assert applied.status_code == 302
         assert Holiday.objects.get().date == date(2026, 12, 25)
         assert OpeningHours.objects.filter(calendar=business, weekday=5, opens=time(10), closes=time(14)).exists()
-        assert selectors.policy_book().entry("P2").calendar.hours[5] == ((time(10), time(14)),)
+        entry = selectors.policy_book().entry("P2")
+        assert entry is not None
+        assert entry.calendar.hours[5] == ((time(10), time(14)),)
 
     def test_closing_before_opening_is_an_inline_error_and_nothing_is_saved(self, client, manager):
         business = BusinessCalendar.objects.get(name="Business hours")
@@ -397,7 +401,9 @@ class TestRecomputePreview:
         for ticket in tickets:
             ticket.refresh_from_db()
             assert ticket.first_response_due_at == ticket.created_at + timedelta(hours=4)
-        assert selectors.policy_book().entry("P2").targets.first_response == timedelta(hours=4)
+        entry = selectors.policy_book().entry("P2")
+        assert entry is not None
+        assert entry.targets.first_response == timedelta(hours=4)
 
     def test_applying_saves_the_policy_and_moves_the_open_tickets(self, client, manager, time_machine):
         tickets = self._tickets()
@@ -519,7 +525,7 @@ class TestHistoryAdmins:
         usecases.change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=tier2_agent, now=T0)
         return {
             "escalation": Escalation.objects.get().pk,
-            "slabreach": SlaBreach.objects.order_by("pk").first().pk,
+            "slabreach": SlaBreach.objects.order_by("pk")[0].pk,
             "slapause": SlaPause.objects.get().pk,
             "sweeprun": SweepRun.objects.get().pk,
         }

@@ -72,7 +72,7 @@ class TestThreeRequests:
             )
         )
         assert people == {desk["tier3"].username}
-        subject = Notification.objects.filter(kind=Notification.Kind.ESCALATED).first().subject
+        subject = Notification.objects.filter(kind=Notification.Kind.ESCALATED).order_by("pk")[0].subject
         assert subject == f"Customer asked to escalate {ticket.reference}"
 
     def test_an_agent_recording_the_customers_request_counts_as_the_one_request(self, customer, desk):

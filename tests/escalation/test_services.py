@@ -136,6 +136,7 @@ class TestSweepFiresRulesAtTheirMoment:
         assert not Escalation.objects.filter(ticket=ticket, to_management=True).exists()
         sweep(T0 + 4 * H)
         escalation = Escalation.objects.get(ticket=ticket, to_management=True)
+        assert escalation.rule is not None
         assert escalation.rule.name.endswith("to management")
         assert Notification.objects.filter(kind="escalated", user=manager, ticket=ticket).exists()
 
@@ -271,7 +272,7 @@ class TestSweepBatches:
         settings.SLA_SWEEP_BATCH = 100
         make_user("t2@sofacoverpro.com", "agent", tier=2)
         sweep(T0 - H)  # the first sweep creates its heartbeat row
-        counts = []
+        counts: list[int] = []
         for due in (60, 90):  # on PostgreSQL both above the bulk path's COPY threshold
             start = T0 + len(counts) * 24 * H
             ids = [open_ticket(customer, "P0", at=start).pk for _ in range(due)]

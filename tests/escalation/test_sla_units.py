@@ -26,8 +26,8 @@ LONDON = ZoneInfo("Europe/London")
 H = timedelta(hours=1)
 
 
-def london(*args) -> datetime:
-    return datetime(*args, tzinfo=LONDON)
+def london(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=LONDON)
 
 
 FRIDAY_1730 = london(2026, 3, 6, 17, 30)
@@ -180,7 +180,9 @@ def _this_migration(executor: MigrationExecutor) -> tuple[tuple[str, str], tuple
 
 def _as_filed_under_minutes(ticket: Ticket, resolution_minutes: int, response_minutes: int) -> None:
     """Store what the old rule (targets as business minutes) computed for this ticket."""
-    business = selectors.policy_book().entry(ticket.priority).calendar
+    entry = selectors.policy_book().entry(ticket.priority)
+    assert entry is not None
+    business = entry.calendar
     response = timedelta(minutes=response_minutes)
     resolution = timedelta(minutes=resolution_minutes)
     Ticket.objects.filter(pk=ticket.pk).update(

@@ -394,6 +394,7 @@ class TestReplyRacesTheSweep:
             requester=desk["customer"], subject="Login loop", description="d", priority="P1", now=self.T0
         )
         ticket.refresh_from_db()
+        assert ticket.sla_next_check_at is not None
         assert ticket.sla_next_check_at <= self.NOW
         return ticket
 

@@ -8,11 +8,12 @@ import factory
 
 from knowledge import services
 from knowledge.models import Article, ResponseTemplate
+from tests.factories import ModelFactory
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-class ArticleFactory(factory.django.DjangoModelFactory):
+class ArticleFactory(ModelFactory[Article]):
     class Meta:
         model = Article
 
@@ -39,7 +40,7 @@ class RunbookFactory(ArticleFactory):
     body = "## Steps\n\n- [ ] Check payment gateway status\n- [ ] Verify API credentials and webhooks\n"
 
 
-class ResponseTemplateFactory(factory.django.DjangoModelFactory):
+class ResponseTemplateFactory(ModelFactory[ResponseTemplate]):
     class Meta:
         model = ResponseTemplate
 

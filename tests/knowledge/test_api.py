@@ -298,8 +298,9 @@ class TestRepresentation:
         draft = ArticleFactory(status=Article.Status.DRAFT)
         visible = selectors.article_list_visible_to(user=agent).filter(pk__in=[published.pk, draft.pk])
         articles = sorted(visible, key=lambda article: article.pk != published.pk)
-        articles[0].score, articles[0].snippet = 0.25, "<mark>Wombat</mark>"
-        articles[1].score = articles[1].snippet = None
+        # What the search view sets on a page's articles (ArticleSearchResultSerializer reads them).
+        articles[0].score, articles[0].snippet = 0.25, "<mark>Wombat</mark>"  # type: ignore[attr-defined]
+        articles[1].score = articles[1].snippet = None  # type: ignore[attr-defined]
         for article in articles:
             assert list(serializer(article).data) == serializer.Meta.fields
         assert serializer(articles[0]).data["tags"] == ["a-tag", "b-tag"]

@@ -53,6 +53,7 @@ class TestRevisions:
         assert [t.name for t in article.tags.all()] == ["old"]
         assert article.body_html == "<p>old body</p>"
         latest = article.revisions.first()
+        assert latest is not None
         assert (latest.number, latest.note) == (3, "restored revision 1")
 
     def test_publishing_sets_published_at_once(self, agent):

@@ -79,7 +79,7 @@ class TestSync:
         assert "updated   shrink.md -> do-covers-shrink (body)" in output
         article = Article.objects.get(slug="do-covers-shrink")
         assert article.revisions.count() == 2
-        assert article.revisions.first().note == "synced from shrink.md"
+        assert article.revisions.all()[0].note == "synced from shrink.md"
 
     @pytest.mark.parametrize(
         ("text", "message"),

@@ -94,6 +94,7 @@ class HttpRecorder:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
+        assert isinstance(host, str)  # an IPv4 address
         return f"http://{host}:{port}"
 
     def __enter__(self) -> HttpRecorder:

@@ -268,7 +268,7 @@ class TestTwilio:
         assert sms.headers["Content-Type"] == "application/x-www-form-urlencoded"
         row = Notification.objects.get(channel=Channel.SMS)
         assert sms.form() == {"To": PHONE, "From": FROM, "Body": row.body}
-        assert ticket.reference in row.body
+        assert f"{ticket.reference}" in row.body
         call = by_path[f"/2010-04-01/Accounts/{SID}/Calls.json"]
         assert call.headers["Authorization"] == auth
         form = call.form()

@@ -49,7 +49,7 @@ class TestSeededConfiguration:
         assert routes["P1"].channels == ["slack", "email"]
         assert routes["P2"].channels == ["email", "dashboard"]
         assert routes["P3"].channels == ["dashboard"]
-        assert {p: r.slack_channel.name for p, r in routes.items()} == {
+        assert {p: r.slack_channel and r.slack_channel.name for p, r in routes.items()} == {
             "P0": "#support-critical",
             "P1": "#support-critical",
             "P2": "#support-general",
@@ -461,7 +461,12 @@ class TestKick:
     def test_after_a_broker_failure_the_next_requests_do_not_wait_for_it(self, settings, customer, monkeypatch):
         monkeypatch.setattr(tasks, "_broker_down_until", 0.0)
         calls = []
-        monkeypatch.setattr(tasks.deliver_outbox, "apply_async", lambda **kw: calls.append(kw) or 1 / 0)
+
+        def broker_down(**kw):
+            calls.append(kw)
+            raise ZeroDivisionError("the broker is down")
+
+        monkeypatch.setattr(tasks.deliver_outbox, "apply_async", broker_down)
         tasks.kick_relay()
         tasks.kick_relay()
         assert len(calls) == 1
@@ -477,6 +482,6 @@ def test_dashboard_items_can_be_marked_read(customer, agent, tier2_agent):
     client = Client()
     client.force_login(tier2_agent)
     page = client.get("/admin/notifications/dashboarditem/").content.decode()
-    assert ticket.reference in page
+    assert f"{ticket.reference}" in page
     client.force_login(agent)
-    assert ticket.reference not in client.get("/admin/notifications/dashboarditem/").content.decode()
+    assert f"{ticket.reference}" not in client.get("/admin/notifications/dashboarditem/").content.decode()

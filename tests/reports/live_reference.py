@@ -63,7 +63,7 @@ def _first_contact() -> Q:
 def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
     """Per priority: response (tickets created in range) and resolution (resolved in range)."""
     shares = target_shares()
-    rows = {
+    rows: dict[str | None, PriorityRow] = {
         p: PriorityRow(p, response_target_share=shares[p][0], resolution_target_share=shares[p][1]) for p in PRIORITIES
     }
     for r in (
@@ -79,7 +79,7 @@ def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
         row = rows[r["priority"]]
         row.tickets, row.response_measured = r["tickets"], r["response_measured"]
         row.response_met, row.response_breaches = r["response_met"], r["response_breaches"]
-    for r in (
+    for res in (
         tickets_resolved_in(f)
         .values("priority")
         .annotate(
@@ -89,9 +89,9 @@ def sla_by_priority(f: ReportFilters, *, now: datetime) -> list[PriorityRow]:
             mean_seconds=Avg(RESOLUTION_SECONDS),
         )
     ):
-        row = rows[r["priority"]]
-        row.resolved, row.resolution_met = r["resolved"], r["resolution_met"]
-        row.resolution_breaches, row.mean_resolution_seconds = r["resolution_breaches"], _round(r["mean_seconds"])
+        row = rows[res["priority"]]
+        row.resolved, row.resolution_met = res["resolved"], res["resolution_met"]
+        row.resolution_breaches, row.mean_resolution_seconds = res["resolution_breaches"], _round(res["mean_seconds"])
     for priority, ps in percentiles(tickets_created_in(f), RESPONSE_SECONDS, by="priority").items():
         rows[priority].median_first_response_seconds = _round(ps[0.5])
         rows[priority].p90_first_response_seconds = _round(ps[0.9])
@@ -220,7 +220,7 @@ def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
         found.setdefault(r["week"], {}).update(
             tickets=r["tickets"], responded_within_target=_share(r["met"], r["measured"])
         )
-    for r in (
+    for res in (
         tickets_resolved_in(f)
         .annotate(week=_week_of("resolved_at", weeks))
         .values("week")
@@ -232,12 +232,12 @@ def weekly_trends(f: ReportFilters, *, now: datetime) -> list[dict[str, Any]]:
             fcr=Count("id", filter=_first_contact()),
         )
     ):
-        found.setdefault(r["week"], {}).update(
-            resolved=r["resolved"],
-            resolved_within_target=_share(r["met"], r["resolved"]),
-            csat_average=_round(r["csat"], 2),
-            survey_response_rate=_share(r["ratings"], r["resolved"]),
-            first_contact_resolution_rate=_share(r["fcr"], r["resolved"]),
+        found.setdefault(res["week"], {}).update(
+            resolved=res["resolved"],
+            resolved_within_target=_share(res["met"], res["resolved"]),
+            csat_average=_round(res["csat"], 2),
+            survey_response_rate=_share(res["ratings"], res["resolved"]),
+            first_contact_resolution_rate=_share(res["fcr"], res["resolved"]),
         )
     # Every week of the range, empty ones included, so the charts keep their time axis.
     blank = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -207,7 +208,7 @@ class TestFilters:
         at = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
         open_ticket(customer, at, priority="P1", category="payment", channel="email", assignee=agent)
         open_ticket(customer, at, priority="P1", category="orders", channel="portal")
-        base = {"start": date(2026, 3, 2), "end": date(2026, 3, 15)}
+        base: dict[str, Any] = {"start": date(2026, 3, 2), "end": date(2026, 3, 15)}
         for extra, expected in [
             ({}, 2),
             ({"category": "payment"}, 1),

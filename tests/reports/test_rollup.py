@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -146,7 +147,7 @@ def play(s: dict, *, customer, agent) -> None:
         usecases.rate(ticket=ticket, actor=customer, score=s["rating"], now=at + M)
 
 
-FILTERS = [
+FILTERS: list[dict[str, Any]] = [
     {},
     {"priority": "P1"},
     {"tier": 2},

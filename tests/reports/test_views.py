@@ -170,8 +170,11 @@ class TestPage:
         assert re.search(r'class="metric-missed" data-metric="response_within_target_P1"', html)
         assert re.search(r'class="metric-met" data-metric="first_contact_resolution_rate"', html)
         assert re.search(r'class="metric-info" data-metric="response_within_target_P2"', html)
-        row = re.search(r'data-metric="response_within_target_P1">.*?</tr>', html, re.S).group(0)
-        href = re.search(r'href="([^"]+)"', row).group(1).replace("&amp;", "&")
+        row = re.search(r'data-metric="response_within_target_P1">.*?</tr>', html, re.S)
+        assert row is not None
+        link = re.search(r'href="([^"]+)"', row.group(0))
+        assert link is not None
+        href = link.group(1).replace("&amp;", "&")
         assert href.startswith("/admin/tickets/ticket/?")
         assert "priority__exact=P1" in href
         # The drill-down opens the console queue with exactly the tickets behind the cell.
@@ -184,8 +187,9 @@ class TestPage:
     def test_green_cells_have_no_drilldown(self, client, manager, fortnight):
         client.force_login(manager)
         html = client.get("/reports/" + Q).content.decode()
-        row = re.search(r'data-metric="first_contact_resolution_rate">.*?</tr>', html, re.S).group(0)
-        assert "/admin/tickets/ticket/" not in row
+        row = re.search(r'data-metric="first_contact_resolution_rate">.*?</tr>', html, re.S)
+        assert row is not None
+        assert "/admin/tickets/ticket/" not in row.group(0)
 
     def test_charts_use_the_vendored_library_and_no_inline_script(self, client, manager, fortnight):
         client.force_login(manager)

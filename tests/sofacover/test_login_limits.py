@@ -335,4 +335,4 @@ class TestSharedCache:
         [warning] = ratelimit.shared_cache_check(None)
         assert warning.id == "sofacover.W001"
         assert "LocMemCache" in warning.msg
-        assert "REDIS_URL" in warning.hint
+        assert "REDIS_URL" in (warning.hint or "")

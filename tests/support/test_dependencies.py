@@ -34,7 +34,7 @@ MAY_IMPORT = {
 
 def imported_apps(path: Path) -> set[str]:
     """The first component of every module ``path`` imports (relative imports stay in the app)."""
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name.split(".")[0] for alias in node.names)

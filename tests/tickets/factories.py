@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 
 from accounts import services
 from support import usecases
+from tests.factories import ModelFactory
 from tickets.models import Message, Ticket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -21,18 +22,18 @@ def make_user(email: str, role: str = "customer", tier: int | None = None, **ext
     return services.user_create(email=email, password=PASSWORD, role=role, tier=tier, **extra)
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(ModelFactory[User]):
     class Meta:
         model = User
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
-        return make_user(kwargs.get("email") or f"customer{cls._counter()}@example.com", "customer")
+        return make_user(kwargs.get("email") or f"customer{cls._next_number()}@example.com", "customer")
 
     _n = 0
 
     @classmethod
-    def _counter(cls) -> int:
+    def _next_number(cls) -> int:
         cls._n += 1
         return cls._n
 
@@ -41,11 +42,11 @@ class AgentFactory(CustomerFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         return make_user(
-            kwargs.get("email") or f"agent{cls._counter()}@sofacoverpro.com", "agent", kwargs.get("tier", 1)
+            kwargs.get("email") or f"agent{cls._next_number()}@sofacoverpro.com", "agent", kwargs.get("tier", 1)
         )
 
 
-class TicketFactory(factory.django.DjangoModelFactory):
+class TicketFactory(ModelFactory[Ticket]):
     """Opens a ticket through the file_ticket use case so the reference, timeline, deadlines and facts are real."""
 
     class Meta:
@@ -74,7 +75,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
         return ticket
 
 
-class MessageFactory(factory.django.DjangoModelFactory):
+class MessageFactory(ModelFactory[Message]):
     class Meta:
         model = Message
 

@@ -81,7 +81,8 @@ def desk(db, role):
         "tier3": lambda: make_user("tier3@sofacoverpro.com", "agent", tier=3),
         "manager": lambda: make_user("manager@sofacoverpro.com", "manager"),
     }
-    caller = callers[role]() if callable(callers[role]) else callers[role]
+    entry = callers[role]
+    caller = entry() if callable(entry) else entry
     headers = {"Authorization": f"Token {Token.objects.create(user=caller).key}"} if caller else {}
     return {"headers": headers, "path": {"reference": ticket.reference, "slug": "wash-cover"}}
 

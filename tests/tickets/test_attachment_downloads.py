@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import FileResponse
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -58,6 +59,7 @@ class TestApiAttachmentLinks:
         response = client.get(link)
 
         assert response.status_code == 200
+        assert isinstance(response, FileResponse)
         assert b"".join(response.streaming_content) == png_bytes()
         assert response["Content-Type"] == "image/png"
         assert response["Content-Disposition"].startswith("attachment;")
@@ -77,6 +79,8 @@ class TestApiAttachmentLinks:
         portal = client.get(reverse("portal:attachment", kwargs={"uuid": attachment.uuid}))
         api = token_client(customer).get(api_url(attachment))
         assert portal.status_code == api.status_code == 200
+        assert isinstance(api, FileResponse)
+        assert isinstance(portal, FileResponse)
         assert b"".join(api.streaming_content) == b"".join(portal.streaming_content) == pdf_bytes()
         for header in ("Content-Type", "Content-Disposition", "Content-Length", *SAFE_HEADERS):
             assert api[header] == portal[header], header
@@ -85,6 +89,7 @@ class TestApiAttachmentLinks:
         attachment = internal_note_attachment(filed_with(customer), agent)
         response = token_client(agent).get(api_url(attachment))
         assert response.status_code == 200
+        assert isinstance(response, FileResponse)
         assert b"".join(response.streaming_content) == b"stack trace\n"
 
     def test_an_internal_note_attachment_is_not_found_for_the_customer(self, customer, agent):

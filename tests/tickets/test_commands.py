@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.contrib.auth import authenticate
@@ -53,13 +54,14 @@ class TestSeedDemo:
         assert "already exist" in again
 
     def test_covers_every_priority_status_category_channel_and_tier(self, seeded):
-        for field, choices in [
+        cases: list[tuple[str, list[Any]]] = [
             ("priority", Ticket.Priority.values),
             ("status", Status.values),
             ("category", Ticket.Category.values),
             ("channel", Ticket.Channel.values),
             ("tier", Ticket.Tier.values),
-        ]:
+        ]
+        for field, choices in cases:
             present = set(Ticket.objects.values_list(field, flat=True))
             assert present == set(choices), field
 
@@ -164,6 +166,7 @@ class TestSeedDemoBulk:
             if ticket.first_responded_at is None:
                 assert ticket.status == Status.NEW
             if ticket.closed_at:
+                assert ticket.resolved_at is not None
                 assert ticket.closed_at >= ticket.resolved_at
 
     def test_a_larger_load_is_mostly_finished_work_with_a_live_queue(self, seeded):

@@ -4,11 +4,12 @@ so a customer can never write a field they do not own."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
-from django.db.models import Prefetch
+from django.db.models import Model, Prefetch
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -91,10 +92,11 @@ def ticket_prefetched_new(ticket: Ticket, prefetch: Sequence[str | Prefetch]) ->
     for lookup in prefetch:
         path = lookup.prefetch_to if isinstance(lookup, Prefetch) else lookup
         name = path.split("__")[0]  # nothing under an empty first level either
-        empty = Ticket._meta.get_field(name).related_model._default_manager.none()
+        related = cast("type[Model]", Ticket._meta.get_field(name).related_model)  # a relation's: a model
+        empty = related._default_manager.none()
         # Evaluated, as prefetch_related leaves its querysets: iterating a bare none() would
         # still compile a query (to find it empty) each time.
-        empty._result_cache, empty._prefetch_done = [], True
+        empty._result_cache, empty._prefetch_done = [], True  # type: ignore[attr-defined]  # QuerySet's own
         cache[name] = empty
     return ticket
 

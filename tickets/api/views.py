@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -108,7 +109,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     # Related rows the representation reads (support.api: the escalations).
     prefetch: Sequence[str | Prefetch] = ()
     filterset_class = TicketFilter
-    filter_backends = [*viewsets.GenericViewSet.filter_backends[:1], TicketOrdering]
+    filter_backends = [DjangoFilterBackend, TicketOrdering]  # the default backends, with our ordering
     lookup_field = "reference"
     lookup_value_regex = REFERENCE_PATTERN
     ordering_fields = TicketOrdering.ordering_fields
@@ -177,7 +178,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def _fresh(self, ticket: Ticket) -> dict:
         return self.get_serializer(
-            selectors.ticket_get_visible_to(user=self.request.user, reference=ticket.reference)
+            selectors.ticket_get_visible_to(user=self.request.user, reference=ticket.reference or "")
         ).data
 
     @extend_schema(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,7 +13,7 @@ from tickets.models import Ticket
 from tickets.uploads import CheckedUpload, allowed_extensions, check_uploads
 
 # Plain-language help for customers choosing a priority (from the procedures document).
-PRIORITY_HELP = {
+PRIORITY_HELP: dict[str, str] = {
     Ticket.Priority.P0: "The shop is down, data is lost, payments fail or you suspect a security breach.",
     Ticket.Priority.P1: "A major feature is broken, pages are much slower than usual, you cannot sign in, "
     "or orders are not being processed.",
@@ -51,6 +53,8 @@ def _attachments_field() -> MultipleFileField:
 class AttachmentsMixin:
     """Checks uploads by content with tickets.uploads: refusals become field errors."""
 
+    cleaned_data: dict[str, Any]  # (a mixin of forms.Form)
+
     def clean_attachments(self) -> list[CheckedUpload]:
         return check_uploads(self.cleaned_data.get("attachments") or [])
 
@@ -87,8 +91,9 @@ class ReplyForm(AttachmentsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["attachments"] = _attachments_field()
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.errors and not (cleaned.get("body") or "").strip() and not cleaned.get("attachments"):
             raise ValidationError("Write a message or attach a file.", code="empty")
         return cleaned

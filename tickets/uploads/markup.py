@@ -132,7 +132,7 @@ class MarkupScanner:
         while i < end:
             state = self._state
             if state == _DATA:
-                i = _CLEAN_TEXT.match(data, i).end()
+                i = _CLEAN_TEXT.match(data, i).end()  # type: ignore[union-attr]  # matches b"": never None
                 if i == end:
                     return False
                 self._state, i = _TAG_OPEN, i + 1  # a "<" the fast path could not settle
@@ -192,7 +192,7 @@ class MarkupScanner:
                 i = match.end()
                 self._state = _DATA if data[i - 1] == _GT else _BEFORE_ATTR
             elif state == _BEFORE_ATTR:  # also after a quoted value, or after "/"
-                i = _ATTRIBUTES.match(data, i).end()
+                i = _ATTRIBUTES.match(data, i).end()  # type: ignore[union-attr]  # matches b"": never None
                 match = _NOT_SPACE_OR_SLASH.search(data, i)
                 if match is None:
                     return False
@@ -258,7 +258,7 @@ def reads_as_script(head: bytes, signature_length: int) -> bool:
     expression; or the file has no binary bytes at all. A real image turns binary within a few
     bytes: its width or size would have to be these exact characters.
     """
-    run = _TEXT_RUN.match(head, signature_length).group()
+    run = _TEXT_RUN.match(head, signature_length).group()  # type: ignore[union-attr]  # matches b"": never None
     code = run.lstrip(b"\t\n\x0b\x0c\r ")
     if code.startswith((b"/*", b"//", b"<!--")):
         return True

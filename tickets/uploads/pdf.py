@@ -94,7 +94,7 @@ def _pdf_walk(reader: PdfReader) -> None:
         raise _PdfTooComplex(len(pending))
     seen: set[tuple[int, int]] = set()
     while pending:
-        item = pending.pop()
+        item: PdfObject | None = pending.pop()
         if isinstance(item, IndirectObject):
             if (item.idnum, item.generation) in seen:
                 continue
@@ -120,7 +120,7 @@ def _pdf_check_dictionary(dictionary: DictionaryObject) -> None:
         if isinstance(triggers, DictionaryObject) and not all(_only_goes_to(a) for a in triggers.values()):
             raise _PdfRefused("/AA")
     if _resolved(dictionary.get("/S")) == "/URI":
-        uri = _resolved(dictionary.get("/URI"))
+        uri: PdfObject | str | None = _resolved(dictionary.get("/URI"))
         if isinstance(uri, ByteStringObject):
             uri = uri.decode("latin-1")
         if isinstance(uri, str):  # a TextStringObject is a str
@@ -137,8 +137,8 @@ def _only_goes_to(action: PdfObject | None, depth: int = 0) -> bool:
     if depth > _GOTO_CHAIN_LIMIT or _resolved(action.get("/S")) != "/GoTo":
         return False
     following = _resolved(action.get("/Next"))
-    following = following if isinstance(following, ArrayObject) else [following]
-    return all(_only_goes_to(item, depth + 1) for item in following if item is not None)
+    actions = following if isinstance(following, ArrayObject) else [following]
+    return all(_only_goes_to(item, depth + 1) for item in actions if item is not None)
 
 
 def _resolved(value: PdfObject | None) -> PdfObject | None:

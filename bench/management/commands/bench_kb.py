@@ -148,7 +148,7 @@ def timed(row: Row, request: Callable[[int], object], repeat: int) -> Row:
     return row
 
 
-def bench_articles_ensure(*, articles: int, now, write: Callable[[str], None]) -> int:
+def bench_articles_ensure(*, articles: int, now, write: Callable[[str], object]) -> int:
     """Top the help centre up to ``articles`` articles; return how many were added."""
     have = Article.objects.count()
     missing = articles - have
@@ -198,6 +198,12 @@ def measure(*, customer, agent, repeat: int) -> list[Row]:
             url = f"{path}?{urlencode(params)}" if params else path
             return lambda n: clients[who].get(url)
 
+        def article_page(who: str, slugs: list[str]) -> Callable[[int], HttpResponseBase]:
+            return lambda n: clients[who].get(f"/kb/{slugs[n % len(slugs)]}/")
+
+        def suggest(who: str, path: str) -> Callable[[int], HttpResponseBase]:
+            return lambda n: clients[who].get(path, {"q": SUBJECTS[n % len(SUBJECTS)]})
+
         for label, q in SEARCHES:
             for who in ("customer", "agent"):
                 row = Row(f"API search, {label} ({q!r})", who, target=SEARCH_TARGET)
@@ -217,9 +223,7 @@ def measure(*, customer, agent, repeat: int) -> list[Row]:
                 row.error = "no articles"
                 rows.append(row)
                 continue
-            rows.append(
-                timed(row, lambda n, who=who, slugs=slugs: clients[who].get(f"/kb/{slugs[n % len(slugs)]}/"), repeat)
-            )
+            rows.append(timed(row, article_page(who, slugs), repeat))
 
         for who, path, what in (
             ("customer", "/kb/suggest/", "suggest while filing (portal)"),
@@ -227,13 +231,7 @@ def measure(*, customer, agent, repeat: int) -> list[Row]:
             ("agent", "/api/v1/articles/suggest/", "API suggest"),
         ):
             row = Row(what, who)
-            rows.append(
-                timed(
-                    row,
-                    lambda n, who=who, path=path: clients[who].get(path, {"q": SUBJECTS[n % len(SUBJECTS)]}),
-                    repeat,
-                )
-            )
+            rows.append(timed(row, suggest(who, path), repeat))
     return rows
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -77,7 +78,7 @@ def _reference() -> Case:
     )
 
 
-def grow_by_copying(*, tickets: int, write: Callable[[str], None]) -> int:
+def grow_by_copying(*, tickets: int, write: Callable[[str], object]) -> int:
     """PostgreSQL only: reach ``tickets`` by copying existing ticket rows in SQL (INSERT ... SELECT).
 
     The bulk loader writes a few thousand tickets a second; a million would take most
@@ -109,7 +110,7 @@ def grow_by_copying(*, tickets: int, write: Callable[[str], None]) -> int:
     return added
 
 
-def enrich(*, write: Callable[[str], None]) -> None:
+def enrich(*, write: Callable[[str], object]) -> None:
     """Give bulk-loaded tickets what the services would have: deadlines, breach records, ratings.
 
     Set-based (UPDATE, INSERT ... SELECT), so a million tickets take seconds, not an hour.
@@ -160,7 +161,7 @@ def _insert_select(model, fields: list[str], rows) -> int:
         return cursor.rowcount
 
 
-def rebuild(*, write: Callable[[str], None]) -> None:
+def rebuild(*, write: Callable[[str], object]) -> None:
     """The loader and enrich send no signals: recompute the reports' rollup, then refresh planner statistics."""
     started = time.perf_counter()
     counts = rollup_rebuild()
@@ -251,8 +252,8 @@ class Command(BaseCommand):
                 api.force_authenticate(manager)
                 measures: list[tuple[str, Callable[[], object]]] = [
                     ("scorecard (90 days)", lambda: metrics.scorecard(f, now=now)),
-                    ("API /reports/summary/", lambda api=api: api.get("/api/v1/reports/summary/" + query)),
-                    ("reports page", lambda browser=browser: browser.get("/reports/" + query)),
+                    ("API /reports/summary/", partial(api.get, "/api/v1/reports/summary/" + query)),
+                    ("reports page", partial(browser.get, "/reports/" + query)),
                 ]
                 for label, call in measures:
                     p50, worst, queries = _time(call, repeat)
