@@ -10,7 +10,7 @@ from django.http import Http404
 
 from . import permissions
 from .filters import TicketFilter
-from .models import Attachment, Message, Rating, Ticket, TicketEvent
+from .models import Attachment, Message, Rating, Ticket, TicketCc, TicketEvent
 
 # Active tickets first, then by priority (P0 first), then oldest first: the
 # columns of ticket_urgency_idx, so the first page is read from the index.
@@ -113,6 +113,11 @@ def agent_get(*, email: str) -> User | None:
 def message_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
     """The customer-facing thread: public messages only, whoever asks (agents included)."""
     return message_list_visible_to(user=user, ticket=ticket).filter(internal=False)
+
+
+def cc_list(*, ticket: Ticket) -> QuerySet[TicketCc]:
+    """Who besides the requester gets the ticket's public replies, oldest first (the desk's to see)."""
+    return TicketCc.objects.filter(ticket_id=ticket.pk).order_by("added_at", "id")
 
 
 # --- satisfaction ---
