@@ -30,6 +30,9 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils import timezone
 
+from tickets.models import Attachment
+
+from . import mailthread
 from .models import Notification, SlackChannel, WebhookEndpoint
 from .urlsafety import BlockedDestination, post_json
 
@@ -117,28 +120,58 @@ def _http_failure(exc: Exception, what: str, url: str) -> SendFailed:
 # --- email ------------------------------------------------------------------------------
 
 
+# Mail a person wrote (an agent's reply) is not marked as automatic; everything else is (RFC 3834).
+WRITTEN_BY_PEOPLE = {Notification.Kind.REPLY}
+
+
 def build_email(row: Notification) -> EmailMultiAlternatives:
-    """An automated mail (RFC 3834): marked so auto-responders stay quiet, with the Message-ID we stored."""
-    headers = {
-        "Message-ID": row.message_id,
-        "Auto-Submitted": "auto-generated",
-        "X-Auto-Response-Suppress": "All",
-        "X-Loop": settings.NOTIFY_X_LOOP,
-    }
+    """The mail of one outbox row, with the Message-ID we stored and the thread it follows.
+
+    Automatic mail (acknowledgments, notices, surveys, alerts) says ``Auto-Submitted:
+    auto-generated`` and asks auto-responders to stay quiet; an agent's reply does not.
+    Mail about a ticket has ``References`` / ``In-Reply-To`` (mailthread) and a
+    ``Reply-To`` that routes back to the ticket; a reply carries its attachments.
+    """
+    headers = {"Message-ID": row.message_id, "X-Loop": settings.NOTIFY_X_LOOP}
+    if row.kind not in WRITTEN_BY_PEOPLE:
+        headers["Auto-Submitted"] = "auto-generated"
+        headers["X-Auto-Response-Suppress"] = "All"
+    reply_to: list[str] = []
     if row.ticket_id and row.ticket and row.ticket.reference:
-        thread = f"<{row.ticket.reference.lower()}@{settings.NOTIFY_MESSAGE_ID_DOMAIN}>"
-        headers["References"] = thread
-        headers["In-Reply-To"] = thread
+        thread = row.references.split() or [mailthread.root_id(row.ticket)]
+        headers["References"] = " ".join(thread)
+        headers["In-Reply-To"] = thread[-1]
+        reply_to = [mailthread.reply_address(row.ticket)]
     message = EmailMultiAlternatives(
         subject=" ".join(row.subject.split()),
         body=row.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[row.recipient],
+        reply_to=reply_to,
         headers=headers,
     )
     if row.body_html:
         message.attach_alternative(row.body_html, "text/html")
+    for attachment in _attachments(row):
+        with attachment.file.open("rb") as stored:
+            message.attach(attachment.filename, stored.read(), attachment.content_type)
     return message
+
+
+def _attachments(row: Notification) -> list[Attachment]:
+    """The files the row says travel with it, in the reply's order; one that lost its file is left out."""
+    wanted = row.payload.get("attachments") if isinstance(row.payload, dict) else None
+    if not wanted or row.channel != Notification.Channel.EMAIL:
+        return []
+    found = {a.uuid.hex: a for a in Attachment.objects.filter(uuid__in=wanted, message__internal=False)}
+    present = []
+    for key in wanted:
+        attachment = found.get(key)
+        if attachment is not None and attachment.file.name and attachment.file.storage.exists(attachment.file.name):
+            present.append(attachment)
+        else:
+            logger.warning("Outbox row %s: attachment %s is gone; the mail goes without it", row.pk, key)
+    return present
 
 
 def _smtp_failure(exc: Exception) -> SendFailed:

@@ -1,4 +1,9 @@
-"""Communication templates: the acknowledgment, the resolution notice and the incident declaration.
+"""Communication templates and the mail they make.
+
+The ticket acknowledgment (reference, link, when to expect a first response) and the
+ticket resolution notice (the resolving agent's note), the incident acknowledgment and
+resolution bulletins, and the internal incident declaration; and an agent's reply as
+the requester and CCs receive it (``reply_mail``).
 
 Managers edit the templates in the admin. What they can write is deliberately
 small: text and ``{{ placeholder }}`` (optionally through a few harmless
@@ -22,17 +27,25 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.html import linebreaks
+from django.template.defaultfilters import filesizeformat
+from django.utils.html import format_html, format_html_join, linebreaks
 
+from accounts import permissions as roles
 from escalation import selectors as sla_selectors
 from escalation import sla
 from tickets import placeholders
 from tickets.models import Message, Ticket
 
+from . import links
+
 SIREN = "\U0001f6a8"  # the seed file's mis-encoded "ðŸš¨"
 
 COMMON = {"ticket_reference", "ticket_subject", "ticket_url", "priority", "service", "functionality"}
 PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "ticket_acknowledgment": frozenset(
+        COMMON | {"customer_name", "status", "expected_first_response", "first_response_target", "expected_resolution"}
+    ),
+    "ticket_resolution": frozenset(COMMON | {"customer_name", "resolved_at", "resolution"}),
     "acknowledgment": frozenset(
         COMMON | {"customer_name", "status", "expected_resolution", "update_frequency", "next_update"}
     ),
@@ -44,6 +57,27 @@ PLACEHOLDERS: dict[str, frozenset[str]] = {
 
 # The procedures document's templates, [Placeholders] turned into named variables.
 SEED: dict[str, tuple[str, str]] = {
+    # A ticket's own mail; the [SCP-000042] tag is put in front of the subject when it is queued.
+    "ticket_acknowledgment": (
+        "We have received your request: {{ ticket_subject }}",
+        "Dear {{ customer_name }},\n\n"
+        "Thank you for contacting SofaCover Pro support. Your request \u201c{{ ticket_subject }}\u201d is logged as "
+        "{{ ticket_reference }} (priority {{ priority }}).\n\n"
+        "You can expect a first response by {{ expected_first_response }} "
+        "(within {{ first_response_target }}), and we aim to resolve it by {{ expected_resolution }}.\n\n"
+        "To add anything, reply to this email or visit {{ ticket_url }}.\n\n"
+        "Best regards,\n"
+        "SofaCover Pro Support Team\n",
+    ),
+    "ticket_resolution": (
+        "Resolved: {{ ticket_subject }}",
+        "Dear {{ customer_name }},\n\n"
+        "Your request {{ ticket_reference }} was resolved on {{ resolved_at }}.\n\n"
+        "Resolution: {{ resolution }}\n\n"
+        "If this does not solve it, reply to this email or reopen the request at {{ ticket_url }}.\n\n"
+        "Best regards,\n"
+        "SofaCover Pro Support Team\n",
+    ),
     "acknowledgment": (
         "We're investigating an issue with {{ service }}",
         "Dear {{ customer_name }},\n\n"
@@ -215,6 +249,29 @@ def customer_name(ticket: Ticket) -> str:
     return requester.get_full_name() or requester.first_name or requester.email or "customer"
 
 
+def ticket_acknowledgment_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
+    """A ticket's acknowledgment: its reference and link, and the first response the SLA promises."""
+    entry = sla_selectors.policy_book().entry(ticket.priority)
+    return {
+        **_common(ticket),
+        "customer_name": customer_name(ticket),
+        "status": placeholders.status_phrase(ticket),
+        "expected_first_response": when(ticket.first_response_due_at, missing="as soon as possible"),
+        "first_response_target": entry.policy.first_response_text if entry else "our published targets",
+        "expected_resolution": when(ticket.resolution_due_at, missing="as soon as possible"),
+    }
+
+
+def ticket_resolution_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
+    """A ticket's resolution notice: the note the resolving agent wrote for the customer."""
+    return {
+        **_common(ticket),
+        "customer_name": customer_name(ticket),
+        "resolved_at": when(ticket.resolved_at or now),
+        "resolution": ticket.resolution_note or "Our support team has resolved your request.",
+    }
+
+
 def acknowledgment_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
     update, calendar = _update_target(ticket)
     return {
@@ -258,6 +315,8 @@ def declaration_context(ticket: Ticket, *, now: datetime) -> dict[str, str]:
 
 
 CONTEXTS = {
+    "ticket_acknowledgment": ticket_acknowledgment_context,
+    "ticket_resolution": ticket_resolution_context,
     "acknowledgment": acknowledgment_context,
     "resolution": resolution_context,
     "incident_declaration": declaration_context,
@@ -266,3 +325,52 @@ CONTEXTS = {
 
 def render_for_ticket(key: str, ticket: Ticket, *, now: datetime) -> Rendered:
     return render(template_for(key), CONTEXTS[key](ticket, now=now))
+
+
+# --- an agent's reply, as mail ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyMail:
+    subject: str
+    text: str
+    html: str
+    attach: list[str]  # uuids (hex) of the attachments that travel with the mail
+
+
+def reply_mail(message: Message, *, now: datetime) -> ReplyMail:
+    """An agent's public reply as its recipients get it: the words, signed as the portal signs
+    them (a first name, never an address), the reply's attachments up to the size cap and
+    links (signed, expiring) to the rest, and the ticket's reference and address."""
+    ticket = message.ticket
+    signature = message.author.first_name or roles.SUPPORT_TEAM
+    attach: list[str] = []
+    linked: list[tuple[str, str, str]] = []  # name, size, link
+    room = settings.NOTIFY_EMAIL_ATTACHMENTS_MAX_BYTES
+    for attachment in message.attachments.order_by("id"):
+        if attachment.size <= room:
+            attach.append(attachment.uuid.hex)
+            room -= attachment.size
+        else:
+            link = links.attachment_link(attachment, now=now)
+            linked.append((attachment.filename, filesizeformat(attachment.size), link))
+    url = _common(ticket)["ticket_url"]
+    days = settings.NOTIFY_ATTACHMENT_LINK_MAX_AGE.days
+    too_large = f"Too large to attach (the links work for {days} days):"
+    footer = f"{ticket.reference}: {url}\nReply to this email to answer."
+    text = message.body.rstrip()
+    if linked:
+        text += f"\n\n{too_large}\n" + "\n".join(f"- {name} ({size}): {link}" for name, size, link in linked)
+    text += f"\n\n{signature}\nSofaCover Pro Support\n\n-- \n{footer}\n"
+    listed = format_html_join("", '<li><a href="{}">{}</a> ({})</li>', ((lk, n, z) for n, z, lk in linked))
+    html = format_html(
+        "{}{}<p>{}<br>SofaCover Pro Support</p>"
+        '<p style="color:#666;font-size:small">{}: <a href="{}">{}</a><br>Reply to this email to answer.</p>',
+        linebreaks(message.body.rstrip(), autoescape=True),
+        format_html("<p>{}</p><ul>{}</ul>", too_large, listed) if linked else "",
+        signature,
+        ticket.reference,
+        url,
+        url,
+    )
+    return ReplyMail(subject=f"Re: [{ticket.reference}] {ticket.subject}", text=text, html=html, attach=attach)

@@ -19,7 +19,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from tickets.models import Ticket
+from tickets.models import Message, Ticket
 
 from .urlsafety import validate_destination
 
@@ -118,8 +118,10 @@ class CommunicationTemplate(models.Model):
     """A message the desk sends, with named placeholders such as {{ customer_name }}."""
 
     class Key(models.TextChoices):
+        TICKET_ACKNOWLEDGMENT = "ticket_acknowledgment", "Ticket acknowledgment (customer)"
+        TICKET_RESOLUTION = "ticket_resolution", "Ticket resolution notice (customer)"
         ACKNOWLEDGMENT = "acknowledgment", "Customer incident acknowledgment"
-        RESOLUTION = "resolution", "Customer resolution notification"
+        RESOLUTION = "resolution", "Customer incident resolution notification"
         INCIDENT_DECLARATION = "incident_declaration", "Internal incident declaration"
 
     key = models.CharField(max_length=30, choices=Key.choices, unique=True)
@@ -172,6 +174,8 @@ class Notification(models.Model):
         TICKET_CREATED = "ticket_created", "New ticket"
         ACKNOWLEDGMENT = "acknowledgment", "Customer acknowledgment"
         RESOLUTION = "resolution", "Customer resolution notice"
+        REPLY = "reply", "Agent reply (to the customer and CCs)"
+        CUSTOMER_REPLY = "customer_reply", "Customer replied"
         ESCALATED = "escalated", "Escalation"
         BREACH_WARNING = "breach_warning", "Breach warning"
         BREACHED = "breached", "Breach"
@@ -188,6 +192,9 @@ class Notification(models.Model):
     webhook = models.ForeignKey(
         WebhookEndpoint, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
     )
+    # The reply this mail carries (an agent's reply to the customer and CCs), or the customer's
+    # reply an alert is about.
+    reply = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     subject = models.CharField(max_length=300, blank=True)
     body = models.TextField()
     body_html = models.TextField(blank=True)
@@ -195,8 +202,12 @@ class Notification(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     # Unique per logical notification: a second attempt to queue it is a no-op.
     dedupe_key = models.CharField(max_length=200, unique=True)
-    # Email: generated when queued and reused by every attempt, so a resend is recognisable.
+    # Email: generated when queued and reused by every attempt, so a resend is recognisable; an
+    # inbound reply's In-Reply-To / References find the ticket through it (selectors.ticket_for_message_ids).
     message_id = models.CharField(max_length=200, blank=True)
+    # Email: the thread it follows, oldest first (the ticket's root id, then the Message-IDs this
+    # recipient was sent about the ticket): References, and its last one In-Reply-To.
+    references = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
@@ -220,6 +231,13 @@ class Notification(models.Model):
             ),
             models.Index(fields=["user", "channel", "-created_at"], name="outbox_user_feed_idx"),
             models.Index(fields=["status", "-created_at"], name="outbox_status_idx"),
+            models.Index(fields=["message_id"], name="outbox_message_id_idx", condition=~Q(message_id="")),
+            # A recipient's earlier mail about a ticket: the References of the next one.
+            models.Index(
+                fields=["ticket", "recipient", "created_at"],
+                name="outbox_thread_idx",
+                condition=Q(channel="email"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -1,10 +1,15 @@
-"""Reads of the notifications app: an agent's dashboard feed."""
+"""Reads of the notifications app: an agent's dashboard feed; which ticket an inbound reply belongs to."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
+from tickets.models import Ticket
+
+from . import mailthread
 from .models import Notification
 
 
@@ -15,3 +20,45 @@ def dashboard_feed_for(*, user: User) -> QuerySet[Notification]:
         .select_related("ticket")
         .order_by("-created_at", "-id")
     )
+
+
+def _message_id(value: str) -> str:
+    value = value.strip()
+    return value if value.startswith("<") else f"<{value}>"
+
+
+def ticket_for_message_ids(ids: Iterable[str]) -> Ticket | None:
+    """The ticket an inbound mail answers, from its In-Reply-To and References, or None.
+
+    ``ids``: Message-IDs in order of preference (In-Reply-To first, then References from
+    the newest); the first that is ours decides: a mail the desk sent about a ticket
+    (its outbox row keeps the Message-ID), or a ticket's thread root ``<scp-000042@…>``.
+    Three queries at most, whatever the number of ids.
+
+    A header is what the sender says: the caller still checks that the sender may write
+    on the ticket (its requester or one of its CCs) before adding anything to it.
+    """
+    wanted = [_message_id(value) for value in ids if value and value.strip()]
+    if not wanted:
+        return None
+    sent = dict(
+        Notification.objects.filter(message_id__in=wanted, ticket__isnull=False)
+        .order_by("created_at", "id")
+        .values_list("message_id", "ticket_id")
+    )
+    roots = {value: mailthread.reference_from_root(value) for value in wanted if value not in sent}
+    by_reference = {}
+    if any(roots.values()):
+        by_reference = {
+            ticket.reference: ticket
+            for ticket in Ticket.objects.select_related("requester").filter(
+                reference__in=[ref for ref in roots.values() if ref]
+            )
+        }
+    for value in wanted:
+        if value in sent:
+            return Ticket.objects.select_related("requester").get(pk=sent[value])
+        reference = roots.get(value)
+        if reference and reference in by_reference:
+            return by_reference[reference]
+    return None

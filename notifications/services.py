@@ -10,7 +10,9 @@ dashboard only; #support-critical for P0/P1, #support-general for P2/P3,
   customer's request never does: it goes up one tier and waits for a lead's review);
 - 75 % of a target used: the assignee, or the tier if nobody has the ticket;
 - breach: the assignee or the tier, and the priority's Slack channel;
-- the customer: an acknowledgment when the ticket is filed, a notice when it is resolved.
+- the customer: an acknowledgment when the ticket is filed, a notice when it is resolved;
+- every public reply by the desk: the requester and the ticket's CCs, one mail each;
+- a customer's reply: the assignee, or the tier when nobody has the ticket (dashboard and email).
 
 Alerts to people about priorities with quiet hours (P2/P3) are held outside
 the priority's business calendar and go out when it opens; customer mail is
@@ -40,9 +42,10 @@ from escalation import sla
 from escalation.models import Escalation, SlaBreach
 from escalation.services import SlaHappened
 from sofacover.dbutil import insert_many
-from tickets.models import Ticket
+from tickets import selectors as ticket_selectors
+from tickets.models import Message, Ticket
 
-from . import messages, selectors
+from . import mailthread, messages, selectors
 from .models import AlertRoute, Notification, SlackChannel, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -72,12 +75,18 @@ def queue(
     webhook: WebhookEndpoint | None = None,
     hold_until: datetime | None = None,
     fresh_keys: bool = False,
+    reply: Message | None = None,
+    references: list[str] | None = None,
 ) -> bool:
     """Write one outbox row unless its dedupe key exists; True when written.
 
     Dashboard items are delivered by being written (status sent) unless held;
-    everything else is pending and the relay is kicked after commit.
+    everything else is pending and the relay is kicked after commit. A mail about a
+    ticket follows the recipient's thread of it (mailthread.references_for), unless
+    the caller knows it (``references``: a ticket filed in this transaction has only its root).
     """
+    if references is None and channel == Channel.EMAIL and ticket is not None:
+        references = mailthread.references_for(ticket, recipient)
     row = _row(
         channel=channel,
         kind=kind,
@@ -92,6 +101,8 @@ def queue(
         payload=payload,
         webhook=webhook,
         hold_until=hold_until,
+        references=references,
+        reply=reply,
     )
     return _write([row], fresh_keys=fresh_keys) == 1
 
@@ -123,6 +134,8 @@ class OutboxRow:
     last_error: str = ""
     provider_id: str = ""
     read_at: datetime | None = None
+    references: str = ""
+    reply_id: int | None = None
 
 
 def _row(
@@ -140,8 +153,16 @@ def _row(
     payload: dict | None = None,
     webhook: WebhookEndpoint | None = None,
     hold_until: datetime | None = None,
+    references: list[str] | None = None,
+    reply: Message | None = None,
 ) -> OutboxRow:
+    """One row; a mail about a ticket gets the reference in its subject and its thread (the root
+    only, unless ``references`` says more)."""
     status, next_attempt_at, sent_at = Status.PENDING, now, None
+    thread = ""
+    if channel == Channel.EMAIL and ticket is not None:
+        subject = mailthread.subject_for(ticket, subject)
+        thread = " ".join(references or [mailthread.root_id(ticket)])
     if hold_until is not None and hold_until > now:
         status, next_attempt_at = Status.HELD, hold_until
     elif channel == Channel.DASHBOARD:
@@ -164,6 +185,8 @@ def _row(
         hold_until=hold_until if status == Status.HELD else None,
         created_at=now,
         sent_at=sent_at,
+        references=thread,
+        reply_id=reply.pk if reply is not None else None,
     )
 
 
@@ -470,6 +493,8 @@ def system_alert(*, subject: str, body: str, key: str, now: datetime) -> int:
 def _customer_mail(
     *, ticket: Ticket, kind: str, template: str, key: str, now: datetime, fresh_keys: bool = False
 ) -> bool:
+    """The requester gets ``template`` rendered for the ticket. ``fresh_keys``: the ticket is new in
+    this transaction, so nothing was mailed about it yet (the thread is its root alone)."""
     requester = ticket.requester
     if not requester.email:
         return False
@@ -486,6 +511,7 @@ def _customer_mail(
         ticket=ticket,
         user=requester,
         fresh_keys=fresh_keys,
+        references=[mailthread.root_id(ticket)] if fresh_keys else None,
     )
 
 
@@ -497,7 +523,7 @@ def on_ticket_created(*, ticket: Ticket, now: datetime) -> None:
     _customer_mail(
         ticket=ticket,
         kind=Kind.ACKNOWLEDGMENT,
-        template="acknowledgment",
+        template="ticket_acknowledgment",
         key=f"ack:{ticket.pk}",
         now=now,
         fresh_keys=True,
@@ -611,13 +637,91 @@ def sla_alerts(*, happened: SlaHappened, now: datetime) -> int:
 
 
 def on_resolved(*, ticket: Ticket, now: datetime) -> None:
+    """The requester hears the ticket is resolved, with the resolving agent's note as its "Resolution"."""
     _customer_mail(
         ticket=ticket,
         kind=Kind.RESOLUTION,
-        template="resolution",
+        template="ticket_resolution",
         key=f"resolved:{ticket.pk}:{now.isoformat()}",
         now=now,
     )
+
+
+# --- the conversation ---------------------------------------------------------------------------
+
+
+def on_agent_reply(*, message: Message, now: datetime) -> int:
+    """A public reply by the desk, mailed to the requester and to every CC: one mail each.
+
+    Each recipient sees only their own address (no Cc header), so people copied on one
+    ticket never learn each other's, nor anyone's on another ticket. The mail is the
+    agent's words, not an automatic notice (no Auto-Submitted), with the reply's
+    attachments attached up to NOTIFY_EMAIL_ATTACHMENTS_MAX_BYTES in all and linked
+    beyond. Internal notes and customers' own messages are never mailed. Returns the
+    mails queued.
+    """
+    if message.internal or not message.by_agent:
+        return 0
+    ticket = message.ticket
+    recipients: list[tuple[str, User | None]] = []
+    if ticket.requester.email:
+        recipients.append((ticket.requester.email, ticket.requester))
+    recipients += [(cc.email, None) for cc in ticket_selectors.cc_list(ticket=ticket)]
+    if not recipients:
+        return 0
+    composed = messages.reply_mail(message, now=now)
+    written = 0
+    for address, person in recipients:
+        written += queue(
+            channel=Channel.EMAIL,
+            kind=Kind.REPLY,
+            recipient=address,
+            subject=composed.subject,
+            body=composed.text,
+            body_html=composed.html,
+            payload={"attachments": composed.attach},
+            dedupe_key=f"reply:{message.pk}:{address}",
+            now=now,
+            ticket=ticket,
+            user=person,
+            reply=message,
+            fresh_keys=True,  # the message was written in this transaction: no key can exist yet
+        )
+    return written
+
+
+def on_customer_reply(*, message: Message, now: datetime) -> int:
+    """The customer wrote (portal, API or email): the assignee hears, or the tier's agents when
+    nobody has the ticket, on the dashboard and by email (held in quiet hours, like other alerts)."""
+    if message.internal or message.by_agent:
+        return 0
+    ticket = message.ticket
+    route = AlertRoute.objects.filter(priority=ticket.priority).first()
+    hold = hold_until_for(ticket, route, now=now) if route is not None else None
+    subject = f"{ticket.reference}: the customer replied"
+    excerpt = message.body if len(message.body) <= 1000 else message.body[:1000] + "…"
+    files = message.attachments.count()
+    attached = f"\n({files} attachment{'s' if files != 1 else ''})" if files else ""
+    body = f"{_describe(ticket)}: the customer replied.\n\n{excerpt}{attached}\n\n{_link(ticket)}"
+    rows = [
+        _row(
+            channel=channel,
+            kind=Kind.CUSTOMER_REPLY,
+            recipient=person.email,
+            subject=subject,
+            body=body,
+            dedupe_key=f"customer-reply:{message.pk}:{channel}:{person.pk}",
+            now=now,
+            ticket=ticket,
+            user=person,
+            hold_until=hold,
+            reply=message,
+        )
+        for channel in (Channel.DASHBOARD, Channel.EMAIL)
+        for person in _unique(_owner_or_tier(ticket))
+        if person.email or channel == Channel.DASHBOARD
+    ]
+    return _write(rows, fresh_keys=True)
 
 
 # --- the dashboard ----------------------------------------------------------------------------

@@ -382,6 +382,13 @@ NOTIFY_WAR_ROOM = os.environ.get("NOTIFY_WAR_ROOM", "#support-critical")
 # Every outbound mail: our Message-ID domain and X-Loop value (RFC 3834 loop prevention).
 NOTIFY_MESSAGE_ID_DOMAIN = os.environ.get("NOTIFY_MESSAGE_ID_DOMAIN", "desk.sofacoverpro.com")
 NOTIFY_X_LOOP = os.environ.get("NOTIFY_X_LOOP", "support@sofacoverpro.com")
+# Ticket mail says Reply-To: support+scp-000042@... (this address with the ticket's reference as a
+# +tag), so a reply finds its ticket even without the thread headers.
+NOTIFY_REPLY_ADDRESS = os.environ.get("NOTIFY_REPLY_ADDRESS", "support@sofacoverpro.com")
+# A reply's attachments travel with its mail up to this many bytes in total; the rest are links.
+NOTIFY_EMAIL_ATTACHMENTS_MAX_BYTES = int(os.environ.get("NOTIFY_EMAIL_ATTACHMENTS_MAX_BYTES", str(10 * 1024 * 1024)))
+# How long a link to an attachment in a mail works (signed; anyone holding the mail may use it).
+NOTIFY_ATTACHMENT_LINK_MAX_AGE = timedelta(days=int(os.environ.get("NOTIFY_ATTACHMENT_LINK_MAX_AGE_DAYS", "30")))
 # Slack and webhook URLs may only reach public addresses; loopback only where a test says so.
 NOTIFY_ALLOW_PRIVATE_URLS = False
 NOTIFY_PRIVATE_URL_ALLOWLIST: list[str] = env_list("NOTIFY_PRIVATE_URL_ALLOWLIST", "")

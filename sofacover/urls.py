@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 
 from escalation.api import SlaPolicyListView
 from escalation.health import healthz
+from notifications import views as notification_views
 from reports.urls import api_urlpatterns as reports_api
 from support.api import EscalateView
 from support.portal import views as support_portal
@@ -19,6 +20,8 @@ urlpatterns = [
     path("admin/login/", LOGIN.guard("username")(admin.site.login), name="console-login"),
     path("admin/", admin.site.urls),
     path("healthz/", healthz, name="healthz"),
+    # A reply's attachment too large for its mail: the signed link in the mail (no sign-in).
+    path("mail/attachments/<str:token>/", notification_views.mail_attachment, name="mail-attachment"),
     re_path(
         rf"^api/v1/tickets/(?P<reference>{REFERENCE_PATTERN})/escalate/$",
         EscalateView.as_view(),

@@ -19,6 +19,7 @@ from escalation.models import BusinessCalendar, EscalationRule, SlaPolicy, TierT
 from knowledge import console as knowledge_console
 from tickets.models import Ticket
 
+from . import console as support_console
 from . import usecases as support_usecases
 
 
@@ -29,6 +30,7 @@ class TicketConsoleAdmin(admin_queue.SlaTicketAdmin):
     def console_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
         return [
             admin_queue.ticket_sla_console_panel(request, ticket),
+            support_console.cc_panel(request, ticket),
             knowledge_console.console_panel(request, ticket),
         ]
 

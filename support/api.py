@@ -61,7 +61,7 @@ _errors = ticket_views.errors
     retrieve=extend_schema(responses={200: TicketSerializer, **_errors(404)}),
     create=extend_schema(responses={201: TicketSerializer, **_errors(400, 429)}),
     partial_update=extend_schema(responses={200: TicketSerializer, **_errors(400, 403, 404, 409)}),
-    resolve=extend_schema(responses={200: TicketSerializer, **_errors(403, 404, 409)}),
+    resolve=extend_schema(responses={200: TicketSerializer, **_errors(400, 403, 404, 409)}),
     reopen=extend_schema(responses={200: TicketSerializer, **_errors(403, 404, 409)}),
     assign=extend_schema(responses={200: TicketSerializer, **_errors(400, 403, 404, 409)}),
 )

@@ -114,7 +114,9 @@ def _demo_ticket(
     if status == Status.PENDING_CUSTOMER:
         return usecases.change_status(ticket=ticket, to=Status.PENDING_CUSTOMER, actor=agent, now=at(0.2))
     usecases.reply(ticket=ticket, author=requester, body=scenario.follow_up.format(**values), now=at(0.3))
-    ticket = usecases.resolve(ticket=ticket, actor=agent, now=at(0.4))
+    ticket = usecases.resolve(
+        ticket=ticket, actor=agent, now=at(0.4), resolution_note=scenario.reply.format(**values).split("\n\n")[0]
+    )
     if status == Status.CLOSED:
         ticket = usecases.change_status(ticket=ticket, to=Status.CLOSED, actor=agent, now=at(0.8))
     return ticket

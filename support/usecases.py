@@ -31,7 +31,7 @@ import tickets.services
 from escalation.models import Escalation
 from sofacover.errors import DomainError
 from surveys.models import Rating
-from tickets.models import Message, Ticket
+from tickets.models import Message, Ticket, TicketCc
 from tickets.uploads import CheckedUpload
 
 Status = Ticket.Status
@@ -94,17 +94,23 @@ def reply(
     internal: bool = False,
     attachments: Sequence[CheckedUpload] = (),
 ) -> Message:
-    """A public reply or an internal note.
+    """A public reply or an internal note, from any channel (portal, API, console, email).
 
     1. tickets adds the message (a reply may open, reopen or answer the ticket);
     2. for a public reply, escalation moves the clock: pauses follow the status, deadlines are replanned;
-    3. reports refreshes the ticket's fact.
+    3. for a public reply, notifications mails the desk's reply to the requester and the CCs, or
+       alerts the assignee (else the tier) that the customer wrote; an internal note goes nowhere;
+    4. reports refreshes the ticket's fact.
     """
     message = tickets.services.message_add(
         ticket=ticket, author=author, body=body, now=now, internal=internal, attachments=attachments
     )
     if not internal:
         escalation.services.sla_follow(ticket=message.ticket, now=now)
+        if message.by_agent:
+            notifications.services.on_agent_reply(message=message, now=now)
+        else:
+            notifications.services.on_customer_reply(message=message, now=now)
     reports.rollup.facts_refresh(ticket_ids=[message.ticket.pk])
     return message
 
@@ -118,13 +124,14 @@ def _after_status_change(ticket: Ticket, *, now: datetime) -> None:
 
 
 @transaction.atomic
-def resolve(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
-    """An agent resolves the ticket, or its requester marks it solved.
+def resolve(*, ticket: Ticket, actor: User, now: datetime, resolution_note: str = "") -> Ticket:
+    """An agent resolves the ticket (saying how: required on a P0/P1), or its requester marks it solved.
 
-    1. tickets resolves it; 2. escalation pauses the clock; 3. notifications queues the
-    resolution mail; 4. surveys queues the survey; 5. reports refreshes the fact.
+    1. tickets resolves it, keeping the note; 2. escalation pauses the clock; 3. notifications
+    queues the resolution mail (its "Resolution" is the note); 4. surveys queues the survey;
+    5. reports refreshes the fact.
     """
-    ticket = tickets.services.ticket_resolve(ticket=ticket, actor=actor, now=now)
+    ticket = tickets.services.ticket_resolve(ticket=ticket, actor=actor, now=now, resolution_note=resolution_note)
     _after_status_change(ticket, now=now)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
     return ticket
@@ -141,7 +148,7 @@ def reopen(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
 
 @transaction.atomic
 def change(*, ticket: Ticket, actor: User, now: datetime, **changes: Any) -> Ticket:
-    """An agent's edits (subject, priority, tier, category, status, assignee), all or nothing.
+    """An agent's edits (subject, priority, tier, category, status, assignee, resolution note), all or nothing.
 
     1. tickets applies them; 2. if status, priority or tier were among them, escalation
     moves the clock (and a ticket resolved by it tells its requester, asks for a rating);
@@ -155,9 +162,11 @@ def change(*, ticket: Ticket, actor: User, now: datetime, **changes: Any) -> Tic
 
 
 @transaction.atomic
-def change_status(*, ticket: Ticket, to: str, actor: User, now: datetime) -> Ticket:
-    """Move the ticket to status ``to``: tickets checks the transition, then as change()."""
-    ticket = tickets.services.ticket_change_status(ticket=ticket, to=to, actor=actor, now=now)
+def change_status(*, ticket: Ticket, to: str, actor: User, now: datetime, resolution_note: str | None = None) -> Ticket:
+    """Move the ticket to status ``to``: tickets checks the transition (and a resolution's note), then as change()."""
+    ticket = tickets.services.ticket_change_status(
+        ticket=ticket, to=to, actor=actor, now=now, resolution_note=resolution_note
+    )
     _after_status_change(ticket, now=now)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
     return ticket
@@ -186,6 +195,19 @@ def bulk(*, batch: Iterable[Ticket], actor: User, now: datetime, action: str, **
         except DomainError as exc:
             refused.append(f"{ticket.reference}: {exc.message}")
     return done, refused
+
+
+@transaction.atomic
+def cc_add(*, ticket: Ticket, email: str, actor: User | None, now: datetime) -> TicketCc:
+    """Copy someone on the ticket's public replies: tickets adds the address (the desk's timeline
+    notes it); from then on notifications mails them every public reply."""
+    return tickets.services.cc_add(ticket=ticket, email=email, by=actor, now=now)
+
+
+@transaction.atomic
+def cc_remove(*, ticket: Ticket, email: str, actor: User | None, now: datetime) -> bool:
+    """Stop copying someone: tickets removes the address; False when it was not copied."""
+    return tickets.services.cc_remove(ticket=ticket, email=email, by=actor, now=now)
 
 
 @transaction.atomic

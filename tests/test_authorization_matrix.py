@@ -61,6 +61,7 @@ def build_world() -> World:
         now=T0,
         attachments=uploads.check_uploads([SimpleUploadedFile("trace.txt", b"stack trace\n")]),
     )
+    usecases.cc_add(ticket=ticket, email="partner@example.net", actor=agent, now=T0)
     resolved = usecases.file_ticket(requester=a, subject="Refund", description="d", now=T0)
     usecases.resolve(ticket=resolved, actor=agent, now=T0)
     return World(
@@ -186,6 +187,22 @@ MATRIX: dict[str, list[Cell]] = {
     "ticket-resolve": [Cell("POST", lambda w: f"{T}{w.ticket.reference}/resolve/", api())],
     "ticket-reopen": [Cell("POST", lambda w: f"{T}{w.resolved.reference}/reopen/", api())],
     "ticket-timeline": [Cell("GET", lambda w: f"{T}{w.ticket.reference}/timeline/", api())],
+    # Who is copied on the replies: the desk's to manage (the requester is told 403, others 404).
+    "ticket-cc": [
+        Cell("GET", lambda w: f"{T}{w.ticket.reference}/cc/", api(a=403)),
+        Cell(
+            "POST",
+            lambda w: f"{T}{w.ticket.reference}/cc/",
+            api(a=403, agent=201, manager=201),
+            {"email": "neighbour@example.org"},
+            json=True,
+        ),
+    ],
+    "ticket-cc-remove": [
+        Cell("DELETE", lambda w: f"{T}{w.ticket.reference}/cc/partner@example.net/", api(a=403, agent=204, manager=204))
+    ],
+    # A reply's attachment through the signed link in a mail: no sign-in; a forged link is a 404 for all.
+    "mail-attachment": [Cell("GET", lambda w: "/mail/attachments/not-a-token/", every(404))],
     "api-attachment": [
         Cell("GET", lambda w: f"/api/v1/attachments/{w.public_attachment}/", api(), label="public reply"),
         Cell("GET", lambda w: f"/api/v1/attachments/{w.internal_attachment}/", api(a=404), label="internal note"),
@@ -429,6 +446,14 @@ MATRIX: dict[str, list[Cell]] = {
             {"done": "1"},
         ),
         Cell("GET", lambda w: f"{C}{w.ticket.reference}/runbooks/{_kb(w)['attached'].pk}/steps/1/", every(405)),
+    ],
+    "kb-console:cc-add": [
+        Cell("POST", lambda w: f"{C}{w.ticket.reference}/cc/add/", console(), {"email": "neighbour@example.org"}),
+        Cell("GET", lambda w: f"{C}{w.ticket.reference}/cc/add/", every(405)),
+    ],
+    "kb-console:cc-remove": [
+        Cell("POST", lambda w: f"{C}{w.ticket.reference}/cc/remove/", console(), {"email": "partner@example.net"}),
+        Cell("GET", lambda w: f"{C}{w.ticket.reference}/cc/remove/", every(405)),
     ],
     "kb-console:template-reply": [
         Cell(

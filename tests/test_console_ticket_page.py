@@ -26,9 +26,10 @@ pytestmark = pytest.mark.django_db
 # Whatever the thread's length: user, groups with permissions (one read), ticket with requester and
 # assignee, messages, their attachments, timeline, SLA pauses, breaches, escalations, attached runbooks,
 # their ticks, subject search (2), the category's FAQs and runbooks (one read), reply templates, assignee
-# choices. The session comes from the cache. 23 before each read was shaped, 20 before the session, the
-# permissions and the category's articles were read once each; the issue's target is 10.
-TICKET_PAGE_MAX_QUERIES = 16
+# choices, who is copied on the replies. The session comes from the cache. 23 before each read was shaped,
+# 20 before the session, the permissions and the category's articles were read once each, 16 before the CC
+# list (issue 12); the issue's target is 10.
+TICKET_PAGE_MAX_QUERIES = 17
 
 
 def attachment(name: str) -> SimpleUploadedFile:

@@ -8,7 +8,7 @@ messages or form errors, never a 500.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -35,7 +35,7 @@ from .models import Attachment, Ticket, TicketEvent
 from .uploads import check_uploads
 
 # Fields an agent edits on the change page; everything else is read-only.
-EDITABLE_FIELDS = ("subject", "priority", "status", "tier", "category", "assignee")
+EDITABLE_FIELDS = ("subject", "priority", "status", "tier", "category", "assignee", "resolution_note")
 READONLY_FIELDS = (
     "reference",
     "description",
@@ -170,9 +170,33 @@ class TicketChangeList(ChangeList):
 
 
 class TicketConsoleForm(forms.ModelForm):
+    # Who is editing (TicketAdmin.get_form sets it on the form class it builds for the request).
+    console_user: Any = None
+
     class Meta:
         model = Ticket
         fields = EDITABLE_FIELDS
+        widgets = {"resolution_note": forms.Textarea(attrs={"rows": 3, "cols": 80})}
+        help_texts = {
+            "resolution_note": "How it was resolved, for the customer: their resolution mail quotes it. "
+            "Required to resolve a P0 or P1."
+        }
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        status, priority = data.get("status"), data.get("priority") or self.instance.priority
+        resolving = status == Ticket.Status.RESOLVED and self.initial.get("status") != Ticket.Status.RESOLVED
+        if (
+            resolving
+            and not (data.get("resolution_note") or "").strip()
+            and services.resolution_note_required(priority=priority, actor=self.console_user)
+        ):
+            self.add_error("resolution_note", f"Say how this {priority} ticket was resolved: the customer is told.")
+        note_typed = "resolution_note" in self.changed_data and (data.get("resolution_note") or "").strip()
+        if note_typed and status != Ticket.Status.RESOLVED:
+            self.add_error("resolution_note", "A resolution note goes with resolving: set the status to resolved.")
+        return data
 
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
@@ -236,7 +260,7 @@ class TicketAdmin(admin.ModelAdmin):
     readonly_fields = READONLY_FIELDS
     fieldsets = (
         (None, {"fields": ("reference", "subject", "description")}),
-        ("Triage", {"fields": ("priority", "status", "tier", "category", "assignee")}),
+        ("Triage", {"fields": ("priority", "status", "tier", "category", "assignee", "resolution_note")}),
         ("Requester", {"fields": ("requester_email", "channel")}),
         (
             "Times",
@@ -354,6 +378,11 @@ class TicketAdmin(admin.ModelAdmin):
             kwargs["form_class"] = AgentChoiceField
             return super().formfield_for_foreignkey(db_field, request, **kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = cast(type[TicketConsoleForm], super().get_form(request, obj, change=change, **kwargs))
+        form.console_user = request.user  # a class made for this request
+        return form
 
     def save_model(self, request, obj, form, change):
         if not change:  # pragma: no cover - adding is disabled above

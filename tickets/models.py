@@ -75,6 +75,9 @@ class Ticket(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     # When the ticket entered its current tier: that tier's response clock starts here.
     tier_entered_at = models.DateTimeField(null=True, blank=True)
+    # What the agent who resolved it tells the customer (the resolution mail's "Resolution");
+    # required when an agent resolves a P0/P1, cleared when the ticket is reopened.
+    resolution_note = models.TextField(blank=True, max_length=5000)
 
     # SLA deadlines. Written by the SLA engine (escalation app) from one pure
     # function of policy, calendar and the ticket's history; null while a clock
@@ -196,6 +199,33 @@ class Attachment(models.Model):
         return self.filename
 
 
+class TicketCc(models.Model):
+    """Someone besides the requester who gets the ticket's public replies by email.
+
+    Copied on the first email or added by an agent; an address, not an account, so a
+    CC'd colleague needs no login. Internal notes never reach them, like the requester.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="ccs")
+    email = models.EmailField(max_length=254)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        verbose_name = "CC"
+        verbose_name_plural = "CCs"
+        constraints = [
+            # Stored lower-cased (tickets.auth.normalise_email): one row per address and ticket.
+            models.UniqueConstraint(fields=["ticket", "email"], name="ticket_cc_unique_email"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
 class TicketEvent(models.Model):
     """The ticket's timeline: who changed what, when, from what to what."""
 
@@ -213,6 +243,8 @@ class TicketEvent(models.Model):
         ATTACHMENT_ADDED = "attachment_added", "Attachment added"
         RUNBOOK_ATTACHED = "runbook_attached", "Runbook attached"
         RUNBOOK_STEP = "runbook_step", "Runbook step"
+        CC_ADDED = "cc_added", "CC added"
+        CC_REMOVED = "cc_removed", "CC removed"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(

@@ -12,7 +12,7 @@ from accounts import permissions as roles
 
 from . import permissions
 from .filters import TicketFilter
-from .models import Attachment, Message, Ticket, TicketEvent
+from .models import Attachment, Message, Ticket, TicketCc, TicketEvent
 
 # Active tickets first, then by priority (P0 first), then oldest first: the
 # columns of ticket_urgency_idx, so the first page is read from the index.
@@ -99,3 +99,8 @@ def _is_uuid(value: str) -> bool:
 def message_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
     """The customer-facing thread: public messages only, whoever asks (agents included)."""
     return message_list_visible_to(user=user, ticket=ticket).filter(internal=False)
+
+
+def cc_list(*, ticket: Ticket) -> QuerySet[TicketCc]:
+    """Who besides the requester gets the ticket's public replies, oldest first (the desk's to see)."""
+    return TicketCc.objects.filter(ticket_id=ticket.pk).order_by("added_at", "id")

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
+from accounts.auth import normalise_email
 from sofacover.dbutil import insert_many, update_many
 from sofacover.errors import Conflict, DomainError
 
 from . import permissions
-from .models import Attachment, Message, Ticket, TicketEvent, reference_for
+from .models import Attachment, Message, Ticket, TicketCc, TicketEvent, reference_for
 from .uploads import CheckedUpload
 
 Status = Ticket.Status
@@ -42,6 +46,16 @@ class OutsideYourTier(NotAllowed):
     """An agent changing a ticket above their tier that is not assigned to them (queue scoping)."""
 
     code = "outside_your_tier"
+
+
+class ResolutionNoteRequired(DomainError):
+    """An agent resolving a P0/P1 says what was done: the customer's resolution mail quotes it."""
+
+    code = "resolution_note_required"
+
+
+class CcRefused(DomainError):
+    code = "cc_refused"
 
 
 # Which status may follow which. "new" is only ever the first status.
@@ -201,18 +215,50 @@ def ticket_open(
     return ticket
 
 
-def _set_status(ticket: Ticket, *, to: str, actor: User | None, now: datetime, kind: str | None = None) -> None:
+# Priorities whose resolution an agent must explain (the resolution mail's "Resolution").
+RESOLUTION_NOTE_PRIORITIES = (Ticket.Priority.P0, Ticket.Priority.P1)
+RESOLUTION_NOTE_MAX = 5000
+
+
+def resolution_note_required(*, priority: str, actor: User | None) -> bool:
+    """Whether resolving a ticket of ``priority`` needs a note: when an agent resolves a P0 or P1.
+
+    A requester marking their own ticket solved writes none; the console's form asks the same question.
+    """
+    return actor is not None and priority in RESOLUTION_NOTE_PRIORITIES and permissions.can_work_ticket(actor)
+
+
+def _set_status(
+    ticket: Ticket,
+    *,
+    to: str,
+    actor: User | None,
+    now: datetime,
+    kind: str | None = None,
+    resolution_note: str | None = None,
+) -> None:
+    """Move the ticket to ``to``; a resolution keeps its note (required from agents on a P0/P1).
+
+    :raises ResolutionNoteRequired: an agent resolving a P0/P1 without a note
+    """
     transition_or_raise(ticket, to=to)
     old = ticket.status
     ticket.status = to
     if to == Status.RESOLVED:
-        ticket.resolved_at = now
+        note = (resolution_note or "").strip()
+        if not note and resolution_note_required(priority=ticket.priority, actor=actor):
+            raise ResolutionNoteRequired(
+                f"Say how this {ticket.priority} ticket was resolved: the resolution note is sent to the customer.",
+                field="resolution_note",
+            )
+        ticket.resolved_at, ticket.resolution_note = now, note[:RESOLUTION_NOTE_MAX]
     elif to == Status.CLOSED:
         ticket.closed_at = now
     elif old == Status.RESOLVED:
-        ticket.resolved_at = None  # reopened: the next resolution is the one that counts
+        # Reopened: the next resolution is the one that counts, with a note of its own.
+        ticket.resolved_at, ticket.resolution_note = None, ""
     ticket.updated_at = now
-    ticket.save(update_fields=["status", "resolved_at", "closed_at", "updated_at"])
+    ticket.save(update_fields=["status", "resolved_at", "resolution_note", "closed_at", "updated_at"])
     _record(ticket, actor=actor, kind=kind or TicketEvent.Kind.STATUS_CHANGED, now=now, field="status", old=old, new=to)
 
 
@@ -243,23 +289,30 @@ def ticket_check_may_change(*, ticket: Ticket, actor: User, customer_may: bool =
 
 
 @transaction.atomic
-def ticket_change_status(*, ticket: Ticket, to: str, actor: User, now: datetime) -> Ticket:
-    """Move a ticket to ``to`` if the transition is allowed.
+def ticket_change_status(
+    *, ticket: Ticket, to: str, actor: User, now: datetime, resolution_note: str | None = None
+) -> Ticket:
+    """Move a ticket to ``to`` if the transition is allowed (to resolved: with its note).
 
     :raises InvalidTransition: if ``to`` may not follow the current status
+    :raises ResolutionNoteRequired: an agent resolving a P0/P1 without a note
     """
     ticket = _locked(ticket)
     ticket_check_may_change(ticket=ticket, actor=actor)
-    _set_status(ticket, to=to, actor=actor, now=now)
+    _set_status(ticket, to=to, actor=actor, now=now, resolution_note=resolution_note)
     return ticket
 
 
 @transaction.atomic
-def ticket_resolve(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
-    """Resolve: agents, or the requester marking their own ticket solved."""
+def ticket_resolve(*, ticket: Ticket, actor: User, now: datetime, resolution_note: str = "") -> Ticket:
+    """Resolve: agents (with a note for the customer, required on a P0/P1), or the requester
+    marking their own ticket solved.
+
+    :raises ResolutionNoteRequired: an agent resolving a P0/P1 without a note
+    """
     ticket = _locked(ticket)
     ticket_check_may_change(ticket=ticket, actor=actor, customer_may=True)
-    _set_status(ticket, to=Status.RESOLVED, actor=actor, now=now)
+    _set_status(ticket, to=Status.RESOLVED, actor=actor, now=now, resolution_note=resolution_note)
     return ticket
 
 
@@ -394,8 +447,13 @@ def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any)
     """Apply an agent's edits (subject, priority, tier, category, status, assignee) all or nothing.
 
     Whether the agent may is decided once, on the ticket as it was before the edits.
+    ``resolution_note`` goes with resolving (required on a P0/P1), or corrects the note of a
+    resolved ticket.
+
+    :raises ResolutionNoteRequired: resolving a P0/P1 without a note
+    :raises DomainError: a resolution note for a ticket that is neither resolved nor being resolved
     """
-    unknown = set(changes) - {*UPDATABLE, "status", "assignee"}
+    unknown = set(changes) - {*UPDATABLE, "status", "assignee", "resolution_note"}
     if unknown:
         raise DomainError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
     ticket = _locked(ticket)
@@ -419,11 +477,24 @@ def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any)
             _record(ticket, actor=actor, kind=UPDATABLE[field], now=now, field=field, old=old, new=new)
     if "assignee" in changes:
         ticket = _assign(ticket, assignee=changes["assignee"], actor=actor, now=now)
+    note = changes.get("resolution_note")
     if "status" in changes and changes["status"] != ticket.status:
         if ticket.status == Status.RESOLVED and changes["status"] == Status.OPEN:
             _set_status(ticket, to=Status.OPEN, actor=actor, now=now, kind=TicketEvent.Kind.REOPENED)
         else:
-            _set_status(ticket, to=changes["status"], actor=actor, now=now)
+            _set_status(ticket, to=changes["status"], actor=actor, now=now, resolution_note=note)
+    elif note is not None and (note.strip() != ticket.resolution_note):
+        if ticket.status != Status.RESOLVED:
+            raise DomainError(
+                "A resolution note goes with resolving the ticket: set the status to resolved.",
+                field="resolution_note",
+            )
+        if not note.strip() and resolution_note_required(priority=ticket.priority, actor=actor):
+            raise ResolutionNoteRequired(
+                f"A resolved {ticket.priority} ticket keeps its resolution note.", field="resolution_note"
+            )
+        ticket.resolution_note, ticket.updated_at = note.strip()[:RESOLUTION_NOTE_MAX], now
+        ticket.save(update_fields=["resolution_note", "updated_at"])
     return ticket
 
 
@@ -486,6 +557,72 @@ def message_add(
     Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
     message.ticket = ticket
     return message
+
+
+# --- CCs: who else gets the public replies ---
+
+MAX_CCS = 20
+
+
+def _desk_address(address: str) -> bool:
+    """The desk's own mailboxes (the From address, the reply address and its +reference forms):
+    copying the desk on its own mail would loop."""
+    ours = {parseaddr(settings.DEFAULT_FROM_EMAIL)[1].lower(), settings.NOTIFY_X_LOOP.lower()}
+    local, _, domain = settings.NOTIFY_REPLY_ADDRESS.lower().partition("@")
+    their_local, _, their_domain = address.partition("@")
+    return address in ours or (their_domain == domain and their_local.split("+")[0] == local)
+
+
+@transaction.atomic
+def cc_add(*, ticket: Ticket, email: str, by: User | None, now: datetime) -> TicketCc:
+    """Copy ``email`` on the ticket's public replies; an address already copied keeps its row.
+
+    ``by``: an agent (on a ticket they may change) or the requester; None for the desk itself
+    (the mail gateway, filling the list from the first email's Cc header).
+
+    :raises CcRefused: not an email address, the requester's own, one of the desk's, or the list is full
+    :raises NotAllowed: someone else's ticket; :raises OutsideYourTier: an agent above their tier
+    :raises TicketClosed: a closed ticket
+    """
+    ticket = _locked(ticket)
+    if by is not None:
+        ticket_check_may_change(ticket=ticket, actor=by, customer_may=True)
+    if ticket.status == Status.CLOSED:
+        raise TicketClosed("This ticket is closed.")
+    address = normalise_email(email)
+    try:
+        validate_email(address)
+    except ValidationError as exc:
+        raise CcRefused("Enter a valid email address.", field="email") from exc
+    if address == normalise_email(ticket.requester.email or ticket.requester.username):
+        raise CcRefused("The requester gets every reply already.", field="email")
+    if _desk_address(address):
+        raise CcRefused("That is the desk's own address.", field="email")
+    existing = TicketCc.objects.filter(ticket=ticket, email=address).first()
+    if existing is not None:
+        return existing
+    if TicketCc.objects.filter(ticket=ticket).count() >= MAX_CCS:
+        raise CcRefused(f"A ticket copies at most {MAX_CCS} addresses.", field="email")
+    cc = TicketCc.objects.create(ticket=ticket, email=address, added_by=by, added_at=now)
+    # Addresses are the desk's business: the event is internal, like a note.
+    _record(ticket, actor=by, kind=TicketEvent.Kind.CC_ADDED, now=now, new=address, internal=True)
+    return cc
+
+
+@transaction.atomic
+def cc_remove(*, ticket: Ticket, email: str, by: User | None, now: datetime) -> bool:
+    """Stop copying ``email``; False when it was not copied.
+
+    :raises NotAllowed: someone else's ticket; :raises OutsideYourTier: an agent above their tier
+    """
+    ticket = _locked(ticket)
+    if by is not None:
+        ticket_check_may_change(ticket=ticket, actor=by, customer_may=True)
+    address = normalise_email(email)
+    deleted, _ = TicketCc.objects.filter(ticket=ticket, email=address).delete()
+    if deleted:
+        _record(ticket, actor=by, kind=TicketEvent.Kind.CC_REMOVED, now=now, old=address, internal=True)
+    return bool(deleted)
 
 
 @transaction.atomic

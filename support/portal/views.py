@@ -8,9 +8,12 @@ becomes an error message on the page, never a 500.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,6 +29,7 @@ from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
 from support import usecases
 from surveys import portal as survey_portal
+from tickets import permissions as ticket_permissions
 from tickets import selectors
 from tickets.models import Ticket
 from tickets.portal.forms import ReplyForm, TicketForm
@@ -104,12 +108,18 @@ def ticket_panels(request: HttpRequest, ticket: Ticket) -> list[str]:
     return [html for html in panels if html]
 
 
-def _render_ticket(request: HttpRequest, ticket: Ticket, reply_form: ReplyForm, status: int = 200) -> HttpResponse:
+def _render_ticket(
+    request: HttpRequest, ticket: Ticket, reply_form: ReplyForm, status: int = 200, resolve_error: str = ""
+) -> HttpResponse:
     context = {
         "ticket": ticket,
         "thread": selectors.message_list_public(user=request.user, ticket=ticket),
         "reply_form": reply_form,
         "can_resolve": ticket.is_active,
+        # An agent resolving here says how, for the customer (required on a P0/P1).
+        "resolve_with_note": ticket_permissions.can_work_ticket(request.user),
+        "resolve_error": resolve_error,
+        "resolution_note": request.POST.get("resolution_note", "") if request.method == "POST" else "",
         "can_reopen": ticket.status == Ticket.Status.RESOLVED,
         "panels": ticket_panels(request, ticket),
     }
@@ -161,7 +171,22 @@ def _change_status(request: HttpRequest, reference: str, service, done: str) -> 
 @require_POST
 @login_required
 def ticket_resolve(request: HttpRequest, reference: str) -> HttpResponse:
-    return _change_status(request, reference, usecases.resolve, "Glad it is solved. The ticket is resolved.")
+    """The requester marks their ticket solved; an agent resolves it with a note for the customer.
+
+    A refusal about the note (a P0/P1 without one) shows the page again, 400, with the note field's message.
+    """
+    actor = cast(User, request.user)  # signed in (login_required)
+    ticket = selectors.ticket_get_visible_to(user=actor, reference=reference)
+    note = request.POST.get("resolution_note", "")[:5000]
+    try:
+        usecases.resolve(ticket=ticket, actor=actor, now=timezone.now(), resolution_note=note)
+    except DomainError as exc:
+        if exc.field == "resolution_note":
+            return _render_ticket(request, ticket, ReplyForm(), status=exc.http_status, resolve_error=exc.message)
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Glad it is solved. The ticket is resolved.")
+    return redirect("portal:ticket-detail", reference=ticket.reference)
 
 
 @require_POST

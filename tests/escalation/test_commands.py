@@ -84,7 +84,7 @@ class TestRunEscalations:
 
     def test_a_ticket_answered_and_resolved_in_time_is_left_alone(self, p0, agent):
         usecases.reply(ticket=p0, author=agent, body="Fixed.", now=T0 + timedelta(minutes=5))
-        usecases.resolve(ticket=p0, actor=agent, now=T0 + timedelta(minutes=10))
+        usecases.resolve(ticket=p0, actor=agent, now=T0 + timedelta(minutes=10), resolution_note="Fixed.")
         make_user("other@example.com")
 
         out = run("--at", "2026-03-02T14:00:00Z")

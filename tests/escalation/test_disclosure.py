@@ -38,7 +38,9 @@ def desk(customer, manager):
         ticket=ticket, actor=customer, reason="customer_request", note="The party is on Saturday", now=T0 + 4 * M
     )
     usecases.assign(ticket=ticket, assignee=tier2, actor=manager, now=T0 + 5 * M)
-    usecases.resolve(ticket=ticket, actor=tier2, now=T0 + 6 * M)  # the resolution mail
+    usecases.resolve(
+        ticket=ticket, actor=tier2, now=T0 + 6 * M, resolution_note="Locks cleared."
+    )  # the resolution mail
     return {"ticket": ticket, "staff": [tier1, tier2, manager]}
 
 

@@ -147,7 +147,7 @@ class TestSweepFiresRulesAtTheirMoment:
 
     def test_a_resolved_ticket_is_not_escalated(self, customer, agent):
         ticket = open_ticket(customer, "P0")
-        usecases.resolve(ticket=ticket, actor=agent, now=T0 + 20 * M)
+        usecases.resolve(ticket=ticket, actor=agent, now=T0 + 20 * M, resolution_note="Fixed.")
         sweep(T0 + 5 * H)
         assert not Escalation.objects.filter(ticket=ticket).exists()
 
@@ -321,7 +321,7 @@ class TestBreaches:
     def test_a_ticket_resolved_unanswered_after_its_deadline_still_breached(self, customer, agent):
         # Regression: resolved before any sweep looked, the missed first response was never recorded.
         ticket = open_ticket(customer, "P0")
-        usecases.resolve(ticket=ticket, actor=agent, now=T0 + 20 * M)
+        usecases.resolve(ticket=ticket, actor=agent, now=T0 + 20 * M, resolution_note="Fixed.")
         sweep(T0 + 21 * M)
         assert SlaBreach.objects.filter(ticket=ticket, kind="first_response", due_at=T0 + 15 * M).count() == 1
         ticket.refresh_from_db()

@@ -19,7 +19,7 @@ class TestStatusChangesInOneInstant:
         ticket = usecases.file_ticket(requester=customer, subject="Cover torn", description="d", priority="P1", now=T0)
         at = T0 + timedelta(minutes=10)
         usecases.change_status(ticket=ticket, to=Ticket.Status.PENDING_CUSTOMER, actor=agent, now=at)
-        usecases.resolve(ticket=ticket, actor=agent, now=at)
+        usecases.resolve(ticket=ticket, actor=agent, now=at, resolution_note="Fixed.")
 
         starts = list(SlaPause.objects.filter(ticket=ticket).values_list("started_at", "ended_at"))
         assert sorted(starts, key=lambda row: row[1] is None) == [(at, at), (at, None)]

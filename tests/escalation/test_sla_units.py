@@ -84,7 +84,7 @@ class TestFilingOnBusinessHours:
     def test_the_acknowledgment_of_a_p3_filed_on_saturday_5_december_promises_friday_not_new_years_eve(self, customer):
         ticket = file(customer, "P3", london(2026, 12, 5, 11, 0))
         ack = Notification.objects.get(ticket=ticket, kind=Notification.Kind.ACKNOWLEDGMENT)
-        assert "Expected Resolution: Fri 11 Dec 2026, 18:00 GMT" in ack.body
+        assert "resolve it by Fri 11 Dec 2026, 18:00 GMT" in ack.body
 
     def test_a_tier_target_still_runs_in_minutes_from_entering_the_tier(self, customer, agent):
         ticket = file(customer, "P1", datetime(2026, 3, 2, 9, 0, tzinfo=UTC))

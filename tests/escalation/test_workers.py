@@ -447,7 +447,7 @@ class TestReplyRacesTheSweep:
         ticket = self._due_p1(desk)
         book = selectors.policy_book(fresh=True)
         listed = selectors.due_ticket_ids(now=self.NOW, limit=100)
-        usecases.resolve(ticket=ticket, actor=desk[1], now=self.NOW)
+        usecases.resolve(ticket=ticket, actor=desk[1], now=self.NOW, resolution_note="Fixed.")
 
         result = services.SweepResult()
         for ticket_id in listed:

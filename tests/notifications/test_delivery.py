@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import re
 import threading
 import time
 from collections import Counter
@@ -113,7 +114,8 @@ class TestEmail:
             assert message["References"].startswith("<scp-")
             assert message.get_body(("html",)) is not None
             assert message.get_body(("plain",)) is not None
-            assert message["Subject"] == "We're investigating an issue with order processing"
+            # The ticket acknowledgment (not the incident bulletin), with the reference in front.
+            assert re.fullmatch(r"\[SCP-\d{6}\] We have received your request: Cover \d torn", message["Subject"])
 
     def test_a_relay_killed_after_the_250_resends_once_with_the_same_message_id(self, smtp_settings, customer):
         TicketFactory(requester=customer)

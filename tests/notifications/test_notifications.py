@@ -280,28 +280,40 @@ class TestTemplates:
         assert rendered.subject == f"Ticket {ticket.reference} received"
 
     def test_the_acknowledgment_mail_is_rendered_from_the_stored_template(self, customer):
-        template = CommunicationTemplate.objects.get(key="acknowledgment")
+        template = CommunicationTemplate.objects.get(key="ticket_acknowledgment")
         template.body_text = template.body_text.replace("Best regards", "Kind regards")
         template.save()
         ticket = TicketFactory(requester=customer, priority="P0", category="payment", subject="Card declined")
         ack = Notification.objects.get(kind=Kind.ACKNOWLEDGMENT)
-        assert ack.subject == "We're investigating an issue with payments"
+        # The ticket's own acknowledgment (not the incident bulletin), the reference in the subject.
+        assert ack.subject == f"[{ticket.reference}] We have received your request: Card declined"
         assert "Dear Alice," in ack.body
-        assert "affecting Card declined" in ack.body
-        assert "Updates: We'll provide updates every 30 minutes" in ack.body
-        assert "Expected Resolution: Mon 2 Mar 2026, 11:00 GMT" in ack.body  # P0: resolution in 2 h
+        assert f"is logged as {ticket.reference} (priority P0)" in ack.body
+        # The first response the SLA promises: P0, 15 minutes from 09:00.
+        assert "first response by Mon 2 Mar 2026, 09:15 GMT (within 15 minutes)" in ack.body
+        assert "resolve it by Mon 2 Mar 2026, 11:00 GMT" in ack.body  # P0: resolution in 2 h
+        assert f"/tickets/{ticket.reference}/" in ack.body
         assert "Kind regards" in ack.body
         assert ack.body_html.startswith("<p>")
         assert ticket.subject in ack.body_html
 
-    def test_the_resolution_notice_uses_its_template(self, customer, agent):
+    def test_the_resolution_notice_says_what_the_agent_wrote_when_resolving(self, customer, agent):
         ticket = TicketFactory(requester=customer, priority="P2")
         usecases.reply(ticket=ticket, author=agent, body="We re-sent the cover.", now=T0)
-        usecases.resolve(ticket=ticket, actor=agent, now=T0 + timedelta(hours=1))
+        usecases.resolve(
+            ticket=ticket, actor=agent, now=T0 + timedelta(hours=1), resolution_note="A new cover is on its way."
+        )
         notice = Notification.objects.get(kind=Kind.RESOLUTION, dedupe_key__startswith="resolved:")
-        assert notice.subject == "Issue Resolved - order processing is now working normally"
-        assert "Resolution: We re-sent the cover." in notice.body
-        assert "resolved as of Mon 2 Mar 2026, 10:00 GMT" in notice.body
+        assert notice.subject == f"[{ticket.reference}] Resolved: {ticket.subject}"
+        assert "Resolution: A new cover is on its way." in notice.body
+        assert "re-sent" not in notice.body  # not the last reply
+        assert "was resolved on Mon 2 Mar 2026, 10:00 GMT" in notice.body
+
+    def test_a_requester_marking_it_solved_gets_a_notice_without_a_note(self, customer):
+        ticket = TicketFactory(requester=customer, priority="P1")
+        usecases.resolve(ticket=ticket, actor=customer, now=T0 + timedelta(hours=1))
+        notice = Notification.objects.get(kind=Kind.RESOLUTION, dedupe_key__startswith="resolved:")
+        assert "Resolution: Our support team has resolved your request." in notice.body
 
     def test_customer_controlled_values_are_escaped_in_html_not_in_text(self):
         customer = make_user("mallory@example.com", "customer", first_name="<script>alert(1)</script>")

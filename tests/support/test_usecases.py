@@ -32,7 +32,7 @@ class TestFileTicket:
 
 class TestResolveAndClose:
     def test_resolving_pauses_the_clock_and_closing_ends_the_pause_and_refreshes_the_fact(self, filed, agent):
-        usecases.resolve(ticket=filed, actor=agent, now=T0 + timedelta(hours=1))
+        usecases.resolve(ticket=filed, actor=agent, now=T0 + timedelta(hours=1), resolution_note="Fixed.")
         assert SlaPause.objects.get(ticket=filed).ended_at is None
         assert TicketFact.objects.get(ticket_id=filed.pk).resolved_at == T0 + timedelta(hours=1)
 

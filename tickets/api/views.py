@@ -19,7 +19,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -183,14 +183,26 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(
         summary="Resolve a ticket",
-        description="Agents, or the requester marking their own ticket as solved.",
+        description=(
+            "Agents, saying how in `resolution_note` (required for P0 and P1: the customer's resolution mail "
+            "quotes it), or the requester marking their own ticket as solved. An empty body is fine where no "
+            "note is needed."
+        ),
         parameters=[REFERENCE],
-        request=None,
-        responses={200: s.TicketSerializer, **errors(403, 404, 409)},
+        request=s.ResolveRequestSerializer,
+        responses={200: s.TicketSerializer, **errors(400, 403, 404, 409)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser, MultiPartParser])
     def resolve(self, request: Request, reference: str) -> Response:
-        ticket = self.usecases.resolve(ticket=self.get_object(), actor=request.user, now=timezone.now())
+        ticket = self.get_object()
+        data = s.ResolveRequestSerializer(data=request.data if isinstance(request.data, Mapping) else {})
+        data.is_valid(raise_exception=True)
+        ticket = self.usecases.resolve(
+            ticket=ticket,
+            actor=request.user,
+            now=timezone.now(),
+            resolution_note=data.validated_data["resolution_note"],
+        )
         return Response(self._fresh(ticket))
 
     @extend_schema(
@@ -221,6 +233,56 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             ticket=ticket, assignee=data.validated_data["assignee"], actor=request.user, now=timezone.now()
         )
         return Response(self._fresh(ticket))
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Who is copied on the ticket's public replies (agents)",
+        parameters=[REFERENCE],
+        responses={200: s.CcSerializer(many=True), **errors(403, 404)},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Copy someone on the ticket's public replies (agents)",
+        description=(
+            "They get every public reply by email from now on (never internal notes), each in a mail of their "
+            "own. 201 also when the address was already copied. Refused (400 on `email`): the requester's own "
+            "address, the desk's, or a 21st address."
+        ),
+        parameters=[REFERENCE],
+        request=s.CcRequestSerializer,
+        responses={201: s.CcSerializer, **errors(400, 403, 404, 409)},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="cc", pagination_class=None, filter_backends=[])
+    def cc(self, request: Request, reference: str) -> Response:
+        ticket = self.get_object()
+        if not permissions.can_work_ticket(request.user):
+            raise services.NotAllowed("Only support agents manage who is copied.")
+        if request.method == "GET":
+            return Response(s.CcSerializer(selectors.cc_list(ticket=ticket), many=True).data)
+        data = s.CcRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        cc = self.usecases.cc_add(
+            ticket=ticket, email=data.validated_data["email"], actor=request.user, now=timezone.now()
+        )
+        return Response(s.CcSerializer(cc).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Stop copying someone on the ticket's replies (agents)",
+        parameters=[
+            REFERENCE,
+            OpenApiParameter("email", str, OpenApiParameter.PATH, description="The copied address."),
+        ],
+        request=None,
+        responses={204: None, **errors(403, 404)},
+    )
+    @action(detail=True, methods=["delete"], url_path=r"cc/(?P<email>[^/]+)", filter_backends=[])
+    def cc_remove(self, request: Request, reference: str, email: str) -> Response:
+        ticket = self.get_object()
+        if not permissions.can_work_ticket(request.user):
+            raise services.NotAllowed("Only support agents manage who is copied.")
+        if not self.usecases.cc_remove(ticket=ticket, email=email, actor=request.user, now=timezone.now()):
+            raise NotFound(f"{email} is not copied on {ticket.reference}.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         summary="The ticket's timeline",
