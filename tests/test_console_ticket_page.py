@@ -24,11 +24,12 @@ from tickets.uploads import check_uploads
 pytestmark = pytest.mark.django_db
 
 # Whatever the thread's length: user, groups with permissions (one read), ticket with requester and
-# assignee, messages, their attachments, timeline, SLA pauses, breaches, escalations, attached runbooks,
-# their ticks, subject search (2), the category's FAQs and runbooks (one read), reply templates, assignee
-# choices. The session comes from the cache. 23 before each read was shaped, 20 before the session, the
-# permissions and the category's articles were read once each; the target is 10.
-TICKET_PAGE_MAX_QUERIES = 16
+# assignee, messages, their attachments, timeline, SLA pauses with breaches (one read), escalations,
+# attached runbooks, their ticks. The session, the subject's article hits, the category's FAQs and
+# runbooks, the reply templates and the assignee choices come from the cache (read from the database
+# once a minute). 23 before each read was shaped, 20 before the session, the permissions and the
+# category's articles were read once each, 16 before the cache; the target is 10.
+TICKET_PAGE_MAX_QUERIES = 10
 
 
 def attachment(name: str) -> SimpleUploadedFile:

@@ -101,6 +101,11 @@ def agent_choice_label(user: Any) -> str:
     return f"{name} ({user.username})" if name else user.username
 
 
+def agent_choice_text(choice: selectors.AgentChoice) -> str:
+    """agent_choice_label() of a cached choice."""
+    return f"{choice.full_name} ({choice.username})" if choice.full_name else choice.username
+
+
 def attachment_url(attachment: Attachment) -> str | None:
     """The portal download view checks who asks; without it the console shows the name only."""
     try:
@@ -116,7 +121,7 @@ class AssigneeFilter(admin.SimpleListFilter):
     parameter_name = "assignee"
 
     def lookups(self, request, model_admin):
-        agents = [(agent.username, user_label(agent)) for agent in selectors.agent_list()]
+        agents = [(agent.username, agent.full_name or agent.username) for agent in selectors.agent_choice_list()]
         return [("me", "Mine"), ("none", "Unassigned"), *agents]
 
     def queryset(self, request, queryset):
@@ -336,9 +341,12 @@ class TicketAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "assignee":
+            # The submitted agent is checked against the queryset; the choices shown come from the cache.
             kwargs["queryset"] = selectors.agent_list()
             field = super().formfield_for_foreignkey(db_field, request, **kwargs)
             field.label_from_instance = agent_choice_label
+            blank = [] if field.empty_label is None else [("", field.empty_label)]
+            field.choices = [*blank, *((agent.pk, agent_choice_text(agent)) for agent in selectors.agent_choice_list())]
             return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

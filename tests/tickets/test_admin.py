@@ -385,6 +385,20 @@ class TestChangeForm:
         ticket.refresh_from_db()
         assert ticket.assignee is None
 
+    def test_an_agent_who_left_is_refused_while_the_cached_choices_still_show_them(self, client, agent, tier2_agent):
+        ticket = TicketFactory()
+        client.force_login(agent)
+        assert "tier2@sofacoverpro.com" in client.get(change_url(ticket)).content.decode()  # choices cached
+        tier2_agent.is_staff = False
+        tier2_agent.save(update_fields=["is_staff"])
+
+        response = client.post(change_url(ticket), form_data(ticket, assignee=str(tier2_agent.pk)))
+
+        assert "tier2@sofacoverpro.com" in response.content.decode()  # still shown for a minute
+        assert "assignee" in response.context["adminform"].form.errors
+        ticket.refresh_from_db()
+        assert ticket.assignee is None
+
     def test_read_only_fields_are_not_changed_by_posting_them(self, client, agent, other_customer):
         ticket = TicketFactory()
         client.force_login(agent)
