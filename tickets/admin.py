@@ -96,13 +96,7 @@ def duration_label(value: timedelta, *, signed: bool = False) -> str:
     return ("-" if negative else "") + label
 
 
-def agent_choice_label(user: Any) -> str:
-    name = user.get_full_name()
-    return f"{name} ({user.username})" if name else user.username
-
-
-def agent_choice_text(choice: selectors.AgentChoice) -> str:
-    """agent_choice_label() of a cached choice."""
+def agent_choice_label(choice: selectors.AgentChoice) -> str:
     return f"{choice.full_name} ({choice.username})" if choice.full_name else choice.username
 
 
@@ -344,9 +338,10 @@ class TicketAdmin(admin.ModelAdmin):
             # The submitted agent is checked against the queryset; the choices shown come from the cache.
             kwargs["queryset"] = selectors.agent_list()
             field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-            field.label_from_instance = agent_choice_label
-            blank = [] if field.empty_label is None else [("", field.empty_label)]
-            field.choices = [*blank, *((agent.pk, agent_choice_text(agent)) for agent in selectors.agent_choice_list())]
+            if isinstance(field, forms.ModelChoiceField):
+                blank = [] if field.empty_label is None else [("", field.empty_label)]
+                agents = [(agent.pk, agent_choice_label(agent)) for agent in selectors.agent_choice_list()]
+                field.choices = [*blank, *agents]
             return field
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
