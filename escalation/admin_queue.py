@@ -434,7 +434,7 @@ def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
             state = _pure_state(due, warn, paused, now)
         until = due or (done if done else now)
         paused_for = timedelta(0)
-        if start is not None and until is not None and until > start:
+        if pauses and start is not None and until is not None and until > start:
             paused_for = sla.elapsed(calendar, start, until) - sla.elapsed(calendar, start, until, pauses)
         deadlines.append(
             {
