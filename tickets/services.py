@@ -25,7 +25,7 @@ from sofacover.errors import Conflict, DomainError
 
 from . import permissions
 from .auth import normalise_email
-from .models import Attachment, Message, Rating, SurveyToken, Ticket, TicketEvent, reference_for
+from .models import Attachment, Message, Rating, SurveyToken, Ticket, TicketEvent
 from .uploads import CheckedUpload
 
 Status = Ticket.Status
@@ -203,7 +203,8 @@ SLA_COLUMNS = (
 )
 
 
-@transaction.atomic
+# No savepoint of its own: its caller, the file_ticket use case, rolls everything back on any error.
+@transaction.atomic(savepoint=False)
 def ticket_open(
     *,
     requester: User,
@@ -245,9 +246,7 @@ def ticket_open(
         **(sla or {}),
     )
     _clean(ticket)
-    ticket.save()
-    ticket.reference = reference_for(ticket.pk)
-    ticket.save(update_fields=["reference"])
+    ticket.save()  # the database derives the reference and returns it with the primary key
     _record(ticket, actor=actor, kind=TicketEvent.Kind.CREATED, now=now, new=ticket.priority)
     if attachments:
         message = Message.objects.create(
