@@ -26,8 +26,9 @@ Status = Ticket.Status
 Priority = Ticket.Priority
 
 CHANGELIST = reverse("admin:tickets_ticket_changelist")
-# The changelist's queries do not grow with the number of tickets on the page.
-CHANGELIST_MAX_QUERIES = 7
+# The changelist's queries do not grow with the number of tickets on the page: user, groups with
+# permissions, the capped count, the page (the session and the assignee filter's agents are cached).
+CHANGELIST_MAX_QUERIES = 4
 
 
 def change_url(ticket: Ticket) -> str:
@@ -173,7 +174,7 @@ class TestChangelist:
 
         assert results(client.get(CHANGELIST)) == [older_p0, newer_p0, active_p3, resolved_p0, closed_p0]
 
-    @pytest.mark.parametrize("count", [5, 60])
+    @pytest.mark.parametrize("count", [5, 30])
     def test_query_count_does_not_grow_with_the_tickets(
         self, client, agent, tier2_agent, django_assert_max_num_queries, count
     ):
@@ -186,12 +187,13 @@ class TestChangelist:
                 created_at=T0 - timedelta(minutes=n),
             )
         client.force_login(agent)
+        client.get(CHANGELIST)  # warm: the assignee filter's agents are cached
 
         with django_assert_max_num_queries(CHANGELIST_MAX_QUERIES):
             response = client.get(CHANGELIST)
 
         assert response.status_code == 200
-        assert len(results(response)) == min(count, 50)
+        assert len(results(response)) == min(count, 25)
         assert "description" in results(response)[0].get_deferred_fields()
 
 
@@ -243,6 +245,7 @@ class TestQueueCount:
 
     def test_the_count_reads_a_bounded_number_of_rows(self, client, agent, twelve, django_assert_max_num_queries):
         client.force_login(agent)
+        client.get(CHANGELIST)  # warm: the assignee filter's agents are cached
         with django_assert_max_num_queries(CHANGELIST_MAX_QUERIES) as captured:
             client.get(CHANGELIST)
         counts = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
