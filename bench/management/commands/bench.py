@@ -32,6 +32,7 @@ from rest_framework.test import APIClient
 from tqdm import tqdm
 
 from bench import harness
+from bench.copying import tickets_copy
 from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
 from support.management.commands.seed_demo import load_customer_count
 from tickets import demo
@@ -244,8 +245,14 @@ def bench_people_ensure() -> tuple[User, User]:
     return customer, agent
 
 
-def bench_data_ensure(*, tickets: int, customer: User, agent: User, now, write: Callable[[str], None]) -> int:
-    """Top the desk up to ``tickets`` tickets, ~200 the bench customer's; return how many were added."""
+def bench_data_ensure(
+    *, tickets: int, customer: User, agent: User, now, write: Callable[[str], None], load_limit: int | None = None
+) -> int:
+    """Top the desk up to ``tickets`` tickets, ~200 the bench customer's; return how many were added.
+
+    On PostgreSQL with ``load_limit``, the bulk loader writes at most that many and the rest are
+    copies of them made in SQL (bench.copying), with their messages and timelines.
+    """
     leftovers = Ticket.objects.filter(requester=customer, subject__startswith=BENCH_SUBJECT_PREFIX)
     removed = leftovers.count()
     if removed:
@@ -256,6 +263,11 @@ def bench_data_ensure(*, tickets: int, customer: User, agent: User, now, write: 
     if missing <= 0:
         write(f"The bench database already holds {have} tickets.")
         return 0
+    if connection.vendor == "postgresql" and load_limit is not None and tickets > load_limit:
+        loaded = bench_data_ensure(tickets=load_limit, customer=customer, agent=agent, now=now, write=write)
+        copied = tickets_copy(tickets=tickets, exclude_requester_id=customer.pk, write=write)
+        _analyze()
+        return loaded + copied
     own = Ticket.objects.filter(requester=customer).count()
     for_customer = min(missing, max(0, BENCH_CUSTOMER_TICKETS - own))
     write(f"Loading {missing} tickets ({have} present, {tickets} wanted)...")
@@ -272,11 +284,15 @@ def bench_data_ensure(*, tickets: int, customer: User, agent: User, now, write: 
                 rest, customers=customers, agents=[agent], now=now, seed=have + 1, on_batch=bar.update
             )
     write(f"Loaded {missing} tickets in {time.perf_counter() - started:.1f} s.")
+    _analyze()
+    return missing
+
+
+def _analyze() -> None:
     if connection.vendor == "postgresql":
         # What autovacuum would do some minutes later: plans made for an empty table are not what a desk sees.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-    return missing
 
 
 class Command(BaseCommand):
@@ -286,23 +302,32 @@ class Command(BaseCommand):
         parser.add_argument("--tickets", type=int, default=100_000, help="tickets in the bench database")
         parser.add_argument("--repeat", type=int, default=30, help="timed requests per endpoint")
         parser.add_argument(
+            "--load-limit",
+            type=int,
+            default=100_000,
+            help="PostgreSQL: bulk-load at most this many tickets, copy them in SQL beyond it",
+        )
+        parser.add_argument(
             "--db-file", default="var/bench.sqlite3", help="SQLite file used when DATABASE_URL is unset"
         )
 
     def handle(self, *args, **options) -> None:
-        if options["tickets"] < 0 or options["repeat"] < 1:
-            raise CommandError("--tickets must be zero or more and --repeat at least 1.")
+        if options["tickets"] < 0 or options["repeat"] < 1 or options["load_limit"] < 1:
+            raise CommandError("--tickets must be zero or more, --repeat and --load-limit at least 1.")
         if not bench_database_ready(self, child_env=CHILD_ENV):
             arguments = ["--tickets", str(options["tickets"]), "--repeat", str(options["repeat"])]
+            arguments += ["--load-limit", str(options["load_limit"])]
             rerun_on_sqlite(self, name="bench", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments)
             return
-        self._run(tickets=options["tickets"], repeat=options["repeat"])
+        self._run(tickets=options["tickets"], repeat=options["repeat"], load_limit=options["load_limit"])
 
-    def _run(self, *, tickets: int, repeat: int) -> None:
+    def _run(self, *, tickets: int, repeat: int, load_limit: int) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         now = timezone.now()
         customer, agent = bench_people_ensure()
-        bench_data_ensure(tickets=tickets, customer=customer, agent=agent, now=now, write=self.stdout.write)
+        bench_data_ensure(
+            tickets=tickets, customer=customer, agent=agent, now=now, write=self.stdout.write, load_limit=load_limit
+        )
         total = Ticket.objects.count()
         self.stdout.write(
             f"Measuring with {total} tickets, {repeat} timed requests per endpoint "
