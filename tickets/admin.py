@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import display_for_field, unquote
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -22,7 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
@@ -36,16 +36,17 @@ from .uploads import check_uploads
 
 # Fields an agent edits on the change page; everything else is read-only.
 EDITABLE_FIELDS = ("subject", "priority", "status", "tier", "category", "assignee")
-READONLY_FIELDS = (
-    "reference",
-    "description",
-    "requester_email",
-    "channel",
-    "created_at",
-    "updated_at",
-    "first_responded_at",
-    "resolved_at",
-    "closed_at",
+# What the page shows but never edits; the requester and the times are one field (ticket_facts).
+READONLY_FIELDS = ("reference", "description", "ticket_facts")
+# The ticket_facts rows: (label, field name).
+FACTS = (
+    ("Requester", "requester"),
+    ("Channel", "channel"),
+    ("Created", "created_at"),
+    ("Updated", "updated_at"),
+    ("First response", "first_responded_at"),
+    ("Resolved", "resolved_at"),
+    ("Closed", "closed_at"),
 )
 # Constant CSS class names from admin.css; never built from data.
 PRIORITY_CLASSES = {
@@ -223,11 +224,9 @@ class TicketAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("reference", "subject", "description")}),
         ("Triage", {"fields": ("priority", "status", "tier", "category", "assignee")}),
-        ("Requester", {"fields": ("requester_email", "channel")}),
-        (
-            "Times",
-            {"fields": ("created_at", "updated_at", "first_responded_at", "resolved_at", "closed_at")},
-        ),
+        # One read-only field rather than seven: each field line of the admin's form costs the page as much as
+        # one of its queries.
+        ("Requester and times", {"fields": ("ticket_facts",)}),
     )
     actions = ["assign_to_me", "resolve_tickets", *PRIORITY_ACTIONS]
 
@@ -307,6 +306,19 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.display(description="requester", ordering="requester__username")
     def requester_email(self, ticket: Ticket) -> str:
         return ticket.requester.username
+
+    @admin.display(description="requester and times")
+    def ticket_facts(self, ticket: Ticket) -> str:
+        """The requester, the channel and the ticket's times, each shown as the admin shows a read-only field."""
+        empty = self.get_empty_value_display()
+        rows = []
+        for label, name in FACTS:
+            if name == "requester":
+                value = ticket.requester.username
+            else:
+                value = display_for_field(getattr(ticket, name), Ticket._meta.get_field(name), empty)
+            rows.append((label, value))
+        return format_html('<dl class="console-facts">{}</dl>', format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
 
     def get_search_results(self, request, queryset, search_term):
         return search_tickets(queryset, search_term), False

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib import admin
 from django.contrib.admin import ModelAdmin
+from django.contrib.admin import utils as admin_utils
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
@@ -254,6 +255,22 @@ class TestQueueCount:
 
 
 class TestChangePage:
+    def test_shows_the_requester_and_the_times_in_one_read_only_field(self, client, agent, customer, settings):
+        settings.TIME_ZONE = "UTC"
+        ticket = TicketFactory(requester=customer, channel=Ticket.Channel.EMAIL, created_at=T0)
+        client.force_login(agent)
+
+        response = client.get(change_url(ticket))
+
+        html = " ".join(response.content.decode().split())
+        assert '<dl class="console-facts">' in html
+        assert "<dt>Requester</dt><dd>alice@example.com</dd>" in html
+        assert "<dt>Channel</dt><dd>Email</dd>" in html
+        created = admin_utils.display_for_field(T0, Ticket._meta.get_field("created_at"), "-")
+        assert f"<dt>Created</dt><dd>{created}</dd>" in html
+        assert "<dt>Resolved</dt><dd>-</dd>" in html
+        assert 'name="channel"' not in html
+
     def test_shows_the_thread_with_internal_notes_marked_and_escaped(self, client, agent, customer):
         ticket = TicketFactory(requester=customer)
         MessageFactory(ticket=ticket, author=customer, body="My cover <script>alert(1)</script>\nline two")
