@@ -681,3 +681,15 @@ class TestChangeFormRace:
         assert not LogEntry.objects.exists()
         ticket.refresh_from_db()
         assert ticket.priority == Priority.P2
+
+
+class TestAgentChoices:
+    def test_a_new_agent_is_a_choice_at_once(self, client, agent, django_capture_on_commit_callbacks):
+        client.force_login(agent)
+        client.get(CHANGELIST)  # the agents are cached
+        with django_capture_on_commit_callbacks(execute=True):
+            AgentFactory(email="newcomer@sofacoverpro.com", tier=2)
+
+        html = client.get(CHANGELIST).content.decode()
+
+        assert "?assignee=newcomer%40sofacoverpro.com" in html
