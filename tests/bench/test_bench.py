@@ -75,6 +75,7 @@ class TestBenchMeasure:
             float(cells[2])
             assert re.fullmatch(r"\d+(-\d+)?", cells[3])
             assert cells[5].split()[0] in {"yes", "no"}
+            assert 0 < float(cells[6]) == round(row.cpu_p50_ms, 1)
 
     def test_counts_the_statements_django_sends(self, bench_desk, client):
         """The benches' cheap counter sees what CaptureQueriesContext sees, outside transactions, and times them."""
@@ -113,7 +114,7 @@ class TestBenchMeasure:
     def test_met_follows_the_targets(self):
         fast = bench.Row("x", "p50", p50_ms=10, p95_ms=20, queries=(3, 3), met=True)
         uneven = bench.Row("y", "q", p50_ms=10, p95_ms=20, queries=(3, 5))
-        assert fast.cells()[3:] == ["3", "p50", "yes"]
+        assert fast.cells()[3:] == ["3", "p50", "yes", "-"]
         assert uneven.cells()[3] == "3-5"
         assert not uneven.queries_constant
 
