@@ -120,6 +120,12 @@ class Ticket(models.Model):
             models.Index(fields=["queue_rank", "priority", "created_at", "id"], name="ticket_urgency_idx"),
             models.Index(fields=["status", "priority", "created_at"], name="ticket_queue_idx"),
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_idx"),
+            # A customer's tickets, most urgent first (the portal's "my tickets", the API for customers): read
+            # from the index. Without it the planner walks ticket_urgency_idx past everyone else's tickets,
+            # which at a million took 200 ms.
+            models.Index(
+                fields=["requester", "queue_rank", "priority", "created_at", "id"], name="ticket_requester_urgency_idx"
+            ),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["created_at"], name="ticket_created_idx"),
             models.Index(
