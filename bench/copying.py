@@ -27,7 +27,10 @@ def _columns(model: type[Model], *, skip: tuple[str, ...] = ()) -> list[str]:
     return [
         field.column
         for field in model._meta.concrete_fields
-        if not field.primary_key and not getattr(field, "generated", False) and field.column not in skip
+        if field.column
+        and not field.primary_key
+        and not getattr(field, "generated", False)
+        and field.column not in skip
     ]
 
 

@@ -17,6 +17,7 @@ from django.contrib.admin.utils import display_for_field, unquote
 from django.contrib.admin.views.main import PAGE_VAR, ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import models
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import NoReverseMatch, path, reverse
@@ -316,7 +317,9 @@ class TicketAdmin(admin.ModelAdmin):
             if name == "requester":
                 value = ticket.requester.username
             else:
-                value = display_for_field(getattr(ticket, name), Ticket._meta.get_field(name), empty)
+                field = Ticket._meta.get_field(name)
+                assert isinstance(field, models.Field)
+                value = display_for_field(getattr(ticket, name), field, empty)
             rows.append((label, value))
         return format_html('<dl class="console-facts">{}</dl>', format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
 
