@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from . import permissions
@@ -26,6 +29,37 @@ def agent_list() -> QuerySet[User]:
         .distinct()
         .order_by("username")
     )
+
+
+class AgentChoice(NamedTuple):
+    pk: int
+    username: str
+    full_name: str
+
+
+# The agents list changes when staff join or leave; the queue's filter and the ticket page's
+# assignee select show it on every view. Read at most once a minute per cache.
+AGENT_CHOICES_KEY = "accounts:agent-choices"
+AGENT_CHOICES_SECONDS = 60
+
+
+def agent_choice_list() -> list[AgentChoice]:
+    """Every assignable agent as (pk, username, full name), by username; cached for AGENT_CHOICES_SECONDS.
+
+    For showing choices only: a choice picked from it is checked against agent_list() when submitted.
+    """
+    choices = cache.get(AGENT_CHOICES_KEY)
+    if choices is None:
+        choices = [
+            AgentChoice(user.pk, user.username, user.get_full_name())
+            for user in agent_list().only("pk", "username", "first_name", "last_name")
+        ]
+        cache.set(AGENT_CHOICES_KEY, choices, AGENT_CHOICES_SECONDS)
+    return choices
+
+
+def agent_choices_forget() -> None:
+    cache.delete(AGENT_CHOICES_KEY)
 
 
 def agent_get(*, email: str) -> User | None:

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 
 from sofacover.errors import Conflict, DomainError
 
-from . import permissions
+from . import permissions, selectors
 from .auth import normalise_email
 
 
@@ -64,6 +64,9 @@ def user_create(
         "admin": permissions.ADMINS,
     }.get(role) or permissions.AGENT_GROUPS[tier or 1]
     user.groups.add(Group.objects.get(name=group_name))
+    if role != "customer":
+        # A new agent is a choice in the queue's filter and the assignee select at once, not within the minute.
+        transaction.on_commit(selectors.agent_choices_forget)
     return user
 
 

@@ -392,7 +392,8 @@ def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
     """Everything needed to explain each deadline: policy, calendar, pause segments, breaches, escalations."""
     book = selectors.policy_book()
     entry = book.entry(ticket.priority)
-    pause_rows = list(selectors.pause_list_for(ticket))
+    record = selectors.sla_record_for(ticket)
+    pause_rows = record.pauses
     pauses = tuple(sla.Pause(p.started_at, p.ended_at) for p in pause_rows)
     states = selectors.sla_state(ticket, now=now)
     paused = ticket.status in PAUSED_STATUSES
@@ -434,7 +435,7 @@ def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
             state = _pure_state(due, warn, paused, now)
         until = due or (done if done else now)
         paused_for = timedelta(0)
-        if start is not None and until is not None and until > start:
+        if pauses and start is not None and until is not None and until > start:
             paused_for = sla.elapsed(calendar, start, until) - sla.elapsed(calendar, start, until, pauses)
         deadlines.append(
             {
@@ -471,7 +472,7 @@ def sla_explanation(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
             }
             for pause in pause_rows
         ],
-        "breaches": list(selectors.breach_list_for(ticket)),
+        "breaches": record.breaches,
         "escalations": list(selectors.escalation_list_for(ticket)),
         "now": now,
     }

@@ -6,7 +6,7 @@ import time as _time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import CharField, IntegerField, QuerySet, Value
 
 from tickets.models import Ticket
 
@@ -137,7 +137,7 @@ def due_ticket_ids(*, now: datetime, limit: int) -> list[int]:
 
 
 def escalation_list_for(ticket: Ticket) -> QuerySet[Escalation]:
-    return Escalation.objects.filter(ticket=ticket).select_related("rule", "actor").order_by("at", "id")
+    return Escalation.objects.filter(ticket=ticket).select_related("rule", "actor", "reviewed_by").order_by("at", "id")
 
 
 def breach_list_for(ticket: Ticket) -> QuerySet[SlaBreach]:
@@ -146,6 +146,50 @@ def breach_list_for(ticket: Ticket) -> QuerySet[SlaBreach]:
 
 def pause_list_for(ticket: Ticket) -> QuerySet[SlaPause]:
     return SlaPause.objects.filter(ticket=ticket).order_by("started_at", "id")
+
+
+@dataclass(frozen=True)
+class SlaRecord:
+    pauses: list[SlaPause]  # as pause_list_for
+    breaches: list[SlaBreach]  # as breach_list_for
+
+
+def sla_record_for(ticket: Ticket) -> SlaRecord:
+    """The ticket's pause segments and breaches, read together in one query (a UNION ALL of both tables).
+
+    The ticket page explains every deadline with both; they are short lists of a few columns each.
+    """
+    pauses = SlaPause.objects.filter(ticket=ticket).values_list(
+        Value("pause", output_field=CharField()),
+        "id",
+        "started_at",
+        "ended_at",
+        "reason",
+        Value(None, output_field=IntegerField()),
+        Value("", output_field=CharField()),
+    )
+    breaches = SlaBreach.objects.filter(ticket=ticket).values_list(
+        Value("breach", output_field=CharField()),
+        "id",
+        "breached_at",
+        "due_at",
+        "kind",
+        "tier",
+        "priority",
+    )
+    record = SlaRecord(pauses=[], breaches=[])
+    for row_kind, pk, at, other_at, text, tier, priority in pauses.order_by().union(breaches.order_by(), all=True):
+        if row_kind == "pause":
+            record.pauses.append(SlaPause(id=pk, ticket=ticket, started_at=at, ended_at=other_at, reason=text))
+        else:
+            record.breaches.append(
+                SlaBreach(
+                    id=pk, ticket=ticket, breached_at=at, due_at=other_at, kind=text, tier=tier, priority=priority
+                )
+            )
+    record.pauses.sort(key=lambda pause: (pause.started_at, pause.pk))
+    record.breaches.sort(key=lambda breach: (breach.breached_at, breach.pk))
+    return record
 
 
 class SlaState:

@@ -15,16 +15,18 @@ the ticket timeline by the knowledge services.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from functools import wraps
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
@@ -46,6 +48,10 @@ FAQ_CHOICES = 10
 RUNBOOK_PERMS = ("tickets.work_ticket", "knowledge.view_article")
 TEMPLATE_PERMS = ("tickets.work_ticket", "knowledge.view_responsetemplate")
 _MARKDOWN_LINK_TEXT = re.compile(r"([\[\]\\])")
+# What the panel shows from the knowledge base that is the same for every agent and every ticket
+# with that category (or subject) is kept this long in the cache: a published or edited article or
+# template reaches the ticket pages within that time.
+PANEL_CACHE_SECONDS = 60
 
 
 def _may(user: User | AnonymousUser, perms: tuple[str, ...]) -> bool:
@@ -82,19 +88,17 @@ def console_panel(request: HttpRequest, ticket: Ticket) -> SafeString | None:
         return None
     attached = selectors.runbook_list_attached(ticket=ticket)
     attached_ids = {item.ticket_runbook.article_id for item in attached}
-    published = selectors.article_list_published_to(user=user)
-    hits = list(search.search_within(published, ticket.subject, limit=SUBJECT_HITS, match="any"))
+    can_act = ticket.status != Ticket.Status.CLOSED
+    shared = _panel_reads(user, ticket, with_templates=can_act and _may(user, TEMPLATE_PERMS))
+    hits: list[search.SearchResult] = shared["hits"]
+    for_category: selectors.CategoryArticles = shared["category"]
+    templates: list[ResponseTemplate] = shared.get("templates", [])
     faqs = [hit.article for hit in hits if hit.article.is_public]
     known = {article.pk for article in faqs}
-    for_category = selectors.article_list_for_category(category=ticket.category, faq_limit=FAQ_CHOICES)
     for article in for_category.faqs:
         if article.pk not in known and len(faqs) < FAQ_CHOICES:
             faqs.append(article)
             known.add(article.pk)
-    can_act = ticket.status != Ticket.Status.CLOSED
-    templates: list[ResponseTemplate] = []
-    if can_act and _may(user, TEMPLATE_PERMS):
-        templates = list(selectors.response_template_list(category=ticket.category))
     context = {
         "ticket": ticket,
         "can_act": can_act,
@@ -111,6 +115,34 @@ def console_panel(request: HttpRequest, ticket: Ticket) -> SafeString | None:
         "reply_form": TemplateReplyForm(templates=templates, faqs=faqs) if templates or faqs else None,
     }
     return render_to_string("knowledge/console/panel.html", context, request=request)
+
+
+def _panel_reads(user: User | AnonymousUser, ticket: Ticket, *, with_templates: bool) -> dict[str, Any]:
+    """The subject's hits, the category's FAQs and runbooks and (``with_templates``) its reply templates.
+
+    Agents all see the same articles and templates, so these come from the cache (one round trip)
+    and are read from the database, and kept for PANEL_CACHE_SECONDS, only when missing.
+    """
+    subject = hashlib.sha256(ticket.subject.encode()).hexdigest()
+    keys = {
+        "hits": f"kb-console:hits:{SUBJECT_HITS}:{subject}",
+        "category": f"kb-console:category:{FAQ_CHOICES}:{ticket.category}",
+    }
+    if with_templates:
+        keys["templates"] = f"kb-console:templates:{ticket.category}"
+    found = cache.get_many(keys.values())
+    reads = {name: found[key] for name, key in keys.items() if key in found}
+    missing = {name: key for name, key in keys.items() if name not in reads}
+    if "hits" in missing:
+        published = selectors.article_list_published_to(user=user)
+        reads["hits"] = list(search.search_within(published, ticket.subject, limit=SUBJECT_HITS, match="any"))
+    if "category" in missing:
+        reads["category"] = selectors.article_list_for_category(category=ticket.category, faq_limit=FAQ_CHOICES)
+    if "templates" in missing:
+        reads["templates"] = list(selectors.response_template_list(category=ticket.category))
+    if missing:
+        cache.set_many({key: reads[name] for name, key in missing.items()}, PANEL_CACHE_SECONDS)
+    return reads
 
 
 # --- the actions -----------------------------------------------------------------------------

@@ -14,8 +14,6 @@ from datetime import datetime
 from itertools import islice
 
 from django.db import transaction
-from django.db.models import Case, CharField, Value, When
-from django.db.models.functions import Cast, Concat, LPad
 
 from .models import Message, Ticket, TicketEvent
 
@@ -42,19 +40,9 @@ class BulkEvent:
 
 @dataclass
 class BulkTicket:
-    ticket: Ticket  # unsaved, every field set except reference
+    ticket: Ticket  # unsaved, every field set
     messages: list[BulkMessage] = dc_field(default_factory=list)
     events: list[BulkEvent] = dc_field(default_factory=list)
-
-
-def _reference_expression() -> Case:
-    """reference_for(pk) in SQL: SCP- and the id padded to six digits (more digits never cut)."""
-    digits = Cast("id", output_field=CharField())
-    return Case(
-        When(id__lt=1_000_000, then=Concat(Value("SCP-"), LPad(digits, 6, Value("0")))),
-        default=Concat(Value("SCP-"), digits),
-        output_field=CharField(),
-    )
 
 
 def _batched(items: Iterable[BulkTicket], size: int) -> Iterator[list[BulkTicket]]:
@@ -71,17 +59,13 @@ def tickets_bulk_load(
 ) -> int:
     """Insert prepared tickets, their messages and timelines, one transaction per batch.
 
-    References are set from the primary keys with one UPDATE per batch. ``on_batch``
+    The database derives each reference from its primary key. ``on_batch``
     hears how many tickets each committed batch held. Returns the number inserted.
     """
     total = 0
     for batch in _batched(tickets, batch_size):
         with transaction.atomic():
             rows = Ticket.objects.bulk_create([item.ticket for item in batch])
-            ids = [row.pk for row in rows]
-            Ticket.objects.filter(pk__gte=min(ids), pk__lte=max(ids), reference__isnull=True).update(
-                reference=_reference_expression()
-            )
             Message.objects.bulk_create(
                 [
                     Message(

@@ -11,6 +11,9 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, Q, Value, When
+from django.db.models.functions import Cast, Concat, Right
+
+TEXT = models.CharField()
 
 
 class Ticket(models.Model):
@@ -49,8 +52,16 @@ class Ticket(models.Model):
 
     ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_CUSTOMER)
 
-    # Set right after insert from the primary key: SCP-000042.
-    reference = models.CharField(max_length=20, unique=True, null=True, editable=False)
+    # Derived by the database from the primary key as the row is inserted (reference_for): SCP-000042.
+    reference = models.GeneratedField(
+        expression=Case(
+            When(id__lt=1_000_000, then=Concat(Value("SCP-"), Right(Concat(Value("00000"), Cast("id", TEXT)), 6))),
+            default=Concat(Value("SCP-"), Cast("id", TEXT)),
+        ),
+        output_field=models.CharField(max_length=20),
+        db_persist=True,
+        unique=True,
+    )
     subject = models.CharField(max_length=200)
     description = models.TextField(max_length=20000)
     priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P2)
@@ -112,6 +123,12 @@ class Ticket(models.Model):
             models.Index(fields=["queue_rank", "priority", "created_at", "id"], name="ticket_urgency_idx"),
             models.Index(fields=["status", "priority", "created_at"], name="ticket_queue_idx"),
             models.Index(fields=["requester", "-created_at"], name="ticket_requester_idx"),
+            # A customer's tickets, most urgent first (the portal's "my tickets", the API for customers): read
+            # from the index. Without it the planner walks ticket_urgency_idx past everyone else's tickets,
+            # which at a million took 200 ms.
+            models.Index(
+                fields=["requester", "queue_rank", "priority", "created_at", "id"], name="ticket_requester_urgency_idx"
+            ),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_idx"),
             models.Index(fields=["created_at"], name="ticket_created_idx"),
             models.Index(

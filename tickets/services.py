@@ -23,7 +23,7 @@ from sofacover.dbutil import insert_many, update_many
 from sofacover.errors import Conflict, DomainError
 
 from . import permissions
-from .models import Attachment, Message, Ticket, TicketCc, TicketEvent, reference_for
+from .models import Attachment, Message, Ticket, TicketCc, TicketEvent
 from .uploads import CheckedUpload
 
 Status = Ticket.Status
@@ -156,7 +156,8 @@ SLA_COLUMNS = (
 )
 
 
-@transaction.atomic
+# No savepoint of its own: its caller, the file_ticket use case, rolls everything back on any error.
+@transaction.atomic(savepoint=False)
 def ticket_open(
     *,
     requester: User,
@@ -198,9 +199,7 @@ def ticket_open(
         **(sla or {}),
     )
     _clean(ticket)
-    ticket.save()
-    ticket.reference = reference_for(ticket.pk)
-    ticket.save(update_fields=["reference"])
+    ticket.save()  # the database derives the reference and returns it with the primary key
     _record(ticket, actor=actor, kind=TicketEvent.Kind.CREATED, now=now, new=ticket.priority)
     if attachments:
         message = Message.objects.create(

@@ -15,11 +15,13 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from bench import harness
+from accounts import demo as account_demo
+from bench import copying, harness
 from bench.management.commands import bench
 from support import usecases
 from tests.tickets.factories import T0
-from tickets.models import Ticket
+from tickets import demo
+from tickets.models import Ticket, reference_for
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +79,8 @@ class TestBenchMeasure:
             float(cells[2])
             assert re.fullmatch(r"\d+(-\d+)?", cells[3])
             assert cells[5].split()[0] in {"yes", "no"}
+            assert row.cpu_p50_ms is not None
+            assert 0 < float(cells[6]) == round(row.cpu_p50_ms, 1)
 
     def test_counts_the_statements_django_sends(self, bench_desk, client):
         """The benches' cheap counter sees what CaptureQueriesContext sees, outside transactions, and times them."""
@@ -115,7 +119,7 @@ class TestBenchMeasure:
     def test_met_follows_the_targets(self):
         fast = bench.Row("x", "p50", p50_ms=10, p95_ms=20, queries=(3, 3), met=True)
         uneven = bench.Row("y", "q", p50_ms=10, p95_ms=20, queries=(3, 5))
-        assert fast.cells()[3:] == ["3", "p50", "yes"]
+        assert fast.cells()[3:] == ["3", "p50", "yes", "-"]
         assert uneven.cells()[3] == "3-5"
         assert not uneven.queries_constant
 
@@ -193,3 +197,34 @@ class TestBenchCommand:
         monkeypatch.setenv(bench.CHILD_ENV, "1")
         with pytest.raises(CommandError, match="refusing"):
             run("bench")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the copying loader is for PostgreSQL desks")
+class TestCopyingPastTheLoadLimit:
+    def test_copies_tickets_with_their_threads_but_not_the_bench_customers(self):
+        customer, agent = bench.bench_people_ensure()
+        others = account_demo.load_customers_ensure(3)
+        demo.load_tickets_create(4, customers=[customer], agents=[agent], now=T0)
+        demo.load_tickets_create(8, customers=others, agents=[agent], now=T0, seed=1)
+        loaded = list(Ticket.objects.order_by("pk"))
+        out = StringIO()
+
+        added = copying.tickets_copy(tickets=25, exclude_requester_id=customer.pk, write=out.write)
+
+        assert added == 13  # 8, then 5 of the first copies' sources again
+        assert "Copied 13 tickets" in out.getvalue()
+        copies = list(Ticket.objects.order_by("pk")[12:])
+        assert len(copies) == 13
+        assert customer.pk not in {t.requester_id for t in copies}
+        pks = list(Ticket.objects.order_by("pk").values_list("pk", "reference"))
+        assert [reference for _, reference in pks] == [reference_for(pk) for pk, _ in pks]
+
+        def shape(ticket: Ticket) -> tuple:
+            return (ticket.subject, ticket.status, ticket.priority, ticket.created_at, ticket.requester_id)
+
+        threads = {shape(t): (t.messages.count(), t.events.count()) for t in loaded}
+        for copy in copies:
+            assert threads[shape(copy)] == (copy.messages.count(), copy.events.count())
+            assert copy.messages.count() > 0
+        filed = usecases.file_ticket(requester=customer, subject="After the copies", description="d", now=T0)
+        assert filed.pk > copies[-1].pk  # the identity moved past the copied ids

@@ -424,3 +424,26 @@ class TestRecompute:
         SlaPolicy.objects.filter(priority="P1").update(first_response_target=30, first_response_unit="minutes")
         usecases.sla_recompute_open(now=T0, priorities=["P1"])
         assert TicketFact.objects.get(ticket=ticket).first_response_due_at == T0 + 30 * M
+
+
+class TestSlaRecord:
+    def test_reads_the_pauses_and_the_breaches_in_order_in_one_query(self, customer, agent, django_assert_num_queries):
+        ticket = open_ticket(customer, "P0")
+        usecases.change_status(ticket=ticket, actor=agent, to=Ticket.Status.PENDING_CUSTOMER, now=T0 + 5 * M)
+        usecases.change_status(ticket=ticket, actor=agent, to=Ticket.Status.OPEN, now=T0 + 10 * M)
+        sweep(T0 + 4 * H)  # response and resolution missed
+        other = open_ticket(customer, "P1")
+        sweep(T0 + 5 * H)
+
+        with django_assert_num_queries(1):
+            record = selectors.sla_record_for(ticket)
+
+        assert [(p.started_at, p.ended_at, p.get_reason_display()) for p in record.pauses] == [
+            (T0 + 5 * M, T0 + 10 * M, "Waiting on the customer")
+        ]
+        expected = list(SlaBreach.objects.filter(ticket=ticket).order_by("breached_at", "id"))
+        assert len(expected) >= 2
+        assert [(b.pk, b.kind, b.due_at, b.tier, b.priority) for b in record.breaches] == [
+            (b.pk, b.kind, b.due_at, b.tier, b.priority) for b in expected
+        ]
+        assert selectors.sla_record_for(other).pauses == []

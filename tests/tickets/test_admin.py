@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.contrib import admin
 from django.contrib.admin import ModelAdmin
+from django.contrib.admin import utils as admin_utils
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
@@ -26,8 +27,9 @@ Status = Ticket.Status
 Priority = Ticket.Priority
 
 CHANGELIST = reverse("admin:tickets_ticket_changelist")
-# The changelist's queries do not grow with the number of tickets on the page.
-CHANGELIST_MAX_QUERIES = 7
+# The changelist's queries do not grow with the number of tickets on the page: user, groups with
+# permissions, the capped count, the page (the session and the assignee filter's agents are cached).
+CHANGELIST_MAX_QUERIES = 4
 
 
 def change_url(ticket: Ticket) -> str:
@@ -173,7 +175,7 @@ class TestChangelist:
 
         assert results(client.get(CHANGELIST)) == [older_p0, newer_p0, active_p3, resolved_p0, closed_p0]
 
-    @pytest.mark.parametrize("count", [5, 60])
+    @pytest.mark.parametrize("count", [5, 30])
     def test_query_count_does_not_grow_with_the_tickets(
         self, client, agent, tier2_agent, django_assert_max_num_queries, count
     ):
@@ -186,12 +188,13 @@ class TestChangelist:
                 created_at=T0 - timedelta(minutes=n),
             )
         client.force_login(agent)
+        client.get(CHANGELIST)  # warm: the assignee filter's agents are cached
 
         with django_assert_max_num_queries(CHANGELIST_MAX_QUERIES):
             response = client.get(CHANGELIST)
 
         assert response.status_code == 200
-        assert len(results(response)) == min(count, 50)
+        assert len(results(response)) == min(count, 25)
         assert "description" in results(response)[0].get_deferred_fields()
 
 
@@ -243,6 +246,7 @@ class TestQueueCount:
 
     def test_the_count_reads_a_bounded_number_of_rows(self, client, agent, twelve, django_assert_max_num_queries):
         client.force_login(agent)
+        client.get(CHANGELIST)  # warm: the assignee filter's agents are cached
         with django_assert_max_num_queries(CHANGELIST_MAX_QUERIES) as captured:
             client.get(CHANGELIST)
         counts = [q["sql"] for q in captured.captured_queries if "COUNT(" in q["sql"].upper()]
@@ -251,6 +255,22 @@ class TestQueueCount:
 
 
 class TestChangePage:
+    def test_shows_the_requester_and_the_times_in_one_read_only_field(self, client, agent, customer, settings):
+        settings.TIME_ZONE = "UTC"
+        ticket = TicketFactory(requester=customer, channel=Ticket.Channel.EMAIL, created_at=T0)
+        client.force_login(agent)
+
+        response = client.get(change_url(ticket))
+
+        html = " ".join(response.content.decode().split())
+        assert '<dl class="console-facts">' in html
+        assert "<dt>Requester</dt><dd>alice@example.com</dd>" in html
+        assert "<dt>Channel</dt><dd>Email</dd>" in html
+        created = admin_utils.display_for_field(T0, Ticket._meta.get_field("created_at"), "-")
+        assert f"<dt>Created</dt><dd>{created}</dd>" in html
+        assert "<dt>Resolved</dt><dd>-</dd>" in html
+        assert 'name="channel"' not in html
+
     def test_shows_the_thread_with_internal_notes_marked_and_escaped(self, client, agent, customer):
         ticket = TicketFactory(requester=customer)
         MessageFactory(ticket=ticket, author=customer, body="My cover <script>alert(1)</script>\nline two")
@@ -381,6 +401,20 @@ class TestChangeForm:
         response = client.post(change_url(ticket), form_data(ticket, assignee=str(other_customer.pk)))
 
         assert response.status_code == 200
+        assert "assignee" in response.context["adminform"].form.errors
+        ticket.refresh_from_db()
+        assert ticket.assignee is None
+
+    def test_an_agent_who_left_is_refused_while_the_cached_choices_still_show_them(self, client, agent, tier2_agent):
+        ticket = TicketFactory()
+        client.force_login(agent)
+        assert "tier2@sofacoverpro.com" in client.get(change_url(ticket)).content.decode()  # choices cached
+        tier2_agent.is_staff = False
+        tier2_agent.save(update_fields=["is_staff"])
+
+        response = client.post(change_url(ticket), form_data(ticket, assignee=str(tier2_agent.pk)))
+
+        assert "tier2@sofacoverpro.com" in response.content.decode()  # still shown for a minute
         assert "assignee" in response.context["adminform"].form.errors
         ticket.refresh_from_db()
         assert ticket.assignee is None
@@ -647,3 +681,15 @@ class TestChangeFormRace:
         assert not LogEntry.objects.exists()
         ticket.refresh_from_db()
         assert ticket.priority == Priority.P2
+
+
+class TestAgentChoices:
+    def test_a_new_agent_is_a_choice_at_once(self, client, agent, django_capture_on_commit_callbacks):
+        client.force_login(agent)
+        client.get(CHANGELIST)  # the agents are cached
+        with django_capture_on_commit_callbacks(execute=True):
+            AgentFactory(email="newcomer@sofacoverpro.com", tier=2)
+
+        html = client.get(CHANGELIST).content.decode()
+
+        assert "?assignee=newcomer%40sofacoverpro.com" in html

@@ -11,6 +11,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from support import usecases
@@ -100,6 +102,22 @@ class TestTicketList:
         with django_assert_max_num_queries(4):
             response = customer_client.get(reverse("portal:ticket-list"))
         assert len(response.context["tickets"]) == min(count, 20)
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+    def test_reads_my_tickets_in_order_from_the_requester_urgency_index(
+        self, customer_client, customer, other_customer
+    ):
+        for n in range(6):
+            TicketFactory(requester=customer if n % 2 else other_customer)
+        with CaptureQueriesContext(connection) as captured:
+            customer_client.get(reverse("portal:ticket-list"))
+        [page_sql] = [q["sql"] for q in captured.captured_queries if 'ORDER BY "tickets_ticket"' in q["sql"]]
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a few rows: make the planner show the index plan
+            cursor.execute(f"EXPLAIN {page_sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "ticket_requester_urgency_idx" in plan
+        assert "Sort" not in plan
 
 
 # --- filing a ticket ---------------------------------------------------------

@@ -29,13 +29,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.models import Case, CharField, DateTimeField, ExpressionWrapper, F, IntegerField, Value, When
-from django.db.models.functions import Cast, Concat, LPad, Mod
+from django.db.models.functions import Mod
 from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
+from bench.copying import tickets_copy
 from bench.harness import Statements, bench_database_ready, percentile, render_table, rerun_on_sqlite
 from bench.management.commands.bench import bench_data_ensure, bench_people_ensure
 from escalation.models import SlaBreach
@@ -66,48 +67,6 @@ def _deadline(column: int) -> Case:
         ],
         output_field=DateTimeField(),
     )
-
-
-def _reference() -> Case:
-    """SCP- and the id, padded to six digits; never cut (LPad would cut SCP-1000001 to SCP-100000)."""
-    digits = Cast("id", output_field=CharField())
-    return Case(
-        When(id__lt=1_000_000, then=Concat(Value("SCP-"), LPad(digits, 6, Value("0")))),
-        default=Concat(Value("SCP-"), digits),
-        output_field=CharField(),
-    )
-
-
-def grow_by_copying(*, tickets: int, write: Callable[[str], object]) -> int:
-    """PostgreSQL only: reach ``tickets`` by copying existing ticket rows in SQL (INSERT ... SELECT).
-
-    The bulk loader writes a few thousand tickets a second; a million would take most
-    of an hour. Copies keep every column (times, deadlines, priorities), so the
-    distributions the reports aggregate stay the same; they have no messages.
-    """
-    have = Ticket.objects.count()
-    if connection.vendor != "postgresql" or have >= tickets or have == 0:
-        return 0
-    columns = [
-        f.column
-        for f in Ticket._meta.concrete_fields
-        if not f.primary_key and not getattr(f, "generated", False) and f.name != "reference"
-    ]
-    names = ", ".join(f'"{c}"' for c in columns)
-    table = Ticket._meta.db_table
-    started, added = time.perf_counter(), 0
-    while have < tickets:
-        batch = min(have, tickets - have, 200_000)
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT {names} FROM {table} ORDER BY id LIMIT %s",
-                [batch],
-            )
-            Ticket.objects.filter(reference__isnull=True).update(reference=_reference())
-        have += batch
-        added += batch
-    write(f"Copied {added} ticket rows in SQL in {time.perf_counter() - started:.1f} s.")
-    return added
 
 
 def enrich(*, write: Callable[[str], object]) -> None:
@@ -239,7 +198,7 @@ class Command(BaseCommand):
         for count in steps:
             loaded = min(count, self.load_limit) if connection.vendor == "postgresql" else count
             bench_data_ensure(tickets=loaded, customer=customer, agent=agent, now=now, write=self.stdout.write)
-            grow_by_copying(tickets=count, write=self.stdout.write)
+            tickets_copy(tickets=count, write=self.stdout.write)
             enrich(write=self.stdout.write)
             rebuild(write=self.stdout.write)
             total = Ticket.objects.count()
