@@ -30,6 +30,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils import timezone
 
+from inbound import selectors as inbound_selectors
+
 from .outbox_models import Notification, SlackChannel, WebhookEndpoint
 from .urlsafety import BlockedDestination, post_json
 
@@ -180,6 +182,8 @@ class Mailer:
     def send(self, row: Notification) -> str:
         if not row.recipient:
             raise NotConfigured("no email address")
+        if inbound_selectors.address_undeliverable(row.recipient):
+            raise NotConfigured("the address bounced: the desk sends it nothing (clear it in the console)")
         try:
             self.connection.send_messages([build_email(row)])
         except Exception as exc:

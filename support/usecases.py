@@ -22,11 +22,16 @@ from django.db import transaction
 
 import escalation.notifications
 import escalation.services
+import inbound.loops
+import inbound.parsing
+import inbound.selectors
+import inbound.services
 import knowledge.services
 import reports.rollup
 import reports.services
 import tickets.services
 from escalation.models import Escalation
+from inbound.models import InboundMail
 from sofacover.errors import DomainError
 from tickets.models import Message, Rating, Ticket
 from tickets.uploads import CheckedUpload
@@ -51,12 +56,14 @@ def file_ticket(
     assignee: User | None = None,
     attachments: Sequence[CheckedUpload] = (),
     visitor_keys: Sequence[str] = (),
+    acknowledge: bool = True,
 ) -> Ticket:
     """A customer (or an agent for them) files a ticket, from any channel.
 
     1. escalation plans the first deadlines, written with the ticket's own row;
     2. tickets writes the ticket, its first timeline event and attachments;
-    3. escalation queues the acknowledgment, and for P0/P1 the on-call alert;
+    3. escalation queues the acknowledgment (unless ``acknowledge`` is False: mail the desk must
+       not answer automatically), and for P0/P1 the on-call alert;
     4. knowledge marks the requester's (and ``visitor_keys``') suggestion opens as not deflected;
     5. reports adds the ticket's fact to the rollup.
     """
@@ -75,7 +82,7 @@ def file_ticket(
         attachments=attachments,
         sla=sla,
     )
-    escalation.notifications.on_ticket_created(ticket=ticket, now=now)
+    escalation.notifications.on_ticket_created(ticket=ticket, now=now, acknowledge=acknowledge)
     knowledge.services.suggestion_ticket_filed(ticket=ticket, now=now, visitor_keys=visitor_keys)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk], created=True)
     return ticket
@@ -247,3 +254,100 @@ def tickets_delete(*, ticket_ids: Iterable[int]) -> int:
     reports.rollup.facts_forget(ticket_ids=ids)
     deleted, _ = Ticket.objects.filter(pk__in=ids).delete()
     return deleted
+
+
+# --- the ways in that are not a form: email, phone ---------------------------------------------------
+
+Outcome = InboundMail.Outcome
+
+
+def _thread_of(mail: inbound.parsing.ParsedMail, author: User | None) -> Ticket | None:
+    """The ticket a mail answers: by In-Reply-To/References, then by the reference in its subject,
+    never by its subject's words. A ticket the sender is not on is not theirs to write on (a forged
+    References): the mail then opens a ticket of its own.
+
+    INTEGRATOR: add notifications.selectors.ticket_for_message_ids (the Message-IDs the desk sent)
+    before inbound's local lookup.
+    """
+    candidates = [
+        inbound.selectors.ticket_for_message_ids(mail.thread_ids),
+        inbound.selectors.ticket_for_subject(mail.subject),
+    ]
+    for ticket in candidates:
+        if ticket is not None and author is not None and inbound.services.sender_is_on(ticket, author):
+            return ticket
+    return None
+
+
+@transaction.atomic
+def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMTP) -> inbound.services.Receipt:
+    """A message arrives (SMTP listener, IMAP poller or provider webhook): every door calls this.
+
+    1. inbound reads it (refusing what is too large or malformed) and records it under its
+       Message-ID: a second delivery of the same message stops here;
+    2. a delivery report marks the failed addresses undeliverable; the desk's own mail coming
+       back is a loop: both are kept for agents and go no further;
+    3. the sender's account is found, or created (or the mail refused: MAIL_UNKNOWN_SENDERS);
+    4. quoted history and signatures are cut, attachments checked like uploads, the original
+       kept as .eml;
+    5. a reply to an open or resolved ticket of theirs goes on it (``reply``: a resolved one
+       reopens); anything else opens a ticket (``file_ticket``, channel email), linked to the
+       closed ticket it answers; the acknowledgment goes out only to mail that may be answered
+       automatically, at most MAIL_AUTO_REPLIES_PER_HOUR an hour per address.
+
+    :raises MailRejected: too large, malformed, or an unknown sender refused; nothing is stored
+    """
+    mail = inbound.parsing.parse(raw)
+    record = inbound.services.inbound_claim(mail=mail, door=door, now=now)
+    if record is None:
+        return inbound.services.inbound_duplicate(mail=mail)
+    if inbound.loops.is_bounce(mail):
+        _, note = inbound.services.bounce_record(mail=mail, now=now)
+        return inbound.services.inbound_settle(record, mail=mail, outcome=Outcome.BOUNCE, note=note)
+    if inbound.loops.is_own(mail):
+        return inbound.services.inbound_settle(
+            record, mail=mail, outcome=Outcome.IGNORED, note="the desk's own mail came back (a loop)"
+        )
+    known = inbound.selectors.user_for_address(mail.sender)
+    thread = _thread_of(mail, known)
+    author = known or inbound.services.customer_for_sender(address=mail.sender, name=mail.sender_name)
+    if thread is not None and thread.status != Status.CLOSED:
+        content = inbound.services.mail_content(mail=mail, new_ticket=False)
+        try:
+            with transaction.atomic():
+                message = reply(
+                    ticket=thread, author=author, body=content.body, attachments=content.attachments, now=now
+                )
+        except DomainError as exc:  # an agent writing on a ticket outside their scope, say
+            return inbound.services.inbound_settle(
+                record, mail=mail, outcome=Outcome.REFUSED, ticket=thread, note=exc.message
+            )
+        return inbound.services.inbound_settle(
+            record, mail=mail, outcome=Outcome.REPLIED, ticket=thread, message=message
+        )
+    content = inbound.services.mail_content(mail=mail, new_ticket=True)
+    why_not = inbound.loops.no_auto_reply_reason(mail)
+    acknowledge = why_not is None and inbound.services.auto_reply_allow(address=mail.sender, now=now)
+    description = content.body or "(The message has no text.)"
+    if thread is not None:
+        description = f"Follow-up to {thread.reference}, which is closed.\n\n{description}"
+    ticket = file_ticket(
+        requester=author,
+        subject=inbound.services.ticket_subject(mail),
+        description=description[: inbound.services.BODY_LIMIT],
+        channel=Ticket.Channel.EMAIL,
+        attachments=content.attachments,
+        acknowledge=acknowledge,
+        now=now,
+    )
+    notes = [f"not acknowledged: {why_not}" if why_not else "", "" if acknowledge or why_not else "hourly cap"]
+    return inbound.services.inbound_settle(
+        record,
+        mail=mail,
+        outcome=Outcome.FOLLOW_UP if thread is not None else Outcome.OPENED,
+        ticket=ticket,
+        message=ticket.messages.order_by("-pk").first(),
+        follow_up_of=thread,
+        auto_replied=acknowledge,
+        note="; ".join(note for note in notes if note),
+    )

@@ -1,0 +1,306 @@
+"""Every change the gateway makes: the inbound record (once per Message-ID), bounces, the automatic-mail
+ledger, customers found or created for a sender or a caller, and what of a mail goes on the ticket.
+
+Each takes ``now`` from its caller; support.usecases.receive_email calls them in order, in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, transaction
+
+from sofacover.errors import DomainError
+from tickets import services as ticket_services
+from tickets.models import Message, Ticket
+from tickets.uploads import CheckedUpload, check_upload, clean_filename
+
+from . import selectors, text
+from .models import AutoReply, CallerPhone, InboundMail, MailAddress
+from .parsing import MailRejected, ParsedMail
+
+logger = logging.getLogger(__name__)
+Outcome = InboundMail.Outcome
+# Ticket descriptions hold at most this much (tickets.models.Ticket.description).
+BODY_LIMIT = 20_000
+ORIGINAL_NAME = "original-message.eml"
+
+
+class UnknownSender(MailRejected):
+    """MAIL_UNKNOWN_SENDERS is "refuse" and nobody at the desk has this address."""
+
+    code = "unknown_sender"
+    smtp_reply = "550 5.7.1 This address is not known to the support desk; please sign up at the portal first"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the gateway did with one message: the doors answer and log from it."""
+
+    outcome: str
+    message_id: str
+    ticket_reference: str = ""
+    duplicate: bool = False
+    note: str = ""
+
+    def __str__(self) -> str:
+        what = "duplicate of an earlier delivery" if self.duplicate else Outcome(self.outcome).label.lower()
+        where = f" {self.ticket_reference}" if self.ticket_reference else ""
+        return f"{self.message_id}: {what}{where}{f' ({self.note})' if self.note else ''}"
+
+
+# --- the record ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def inbound_claim(*, mail: ParsedMail, door: str, now: datetime) -> InboundMail | None:
+    """Write the record of ``mail`` first, under its unique Message-ID; None if it is already stored.
+
+    A second delivery racing this one waits on the unique index until this transaction ends,
+    then finds the row: the same message is stored once however many times it arrives.
+    """
+    if InboundMail.objects.filter(message_id=mail.message_id).exists():
+        return None
+    try:
+        with transaction.atomic():
+            return InboundMail.objects.create(
+                message_id=mail.message_id,
+                door=door,
+                sender=mail.sender,
+                subject=mail.subject[:200],
+                size=len(mail.raw),
+                received_at=now,
+                outcome=Outcome.IGNORED,
+            )
+    except IntegrityError:
+        return None
+
+
+def inbound_duplicate(*, mail: ParsedMail) -> Receipt:
+    earlier = InboundMail.objects.select_related("ticket").filter(message_id=mail.message_id).first()
+    return Receipt(
+        outcome=earlier.outcome if earlier else Outcome.IGNORED,
+        message_id=mail.message_id,
+        ticket_reference=(earlier.ticket.reference or "") if earlier and earlier.ticket else "",
+        duplicate=True,
+    )
+
+
+def inbound_settle(
+    record: InboundMail,
+    *,
+    mail: ParsedMail,
+    outcome: str,
+    note: str = "",
+    ticket: Ticket | None = None,
+    message: Message | None = None,
+    follow_up_of: Ticket | None = None,
+    auto_replied: bool = False,
+) -> Receipt:
+    """Record what became of the mail; one that became no message keeps its original here."""
+    record.outcome, record.note = outcome, note[:500]
+    record.ticket, record.stored_message, record.follow_up_of = ticket, message, follow_up_of
+    record.auto_replied = auto_replied
+    if message is None:
+        record.raw.save(f"{record.uuid.hex}.eml", ContentFile(mail.raw), save=False)
+    record.save()
+    reference = (ticket.reference or "") if ticket else ""
+    receipt = Receipt(outcome=outcome, message_id=mail.message_id, ticket_reference=reference, note=note)
+    logger.info("inbound mail from %s: %s", mail.sender or "<>", receipt)
+    return receipt
+
+
+# --- bounces and the automatic-mail ledger ------------------------------------------------------------
+
+
+def _address_locked(address: str) -> MailAddress:
+    row, _ = MailAddress.objects.get_or_create(address=address.strip().lower()[:254])
+    return MailAddress.objects.select_for_update().get(pk=row.pk)
+
+
+def _returns_desk_mail(mail: ParsedMail) -> bool:
+    """The report quotes a message the desk sent: its X-Loop, or a Message-ID of the desk's domain.
+
+    Stops a forged report from silencing an address the desk never wrote to. The notifications
+    app's record of sent Message-IDs can make this exact (INTEGRATOR: join here).
+    """
+    domain = f"@{settings.NOTIFY_MESSAGE_ID_DOMAIN.lower()}>"
+    return settings.NOTIFY_X_LOOP.lower() in mail.reported_x_loop or any(
+        mid.lower().endswith(domain) for mid in mail.reported_message_ids
+    )
+
+
+@transaction.atomic
+def bounce_record(*, mail: ParsedMail, now: datetime) -> tuple[list[str], str]:
+    """A delivery report: mark each permanently failed recipient undeliverable. Returns them and a note."""
+    failed = [report for report in mail.reports if report.permanent]
+    if not failed:
+        return [], "no permanent failure reported" if mail.is_report else "a failure notice without a report"
+    if not _returns_desk_mail(mail):
+        return [], "the report returns no mail the desk sent: nothing marked"
+    marked = []
+    for report in failed:
+        row = _address_locked(report.recipient)
+        if row.undeliverable_at is None:
+            row.undeliverable_at = now
+        row.bounce_status, row.bounce_reason = report.status, report.diagnostic
+        row.save(update_fields=["undeliverable_at", "bounce_status", "bounce_reason"])
+        marked.append(row.address)
+    return marked, f"undeliverable: {', '.join(marked)}"
+
+
+@transaction.atomic
+def address_mark_deliverable(*, address: str) -> None:
+    """An agent (the console) clears a bounce: mail to the address goes out again."""
+    MailAddress.objects.filter(address=address.strip().lower()).update(
+        undeliverable_at=None, bounce_status="", bounce_reason=""
+    )
+
+
+@transaction.atomic
+def auto_reply_allow(*, address: str, now: datetime) -> bool:
+    """May the desk answer ``address`` automatically now? If so, count the answer.
+
+    At most MAIL_AUTO_REPLIES_PER_HOUR in any hour, never to an undeliverable address. The
+    address's row is locked while counting, so two mails arriving together cannot both take
+    the last one.
+    """
+    row = _address_locked(address)
+    if row.undeliverable_at is not None:
+        return False
+    sent = AutoReply.objects.filter(address=row, at__gt=now - timedelta(hours=1), at__lte=now).count()
+    if sent >= settings.MAIL_AUTO_REPLIES_PER_HOUR:
+        logger.warning("automatic mail to %s held back: %d in the last hour", row.address, sent)
+        return False
+    AutoReply.objects.create(address=row, at=now)
+    return True
+
+
+# --- who wrote it ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def customer_for_sender(*, address: str, name: str) -> User:
+    """The desk user with this address, or a new customer account the sender can activate later.
+
+    The account is inactive with no password: signing up at the portal with the address sets one
+    and sends the activation link (tickets.services.customer_sign_up).
+
+    :raises UnknownSender: if MAIL_UNKNOWN_SENDERS is "refuse" and nobody has the address
+    """
+    user = selectors.user_for_address(address)
+    if user is not None:
+        return user
+    if settings.MAIL_UNKNOWN_SENDERS != "create":
+        raise UnknownSender(f"{address} is not known to the desk")
+    try:
+        with transaction.atomic():
+            return ticket_services.user_create(
+                email=address, password=None, role="customer", first_name=name[:150], is_active=False
+            )
+    except ticket_services.UserExists:  # created meanwhile by another mail
+        user = selectors.user_for_address(address)
+        assert user is not None
+        return user
+
+
+def sender_is_on(ticket: Ticket, user: User) -> bool:
+    """May mail from ``user`` go on ``ticket``: its requester, or the desk.
+
+    LOCAL VERSION: with the ticket CC list (tickets.services.cc_add), the people on it count too.
+    """
+    from tickets import permissions
+
+    return ticket.requester_id == user.pk or permissions.can_work_ticket(user)
+
+
+class CallerUnknown(DomainError):
+    code = "caller_unknown"
+
+
+@transaction.atomic
+def customer_for_caller(*, email: str = "", phone: str = "", name: str = "") -> User:
+    """The customer an agent is on the phone with: found by email, then by phone; created with the email.
+
+    A new number is kept for the customer, so the next call finds them by it.
+
+    :raises CallerUnknown: nobody has the number and no email was given to create the account
+    :raises DomainError: the number is not in international format, or is another customer's
+    """
+    email, phone = email.strip().lower(), "".join(phone.split())
+    user = selectors.user_for_address(email) if email else None
+    if user is None and phone:
+        user = selectors.customer_for_phone(phone)
+    if user is None:
+        if not email:
+            raise CallerUnknown("Nobody has this number yet: give the caller's email to create their account.")
+        user = ticket_services.user_create(
+            email=email, password=None, role="customer", first_name=name.strip()[:150], is_active=False
+        )
+    if phone and not CallerPhone.objects.filter(user=user).exists():
+        row = CallerPhone(user=user, number=phone)
+        try:
+            row.full_clean(exclude=["user"])
+        except ValidationError as exc:
+            field, messages = next(iter(exc.message_dict.items()))
+            raise DomainError(messages[0], field="phone" if field == "number" else field) from exc
+        row.save()
+    return user
+
+
+# --- what goes on the ticket -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailContent:
+    body: str
+    attachments: list[CheckedUpload]
+    refused: list[str]
+
+
+def _original(mail: ParsedMail) -> CheckedUpload:
+    """The message as received, kept as a download beside what was stored of it."""
+    return CheckedUpload(
+        file=SimpleUploadedFile(ORIGINAL_NAME, mail.raw, content_type="message/rfc822"),
+        filename=ORIGINAL_NAME,
+        content_type="message/rfc822",
+        size=len(mail.raw),
+        sha256=hashlib.sha256(mail.raw).hexdigest(),
+    )
+
+
+def mail_content(*, mail: ParsedMail, new_ticket: bool) -> MailContent:
+    """The text to store (quoted history and signature cut; for a new ticket, the whole text if that
+    leaves nothing), the attachments that pass the upload checks, and the original as .eml."""
+    body = text.strip_reply(mail.text)
+    if not body and new_ticket:
+        body = mail.text.strip()
+    attachments, refused = [], []
+    room = settings.ATTACHMENT_MAX_FILES - 1  # one is the original
+    for item in mail.attachments:
+        name = clean_filename(item.filename)
+        if len(attachments) >= room:
+            refused.append(f"“{name}”: at most {room} attachments per message")
+            continue
+        try:
+            attachments.append(check_upload(SimpleUploadedFile(name, item.data, content_type=item.content_type)))
+        except ValidationError as exc:
+            refused.append(exc.messages[0])
+    if len(body) > BODY_LIMIT:
+        body = body[: BODY_LIMIT - 200].rstrip() + "\n\n[Cut here: the whole message is in the attached .eml.]"
+    if refused:
+        notes = "\n".join(f"[Attachment not accepted: {reason}]" for reason in refused)
+        body = f"{body}\n\n{notes}".strip()[:BODY_LIMIT]
+    return MailContent(body=body, attachments=[*attachments, _original(mail)], refused=refused)
+
+
+def ticket_subject(mail: ParsedMail) -> str:
+    return mail.subject.strip()[:200] or "(no subject)"

@@ -1,0 +1,94 @@
+"""The SMTP listener (aiosmtpd): the desk's MX, or the host an MTA relays the desk's mail to.
+
+The protocol runs in aiosmtpd's event loop; each message is handed to ``receive`` (the
+receive_email use case) in a small thread pool, since the ORM is synchronous, and the SMTP
+reply says what became of it:
+
+- 250: stored (a ticket, a reply, a bounce recorded, a loop ignored) or already stored;
+- 550/552: refused (malformed, too large, an unknown sender when those are refused); the
+  sending server bounces it to its author;
+- 451: the desk failed (the database is down, say); the sending server tries again later.
+
+Every 4xx/5xx the listener answers, its own protocol refusals included (a line past 1000
+characters, a message past MAIL_MAX_BYTES), is logged with the peer's address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from django.db import close_old_connections
+
+from .parsing import MailRejected
+from .services import Receipt
+
+logger = logging.getLogger(__name__)
+Receive = Callable[[bytes], Receipt]
+TEMPORARY_FAILURE = "451 4.3.0 The support desk could not take the message now; please try again later"
+
+
+def with_return_path(mail_from: str | None, content: bytes) -> bytes:
+    """Record the envelope sender as the final delivery does (RFC 5321 4.4): ``<>`` marks a bounce."""
+    sender = (mail_from or "").strip().strip("<>")
+    return b"Return-Path: <" + sender.encode("utf-8", "replace") + b">\r\n" + content
+
+
+class GatewayHandler:
+    def __init__(self, receive: Receive, *, workers: int = 4) -> None:
+        self.receive = receive
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailgate")
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = with_return_path(envelope.mail_from, envelope.original_content or b"")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, self.deliver, raw, session.peer)
+
+    def deliver(self, raw: bytes, peer: Any = None) -> str:
+        """Hand one message to the use case (in a worker thread) and say how it went, as an SMTP reply."""
+        close_old_connections()
+        try:
+            receipt = self.receive(raw)
+        except MailRejected as exc:
+            logger.warning("inbound mail from %s refused (%s): %s", peer, exc.code, exc.message)
+            return exc.smtp_reply
+        except Exception:
+            logger.exception("inbound mail from %s failed; the sender is asked to retry", peer)
+            return TEMPORARY_FAILURE
+        finally:
+            close_old_connections()
+        return f"250 2.0.0 Accepted{f' for {receipt.ticket_reference}' if receipt.ticket_reference else ''}"
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+class LoggingSMTP(SMTP):
+    """aiosmtpd's server, logging every refusal it answers (its own included)."""
+
+    async def push(self, status: Any) -> None:
+        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
+        if text[:1] in {"4", "5"}:
+            peer = self.session.peer if self.session is not None else None
+            logger.warning("SMTP %s answered %s", peer, text[:200])
+        await super().push(status)
+
+
+class Gateway(Controller):
+    """The listener on ``hostname:port``; ``start()`` runs it in a thread, ``stop()`` ends it."""
+
+    def __init__(self, receive: Receive, *, hostname: str, port: int, max_bytes: int, workers: int = 4) -> None:
+        self.gateway_handler = GatewayHandler(receive, workers=workers)
+        super().__init__(self.gateway_handler, hostname=hostname, port=port, data_size_limit=max_bytes)
+
+    def factory(self) -> SMTP:
+        return LoggingSMTP(self.handler, **self.SMTP_kwargs)
+
+    def stop(self, no_assert: bool = False) -> None:
+        super().stop(no_assert=no_assert)
+        self.gateway_handler.close()
