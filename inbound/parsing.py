@@ -223,6 +223,16 @@ def _walk(message: Message, depth: int = 0) -> list[Message]:
     return leaves
 
 
+def _attached_message(part: Message) -> bytes:
+    inner = part.get_payload()
+    if not isinstance(inner, list) or not inner or not isinstance(inner[0], Message):
+        return b""
+    try:
+        return inner[0].as_bytes()
+    except (LookupError, ValueError, UnicodeError, TypeError):
+        return b""
+
+
 def _header_block_size(raw: bytes) -> int:
     end = raw.find(b"\r\n\r\n")
     if end < 0:
@@ -270,7 +280,8 @@ def _delivery_reports(message: Message) -> tuple[tuple[DeliveryReport, ...], tup
                 inner = part.get_payload()
                 original = inner[0] if isinstance(inner, list) and inner else None
             else:
-                original = message_from_bytes(part.get_payload(decode=True) or b"", policy=compat32)
+                payload = part.get_payload(decode=True)
+                original = message_from_bytes(payload if isinstance(payload, bytes) else b"", policy=compat32)
             if isinstance(original, Message):
                 returned_ids.extend(message_ids(_header(original, "Message-ID")))
                 returned_loop.extend(_all(original, "X-Loop"))
@@ -321,13 +332,9 @@ def parse(raw: bytes, *, max_bytes: int | None = None) -> ParsedMail:
             continue
         if part_type.startswith("multipart/"):
             continue  # a multipart with no parts
-        if part_type == "message/rfc822":
-            inner = part.get_payload()
-            data = inner[0].as_bytes() if isinstance(inner, list) and inner else b""
-        else:
-            data = part.get_payload(decode=True)
-        if isinstance(data, bytes) and data:
-            attachments.append(MailAttachment(_filename(part), part_type, data))
+        payload = _attached_message(part) if part_type == "message/rfc822" else part.get_payload(decode=True)
+        if isinstance(payload, bytes) and payload:
+            attachments.append(MailAttachment(_filename(part), part_type, payload))
     from_html = not texts and bool(htmls)
     body = "\n".join(texts) if texts else html_to_text("\n".join(htmls))
     reports, returned_ids, returned_loop = _delivery_reports(message) if is_report else ((), (), ())

@@ -283,7 +283,8 @@ def mail_content(*, mail: ParsedMail, new_ticket: bool) -> MailContent:
     body = text.strip_reply(mail.text)
     if not body and new_ticket:
         body = mail.text.strip()
-    attachments, refused = [], []
+    attachments: list[CheckedUpload] = []
+    refused: list[str] = []
     room = settings.ATTACHMENT_MAX_FILES - 1  # one is the original
     for item in mail.attachments:
         name = clean_filename(item.filename)

@@ -101,7 +101,7 @@ def html_to_text(html: str) -> str:
 
 
 def _fold(text: str) -> str:
-    lines = []
+    lines: list[str] = []
     for line in text[:PARSE_LIMIT].split("\n"):
         lines.extend(line[i : i + LINE_LIMIT] for i in range(0, max(len(line), 1), LINE_LIMIT))
     return "\n".join(lines)
