@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime
 from pathlib import Path
 from string import Template
@@ -49,7 +50,7 @@ def compose(
     for filename, content_type, data in attachments:
         maintype, subtype = content_type.split("/", 1)
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return message.as_bytes()
+    return message.as_bytes(policy=SMTP)
 
 
 def fixture(name: str, **values: str) -> bytes:
