@@ -4,7 +4,6 @@ and the Mailgun-style webhook through Django's test client."""
 from __future__ import annotations
 
 import logging
-import smtplib
 import time
 from collections.abc import Iterator
 from io import StringIO
@@ -19,31 +18,11 @@ from support import mail, usecases
 from tests.tickets.factories import make_user
 from tickets.models import Ticket
 
+from .conftest import smtp_send
 from .mails import compose
 from .servers import ImapServer, dovecot, free_port
 
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture
-def gateway(settings) -> Iterator[int]:
-    """The desk's SMTP listener on a free loopback port, delivering into the test database."""
-    port = free_port()
-    server = mail.smtp_gateway(hostname="127.0.0.1", port=port, workers=2)
-    server.start()
-    try:
-        yield port
-    finally:
-        server.stop()
-
-
-def smtp_send(port: int, raw: bytes, *, mail_from: str = "alice@example.com") -> tuple[int, bytes]:
-    """One message over SMTP: the server's reply to the end of DATA."""
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
-        client.ehlo()
-        assert client.mail(mail_from)[0] == 250
-        assert client.rcpt("support@sofacoverpro.com")[0] == 250
-        return client.data(raw)
 
 
 @transactional
