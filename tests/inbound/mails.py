@@ -57,3 +57,51 @@ def fixture(name: str, **values: str) -> bytes:
     """A .eml fixture with its $placeholders filled (Message-ID, In-Reply-To, References, Subject)."""
     text = (FIXTURES / name).read_text(encoding="utf-8")
     return Template(text).substitute(values).replace("\r\n", "\n").replace("\n", "\r\n").encode("utf-8")
+
+
+def dsn(
+    *,
+    recipient: str = "alice@example.com",
+    action: str = "failed",
+    status: str = "5.1.1",
+    returned_message_id: str = "<desk-1@desk.sofacoverpro.com>",
+    message_id: str | None = None,
+) -> bytes:
+    """A delivery status notification (RFC 3464) as Postfix sends it, returning the headers of the mail that failed."""
+    boundary = "DSN-boundary-42"
+    lines = [
+        "From: MAILER-DAEMON@mx.example.com (Mail Delivery System)",
+        "To: support@sofacoverpro.com",
+        "Subject: Undelivered Mail Returned to Sender",
+        f"Message-ID: {message_id or new_message_id('mx.example.com')}",
+        "Auto-Submitted: auto-replied",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"',
+        "",
+        f"--{boundary}",
+        "Content-Type: text/plain; charset=us-ascii",
+        "",
+        f"I'm sorry to have to inform you that your message could not be delivered to {recipient}.",
+        "",
+        f"--{boundary}",
+        "Content-Type: message/delivery-status",
+        "",
+        "Reporting-MTA: dns; mx.example.com",
+        "",
+        f"Final-Recipient: rfc822; {recipient}",
+        f"Action: {action}",
+        f"Status: {status}",
+        f"Diagnostic-Code: smtp; 550 {status} <{recipient}>: Recipient address rejected: User unknown",
+        "",
+        f"--{boundary}",
+        "Content-Type: text/rfc822-headers",
+        "",
+        "From: SofaCover Pro Support <support@sofacoverpro.com>",
+        f"To: {recipient}",
+        "Subject: We're investigating an issue",
+        f"Message-ID: {returned_message_id}",
+        "",
+        f"--{boundary}--",
+        "",
+    ]
+    return "\r\n".join(lines).encode()
