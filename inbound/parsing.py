@@ -335,8 +335,9 @@ def parse(raw: bytes, *, max_bytes: int | None = None) -> ParsedMail:
         payload = _attached_message(part) if part_type == "message/rfc822" else part.get_payload(decode=True)
         if isinstance(payload, bytes) and payload:
             attachments.append(MailAttachment(_filename(part), part_type, payload))
-    from_html = not texts and bool(htmls)
-    body = "\n".join(texts) if texts else html_to_text("\n".join(htmls))
+    # A blank text part beside an HTML one (some clients send that) does not hide the HTML.
+    from_html = bool(htmls) and not any(part.strip() for part in texts)
+    body = html_to_text("\n".join(htmls)) if from_html else "\n".join(texts)
     reports, returned_ids, returned_loop = _delivery_reports(message) if is_report else ((), (), ())
     auto_response_suppress = _header(message, "X-Auto-Response-Suppress").lower()
     return ParsedMail(
