@@ -36,16 +36,18 @@ def ticket_for_message_ids(ids: Sequence[str]) -> Ticket | None:
     if not ids:
         return None
     references = {mid: ref for mid in ids if (ref := _thread_id_reference(mid))}
-    by_reference = {t.reference: t for t in Ticket.objects.filter(reference__in=set(references.values()))}
-    stored = dict(
-        InboundMail.objects.filter(message_id__in=list(ids), ticket__isnull=False).values_list("message_id", "ticket")
+    by_reference = (
+        {t.reference: t for t in Ticket.objects.filter(reference__in=set(references.values()))} if references else {}
     )
-    by_pk = {t.pk: t for t in Ticket.objects.filter(pk__in=set(stored.values()))} if stored else {}
+    stored = {
+        row.message_id: row.ticket
+        for row in InboundMail.objects.filter(message_id__in=list(ids), ticket__isnull=False).select_related("ticket")
+    }
     for mid in ids:
         if mid in references and references[mid] in by_reference:
             return by_reference[references[mid]]
-        if mid in stored and stored[mid] in by_pk:
-            return by_pk[stored[mid]]
+        if mid in stored:
+            return stored[mid]
     return None
 
 

@@ -16,7 +16,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from sofacover.errors import DomainError
 from tickets import services as ticket_services
@@ -60,28 +60,27 @@ class Receipt:
 # --- the record ---------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def inbound_claim(*, mail: ParsedMail, door: str, now: datetime) -> InboundMail | None:
     """Write the record of ``mail`` first, under its unique Message-ID; None if it is already stored.
 
-    A second delivery racing this one waits on the unique index until this transaction ends,
-    then finds the row: the same message is stored once however many times it arrives.
+    An insert that does nothing on a conflict (ON CONFLICT DO NOTHING), then a read of the row:
+    ours if it carries our uuid. A second delivery racing this one waits on the unique index
+    until this transaction ends, then finds the row: the same message is stored once however
+    many times it arrives.
     """
-    if InboundMail.objects.filter(message_id=mail.message_id).exists():
-        return None
-    try:
-        with transaction.atomic():
-            return InboundMail.objects.create(
-                message_id=mail.message_id,
-                door=door,
-                sender=mail.sender,
-                subject=mail.subject[:200],
-                size=len(mail.raw),
-                received_at=now,
-                outcome=Outcome.IGNORED,
-            )
-    except IntegrityError:
-        return None
+    record = InboundMail(
+        message_id=mail.message_id,
+        door=door,
+        sender=mail.sender,
+        subject=mail.subject[:200],
+        size=len(mail.raw),
+        received_at=now,
+        outcome=Outcome.IGNORED,
+    )
+    InboundMail.objects.bulk_create([record], ignore_conflicts=True)
+    stored = InboundMail.objects.filter(message_id=mail.message_id).first()
+    return stored if stored is not None and stored.uuid == record.uuid else None
 
 
 def inbound_duplicate(*, mail: ParsedMail) -> Receipt:
@@ -122,8 +121,11 @@ def inbound_settle(
 
 
 def _address_locked(address: str) -> MailAddress:
-    row, _ = MailAddress.objects.get_or_create(address=address.strip().lower()[:254])
-    return MailAddress.objects.select_for_update().get(pk=row.pk)
+    """The address's row, created if new, locked until the transaction ends (no savepoint: a plain
+    insert that does nothing on a conflict)."""
+    address = address.strip().lower()[:254]
+    MailAddress.objects.bulk_create([MailAddress(address=address)], ignore_conflicts=True)
+    return MailAddress.objects.select_for_update().get(address=address)
 
 
 def _returns_desk_mail(mail: ParsedMail) -> bool:
@@ -165,7 +167,7 @@ def address_mark_deliverable(*, address: str) -> None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def auto_reply_allow(*, address: str, now: datetime) -> bool:
     """May the desk answer ``address`` automatically now? If so, count the answer.
 

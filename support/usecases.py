@@ -269,12 +269,15 @@ def _thread_of(mail: inbound.parsing.ParsedMail, author: User | None) -> Ticket 
     INTEGRATOR: add notifications.selectors.ticket_for_message_ids (the Message-IDs the desk sent)
     before inbound's local lookup.
     """
-    candidates = [
-        inbound.selectors.ticket_for_message_ids(mail.thread_ids),
-        inbound.selectors.ticket_for_subject(mail.subject),
-    ]
-    for ticket in candidates:
-        if ticket is not None and author is not None and inbound.services.sender_is_on(ticket, author):
+    if author is None:
+        return None  # nobody the desk knows is on any ticket
+    lookups = (
+        lambda: inbound.selectors.ticket_for_message_ids(mail.thread_ids),
+        lambda: inbound.selectors.ticket_for_subject(mail.subject),
+    )
+    for lookup in lookups:
+        ticket = lookup()
+        if ticket is not None and inbound.services.sender_is_on(ticket, author):
             return ticket
     return None
 
