@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -27,6 +28,9 @@ from django.db import close_old_connections
 
 from .parsing import MailRejected
 from .services import Receipt
+from .workers import deliver as deliver_in_worker
+from .workers import init as workers_init
+from .workers import ready as workers_ready
 
 logger = logging.getLogger(__name__)
 Receive = Callable[[bytes], Receipt]
@@ -39,30 +43,54 @@ def with_return_path(mail_from: str | None, content: bytes) -> bytes:
     return b"Return-Path: <" + sender.encode("utf-8", "replace") + b">\r\n" + content
 
 
+def reply_for(receive: Receive, raw: bytes, peer: Any = None) -> str:
+    """Hand one message to the use case and say how it went, as an SMTP reply (in a worker thread or process)."""
+    close_old_connections()
+    try:
+        receipt = receive(raw)
+    except MailRejected as exc:
+        logger.warning("inbound mail from %s refused (%s): %s", peer, exc.code, exc.message)
+        return exc.smtp_reply
+    except Exception:
+        logger.exception("inbound mail from %s failed; the sender is asked to retry", peer)
+        return TEMPORARY_FAILURE
+    finally:
+        close_old_connections()
+    return f"250 2.0.0 Accepted{f' for {receipt.ticket_reference}' if receipt.ticket_reference else ''}"
+
+
 class GatewayHandler:
-    def __init__(self, receive: Receive, *, workers: int = 4) -> None:
-        self.receive = receive
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailgate")
+    """Runs each message in a pool: threads of this process, or (``receive_path`` and ``processes``)
+    worker processes that import the receive function by its dotted path (inbound.workers)."""
+
+    def __init__(self, receive: Receive, *, workers: int = 4, receive_path: str = "", processes: int = 0) -> None:
+        self.receive, self.receive_path = receive, receive_path
+        self.pool: Executor
+        if processes:
+            if not receive_path:
+                raise ValueError("worker processes need the receive function's dotted path")
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=workers_init)
+        else:
+            self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailgate")
+        self.processes = processes
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = with_return_path(envelope.mail_from, envelope.original_content or b"")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, self.deliver, raw, session.peer)
-
-    def deliver(self, raw: bytes, peer: Any = None) -> str:
-        """Hand one message to the use case (in a worker thread) and say how it went, as an SMTP reply."""
-        close_old_connections()
         try:
-            receipt = self.receive(raw)
-        except MailRejected as exc:
-            logger.warning("inbound mail from %s refused (%s): %s", peer, exc.code, exc.message)
-            return exc.smtp_reply
-        except Exception:
-            logger.exception("inbound mail from %s failed; the sender is asked to retry", peer)
+            if self.processes:
+                return await loop.run_in_executor(self.pool, deliver_in_worker, self.receive_path, raw, session.peer)
+            return await loop.run_in_executor(self.pool, reply_for, self.receive, raw, session.peer)
+        except Exception:  # a worker process died: the sender retries
+            logger.exception("inbound mail from %s: the worker failed; the sender is asked to retry", session.peer)
             return TEMPORARY_FAILURE
-        finally:
-            close_old_connections()
-        return f"250 2.0.0 Accepted{f' for {receipt.ticket_reference}' if receipt.ticket_reference else ''}"
+
+    def start_workers(self) -> None:
+        """Start every worker process now (each sets Django up), not on the first messages."""
+        if self.processes:
+            for future in [self.pool.submit(workers_ready) for _ in range(self.processes * 2)]:
+                future.result(timeout=120)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -82,9 +110,23 @@ class LoggingSMTP(SMTP):
 class Gateway(Controller):
     """The listener on ``hostname:port``; ``start()`` runs it in a thread, ``stop()`` ends it."""
 
-    def __init__(self, receive: Receive, *, hostname: str, port: int, max_bytes: int, workers: int = 4) -> None:
-        self.gateway_handler = GatewayHandler(receive, workers=workers)
+    def __init__(
+        self,
+        receive: Receive,
+        *,
+        hostname: str,
+        port: int,
+        max_bytes: int,
+        workers: int = 4,
+        receive_path: str = "",
+        processes: int = 0,
+    ) -> None:
+        self.gateway_handler = GatewayHandler(receive, workers=workers, receive_path=receive_path, processes=processes)
         super().__init__(self.gateway_handler, hostname=hostname, port=port, data_size_limit=max_bytes)
+
+    def start(self) -> None:
+        self.gateway_handler.start_workers()
+        super().start()
 
     def factory(self) -> SMTP:
         return LoggingSMTP(self.handler, **self.SMTP_kwargs)

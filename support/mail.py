@@ -33,14 +33,24 @@ def receiver(door: str) -> Callable[[bytes], Receipt]:
     return receive
 
 
-def smtp_gateway(*, hostname: str | None = None, port: int | None = None, workers: int = 4) -> smtp.Gateway:
-    """The SMTP listener (``manage.py mailgate``; tests start it on a free port)."""
+def receive_smtp(raw: bytes) -> Receipt:
+    """The SMTP door's call, by a name worker processes can import (inbound.workers)."""
+    return usecases.receive_email(raw, now=timezone.now(), door=Door.SMTP)
+
+
+def smtp_gateway(
+    *, hostname: str | None = None, port: int | None = None, workers: int = 4, processes: int = 0
+) -> smtp.Gateway:
+    """The SMTP listener (``manage.py mailgate``; tests start it on a free port). ``processes``: hand
+    messages to that many worker processes instead of ``workers`` threads (several cores)."""
     return smtp.Gateway(
-        receiver(Door.SMTP),
+        receive_smtp,
         hostname=hostname or settings.MAIL_GATEWAY_HOST,
         port=settings.MAIL_GATEWAY_PORT if port is None else port,
         max_bytes=settings.MAIL_MAX_BYTES,
         workers=workers,
+        receive_path=f"{__name__}.receive_smtp",
+        processes=processes,
     )
 
 

@@ -4,6 +4,7 @@ and the Mailgun-style webhook through Django's test client."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from io import StringIO
@@ -222,3 +223,28 @@ class TestWebhook:
     def test_the_webhook_is_off_without_a_key(self, client, settings, customer):
         settings.MAIL_WEBHOOK_SIGNING_KEY = ""
         assert mailgun_post(client, compose()).status_code == 404
+
+
+class TestWorkerProcesses:
+    def test_the_listener_hands_messages_to_worker_processes_and_answers_for_them(self):
+        from inbound import smtp
+
+        port = free_port()
+        gateway = smtp.Gateway(
+            lambda raw: pytest.fail("not in this process"),
+            hostname="127.0.0.1",
+            port=port,
+            max_bytes=1_000_000,
+            receive_path="tests.inbound.stubs.receive_in_worker",
+            processes=2,
+        )
+        gateway.start()
+        try:
+            code, text = smtp_send(port, compose())
+            refused, _ = smtp_send(port, compose(body="malformed"))
+        finally:
+            gateway.stop()
+
+        assert (code, refused) == (250, 550)
+        worker_pid = int(text.decode().rsplit("SCP-", 1)[1])
+        assert worker_pid != os.getpid()

@@ -97,25 +97,26 @@ class Command(BaseCommand):
         parser.add_argument("--emails", type=int, default=2000, help="Messages to time (default 2000).")
         parser.add_argument("--clients", type=int, default=4, help="Concurrent SMTP clients (default 4).")
         parser.add_argument("--workers", type=int, default=4, help="The gateway's worker threads (default 4).")
+        parser.add_argument(
+            "--processes", type=int, default=2, help="The gateway's worker processes (default 2; 0: threads)."
+        )
         parser.add_argument("--db-file", default="var/bench_mail.sqlite3", help="SQLite file without DATABASE_URL.")
 
     def handle(self, *args: object, **options: object) -> None:
-        emails, clients, workers = (
-            int(str(options["emails"])),
-            int(str(options["clients"])),
-            int(str(options["workers"])),
-        )
-        if emails < 1 or clients < 1 or workers < 1:
-            raise CommandError("--emails, --clients and --workers must be at least 1.")
+        emails, clients = int(str(options["emails"])), int(str(options["clients"]))
+        workers, processes = int(str(options["workers"])), int(str(options["processes"]))
+        if emails < 1 or clients < 1 or workers < 1 or processes < 0:
+            raise CommandError("--emails, --clients and --workers must be at least 1, --processes at least 0.")
         if not bench_database_ready(self, child_env=CHILD_ENV):
             arguments = ["--emails", str(emails), "--clients", str(clients), "--workers", str(workers)]
+            arguments += ["--processes", str(processes)]
             rerun_on_sqlite(
                 self, name="bench_mail", child_env=CHILD_ENV, db_file=str(options["db_file"]), arguments=arguments
             )
             return
-        self._run(emails=emails, clients=clients, workers=workers)
+        self._run(emails=emails, clients=clients, workers=workers, processes=processes)
 
-    def _run(self, *, emails: int, clients: int, workers: int) -> None:
+    def _run(self, *, emails: int, clients: int, workers: int, processes: int) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         customers = [user.username for user in demo.load_customers_ensure(CUSTOMERS)]
         now = timezone.now()
@@ -134,7 +135,7 @@ class Command(BaseCommand):
         port = free_port()
         gateway = subprocess.Popen(
             [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "mailgate", "--host", "127.0.0.1",
-             "--port", str(port), "--workers", str(workers)],
+             "--port", str(port), "--workers", str(workers), "--processes", str(processes)],
             # Every message acknowledged (no hourly cap: the bench mails each customer many times); quiet logs.
             env={**os.environ, "MAIL_AUTO_REPLIES_PER_HOUR": "1000000", "DJANGO_LOG_LEVEL": "WARNING"},
             stdout=subprocess.DEVNULL,
@@ -158,9 +159,10 @@ class Command(BaseCommand):
         per_mail = self._statements(run=run, customers=customers, tickets=open_tickets)
         rate = emails / wall
         met = "n/a (SQLite)" if connection.vendor != "postgresql" else ("yes" if rate >= TARGET_PER_SECOND else "NO")
-        header = ["what", "emails", "clients", "wall s", "emails/s", "p50 ms", "p95 ms", "statements/email"]
+        header = ["what", "gateway", "emails", "clients", "wall s", "emails/s", "p50 ms", "p95 ms", "statements/email"]
         row = [
             "SMTP -> ticket",
+            f"{processes} processes" if processes else f"{workers} threads",
             f"{emails:,}",
             str(clients),
             f"{wall:.1f}",

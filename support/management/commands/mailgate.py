@@ -22,14 +22,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=settings.MAIL_GATEWAY_HOST)
         parser.add_argument("--port", type=int, default=settings.MAIL_GATEWAY_PORT)
-        parser.add_argument("--workers", type=int, default=4, help="Messages handled at once (default 4).")
+        parser.add_argument("--workers", type=int, default=4, help="Messages handled at once, in threads (default 4).")
+        parser.add_argument(
+            "--processes", type=int, default=0, help="Handle messages in this many processes instead (several cores)."
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         gateway = mail.smtp_gateway(
-            hostname=str(options["host"]), port=int(str(options["port"])), workers=int(str(options["workers"]))
+            hostname=str(options["host"]),
+            port=int(str(options["port"])),
+            workers=int(str(options["workers"])),
+            processes=int(str(options["processes"])),
         )
         gateway.start()
         self.stdout.write(f"Mail gateway listening on {options['host']}:{options['port']}", ending="\n")
