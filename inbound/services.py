@@ -230,31 +230,33 @@ class CallerUnknown(DomainError):
 
 @transaction.atomic
 def customer_for_caller(*, email: str = "", phone: str = "", name: str = "") -> User:
-    """The customer an agent is on the phone with: found by email, then by phone; created with the email.
+    """The customer an agent is on the phone with: by email (created if new), or without one by phone.
 
     A new number is kept for the customer, so the next call finds them by it.
 
-    :raises CallerUnknown: nobody has the number and no email was given to create the account
+    :raises CallerUnknown: no email, and nobody has the number
     :raises DomainError: the number is not in international format, or is another customer's
     """
     email, phone = email.strip().lower(), "".join(phone.split())
-    user = selectors.user_for_address(email) if email else None
-    if user is None and phone:
-        user = selectors.customer_for_phone(phone)
-    if user is None:
-        if not email:
-            raise CallerUnknown("Nobody has this number yet: give the caller's email to create their account.")
-        user = ticket_services.user_create(
+    if email:
+        user = selectors.user_for_address(email) or ticket_services.user_create(
             email=email, password=None, role="customer", first_name=name.strip()[:150], is_active=False
         )
-    if phone and not CallerPhone.objects.filter(user=user).exists():
-        row = CallerPhone(user=user, number=phone)
-        try:
-            row.full_clean(exclude=["user"])
-        except ValidationError as exc:
-            field, messages = next(iter(exc.message_dict.items()))
-            raise DomainError(messages[0], field="phone" if field == "number" else field) from exc
-        row.save()
+    else:
+        user = selectors.customer_for_phone(phone) if phone else None
+        if user is None:
+            raise CallerUnknown("Nobody has this number yet: give the caller's email to create their account.")
+    if phone:
+        owner = selectors.customer_for_phone(phone)
+        if owner is not None and owner.pk != user.pk:
+            raise DomainError(f"{phone} is another customer's number.", field="phone")
+        if owner is None and not CallerPhone.objects.filter(user=user).exists():
+            row = CallerPhone(user=user, number=phone)
+            try:
+                row.clean_fields(exclude=["user"])
+            except ValidationError as exc:
+                raise DomainError(exc.message_dict["number"][0], field="phone") from exc
+            row.save()
     return user
 
 

@@ -354,3 +354,38 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
         auto_replied=acknowledge,
         note="; ".join(note for note in notes if note),
     )
+
+
+@transaction.atomic
+def take_call(
+    *,
+    agent: User,
+    subject: str,
+    description: str,
+    now: datetime,
+    email: str = "",
+    phone: str = "",
+    name: str = "",
+    priority: str = Ticket.Priority.P2,
+    category: str = Ticket.Category.OTHER,
+) -> Ticket:
+    """An agent files a ticket for a customer on the phone (critical customers are told to phone).
+
+    1. inbound finds the caller by email, then by phone number, or creates their account from the
+       email (inactive: they can activate it by signing up), and keeps a new number for next time;
+    2. ``file_ticket`` with channel phone, the agent as the actor: deadlines, acknowledgment by mail,
+       alerts, reports as for every ticket.
+
+    :raises DomainError: no email for an unknown number, a number not in international format
+    """
+    caller = inbound.services.customer_for_caller(email=email, phone=phone, name=name)
+    return file_ticket(
+        requester=caller,
+        actor=agent,
+        subject=subject,
+        description=description,
+        priority=priority,
+        category=category,
+        channel=Ticket.Channel.PHONE,
+        now=now,
+    )

@@ -134,3 +134,20 @@ class TestAReply:
         assert receipt.ticket_reference != bobs.reference
         assert bobs.messages.count() == 1
         assert Ticket.objects.get(reference=receipt.ticket_reference).requester == customer
+
+
+class TestTheSendersAccount:
+    def test_can_be_activated_later_by_signing_up_with_the_address(self, client):
+        from django.core import mail
+
+        receive(compose(sender="Carol <carol@example.org>", subject="Hello"))
+
+        client.post("/signup/", {"email": "carol@example.org", "name": "Carol", "password": "a-long-enough-passphrase"})
+
+        (activation,) = [m for m in mail.outbox if "carol@example.org" in m.to]
+        link = next(word for word in activation.body.split() if "/activate/" in word)
+        client.post(link.removeprefix("http://127.0.0.1:8000"))
+        carol = User.objects.get(username="carol@example.org")
+        assert carol.is_active
+        assert carol.check_password("a-long-enough-passphrase")
+        assert Ticket.objects.get(requester=carol).subject == "Hello"
