@@ -238,14 +238,12 @@ def customer_for_caller(*, email: str = "", phone: str = "", name: str = "") -> 
     :raises DomainError: the number is not in international format, or is another customer's
     """
     email, phone = email.strip().lower(), "".join(phone.split())
-    if email:
-        user = selectors.user_for_address(email) or ticket_services.user_create(
-            email=email, password=None, role="customer", first_name=name.strip()[:150], is_active=False
-        )
-    else:
-        user = selectors.customer_for_phone(phone) if phone else None
-        if user is None:
-            raise CallerUnknown("Nobody has this number yet: give the caller's email to create their account.")
+    found = selectors.user_for_address(email) if email else selectors.customer_for_phone(phone) if phone else None
+    if found is None and not email:
+        raise CallerUnknown("Nobody has this number yet: give the caller's email to create their account.")
+    user = found or ticket_services.user_create(
+        email=email, password=None, role="customer", first_name=name.strip()[:150], is_active=False
+    )
     if phone:
         owner = selectors.customer_for_phone(phone)
         if owner is not None and owner.pk != user.pk:

@@ -205,3 +205,16 @@ class TestDeskAndAutoResponderMailingEachOther:
         responder = self.run_loop(gateway, settings, polite=True)
 
         assert (acks(responder.address), responder.sent) == (1, 1)
+
+
+@pytest.mark.django_db
+class TestClearingABounce:
+    def test_an_admin_makes_an_address_deliverable_again(self, admin_client, customer):
+        receive(dsn(recipient="alice@example.com"))
+        row = MailAddress.objects.get(address="alice@example.com")
+
+        admin_client.post("/admin/inbound/mailaddress/", {"action": "mark_deliverable", "_selected_action": [row.pk]})
+
+        receive(compose(), now=T0 + timedelta(minutes=5))
+        assert acks() == 1
+        assert admin_client.get("/admin/inbound/inboundmail/").status_code == 200

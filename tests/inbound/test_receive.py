@@ -127,7 +127,7 @@ class TestAReply:
     def test_with_forged_references_to_another_customers_ticket_opens_its_own(self, customer, other_customer):
         receive(compose(sender="bob@example.com", subject="Bob's private problem"))
         bobs = Ticket.objects.get()
-        thread_id = f"<{bobs.reference.lower()}@desk.sofacoverpro.com>"
+        thread_id = f"<{(bobs.reference or '').lower()}@desk.sofacoverpro.com>"
 
         receipt = receive(compose(subject=f"Re: {bobs.reference}", in_reply_to=thread_id, references=thread_id))
 
