@@ -316,11 +316,8 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
     author = known or inbound.services.customer_for_sender(address=mail.sender, name=mail.sender_name)
     if thread is not None and thread.status != Status.CLOSED:
         content = inbound.services.mail_content(mail=mail, new_ticket=False)
-        try:
-            with transaction.atomic():
-                message = reply(
-                    ticket=thread, author=author, body=content.body, attachments=content.attachments, now=now
-                )
+        try:  # reply is atomic: a refusal rolls back to before it, and the record says why
+            message = reply(ticket=thread, author=author, body=content.body, attachments=content.attachments, now=now)
         except DomainError as exc:  # an agent writing on a ticket outside their scope, say
             return inbound.services.inbound_settle(
                 record, mail=mail, outcome=Outcome.REFUSED, ticket=thread, note=exc.message
@@ -343,7 +340,8 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
         acknowledge=acknowledge,
         now=now,
     )
-    notes = [f"not acknowledged: {why_not}" if why_not else "", "" if acknowledge or why_not else "hourly cap"]
+    if why_not or not acknowledge:
+        why_not = why_not or "the hourly cap of automatic mail, or the address bounced"
     return inbound.services.inbound_settle(
         record,
         mail=mail,
@@ -352,7 +350,7 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
         message=ticket.messages.order_by("-pk").first(),
         follow_up_of=thread,
         auto_replied=acknowledge,
-        note="; ".join(note for note in notes if note),
+        note=f"not acknowledged: {why_not}" if why_not else "",
     )
 
 

@@ -151,3 +151,26 @@ class TestTheSendersAccount:
         assert carol.is_active
         assert carol.check_password("a-long-enough-passphrase")
         assert Ticket.objects.get(requester=carol).subject == "Hello"
+
+
+class TestAnAgentsMail:
+    def test_on_a_ticket_in_scope_is_a_public_reply(self, customer, agent):
+        receive(compose(subject="Broken"))
+        ticket = Ticket.objects.get()
+
+        receive(compose(sender="tier1@sofacoverpro.com", subject=f"Re: {ticket.reference}", body="Fixed now."))
+
+        reply = ticket.messages.get(by_agent=True)
+        assert (reply.body, reply.internal, reply.author) == ("Fixed now.", False, agent)
+
+    def test_on_a_ticket_above_their_tier_is_kept_but_not_posted(self, customer, agent, tier2_agent):
+        receive(compose(subject="Broken"))
+        ticket = Ticket.objects.get()
+        Ticket.objects.filter(pk=ticket.pk).update(tier=3)
+
+        receipt = receive(compose(sender="tier1@sofacoverpro.com", subject=f"Re: {ticket.reference}", body="Hi"))
+
+        assert receipt.outcome == Outcome.REFUSED
+        assert "above yours" in receipt.note
+        assert not ticket.messages.filter(by_agent=True).exists()
+        assert InboundMail.objects.get(outcome=Outcome.REFUSED).raw
