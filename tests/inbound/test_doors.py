@@ -26,6 +26,15 @@ from .servers import ImapServer, dovecot, free_port
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
+def test_make_run_starts_the_mail_gateway_beside_web_worker_and_beat():
+    from pathlib import Path
+
+    procfile = (Path(__file__).resolve().parents[2] / "Procfile").read_text()
+    processes = dict(line.split(":", 1) for line in procfile.splitlines() if line.strip())
+    assert set(processes) == {"web", "worker", "beat", "mail"}
+    assert "manage.py mailgate" in processes["mail"]
+
+
 @transactional
 class TestSmtp:
     def test_a_message_over_smtp_opens_a_ticket(self, gateway):
@@ -171,6 +180,17 @@ class TestImap:
 
         assert "stored 1" in out.getvalue()
         assert Ticket.objects.count() == 1
+
+    def test_the_beat_task_reads_the_configured_mailbox(self, imap_server, settings):
+        from support import tasks
+
+        make_user("alice@example.com")
+        settings.MAIL_IMAP_HOST, settings.MAIL_IMAP_PORT, settings.MAIL_IMAP_SSL = "127.0.0.1", imap_server.port, False
+        settings.MAIL_IMAP_USER, settings.MAIL_IMAP_PASSWORD = imap_server.user, imap_server.password
+        imap_server.deliver(compose())
+
+        assert "stored 1" in tasks.fetch_mail()
+        assert settings.CELERY_BEAT_SCHEDULE["fetch-mail"]["task"] == "support.tasks.fetch_mail"
 
     def test_the_command_says_when_the_mailbox_cannot_be_reached(self, settings, imap_server):
         settings.MAIL_IMAP_HOST, settings.MAIL_IMAP_PORT, settings.MAIL_IMAP_SSL = "127.0.0.1", free_port(), False
