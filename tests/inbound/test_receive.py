@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 
 from escalation.outbox_models import Notification
 from inbound.models import InboundMail
@@ -174,3 +175,38 @@ class TestAnAgentsMail:
         assert "above yours" in receipt.note
         assert not ticket.messages.filter(by_agent=True).exists()
         assert InboundMail.objects.get(outcome=Outcome.REFUSED).raw
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite's in-memory test database answers 'table is locked' instead of waiting; CI runs on PostgreSQL",
+)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_same_message_arriving_twice_at_once_is_stored_once():
+    """Two pollers (or SMTP and the webhook) taking the same message at the same moment: the
+    unique Message-ID decides, in the database."""
+    import threading
+
+    from django.db import close_old_connections
+
+    from tests.tickets.factories import make_user
+
+    make_user("alice@example.com")
+    raw, start = compose(), threading.Barrier(2)
+    receipts = []
+
+    def deliver():
+        start.wait()
+        try:
+            receipts.append(receive(raw))
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(receipt.duplicate for receipt in receipts) == [False, True]
+    assert Ticket.objects.count() == InboundMail.objects.count() == 1
