@@ -18,13 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from django.db import close_old_connections
+from django.db import connections
 
 from .parsing import MailRejected
 from .services import Receipt
@@ -43,9 +44,17 @@ def with_return_path(mail_from: str | None, content: bytes) -> bytes:
     return b"Return-Path: <" + sender.encode("utf-8", "replace") + b">\r\n" + content
 
 
+def release_broken_connections() -> None:
+    """A long-running worker keeps its database connection from message to message (opening one
+    costs more than handling a message), and replaces one that failed."""
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and conn.errors_occurred and not conn.is_usable():
+            conn.close()
+
+
 def reply_for(receive: Receive, raw: bytes, peer: Any = None) -> str:
     """Hand one message to the use case and say how it went, as an SMTP reply (in a worker thread or process)."""
-    close_old_connections()
+    release_broken_connections()
     try:
         receipt = receive(raw)
     except MailRejected as exc:
@@ -55,7 +64,7 @@ def reply_for(receive: Receive, raw: bytes, peer: Any = None) -> str:
         logger.exception("inbound mail from %s failed; the sender is asked to retry", peer)
         return TEMPORARY_FAILURE
     finally:
-        close_old_connections()
+        release_broken_connections()
     return f"250 2.0.0 Accepted{f' for {receipt.ticket_reference}' if receipt.ticket_reference else ''}"
 
 
@@ -73,7 +82,7 @@ class GatewayHandler:
             self.pool = ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=workers_init)
         else:
             self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mailgate")
-        self.processes = processes
+        self.processes, self.workers = processes, workers
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         raw = with_return_path(envelope.mail_from, envelope.original_content or b"")
@@ -93,6 +102,17 @@ class GatewayHandler:
                 future.result(timeout=120)
 
     def close(self) -> None:
+        """Stop the pool; each worker thread first closes the connections it kept (processes close
+        theirs by exiting). One task per thread: each waits for the others, so no thread takes two."""
+        if not self.processes:
+            barrier = threading.Barrier(self.workers)
+
+            def close_own_connections() -> None:
+                connections.close_all()
+                barrier.wait(timeout=30)
+
+            for future in [self.pool.submit(close_own_connections) for _ in range(self.workers)]:
+                future.result(timeout=60)
         self.pool.shutdown(wait=True)
 
 
