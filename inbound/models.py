@@ -47,7 +47,8 @@ class InboundMail(models.Model):
     # Why it was ignored or refused, which attachments were not accepted.
     note = models.CharField(max_length=500, blank=True)
     ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    # The message it became, whose attachments include the original as .eml.
+    # A reply: the message it became, whose attachments include the original as .eml (a new
+    # ticket has it on its first message).
     stored_message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     # A reply to a closed ticket opens a new one: the closed ticket it answered.
     follow_up_of = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

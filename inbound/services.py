@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.db.models import Count, Q
 
 from sofacover.errors import DomainError
 from tickets import services as ticket_services
@@ -104,11 +105,11 @@ def inbound_settle(
     follow_up_of: Ticket | None = None,
     auto_replied: bool = False,
 ) -> Receipt:
-    """Record what became of the mail; one that became no message keeps its original here."""
+    """Record what became of the mail; one that became no ticket message keeps its original here."""
     record.outcome, record.note = outcome, note[:500]
     record.ticket, record.stored_message, record.follow_up_of = ticket, message, follow_up_of
     record.auto_replied = auto_replied
-    if message is None:
+    if outcome not in (Outcome.OPENED, Outcome.REPLIED, Outcome.FOLLOW_UP):
         record.raw.save(f"{record.uuid.hex}.eml", ContentFile(mail.raw), save=False)
     record.save()
     reference = (ticket.reference or "") if ticket else ""
@@ -175,12 +176,17 @@ def auto_reply_allow(*, address: str, now: datetime) -> bool:
     address's row is locked while counting, so two mails arriving together cannot both take
     the last one.
     """
-    row = _address_locked(address)
+    address = address.strip().lower()[:254]
+    # An upsert: creates the row, or takes the existing one's lock (ON CONFLICT DO UPDATE), in one statement.
+    MailAddress.objects.bulk_create(
+        [MailAddress(address=address)], update_conflicts=True, unique_fields=["address"], update_fields=["address"]
+    )
+    recent = Q(auto_replies__at__gt=now - timedelta(hours=1), auto_replies__at__lte=now)
+    row = MailAddress.objects.annotate(sent=Count("auto_replies", filter=recent)).get(address=address)
     if row.undeliverable_at is not None:
         return False
-    sent = AutoReply.objects.filter(address=row, at__gt=now - timedelta(hours=1), at__lte=now).count()
-    if sent >= settings.MAIL_AUTO_REPLIES_PER_HOUR:
-        logger.warning("automatic mail to %s held back: %d in the last hour", row.address, sent)
+    if row.sent >= settings.MAIL_AUTO_REPLIES_PER_HOUR:
+        logger.warning("automatic mail to %s held back: %d in the last hour", row.address, row.sent)
         return False
     AutoReply.objects.create(address=row, at=now)
     return True

@@ -346,8 +346,7 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
         record,
         mail=mail,
         outcome=Outcome.FOLLOW_UP if thread is not None else Outcome.OPENED,
-        ticket=ticket,
-        message=ticket.messages.order_by("-pk").first(),
+        ticket=ticket,  # its first message holds the original
         follow_up_of=thread,
         auto_replied=acknowledge,
         note=f"not acknowledged: {why_not}" if why_not else "",
