@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from sofacover.errors import DomainError
+from tickets import permissions
 from tickets import services as ticket_services
 from tickets.models import Message, Ticket
 from tickets.uploads import CheckedUpload, check_upload, clean_filename
@@ -225,8 +226,6 @@ def sender_is_on(ticket: Ticket, user: User) -> bool:
 
     LOCAL VERSION: with the ticket CC list (tickets.services.cc_add), the people on it count too.
     """
-    from tickets import permissions
-
     return ticket.requester_id == user.pk or permissions.can_work_ticket(user)
 
 
