@@ -80,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python manage.py bench_sweep $(BENCH_SWEEP_ARGS)
 	$(BIN)/python manage.py bench_kb $(BENCH_KB_ARGS)
 	$(BIN)/python manage.py bench_reports $(BENCH_REPORTS_ARGS)
+	$(BIN)/python manage.py bench_mail $(BENCH_MAIL_ARGS)
 
 clean:
 	rm -rf var

@@ -77,6 +77,9 @@ def user_create(
 def customer_sign_up(*, email: str, password: str, name: str) -> tuple[User, bool]:
     """Create an inactive customer for a new address; return the existing user for a known one.
 
+    An account the desk created for an email sender or a phone caller (inactive, no password) counts
+    as new: it gets the password, and the activation mail, and the customer sees their tickets.
+
     The caller tells the two apart only to choose which email to send, never in
     what it shows, so sign-up does not reveal which addresses have accounts. Nor
     does its timing: the password is hashed on both paths (the hashing is almost
@@ -92,8 +95,15 @@ def customer_sign_up(*, email: str, password: str, name: str) -> tuple[User, boo
                 is_active=False,
             )
     except UserExists:
-        make_password(password)  # the hashing user_create did not do
-        return User.objects.get(username=normalise_email(email)), False
+        hashed = make_password(password)  # the hashing user_create did not do
+        user = User.objects.get(username=normalise_email(email))
+        if user.is_active or user.has_usable_password() or user.is_staff:
+            return user, False
+        # An account the desk made for a sender or a caller, never claimed: the address's owner
+        # claims it like a new one, by the activation link mailed to it.
+        user.password = hashed
+        user.first_name = user.first_name or name.strip()[:150]
+        user.save(update_fields=["password", "first_name"])
     return user, True
 
 

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils import timezone
 
+from inbound import selectors as inbound_selectors
 from tickets.models import Attachment
 
 from . import mailthread
@@ -213,6 +214,8 @@ class Mailer:
     def send(self, row: Notification) -> str:
         if not row.recipient:
             raise NotConfigured("no email address")
+        if inbound_selectors.address_undeliverable(row.recipient):
+            raise NotConfigured("the address bounced: the desk sends it nothing (clear it in the console)")
         try:
             self.connection.send_messages([build_email(row)])
         except Exception as exc:

@@ -515,19 +515,21 @@ def _customer_mail(
     )
 
 
-def on_ticket_created(*, ticket: Ticket, now: datetime) -> None:
-    """The customer gets the acknowledgment; a new P0/P1 declares an incident to the tier's on-call agents.
+def on_ticket_created(*, ticket: Ticket, now: datetime, acknowledge: bool = True) -> None:
+    """The customer gets the acknowledgment (unless ``acknowledge`` is False: the mail gateway's loop
+    protection); a new P0/P1 declares an incident to the tier's on-call agents.
 
     Both keys name the ticket created in this transaction, so none can exist yet.
     """
-    _customer_mail(
-        ticket=ticket,
-        kind=Kind.ACKNOWLEDGMENT,
-        template="ticket_acknowledgment",
-        key=f"ack:{ticket.pk}",
-        now=now,
-        fresh_keys=True,
-    )
+    if acknowledge:
+        _customer_mail(
+            ticket=ticket,
+            kind=Kind.ACKNOWLEDGMENT,
+            template="ticket_acknowledgment",
+            key=f"ack:{ticket.pk}",
+            now=now,
+            fresh_keys=True,
+        )
     if ticket.priority in (Ticket.Priority.P0, Ticket.Priority.P1):
         declared = messages.render_for_ticket("incident_declaration", ticket, now=now)
         _alert(

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "knowledge",
     "surveys",
     "reports",
+    "inbound",  # the email gateway (SMTP, IMAP, webhook) and phone intake: what arrives, before a use case files it
     "bench",
     "support",  # use cases across the apps and the doors that compose them: imports every app, none imports it
 ]
@@ -322,6 +323,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule, in one place.
+MAIL_IMAP_POLL_SECONDS = int(os.environ.get("MAIL_IMAP_POLL_SECONDS", "60"))
 SLA_SWEEP_SECONDS = 30
 # Due tickets handled per transaction: read, locked and written together (a conflict retries one by one).
 SLA_SWEEP_BATCH = int(os.environ.get("SLA_SWEEP_BATCH", "200"))
@@ -340,6 +342,12 @@ CELERY_BEAT_SCHEDULE = {
     "close-resolved-tickets": {
         "task": "support.tasks.close_resolved_tickets",
         "schedule": 15 * 60,
+    },
+    # Hosted mailboxes: read new mail over IMAP (nothing to do while MAIL_IMAP_HOST is empty).
+    "fetch-mail": {
+        "task": "support.tasks.fetch_mail",
+        "schedule": MAIL_IMAP_POLL_SECONDS,
+        "options": {"expires": MAIL_IMAP_POLL_SECONDS},
     },
     "notification-relay": {
         "task": "notifications.tasks.deliver_outbox",
@@ -397,6 +405,35 @@ TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com")
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+
+# --- inbound mail (inbound/: the gateway) ---------------------------------
+# The SMTP listener `make run` starts (Procfile "mail"); an MTA or the provider delivers the desk's mail here.
+MAIL_GATEWAY_HOST = os.environ.get("MAIL_GATEWAY_HOST", "127.0.0.1")
+MAIL_GATEWAY_PORT = int(os.environ.get("MAIL_GATEWAY_PORT", "2525"))
+# A message over this size is refused with 552 during SMTP (and never fetched or stored from IMAP or the webhook).
+MAIL_MAX_BYTES = int(os.environ.get("MAIL_MAX_BYTES", str(25 * 1024 * 1024)))
+# The desk's own addresses: mail from them is a loop and is never answered. The From of outbound mail is added.
+MAIL_DESK_ADDRESSES = env_list("MAIL_DESK_ADDRESSES", "support@sofacoverpro.com")
+# A new sender: "create" files the ticket and makes an inactive customer account they can activate by signing
+# up; "refuse" rejects the mail (SMTP 550, so the sender's server bounces it).
+MAIL_UNKNOWN_SENDERS = os.environ.get("MAIL_UNKNOWN_SENDERS", "create")
+if MAIL_UNKNOWN_SENDERS not in {"create", "refuse"}:
+    raise ImproperlyConfigured(f"MAIL_UNKNOWN_SENDERS must be create or refuse, not {MAIL_UNKNOWN_SENDERS!r}")
+# At most this many automatic mails (acknowledgments) to one address per hour: what stops a mail loop.
+MAIL_AUTO_REPLIES_PER_HOUR = int(os.environ.get("MAIL_AUTO_REPLIES_PER_HOUR", "5"))
+# A hosted mailbox read every MAIL_IMAP_POLL_SECONDS by the beat (support.tasks.fetch_mail); empty host: off.
+MAIL_IMAP_HOST = os.environ.get("MAIL_IMAP_HOST", "")
+MAIL_IMAP_PORT = int(os.environ.get("MAIL_IMAP_PORT", "993"))
+MAIL_IMAP_SSL = env_bool("MAIL_IMAP_SSL", default=True)
+MAIL_IMAP_USER = os.environ.get("MAIL_IMAP_USER", "")
+MAIL_IMAP_PASSWORD = os.environ.get("MAIL_IMAP_PASSWORD", "")
+MAIL_IMAP_MAILBOX = os.environ.get("MAIL_IMAP_MAILBOX", "INBOX")
+MAIL_IMAP_BATCH = 200
+# Mailgun's inbound route ("forward" to /api/v1/mail/inbound/mailgun/, raw MIME): its HTTP webhook signing key.
+# Empty: the webhook is off (404).
+MAIL_WEBHOOK_SIGNING_KEY = os.environ.get("MAIL_WEBHOOK_SIGNING_KEY", "")
+# A signed post older (or newer) than this is refused: a captured request cannot be replayed later.
+MAIL_WEBHOOK_MAX_AGE_SECONDS = 300
 
 LOGGING = {
     "version": 1,

@@ -6,6 +6,7 @@ from escalation.health import healthz
 from notifications import views as notification_views
 from reports.urls import api_urlpatterns as reports_api
 from support.api import EscalateView
+from support.mail import mailgun_inbound
 from support.portal import views as support_portal
 from tickets.api.views import REFERENCE_PATTERN
 
@@ -28,6 +29,7 @@ urlpatterns = [
         name="ticket-escalate",
     ),
     path("api/v1/sla/policies/", SlaPolicyListView.as_view(), name="sla-policy-list"),
+    path("api/v1/mail/inbound/mailgun/", mailgun_inbound, name="mail-inbound-mailgun"),
     path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/reports/", include(reports_api)),
     path("api/v1/", include("support.api_urls")),

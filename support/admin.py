@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
 
 from escalation import admin as escalation_admin
 from escalation import admin_queue
@@ -20,6 +21,7 @@ from knowledge import console as knowledge_console
 from tickets.models import Ticket
 
 from . import console as support_console
+from . import phone
 from . import usecases as support_usecases
 
 
@@ -33,6 +35,14 @@ class TicketConsoleAdmin(admin_queue.SlaTicketAdmin):
             support_console.cc_panel(request, ticket),
             knowledge_console.console_panel(request, ticket),
         ]
+
+    def get_urls(self):
+        # Before the defaults: their "<path:object_id>/" would swallow "phone/".
+        calls = [path("phone/", self.admin_site.admin_view(self.phone_view), name="tickets_ticket_phone")]
+        return calls + super().get_urls()
+
+    def phone_view(self, request: HttpRequest) -> HttpResponse:
+        return phone.phone_ticket_view(self, request)
 
     def delete_model(self, request, obj):
         support_usecases.tickets_delete(ticket_ids=[obj.pk])

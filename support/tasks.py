@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import usecases
+from . import mail, usecases
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -19,3 +19,11 @@ def sla_sweep() -> str:
 def close_resolved_tickets() -> int:
     """Beat: close tickets resolved more than TICKET_AUTO_CLOSE_DAYS ago."""
     return usecases.close_resolved(now=timezone.now(), after=timedelta(days=settings.TICKET_AUTO_CLOSE_DAYS))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def fetch_mail() -> str:
+    """Beat, every MAIL_IMAP_POLL_SECONDS: read new mail from the hosted mailbox (nothing without MAIL_IMAP_HOST).
+
+    Two runs overlapping read the same messages; each is stored once (its Message-ID is unique)."""
+    return str(mail.fetch_mail())

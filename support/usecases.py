@@ -23,12 +23,19 @@ from django.contrib.auth.models import User
 from django.db import transaction
 
 import escalation.services
+import inbound.loops
+import inbound.parsing
+import inbound.selectors
+import inbound.services
 import knowledge.services
+import notifications.mailthread
+import notifications.selectors
 import notifications.services
 import reports.rollup
 import surveys.services
 import tickets.services
 from escalation.models import Escalation
+from inbound.models import InboundMail
 from sofacover.errors import DomainError
 from surveys.models import Rating
 from tickets.models import Message, Ticket, TicketCc
@@ -54,12 +61,14 @@ def file_ticket(
     assignee: User | None = None,
     attachments: Sequence[CheckedUpload] = (),
     visitor_keys: Sequence[str] = (),
+    acknowledge: bool = True,
 ) -> Ticket:
     """A customer (or an agent for them) files a ticket, from any channel.
 
     1. escalation plans the first deadlines, written with the ticket's own row;
     2. tickets writes the ticket, its first timeline event and attachments;
-    3. notifications queues the acknowledgment, and for P0/P1 the on-call alert;
+    3. notifications queues the acknowledgment (unless ``acknowledge`` is False: mail the desk
+       must not answer automatically), and for P0/P1 the on-call alert;
     4. knowledge marks the requester's (and ``visitor_keys``') suggestion opens as not deflected;
     5. reports adds the ticket's fact to the rollup.
     """
@@ -78,7 +87,7 @@ def file_ticket(
         attachments=attachments,
         sla=sla,
     )
-    notifications.services.on_ticket_created(ticket=ticket, now=now)
+    notifications.services.on_ticket_created(ticket=ticket, now=now, acknowledge=acknowledge)
     knowledge.services.suggestion_ticket_filed(ticket=ticket, now=now, visitor_keys=visitor_keys)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk], created=True)
     return ticket
@@ -279,3 +288,156 @@ def tickets_delete(*, ticket_ids: Iterable[int]) -> int:
     reports.rollup.facts_forget(ticket_ids=ids)
     deleted, _ = Ticket.objects.filter(pk__in=ids).delete()
     return deleted
+
+
+# --- the ways in that are not a form: email, phone ---------------------------------------------------
+
+Outcome = InboundMail.Outcome
+
+
+def _thread_of(mail: inbound.parsing.ParsedMail, author: User | None) -> Ticket | None:
+    """The ticket a mail answers: by In-Reply-To/References, then by the reference in its subject,
+    never by its subject's words. A ticket the sender is not on is not theirs to write on (a forged
+    References): the mail then opens a ticket of its own.
+
+    In order: the Message-IDs the desk sent (notifications keeps them), those of mail it received
+    (inbound), the ticket's reply address (``support+scp-000042@``), the reference in the subject.
+    """
+    lookups = (
+        lambda: notifications.selectors.ticket_for_message_ids(mail.thread_ids),
+        lambda: inbound.selectors.ticket_for_message_ids(mail.thread_ids),
+        lambda: _ticket_for_reply_address((*mail.to, *mail.cc)),
+        lambda: inbound.selectors.ticket_for_subject(mail.subject),
+    )
+    for lookup in lookups:
+        ticket = lookup()
+        if ticket is not None and inbound.services.sender_is_on(ticket, author, address=mail.sender):
+            return ticket
+    return None
+
+
+def _ticket_for_reply_address(addresses: Iterable[str]) -> Ticket | None:
+    """The ticket whose own reply address (the Reply-To of the desk's mail) the mail was sent to."""
+    for address in addresses:
+        reference = notifications.mailthread.reference_from_address(address)
+        if reference is not None:
+            return inbound.selectors.ticket_for_subject(f"[{reference}]")
+    return None
+
+
+def _copy_recipients(ticket: Ticket, mail: inbound.parsing.ParsedMail, *, now: datetime) -> None:
+    """Everyone the first email went to besides the desk and the sender is copied on the replies;
+    an address tickets refuses (the desk's own, the requester's, a full list) is left out."""
+    for address in (*mail.to, *mail.cc):
+        try:
+            with transaction.atomic():
+                tickets.services.cc_add(ticket=ticket, email=address, by=None, now=now)
+        except DomainError:
+            continue
+
+
+@transaction.atomic
+def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMTP) -> inbound.services.Receipt:
+    """A message arrives (SMTP listener, IMAP poller or provider webhook): every door calls this.
+
+    1. inbound reads it (refusing what is too large or malformed) and records it under its
+       Message-ID: a second delivery of the same message stops here;
+    2. a delivery report marks the failed addresses undeliverable; the desk's own mail coming
+       back is a loop: both are kept for agents and go no further;
+    3. the sender's account is found, or created (or the mail refused: MAIL_UNKNOWN_SENDERS);
+    4. quoted history and signatures are cut, attachments checked like uploads, the original
+       kept as .eml;
+    5. a reply to an open or resolved ticket of theirs goes on it (``reply``: a resolved one
+       reopens); anything else opens a ticket (``file_ticket``, channel email), linked to the
+       closed ticket it answers; the acknowledgment goes out only to mail that may be answered
+       automatically, at most MAIL_AUTO_REPLIES_PER_HOUR an hour per address.
+
+    :raises MailRejected: too large, malformed, or an unknown sender refused; nothing is stored
+    """
+    mail = inbound.parsing.parse(raw)
+    record = inbound.services.inbound_claim(mail=mail, door=door, now=now)
+    if record is None:
+        return inbound.services.inbound_duplicate(mail=mail)
+    if inbound.loops.is_bounce(mail):
+        _, note = inbound.services.bounce_record(mail=mail, now=now)
+        return inbound.services.inbound_settle(record, mail=mail, outcome=Outcome.BOUNCE, note=note)
+    if inbound.loops.is_own(mail):
+        return inbound.services.inbound_settle(
+            record, mail=mail, outcome=Outcome.IGNORED, note="the desk's own mail came back (a loop)"
+        )
+    known = inbound.selectors.user_for_address(mail.sender)
+    thread = _thread_of(mail, known)
+    author = known or inbound.services.customer_for_sender(address=mail.sender, name=mail.sender_name)
+    if thread is not None and thread.status != Status.CLOSED:
+        content = inbound.services.mail_content(mail=mail, new_ticket=False)
+        try:  # reply is atomic: a refusal rolls back to before it, and the record says why
+            message = reply(ticket=thread, author=author, body=content.body, attachments=content.attachments, now=now)
+        except DomainError as exc:  # an agent writing on a ticket outside their scope, say
+            return inbound.services.inbound_settle(
+                record, mail=mail, outcome=Outcome.REFUSED, ticket=thread, note=exc.message
+            )
+        return inbound.services.inbound_settle(
+            record, mail=mail, outcome=Outcome.REPLIED, ticket=thread, message=message
+        )
+    content = inbound.services.mail_content(mail=mail, new_ticket=True)
+    why_not = inbound.loops.no_auto_reply_reason(mail)
+    acknowledge = why_not is None and inbound.services.auto_reply_allow(address=mail.sender, now=now)
+    description = content.body or "(The message has no text.)"
+    if thread is not None:
+        description = f"Follow-up to {thread.reference}, which is closed.\n\n{description}"
+    ticket = file_ticket(
+        requester=author,
+        subject=inbound.services.ticket_subject(mail),
+        description=description[: inbound.services.BODY_LIMIT],
+        channel=Ticket.Channel.EMAIL,
+        attachments=content.attachments,
+        acknowledge=acknowledge,
+        now=now,
+    )
+    _copy_recipients(ticket, mail, now=now)
+    if why_not or not acknowledge:
+        why_not = why_not or "the hourly cap of automatic mail, or the address bounced"
+    return inbound.services.inbound_settle(
+        record,
+        mail=mail,
+        outcome=Outcome.FOLLOW_UP if thread is not None else Outcome.OPENED,
+        ticket=ticket,  # its first message holds the original
+        follow_up_of=thread,
+        auto_replied=acknowledge,
+        note=f"not acknowledged: {why_not}" if why_not else "",
+    )
+
+
+@transaction.atomic
+def take_call(
+    *,
+    agent: User,
+    subject: str,
+    description: str,
+    now: datetime,
+    email: str = "",
+    phone: str = "",
+    name: str = "",
+    priority: str = Ticket.Priority.P2,
+    category: str = Ticket.Category.OTHER,
+) -> Ticket:
+    """An agent files a ticket for a customer on the phone (critical customers are told to phone).
+
+    1. inbound finds the caller by email, then by phone number, or creates their account from the
+       email (inactive: they can activate it by signing up), and keeps a new number for next time;
+    2. ``file_ticket`` with channel phone, the agent as the actor: deadlines, acknowledgment by mail,
+       alerts, reports as for every ticket.
+
+    :raises DomainError: no email for an unknown number, a number not in international format
+    """
+    caller = inbound.services.customer_for_caller(email=email, phone=phone, name=name)
+    return file_ticket(
+        requester=caller,
+        actor=agent,
+        subject=subject,
+        description=description,
+        priority=priority,
+        category=category,
+        channel=Ticket.Channel.PHONE,
+        now=now,
+    )

@@ -307,6 +307,11 @@ MATRIX: dict[str, list[Cell]] = {
     "api-docs": [Cell("GET", lambda w: "/api/v1/docs/", every(200))],
     # Public, for an uptime monitor; 503 as no SLA sweep has run in this world (tests/escalation/test_health.py).
     "healthz": [Cell("GET", lambda w: "/healthz/", every(503))],
+    # Signed by the provider, not by a login (tests/inbound/test_doors.py::TestWebhook); off without a key.
+    "mail-inbound-mailgun": [
+        Cell("POST", lambda w: "/api/v1/mail/inbound/mailgun/", every(404), label="off"),
+        Cell("GET", lambda w: "/api/v1/mail/inbound/mailgun/", every(405)),
+    ],
     # --- portal ---
     "portal:home": [Cell("GET", lambda w: "/", every(200))],
     "portal:login": [Cell("GET", lambda w: "/login/", portal(anonymous=200, a=302, b=302, agent=302, manager=302))],

@@ -9,6 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from accounts import permissions as roles
+from accounts.auth import normalise_email
 
 from . import permissions
 from .filters import TicketFilter
@@ -99,6 +100,11 @@ def _is_uuid(value: str) -> bool:
 def message_list_public(*, user: User | AnonymousUser, ticket: Ticket) -> QuerySet[Message]:
     """The customer-facing thread: public messages only, whoever asks (agents included)."""
     return message_list_visible_to(user=user, ticket=ticket).filter(internal=False)
+
+
+def is_copied(*, ticket: Ticket, email: str) -> bool:
+    """Whether ``email`` is on the ticket's CC list: its owner gets the public replies and may answer them."""
+    return TicketCc.objects.filter(ticket_id=ticket.pk, email=normalise_email(email)).exists()
 
 
 def cc_list(*, ticket: Ticket) -> QuerySet[TicketCc]:

@@ -22,7 +22,7 @@ from accounts.auth import normalise_email
 from sofacover.dbutil import insert_many, update_many
 from sofacover.errors import Conflict, DomainError
 
-from . import permissions
+from . import permissions, selectors
 from .models import Attachment, Message, Ticket, TicketCc, TicketEvent
 from .uploads import CheckedUpload
 
@@ -512,10 +512,16 @@ def message_add(
     - only agents write internal notes;
     - the first public reply by an agent sets first_responded_at and opens a new ticket;
     - a customer reply reopens a resolved ticket and answers a pending one;
+    - someone copied on the ticket (its CC list) may answer its public replies, never write a note;
     - nobody writes on a closed ticket.
     """
     by_agent = permissions.can_work_ticket(author)
-    if not by_agent and ticket.requester_id != author.pk:
+    copied = (
+        not by_agent
+        and ticket.requester_id != author.pk
+        and selectors.is_copied(ticket=ticket, email=author.email or author.username)
+    )
+    if not by_agent and ticket.requester_id != author.pk and not copied:
         raise NotAllowed("You may not write on this ticket.")
     if internal and not by_agent:
         raise NotAllowed("Only support agents can write internal notes.", field="internal")

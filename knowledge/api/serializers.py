@@ -23,13 +23,17 @@ class TagNamesField(serializers.Field):
 
 
 class StrictCharField(serializers.CharField):
-    """A JSON string only: 0 or true is a 400, not silently "0" / "True"."""
+    """A JSON string only: 0 or true is a 400, not silently "0" / "True". Its length is checked as
+    sent, as the schema's maxLength says, not after trimming: 201 characters whose first is one
+    str.strip() removes (a space, U+001D) are refused like any 201."""
 
     default_error_messages = {"not_a_string": "Must be a string."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("not_a_string")
+        if self.max_length is not None and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 

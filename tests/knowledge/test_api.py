@@ -50,6 +50,16 @@ class TestCreate:
         assert article.author == agent
         assert article.revisions.count() == 1
 
+    @pytest.mark.parametrize("first", [" ", "\x1d"])
+    def test_a_title_over_the_limit_is_refused_even_if_trimming_would_bring_it_under(
+        self, agent, api_client_for, first
+    ):
+        """The schema's maxLength is the length sent (schemathesis found 201 characters accepted)."""
+        response = api_client_for(agent).post(A, {**NEW, "title": first + "t" * 200}, format="json")
+
+        assert response.status_code == 400
+        assert "title" in response.json()
+
     def test_customers_are_refused_with_403(self, customer, api_client_for):
         assert api_client_for(customer).post(A, NEW, format="json").status_code == 403
         assert not Article.objects.filter(title=NEW["title"]).exists()

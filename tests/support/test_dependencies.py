@@ -13,22 +13,45 @@ import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "tickets", "escalation", "notifications", "knowledge", "surveys", "reports", "support", "bench")
+APPS = (
+    "accounts",
+    "tickets",
+    "inbound",
+    "escalation",
+    "notifications",
+    "knowledge",
+    "surveys",
+    "reports",
+    "support",
+    "bench",
+)
 # Who may import whom, among our apps (sofacover is wiring and errors: anyone may import it).
 MAY_IMPORT = {
     "accounts": set(),
     "tickets": {"accounts"},
+    "inbound": {"accounts", "tickets"},  # the mail gateway's protocols and records; its doors are in support
     "escalation": {"accounts", "tickets"},
     # Who hears what reads the SLA clock (quiet hours, update promises) and what it recorded; the
     # clock never calls notifications: the use cases do (support.usecases.escalate, sla_sweep).
-    "notifications": {"accounts", "tickets", "escalation"},
+    # Mail delivery asks inbound which addresses bounced.
+    "notifications": {"accounts", "tickets", "inbound", "escalation"},
     "knowledge": {"accounts", "tickets"},
     "surveys": {"accounts", "tickets", "notifications"},  # notifications: the outbox the survey mail goes through
     # reports read every app's figures and mail the weekly summary through the outbox
     "reports": {"accounts", "tickets", "escalation", "notifications", "knowledge", "surveys"},
-    "support": {"accounts", "tickets", "escalation", "notifications", "knowledge", "surveys", "reports"},
+    "support": {"accounts", "tickets", "inbound", "escalation", "notifications", "knowledge", "surveys", "reports"},
     # times everything; nothing imports it
-    "bench": {"accounts", "tickets", "escalation", "notifications", "knowledge", "surveys", "reports", "support"},
+    "bench": {
+        "accounts",
+        "tickets",
+        "inbound",
+        "escalation",
+        "notifications",
+        "knowledge",
+        "surveys",
+        "reports",
+        "support",
+    },
 }
 
 
