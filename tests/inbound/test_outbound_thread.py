@@ -84,3 +84,11 @@ class TestTheFirstEmailsCc:
 
         client.force_login(dan)
         assert client.get(f"/tickets/{ticket.reference}/").status_code == 404
+
+    def test_a_long_cc_header_fills_the_list_and_stops_there(self, customer):
+        many = ", ".join(f"person{n}@example.com" for n in range(300))
+
+        ticket = opened_by_mail(headers={"Cc": many})
+
+        copied = list(TicketCc.objects.filter(ticket=ticket).order_by("id").values_list("email", flat=True))
+        assert copied == [f"person{n}@example.com" for n in range(20)]
