@@ -28,10 +28,10 @@ def _thread_id_reference(message_id: str) -> str | None:
 def ticket_for_message_ids(ids: Sequence[str]) -> Ticket | None:
     """The ticket the first of ``ids`` that the desk knows belongs to (In-Reply-To, then References).
 
-    LOCAL VERSION, to be joined with the outbound mail's selector: it knows the thread id every
-    desk mail carries in In-Reply-To/References (``<scp-000042@NOTIFY_MESSAGE_ID_DOMAIN>``) and the
-    Message-IDs of the mail the gateway stored. The notifications app's
-    ``ticket_for_message_ids`` adds the Message-IDs of each mail the desk sent.
+    It knows the thread id every desk mail carries in In-Reply-To/References
+    (``<scp-000042@NOTIFY_MESSAGE_ID_DOMAIN>``) and the Message-IDs of the mail the gateway stored;
+    ``support.usecases.receive_email`` asks the notifications app's ``ticket_for_message_ids``
+    (the Message-IDs of each mail the desk sent) first.
     """
     if not ids:
         return None

@@ -134,8 +134,9 @@ def _address_locked(address: str) -> MailAddress:
 def _returns_desk_mail(mail: ParsedMail) -> bool:
     """The report quotes a message the desk sent: its X-Loop, or a Message-ID of the desk's domain.
 
-    Stops a forged report from silencing an address the desk never wrote to. The notifications
-    app's record of sent Message-IDs can make this exact (INTEGRATOR: join here).
+    Stops a forged report from silencing an address the desk never wrote to. Not yet exact: a
+    report quoting a made-up Message-ID on the desk's domain counts too (the notifications
+    outbox's record of sent Message-IDs could tell).
     """
     domain = f"@{settings.NOTIFY_MESSAGE_ID_DOMAIN.lower()}>"
     return settings.NOTIFY_X_LOOP.lower() in mail.reported_x_loop or any(
