@@ -491,28 +491,42 @@ def system_alert(*, subject: str, body: str, key: str, now: datetime) -> int:
 
 
 def _customer_mail(
-    *, ticket: Ticket, kind: str, template: str, key: str, now: datetime, fresh_keys: bool = False
+    *,
+    ticket: Ticket,
+    kind: str,
+    template: str,
+    key: str,
+    now: datetime,
+    fresh_keys: bool = False,
+    copies: bool = False,
 ) -> bool:
-    """The requester gets ``template`` rendered for the ticket. ``fresh_keys``: the ticket is new in
+    """The requester gets ``template`` rendered for the ticket, and with ``copies`` everyone on its CC
+    list too, one mail each (no Cc header, as with replies). ``fresh_keys``: the ticket is new in
     this transaction, so nothing was mailed about it yet (the thread is its root alone)."""
     requester = ticket.requester
-    if not requester.email:
+    recipients: list[tuple[str, User | None]] = [(requester.email, requester)] if requester.email else []
+    if copies:
+        recipients += [(cc.email, None) for cc in ticket_selectors.cc_list(ticket=ticket)]
+    if not recipients:
         return False
     rendered = messages.render_for_ticket(template, ticket, now=now)
-    return queue(
-        channel=Channel.EMAIL,
-        kind=kind,
-        recipient=requester.email,
-        subject=rendered.subject,
-        body=rendered.text,
-        body_html=rendered.html,
-        dedupe_key=key,
-        now=now,
-        ticket=ticket,
-        user=requester,
-        fresh_keys=fresh_keys,
-        references=[mailthread.root_id(ticket)] if fresh_keys else None,
-    )
+    written = False
+    for address, person in recipients:
+        written |= queue(
+            channel=Channel.EMAIL,
+            kind=kind,
+            recipient=address,
+            subject=rendered.subject,
+            body=rendered.text,
+            body_html=rendered.html,
+            dedupe_key=key if person is requester else f"{key}:{address}",
+            now=now,
+            ticket=ticket,
+            user=person,
+            fresh_keys=fresh_keys,
+            references=[mailthread.root_id(ticket)] if fresh_keys else None,
+        )
+    return written
 
 
 def on_ticket_created(*, ticket: Ticket, now: datetime, acknowledge: bool = True) -> None:
@@ -639,13 +653,15 @@ def sla_alerts(*, happened: SlaHappened, now: datetime) -> int:
 
 
 def on_resolved(*, ticket: Ticket, now: datetime) -> None:
-    """The requester hears the ticket is resolved, with the resolving agent's note as its "Resolution"."""
+    """The requester and everyone on the CC list hear the ticket is resolved, with the resolving
+    agent's note as its "Resolution"."""
     _customer_mail(
         ticket=ticket,
         kind=Kind.RESOLUTION,
         template="ticket_resolution",
         key=f"resolved:{ticket.pk}:{now.isoformat()}",
         now=now,
+        copies=True,
     )
 
 

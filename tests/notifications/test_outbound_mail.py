@@ -214,6 +214,21 @@ class TestCc:
         # Nobody copied on one ticket hears about another customer's.
         assert all(other.reference not in m["Subject"] for m in replies if m["To"] != other_customer.email)
 
+    def test_ccd_people_hear_of_the_resolution_in_their_own_thread(self, sink, customer, agent):
+        ticket = file_ticket(customer)
+        usecases.cc_add(ticket=ticket, email="partner@example.net", actor=agent, now=T0)
+        usecases.reply(ticket=ticket, author=agent, body="We are on it.", now=T0 + H)
+        usecases.resolve(ticket=ticket, actor=agent, now=T0 + 2 * H)
+        flush(T0 + 2 * H)
+
+        reply, resolution = to(sink.messages, "partner@example.net")
+        assert resolution["Subject"] == f"[{ticket.reference}] Resolved: Zip on the cover broke"
+        assert resolution["Cc"] is None
+        assert resolution["In-Reply-To"] == reply["Message-ID"]  # their thread: the reply they got, then this
+        assert resolution["Auto-Submitted"] == "auto-generated"
+        # The requester's notice is their own mail, not a copy: one each.
+        assert len([m for m in to(sink.messages, customer.email) if "Resolved:" in m["Subject"]]) == 1
+
     def test_a_removed_cc_gets_no_more_replies(self, sink, customer, agent):
         ticket = file_ticket(customer)
         usecases.cc_add(ticket=ticket, email="partner@example.net", actor=agent, now=T0)
