@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
@@ -16,36 +15,20 @@ from .models import CallerPhone, InboundMail, MailAddress
 SUBJECT_REFERENCE = re.compile(r"(?<![A-Za-z0-9])SCP-(\d{6,9})(?![0-9])", re.IGNORECASE)
 
 
-def _thread_id_reference(message_id: str) -> str | None:
-    """The ticket reference in the desk's own thread id, ``<scp-000042@desk-domain>`` (notifications.mailthread)."""
-    local, _, domain = message_id.strip("<>").partition("@")
-    if domain.lower() != settings.NOTIFY_MESSAGE_ID_DOMAIN.lower():
-        return None
-    match = re.fullmatch(r"scp-(\d{6,9})", local, re.IGNORECASE)
-    return f"SCP-{match.group(1)}" if match else None
-
-
 def ticket_for_message_ids(ids: Sequence[str]) -> Ticket | None:
-    """The ticket the first of ``ids`` that the desk knows belongs to (In-Reply-To, then References).
+    """The ticket of the first of ``ids`` (In-Reply-To, then References) that is a mail the gateway stored.
 
-    It knows the thread id every desk mail carries in In-Reply-To/References
-    (``<scp-000042@NOTIFY_MESSAGE_ID_DOMAIN>``) and the Message-IDs of the mail the gateway stored;
-    ``support.usecases.receive_email`` asks the notifications app's ``ticket_for_message_ids``
-    (the Message-IDs of each mail the desk sent) first.
+    The desk's own Message-IDs and the tickets' thread roots (``<scp-000042@…>``) are the
+    notifications app's to read (``notifications.selectors.ticket_for_message_ids``), which
+    ``support.usecases.receive_email`` asks first.
     """
     if not ids:
         return None
-    references = {mid: ref for mid in ids if (ref := _thread_id_reference(mid))}
-    by_reference = (
-        {t.reference: t for t in Ticket.objects.filter(reference__in=set(references.values()))} if references else {}
-    )
     stored = {
         row.message_id: row.ticket
         for row in InboundMail.objects.filter(message_id__in=list(ids), ticket__isnull=False).select_related("ticket")
     }
     for mid in ids:
-        if mid in references and references[mid] in by_reference:
-            return by_reference[references[mid]]
         if mid in stored:
             return stored[mid]
     return None
@@ -56,7 +39,12 @@ def ticket_for_subject(subject: str) -> Ticket | None:
     match = SUBJECT_REFERENCE.search(subject)
     if match is None:
         return None
-    return Ticket.objects.filter(reference=f"SCP-{int(match.group(1)):06d}").first()
+    return ticket_for_reference(f"SCP-{int(match.group(1)):06d}")
+
+
+def ticket_for_reference(reference: str) -> Ticket | None:
+    """The ticket of a reference the desk wrote itself (a subject's tag, a reply address's +tag)."""
+    return Ticket.objects.filter(reference=reference).first()
 
 
 def user_for_address(address: str) -> User | None:

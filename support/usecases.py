@@ -321,7 +321,7 @@ def _ticket_for_reply_address(addresses: Iterable[str]) -> Ticket | None:
     for address in addresses:
         reference = notifications.mailthread.reference_from_address(address)
         if reference is not None:
-            return inbound.selectors.ticket_for_subject(f"[{reference}]")
+            return inbound.selectors.ticket_for_reference(reference)
     return None
 
 
