@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "knowledge",
     "surveys",
     "reports",
+    "incidents",  # incidents, the public status page, post-incident reviews
     "inbound",  # the email gateway (SMTP, IMAP, webhook) and phone intake: what arrives, before a use case files it
     "bench",
     "support",  # use cases across the apps and the doors that compose them: imports every app, none imports it

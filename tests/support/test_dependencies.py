@@ -18,6 +18,7 @@ APPS = (
     "tickets",
     "inbound",
     "escalation",
+    "incidents",
     "notifications",
     "knowledge",
     "surveys",
@@ -31,21 +32,36 @@ MAY_IMPORT = {
     "tickets": {"accounts"},
     "inbound": {"accounts", "tickets"},  # the mail gateway's protocols and records; its doors are in support
     "escalation": {"accounts", "tickets"},
+    # incidents, the status page and reviews: the update cadence and review due times read the SLA
+    # policies' calendars; review items name knowledge articles. Who hears about an incident is the
+    # use cases' business (support.usecases), as for escalations.
+    "incidents": {"accounts", "tickets", "escalation", "knowledge"},
     # Who hears what reads the SLA clock (quiet hours, update promises) and what it recorded; the
     # clock never calls notifications: the use cases do (support.usecases.escalate, sla_sweep).
     # Mail delivery asks inbound which addresses bounced.
-    "notifications": {"accounts", "tickets", "inbound", "escalation"},
+    "notifications": {"accounts", "tickets", "inbound", "escalation", "incidents"},
     "knowledge": {"accounts", "tickets"},
     "surveys": {"accounts", "tickets", "notifications"},  # notifications: the outbox the survey mail goes through
     # reports read every app's figures and mail the weekly summary through the outbox
-    "reports": {"accounts", "tickets", "escalation", "notifications", "knowledge", "surveys"},
-    "support": {"accounts", "tickets", "inbound", "escalation", "notifications", "knowledge", "surveys", "reports"},
+    "reports": {"accounts", "tickets", "escalation", "incidents", "notifications", "knowledge", "surveys"},
+    "support": {
+        "accounts",
+        "tickets",
+        "inbound",
+        "escalation",
+        "incidents",
+        "notifications",
+        "knowledge",
+        "surveys",
+        "reports",
+    },
     # times everything; nothing imports it
     "bench": {
         "accounts",
         "tickets",
         "inbound",
         "escalation",
+        "incidents",
         "notifications",
         "knowledge",
         "surveys",
