@@ -27,6 +27,8 @@ import inbound.loops
 import inbound.parsing
 import inbound.selectors
 import inbound.services
+import incidents.selectors
+import incidents.services
 import knowledge.services
 import notifications.mailthread
 import notifications.selectors
@@ -36,6 +38,7 @@ import surveys.services
 import tickets.services
 from escalation.models import Escalation
 from inbound.models import InboundMail
+from incidents.models import Incident, IncidentEvent, IncidentTicket
 from sofacover.errors import DomainError
 from surveys.models import Rating
 from tickets.models import Message, Ticket, TicketCc
@@ -442,3 +445,67 @@ def take_call(
         channel=Ticket.Channel.PHONE,
         now=now,
     )
+
+
+# --- incidents ----------------------------------------------------------------------------------------
+# The incident's own record is incidents.services; who hears of it (Slack, the escalation list, the
+# customers of linked tickets, status page subscribers) is queued here, in the same transaction.
+
+
+@transaction.atomic
+def declare_incident(*, declared_by: User | None, now: datetime, **fields: Any) -> Incident:
+    """Declare an incident (console, API, a ticket's "declare incident", a monitor).
+
+    1. incidents opens it: actions, timeline, the ticket it came from linked, the status page refreshed.
+    """
+    return incidents.services.declare(declared_by=declared_by, now=now, **fields)
+
+
+@transaction.atomic
+def incident_update(
+    *, incident: Incident, author: User | None, body: str, now: datetime, status: str | None = None, public: bool = True
+) -> IncidentEvent:
+    """Post an update (a status change, what is known): 1. incidents writes it on the timeline."""
+    return incidents.services.post_update(
+        incident=incident, author=author, body=body, now=now, status=status, public=public
+    )
+
+
+@transaction.atomic
+def incident_edit(*, incident: Incident, author: User | None, now: datetime, **changes: Any) -> Incident:
+    """The commander edits the incident's fields: 1. incidents applies them, all or nothing."""
+    return incidents.services.edit(incident=incident, author=author, now=now, **changes)
+
+
+@transaction.atomic
+def incident_link(
+    *, incident: Incident, tickets: Iterable[Ticket], by: User | None, now: datetime
+) -> list[IncidentTicket]:
+    """Link tickets to an open incident (a ticket's page, the queue's bulk action, the API).
+
+    1. incidents records the links on its timeline.
+    """
+    return incidents.services.link(incident=incident, tickets=tickets, by=by, now=now)
+
+
+@transaction.atomic
+def incident_unlink(*, incident: Incident, ticket: Ticket, by: User | None, now: datetime) -> bool:
+    """Unlink a ticket: it hears no more of the incident and does not resolve with it."""
+    return incidents.services.unlink(incident=incident, ticket=ticket, by=by, now=now)
+
+
+@transaction.atomic
+def resolve_incident(*, incident: Incident, by: User, now: datetime, **fields: Any) -> Incident:
+    """Resolve an incident.
+
+    1. incidents resolves it (the resolution notification's fields required for P0/P1);
+    2. each linked ticket still active resolves with it, its resolution note the incident's resolution.
+    """
+    incident = incidents.services.resolve(incident=incident, by=by, now=now, **fields)
+    for link in incidents.selectors.links_of(incident).filter(ticket__status__in=Ticket.ACTIVE_STATUSES):
+        ticket = tickets.services.ticket_resolve(
+            ticket=link.ticket, actor=by, now=now, resolution_note=incident.resolution or incident.title
+        )
+        escalation.services.sla_follow(ticket=ticket, now=now)
+        reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
+    return incident
