@@ -180,6 +180,14 @@ class Notification(models.Model):
         BREACH_WARNING = "breach_warning", "Breach warning"
         BREACHED = "breached", "Breach"
         SYSTEM = "system", "System alert"
+        INCIDENT_DECLARED = "incident_declared", "Incident declared"
+        INCIDENT_UPDATE = "incident_update", "Incident update"
+        INCIDENT_ACK = "incident_ack", "Incident acknowledgment (customer)"
+        INCIDENT_RESOLVED = "incident_resolved", "Incident resolution notification (customer)"
+        UPDATE_DUE = "update_due", "Incident update due"
+        REVIEW_OVERDUE = "review_overdue", "Review item overdue"
+        STATUS_CONFIRM = "status_confirm", "Status page subscription confirmation"
+        STATUS_UPDATE = "status_update", "Status page update (subscriber)"
 
     channel = models.CharField(max_length=10, choices=Channel.choices)
     kind = models.CharField(max_length=20, choices=Kind.choices)
