@@ -8,7 +8,7 @@ from django.db.models import F, Q, QuerySet
 
 from tickets.models import Ticket
 
-from .models import Component, Incident, IncidentTicket
+from .models import Component, Incident, IncidentEvent, IncidentTicket, Subscriber
 
 OPEN = Incident.OPEN_STATUSES
 
@@ -56,3 +56,18 @@ def updates_coming_due(*, lead_until: datetime) -> QuerySet[Incident]:
         .filter(Q(update_warned_for__isnull=True) | ~Q(update_warned_for=F("next_update_due_at")))
         .select_related("commander")
     )
+
+
+def subscribers_active() -> QuerySet[Subscriber]:
+    """Who gets the status page's updates by email: confirmed (double opt-in) and not unsubscribed."""
+    return Subscriber.objects.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True).order_by("pk")
+
+
+def latest_public_update(incident: Incident) -> IncidentEvent | None:
+    """The last update the status page shows for the incident (None for one that is not public)."""
+    return incident.events.filter(public=True).order_by("-at", "-id").first()
+
+
+def last_event(incident: Incident, *, kind: str) -> IncidentEvent | None:
+    """The incident's latest timeline event of ``kind`` (the resolution, say)."""
+    return incident.events.filter(kind=kind).order_by("-at", "-id").first()

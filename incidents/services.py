@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from accounts import permissions as roles
 from escalation import selectors as sla_selectors
@@ -304,7 +305,11 @@ def link(*, incident: Incident, tickets: Iterable[Ticket], by: User | None, now:
         )
         for link in fresh
     )
-    return list(incident.links.filter(ticket_id__in=[link.ticket.pk for link in fresh]).select_related("ticket"))
+    return list(
+        incident.links.filter(ticket_id__in=[link.ticket.pk for link in fresh]).select_related(
+            "ticket", "ticket__requester"
+        )
+    )
 
 
 @transaction.atomic
@@ -362,9 +367,21 @@ def resolve(
     return incident
 
 
-def update_warned(*, incident: Incident) -> None:
-    """The commander was warned about the current due time (once per due time)."""
-    Incident.objects.filter(pk=incident.pk).update(update_warned_for=incident.next_update_due_at)
+def update_warned(*, incident: Incident) -> bool:
+    """Claim the warning about the incident's current due time: True for the one caller that marks it.
+
+    A conditional UPDATE: of two sweeps at once the second waits for the first's row lock and then
+    finds it marked; a due time moved meanwhile (an update was posted) is not marked either.
+    """
+    due = incident.next_update_due_at
+    if due is None:
+        return False
+    claimed = (
+        Incident.objects.filter(pk=incident.pk, next_update_due_at=due)
+        .filter(Q(update_warned_for__isnull=True) | ~Q(update_warned_for=due))
+        .update(update_warned_for=due)
+    )
+    return bool(claimed)
 
 
 UPDATE_WARNING_LEAD = timedelta(minutes=10)

@@ -131,12 +131,16 @@ def build_email(row: Notification) -> EmailMultiAlternatives:
     Automatic mail (acknowledgments, notices, surveys, alerts) says ``Auto-Submitted:
     auto-generated`` and asks auto-responders to stay quiet; an agent's reply does not.
     Mail about a ticket has ``References`` / ``In-Reply-To`` (mailthread) and a
-    ``Reply-To`` that routes back to the ticket; a reply carries its attachments.
+    ``Reply-To`` that routes back to the ticket; a reply carries its attachments; a status
+    page subscriber's mail names its unsubscribe link in ``List-Unsubscribe``.
     """
     headers = {"Message-ID": row.message_id, "X-Loop": settings.NOTIFY_X_LOOP}
     if row.kind not in WRITTEN_BY_PEOPLE:
         headers["Auto-Submitted"] = "auto-generated"
         headers["X-Auto-Response-Suppress"] = "All"
+    unsubscribe = row.payload.get("list_unsubscribe") if isinstance(row.payload, dict) else None
+    if unsubscribe:  # status page mail: the subscriber's one-click way out, as mail clients show it
+        headers["List-Unsubscribe"] = f"<{unsubscribe}>"
     reply_to: list[str] = []
     if row.ticket_id and row.ticket and row.ticket.reference:
         thread = row.references.split() or [mailthread.root_id(row.ticket)]

@@ -328,6 +328,8 @@ MAIL_IMAP_POLL_SECONDS = int(os.environ.get("MAIL_IMAP_POLL_SECONDS", "60"))
 SLA_SWEEP_SECONDS = 30
 # Due tickets handled per transaction: read, locked and written together (a conflict retries one by one).
 SLA_SWEEP_BATCH = int(os.environ.get("SLA_SWEEP_BATCH", "200"))
+# The incident beat: update-cadence warnings (each due time warned once, UPDATE_WARNING_LEAD ahead).
+INCIDENT_SWEEP_SECONDS = 60
 CELERY_BEAT_SCHEDULE = {
     # Monday 08:00 in CELERY_TIMEZONE, the desk's zone; the outbox dedupes by ISO week.
     "weekly-summary": {
@@ -354,6 +356,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.deliver_outbox",
         "schedule": 10,
         "options": {"expires": 10},
+    },
+    # Incidents: the commander is warned before an update falls due (support.usecases.incident_sweep).
+    "incident-sweep": {
+        "task": "support.tasks.incident_sweep",
+        "schedule": INCIDENT_SWEEP_SECONDS,
+        "options": {"expires": INCIDENT_SWEEP_SECONDS},
     },
 }
 
@@ -388,6 +396,9 @@ NOTIFY_SYSTEM_SLACK_CHANNEL = "#launch-monitoring"
 # SMS and calls: all of a person's pending alerts in one message, at most one per interval.
 NOTIFY_PAGE_MIN_INTERVAL_SECONDS = 60
 NOTIFY_WAR_ROOM = os.environ.get("NOTIFY_WAR_ROOM", "#support-critical")
+# A declared incident is mailed once to this list address (the managers' escalation list), not to each
+# manager; empty: no mail (Slack still carries the declaration).
+INCIDENT_ESCALATION_EMAIL = os.environ.get("INCIDENT_ESCALATION_EMAIL", "escalations@sofacoverpro.com")
 # Every outbound mail: our Message-ID domain and X-Loop value (RFC 3834 loop prevention).
 NOTIFY_MESSAGE_ID_DOMAIN = os.environ.get("NOTIFY_MESSAGE_ID_DOMAIN", "desk.sofacoverpro.com")
 NOTIFY_X_LOOP = os.environ.get("NOTIFY_X_LOOP", "support@sofacoverpro.com")

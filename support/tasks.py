@@ -15,6 +15,12 @@ def sla_sweep() -> str:
     return str(usecases.sla_sweep(now=timezone.now()))
 
 
+@shared_task(acks_late=True, ignore_result=True)
+def incident_sweep() -> str:
+    """Beat, every INCIDENT_SWEEP_SECONDS: warn commanders of updates coming due. Overlapping runs warn once."""
+    return str(usecases.incident_sweep(now=timezone.now()))
+
+
 @shared_task(acks_late=True)
 def close_resolved_tickets() -> int:
     """Beat: close tickets resolved more than TICKET_AUTO_CLOSE_DAYS ago."""

@@ -16,6 +16,7 @@ the mail gateway and chat — call these.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ import inbound.services
 import incidents.selectors
 import incidents.services
 import knowledge.services
+import notifications.incidents
 import notifications.mailthread
 import notifications.selectors
 import notifications.services
@@ -449,31 +451,57 @@ def take_call(
 
 # --- incidents ----------------------------------------------------------------------------------------
 # The incident's own record is incidents.services; who hears of it (Slack, the escalation list, the
-# customers of linked tickets, status page subscribers) is queued here, in the same transaction.
+# customers of linked tickets, status page subscribers) is notifications.incidents, queued here in the
+# same transaction. Every mail and post has a dedupe key: a retry or a second caller sends nothing twice.
+
+
+def _acknowledge(incident: Incident, links: Sequence[IncidentTicket], *, now: datetime) -> None:
+    """The Incident Acknowledgment to the customers of ``links``, and the links marked acknowledged."""
+    if links:
+        notifications.incidents.acknowledge(incident=incident, links=links, now=now)
+        incidents.services.acknowledged(links=links, now=now)
 
 
 @transaction.atomic
 def declare_incident(*, declared_by: User | None, now: datetime, **fields: Any) -> Incident:
     """Declare an incident (console, API, a ticket's "declare incident", a monitor).
 
-    1. incidents opens it: actions, timeline, the ticket it came from linked, the status page refreshed.
+    1. incidents opens it: actions, timeline, the ticket it came from linked, the status page refreshed;
+    2. notifications queues the procedures' Incident Declaration, every field filled, to the severity's
+       Slack channel (#support-critical P0/P1, #support-general P2/P3) and in one mail to the escalation
+       list (INCIDENT_ESCALATION_EMAIL), and a public incident's first update to the status page's subscribers;
+    3. the customers of the ticket it was declared from get the Incident Acknowledgment; incidents marks
+       the link acknowledged.
     """
-    return incidents.services.declare(declared_by=declared_by, now=now, **fields)
+    incident = incidents.services.declare(declared_by=declared_by, now=now, **fields)
+    notifications.incidents.declared(incident=incident, now=now)
+    _acknowledge(incident, list(incidents.selectors.links_of(incident)), now=now)
+    return incident
 
 
 @transaction.atomic
 def incident_update(
     *, incident: Incident, author: User | None, body: str, now: datetime, status: str | None = None, public: bool = True
 ) -> IncidentEvent:
-    """Post an update (a status change, what is known): 1. incidents writes it on the timeline."""
-    return incidents.services.post_update(
+    """Post an update (a status change, what is known), or an internal note (``public=False``).
+
+    1. incidents writes it on the timeline; a public one goes on the status page and restarts the
+       update cadence;
+    2. notifications posts it to the severity's Slack channel; a public update is also mailed to the
+       linked tickets' customers (each address once, in its ticket's thread) and, for an incident on
+       the status page, to its active subscribers who are not among them (with a one-click unsubscribe).
+    """
+    event = incidents.services.post_update(
         incident=incident, author=author, body=body, now=now, status=status, public=public
     )
+    notifications.incidents.updated(incident=event.incident, event=event, public=public, now=now)
+    return event
 
 
 @transaction.atomic
 def incident_edit(*, incident: Incident, author: User | None, now: datetime, **changes: Any) -> Incident:
-    """The commander edits the incident's fields: 1. incidents applies them, all or nothing."""
+    """The commander edits the incident's fields: 1. incidents applies them, all or nothing (the
+    timeline says which changed). Nobody is mailed: customers hear of updates, not of edits."""
     return incidents.services.edit(incident=incident, author=author, now=now, **changes)
 
 
@@ -483,14 +511,20 @@ def incident_link(
 ) -> list[IncidentTicket]:
     """Link tickets to an open incident (a ticket's page, the queue's bulk action, the API).
 
-    1. incidents records the links on its timeline.
+    1. incidents records the new links on its timeline (a ticket already linked is skipped);
+    2. notifications sends the new links' customers (requester and CC list) the Incident
+       Acknowledgment, once per incident and address, in one write however many tickets;
+       incidents marks the links acknowledged.
     """
-    return incidents.services.link(incident=incident, tickets=tickets, by=by, now=now)
+    links = incidents.services.link(incident=incident, tickets=tickets, by=by, now=now)
+    _acknowledge(incident, links, now=now)
+    return links
 
 
 @transaction.atomic
 def incident_unlink(*, incident: Incident, ticket: Ticket, by: User | None, now: datetime) -> bool:
-    """Unlink a ticket: it hears no more of the incident and does not resolve with it."""
+    """Unlink a ticket: 1. incidents removes the link (on the timeline); the ticket's customers hear
+    no more of the incident and it does not resolve with it."""
     return incidents.services.unlink(incident=incident, ticket=ticket, by=by, now=now)
 
 
@@ -498,14 +532,59 @@ def incident_unlink(*, incident: Incident, ticket: Ticket, by: User | None, now:
 def resolve_incident(*, incident: Incident, by: User, now: datetime, **fields: Any) -> Incident:
     """Resolve an incident.
 
-    1. incidents resolves it (the resolution notification's fields required for P0/P1);
-    2. each linked ticket still active resolves with it, its resolution note the incident's resolution.
+    1. incidents resolves it (what happened, resolution, prevention required for P0/P1);
+    2. each linked ticket still active resolves with it, its resolution note the incident's
+       resolution: escalation pauses its clock, reports refreshes its fact. The ordinary ticket
+       resolution notice is not sent: step 3's Resolution Notification is the customer's word on
+       the same event;
+    3. notifications posts the resolution to Slack, sends every linked ticket's customers the
+       Resolution Notification (once per incident and address) and the status page's subscribers its
+       last update; incidents marks the links told;
+    4. surveys queues the satisfaction survey of each ticket resolved in step 2, after the notification
+       (as after any resolution: the reports' survey response rate counts these tickets too).
     """
     incident = incidents.services.resolve(incident=incident, by=by, now=now, **fields)
+    resolved: list[Ticket] = []
     for link in incidents.selectors.links_of(incident).filter(ticket__status__in=Ticket.ACTIVE_STATUSES):
         ticket = tickets.services.ticket_resolve(
             ticket=link.ticket, actor=by, now=now, resolution_note=incident.resolution or incident.title
         )
         escalation.services.sla_follow(ticket=ticket, now=now)
         reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
+        resolved.append(ticket)
+    event = incidents.selectors.last_event(incident, kind=IncidentEvent.Kind.RESOLVED)
+    if event is not None:
+        notifications.incidents.resolved(incident=incident, event=event, now=now)
+    incidents.services.resolution_sent(incident=incident, now=now)
+    for ticket in resolved:
+        surveys.services.survey_send(ticket=ticket, now=now)
     return incident
+
+
+@dataclass
+class IncidentSweepResult:
+    warned: int = 0  # commanders warned that an update is coming due
+
+    def __str__(self) -> str:
+        return f"update warnings {self.warned}"
+
+
+def incident_sweep(*, now: datetime, limit: int = 500) -> IncidentSweepResult:
+    """The incident beat (every INCIDENT_SWEEP_SECONDS), each incident in its own transaction.
+
+    1. the update cadence: for each open incident whose next update falls due before
+       ``now + incidents.services.UPDATE_WARNING_LEAD`` and whose commander was not yet warned about
+       that due time, incidents claims the warning (a conditional update, so two sweeps at once warn
+       once) and notifications warns the commander (dashboard and email) and the severity's Slack
+       channel; a new due time (an update was posted) is warned about again;
+    2. (post-incident reviews: overdue action items are added here, in the same shape.)
+    """
+    result = IncidentSweepResult()
+    lead_until = now + incidents.services.UPDATE_WARNING_LEAD
+    due = incidents.selectors.updates_coming_due(lead_until=lead_until).order_by("next_update_due_at", "id")
+    for incident in list(due[:limit]):
+        with transaction.atomic():
+            if incidents.services.update_warned(incident=incident):
+                notifications.incidents.update_due(incident=incident, now=now)
+                result.warned += 1
+    return result

@@ -110,3 +110,12 @@ def is_copied(*, ticket: Ticket, email: str) -> bool:
 def cc_list(*, ticket: Ticket) -> QuerySet[TicketCc]:
     """Who besides the requester gets the ticket's public replies, oldest first (the desk's to see)."""
     return TicketCc.objects.filter(ticket_id=ticket.pk).order_by("added_at", "id")
+
+
+def cc_addresses(*, ticket_ids: list[int]) -> dict[int, list[str]]:
+    """The CC lists of many tickets in one query (a broadcast to thousands): ticket id -> addresses, oldest first."""
+    found: dict[int, list[str]] = {}
+    rows = TicketCc.objects.filter(ticket_id__in=ticket_ids).order_by("added_at", "id")
+    for ticket_id, email in rows.values_list("ticket_id", "email"):
+        found.setdefault(ticket_id, []).append(email)
+    return found
