@@ -289,6 +289,10 @@ SPECTACULAR_SETTINGS = {
         "SlaStateEnum": "escalation.api.SLA_STATES",
         "ArticleStatusEnum": "knowledge.models.Article.Status",
         "ArticleAudienceEnum": "knowledge.models.Article.Audience",
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "IncidentUpdateStatusEnum": "incidents.api.UPDATE_STATUSES",
+        "IncidentSourceEnum": "incidents.models.Incident.Source",
+        "IncidentEventKindEnum": "incidents.models.IncidentEvent.Kind",
     },
 }
 
@@ -382,7 +386,7 @@ NOTIFY_KICK_ON_COMMIT = env_bool("NOTIFY_KICK_ON_COMMIT", default=True)
 # Kicks coalesce: while one is queued and its flush has not started, commits publish no other.
 # The flag is shared through the cache (Redis); this bounds how long a lost kick mutes the next ones.
 NOTIFY_KICK_COALESCE_SECONDS = 2
-NOTIFY_RELAY_BATCH = 500
+NOTIFY_RELAY_BATCH = int(os.environ.get("NOTIFY_RELAY_BATCH", "500"))
 NOTIFY_RELAY_BUDGET_SECONDS = 120
 NOTIFY_LEASE_SECONDS = 300
 NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))

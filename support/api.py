@@ -3,7 +3,8 @@
 tickets.api.views holds the ticket and message views; here they are served with
 support.usecases (every change), the ticket representation with the SLA engine's
 deadlines, state and escalations, and the knowledge base's response templates for
-replies. POST escalate and POST rating are here too: each is a use case.
+replies. POST escalate and POST rating are here too: each is a use case. The incidents API
+(incidents.api) is served with support.usecases as well.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from escalation import api as escalation_api
+from incidents import api as incidents_api
 from knowledge import console as knowledge_console
 from sofacover.auth import signed_in_user
 from surveys import api as survey_api
@@ -76,6 +78,10 @@ class MessageViewSet(ticket_views.MessageViewSet):
 
     def template_render(self, ticket: Ticket, slug: str) -> str | None:
         return knowledge_console.render_template_for_message(ticket, slug, signed_in_user(self.request))
+
+
+class IncidentViewSet(incidents_api.IncidentViewSet):
+    usecases = usecases
 
 
 class EscalateView(APIView):

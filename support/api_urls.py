@@ -10,6 +10,7 @@ from . import api as views
 
 router = SimpleRouter()
 router.register("tickets", views.TicketViewSet, basename="ticket")
+router.register("incidents", views.IncidentViewSet, basename="incident")
 
 messages = views.MessageViewSet.as_view({"get": "list", "post": "create"})
 

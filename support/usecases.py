@@ -40,7 +40,7 @@ import surveys.services
 import tickets.services
 from escalation.models import Escalation
 from inbound.models import InboundMail
-from incidents.models import Incident, IncidentEvent, IncidentTicket
+from incidents.models import Incident, IncidentAction, IncidentEvent, IncidentTicket
 from sofacover.errors import DomainError
 from surveys.models import Rating
 from tickets.models import Message, Ticket, TicketCc
@@ -503,6 +503,18 @@ def incident_edit(*, incident: Incident, author: User | None, now: datetime, **c
     """The commander edits the incident's fields: 1. incidents applies them, all or nothing (the
     timeline says which changed). Nobody is mailed: customers hear of updates, not of edits."""
     return incidents.services.edit(incident=incident, author=author, now=now, **changes)
+
+
+@transaction.atomic
+def incident_action_add(*, incident: Incident, text: str, author: User | None, now: datetime) -> IncidentAction:
+    """Add a line to the declaration's current actions: 1. incidents adds it (on the timeline). Nobody is told."""
+    return incidents.services.action_add(incident=incident, text=text, author=author, now=now)
+
+
+@transaction.atomic
+def incident_action_tick(*, action: IncidentAction, done: bool, author: User | None, now: datetime) -> IncidentAction:
+    """Tick a current action done (or not): 1. incidents records it (on the timeline). Nobody is told."""
+    return incidents.services.action_tick(action=action, done=done, author=author, now=now)
 
 
 @transaction.atomic

@@ -121,6 +121,35 @@ def _kb(world: World) -> dict:
     return kb
 
 
+# --- incidents (API): made once per world, on first use -----------------------------------------
+
+
+def _incident(world: World):
+    """An open P2 incident (no resolution texts needed) with one linked ticket and one action."""
+    incident = getattr(world, "_incident", None)
+    if incident is None:
+        incident = usecases.declare_incident(
+            declared_by=world.users["agent"],
+            now=T0,
+            severity="P2",
+            title="Matrix incident",
+            impact="x",
+            actions=["Look"],
+        )
+        usecases.incident_link(incident=incident, tickets=[world.ticket], by=world.users["agent"], now=T0)
+        world._incident = incident  # type: ignore[attr-defined]
+    return incident
+
+
+def inc(world: World, suffix: str = "") -> str:
+    return f"/api/v1/incidents/{_incident(world).reference}/{suffix}"
+
+
+def staff(ok: int) -> dict[str, int]:
+    """The incidents API: agents and managers; customers are told nothing is here."""
+    return api(a=404, b=404, agent=ok, manager=ok)
+
+
 def console(anonymous=302, a=403, b=403, agent=302, manager=302) -> dict[str, int]:
     return api(anonymous, a, b, agent, manager)
 
@@ -303,6 +332,43 @@ MATRIX: dict[str, list[Cell]] = {
         Cell("GET", lambda w: f"{KB}{KB_PUBLIC}/revisions/", api(a=403, b=403), label="public"),
         Cell("GET", lambda w: f"{KB}{KB_INTERNAL}/revisions/", api(a=404, b=404), label="internal"),
     ],
+    # --- incidents API: the desk's; customers get 404 (their view is the status page) ---
+    "incident-list": [
+        Cell("GET", lambda w: "/api/v1/incidents/", staff(200)),
+        Cell(
+            "POST",
+            lambda w: "/api/v1/incidents/",
+            staff(201),
+            {"severity": "P3", "title": "Typo on the FAQ", "impact": "Cosmetic"},
+            json=True,
+        ),
+    ],
+    "incident-detail": [
+        Cell("GET", lambda w: inc(w), staff(200)),
+        Cell("PATCH", lambda w: inc(w), staff(200), {"expected_resolution": "Today"}, json=True),
+        Cell("PUT", lambda w: inc(w), api(a=405, b=405, agent=405, manager=405), {"title": "x"}, json=True),
+        Cell("DELETE", lambda w: inc(w), api(a=405, b=405, agent=405, manager=405)),
+    ],
+    "incident-updates": [Cell("POST", lambda w: inc(w, "updates/"), staff(201), {"body": "Still looking"}, json=True)],
+    "incident-link": [
+        Cell("POST", lambda w: inc(w, "link/"), staff(200), lambda w: {"tickets": [w.resolved.pk]}, json=True)
+    ],
+    "incident-unlink": [
+        Cell("POST", lambda w: inc(w, "unlink/"), staff(200), lambda w: {"ticket": w.ticket.reference}, json=True)
+    ],
+    "incident-resolve": [Cell("POST", lambda w: inc(w, "resolve/"), staff(200), {}, json=True)],
+    "incident-actions": [Cell("POST", lambda w: inc(w, "actions/"), staff(201), {"text": "Check"}, json=True)],
+    "incident-action": [
+        Cell(
+            "PATCH",
+            lambda w: inc(w, f"actions/{_incident(w).actions.get().pk}/"),
+            staff(200),
+            {"done": True},
+            json=True,
+        )
+    ],
+    "incident-tickets": [Cell("GET", lambda w: inc(w, "tickets/"), staff(200))],
+    "incident-timeline": [Cell("GET", lambda w: inc(w, "timeline/"), staff(200))],
     "api-schema": [Cell("GET", lambda w: "/api/v1/schema/", every(200))],
     "api-docs": [Cell("GET", lambda w: "/api/v1/docs/", every(200))],
     # Public, for an uptime monitor; 503 as no SLA sweep has run in this world (tests/escalation/test_health.py).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 
 from accounts import permissions as roles
@@ -110,6 +110,11 @@ def is_copied(*, ticket: Ticket, email: str) -> bool:
 def cc_list(*, ticket: Ticket) -> QuerySet[TicketCc]:
     """Who besides the requester gets the ticket's public replies, oldest first (the desk's to see)."""
     return TicketCc.objects.filter(ticket_id=ticket.pk).order_by("added_at", "id")
+
+
+def ticket_list_by_keys(*, references: list[str], ids: list[int]) -> list[Ticket]:
+    """Tickets by reference or id, with their requesters (agents linking them to an incident, in bulk)."""
+    return list(Ticket.objects.select_related("requester").filter(Q(reference__in=references) | Q(pk__in=ids)))
 
 
 def cc_addresses(*, ticket_ids: list[int]) -> dict[int, list[str]]:

@@ -36,8 +36,10 @@ from schemathesis.checks import (
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation import GenerationMode
 
+from incidents.api import REFERENCE_PATTERN as INCIDENT_PATTERN
+from support import usecases
 from tests.knowledge.factories import ArticleFactory
-from tests.tickets.factories import MessageFactory, TicketFactory, make_user
+from tests.tickets.factories import T0, MessageFactory, TicketFactory, make_user
 from tickets.api.views import REFERENCE_PATTERN
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
@@ -84,13 +86,22 @@ def desk(db, role):
     entry = callers[role]
     caller = entry() if callable(entry) else entry
     headers = {"Authorization": f"Token {Token.objects.create(user=caller).key}"} if caller else {}
-    return {"headers": headers, "path": {"reference": ticket.reference, "slug": "wash-cover"}}
+    incident = usecases.declare_incident(
+        declared_by=agent, now=T0, severity="P2", title="Storefront slow", impact="x", actions=["Look"]
+    )
+    usecases.incident_link(incident=incident, tickets=[ticket], by=agent, now=T0)
+    return {
+        "headers": headers,
+        "path": {"reference": ticket.reference, "slug": "wash-cover"},
+        "incident_path": {"reference": incident.reference, "action_id": str(incident.actions.get().pk)},
+    }
 
 
-def aim_at_the_desk(case, path: dict[str, str]) -> None:
-    """Valid path parameters name the desk's ticket and article, so the operation's logic runs
-    rather than a 404 for a reference nobody filed; invalid ones stay as generated."""
+def aim_at_the_desk(case, desk: dict) -> None:
+    """Valid path parameters name the desk's ticket, article and incident, so the operation's logic
+    runs rather than a 404 for a reference nobody filed; invalid ones stay as generated."""
     meta = case.meta.components.get(ParameterLocation.PATH) if case.meta else None
+    path = desk["incident_path"] if case.operation.path.startswith("/api/v1/incidents/") else desk["path"]
     if case.path_parameters and (meta is None or meta.mode is GenerationMode.POSITIVE):
         case.path_parameters.update({name: path[name] for name in case.path_parameters if name in path})
 
@@ -100,7 +111,7 @@ def aim_at_the_desk(case, path: dict[str, str]) -> None:
 @schema.parametrize()
 @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_api_answers_every_generated_request_as_its_schema_says(case, role, desk):
-    aim_at_the_desk(case, desk["path"])
+    aim_at_the_desk(case, desk)
     case.call_and_validate(headers=desk["headers"], checks=CHECKS)
 
 
@@ -133,8 +144,9 @@ class TestTheDocument:
                 assert "415" in operation["responses"], name
                 assert "application/json" in operation["requestBody"]["content"], name
 
-    def test_a_ticket_reference_in_a_path_has_the_routes_pattern(self, operations):
+    def test_a_reference_in_a_path_has_the_routes_pattern(self, operations):
         for name, operation in operations:
+            pattern = INCIDENT_PATTERN if name.split()[1].startswith("/api/v1/incidents/") else REFERENCE_PATTERN
             for parameter in operation.get("parameters", []):
                 if parameter["name"] == "reference":
-                    assert parameter["schema"]["pattern"] == f"^{REFERENCE_PATTERN}$", name
+                    assert parameter["schema"]["pattern"] == f"^{pattern}$", name

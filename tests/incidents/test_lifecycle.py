@@ -1,0 +1,404 @@
+"""An incident's whole life, as the people who hear of it receive it.
+
+Declare → Slack (a real HTTP server on loopback) and the escalation list (an aiosmtpd sink) carry
+the procedures' Incident Declaration with every field → tickets linked → each customer acknowledged
+once → updates reach Slack, the subscribers and the linked tickets' customers → the Resolution
+Notification → update-cadence warnings once per due time. Everything goes through the outbox and
+the relay, as in production; what is asserted is what the servers received.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from incidents import selectors, services
+from incidents.models import Component, Incident, IncidentTicket, Subscriber
+from notifications import relay
+from notifications.models import Notification, SlackChannel
+from support import usecases
+from tests.notifications.servers import HttpRecorder, free_port, smtp_server
+from tests.tickets.factories import TicketFactory, make_user
+from tickets.models import Ticket
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)  # Tuesday 10:00 in London (GMT)
+SIREN = "\U0001f6a8"
+Kind = Notification.Kind
+pytestmark = pytest.mark.django_db
+
+
+# --- the servers -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slack(settings):
+    settings.NOTIFY_ALLOW_PRIVATE_URLS = True
+    settings.NOTIFY_SLACK_MIN_INTERVAL_SECONDS = 0.01  # Slack's 1/s, scaled down
+    with HttpRecorder() as server:
+        SlackChannel.objects.filter(name="#support-critical").update(webhook_url=f"{server.url}/services/T/B/critical")
+        SlackChannel.objects.filter(name="#support-general").update(webhook_url=f"{server.url}/services/T/B/general")
+        yield server
+
+
+@pytest.fixture
+def sink(settings):
+    port = free_port()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT, settings.EMAIL_USE_TLS = (
+        "127.0.0.1",
+        port,
+        5,
+        False,
+    )
+    controller, mails = smtp_server(port)
+    controller.start()
+    yield mails
+    controller.stop()
+
+
+class Inbox:
+    """What the servers received since the last look: Slack texts per channel, mails per address."""
+
+    def __init__(self, slack: HttpRecorder, sink) -> None:
+        self.slack, self.sink = slack, sink
+        self.seen_posts, self.seen_mails = 0, 0
+
+    def deliver(self, at: datetime) -> None:
+        result = relay.outbox_flush(now=at)
+        assert result.dead == 0, result
+        stuck = Notification.objects.exclude(status__in=["sent", "skipped"]).filter(next_attempt_at__lte=at)
+        assert not stuck.exists(), list(stuck.values_list("kind", "recipient", "status", "last_error"))
+
+    def posts(self) -> list[tuple[str, str]]:
+        new = self.slack.requests[self.seen_posts :]
+        self.seen_posts = len(self.slack.requests)
+        return [(request.path.rsplit("/", 1)[-1], request.json()["text"]) for request in new]
+
+    def mails(self) -> list:
+        new = self.sink.messages[self.seen_mails :]
+        self.seen_mails = len(self.sink.messages)
+        return new
+
+
+@pytest.fixture
+def inbox(slack, sink) -> Inbox:
+    return Inbox(slack, sink)
+
+
+def text_of(message) -> str:
+    """The text part as written (SMTP carries CRLF line ends)."""
+    return message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def to(messages) -> Counter:
+    return Counter(message["To"] for message in messages)
+
+
+# --- the people --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def people(db):
+    commander = make_user("tina@sofacoverpro.com", "agent", tier=2, first_name="Tina", last_name="Tran")
+    return {
+        "commander": commander,
+        "managers": [make_user(f"manager{n}@sofacoverpro.com", "manager") for n in range(3)],
+        "alice": make_user("alice@example.com", "customer", first_name="Alice"),
+        "bob": make_user("bob@example.com", "customer", first_name="Bob"),
+    }
+
+
+@pytest.fixture
+def subscribers(db):
+    def subscriber(email, confirmed=True, unsubscribed=False):
+        return Subscriber.objects.create(
+            email=email,
+            created_at=NOW - timedelta(days=3),
+            confirmed_at=NOW - timedelta(days=3) if confirmed else None,
+            unsubscribed_at=NOW - timedelta(days=1) if unsubscribed else None,
+        )
+
+    return {
+        "active": subscriber("watcher@example.org"),
+        "customer": subscriber("bob@example.com"),  # also a linked ticket's customer: hears once, as that
+        "unconfirmed": subscriber("pending@example.org", confirmed=False),
+        "gone": subscriber("gone@example.org", unsubscribed=True),
+    }
+
+
+def declare(commander, **overrides) -> Incident:
+    fields = {
+        "severity": "P0",
+        "title": "Checkout fails",
+        "impact": "Card payments fail at checkout",
+        "users_affected": 1200,
+        "started_at": NOW - timedelta(minutes=4),
+        "detected_at": NOW - timedelta(minutes=1),
+        "commander": commander,
+        "war_room": "https://meet.example.com/checkout",
+        "actions": ["Roll back release 42", "Page the payments provider"],
+        "components": Component.objects.filter(slug="checkout-payments"),
+        "functionality": "card payments at checkout",
+        "expected_resolution": "within 2 hours",
+    }
+    fields.update(overrides)
+    return usecases.declare_incident(declared_by=commander, now=NOW, **fields)
+
+
+DECLARATION = [
+    f"{SIREN} INCIDENT DECLARED - P0",
+    "Title: Checkout fails",
+    "Impact: Card payments fail at checkout (1,200 users affected)",
+    "Started: Tue 1 Dec 2026, 09:56 GMT",
+    "Assigned: Tina Tran (tina@sofacoverpro.com)",
+    "War Room: https://meet.example.com/checkout",
+    "Current Actions:\n- Roll back release 42\n- Page the payments provider",
+    "Next Update: Tue 1 Dec 2026, 10:30 GMT",
+]
+
+
+class TestTheWholeLife:
+    def test_declare_link_update_resolve_each_heard_once_by_whom_it_concerns(self, inbox, people, subscribers):
+        alice, bob, commander = people["alice"], people["bob"], people["commander"]
+
+        # --- declared: Slack #support-critical and one mail to the escalation list, every field filled ---
+        incident = declare(commander)
+        inbox.deliver(NOW)
+        ((channel, post),) = inbox.posts()
+        assert channel == "critical"
+        for line in DECLARATION:
+            assert line in post, line
+        assert incident.reference in post
+        mails = inbox.mails()
+        assert to(mails) == {"escalations@sofacoverpro.com": 1, "watcher@example.org": 1, "bob@example.com": 1}
+        (declaration,) = [m for m in mails if m["To"] == "escalations@sofacoverpro.com"]
+        assert declaration["Subject"] == f"{SIREN} INCIDENT DECLARED - P0: Checkout fails"
+        for line in DECLARATION:
+            assert line in text_of(declaration), line
+        assert not [m for m in mails if m["To"].startswith("manager")]  # the list, not each manager
+        # Subscribers (confirmed, not unsubscribed) hear that it is being investigated: public fields only.
+        first = next(m for m in mails if m["To"] == "watcher@example.org")
+        assert "Checkout fails" in first["Subject"]
+        assert "Investigating" in text_of(first)
+        for internal in ("meet.example.com", "Tina", "1,200", "Roll back"):
+            assert internal not in first.as_string()
+
+        # --- tickets linked: each customer acknowledged once, CCs too, in the thread of their first ticket ---
+        alice_1 = TicketFactory(requester=alice, category="payment", subject="Card declined")
+        alice_2 = TicketFactory(requester=alice, category="payment", subject="Paid twice?")
+        bobs = TicketFactory(requester=bob, category="payment", subject="Checkout error")
+        usecases.cc_add(ticket=bobs, email="bobs.partner@example.net", actor=commander, now=NOW)
+        relay.outbox_flush(now=NOW)  # their ticket acknowledgments
+        inbox.mails()
+        links = usecases.incident_link(
+            incident=incident, tickets=[alice_1, alice_2, bobs], by=commander, now=NOW + timedelta(minutes=2)
+        )
+        assert len(links) == 3
+        inbox.deliver(NOW + timedelta(minutes=2))
+        acks = inbox.mails()
+        assert to(acks) == {"alice@example.com": 1, "bob@example.com": 1, "bobs.partner@example.net": 1}
+        alices = next(m for m in acks if m["To"] == "alice@example.com")
+        assert alices["Subject"] == f"[{alice_1.reference}] We're investigating an issue with Checkout and payments"
+        body = text_of(alices)
+        for line in (
+            "Dear Alice,",
+            "We're aware of an issue affecting card payments at checkout",
+            "Current Status: Investigating: We are investigating this issue and will post updates here.",
+            "Expected Resolution: within 2 hours",
+            "Updates: We'll provide updates every 30 minutes",
+        ):
+            assert line in body, line
+        assert alices["References"].startswith(f"<{alice_1.reference.lower()}@")
+        assert not IncidentTicket.objects.filter(incident=incident, acknowledged_at__isnull=True).exists()
+        # Linking again, or another ticket of someone already told, tells nobody anything new.
+        alice_3 = TicketFactory(requester=alice, category="payment", subject="Still failing")
+        relay.outbox_flush(now=NOW)
+        inbox.mails()
+        assert usecases.incident_link(incident=incident, tickets=[alice_1, bobs], by=commander, now=NOW) == []
+        usecases.incident_link(incident=incident, tickets=[alice_3], by=commander, now=NOW + timedelta(minutes=3))
+        inbox.deliver(NOW + timedelta(minutes=3))
+        assert inbox.mails() == []
+        assert Notification.objects.filter(kind=Kind.INCIDENT_ACK).count() == 3
+
+        # --- an internal note: Slack only ---
+        usecases.incident_update(
+            incident=incident,
+            author=commander,
+            body="DB failover is a suspect",
+            public=False,
+            now=NOW + timedelta(minutes=5),
+        )
+        inbox.deliver(NOW + timedelta(minutes=5))
+        ((_, note),) = inbox.posts()
+        assert "*Internal note*" in note
+        assert "DB failover is a suspect" in note
+        assert inbox.mails() == []
+
+        # --- a public update: Slack, the linked customers, the subscribers who are not among them ---
+        usecases.incident_update(
+            incident=incident,
+            author=commander,
+            body="Release 42 broke card tokenisation; rolling back.",
+            status="identified",
+            now=NOW + timedelta(minutes=20),
+        )
+        inbox.deliver(NOW + timedelta(minutes=20))
+        ((_, update),) = inbox.posts()
+        assert "Status: Identified" in update
+        assert "Release 42 broke card tokenisation" in update
+        mails = inbox.mails()
+        assert to(mails) == {
+            "alice@example.com": 1,
+            "bob@example.com": 1,  # as Bob's ticket's customer, not again as a subscriber
+            "bobs.partner@example.net": 1,
+            "watcher@example.org": 1,
+        }
+        watcher = next(m for m in mails if m["To"] == "watcher@example.org")
+        token = subscribers["active"].token
+        assert watcher["List-Unsubscribe"].strip() == f"<http://127.0.0.1:8000/status/unsubscribe/{token}/>"
+        assert f"/status/unsubscribe/{token}/" in text_of(watcher)
+        assert "Release 42 broke card tokenisation" in text_of(watcher)
+        bobs_update = next(m for m in mails if m["To"] == "bob@example.com")
+        assert bobs_update["Subject"].startswith(f"[{bobs.reference}] Update: Checkout fails (Identified)")
+        assert "List-Unsubscribe" not in bobs_update
+
+        # --- resolved: the Resolution Notification once per customer, not the ordinary notice too ---
+        usecases.resolve_incident(
+            incident=incident,
+            by=commander,
+            now=NOW + timedelta(minutes=50),
+            what_happened="Release 42 broke card tokenisation.",
+            resolution="We rolled back release 42; payments work again.",
+            prevention="A payment smoke test now gates every release.",
+        )
+        inbox.deliver(NOW + timedelta(minutes=50))
+        ((_, resolved),) = inbox.posts()
+        assert "*Resolved*" in resolved
+        mails = inbox.mails()
+        notices = [m for m in mails if "Issue Resolved" in m["Subject"]]
+        assert to(notices) == {"alice@example.com": 1, "bob@example.com": 1, "bobs.partner@example.net": 1}
+        notice = text_of(next(m for m in notices if m["To"] == "alice@example.com"))
+        for line in (
+            "The issue affecting card payments at checkout has been resolved as of Tue 1 Dec 2026, 10:50 GMT.",
+            "What happened: Release 42 broke card tokenisation.",
+            "Resolution: We rolled back release 42; payments work again.",
+            "Prevention: A payment smoke test now gates every release.",
+        ):
+            assert line in notice, line
+        # No ordinary "Resolved: <subject>" notice for the tickets that resolved with the incident ...
+        assert not [m for m in mails if re.search(r"\] Resolved: ", m["Subject"])]
+        assert not Notification.objects.filter(dedupe_key__startswith="resolved:").exists()
+        # ... but the survey, once per ticket resolved (the requester only), after the notification.
+        surveys = [m for m in mails if "How did we do?" in m["Subject"]]
+        assert to(surveys) == {"alice@example.com": 3, "bob@example.com": 1}
+        assert mails.index(notices[0]) < min(mails.index(m) for m in surveys)
+        assert to([m for m in mails if m not in notices and m not in surveys]) == {"watcher@example.org": 1}
+        for ticket in (alice_1, alice_2, alice_3, bobs):
+            ticket.refresh_from_db()
+            assert ticket.status == Ticket.Status.RESOLVED
+        assert not IncidentTicket.objects.filter(resolution_sent_at__isnull=True).exists()
+
+        # Nothing is sent twice, whatever flushes follow.
+        inbox.deliver(NOW + timedelta(days=1))
+        assert inbox.mails() == []
+        assert inbox.posts() == []
+
+    def test_a_p2_declaration_goes_to_support_general_and_says_what_is_unknown(self, inbox, people):
+        declare(None, severity="P2", users_affected=None, war_room="", actions=[], started_at=None, detected_at=None)
+        inbox.deliver(NOW)
+        ((channel, post),) = inbox.posts()
+        assert channel == "general"
+        for line in (
+            f"{SIREN} INCIDENT DECLARED - P2",
+            "Impact: Card payments fail at checkout (number of users affected not yet known)",
+            "Started: Tue 1 Dec 2026, 10:00 GMT",
+            "Assigned: nobody yet: take command in the console",
+            "War Room: #support-general (no war room given)",
+            "Current Actions:\n- none recorded yet",
+        ):
+            assert line in post, line
+
+    def test_what_people_wrote_cannot_make_slack_links_or_mentions(self, inbox, people):
+        declare(people["commander"], title="<!channel> <https://evil.example|click> & co")
+        inbox.deliver(NOW)
+        ((_, post),) = inbox.posts()
+        assert "&lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; co" in post
+        assert "<!channel>" not in post
+
+    def test_no_escalation_list_configured_sends_no_mail(self, inbox, people, settings):
+        settings.INCIDENT_ESCALATION_EMAIL = ""
+        declare(people["commander"])
+        inbox.deliver(NOW)
+        assert len(inbox.posts()) == 1
+        assert inbox.mails() == []
+
+
+class TestUpdateCadence:
+    def test_the_commander_is_warned_before_each_due_time_once(self, inbox, people, settings):
+        commander = people["commander"]
+        incident = declare(commander)  # P0: the next update is due 10:30
+        inbox.deliver(NOW)
+        inbox.posts(), inbox.mails()
+
+        assert usecases.incident_sweep(now=NOW + timedelta(minutes=15)).warned == 0  # 15 min ahead: not yet
+        first = usecases.incident_sweep(now=NOW + timedelta(minutes=21))
+        again = usecases.incident_sweep(now=NOW + timedelta(minutes=22))
+        assert (first.warned, again.warned) == (1, 0)
+        inbox.deliver(NOW + timedelta(minutes=22))
+        ((_, post),) = inbox.posts()
+        assert "the next update is due Tue 1 Dec 2026, 10:30 GMT (in 9 min)" in post
+        assert "(Tina Tran)" in post
+        (mail,) = inbox.mails()
+        assert mail["To"] == commander.email
+        assert mail["Subject"] == f"{incident.reference}: the next update is due Tue 1 Dec 2026, 10:30 GMT"
+        dashboard = Notification.objects.get(kind=Kind.UPDATE_DUE, channel="dashboard")
+        assert dashboard.user == commander
+
+        # An update restarts the cadence: the new due time is warned about, once.
+        usecases.incident_update(
+            incident=incident, author=commander, body="Rolling back", now=NOW + timedelta(minutes=25)
+        )
+        assert usecases.incident_sweep(now=NOW + timedelta(minutes=44)).warned == 0
+        assert usecases.incident_sweep(now=NOW + timedelta(minutes=46)).warned == 1
+        assert usecases.incident_sweep(now=NOW + timedelta(minutes=50)).warned == 0
+        assert Notification.objects.filter(kind=Kind.UPDATE_DUE).count() == 6  # 2 due times x 3 channels
+        # Resolved incidents have no cadence.
+        usecases.resolve_incident(
+            incident=incident,
+            by=commander,
+            now=NOW + timedelta(minutes=51),
+            what_happened="w",
+            resolution="r",
+            prevention="p",
+        )
+        assert usecases.incident_sweep(now=NOW + timedelta(hours=5)).warned == 0
+
+    def test_an_internal_note_does_not_restart_the_cadence(self, people):
+        incident = declare(people["commander"])
+        usecases.incident_update(
+            incident=incident, author=people["commander"], body="psst", public=False, now=NOW + timedelta(minutes=25)
+        )
+        assert usecases.incident_sweep(now=NOW + timedelta(minutes=25)).warned == 1
+
+    def test_the_beat_runs_the_sweep(self, settings):
+        assert settings.CELERY_BEAT_SCHEDULE["incident-sweep"]["task"] == "support.tasks.incident_sweep"
+        from support import tasks
+
+        assert tasks.incident_sweep.run() == "update warnings 0"
+
+    def test_of_two_sweeps_holding_the_same_incident_one_claims_the_warning(self, people):
+        incident = declare(people["commander"])
+        (listed,) = selectors.updates_coming_due(lead_until=NOW + timedelta(minutes=30))  # both sweeps read it
+        (also,) = selectors.updates_coming_due(lead_until=NOW + timedelta(minutes=30))
+        assert services.update_warned(incident=listed)
+        assert not services.update_warned(incident=also)
+        # A due time moved by an update meanwhile is not claimed with the old one.
+        usecases.incident_update(
+            incident=incident, author=people["commander"], body="x", now=NOW + timedelta(minutes=5)
+        )
+        incident.refresh_from_db()
+        assert not services.update_warned(incident=listed)
+        assert services.update_warned(incident=incident)
