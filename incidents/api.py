@@ -12,7 +12,6 @@ reference (``SCP-000042``) or id.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -491,7 +490,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         request=UpdateSerializer,
         responses={201: EventSerializer, **errors(400, 404, 409)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], filter_backends=[])
     def updates(self, request: Request, reference: str) -> Response:
         incident = self.get_object()
         data = UpdateSerializer(data=request.data)
@@ -511,7 +510,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         request=LinkRequestSerializer,
         responses={200: LinkSerializer(many=True), **errors(400, 404, 409)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], pagination_class=None, filter_backends=[])
     def link(self, request: Request, reference: str) -> Response:
         incident = self.get_object()
         data = LinkRequestSerializer(data=request.data)
@@ -528,7 +527,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         request=UnlinkRequestSerializer,
         responses={200: UnlinkedSerializer, **errors(400, 404)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], filter_backends=[])
     def unlink(self, request: Request, reference: str) -> Response:
         incident = self.get_object()
         data = UnlinkRequestSerializer(data=request.data)
@@ -549,10 +548,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         request=ResolveSerializer,
         responses={200: IncidentSerializer, **errors(400, 403, 404, 409)},
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], filter_backends=[])
     def resolve(self, request: Request, reference: str) -> Response:
         incident = self.get_object()
-        data = ResolveSerializer(data=request.data if isinstance(request.data, Mapping) else {})
+        data = ResolveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         incident = self.usecases.resolve_incident(
             incident=incident, by=request.user, now=timezone.now(), **data.validated_data
@@ -565,7 +564,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         request=ActionAddSerializer,
         responses={201: ActionSerializer, **errors(400, 404)},
     )
-    @action(detail=True, methods=["post"], url_path="actions", url_name="actions")
+    @action(detail=True, methods=["post"], url_path="actions", url_name="actions", filter_backends=[])
     def action_add(self, request: Request, reference: str) -> Response:
         incident = self.get_object()
         data = ActionAddSerializer(data=request.data)
@@ -584,7 +583,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         request=ActionTickSerializer,
         responses={200: ActionSerializer, **errors(400, 404)},
     )
-    @action(detail=True, methods=["patch"], url_path=r"actions/(?P<action_id>[0-9]{1,10})", url_name="action")
+    @action(
+        detail=True,
+        methods=["patch"],
+        url_path=r"actions/(?P<action_id>[0-9]{1,10})",
+        url_name="action",
+        filter_backends=[],
+    )
     def action_tick(self, request: Request, reference: str, action_id: str) -> Response:
         incident = self.get_object()
         item = incident.actions.filter(pk=int(action_id)).first()

@@ -9,17 +9,32 @@ the relay, as in production; what is asserted is what the servers received.
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
+import os
 import re
+import shutil
+import signal
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
 
+from bench import incidents as bench_incidents
 from incidents import selectors, services
 from incidents.models import Component, Incident, IncidentTicket, Subscriber
 from notifications import relay
+from notifications import tasks as notification_tasks
 from notifications.models import Notification, SlackChannel
 from support import usecases
+from tests.escalation import test_workers as workers
+from tests.escalation.processes import TEST_QUEUE, wait_for
 from tests.notifications.servers import HttpRecorder, free_port, smtp_server
 from tests.tickets.factories import TicketFactory, make_user
 from tickets.models import Ticket
@@ -402,3 +417,184 @@ class TestUpdateCadence:
         incident.refresh_from_db()
         assert not services.update_warned(incident=listed)
         assert services.update_warned(incident=incident)
+
+
+# --- exactly once: two callers at once, two relay workers, a killed worker (PostgreSQL) ---------------
+
+ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+needs_postgresql = pytest.mark.skipif(
+    not ON_POSTGRESQL, reason="needs PostgreSQL: concurrent transactions and worker processes share its database"
+)
+committed = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+# The fault tests' real processes: a dedicated redis-server and Celery workers on the test database.
+redis_server, broker, start_worker = workers.redis_server, workers.broker, workers.start_worker
+
+
+def broadcast_desk(count: int, *, prefix: str) -> list[Ticket]:
+    customers = bench_incidents.customers_bulk(count, prefix=prefix, now=NOW)
+    ids = bench_incidents.tickets_bulk(customers, subject=f"Broadcast {prefix}", now=NOW)
+    return list(Ticket.objects.filter(pk__in=ids).select_related("requester").order_by("id"))
+
+
+@needs_postgresql
+@committed
+class TestTwoCallersAtOnce:
+    def test_two_agents_linking_the_same_tickets_acknowledge_each_customer_once(self, people):
+        incident = declare(people["commander"])
+        tickets = broadcast_desk(200, prefix="race")
+        second = make_user("sam@sofacoverpro.com", "agent", tier=2)
+
+        results = _concurrently(
+            [
+                lambda: usecases.incident_link(incident=incident, tickets=tickets, by=people["commander"], now=NOW),
+                lambda: usecases.incident_link(incident=incident, tickets=tickets[::-1], by=second, now=NOW),
+            ]
+        )
+
+        acks = Notification.objects.filter(kind=Kind.INCIDENT_ACK)
+        assert acks.count() == 200
+        assert set(Counter(acks.values_list("recipient", flat=True)).values()) == {1}
+        assert IncidentTicket.objects.filter(incident=incident).count() == 200
+        assert not IncidentTicket.objects.filter(incident=incident, acknowledged_at__isnull=True).exists()
+        assert sum(len(links) for links in results) >= 200  # each link was new to one of them (or both)
+
+    def test_two_sweeps_at_once_warn_once(self, people):
+        for n in range(20):
+            declare(people["commander"], title=f"Outage {n}")
+        results = _concurrently([lambda: usecases.incident_sweep(now=NOW + timedelta(minutes=25))] * 2)
+        assert sum(result.warned for result in results) == 20
+        assert Notification.objects.filter(kind=Kind.UPDATE_DUE, channel="slack").count() == 20
+        assert Notification.objects.filter(kind=Kind.UPDATE_DUE, channel="email").count() == 20
+
+
+def _concurrently(calls) -> list:
+    """Run each call in its own thread and database connection, released together."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(10)
+            results[n] = calls[n]()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    return results
+
+
+class SlowSink:
+    """An aiosmtpd handler that takes its time over each message (so a worker can be killed mid-batch)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.message_ids: list[str] = []
+        self.recipients: list[str] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        await asyncio.sleep(self.delay)
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        self.message_ids.append(message["Message-ID"])
+        self.recipients.append(message["To"])
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def slow_sink():
+    port = free_port()
+    handler = SlowSink(delay=0.02)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    handler.port = port  # type: ignore[attr-defined]
+    yield handler
+    controller.stop()
+
+
+def relay_env(sink) -> dict[str, str]:
+    """The workers mail the sink over SMTP, in small claims (so several relays interleave)."""
+    return {
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink.port),
+        "NOTIFY_RELAY_BATCH": "20",
+        "NOTIFY_KICK_ON_COMMIT": "0",
+    }
+
+
+def flushes(count: int) -> None:
+    for _ in range(count):
+        notification_tasks.deliver_outbox.apply_async(queue=TEST_QUEUE)
+
+
+def flushes_finished(workers, expected: int) -> bool:
+    failed = [w.name for w in workers if "raised unexpected" in w.log()]
+    if failed:
+        raise AssertionError(f"a flush failed in {failed}:\n" + "\n".join(w.log()[-3000:] for w in workers))
+    return sum(w.count("succeeded in") for w in workers) >= expected
+
+
+@needs_postgresql
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary")
+@pytest.mark.timeout(600)
+@committed
+class TestRelayWorkers:
+    def test_two_workers_deliver_a_broadcast_each_mail_exactly_once(self, broker, start_worker, slow_sink, people):
+        incident = declare(people["commander"])
+        tickets = broadcast_desk(300, prefix="two-workers")
+        usecases.incident_link(incident=incident, tickets=tickets, by=people["commander"], now=NOW)
+        rows = Notification.objects.filter(channel="email", status="pending")
+        expected = dict(rows.values_list("message_id", "recipient"))
+        assert len(expected) == 301  # 300 acknowledgments and the declaration to the list
+
+        workers = [start_worker(name, **relay_env(slow_sink)) for name in ("one", "two")]
+        flushes(6)  # overlapping flushes on four pool processes
+        wait_for(lambda: flushes_finished(workers, 6), timeout=300, interval=0.5, what="six flushes")
+
+        assert Counter(slow_sink.message_ids) == Counter(expected)  # every mail once, none twice
+        assert not Notification.objects.filter(channel="email").exclude(status="sent").exists()
+        assert all(w.count("succeeded in") >= 1 for w in workers), "both workers took part"
+
+    def test_a_killed_worker_loses_nothing_and_resends_only_what_was_in_flight(
+        self, broker, start_worker, slow_sink, people, settings
+    ):
+        incident = declare(people["commander"])
+        tickets = broadcast_desk(300, prefix="killed")
+        usecases.incident_link(incident=incident, tickets=tickets, by=people["commander"], now=NOW)
+        mails = Notification.objects.filter(channel="email")
+        expected = set(mails.values_list("message_id", flat=True))
+
+        victim = start_worker("victim", **relay_env(slow_sink))
+        flushes(1)
+        wait_for(lambda: len(slow_sink.message_ids) >= 40, timeout=120, what="the broadcast to be under way")
+        for pid in victim.pool_pids():  # SIGKILL mid-batch: rows it claimed stay "sending" under its lease
+            os.kill(pid, signal.SIGKILL)
+        victim.kill()
+        delivered = len(slow_sink.message_ids)
+        in_flight = mails.filter(status="sending").count()
+        assert 40 <= delivered < len(expected), "killed mid-broadcast"
+
+        survivor = start_worker("survivor", **relay_env(slow_sink))
+        flushes(2)
+        wait_for(lambda: flushes_finished([survivor], 2), timeout=300, interval=0.5, what="the next flushes")
+        # The dead worker's lease runs out; the next flush after it sends what it held.
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", slow_sink.port, False
+        lease = timedelta(seconds=settings.NOTIFY_LEASE_SECONDS)
+        relay.outbox_flush(now=timezone.now() + lease + timedelta(seconds=1))
+
+        assert not mails.exclude(status="sent").exists()
+        received = Counter(slow_sink.message_ids)
+        assert set(received) == expected  # nothing lost
+        resent = [message_id for message_id, times in received.items() if times > 1]
+        assert len(resent) <= in_flight  # only a mail accepted just before the kill goes twice ...
+        assert set(received.values()) <= {1, 2}  # ... and at most twice, with the same Message-ID
+        print(f"\nkilled after {delivered} of {len(expected)} mails, {in_flight} in flight; {len(resent)} resent")
