@@ -48,6 +48,24 @@ def links_of(incident: Incident) -> QuerySet[IncidentTicket]:
     return incident.links.select_related("ticket", "ticket__requester").order_by("linked_at", "id")
 
 
+def links_to_tell(incident: Incident) -> QuerySet[IncidentTicket]:
+    """The links as a broadcast reads them: the ticket's reference, subject and priority and its
+    requester's name and address, nothing more (10,000 of them are read at once)."""
+    return links_of(incident).only(
+        "id",
+        "incident_id",
+        "ticket__id",
+        "ticket__reference",
+        "ticket__subject",
+        "ticket__priority",
+        "ticket__requester__id",
+        "ticket__requester__username",
+        "ticket__requester__email",
+        "ticket__requester__first_name",
+        "ticket__requester__last_name",
+    )
+
+
 def updates_coming_due(*, lead_until: datetime) -> QuerySet[Incident]:
     """Open incidents whose next update falls due before ``lead_until`` and whose commander was
     not yet warned about that due time."""

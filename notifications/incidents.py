@@ -34,17 +34,20 @@ internal notes reach the desk only.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.utils.html import format_html, linebreaks
+from django.template.base import VariableNode
+from django.utils.html import escape, format_html, linebreaks
 
 from escalation import selectors as sla_selectors
 from incidents import selectors as incident_selectors
 from incidents.models import Incident, IncidentEvent, IncidentTicket
+from tickets import placeholders
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 
@@ -230,15 +233,69 @@ def _slack(incident: Incident, *, kind: str, subject: str, text: str, key: str, 
     )
 
 
+PER_RECIPIENT = ("customer_name", "ticket_reference", "ticket_subject", "ticket_url", "priority")
+
+
+class BulkRender:
+    """A communication template rendered for thousands of recipients: the same result as
+    ``messages.render``, without running the template engine per recipient.
+
+    The template is rendered once with a marker for each value that differs per recipient (the
+    customer's name, the ticket's reference, subject, address and priority); each recipient's mail
+    is that text with the markers replaced (HTML-escaped in the HTML part, as autoescape would).
+    Where that could differ from rendering — a filter on one of those placeholders
+    (``{{ customer_name|upper }}``), or a value with a line break (``linebreaks`` would change it) —
+    the recipient's mail is rendered in full instead.
+    """
+
+    def __init__(self, template, shared: dict[str, str]) -> None:
+        self.template, self.shared = template, shared
+        self.markers = {name: f"@@scpbulk{secrets.token_hex(8)}{name}@@" for name in PER_RECIPIENT}
+        sources = (template.subject, template.body_text, template.body_html or "")
+        self.fast = not any(_filtered_placeholders(source) & set(PER_RECIPIENT) for source in sources)
+        if self.fast:
+            allowed = messages.PLACEHOLDERS[template.key]
+            missing = allowed - set(shared) - set(PER_RECIPIENT)
+            if missing:
+                raise ValueError(f"context for {template.key} lacks {sorted(missing)}")
+            messages.validate_template(template)
+            context = {k: v for k, v in {**shared, **self.markers}.items() if k in allowed}
+            self.subject = messages.render_source(template.subject, context, html=False)
+            self.text = messages.render_source(template.body_text, context, html=False)
+            if template.body_html:
+                self.html = messages.render_source(template.body_html, context, html=True)
+            else:
+                self.html = linebreaks(messages.render_source(template.body_text, context, html=True))
+
+    def __call__(self, values: dict[str, str]) -> messages.Rendered:
+        if not self.fast or any("\n" in v or "\r" in v for v in values.values()):
+            return messages.render(self.template, {**self.shared, **values})
+        subject, text, html = self.subject, self.text, self.html
+        for name, marker in self.markers.items():
+            value = values[name]
+            subject = subject.replace(marker, value)
+            text = text.replace(marker, value)
+            html = html.replace(marker, escape(value))
+        return messages.Rendered(subject=" ".join(subject.split())[:300], text=text, html=html)
+
+
+def _filtered_placeholders(source: str) -> set[str]:
+    """The placeholders a template text passes through a filter."""
+    found = set()
+    for node in placeholders.compile_source(source).nodelist:
+        if isinstance(node, VariableNode) and node.filter_expression.filters:
+            found.add(str(getattr(node.filter_expression.var, "var", node.filter_expression.var)))
+    return found
+
+
 def _customer_rows(
     recipients: Iterable[Recipient], *, template_key: str, kind: str, values: dict[str, str], key: str, now: datetime
 ) -> list[OutboxRow]:
     """A communication template rendered for each recipient's ticket, one mail each, in its thread."""
-    template = messages.template_for(template_key)
+    render = BulkRender(messages.template_for(template_key), values)
     rows = []
     for person in recipients:
-        context = {**_ticket_values(person.ticket), **values, "customer_name": messages.customer_name(person.ticket)}
-        rendered = messages.render(template, context)
+        rendered = render({**_ticket_values(person.ticket), "customer_name": messages.customer_name(person.ticket)})
         rows.append(
             _row(
                 channel=Channel.EMAIL,
@@ -269,20 +326,21 @@ def _update_rows(
     html_tail = format_html("<p>{}</p>", due) if due else ""
     if incident.public:
         html_tail += format_html('<p>You can also follow it on <a href="{0}">{0}</a></p>', status_page_link())
+    text_rest = f",\n\nAn update on the issue affecting {about}.\n\nStatus: {label}\n{body}\n\n"
+    text_rest += (f"{tail}\n\n" if tail else "") + SIGNATURE
+    html_rest = format_html(
+        ",</p><p>An update on the issue affecting {}.</p><p><strong>Status: {}</strong></p>{}{}"
+        "<p>Best regards,<br>SofaCover Pro Support Team</p>",
+        about,
+        label,
+        linebreaks(body, autoescape=True),
+        html_tail,
+    )
     rows = []
     for person in recipients:
         name = messages.customer_name(person.ticket)
-        text = f"Dear {name},\n\nAn update on the issue affecting {about}.\n\nStatus: {label}\n{body}\n\n"
-        text += (f"{tail}\n\n" if tail else "") + SIGNATURE
-        html = format_html(
-            "<p>Dear {},</p><p>An update on the issue affecting {}.</p><p><strong>Status: {}</strong></p>{}{}"
-            "<p>Best regards,<br>SofaCover Pro Support Team</p>",
-            name,
-            about,
-            label,
-            linebreaks(body, autoescape=True),
-            html_tail,
-        )
+        text = f"Dear {name}{text_rest}"
+        html = f"<p>Dear {escape(name)}{html_rest}"
         rows.append(
             _row(
                 channel=Channel.EMAIL,
@@ -423,7 +481,7 @@ def updated(*, incident: Incident, event: IncidentEvent, public: bool, now: date
         )
     ]
     if public:
-        customers = linked_recipients(list(incident_selectors.links_of(incident)))
+        customers = linked_recipients(list(incident_selectors.links_to_tell(incident)))
         rows += _update_rows(incident, event, customers, now=now)
         rows += _subscriber_rows(incident, event, skip={c.address.lower() for c in customers}, now=now)
     return _write(rows, fresh_keys=True)
@@ -448,7 +506,7 @@ def resolved(*, incident: Incident, event: IncidentEvent, now: datetime) -> int:
             now=now,
         )
     ]
-    customers = linked_recipients(list(incident_selectors.links_of(incident)))
+    customers = linked_recipients(list(incident_selectors.links_to_tell(incident)))
     fresh += _subscriber_rows(incident, event, skip={c.address.lower() for c in customers}, now=now)
     notices = _customer_rows(
         customers,
