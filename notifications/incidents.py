@@ -106,17 +106,25 @@ class Recipient:
 def linked_recipients(links: Sequence[IncidentTicket]) -> list[Recipient]:
     """Each address once: every linked ticket's requester and CC list, in the order the tickets were
     linked, so an address's mail threads in the first of its tickets. Links need ``ticket__requester``
-    loaded (incidents.selectors.links_of); the CC lists are read in one query."""
+    loaded (incidents.selectors.links_to_tell); the CC lists are read in one query."""
+    return _recipients(links)[0]
+
+
+def _recipients(links: Sequence[IncidentTicket]) -> tuple[list[Recipient], set[int]]:
+    """The recipients, and the ids of the tickets that have someone to tell (an address)."""
     ccs = ticket_selectors.cc_addresses(ticket_ids=[link.ticket_id for link in links])
     found: dict[str, Recipient] = {}
+    reachable: set[int] = set()
     for link in links:
         ticket = link.ticket
         requester = ticket.requester
         if requester.email:
             found.setdefault(requester.email.lower(), Recipient(requester.email, requester, ticket))
+            reachable.add(ticket.pk)
         for address in ccs.get(ticket.pk, ()):
             found.setdefault(address.lower(), Recipient(address, None, ticket))
-    return list(found.values())
+            reachable.add(ticket.pk)
+    return list(found.values()), reachable
 
 
 # --- what: the templates' values for an incident ----------------------------------------------------
@@ -441,21 +449,23 @@ def declared(*, incident: Incident, now: datetime) -> int:
     return _write(rows, fresh_keys=True)
 
 
-def acknowledge(*, incident: Incident, links: Sequence[IncidentTicket], now: datetime) -> int:
+def acknowledge(*, incident: Incident, links: Sequence[IncidentTicket], now: datetime) -> list[IncidentTicket]:
     """The Incident Acknowledgment to the customers of newly linked tickets, once per incident and
-    address (an address told before, about another ticket, is not told again); returns mails written."""
-    recipients = linked_recipients(links)
-    if not recipients:
-        return 0
-    rows = _customer_rows(
-        recipients,
-        template_key="acknowledgment",
-        kind=Kind.INCIDENT_ACK,
-        values=acknowledgment_values(incident),
-        key=f"incident:{incident.pk}:ack",
-        now=now,
-    )
-    return _write(rows)
+    address (an address told before, about another ticket, is not told again). Returns the links
+    whose customers now know: all but those of tickets with no address to write to."""
+    recipients, reachable = _recipients(links)
+    if recipients:
+        _write(
+            _customer_rows(
+                recipients,
+                template_key="acknowledgment",
+                kind=Kind.INCIDENT_ACK,
+                values=acknowledgment_values(incident),
+                key=f"incident:{incident.pk}:ack",
+                now=now,
+            )
+        )
+    return [link for link in links if link.ticket_id in reachable]
 
 
 def updated(*, incident: Incident, event: IncidentEvent, public: bool, now: datetime) -> int:

@@ -456,10 +456,11 @@ def take_call(
 
 
 def _acknowledge(incident: Incident, links: Sequence[IncidentTicket], *, now: datetime) -> None:
-    """The Incident Acknowledgment to the customers of ``links``, and the links marked acknowledged."""
+    """The Incident Acknowledgment to the customers of ``links``; the links whose customers were told
+    (or had been, about another ticket) marked acknowledged."""
     if links:
-        notifications.incidents.acknowledge(incident=incident, links=links, now=now)
-        incidents.services.acknowledged(links=links, now=now)
+        told = notifications.incidents.acknowledge(incident=incident, links=links, now=now)
+        incidents.services.acknowledged(links=told, now=now)
 
 
 @transaction.atomic

@@ -352,6 +352,26 @@ class TestTheWholeLife:
         assert inbox.mails() == []
 
 
+class TestAcknowledgment:
+    def test_a_ticket_with_nobody_to_write_to_is_not_marked_acknowledged(self, people):
+        incident = declare(people["commander"])
+        silent = TicketFactory(requester=people["bob"])
+        type(people["bob"]).objects.filter(pk=people["bob"].pk).update(email="")
+        heard = TicketFactory(requester=people["alice"])
+        usecases.incident_link(
+            incident=incident, tickets=Ticket.objects.filter(pk__in=[silent.pk, heard.pk]), by=None, now=NOW
+        )
+        assert dict(IncidentTicket.objects.values_list("ticket_id", "acknowledged_at")) == {
+            silent.pk: None,
+            heard.pk: NOW,
+        }
+        usecases.cc_add(ticket=silent, email="bobs.partner@example.net", actor=people["commander"], now=NOW)
+        usecases.incident_unlink(incident=incident, ticket=silent, by=None, now=NOW)
+        usecases.incident_link(incident=incident, tickets=[silent], by=None, now=NOW)
+        assert IncidentTicket.objects.get(ticket=silent).acknowledged_at == NOW
+        assert Notification.objects.filter(kind=Kind.INCIDENT_ACK).count() == 2
+
+
 class TestUpdateCadence:
     def test_the_commander_is_warned_before_each_due_time_once(self, inbox, people, settings):
         commander = people["commander"]
