@@ -283,7 +283,13 @@ def action_tick(*, action: IncidentAction, done: bool, author: User | None, now:
 
 @transaction.atomic
 def link(*, incident: Incident, tickets: Iterable[Ticket], by: User | None, now: datetime) -> list[IncidentTicket]:
-    """Link tickets to the incident; returns the new links (a ticket already linked is skipped)."""
+    """Link tickets to the incident; returns the new links (a ticket already linked is skipped).
+
+    The incident's row is locked first: two agents linking the same tickets at once link them one
+    after the other (the second finds them linked) instead of deadlocking on the unique index, and
+    an incident resolved meanwhile takes no more links.
+    """
+    incident = _lock(incident)
     _require_open(incident)
     wanted = {t.pk: t for t in tickets}
     already = set(incident.links.filter(ticket_id__in=list(wanted)).values_list("ticket_id", flat=True))
