@@ -600,4 +600,6 @@ def incident_sweep(*, now: datetime, limit: int = 500) -> IncidentSweepResult:
             if incidents.services.update_warned(incident=incident):
                 notifications.incidents.update_due(incident=incident, now=now)
                 result.warned += 1
+    # 2. Post-incident reviews: overdue action items go here (a claim per item, then the alert), with
+    #    a field of their own on IncidentSweepResult.
     return result
