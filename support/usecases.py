@@ -38,7 +38,7 @@ import surveys.services
 import tickets.services
 from escalation.models import Escalation
 from inbound.models import InboundMail
-from incidents.models import Incident, IncidentEvent, IncidentTicket
+from incidents.models import Incident, IncidentAction, IncidentEvent, IncidentTicket
 from sofacover.errors import DomainError
 from surveys.models import Rating
 from tickets.models import Message, Ticket, TicketCc
@@ -509,3 +509,15 @@ def resolve_incident(*, incident: Incident, by: User, now: datetime, **fields: A
         escalation.services.sla_follow(ticket=ticket, now=now)
         reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
     return incident
+
+
+@transaction.atomic
+def incident_action_add(*, incident: Incident, text: str, author: User | None, now: datetime) -> IncidentAction:
+    """Add a line to the incident's current actions: 1. incidents adds it and says so on the timeline."""
+    return incidents.services.action_add(incident=incident, text=text, author=author, now=now)
+
+
+@transaction.atomic
+def incident_action_tick(*, action: IncidentAction, done: bool, author: User | None, now: datetime) -> IncidentAction:
+    """Tick an action done, or untick it: 1. incidents records it on the timeline."""
+    return incidents.services.action_tick(action=action, done=done, author=author, now=now)
