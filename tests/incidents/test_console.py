@@ -486,6 +486,34 @@ class TestIncidentPage:
         assert "Cannot pay 199" in html
         assert "u99" in html
 
+    def test_hostile_input_is_a_4xx_never_a_500(self, client: Client, agent):
+        incident = declare(agent)
+        client.force_login(agent)
+        big = "9" * 30
+
+        answers = [
+            client.post(f"{LIST}{incident.pk}/actions/{big}/tick/", {"done": "1"}).status_code,
+            client.get(f"{LIST}{big}/change/").status_code,
+            client.post(f"{LIST}{big}/update/", {}).status_code,
+            client.post(
+                post_url(incident, "edit"),
+                {
+                    "edit-title": "x",
+                    "edit-severity": "P1",
+                    "edit-impact": "y",
+                    "edit-components": ["999", "abc"],
+                    "edit-users_affected": big,
+                },
+            ).status_code,
+            client.post(post_url(incident, "link"), {"link-tickets": f"SCP-{big}"}).status_code,
+            client.post(post_url(incident, "link_ticket"), {"ticket": "x" * 5000}).status_code,
+            client.get(LIST, {"q": f"INC-{big}"}).status_code,
+        ]
+
+        assert answers == [404, 404, 404, 400, 400, 404, 200]
+        incident.refresh_from_db()
+        assert incident.title == "Checkout fails"
+
 
 class TestList:
     def test_lists_open_incidents_first_with_their_columns(self, client: Client, agent, customer, time_machine):
