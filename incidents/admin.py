@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -43,6 +44,7 @@ from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
 from tickets import selectors as ticket_selectors
 from tickets.admin import PRIORITY_CLASSES, duration_label, request_now, user_label
+from tickets.models import Ticket
 
 from . import selectors, services
 from .admin_forms import (
@@ -274,35 +276,38 @@ class IncidentAdmin(admin.ModelAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         user = signed_in_user(request)
+        from_ticket: Ticket | None = None
         if request.method == "POST":
             form = DeclareForm(request.POST, user=user)
             if form.is_valid():
+                from_ticket = form.cleaned_data["ticket"]
                 incident = self._declare(request, form)
                 if incident is not None:
                     messages.success(request, f"{incident.reference} declared.")
                     return HttpResponseRedirect(self.page_url(incident))
         elif request.method == "GET":
-            form = DeclareForm(initial=self._declare_initial(request, user), user=user)
+            reference = request.GET.get("ticket", "").strip()
+            # "Declare incident from this ticket": 404 for a reference nobody may see.
+            from_ticket = ticket_selectors.ticket_get_visible_to(user=user, reference=reference) if reference else None
+            form = DeclareForm(initial=self._declare_initial(user, from_ticket), user=user)
         else:
             return HttpResponseNotAllowed(["GET", "POST"])
-        ticket = form.cleaned_data.get("ticket") if form.is_bound and hasattr(form, "cleaned_data") else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Declare incident",
             "form": form,
-            "from_ticket": ticket or getattr(request, "_incident_from_ticket", None),
+            "from_ticket": from_ticket,
         }
         status = 400 if form.errors else 200
         return TemplateResponse(request, "admin/incidents/incident/declare.html", context, status=status)
 
-    def _declare_initial(self, request: HttpRequest, user) -> dict[str, Any]:
+    @staticmethod
+    def _declare_initial(user: User, ticket: Ticket | None) -> dict[str, Any]:
+        """The form's first values: public, commanded by whoever declares; from a ticket, its priority as
+        the severity, its subject as the title, the components of its category, and the ticket to link."""
         initial: dict[str, Any] = {"public": True, "commander": user.pk}
-        reference = request.GET.get("ticket", "").strip()
-        if reference:
-            # "Declare incident from this ticket": 404 for a reference nobody may see.
-            ticket = ticket_selectors.ticket_get_visible_to(user=user, reference=reference)
-            request._incident_from_ticket = ticket  # type: ignore[attr-defined]
+        if ticket is not None:
             initial.update(
                 severity=ticket.priority,
                 title=ticket.subject[:200],

@@ -538,6 +538,7 @@ class TestList:
         )
         assert '<td class="field-linked_tickets">3</td>' in html
         assert '<td class="field-commander_label">Tina</td>' in html
+        assert f'<a href="{ADD}" class="addlink">Declare incident</a>' in html
 
     def test_reads_a_fixed_number_of_queries_whatever_the_rows(self, client: Client, agent, customer):
         for n in range(30):
