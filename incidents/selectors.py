@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from django.db.models import F, Q, QuerySet
+from django.db import connection
+from django.db.models import Case, Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from tickets.models import Ticket
 
-from .models import Component, Incident, IncidentEvent, IncidentTicket, Subscriber
+from .models import Component, Incident, IncidentAction, IncidentEvent, IncidentTicket, Subscriber
 
 OPEN = Incident.OPEN_STATUSES
 
@@ -89,3 +92,70 @@ def latest_public_update(incident: Incident) -> IncidentEvent | None:
 def last_event(incident: Incident, *, kind: str) -> IncidentEvent | None:
     """The incident's latest timeline event of ``kind`` (the resolution, say)."""
     return incident.events.filter(kind=kind).order_by("-at", "-id").first()
+
+
+def _component_has_category(category: str) -> Q:
+    """Components whose ticket categories include ``category``, as a condition in the database.
+
+    PostgreSQL tests JSON containment; SQLite has no such operator, so the stored JSON text is
+    searched for the quoted value (categories are Ticket.Category slugs: nothing in them needs escaping).
+    """
+    if connection.features.supports_json_field_contains:
+        return Q(ticket_categories__contains=[category])
+    return Q(ticket_categories__icontains=json.dumps(category))
+
+
+def ticket_incident_panel(ticket: Ticket) -> list[Incident]:
+    """The console ticket page's incidents, in one read, newest first: those the ticket is linked to
+    (``linked`` True) and, while the ticket is active, the open ones affecting its component that it
+    is not linked to (``linked`` False): what ``suggested_incidents`` suggests."""
+    linked_ids = IncidentTicket.objects.filter(ticket=ticket).values("incident_id")
+    wanted = Q(pk__in=linked_ids)
+    if ticket.is_active:
+        affecting_ids = Incident.components.through.objects.filter(
+            component__in=Component.objects.filter(_component_has_category(ticket.category))
+        ).values("incident_id")
+        wanted |= Q(status__in=OPEN, pk__in=affecting_ids)
+    return list(
+        Incident.objects.filter(wanted)
+        .annotate(linked=Exists(IncidentTicket.objects.filter(incident=OuterRef("pk"), ticket=ticket)))
+        .only("pk", "severity", "title", "status", "declared_at", "public")
+        .order_by("-declared_at", "-pk")
+    )
+
+
+def incident_console_list() -> QuerySet[Incident]:
+    """The console's incident list: open ones first, then newest first, with each one's count of
+    linked tickets read in the same query (``linked_count``)."""
+    linked_count = (
+        IncidentTicket.objects.filter(incident=OuterRef("pk"))
+        .order_by()
+        .values("incident")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        incident_list()
+        .annotate(
+            linked_count=Coalesce(Subquery(linked_count, output_field=IntegerField()), 0),
+            resolved_last=Case(When(status=Incident.Status.RESOLVED, then=1), default=0, output_field=IntegerField()),
+        )
+        .order_by("resolved_last", "-declared_at", "-pk")
+    )
+
+
+def components_marked(incident: Incident | None) -> list[Component]:
+    """Every component, each with ``affected``: whether ``incident`` names it (one read, for its edit form)."""
+    components = Component.objects.all()
+    if incident is None:
+        return [*components.annotate(affected=Value(False))]
+    through = Incident.components.through.objects.filter(incident_id=incident.pk, component_id=OuterRef("pk"))
+    return list(components.annotate(affected=Exists(through)))
+
+
+def incident_page(incident: Incident) -> tuple[list[IncidentAction], list[IncidentEvent], list[IncidentTicket]]:
+    """What the console's incident page lists: the actions, the timeline (authors read with it, oldest
+    first) and the linked tickets (with their requesters): three reads whatever their lengths."""
+    actions = list(incident.actions.all())
+    events = list(incident.events.select_related("author").order_by("at", "id"))
+    return actions, events, list(links_of(incident))

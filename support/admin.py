@@ -2,8 +2,12 @@
 
 - The ticket admin: tickets' queue and page (tickets.admin.TicketAdmin), with escalation's
   SLA columns, filters, escalate action and views (escalation.admin_queue.SlaTicketAdmin);
-  the ticket page's panels, in order: the SLA section, then the knowledge base's runbooks and
-  reply templates. Every change made from it goes through support.usecases.
+  the ticket page's panels, in order: the incidents it is linked to (and those it may be part
+  of), the SLA section, who is copied, then the knowledge base's runbooks and reply templates;
+  the queue's "Link to incident…" action (incidents.admin_tickets). Every change made from it
+  goes through support.usecases.
+- The incidents (incidents.admin.IncidentAdmin): the list, "Declare incident" and the incident
+  page, whose forms run support.usecases' incident use cases.
 - The SLA settings that move deadlines (calendars, policies, tier targets, rules): escalation's
   admins, whose "recompute the open tickets" is support.usecases.sla_recompute_open.
 """
@@ -17,6 +21,9 @@ from django.urls import path
 from escalation import admin as escalation_admin
 from escalation import admin_queue
 from escalation.models import BusinessCalendar, EscalationRule, SlaPolicy, TierTarget
+from incidents import admin as incidents_admin
+from incidents import admin_tickets as incident_tickets
+from incidents.models import Incident
 from knowledge import console as knowledge_console
 from tickets.models import Ticket
 
@@ -28,9 +35,11 @@ from . import usecases as support_usecases
 @admin.register(Ticket)
 class TicketConsoleAdmin(admin_queue.SlaTicketAdmin):
     usecases = support_usecases
+    actions = [*admin_queue.SlaTicketAdmin.actions, incident_tickets.link_to_incident]
 
     def console_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
         return [
+            incident_tickets.ticket_incidents_panel(request, ticket),
             admin_queue.ticket_sla_console_panel(request, ticket),
             support_console.cc_panel(request, ticket),
             knowledge_console.console_panel(request, ticket),
@@ -49,6 +58,11 @@ class TicketConsoleAdmin(admin_queue.SlaTicketAdmin):
 
     def delete_queryset(self, request, queryset):
         support_usecases.tickets_delete(ticket_ids=list(queryset.values_list("pk", flat=True)))
+
+
+@admin.register(Incident)
+class IncidentConsoleAdmin(incidents_admin.IncidentAdmin):
+    usecases = support_usecases
 
 
 @admin.register(BusinessCalendar)

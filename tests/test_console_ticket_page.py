@@ -12,6 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from escalation import services as escalation_services
 from escalation.models import Escalation
+from incidents import services as incident_services
+from incidents.models import Component
 from knowledge import services as knowledge_services
 from knowledge.models import Article
 from tests.knowledge.factories import ArticleFactory, RunbookFactory
@@ -30,8 +32,9 @@ pytestmark = pytest.mark.django_db
 # from the cache (read from the database once a minute). 23 before each read was shaped, 20 before the
 # session, the permissions and the category's articles were read once each, 16 before the cache, 10
 # before the CC list; the issue's target is 10. This busy ticket fills every panel: a ticket with no
-# runbook attached reads one fewer.
-TICKET_PAGE_MAX_QUERIES = 11
+# runbook attached reads one fewer. 12 since the incidents panel (issue 13): the incidents the ticket is
+# linked to and the open ones affecting its component are one read, however many there are.
+TICKET_PAGE_MAX_QUERIES = 12
 
 
 def attachment(name: str) -> SimpleUploadedFile:
@@ -88,6 +91,19 @@ def ticket_with_thread(*, customer, agent, manager, runbook: Article, exchanges:
         note="Needs the payments team",
         now=at + timedelta(hours=7),
     )
+    # Two open incidents on checkout: one the ticket is linked to, one the panel suggests linking.
+    checkout = Component.objects.filter(slug="checkout-payments")
+    for n in range(2):
+        incident_services.declare(
+            severity="P1",
+            title=f"Card payments failing ({n})",
+            impact="Some card payments fail",
+            components=checkout,
+            actions=["Call the gateway"],
+            declared_by=agent,
+            ticket=ticket if n == 0 else None,
+            now=at + timedelta(hours=7),
+        )
     return Ticket.objects.get(pk=ticket.pk)
 
 
@@ -123,6 +139,8 @@ class TestTicketPage:
         assert "Payment declines" in html
         assert "Needs the payments team" in html
         assert 'id="sla"' in html
+        assert "Card payments failing (0)" in html
+        assert "Link to INC-" in html
 
     def test_a_longer_thread_costs_no_more_queries(self, client: Client, customer, agent, manager, runbook):
         client.force_login(manager)

@@ -1,6 +1,6 @@
-"""The customer's ticket pages, composed from the apps: filing (with the knowledge base's
-suggestions), the ticket page (with the SLA and rating panels), reply, resolve, reopen and
-ask to escalate. Thin views: parse a form, call one use case, redirect.
+"""The customer's ticket pages, composed from the apps: filing (with the open public incidents'
+notice and the knowledge base's suggestions), the ticket page (with the SLA and rating panels),
+reply, resolve, reopen and ask to escalate. Thin views: parse a form, call one use case, redirect.
 
 Every mutation is a POST with CSRF; a DomainError refused by the use case
 becomes an error message on the page, never a 500.
@@ -23,6 +23,7 @@ from django_ratelimit.decorators import ratelimit
 
 from escalation import portal as escalation_portal
 from escalation.models import Escalation
+from incidents import portal as incident_portal
 from knowledge.portal import views as knowledge_portal
 from sofacover import ratelimit as limits
 from sofacover.auth import signed_in_user
@@ -91,6 +92,8 @@ def _ticket_file(request: HttpRequest) -> HttpResponse:
 def _render_ticket_form(request: HttpRequest, form: TicketForm, *, subject: str, status: int = 200) -> HttpResponse:
     context = {
         "form": form,
+        # Open public incidents: the customer may be about to report one (title, status, components only).
+        "notices": [html for html in (incident_portal.filing_notice(request),) if html],
         # The knowledge base suggests answers for the subject being typed (deflection).
         "suggestions": [knowledge_portal.suggestions_render(request, subject)],
         "can_check_answers": True,
