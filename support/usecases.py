@@ -27,10 +27,12 @@ import inbound.loops
 import inbound.parsing
 import inbound.selectors
 import inbound.services
+import incidents.reviews
 import incidents.selectors
 import incidents.services
 import knowledge.services
 import notifications.mailthread
+import notifications.review_mail
 import notifications.selectors
 import notifications.services
 import reports.rollup
@@ -38,7 +40,7 @@ import surveys.services
 import tickets.services
 from escalation.models import Escalation
 from inbound.models import InboundMail
-from incidents.models import Incident, IncidentEvent, IncidentTicket
+from incidents.models import Incident, IncidentEvent, IncidentTicket, Review
 from sofacover.errors import DomainError
 from surveys.models import Rating
 from tickets.models import Message, Ticket, TicketCc
@@ -499,7 +501,8 @@ def resolve_incident(*, incident: Incident, by: User, now: datetime, **fields: A
     """Resolve an incident.
 
     1. incidents resolves it (the resolution notification's fields required for P0/P1);
-    2. each linked ticket still active resolves with it, its resolution note the incident's resolution.
+    2. each linked ticket still active resolves with it, its resolution note the incident's resolution;
+    3. a P0/P1 incident's post-incident review opens, its action items due from now.
     """
     incident = incidents.services.resolve(incident=incident, by=by, now=now, **fields)
     for link in incidents.selectors.links_of(incident).filter(ticket__status__in=Ticket.ACTIVE_STATUSES):
@@ -508,4 +511,46 @@ def resolve_incident(*, incident: Incident, by: User, now: datetime, **fields: A
         )
         escalation.services.sla_follow(ticket=ticket, now=now)
         reports.rollup.facts_refresh(ticket_ids=[ticket.pk])
+    if incident.severity in (Ticket.Priority.P0, Ticket.Priority.P1):
+        incidents.reviews.open_review(incident=incident, now=now, opened_by=by)
     return incident
+
+
+# --- post-incident reviews ------------------------------------------------------------------------
+# Resolving a P0/P1 incident opens its review (resolve_incident); any other, by choice. The review's
+# record is incidents.reviews; who hears of an overdue action item is queued here.
+
+REVIEW_SWEEP_BATCH = 200
+
+
+@transaction.atomic
+def open_review(*, incident: Incident, by: User | None, now: datetime) -> Review:
+    """Open the post-incident review of a resolved incident of any severity (a P0/P1 has one already).
+
+    1. incidents opens it with the procedures' twelve action items, due 2 h / 48 h / 1 week after the
+       resolution on the severity's calendar, owned by the commander; a second call returns it.
+
+    :raises Conflict: the incident is not resolved yet
+    """
+    return incidents.reviews.open_review(incident=incident, now=now, opened_by=by)
+
+
+def review_sweep(*, now: datetime, limit: int = REVIEW_SWEEP_BATCH) -> int:
+    """The review beat: action items past their due time, not done, alerted once each.
+
+    A batch of items per transaction: incidents lists them (locked, ``SKIP LOCKED``: a second
+    sweep at once takes the next ones) → notifications queues a dashboard item and an email to
+    the owner and the incident's commander (managers when there is neither), deduplicated per
+    item and due time → incidents marks them alerted. Returns how many items were alerted.
+    """
+    alerted = 0
+    while True:
+        with transaction.atomic():
+            due = incidents.reviews.overdue_items(now)
+            ids = list(due.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[:limit])
+            items = list(due.filter(pk__in=ids))
+            for item in items:
+                notifications.review_mail.on_review_item_overdue(item=item, now=now)
+            alerted += incidents.reviews.overdue_alerted(items=items, now=now)
+        if len(ids) < limit:
+            return alerted
