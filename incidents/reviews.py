@@ -84,8 +84,7 @@ DOCUMENT_TEMPLATE = """\
 
 ## What could have gone better
 
-## Lessons learned
-"""
+## Lessons learned"""
 EDITABLE = ("owner", "done", "notes", "articles", "due_at")
 
 
@@ -260,11 +259,11 @@ def _follow_completion(review: Review, *, by: User | None, now: datetime) -> Non
 @transaction.atomic
 def document_edit(*, review: Review, document: str, by: User | None, now: datetime) -> Review:
     """Replace the review's free document (markdown; sanitised wherever it is shown)."""
-    document = document.replace("\x00", "").replace("\r\n", "\n")
+    document = document.replace("\x00", "").replace("\r\n", "\n").rstrip()
     if len(document) > DOCUMENT_MAX:
         raise DomainError(f"At most {DOCUMENT_MAX:,} characters.", field="document")
     review = Review.objects.select_for_update().select_related("incident").get(pk=review.pk)
-    if document != review.document:
+    if document != review.document.rstrip():
         review.document = document
         review.save(update_fields=["document"])
         _event(review.incident, body="Review document edited.", by=by, now=now)
