@@ -137,7 +137,7 @@ def open_review(*, incident: Incident, now: datetime, opened_by: User | None) ->
 
     :raises Conflict: the incident is not resolved (the due times count from its resolution)
     """
-    incident = Incident.objects.select_for_update().select_related("commander").get(pk=incident.pk)
+    incident = Incident.objects.select_for_update(of=("self",)).select_related("commander").get(pk=incident.pk)
     existing = Review.objects.filter(incident=incident).first()
     if existing is not None:
         return existing
@@ -175,7 +175,9 @@ def _who(person: User | None) -> str:
 
 
 def _lock_item(item: ReviewItem) -> ReviewItem:
-    return ReviewItem.objects.select_for_update().select_related("review__incident", "owner").get(pk=item.pk)
+    return (
+        ReviewItem.objects.select_for_update(of=("self",)).select_related("review__incident", "owner").get(pk=item.pk)
+    )
 
 
 @transaction.atomic
@@ -262,7 +264,7 @@ def document_edit(*, review: Review, document: str, by: User | None, now: dateti
     document = document.replace("\x00", "").replace("\r\n", "\n").rstrip()
     if len(document) > DOCUMENT_MAX:
         raise DomainError(f"At most {DOCUMENT_MAX:,} characters.", field="document")
-    review = Review.objects.select_for_update().select_related("incident").get(pk=review.pk)
+    review = Review.objects.select_for_update(of=("self",)).select_related("incident").get(pk=review.pk)
     if document != review.document.rstrip():
         review.document = document
         review.save(update_fields=["document"])
