@@ -566,3 +566,7 @@ class IncidentAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(
             reverse(f"{site}:tickets_ticket_change", args=[ticket.pk], current_app=site) + "#incidents"
         )
+
+
+# The post-incident reviews' pages live in their own module, registered when this one is imported.
+from . import review_admin  # noqa: E402, F401

@@ -41,7 +41,10 @@ REPORT_ERRORS = {
 DEFINITIONS = (
     "Response figures count tickets created in the range; resolution figures, CSAT and first-contact "
     "resolution count tickets resolved in it. Within target uses the SLA deadlines stored on each ticket "
-    "(pauses and business hours excluded); durations are wall-clock seconds. Shares are 0..1; no data is null."
+    "(pauses and business hours excluded); durations are wall-clock seconds. Shares are 0..1; no data is null. "
+    "Incident figures: counts and MTTD (detected - started) over incidents declared in the range, incident MTTR "
+    "for P0/P1 (resolved - started) over those resolved in it, updates on cadence over public updates posted in it "
+    "(and updates missed), review items on time over items due in it; only the priority filter applies to them."
 )
 
 

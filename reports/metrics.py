@@ -50,7 +50,7 @@ from django.db.models.functions import Coalesce
 
 from tickets.models import Ticket
 
-from . import queries
+from . import incident_metrics, queries
 from .filters import ReportFilters
 from .models import DailyRollup, DurationHistogram, TicketFact
 from .queries import (  # noqa: F401  (the building blocks, as they always were importable here)
@@ -481,6 +481,7 @@ class Scorecard:
     escalations: list[dict[str, Any]]
     offenders: list[dict[str, Any]]
     trends: list[dict[str, Any]]
+    incidents: incident_metrics.IncidentFigures | None = None
 
 
 def _range_lookups(f: ReportFilters, column: str) -> dict[str, str]:
@@ -500,6 +501,7 @@ def scorecard(f: ReportFilters, *, now: datetime, tables: bool = True) -> Scorec
     backlog = backlog_by_age(f, now=now)
     escalations = escalations_by_rule_and_reason(f)
     deflected = deflected_tickets(f, now=now)
+    incidents = incident_metrics.incident_figures(f, now=now)
     metrics: list[Metric] = []
     for row in priorities:
         metrics.append(
@@ -563,16 +565,7 @@ def scorecard(f: ReportFilters, *, now: datetime, tables: bool = True) -> Scorec
             "<",
             drilldown={"priority__in": "P0,P1", **resolved_range},
         ),
-        Metric(
-            "mttd_seconds",
-            "MTTD (mean time to detect)",
-            None,
-            "seconds",
-            MTTD_TARGET_SECONDS,
-            "<",
-            available=False,
-            note="Not available: detection times come from incidents, which the desk does not record yet.",
-        ),
+        *_incident_metrics(incidents),
         Metric(
             "median_first_response_seconds",
             "Median first response",
@@ -603,4 +596,48 @@ def scorecard(f: ReportFilters, *, now: datetime, tables: bool = True) -> Scorec
         escalations=escalations,
         offenders=worst_offenders(f, now=now) if tables else [],
         trends=weekly_trends(f, now=now, sums=sums) if tables else [],
+        incidents=incidents,
     )
+
+
+def _incident_metrics(figures: incident_metrics.IncidentFigures) -> list[Metric]:
+    """Incidents declared by severity, MTTD, incident MTTR for P0/P1, update cadence, review items on time."""
+    return [
+        Metric(
+            "mttd_seconds",
+            "MTTD, mean time to detect (incidents: detected - started)",
+            figures.mttd_mean_seconds,
+            "seconds",
+            MTTD_TARGET_SECONDS,
+            "<",
+            note=f"{figures.declared} incident{'s' if figures.declared != 1 else ''} declared in the range.",
+        ),
+        Metric("mttd_median_seconds", "MTTD, median", figures.mttd_median_seconds, "seconds"),
+        Metric(
+            "incident_mttr_p0_p1_seconds",
+            "Incident MTTR for P0/P1 (resolved - started)",
+            figures.mttr_p0_p1_seconds,
+            "seconds",
+            MTTR_TARGET_SECONDS,
+            "<",
+            note=f"{figures.resolved_p0_p1} P0/P1 incident{'s' if figures.resolved_p0_p1 != 1 else ''} resolved.",
+        ),
+        *[
+            Metric(f"incidents_{severity}", f"{severity} incidents declared", n, "count")
+            for severity, n in figures.by_severity.items()
+        ],
+        Metric(
+            "incident_update_cadence_kept",
+            "Incident updates on cadence (the SLA policies' update interval)",
+            figures.update_cadence_kept,
+            "share",
+            note=f"{figures.updates_kept} of {figures.updates} updates on time (missed ones included).",
+        ),
+        Metric(
+            "review_items_on_time",
+            "Post-incident review items done on time",
+            figures.review_items_on_time_share,
+            "share",
+            note=f"{figures.review_items_on_time} of {figures.review_items_due} items due in the range.",
+        ),
+    ]

@@ -334,6 +334,8 @@ SLA_SWEEP_SECONDS = 30
 SLA_SWEEP_BATCH = int(os.environ.get("SLA_SWEEP_BATCH", "200"))
 # The incident beat: update-cadence warnings (each due time warned once, UPDATE_WARNING_LEAD ahead).
 INCIDENT_SWEEP_SECONDS = 60
+# Review items are due in hours and days: a minute late is on time for an overdue alert.
+REVIEW_SWEEP_SECONDS = 60
 CELERY_BEAT_SCHEDULE = {
     # Monday 08:00 in CELERY_TIMEZONE, the desk's zone; the outbox dedupes by ISO week.
     "weekly-summary": {
@@ -345,6 +347,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SLA_SWEEP_SECONDS,
         # A sweep that could not start within one interval is superseded by the next.
         "options": {"expires": SLA_SWEEP_SECONDS},
+    },
+    # Post-incident review items past their due time: the owner and the commander hear, once per item.
+    "review-sweep": {
+        "task": "support.tasks.review_sweep",
+        "schedule": REVIEW_SWEEP_SECONDS,
+        "options": {"expires": REVIEW_SWEEP_SECONDS},
     },
     "close-resolved-tickets": {
         "task": "support.tasks.close_resolved_tickets",

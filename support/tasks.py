@@ -33,3 +33,9 @@ def fetch_mail() -> str:
 
     Two runs overlapping read the same messages; each is stored once (its Message-ID is unique)."""
     return str(mail.fetch_mail())
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def review_sweep() -> int:
+    """Beat, every REVIEW_SWEEP_SECONDS: alert the owners and commanders of overdue review items, once each."""
+    return usecases.review_sweep(now=timezone.now())

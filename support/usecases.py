@@ -28,11 +28,13 @@ import inbound.loops
 import inbound.parsing
 import inbound.selectors
 import inbound.services
+import incidents.reviews
 import incidents.selectors
 import incidents.services
 import knowledge.services
 import notifications.incidents
 import notifications.mailthread
+import notifications.review_mail
 import notifications.selectors
 import notifications.services
 import reports.rollup
@@ -40,7 +42,7 @@ import surveys.services
 import tickets.services
 from escalation.models import Escalation
 from inbound.models import InboundMail
-from incidents.models import Incident, IncidentAction, IncidentEvent, IncidentTicket
+from incidents.models import Incident, IncidentAction, IncidentEvent, IncidentTicket, Review
 from sofacover.errors import DomainError
 from surveys.models import Rating
 from tickets.models import Message, Ticket, TicketCc
@@ -555,6 +557,7 @@ def resolve_incident(*, incident: Incident, by: User, now: datetime, **fields: A
        last update; incidents marks the links told;
     4. surveys queues the satisfaction survey of each ticket resolved in step 2, after the notification
        (as after any resolution: the reports' survey response rate counts these tickets too).
+    5. a P0/P1 incident's post-incident review opens, its action items due from now.
     """
     incident = incidents.services.resolve(incident=incident, by=by, now=now, **fields)
     resolved: list[Ticket] = []
@@ -571,6 +574,8 @@ def resolve_incident(*, incident: Incident, by: User, now: datetime, **fields: A
     incidents.services.resolution_sent(incident=incident, now=now)
     for ticket in resolved:
         surveys.services.survey_send(ticket=ticket, now=now)
+    if incident.severity in (Ticket.Priority.P0, Ticket.Priority.P1):
+        incidents.reviews.open_review(incident=incident, now=now, opened_by=by)
     return incident
 
 
@@ -603,3 +608,43 @@ def incident_sweep(*, now: datetime, limit: int = 500) -> IncidentSweepResult:
     # 2. Post-incident reviews: overdue action items go here (a claim per item, then the alert), with
     #    a field of their own on IncidentSweepResult.
     return result
+
+
+# --- post-incident reviews ------------------------------------------------------------------------
+# Resolving a P0/P1 incident opens its review (resolve_incident); any other, by choice. The review's
+# record is incidents.reviews; who hears of an overdue action item is queued here.
+
+REVIEW_SWEEP_BATCH = 200
+
+
+@transaction.atomic
+def open_review(*, incident: Incident, by: User | None, now: datetime) -> Review:
+    """Open the post-incident review of a resolved incident of any severity (a P0/P1 has one already).
+
+    1. incidents opens it with the procedures' twelve action items, due 2 h / 48 h / 1 week after the
+       resolution on the severity's calendar, owned by the commander; a second call returns it.
+
+    :raises Conflict: the incident is not resolved yet
+    """
+    return incidents.reviews.open_review(incident=incident, now=now, opened_by=by)
+
+
+def review_sweep(*, now: datetime, limit: int = REVIEW_SWEEP_BATCH) -> int:
+    """The review beat: action items past their due time, not done, alerted once each.
+
+    A batch of items per transaction: incidents lists them (locked, ``SKIP LOCKED``: a second
+    sweep at once takes the next ones) → notifications queues a dashboard item and an email to
+    the owner and the incident's commander (managers when there is neither), deduplicated per
+    item and due time → incidents marks them alerted. Returns how many items were alerted.
+    """
+    alerted = 0
+    while True:
+        with transaction.atomic():
+            due = incidents.reviews.overdue_items(now)
+            ids = list(due.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)[:limit])
+            items = list(due.filter(pk__in=ids))
+            for item in items:
+                notifications.review_mail.on_review_item_overdue(item=item, now=now)
+            alerted += incidents.reviews.overdue_alerted(items=items, now=now)
+        if len(ids) < limit:
+            return alerted

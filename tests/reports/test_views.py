@@ -137,7 +137,17 @@ class TestApiShapes:
             "available": True,
         }
         assert metrics["first_contact_resolution_rate"]["met"] is True
-        assert metrics["mttd_seconds"]["available"] is False
+        assert metrics["mttd_seconds"] | {} == {
+            "key": "mttd_seconds",
+            "label": "MTTD, mean time to detect (incidents: detected - started)",
+            "value": None,  # no incident in this fortnight
+            "unit": "seconds",
+            "target": 300.0,
+            "comparison": "<",
+            "met": None,
+            "available": True,
+        }
+        assert {"incident_mttr_p0_p1_seconds", "incidents_P0", "review_items_on_time"} <= set(metrics)
         assert {f"response_within_target_{p}" for p in ("P0", "P1", "P2", "P3")} <= set(metrics)
         assert {"p90_first_response_seconds", "p90_resolution_seconds", "backlog_open_tickets"} <= set(metrics)
 

@@ -10,8 +10,9 @@ copying ticket rows in SQL. After each step the bulk rows get SLA deadlines,
 breach records and ratings in a few set-based statements, the reports' rollup is
 rebuilt (the loader bypasses the use cases that keep it current), planner
 statistics are refreshed, and the scorecard, the summary API and the reports
-page are timed. The table shows how the cost grows with the number of
-tickets. Not a test: numbers depend on the machine.
+page are timed. The desk also has 500 resolved incidents in the range, with their
+timelines and reviews (bench.incident_history), for the scorecard's incident figures.
+The table shows how the cost grows with the number of tickets. Not a test: numbers depend on the machine.
 
     python manage.py bench_reports                      # SQLite: 1k, 10k, 100k
     DATABASE_URL=postgres://... python manage.py bench_reports --tickets 1000000   # 10k, 100k, 1M
@@ -38,6 +39,7 @@ from rest_framework.test import APIClient
 from accounts import services as account_services
 from bench.copying import tickets_copy
 from bench.harness import Statements, bench_database_ready, percentile, render_table, rerun_on_sqlite
+from bench.incident_history import incidents_ensure
 from bench.management.commands.bench import bench_data_ensure, bench_people_ensure
 from escalation.models import SlaBreach
 from reports import metrics
@@ -49,6 +51,8 @@ from tickets.models import Ticket
 
 CHILD_ENV = "SOFACOVER_BENCH_REPORTS_CHILD"
 TARGET_MS = 1000.0
+# Resolved incidents in the 90 days (with timelines and reviews): a few a day, more than a desk has.
+BENCH_INCIDENTS = 500
 WARM_UP = 1
 # 24x7 approximations of the policies: enough to give bulk tickets realistic deadlines.
 TARGET_MINUTES = {"P0": (15, 120), "P1": (60, 480), "P2": (240, 1440), "P3": (1440, 10080)}
@@ -195,6 +199,7 @@ class Command(BaseCommand):
         f = ReportFilters(start=today - timedelta(days=89), end=today)
         query = f"?from={f.start.isoformat()}&to={f.end.isoformat()}"
         lines = []
+        incidents_ensure(count=BENCH_INCIDENTS, now=now, write=self.stdout.write)
         for count in steps:
             loaded = min(count, self.load_limit) if connection.vendor == "postgresql" else count
             bench_data_ensure(tickets=loaded, customer=customer, agent=agent, now=now, write=self.stdout.write)
