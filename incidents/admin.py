@@ -1,0 +1,3 @@
+"""The console's incident pages."""
+
+from . import status_admin  # noqa: F401
