@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.cache import patch_cache_control
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import linebreaks
@@ -138,7 +138,7 @@ class StatusFeed(Feed):
 
 
 def _when(moment: datetime) -> str:
-    return moment.strftime("%d %b %Y %H:%M %Z")
+    return dateformat.format(moment, "j M Y H:i T")
 
 
 status_feed = StatusFeed()
