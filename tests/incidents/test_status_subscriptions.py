@@ -37,7 +37,9 @@ def subscribe(client: Client, email: str = ADDRESS):
 
 
 def link_in(row: Notification, what: str) -> str:
-    return re.search(rf"http\S+/status/{what}/[0-9a-f-]+/", row.body).group(0)
+    found = re.search(rf"http\S+/status/{what}/[0-9a-f-]+/", row.body)
+    assert found, row.body
+    return found.group(0)
 
 
 class TestSubscribing:
