@@ -158,7 +158,7 @@ class TestThePage:
         assert html.count('class="bar state-major_outage"') == 1  # today, for checkout
         assert "Rolling back the release." in html
         assert "Database upgrade" in html
-        assert 'action="/status/subscribe/#subscribe"' in html
+        assert 'action="/status/subscribe/"' in html
         assert 'href="/status/feed.atom"' in html
         assert "csrfmiddlewaretoken" in html
 
