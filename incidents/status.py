@@ -15,7 +15,7 @@ Freshness:
 - it is also fresh for at most ``SNAPSHOT_TTL`` and never past the next midnight
   (the history moves a day) or the next start or end of a maintenance window;
 - while one request rebuilds it, the others serve the previous one, and when the
-  database cannot answer the previous one is served too (``LAST_KEY``, kept a day):
+  database cannot answer the previous one is served too (``DATA_KEY``, kept a day):
   the page stays up when the desk is overloaded.
 
 The uptime of a day comes from one function, ``uptime_days``, fed with the outage
@@ -25,6 +25,10 @@ intervals of ``outage_intervals`` (P0/P1 incidents, started → resolved). Uptim
 
 from __future__ import annotations
 
+import bisect
+import functools
+import hashlib
+import hmac
 import logging
 import math
 import uuid
@@ -39,7 +43,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.db.models import Q
-from django.utils.crypto import salted_hmac
 
 from tickets.models import Ticket
 
@@ -50,8 +53,9 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_KEY = "incidents:status:snapshot"
 # Moves on with every change (snapshot_forget); a snapshot carries the generation it was built at.
 GENERATION_KEY = "incidents:status:generation"
-# The last snapshot built, kept longer: served while another request rebuilds, or when the database fails.
-LAST_KEY = "incidents:status:last"
+# The fresh snapshot's head (SNAPSHOT_KEY) names the version of the data, kept apart under DATA_KEY: the last
+# snapshot built, kept a day, served while another request rebuilds or when the database fails.
+DATA_KEY = "incidents:status:data"
 REBUILD_LOCK_KEY = "incidents:status:rebuilding"
 SNAPSHOT_TTL = timedelta(seconds=60)
 LAST_TTL = timedelta(days=1)
@@ -107,10 +111,15 @@ SEVERITY_STATE = {
 OUTAGE_SEVERITIES = (Severity.P0, Severity.P1)
 
 
+@functools.cache
+def _id_key(secret: str) -> bytes:
+    return hashlib.sha256(b"incidents.status.public-id" + secret.encode()).digest()
+
+
 def public_id(kind: str, pk: int) -> str:
     """A stable identifier for a row on the public page that does not give away its number
-    (which would count the incidents the page does not show)."""
-    return salted_hmac("incidents.status.public-id", f"{kind}:{pk}", algorithm="sha256").hexdigest()[:16]
+    (which would count the incidents the page does not show): an HMAC of it under SECRET_KEY."""
+    return hmac.new(_id_key(settings.SECRET_KEY), f"{kind}:{pk}".encode(), hashlib.sha256).hexdigest()[:16]
 
 
 # --- freshness ------------------------------------------------------------------------------------
@@ -126,38 +135,67 @@ def snapshot_forget() -> None:
     transaction.on_commit(_forget_now)
 
 
-def snapshot(*, now: datetime) -> dict[str, Any]:
-    """The public snapshot: the cached one while it is fresh, else built and cached.
+class _Local:
+    """The snapshot this process last read or built, by version: a request that finds the cache's
+    head naming it reads nothing more (the data is not fetched and unpickled again)."""
 
-    While another request rebuilds, or when the database fails, the last one built is served.
+    version = ""
+    data: dict[str, Any] | None = None
+
+
+def _data(version: str) -> dict[str, Any] | None:
+    """The snapshot of ``version``: this process's copy, else the cache's (None when it holds another)."""
+    if version and _Local.version == version:
+        return _Local.data
+    stored = cache.get(DATA_KEY)
+    if stored is None or stored["version"] != version:
+        return None
+    _Local.version, _Local.data = version, stored["data"]
+    return stored["data"]
+
+
+def _last() -> dict[str, Any] | None:
+    stored = cache.get(DATA_KEY)
+    if stored is not None:
+        return _data(stored["version"])
+    return _Local.data
+
+
+def snapshot(*, now: datetime) -> dict[str, Any]:
+    """The public snapshot: the cached one while it is fresh, else built and cached. Callers must not change it.
+
+    A fresh request reads two small keys (the head: version, generation, fresh until; and the
+    generation) and finds the data in the process or under DATA_KEY. While another request
+    rebuilds, or when the database fails, the last one built is served.
     :raises DatabaseError: the database fails and there is no snapshot at all to serve
     """
     found = cache.get_many([SNAPSHOT_KEY, GENERATION_KEY])
-    entry, generation = found.get(SNAPSHOT_KEY), found.get(GENERATION_KEY)
-    if entry is not None and entry["generation"] == generation and now < entry["fresh_until"]:
-        return entry["data"]
+    head, generation = found.get(SNAPSHOT_KEY), found.get(GENERATION_KEY)
+    if head is not None and head["generation"] == generation and now < head["fresh_until"]:
+        data = _data(head["version"])
+        if data is not None:
+            return data
     locked = cache.add(REBUILD_LOCK_KEY, 1, REBUILD_LOCK_SECONDS)
     if not locked:
-        last = cache.get(LAST_KEY)
+        last = _last()
         if last is not None:
-            return last["data"]
+            return last
     try:
         data = snapshot_build(now=now)
     except DatabaseError:
-        last = cache.get(LAST_KEY)
+        last = _last()
         if last is None:
             raise
-        logger.warning(
-            "The status page could not be rebuilt; serving the one built at %s", last["data"]["generated_at"]
-        )
-        return last["data"]
+        logger.warning("The status page could not be rebuilt; serving the one built at %s", last["generated_at"])
+        return last
     finally:
         if locked:
             cache.delete(REBUILD_LOCK_KEY)
-    entry = {"generation": generation, "fresh_until": data.pop("fresh_until"), "data": data}
-    timeout = max(1, math.ceil((entry["fresh_until"] - now).total_seconds()))
-    cache.set(SNAPSHOT_KEY, entry, timeout)
-    cache.set(LAST_KEY, entry, int(LAST_TTL.total_seconds()))
+    fresh_until = data.pop("fresh_until")
+    head = {"generation": generation, "fresh_until": fresh_until, "version": data["version"]}
+    cache.set(DATA_KEY, {"version": data["version"], "data": data}, int(LAST_TTL.total_seconds()))
+    cache.set(SNAPSHOT_KEY, head, max(1, math.ceil((fresh_until - now).total_seconds())))
+    _Local.version, _Local.data = data["version"], data
     return data
 
 
@@ -193,14 +231,15 @@ Interval = tuple[datetime, datetime]
 
 
 def outage_intervals(
-    incidents: Iterable[Incident], affects: dict[int, list[int]], *, now: datetime
+    incidents: Iterable[Any], affects: dict[int, list[int]], *, now: datetime
 ) -> dict[int, list[Interval]]:
-    """Per component id, when it was down: its P0/P1 incidents, from started to resolved (or now)."""
+    """Per component id, when it was down: its P0/P1 incidents (rows with id, severity, started_at,
+    resolved_at), from started to resolved (or now)."""
     down: dict[int, list[Interval]] = defaultdict(list)
     for incident in incidents:
         if incident.severity not in OUTAGE_SEVERITIES:
             continue
-        for component_id in affects.get(incident.pk, ()):
+        for component_id in affects.get(incident.id, ()):
             down[component_id].append((incident.started_at, incident.resolved_at or now))
     return down
 
@@ -228,76 +267,85 @@ def uptime_days(intervals: Iterable[Interval], days: Sequence[Day]) -> tuple[lis
     The one place uptime is computed: issue 14 feeds it the intervals its checks failed.
     Today counts up to now; overlapping intervals count once.
     """
-    down = _merged(intervals)
-    per_day = []
-    total = lost = timedelta(0)
-    for day in days:
-        length = day.end - day.start
-        missing = sum(
-            (min(end, day.end) - max(start, day.start) for start, end in down if start < day.end and end > day.start),
-            timedelta(0),
-        )
-        per_day.append(_percent(length - missing, length))
-        total += length
-        lost += missing
-    return per_day, _percent(total - lost, total)
+    starts = [day.start for day in days]
+    missing = [timedelta(0)] * len(days)
+    for start, end in _merged(intervals):
+        first = max(0, bisect.bisect_right(starts, start) - 1)
+        for index in range(first, len(days)):
+            day = days[index]
+            if day.start >= end:
+                break
+            if end > day.start and start < day.end:
+                missing[index] += min(end, day.end) - max(start, day.start)
+    lengths = [day.end - day.start for day in days]
+    per_day = [_percent(length - lost, length) for length, lost in zip(lengths, missing, strict=True)]
+    total = sum(lengths, timedelta(0))
+    return per_day, _percent(total - sum(missing, timedelta(0)), total)
 
 
-def _day_index(days: Sequence[Day], moment: datetime, *, end: bool = False) -> int:
-    """The index of the day ``moment`` falls on, clamped to the window; an ``end`` at midnight
-    belongs to the day before (it touched nothing of the next)."""
-    if end:
-        moment -= timedelta(microseconds=1)
-    local = moment.astimezone(desk_zone()).date()
-    index = (local - days[0].date).days
-    return max(0, min(len(days) - 1, index))
+def _day_index(starts: Sequence[datetime], moment: datetime, *, end: bool = False) -> int:
+    """The index of the day (by the days' starts) ``moment`` falls on, clamped to the window; an
+    ``end`` at midnight belongs to the day before (it touched nothing of the next)."""
+    index = (bisect.bisect_left if end else bisect.bisect_right)(starts, moment) - 1
+    return max(0, index)
 
 
 # --- the snapshot ---------------------------------------------------------------------------------
 
+STATUS_LABELS = dict(Incident.Status.choices)
+SEVERITY_LABELS = dict(Severity.choices)
+MAINTENANCE_LABELS = {"scheduled": "Scheduled", "in_progress": "In progress", "completed": "Completed"}
+# An incident and an update as the builder reads them: rows of public columns, not model instances.
+INCIDENT_COLUMNS = ("id", "title", "severity", "status", "started_at", "resolved_at")
+UPDATE_COLUMNS = ("id", "incident_id", "at", "status", "body")
 
-def _update(event: IncidentEvent) -> dict[str, Any]:
+
+def _update(event: Any) -> dict[str, Any]:
     return {
-        "id": public_id("event", event.pk),
+        "id": public_id("event", event.id),
         "at": event.at,
         "status": event.status,
-        "status_label": Incident.Status(event.status).label,
+        "status_label": STATUS_LABELS[event.status],
         "body": event.body,
     }
 
 
-def _incident(incident: Incident, components: list[Component], updates: list[IncidentEvent]) -> dict[str, Any]:
-    state = SEVERITY_STATE[Severity(incident.severity)]
+def _refs(components: Iterable[Component]) -> list[dict[str, str]]:
+    return [{"slug": c.slug, "name": c.name} for c in components]
+
+
+def _incident(incident: Any, components: list[Component], updates: list[Any]) -> dict[str, Any]:
+    state = SEVERITY_STATE[incident.severity]
     return {
-        "id": public_id("incident", incident.pk),
+        "id": public_id("incident", incident.id),
         "title": incident.title,
         "severity": incident.severity,
-        "severity_label": Severity(incident.severity).label,
+        "severity_label": SEVERITY_LABELS[incident.severity],
         "state": state,
         "state_label": State.LABELS[state],
         "status": incident.status,
-        "status_label": Incident.Status(incident.status).label,
-        "components": [{"slug": c.slug, "name": c.name} for c in components],
+        "status_label": STATUS_LABELS[incident.status],
+        "components": _refs(components),
         "started_at": incident.started_at,
         "resolved_at": incident.resolved_at,
-        "updates": [_update(event) for event in sorted(updates, key=lambda e: (e.at, e.pk), reverse=True)],
+        "updates": [_update(event) for event in sorted(updates, key=lambda e: (e.at, e.id), reverse=True)],
     }
 
 
 def _maintenance(window: Maintenance, components: list[Component], *, now: datetime) -> dict[str, Any]:
     if window.ends_at <= now:
-        status, label = "completed", "Completed"
+        status = "completed"
     elif window.starts_at <= now:
-        status, label = "in_progress", "In progress"
+        status = "in_progress"
     else:
-        status, label = "scheduled", "Scheduled"
+        status = "scheduled"
     return {
         "id": public_id("maintenance", window.pk),
         "title": window.title,
         "description": window.description,
         "status": status,
-        "status_label": label,
-        "components": [{"slug": c.slug, "name": c.name} for c in components],
+        "status_label": MAINTENANCE_LABELS[status],
+        "components": _refs(components),
         "starts_at": window.starts_at,
         "ends_at": window.ends_at,
     }
@@ -306,43 +354,44 @@ def _maintenance(window: Maintenance, components: list[Component], *, now: datet
 def snapshot_build(*, now: datetime) -> dict[str, Any]:
     """Everything the public page shows, read in a fixed number of queries.
 
-    Only public rows and public fields are read into it: public components (name,
-    description), public incidents (title, severity, status, components, started and
-    resolved times, public updates) and maintenance windows that are not cancelled.
-    ``fresh_until`` says until when it may be served (``snapshot`` takes it out).
+    Only public rows and public columns are read: public components (name, description),
+    public incidents (title, severity, status, components, started and resolved times, public
+    updates) and maintenance windows that are not cancelled. ``fresh_until`` says until when
+    it may be served (``snapshot`` takes it out).
     """
     days = days_until(now, HISTORY_DAYS)
+    starts = [day.start for day in days]
     window_start = days[0].start
     components = list(Component.objects.filter(public=True).order_by("position", "name"))
     by_id = {c.pk: c for c in components}
+    position = {c.pk: n for n, c in enumerate(components)}
 
     # Public incidents touching the 90 days (open ones whatever their start), and their public components.
     # No index serves this filter: incidents are few, and the page is built once a minute at most.
+    touching = Q(resolved_at__isnull=True) | Q(resolved_at__gte=window_start)
     incidents = list(
-        Incident.objects.filter(Q(public=True) & (Q(resolved_at__isnull=True) | Q(resolved_at__gte=window_start)))
-        .only("id", "title", "severity", "status", "started_at", "resolved_at")
-        .order_by("-started_at", "-pk")
+        Incident.objects.filter(touching, public=True)
+        .order_by("-started_at", "-id")
+        .values_list(*INCIDENT_COLUMNS, named=True)
     )
-    affects: dict[int, list[int]] = defaultdict(list)
+    affects: dict[int, list[Component]] = defaultdict(list)
     links = Incident.components.through.objects.filter(
         Q(incident__resolved_at__isnull=True) | Q(incident__resolved_at__gte=window_start),
         incident__public=True,
         component__public=True,
     ).values_list("incident_id", "component_id")
-    for incident_id, component_id in links:
-        affects[incident_id].append(component_id)
-    position = {c.pk: n for n, c in enumerate(components)}
-    for component_ids in affects.values():
-        component_ids.sort(key=position.__getitem__)
+    for incident_id, component_id in sorted(links, key=lambda link: position.get(link[1], -1)):
+        if component_id in by_id:
+            affects[incident_id].append(by_id[component_id])
 
     open_incidents = [i for i in incidents if i.resolved_at is None]
-    history_days = days[-PAST_INCIDENT_DAYS:]
-    past = [i for i in incidents if i.resolved_at is not None and i.started_at >= history_days[0].start]
-    shown_ids = [i.pk for i in open_incidents] + [i.pk for i in past]
-    updates: dict[int, list[IncidentEvent]] = defaultdict(list)
+    history_start = days[-PAST_INCIDENT_DAYS].start
+    past = [i for i in incidents if i.resolved_at is not None and i.started_at >= history_start]
+    updates: dict[int, list[Any]] = defaultdict(list)
+    shown_ids = [i.id for i in open_incidents] + [i.id for i in past]
     if shown_ids:
-        events = IncidentEvent.objects.filter(public=True, incident_id__in=shown_ids).only(
-            "id", "incident_id", "at", "status", "body"
+        events = IncidentEvent.objects.filter(public=True, incident_id__in=shown_ids).values_list(
+            *UPDATE_COLUMNS, named=True
         )
         for event in events:
             updates[event.incident_id].append(event)
@@ -353,46 +402,56 @@ def snapshot_build(*, now: datetime) -> dict[str, Any]:
         .order_by("starts_at", "pk")
     )
     window_components = {
-        w.pk: [by_id[c.pk] for c in sorted(w.components.all(), key=lambda c: (c.position, c.name)) if c.pk in by_id]
+        w.pk: sorted((by_id[c.pk] for c in w.components.all() if c.pk in by_id), key=lambda c: position[c.pk])
         for w in windows
     }
 
-    def components_of(incident: Incident) -> list[Component]:
-        return [by_id[cid] for cid in affects.get(incident.pk, ()) if cid in by_id]
-
     # Current states: open incidents by severity, maintenance in progress.
     current: dict[int, list[str]] = defaultdict(list)
-    overall = [SEVERITY_STATE[Severity(i.severity)] for i in open_incidents]
+    overall = [SEVERITY_STATE[i.severity] for i in open_incidents]
     for incident in open_incidents:
-        for component in components_of(incident):
-            current[component.pk].append(SEVERITY_STATE[Severity(incident.severity)])
+        for component in affects[incident.id]:
+            current[component.pk].append(SEVERITY_STATE[incident.severity])
     for window in windows:
         if window.starts_at <= now < window.ends_at:
             for component in window_components[window.pk]:
                 current[component.pk].append(State.MAINTENANCE)
 
-    # Each day's worst state per component, and its uptime.
-    worst: dict[int, list[list[str]]] = {c.pk: [[] for _ in days] for c in components}
+    # Each day's worst state per component (incidents of any severity, maintenance), and its uptime.
+    rank = {state: n for n, state in enumerate(State.ORDER)}
+    worst = {c.pk: [0] * len(days) for c in components}
+
+    def mark(affected: Iterable[Component], start: datetime, end: datetime, state: str) -> None:
+        first = _day_index(starts, start)
+        last = max(first, _day_index(starts, end, end=True))
+        for component in affected:
+            row = worst[component.pk]
+            for index in range(first, last + 1):
+                row[index] = max(row[index], rank[state])
+
     for incident in incidents:
-        state = SEVERITY_STATE[Severity(incident.severity)]
-        first, last = _day_index(days, incident.started_at), _day_index(days, incident.resolved_at or now, end=True)
-        for component in components_of(incident):
-            for index in range(first, max(first, last) + 1):
-                worst[component.pk][index].append(state)
+        mark(affects[incident.id], incident.started_at, incident.resolved_at or now, SEVERITY_STATE[incident.severity])
     for window in windows:
-        if window.starts_at >= now:
-            continue
-        first, last = _day_index(days, window.starts_at), _day_index(days, min(window.ends_at, now), end=True)
-        for component in window_components[window.pk]:
-            for index in range(first, max(first, last) + 1):
-                worst[component.pk][index].append(State.MAINTENANCE)
-    down = outage_intervals(incidents, affects, now=now)
+        if window.starts_at < now:
+            mark(window_components[window.pk], window.starts_at, min(window.ends_at, now), State.MAINTENANCE)
+    down = outage_intervals(incidents, {pk: [c.pk for c in cs] for pk, cs in affects.items()}, now=now)
 
     component_rows = []
     for component in components:
         state = State.worst(current[component.pk])
         overall.append(state)
         per_day, total = uptime_days(down.get(component.pk, []), days)
+        day_rows = []
+        for index, day in enumerate(days):
+            day_state = State.ORDER[worst[component.pk][index]]
+            day_rows.append(
+                {
+                    "date": day.date,
+                    "state": day_state,
+                    "state_label": State.LABELS[day_state],
+                    "uptime_percent": per_day[index],
+                }
+            )
         component_rows.append(
             {
                 "slug": component.slug,
@@ -401,72 +460,58 @@ def snapshot_build(*, now: datetime) -> dict[str, Any]:
                 "state": state,
                 "state_label": State.LABELS[state],
                 "uptime_percent": total,
-                "days": [
-                    {
-                        "date": day.date,
-                        "state": (day_state := State.worst(worst[component.pk][index])),
-                        "state_label": State.LABELS[day_state],
-                        "uptime_percent": per_day[index],
-                    }
-                    for index, day in enumerate(days)
-                ],
+                "days": day_rows,
             }
         )
     banner = State.worst(overall)
 
     past_by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
     for incident in past:  # newest first
-        past_by_day[incident.started_at.astimezone(desk_zone()).date()].append(
-            _incident(incident, components_of(incident), updates[incident.pk])
-        )
+        on = days[_day_index(starts, incident.started_at)].date
+        past_by_day[on].append(_incident(incident, affects[incident.id], updates[incident.id]))
     maintenance_by_day: dict[date, list[dict[str, Any]]] = defaultdict(list)
     for window in reversed(windows):
-        if window.ends_at <= now and window.starts_at >= history_days[0].start:
-            maintenance_by_day[window.starts_at.astimezone(desk_zone()).date()].append(
-                _maintenance(window, window_components[window.pk], now=now)
-            )
+        if window.ends_at <= now and window.starts_at >= history_start:
+            on = days[_day_index(starts, window.starts_at)].date
+            maintenance_by_day[on].append(_maintenance(window, window_components[window.pk], now=now))
 
-    shown_windows = [_maintenance(w, window_components[w.pk], now=now) for w in windows if w.ends_at > now]
-    open_rows = [_incident(i, components_of(i), updates[i.pk]) for i in open_incidents]
-    data = {
+    return {
         "version": uuid.uuid4().hex,
         "generated_at": now,
         "state": banner,
         "state_label": State.BANNERS[banner],
         "components": component_rows,
-        "incidents": open_rows,
-        "maintenance": shown_windows,
+        "incidents": [_incident(i, affects[i.id], updates[i.id]) for i in open_incidents],
+        "maintenance": [_maintenance(w, window_components[w.pk], now=now) for w in windows if w.ends_at > now],
         "history": [
             {
                 "date": day.date,
                 "incidents": past_by_day.get(day.date, []),
                 "maintenance": maintenance_by_day.get(day.date, []),
             }
-            for day in reversed(history_days)
+            for day in reversed(days[-PAST_INCIDENT_DAYS:])
         ],
         "feed": _feed(now=now, windows=windows),
         "fresh_until": _fresh_until(now, windows),
     }
-    return data
 
 
 def _feed(*, now: datetime, windows: list[Maintenance]) -> list[dict[str, Any]]:
     """The Atom feed's entries, newest first: public updates of public incidents, maintenance announced."""
     events = (
         IncidentEvent.objects.filter(public=True, incident__public=True, at__lte=now)
-        .select_related("incident")
-        .only("id", "at", "status", "body", "incident__id", "incident__title", "incident__severity")
-        .order_by("-at", "-pk")[:FEED_SIZE]
+        .order_by("-at", "-id")
+        .values_list("id", "at", "status", "body", "incident_id", "incident__title")[:FEED_SIZE]
     )
     entries: list[dict[str, Any]] = [
         {
-            "id": public_id("event", event.pk),
-            "incident": public_id("incident", event.incident.pk),
-            "title": f"{event.incident.title}: {Incident.Status(event.status).label}",
-            "at": event.at,
-            "body": event.body,
+            "id": public_id("event", event_id),
+            "incident": public_id("incident", incident_id),
+            "title": f"{title}: {STATUS_LABELS[event_status]}",
+            "at": at,
+            "body": body,
         }
-        for event in events
+        for event_id, at, event_status, body, incident_id, title in events
     ]
     for window in windows:
         if window.created_at <= now:

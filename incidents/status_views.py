@@ -8,6 +8,7 @@ use cases, are support's (support/portal/status.py).
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -63,9 +65,28 @@ def page_body(data: dict[str, Any]) -> SafeString:
     return _body.get(data, lambda d: mark_safe(render_to_string("incidents/status/_body.html", {"status": d})))
 
 
+# Stands for the visitor's CSRF token in the page rendered once for every anonymous visitor.
+_CSRF_PLACEHOLDER = f"csrf-{uuid.uuid4().hex}"
+_anonymous = PerSnapshot()
+
+
+def _anonymous_page(data: dict[str, Any]) -> str:
+    """The whole page as an anonymous visitor sees it (no user, no messages), with a placeholder token."""
+    context = {"body": page_body(data), "status": data, "form": SubscribeForm(), "csrf_token": _CSRF_PLACEHOLDER}
+    return render_to_string("incidents/status/page.html", context)
+
+
 def render_page(request: HttpRequest, *, form: SubscribeForm | None = None, status: int = 200) -> HttpResponse:
-    """The page, with ``form`` (a subscription refused, with its errors) or an empty one."""
+    """The page, with ``form`` (a subscription refused, with its errors) or an empty one.
+
+    An anonymous visitor with no message waiting (most of them, and everyone a crowd brings
+    during an outage) gets the page rendered once per snapshot, their CSRF token put in; a
+    signed-in one (their name and logout form in the header) a page rendered for them.
+    """
     data = status_page.snapshot(now=timezone.now())
+    if form is None and not request.user.is_authenticated and "messages" not in request.COOKIES:
+        html = _anonymous.get(data, _anonymous_page).replace(_CSRF_PLACEHOLDER, get_token(request))
+        return HttpResponse(html)
     context = {"body": page_body(data), "status": data, "form": form or SubscribeForm()}
     return render(request, "incidents/status/page.html", context, status=status)
 
@@ -87,15 +108,11 @@ class StatusFeed(Feed):
     title = "SofaCover Pro service status"
     subtitle = "Incident updates and scheduled maintenance for the SofaCover Pro shop."
 
-    def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method not in ("GET", "HEAD"):
-            return HttpResponse(status=405, headers={"Allow": "GET, HEAD"})
-        response = super().__call__(request, *args, **kwargs)
-        patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE)
-        return response
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
 
     def get_object(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return status_page.snapshot(now=timezone.now())
+        return self.data
 
     def link(self) -> str:
         return page_url()
@@ -141,4 +158,14 @@ def _when(moment: datetime) -> str:
     return dateformat.format(moment, "j M Y H:i T")
 
 
-status_feed = StatusFeed()
+_feed = PerSnapshot()
+
+
+@require_safe
+def status_feed(request: HttpRequest) -> HttpResponse:
+    """The feed, rendered once per snapshot in each process (its links come from DESK_BASE_URL, not the request)."""
+    data = status_page.snapshot(now=timezone.now())
+    body = _feed.get(data, lambda d: StatusFeed(d)(request).content)
+    response = HttpResponse(body, content_type=Atom1Feed.content_type)
+    patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE)
+    return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
@@ -169,10 +170,31 @@ class TestThePage:
             assert client.get("/api/v1/status/").status_code == 200
             assert client.get("/status/feed.atom").status_code == 200
 
-    def test_a_signed_in_customer_sees_it_too(self, customer_client):
+    def test_a_signed_in_customer_sees_it_too_with_their_own_header(self, customer_client):
+        anonymous = Client().get("/status/").content.decode()
         response = customer_client.get("/status/")
         assert response.status_code == 200
-        assert "All systems operational" in response.content.decode()
+        html = response.content.decode()
+        assert "All systems operational" in html
+        assert "signed in as alice@example.com" in html
+        assert "Log out" in html
+        assert "Log out" not in anonymous
+        assert "alice@example.com" not in Client().get("/status/").content.decode()
+
+    def test_each_anonymous_visitor_gets_a_working_token_of_their_own(self):
+        tokens = []
+        for _ in range(2):
+            visitor = Client(enforce_csrf_checks=True)
+            html = visitor.get("/status/").content.decode()
+            found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+            assert found
+            token = found.group(1)
+            tokens.append(token)
+            assert visitor.post("/status/subscribe/", {"email": "x@example.com"}).status_code == 403
+            answer = visitor.post("/status/subscribe/", {"email": "x@example.com", "csrfmiddlewaretoken": token})
+            assert answer.status_code == 302
+        assert tokens[0] != tokens[1]
+        assert "csrf-" not in html  # the placeholder never leaves
 
     @pytest.mark.parametrize("path", ["/status/", "/status/feed.atom"])
     def test_only_reads(self, client, path):
