@@ -11,7 +11,9 @@ Freshness:
 - every service that changes what the page shows calls ``snapshot_forget`` in its
   transaction; when it commits, the cached snapshot is dropped and the generation
   moves on, so the next request builds it again. A snapshot built while a change
-  committed carries the old generation and is not served;
+  committed carries the old generation and is not served. Each process keeps the
+  snapshot it last served and asks the cache at most once a second whether it is
+  still current (``LOCAL_TRUST``): the hot path touches neither database nor cache;
 - it is also fresh for at most ``SNAPSHOT_TTL`` and never past the next midnight
   (the history moves a day) or the next start or end of a maintenance window;
 - while one request rebuilds it, the others serve the previous one, and when the
@@ -60,6 +62,8 @@ REBUILD_LOCK_KEY = "incidents:status:rebuilding"
 SNAPSHOT_TTL = timedelta(seconds=60)
 LAST_TTL = timedelta(days=1)
 REBUILD_LOCK_SECONDS = 30
+# How long a process serves its own copy without asking the cache whether it is still current.
+LOCAL_TRUST = timedelta(seconds=1)
 
 HISTORY_DAYS = 90  # the uptime bars
 PAST_INCIDENT_DAYS = 14  # the days of past incidents listed with their updates
@@ -128,6 +132,13 @@ def public_id(kind: str, pk: int) -> str:
 def _forget_now() -> None:
     cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
     cache.delete(SNAPSHOT_KEY)
+    _Local.trusted_until = None
+    _Local.forgotten += 1
+
+
+def snapshot_local_forget() -> None:
+    """Drop this process's copy (the tests, which clear the cache between them, call it too)."""
+    _Local.version, _Local.data, _Local.trusted_until = "", None, None
 
 
 def snapshot_forget() -> None:
@@ -137,10 +148,14 @@ def snapshot_forget() -> None:
 
 class _Local:
     """The snapshot this process last read or built, by version: a request that finds the cache's
-    head naming it reads nothing more (the data is not fetched and unpickled again)."""
+    head naming it reads nothing more (the data is not fetched and unpickled again). Until
+    ``trusted_until`` (LOCAL_TRUST after the cache last said it is current) the cache is not even
+    asked: a change made in another process shows here within that time, one made here at once."""
 
     version = ""
     data: dict[str, Any] | None = None
+    trusted_until: datetime | None = None
+    forgotten = 0  # changes committed by this process: one during a build makes it untrusted
 
 
 def _data(version: str) -> dict[str, Any] | None:
@@ -169,17 +184,22 @@ def snapshot(*, now: datetime) -> dict[str, Any]:
     rebuilds, or when the database fails, the last one built is served.
     :raises DatabaseError: the database fails and there is no snapshot at all to serve
     """
+    trusted_until = _Local.trusted_until
+    if _Local.data is not None and trusted_until is not None and now < trusted_until:
+        return _Local.data
     found = cache.get_many([SNAPSHOT_KEY, GENERATION_KEY])
     head, generation = found.get(SNAPSHOT_KEY), found.get(GENERATION_KEY)
     if head is not None and head["generation"] == generation and now < head["fresh_until"]:
         data = _data(head["version"])
         if data is not None:
+            _Local.trusted_until = min(now + LOCAL_TRUST, head["fresh_until"])
             return data
     locked = cache.add(REBUILD_LOCK_KEY, 1, REBUILD_LOCK_SECONDS)
     if not locked:
         last = _last()
         if last is not None:
             return last
+    forgotten = _Local.forgotten
     try:
         data = snapshot_build(now=now)
     except DatabaseError:
@@ -196,6 +216,7 @@ def snapshot(*, now: datetime) -> dict[str, Any]:
     cache.set(DATA_KEY, {"version": data["version"], "data": data}, int(LAST_TTL.total_seconds()))
     cache.set(SNAPSHOT_KEY, head, max(1, math.ceil((fresh_until - now).total_seconds())))
     _Local.version, _Local.data = data["version"], data
+    _Local.trusted_until = min(now + LOCAL_TRUST, fresh_until) if _Local.forgotten == forgotten else None
     return data
 
 

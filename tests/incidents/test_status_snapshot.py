@@ -271,11 +271,17 @@ class TestBuildCost:
 class TestServing:
     def test_another_process_reads_the_data_from_the_cache_once(self, django_assert_num_queries, monkeypatch):
         first = status.snapshot(now=NOW)
-        monkeypatch.setattr(status._Local, "data", None)  # another process: no copy of its own
-        monkeypatch.setattr(status._Local, "version", "")
+        status.snapshot_local_forget()  # another process: no copy of its own
         with django_assert_num_queries(0):
             assert status.snapshot(now=NOW)["version"] == first["version"]
         assert status._Local.version == first["version"]
+
+    def test_a_change_in_another_process_shows_within_a_second(self):
+        first = status.snapshot(now=NOW)
+        cache.set(status.GENERATION_KEY, "another process committed a change", None)
+        cache.delete(status.SNAPSHOT_KEY)
+        assert status.snapshot(now=NOW + timedelta(milliseconds=900))["version"] == first["version"]
+        assert status.snapshot(now=NOW + status.LOCAL_TRUST)["version"] != first["version"]
 
     def test_the_second_request_reads_nothing(self, django_assert_num_queries):
         first = status.snapshot(now=NOW)
@@ -332,8 +338,7 @@ class TestServing:
         assert status.snapshot(now=NOW + timedelta(minutes=5))["version"] == first["version"]
         cache.clear()  # Redis lost it too: this process's copy still serves
         assert status.snapshot(now=NOW + timedelta(minutes=5))["version"] == first["version"]
-        monkeypatch.setattr(status._Local, "data", None)
-        monkeypatch.setattr(status._Local, "version", "")
+        status.snapshot_local_forget()
         with pytest.raises(DatabaseError):
             status.snapshot(now=NOW + timedelta(minutes=5))
 
