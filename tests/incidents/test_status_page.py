@@ -67,7 +67,7 @@ class TestNothingInternalLeaks:
             functionality=f"{c} functionality",
             expected_resolution=f"{c} expected resolution",
             monitor_key=f"{c}-monitor",
-            components=Component.objects.filter(slug__in=["checkout-payments", hidden.slug]),
+            components=("checkout-payments", hidden.slug),
             ticket=linked,
             public_message="We are investigating failed payments.",
         )
@@ -91,7 +91,7 @@ class TestNothingInternalLeaks:
             title=f"{c} non-public incident",
             public=False,
             public_message=f"{c} non-public first update",
-            components=Component.objects.filter(slug="storefront"),
+            components=("storefront",),
         )
         IncidentEvent.objects.create(  # even an update marked public stays hidden with its incident
             incident=secret,
