@@ -291,6 +291,9 @@ SPECTACULAR_SETTINGS = {
         "SlaStateEnum": "escalation.api.SLA_STATES",
         "ArticleStatusEnum": "knowledge.models.Article.Status",
         "ArticleAudienceEnum": "knowledge.models.Article.Audience",
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "StatusPageStateEnum": "incidents.status.State.CHOICES",
+        "MaintenanceStatusEnum": "incidents.status_api.MAINTENANCE_STATUSES",
     },
 }
 

@@ -237,6 +237,9 @@ class TestTheApi:
             assert len(checkout["days"]) == 90
             assert checkout["days"][-1]["date"] == "2026-12-08"
 
+    def test_a_token_that_is_not_valid_is_refused_as_everywhere(self, client):
+        assert client.get("/api/v1/status/", HTTP_AUTHORIZATION="Token not-a-token").status_code == 401
+
     def test_is_documented_in_the_schema(self, client):
         schema = client.get("/api/v1/schema/?format=json").json()
         operation = schema["paths"]["/api/v1/status/"]["get"]
