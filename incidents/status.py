@@ -138,7 +138,7 @@ def _forget_now() -> None:
 
 def snapshot_local_forget() -> None:
     """Drop this process's copy (the tests, which clear the cache between them, call it too)."""
-    _Local.version, _Local.data, _Local.trusted_until = "", None, None
+    _Local.data, _Local.trusted_until = None, None
 
 
 def snapshot_forget() -> None:
@@ -147,12 +147,12 @@ def snapshot_forget() -> None:
 
 
 class _Local:
-    """The snapshot this process last read or built, by version: a request that finds the cache's
-    head naming it reads nothing more (the data is not fetched and unpickled again). Until
-    ``trusted_until`` (LOCAL_TRUST after the cache last said it is current) the cache is not even
-    asked: a change made in another process shows here within that time, one made here at once."""
+    """The snapshot this process last read or built (one attribute, replaced whole: threads read it
+    without a lock): a request that finds the cache's head naming its version reads nothing more
+    (the data is not fetched and unpickled again). Until ``trusted_until`` (LOCAL_TRUST after the
+    cache last said it is current) the cache is not even asked: a change made in another process
+    shows here within that time, one made here at once."""
 
-    version = ""
     data: dict[str, Any] | None = None
     trusted_until: datetime | None = None
     forgotten = 0  # changes committed by this process: one during a build makes it untrusted
@@ -160,12 +160,13 @@ class _Local:
 
 def _data(version: str) -> dict[str, Any] | None:
     """The snapshot of ``version``: this process's copy, else the cache's (None when it holds another)."""
-    if version and _Local.version == version:
-        return _Local.data
+    data = _Local.data
+    if data is not None and data["version"] == version:
+        return data
     stored = cache.get(DATA_KEY)
     if stored is None or stored["version"] != version:
         return None
-    _Local.version, _Local.data = version, stored["data"]
+    _Local.data = stored["data"]
     return stored["data"]
 
 
@@ -184,9 +185,9 @@ def snapshot(*, now: datetime) -> dict[str, Any]:
     rebuilds, or when the database fails, the last one built is served.
     :raises DatabaseError: the database fails and there is no snapshot at all to serve
     """
-    trusted_until = _Local.trusted_until
-    if _Local.data is not None and trusted_until is not None and now < trusted_until:
-        return _Local.data
+    data, trusted_until = _Local.data, _Local.trusted_until
+    if data is not None and trusted_until is not None and now < trusted_until:
+        return data
     found = cache.get_many([SNAPSHOT_KEY, GENERATION_KEY])
     head, generation = found.get(SNAPSHOT_KEY), found.get(GENERATION_KEY)
     if head is not None and head["generation"] == generation and now < head["fresh_until"]:
@@ -215,7 +216,7 @@ def snapshot(*, now: datetime) -> dict[str, Any]:
     head = {"generation": generation, "fresh_until": fresh_until, "version": data["version"]}
     cache.set(DATA_KEY, {"version": data["version"], "data": data}, int(LAST_TTL.total_seconds()))
     cache.set(SNAPSHOT_KEY, head, max(1, math.ceil((fresh_until - now).total_seconds())))
-    _Local.version, _Local.data = data["version"], data
+    _Local.data = data
     _Local.trusted_until = min(now + LOCAL_TRUST, fresh_until) if _Local.forgotten == forgotten else None
     return data
 

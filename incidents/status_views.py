@@ -42,19 +42,20 @@ class SubscribeForm(forms.Form):
 
 
 class PerSnapshot:
-    """One rendering per snapshot version, kept by the process (a snapshot's version never changes content)."""
+    """One rendering per snapshot version, kept by the process (a snapshot's version never changes content).
+
+    The version and its rendering are one tuple, replaced whole: threads read it without a lock.
+    """
 
     def __init__(self) -> None:
-        self.version = ""
-        self.value: Any = None
+        self.entry: tuple[str, Any] = ("", None)
 
     def get(self, data: dict[str, Any], render_it: Any) -> Any:
-        version = data["version"]
-        if self.version != version:
+        version, value = self.entry
+        if version != data["version"]:
             value = render_it(data)
-            self.version, self.value = version, value
-            return value
-        return self.value
+            self.entry = (data["version"], value)
+        return value
 
 
 _body = PerSnapshot()
