@@ -82,6 +82,7 @@ bench: $(STAMP)
 	$(BIN)/python manage.py bench_reports $(BENCH_REPORTS_ARGS)
 	$(BIN)/python manage.py bench_mail $(BENCH_MAIL_ARGS)
 	$(BIN)/python manage.py bench_incident_broadcast $(BENCH_INCIDENT_BROADCAST_ARGS)
+	$(BIN)/python manage.py bench_status $(BENCH_STATUS_ARGS)
 
 clean:
 	rm -rf var

@@ -568,5 +568,6 @@ class IncidentAdmin(admin.ModelAdmin):
         )
 
 
-# The post-incident reviews' pages live in their own module, registered when this one is imported.
-from . import review_admin  # noqa: E402, F401
+# The post-incident reviews' pages and the status page's (components, maintenance, subscribers) live in
+# their own modules, registered when this one is imported.
+from . import review_admin, status_admin  # noqa: E402, F401

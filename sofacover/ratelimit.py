@@ -8,7 +8,8 @@ that address, while the account's owner, from any other address, gets in at once
   one pair of counters, so switching doors buys no attempts. Failures are counted
   (accounts.auth.EmailBackend counts them, as every password check passes there);
   successful logins are not.
-- PASSWORD_RESET and SIGNUP: every accepted request is counted, since each sends mail.
+- PASSWORD_RESET, SIGNUP and STATUS_SUBSCRIBE (the status page's email subscription):
+  every accepted request is counted, since each may send mail.
   account_mail_allowed() also caps the mail one address receives; it never changes
   the answer, so it locks nobody out.
 - customer_replies: a customer's replies, from the portal form and the API alike.
@@ -146,6 +147,9 @@ PASSWORD_RESET = Door(
     "password-reset", per_address="password_reset_ip", per_address_account="password_reset_ip_account"
 )
 SIGNUP = Door("signup", per_address="signup_ip", per_address_account="signup_ip_account")
+STATUS_SUBSCRIBE = Door(
+    "status-subscribe", per_address="status_subscribe_ip", per_address_account="status_subscribe_ip_account"
+)
 
 
 def account_mail_allowed(request: HttpRequest, address: str) -> bool:

@@ -166,6 +166,8 @@ RATELIMITS = {
     "password_reset_ip_account": os.environ.get("RATELIMIT_PASSWORD_RESET_IP_ACCOUNT", "3/h"),
     "signup_ip": os.environ.get("RATELIMIT_SIGNUP_IP", "10/h"),
     "signup_ip_account": os.environ.get("RATELIMIT_SIGNUP_IP_ACCOUNT", "3/h"),
+    "status_subscribe_ip": os.environ.get("RATELIMIT_STATUS_SUBSCRIBE_IP", "10/h"),
+    "status_subscribe_ip_account": os.environ.get("RATELIMIT_STATUS_SUBSCRIBE_IP_ACCOUNT", "3/h"),
     "account_mail": os.environ.get("RATELIMIT_ACCOUNT_MAIL", "5/h"),
     "ticket_ip": os.environ.get("RATELIMIT_TICKET_IP", "20/h"),
     "ticket_account": os.environ.get("RATELIMIT_TICKET_ACCOUNT", "20/h"),
@@ -293,6 +295,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentUpdateStatusEnum": "incidents.api.UPDATE_STATUSES",
         "IncidentSourceEnum": "incidents.models.Incident.Source",
         "IncidentEventKindEnum": "incidents.models.IncidentEvent.Kind",
+        "StatusPageStateEnum": "incidents.status.State.CHOICES",
+        "MaintenanceStatusEnum": "incidents.status_api.MAINTENANCE_STATUSES",
     },
 }
 

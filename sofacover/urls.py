@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 
 from escalation.api import SlaPolicyListView
 from escalation.health import healthz
+from incidents.status_api import StatusView
 from notifications import views as notification_views
 from reports.urls import api_urlpatterns as reports_api
 from support.api import EscalateView
@@ -29,6 +30,9 @@ urlpatterns = [
         name="ticket-escalate",
     ),
     path("api/v1/sla/policies/", SlaPolicyListView.as_view(), name="sla-policy-list"),
+    # The public status page (no sign-in), served from its snapshot; the JSON of the same.
+    path("api/v1/status/", StatusView.as_view(), name="status-api"),
+    path("status/", include("support.status_urls")),
     path("api/v1/mail/inbound/mailgun/", mailgun_inbound, name="mail-inbound-mailgun"),
     path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/reports/", include(reports_api)),

@@ -31,18 +31,20 @@ import inbound.services
 import incidents.reviews
 import incidents.selectors
 import incidents.services
+import incidents.subscriptions
 import knowledge.services
 import notifications.incidents
 import notifications.mailthread
 import notifications.review_mail
 import notifications.selectors
 import notifications.services
+import notifications.status_mail
 import reports.rollup
 import surveys.services
 import tickets.services
 from escalation.models import Escalation
 from inbound.models import InboundMail
-from incidents.models import Incident, IncidentAction, IncidentEvent, IncidentTicket, Review
+from incidents.models import Incident, IncidentAction, IncidentEvent, IncidentTicket, Review, Subscriber
 from sofacover.errors import DomainError
 from surveys.models import Rating
 from tickets.models import Message, Ticket, TicketCc
@@ -648,3 +650,45 @@ def review_sweep(*, now: datetime, limit: int = REVIEW_SWEEP_BATCH) -> int:
             alerted += incidents.reviews.overdue_alerted(items=items, now=now)
         if len(ids) < limit:
             return alerted
+
+
+# --- status page subscriptions ------------------------------------------------------------------------
+# Double opt-in: subscribing writes a pending subscriber and mails its confirmation link; only confirmed
+# subscribers get updates; one click on any update's unsubscribe link ends it. The doors answer the same
+# whatever the address's state, so nobody learns who is subscribed.
+
+
+@transaction.atomic
+def status_subscribe(*, email: str, now: datetime) -> Subscriber:
+    """Someone asks for status page updates by email.
+
+    1. incidents writes the subscriber: new, or again after unsubscribing (a new token), or as it was;
+    2. notifications queues the confirmation mail, unless the address is already confirmed (once an
+       hour at most for an address that asks again).
+
+    :raises DomainError: not an email address
+    """
+    subscribed = incidents.subscriptions.subscribe(email=email, now=now)
+    if subscribed.confirm:
+        notifications.status_mail.confirmation_queue(subscriber=subscribed.subscriber, now=now)
+    return subscribed.subscriber
+
+
+@transaction.atomic
+def status_confirm(*, token: str, now: datetime) -> Subscriber:
+    """The confirmation link's button: 1. incidents confirms the subscriber; updates reach it from now on.
+
+    :raises incidents.subscriptions.SubscriptionLinkInvalid: unknown token, or unsubscribed since
+    """
+    return incidents.subscriptions.confirm(token=token, now=now)
+
+
+@transaction.atomic
+def status_unsubscribe(*, token: str, now: datetime) -> Subscriber:
+    """An update's unsubscribe link (its button, or the mail client's RFC 8058 one-click POST).
+
+    1. incidents ends the subscription; no update is sent to it any more.
+
+    :raises incidents.subscriptions.SubscriptionLinkInvalid: unknown token
+    """
+    return incidents.subscriptions.unsubscribe(token=token, now=now)

@@ -11,10 +11,15 @@ from tests.tickets.factories import PASSWORD, make_user
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Rate-limit counters live in the cache; each test starts from zero."""
+    """Rate-limit counters live in the cache; each test starts from zero. So does the copy of the
+    status page's snapshot each process keeps beside the cache."""
+    from incidents import status
+
     cache.clear()
+    status.snapshot_local_forget()
     yield
     cache.clear()
+    status.snapshot_local_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -150,6 +150,16 @@ def staff(ok: int) -> dict[str, int]:
     return api(a=404, b=404, agent=ok, manager=ok)
 
 
+def _subscriber(world: World):
+    """A status page subscriber, pending, made once per world."""
+    from incidents.models import Subscriber
+
+    subscriber = getattr(world, "_subscriber", None)
+    if subscriber is None:
+        subscriber = world._subscriber = Subscriber.objects.create(email="watcher@example.com", created_at=T0)  # type: ignore[attr-defined]
+    return subscriber
+
+
 def console(anonymous=302, a=403, b=403, agent=302, manager=302) -> dict[str, int]:
     return api(anonymous, a, b, agent, manager)
 
@@ -498,6 +508,34 @@ MATRIX: dict[str, list[Cell]] = {
         Cell("POST", lambda w: f"/kb/{_kb(w)['faq'].slug}/open/", every(302), {"q": "matrix"}),
         Cell("GET", lambda w: f"/kb/{_kb(w)['faq'].slug}/open/", every(405)),
         Cell("POST", lambda w: f"/kb/{_kb(w)['runbook'].slug}/open/", every(404), label="runbook"),
+    ],
+    # --- the public status page: no sign-in, the same for everyone ---
+    "status:page": [
+        Cell("GET", lambda w: "/status/", every(200)),
+        Cell("POST", lambda w: "/status/", every(405)),
+    ],
+    "status:feed": [Cell("GET", lambda w: "/status/feed.atom", every(200))],
+    "status-api": [
+        Cell("GET", lambda w: "/api/v1/status/", every(200)),
+        Cell("POST", lambda w: "/api/v1/status/", every(405), json=True),
+    ],
+    # One answer whoever asks (tests/incidents/test_status_subscriptions.py).
+    "status:subscribe": [
+        Cell("POST", lambda w: "/status/subscribe/", every(302), {"email": "watcher@example.com"}),
+        Cell("GET", lambda w: "/status/subscribe/", every(405)),
+    ],
+    "status:subscribe-done": [Cell("GET", lambda w: "/status/subscribe/done/", every(200))],
+    # The token in the link is the key: an unknown one is a 404 for all.
+    "status:confirm": [
+        Cell("GET", lambda w: f"/status/confirm/{_subscriber(w).token}/", every(200)),
+        Cell("POST", lambda w: "/status/confirm/00000000-0000-4000-8000-000000000000/", every(404), label="unknown"),
+    ],
+    "status:unsubscribe": [
+        Cell("GET", lambda w: f"/status/unsubscribe/{_subscriber(w).token}/", every(200)),
+        Cell("POST", lambda w: f"/status/unsubscribe/{_subscriber(w).token}/", every(200), label="one click"),
+        Cell(
+            "POST", lambda w: "/status/unsubscribe/00000000-0000-4000-8000-000000000000/", every(404), label="unknown"
+        ),
     ],
     # --- knowledge base: console actions (agents) ---
     "kb-console:runbook-attach": [
