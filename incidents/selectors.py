@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from tickets.models import Ticket
 
-from .models import Component, Incident, IncidentTicket
+from .models import SEVERITIES, Component, Incident, IncidentTicket
 
 OPEN = Incident.OPEN_STATUSES
 
@@ -56,3 +56,11 @@ def updates_coming_due(*, lead_until: datetime) -> QuerySet[Incident]:
         .filter(Q(update_warned_for__isnull=True) | ~Q(update_warned_for=F("next_update_due_at")))
         .select_related("commander")
     )
+
+
+def open_count_by_severity() -> dict[str, int]:
+    """Open incidents per severity, every severity present (zero when none), read through incident_status_idx."""
+    counts = dict(
+        Incident.objects.filter(status__in=OPEN).values("severity").annotate(n=Count("id")).values_list("severity", "n")
+    )
+    return {severity: counts.get(severity, 0) for severity in SEVERITIES.values}
