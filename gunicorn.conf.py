@@ -19,6 +19,8 @@ forwarded_allow_ips = "127.0.0.1,::1"
 # No access log: /metrics counts requests by view and status, and the proxy logs each one.
 accesslog = None
 errorlog = "-"
+# gunicorn's control socket (a file under $HOME) is not used: honcho or the service manager starts and stops it.
+control_socket_disable = True
 
 _debug = os.environ.get("DJANGO_DEBUG", "").lower() in {"1", "true", "yes", "on"}
 if log_format(os.environ.get("DJANGO_LOG_FORMAT"), debug=_debug) == "json":

@@ -325,3 +325,18 @@ class TestNothingSensitive:
         for leaf in leaves(body):
             assert leaf is None or isinstance(leaf, int) or leaf in {"ok", "error", "degraded"} or leaf.startswith("20")
         assert "version" not in json.dumps(body).lower()
+
+
+class TestProbesOverPlainHttp:
+    """With debug off the desk redirects plain HTTP to HTTPS; probes and the scraper call it directly."""
+
+    def test_the_probes_and_metrics_are_not_redirected(self, client, settings):
+        settings.SECURE_SSL_REDIRECT = True
+        usecases.sla_sweep(now=T0)
+
+        assert client.get("/admin/login/").status_code == 301
+        assert client.get("/healthz/").status_code == 200
+        assert client.get("/healthz").status_code == 200
+        with time_machine.travel(T0, tick=False):
+            assert client.get("/readyz/").status_code == 200
+        assert client.get("/metrics").status_code == 200
