@@ -9,7 +9,7 @@ export PORT
 # each process its own PORT (the worker, which sends the mail, gets PORT+100).
 DESK_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test test-pg lint typecheck lock bench install clean
+.PHONY: run prod test test-pg lint typecheck lock bench install clean
 
 # Every dependency, dev tools included, pinned with hashes: `make lock` compiles it from pyproject.toml.
 LOCK := requirements/dev.lock
@@ -26,11 +26,25 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
+# Every process writes its metrics under PROMETHEUS_MULTIPROC_DIR, emptied at each start; /metrics adds them up.
 run: export DESK_BASE_URL := $(DESK_BASE_URL)
+run: export PROMETHEUS_MULTIPROC_DIR ?= $(abspath var/prometheus)
 run: $(STAMP)
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && find "$$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py seed_demo
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/honcho -f Procfile start
+
+# Production, behind a TLS proxy (README, "Operations"): gunicorn, the two Celery workers, beat and the mail
+# gateway (Procfile.prod), once the settings pass `check --deploy`. Debug stays off; set DJANGO_SECRET_KEY,
+# DJANGO_ALLOWED_HOSTS, DATABASE_URL, REDIS_URL and DESK_BASE_URL first.
+prod: export PROMETHEUS_MULTIPROC_DIR ?= $(abspath var/prometheus)
+prod: $(STAMP)
+	mkdir -p "$$PROMETHEUS_MULTIPROC_DIR" && find "$$PROMETHEUS_MULTIPROC_DIR" -maxdepth 1 -name '*.db' -delete
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/honcho -f Procfile.prod start
 
 # On PostgreSQL (DATABASE_URL set), the hostile-input suite runs on SQLite first as well: the databases
 # differ exactly there (PostgreSQL refuses NUL in text). The whole suite's summary comes last.

@@ -1,38 +1,27 @@
-"""GET /healthz/: a public dead-man's switch for the SLA sweep, for an external uptime monitor.
+"""The SLA sweep's heartbeat, as the desk's readiness check (``support.health``, GET /readyz/) reports it.
 
 The beat runs the sweep every SLA_SWEEP_SECONDS and every run stamps the
 SweepRun row, even when nothing is due. So "the last sweep finished more than
 two intervals ago" means the beat or the workers have stopped, whatever the
 desk's load. No sweep on record at all counts as stale too: a desk whose beat
 never started is exactly what this check exists to catch (a fresh deploy reads
-stale until the first sweep, at most one interval). Anything wrong answers 503,
-so a monitor that only looks at status codes alerts without needing the beat.
-
-The body names no host, version, count or error text: only ok/degraded, the
-database's reachability and the sweep's timestamps.
+stale until the first sweep, at most one interval).
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection
-from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
 from escalation.models import SweepRun
 from escalation.services import SWEEP
 
-logger = logging.getLogger(__name__)
 STALE_AFTER_INTERVALS = 2
 
 
 def sweep_state(*, now: datetime) -> dict:
-    """The sweep's heartbeat as the endpoint reports it (reads one row)."""
+    """The sweep's heartbeat: its timestamps and whether it is stale (reads one row)."""
     run = SweepRun.objects.filter(name=SWEEP).values("last_started_at", "last_finished_at").first()
     finished, started = (run["last_finished_at"], run["last_started_at"]) if run else (None, None)
     limit = timedelta(seconds=STALE_AFTER_INTERVALS * settings.SLA_SWEEP_SECONDS)
@@ -45,25 +34,7 @@ def sweep_state(*, now: datetime) -> dict:
     }
 
 
-def database_ok() -> bool:
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
-    except DatabaseError:
-        logger.exception("health check: the database is unreachable")
-        return False
-
-
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    now = timezone.now()
-    body: dict = {"status": "ok", "database": "ok" if database_ok() else "error"}
-    if body["database"] == "ok":
-        body["sla_sweep"] = sweep_state(now=now)
-    else:
-        body["sla_sweep"] = {"last_started_at": None, "last_finished_at": None, "stale": True}
-    if body["database"] != "ok" or body["sla_sweep"]["stale"]:
-        body["status"] = "degraded"
-    return JsonResponse(body, status=200 if body["status"] == "ok" else 503)
+def sweep_lag_seconds(*, now: datetime) -> float:
+    """Seconds since the sweep last finished (infinite when it never has): what /metrics reports."""
+    finished = SweepRun.objects.filter(name=SWEEP).values_list("last_finished_at", flat=True).first()
+    return (now - finished).total_seconds() if finished else float("inf")

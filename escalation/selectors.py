@@ -6,7 +6,7 @@ import time as _time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import CharField, IntegerField, QuerySet, Value
+from django.db.models import CharField, Count, IntegerField, Q, QuerySet, Value
 
 from tickets.models import Ticket
 
@@ -134,6 +134,23 @@ def due_ticket_ids(*, now: datetime, limit: int) -> list[int]:
         .order_by("sla_next_check_at")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def due_ticket_count(*, now: datetime) -> int:
+    """How many tickets have SLA work due (what the next sweep will take), counted in ticket_sla_due_idx."""
+    return Ticket.objects.filter(sla_next_check_at__lte=now).count()
+
+
+def breach_counts_since(*, since: datetime, recent_since: datetime) -> list[tuple[str, str, int, int]]:
+    """SLA breaches recorded since ``since``, and since ``recent_since`` (later), per kind and priority:
+    ``(kind, priority, count since since, count since recent_since)``; one range read of breach_at_idx."""
+    rows = (
+        SlaBreach.objects.filter(breached_at__gte=since)
+        .values("kind", "priority")
+        .annotate(total=Count("id"), recent=Count("id", filter=Q(breached_at__gte=recent_since)))
+        .order_by("kind", "priority")
+    )
+    return [(row["kind"], row["priority"], row["total"], row["recent"]) for row in rows]
 
 
 def escalation_list_for(ticket: Ticket) -> QuerySet[Escalation]:

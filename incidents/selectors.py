@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce
 
 from tickets.models import Ticket
 
-from .models import Component, Incident, IncidentAction, IncidentEvent, IncidentTicket, Subscriber
+from .models import SEVERITIES, Component, Incident, IncidentAction, IncidentEvent, IncidentTicket, Subscriber
 
 OPEN = Incident.OPEN_STATUSES
 
@@ -159,3 +159,11 @@ def incident_page(incident: Incident) -> tuple[list[IncidentAction], list[Incide
     actions = list(incident.actions.all())
     events = list(incident.events.select_related("author").order_by("at", "id"))
     return actions, events, list(links_of(incident))
+
+
+def open_count_by_severity() -> dict[str, int]:
+    """Open incidents per severity, every severity present (zero when none), read through incident_status_idx."""
+    counts = dict(
+        Incident.objects.filter(status__in=OPEN).values("severity").annotate(n=Count("id")).values_list("severity", "n")
+    )
+    return {severity: counts.get(severity, 0) for severity in SEVERITIES.values}

@@ -1,11 +1,14 @@
-"""Reads of the notifications app: an agent's dashboard feed; which ticket an inbound reply belongs to."""
+"""Reads of the notifications app: an agent's dashboard feed; which ticket an inbound reply belongs to;
+the relay's backlog."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 
 from tickets.models import Ticket
 
@@ -62,3 +65,32 @@ def ticket_for_message_ids(ids: Iterable[str]) -> Ticket | None:
         if reference and reference in by_reference:
             return by_reference[reference]
     return None
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """What the relay should have sent by now and has not: due rows per channel (every channel, zero when none),
+    and the oldest due time."""
+
+    due_by_channel: dict[str, int]
+    oldest_due_at: datetime | None
+
+    def oldest_age_seconds(self, *, now: datetime) -> float:
+        return max(0.0, (now - self.oldest_due_at).total_seconds()) if self.oldest_due_at else 0.0
+
+
+def outbox_backlog(*, now: datetime) -> OutboxBacklog:
+    """Rows the relay would claim now (relay._due: pending or held, next attempt reached), read through
+    outbox_due_idx. Rows waiting for a retry's backoff or for quiet hours to end are not due yet; rows being
+    sent are not backlog (their lease brings them back if a relay died)."""
+    rows = (
+        Notification.objects.filter(
+            status__in=(Notification.Status.PENDING, Notification.Status.HELD), next_attempt_at__lte=now
+        )
+        .values("channel")
+        .annotate(due=Count("id"), oldest=Min("next_attempt_at"))
+        .order_by("channel")
+    )
+    by_channel = dict.fromkeys(Notification.Channel.values, 0) | {row["channel"]: row["due"] for row in rows}
+    oldest = min((row["oldest"] for row in rows), default=None)
+    return OutboxBacklog(due_by_channel=by_channel, oldest_due_at=oldest)

@@ -18,6 +18,9 @@ from celery.schedules import crontab
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from .logs import log_format, logging_config
+from .sentry import sentry_init
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SOFACOVER_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -80,6 +83,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Requests by view and status, with latency histograms, for /metrics (django-prometheus): first and last.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -92,6 +97,7 @@ MIDDLEWARE = [
     # A NUL character in the path, a header, a query parameter or a form field: 400 before any view.
     "sofacover.errors.reject_nul",
     "django_ratelimit.middleware.RatelimitMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "sofacover.urls"
@@ -234,6 +240,9 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Probes and the scraper call the processes directly over plain HTTP (a redirect would read as
+    # success to a probe that counts 3xx as up, hiding a 503).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$", r"^metrics/?$"]
 
 # Trust a proxy's "this came over HTTPS" header only when a proxy that sets it (and strips the
 # client's own) is really in front: otherwise any client could claim HTTPS by sending it.
@@ -330,6 +339,18 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_TIMEZONE = TIME_ZONE
+# Two queues, each with its own worker (Procfile; sizing in the README's Operations): timers and checks
+# on "timers", so a backlog of notifications (the relay, kicks, mail) on the default queue never delays
+# them. Routes by name: a task not listed (or not on this branch yet) goes to the default queue.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+TIMERS_QUEUE = "timers"
+CELERY_TASK_ROUTES = {
+    "support.tasks.sla_sweep": {"queue": TIMERS_QUEUE},
+    "support.tasks.close_resolved_tickets": {"queue": TIMERS_QUEUE},
+    "support.tasks.incident_sweep": {"queue": TIMERS_QUEUE},
+    "support.tasks.review_sweep": {"queue": TIMERS_QUEUE},
+    "monitors.tasks.*": {"queue": TIMERS_QUEUE},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule, in one place.
 MAIL_IMAP_POLL_SECONDS = int(os.environ.get("MAIL_IMAP_POLL_SECONDS", "60"))
@@ -463,10 +484,24 @@ MAIL_WEBHOOK_SIGNING_KEY = os.environ.get("MAIL_WEBHOOK_SIGNING_KEY", "")
 # A signed post older (or newer) than this is refused: a captured request cannot be replayed later.
 MAIL_WEBHOOK_MAX_AGE_SECONDS = 300
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# --- operations: health, metrics, error tracking, logs ----------------------
+# GET /readyz/ fails its outbox check when a notification due for delivery has waited longer than this.
+READYZ_OUTBOX_MAX_AGE_SECONDS = int(os.environ.get("READYZ_OUTBOX_MAX_AGE_SECONDS", "300"))
+# GET /metrics answers a bearer token (Authorization: Bearer <METRICS_TOKEN>) or a client address in
+# METRICS_ALLOWED_IPS (addresses or networks; read past DJANGO_TRUSTED_PROXIES proxies), and nobody else.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+# Several processes on one host (gunicorn's workers, Celery's pool): each writes its samples to files in
+# this directory and /metrics adds them up (prometheus-client's multi-process mode). Empty: this process only.
+PROMETHEUS_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+# Error tracking (sofacover/sentry.py): off without a DSN; no personal data sent.
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+SENTRY_ENABLED = sentry_init(
+    dsn=SENTRY_DSN,
+    environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
+    release=os.environ.get("SENTRY_RELEASE", ""),
+    traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+)
+# One JSON object per line in production, readable text while debugging (sofacover/logs.py).
+LOG_FORMAT = log_format(os.environ.get("DJANGO_LOG_FORMAT"), debug=DEBUG)
+LOGGING = logging_config(fmt=LOG_FORMAT, level=os.environ.get("DJANGO_LOG_LEVEL", "INFO"))

@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from escalation.api import SlaPolicyListView
-from escalation.health import healthz
 from incidents.status_api import StatusView
 from notifications import views as notification_views
 from reports.urls import api_urlpatterns as reports_api
+from support import health, metrics
 from support.api import EscalateView
 from support.mail import mailgun_inbound
 from support.portal import views as support_portal
@@ -21,7 +21,10 @@ urlpatterns = [
     # The console's login is a login door like the portal's: the same limiter, ahead of the admin's own URL.
     path("admin/login/", LOGIN.guard("username")(admin.site.login), name="console-login"),
     path("admin/", admin.site.urls),
-    path("healthz/", healthz, name="healthz"),
+    # Liveness and readiness for probes and uptime monitors (public); Prometheus metrics (token or address).
+    re_path(r"^healthz/?$", health.healthz, name="healthz"),
+    re_path(r"^readyz/?$", health.readyz, name="readyz"),
+    re_path(r"^metrics/?$", metrics.metrics, name="metrics"),
     # A reply's attachment too large for its mail: the signed link in the mail (no sign-in).
     path("mail/attachments/<str:token>/", notification_views.mail_attachment, name="mail-attachment"),
     re_path(

@@ -381,8 +381,13 @@ MATRIX: dict[str, list[Cell]] = {
     "incident-timeline": [Cell("GET", lambda w: inc(w, "timeline/"), staff(200))],
     "api-schema": [Cell("GET", lambda w: "/api/v1/schema/", every(200))],
     "api-docs": [Cell("GET", lambda w: "/api/v1/docs/", every(200))],
-    # Public, for an uptime monitor; 503 as no SLA sweep has run in this world (tests/escalation/test_health.py).
-    "healthz": [Cell("GET", lambda w: "/healthz/", every(503))],
+    # Public, for probes and an uptime monitor (tests/support/test_health.py): liveness answers while the
+    # process does; readiness is 503 as no SLA sweep has run in this world.
+    "healthz": [Cell("GET", lambda w: "/healthz/", every(200))],
+    "readyz": [Cell("GET", lambda w: "/readyz/", every(503))],
+    # A bearer token or an allowed address, not a login (tests/support/test_metrics.py): the test client
+    # comes from loopback, which is allowed by default.
+    "metrics": [Cell("GET", lambda w: "/metrics", every(200))],
     # Signed by the provider, not by a login (tests/inbound/test_doors.py::TestWebhook); off without a key.
     "mail-inbound-mailgun": [
         Cell("POST", lambda w: "/api/v1/mail/inbound/mailgun/", every(404), label="off"),

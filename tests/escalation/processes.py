@@ -109,12 +109,15 @@ class RedisServer:
 
 @dataclass
 class Worker:
-    """``celery -A sofacover worker -P prefork`` consuming TEST_QUEUE, against the given env."""
+    """``celery -A sofacover worker -P prefork`` consuming ``queues`` (TEST_QUEUE), against the given env;
+    ``include``: more modules of tasks to import (``-I``), e.g. a test's own."""
 
     name: str
     env: Mapping[str, str]
     logdir: Path
     concurrency: int = 2
+    queues: str = TEST_QUEUE
+    include: str = ""
     process: subprocess.Popen | None = None
 
     @property
@@ -130,8 +133,10 @@ class Worker:
             str(CELERY), "-A", "sofacover", "worker",
             "-P", "prefork", "-c", str(self.concurrency),
             "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "-Q", TEST_QUEUE, "-n", f"{self.name}@%h", "-l", "INFO",
+            "-Q", self.queues, "-n", f"{self.name}@%h", "-l", "INFO",
         ]  # fmt: skip
+        if self.include:
+            command += ["-I", self.include]
         out = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command,

@@ -26,12 +26,12 @@ from .servers import ImapServer, dovecot, free_port
 transactional = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def test_make_run_starts_the_mail_gateway_beside_web_worker_and_beat():
+def test_make_run_starts_the_mail_gateway_beside_web_workers_and_beat():
     from pathlib import Path
 
     procfile = (Path(__file__).resolve().parents[2] / "Procfile").read_text()
     processes = dict(line.split(":", 1) for line in procfile.splitlines() if line.strip())
-    assert set(processes) == {"web", "worker", "beat", "mail"}
+    assert set(processes) == {"web", "worker", "timers", "beat", "mail"}
     assert "manage.py mailgate" in processes["mail"]
 
 

@@ -71,7 +71,8 @@ def settings_read_by_the_code() -> set[str]:
     for path in project_python_files():
         names |= python_env_reads(path.read_text(encoding="utf-8"))
     names |= make_env_reads((ROOT / "Makefile").read_text(encoding="utf-8"))
-    names |= procfile_env_reads((ROOT / "Procfile").read_text(encoding="utf-8"))
+    for procfile in ("Procfile", "Procfile.prod"):
+        names |= procfile_env_reads((ROOT / procfile).read_text(encoding="utf-8"))
     return names
 
 

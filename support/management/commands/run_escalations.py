@@ -50,7 +50,7 @@ class Command(BaseCommand):
         self.stdout.write(f"SLA sweep as of {now.isoformat()}: {result}")
         if options["at"] is not None:
             self.stdout.write(
-                "Note: the sweep's heartbeat (GET /healthz/) now carries this moment until the next beat runs."
+                "Note: the sweep's heartbeat (GET /readyz/) now carries this moment until the next beat runs."
             )
         escalations = (
             Escalation.objects.filter(pk__gt=newest_escalation, at=now).select_related("ticket", "rule").order_by("pk")
