@@ -6,6 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from monitors import runner
+
 from . import mail, usecases
 
 
@@ -27,3 +29,12 @@ def fetch_mail() -> str:
 
     Two runs overlapping read the same messages; each is stored once (its Message-ID is unique)."""
     return str(mail.fetch_mail())
+
+
+@shared_task(acks_late=True, ignore_result=True, queue="timers")
+def run_monitor_checks() -> str:
+    """Beat, every MONITOR_RUNNER_SECONDS: run the monitors' checks as they fall due, for as long.
+
+    On the "timers" queue, beside the sweep: a notification backlog never delays a check. Runs that
+    overlap (a slow one, a redelivery) are harmless: each check is claimed by one of them."""
+    return str(runner.run_loop(lambda now: usecases.monitor_checks(now=now), seconds=settings.MONITOR_RUNNER_SECONDS))
