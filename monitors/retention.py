@@ -168,7 +168,11 @@ def rollup_minutes(*, now: datetime) -> int:
             if start >= cutoff:
                 return written
             end = min(cutoff, start + CHUNK)
-            written += _upsert(MinuteRollup, _from_results(start, end))
+            rows = _from_results(start, end)
+            if not rows:  # a gap (nothing was checked): jump to the next result
+                following = CheckResult.objects.filter(scheduled_at__gte=end).aggregate(first=Min("scheduled_at"))
+                end = min(cutoff, floor_minute(following["first"])) if following["first"] else cutoff
+            written += _upsert(MinuteRollup, rows)
             mark.done_until = end
             mark.save(update_fields=["done_until"])
     return written
@@ -189,7 +193,11 @@ def rollup_hours(*, now: datetime) -> int:
             if start >= cutoff:
                 return written
             end = min(cutoff, start + CHUNK)
-            written += _upsert(HourRollup, _from_minutes(start, end))
+            rows = _from_minutes(start, end)
+            if not rows:  # a gap: jump to the next minute rolled up
+                following = MinuteRollup.objects.filter(start__gte=end).aggregate(first=Min("start"))
+                end = min(cutoff, floor_hour(following["first"])) if following["first"] else cutoff
+            written += _upsert(HourRollup, rows)
             mark.done_until = end
             mark.save(update_fields=["done_until"])
     return written
