@@ -70,7 +70,7 @@ class TestStorefrontOutage:
             ("slack", "#launch-monitoring"),
             ("dashboard", manager.email),
         }
-        assert "Monitor down: Storefront home [P0]" in alerts.first().subject
+        assert {alert.subject for alert in alerts} == {"Monitor down: Storefront home [P0]"}
 
     def test_recovery_for_two_checks_moves_it_to_monitoring_with_a_public_update(self, monitor, target):
         target.down()
@@ -166,8 +166,8 @@ class TestLatency:
         incident = Incident.objects.get()
         assert incident.severity == "P1"
         assert incident.title == "Storefront is slow"
-        result = CheckResult.objects.filter(monitor=monitor).first()
-        assert result.value_2 >= 300  # p95
+        result = CheckResult.objects.filter(monitor=monitor).latest("scheduled_at")
+        assert (result.value_2 or 0) >= 300  # p95
         assert "p95" in result.message
 
     def test_an_http_check_over_its_latency_threshold_fails(self, target):
@@ -177,7 +177,7 @@ class TestLatency:
         result = CheckResult.objects.get(monitor=monitor)
         assert not result.ok
         assert result.message.startswith("answered in")
-        assert result.latency_ms >= 300
+        assert (result.latency_ms or 0) >= 300
 
 
 class TestConversionDrop:
@@ -350,7 +350,7 @@ class TestKilledRunner:
     def test_the_check_is_run_again_after_the_lease_and_the_incident_opens(self, target):
         monitor = make_monitor(kind="http", url=target.url("/"), timeout_seconds=5)
         target.down()
-        (held,) = services.monitors_claim(now=T0, limit=10, token="dead-runner")
+        assert len(services.monitors_claim(now=T0, limit=10, token="dead-runner")) == 1
         lease_until = fresh(monitor).lease_until
         assert lease_until == T0 + timedelta(seconds=5 + 15)  # timeout + MONITOR_LEASE_MARGIN_SECONDS
 
