@@ -46,8 +46,6 @@ State = Monitor.State
 Told = Monitor.Told
 FLAP_WINDOW = timedelta(hours=1)
 MAX_URLS = 20
-# The longest a check may take (timeout, times URLs and samples for a probe): below the rollups' grace.
-MAX_CHECK_SECONDS = 120
 MAX_FEED_COUNT = 1_000_000_000
 
 # Per kind: severity and interval when the manager gives none (the procedures' cadence and classes).
@@ -105,13 +103,7 @@ def monitor_validate(monitor: Monitor) -> None:
         raise DomainError("Name the order volume field, the conversion field, or both.", field="orders_field")
     if monitor.json_expected and not monitor.json_path:
         raise DomainError("Give the JSON path whose value is expected.", field="json_path")
-    budget = checks.budget_seconds(monitor)
-    if budget > MAX_CHECK_SECONDS:
-        raise DomainError(
-            f"The check could take {budget:g} s (timeout x URLs x samples): at most {MAX_CHECK_SECONDS} s.",
-            field="timeout_seconds",
-        )
-    if budget >= monitor.interval_seconds:
+    if kind != Kind.ERROR_RATE and monitor.timeout_seconds >= monitor.interval_seconds:
         raise DomainError(
             "The check could take longer than its interval: shorten the timeout.", field="timeout_seconds"
         )

@@ -465,7 +465,7 @@ MONITOR_LEASE_MARGIN_SECONDS = 15
 MONITOR_RAW_RETENTION_HOURS = int(os.environ.get("MONITOR_RAW_RETENTION_HOURS", "48"))
 MONITOR_MINUTE_RETENTION_DAYS = int(os.environ.get("MONITOR_MINUTE_RETENTION_DAYS", "7"))
 MONITOR_HOUR_RETENTION_DAYS = int(os.environ.get("MONITOR_HOUR_RETENTION_DAYS", "100"))
-# A minute is rolled up once this old: longer than any check may take (MAX_CHECK_SECONDS in monitors.services).
+# A minute is rolled up once this old: longer than any check may take (MAX_CHECK_SECONDS in monitors.checks).
 MONITOR_ROLLUP_GRACE_SECONDS = 300
 # The procedures' uptime target, per component, from the checks.
 MONITOR_UPTIME_TARGET_PCT = 99.9

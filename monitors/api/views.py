@@ -14,6 +14,7 @@ from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
@@ -41,6 +42,16 @@ RESULTS_SHOWN = 500
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
+
+
+def once(request: Request, *names: str) -> None:
+    """A parameter given more than once is a 400, not its last value taken.
+
+    :raises ValidationError: naming the parameter
+    """
+    repeated = {name: ["Give this parameter once."] for name in names if len(request.query_params.getlist(name)) > 1}
+    if repeated:
+        raise serializers.ValidationError(repeated)
 
 
 class MonitorPermission(permissions.BasePermission):
@@ -112,6 +123,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
         return s.MonitorSerializer(monitor, context={"request": self.request}).data
 
     def list(self, request: Request) -> Response:
+        once(request, "kind", "state")
         monitors = self.get_queryset()
         for name, choices in (("kind", Monitor.Kind.values), ("state", Monitor.State.values)):
             value = request.query_params.get(name)
@@ -167,6 +179,7 @@ class MonitorViewSet(viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def uptime(self, request: Request) -> Response:
+        once(request, "days")
         query = s.UptimeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         days, now = query.validated_data["days"], timezone.now()
@@ -183,10 +196,21 @@ class MonitorViewSet(viewsets.GenericViewSet):
         return Response(s.UptimeReportSerializer({"days": days, "components": components, "timing": timing}).data)
 
 
+class FeedSecret(BaseAuthentication):
+    """The feed signs no one in: the view checks the monitor's secret. This only makes a post
+    without one a 401 that says how to authenticate (WWW-Authenticate: Bearer)."""
+
+    def authenticate(self, request):
+        return None
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="monitor feed"'
+
+
 class MonitorEventsView(APIView):
     """The error-rate feed: error trackers post here with the monitor's secret."""
 
-    authentication_classes: list = []
+    authentication_classes = [FeedSecret]
     permission_classes = [permissions.AllowAny]
     parser_classes = [JSONParser]
 
