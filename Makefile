@@ -81,6 +81,7 @@ bench: $(STAMP)
 	$(BIN)/python manage.py bench_kb $(BENCH_KB_ARGS)
 	$(BIN)/python manage.py bench_reports $(BENCH_REPORTS_ARGS)
 	$(BIN)/python manage.py bench_mail $(BENCH_MAIL_ARGS)
+	$(BIN)/python manage.py bench_monitors $(BENCH_MONITORS_ARGS)
 
 clean:
 	rm -rf var

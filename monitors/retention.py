@@ -18,22 +18,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour, TruncMinute
 
+from sofacover.dbutil import insert_many
+
 from .models import CheckResult, ErrorCount, HourRollup, MinuteRollup, RollupMark
 
 MINUTE, HOUR = "minute", "hour"
 # At most this much history is rolled up per run (a backlog is worked off over the next runs).
 CHUNK = timedelta(hours=1)
 MAX_CHUNKS = 48
-ROLLUP_FIELDS = [
-    "checks",
-    "failures",
-    "latency_count",
-    "latency_sum_ms",
-    "latency_max_ms",
-    "value_count",
-    "value_1_sum",
-    "value_2_sum",
-]
 
 
 def floor_minute(at: datetime) -> datetime:
@@ -78,7 +70,41 @@ def _aggregate(rows: QuerySet, bucket) -> QuerySet:
     return rows.annotate(bucket=bucket).values("monitor_id", "bucket")
 
 
-def _from_results(start: datetime, end: datetime) -> list[MinuteRollup]:
+@dataclass
+class Bucket:
+    """One rollup row, as insert_many writes it (the fields' attribute names)."""
+
+    monitor_id: int
+    start: datetime
+    checks: int
+    failures: int
+    latency_count: int
+    latency_sum_ms: int
+    latency_max_ms: int | None
+    value_count: int
+    value_1_sum: float
+    value_2_sum: float
+
+
+def _buckets(rows: QuerySet) -> list[Bucket]:
+    return [
+        Bucket(
+            monitor_id=row["monitor_id"],
+            start=row["bucket"],
+            checks=row["n"],
+            failures=row["failed"],
+            latency_count=row["l_count"],
+            latency_sum_ms=row["l_sum"] or 0,
+            latency_max_ms=row["l_max"],
+            value_count=row["v_count"],
+            value_1_sum=row["v1"] or 0.0,
+            value_2_sum=row["v2"] or 0.0,
+        )
+        for row in rows
+    ]
+
+
+def _from_results(start: datetime, end: datetime) -> list[Bucket]:
     rows = (
         _aggregate(
             CheckResult.objects.filter(scheduled_at__gte=start, scheduled_at__lt=end),
@@ -96,24 +122,10 @@ def _from_results(start: datetime, end: datetime) -> list[MinuteRollup]:
         )
         .order_by()
     )
-    return [
-        MinuteRollup(
-            monitor_id=row["monitor_id"],
-            start=row["bucket"],
-            checks=row["n"],
-            failures=row["failed"],
-            latency_count=row["l_count"],
-            latency_sum_ms=row["l_sum"] or 0,
-            latency_max_ms=row["l_max"],
-            value_count=row["v_count"],
-            value_1_sum=row["v1"] or 0.0,
-            value_2_sum=row["v2"] or 0.0,
-        )
-        for row in rows
-    ]
+    return _buckets(rows)
 
 
-def _from_minutes(start: datetime, end: datetime) -> list[HourRollup]:
+def _from_minutes(start: datetime, end: datetime) -> list[Bucket]:
     rows = (
         _aggregate(MinuteRollup.objects.filter(start__gte=start, start__lt=end), TruncHour("start", tzinfo=UTC))
         .annotate(
@@ -128,31 +140,12 @@ def _from_minutes(start: datetime, end: datetime) -> list[HourRollup]:
         )
         .order_by()
     )
-    return [
-        HourRollup(
-            monitor_id=row["monitor_id"],
-            start=row["bucket"],
-            checks=row["n"],
-            failures=row["failed"],
-            latency_count=row["l_count"],
-            latency_sum_ms=row["l_sum"] or 0,
-            latency_max_ms=row["l_max"],
-            value_count=row["v_count"],
-            value_1_sum=row["v1"] or 0.0,
-            value_2_sum=row["v2"] or 0.0,
-        )
-        for row in rows
-    ]
+    return _buckets(rows)
 
 
-def _upsert(model: type[MinuteRollup] | type[HourRollup], rows: list) -> int:
-    model.objects.bulk_create(
-        rows,
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["monitor", "start"],
-        update_fields=ROLLUP_FIELDS,
-    )
+def _upsert(model: type[MinuteRollup] | type[HourRollup], rows: list[Bucket]) -> int:
+    """Write the buckets, replacing rows already there (one statement per batch, not the ORM's per value)."""
+    insert_many(rows, model=model, update_conflicts=["monitor", "start"])
     return len(rows)
 
 
