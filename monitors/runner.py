@@ -1,17 +1,23 @@
-"""Running due checks: claim, prepare, fetch in a thread pool, record each result as it comes in.
+"""Running due checks: claim what the threads can start now, fetch, record each result as it comes in.
 
-``run_due`` is one pass: it claims up to MONITOR_BATCH due monitors (services.monitors_claim),
-reads what the checks need from the database (business baselines, error counts), runs the
-HTTP parts in a pool of MONITOR_THREADS threads (no database in the threads) and hands each
-outcome to ``record`` — the use case ``support.usecases.monitor_checked``, one transaction per
-result — on this thread, as they complete. A result ``record`` cannot write is released: the
-check is due again at its next slot, and the failure is logged.
+A ``Runner`` keeps checks in flight across passes. Each pass it claims as many due monitors
+as it has free threads (services.monitors_claim: a lease each), reads what those checks need
+from the database (business baselines, error counts), starts the HTTP parts in the pool of
+MONITOR_THREADS threads (no database in the threads), and hands each finished outcome to
+``record`` — the use case ``support.usecases.monitor_checked``, one transaction per result — on
+its own thread. Claiming no more than it can start keeps every claimed check inside its lease
+(the check's timeout + MONITOR_LEASE_MARGIN_SECONDS) however slow the shop answers: a runner
+with all threads busy claims nothing, and the other runners (or the next pass) take the rest.
+A check still running past its timeout and half the margin (a body that never ends) is
+recorded as failed and its thread left to finish; a result ``record`` cannot write is released
+(due again at its next slot) and logged.
 
-``run_loop`` repeats passes for a while, polling every MONITOR_POLL_SECONDS: the beat task
-runs it for MONITOR_RUNNER_SECONDS every MONITOR_RUNNER_SECONDS, so a check starts within a
-poll of its slot; ``manage.py run_monitors`` runs it as a process of its own.
+``run_due`` runs everything due at ``now`` to the end (tests, ``run_monitors --once``);
+``run_loop`` keeps a runner going for a while, polling every MONITOR_POLL_SECONDS: the beat task
+runs it for MONITOR_RUNNER_SECONDS every MONITOR_RUNNER_SECONDS, so a check starts within a poll
+of its slot; ``manage.py run_monitors`` runs it as a process of its own.
 
-``now`` is an input; the time a pass spends is added to it for each check's own clock.
+``now`` is an input; the time a run spends is added to it for each check's own clock.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -106,53 +112,112 @@ def _timed(plan: checks.Plan, started_at: Callable[[], datetime]) -> tuple[datet
     return ran_at, checks.run(plan)
 
 
-def run_due(*, now: datetime, record: Recorder, limit: int | None = None) -> RunResult:
-    """One pass over what is due at ``now``."""
-    t0 = time.monotonic()
+@dataclass
+class Flight:
+    plan: checks.Plan
+    token: str
+    started_at: datetime
+    deadline: float  # time.monotonic(): past it, the check is recorded as failed
 
-    def clock() -> datetime:
-        return now + timedelta(seconds=time.monotonic() - t0)
 
-    token = secrets.token_hex(16)
-    claimed = services.monitors_claim(now=now, limit=limit or settings.MONITOR_BATCH, token=token)
-    result = RunResult(claimed=len(claimed), passes=1)
-    if not claimed:
+class Runner:
+    """Checks in flight, across passes; ``clock`` gives each its own time (``now`` plus what a run spent)."""
+
+    def __init__(self, record: Recorder, *, clock: Callable[[], datetime]) -> None:
+        self.record, self.clock = record, clock
+        self.flying: dict[Future, Flight] = {}
+        self.abandoned: set[Future] = set()  # recorded as failed, their threads still busy
+
+    def free(self) -> int:
+        self.abandoned = {future for future in self.abandoned if not future.done()}
+        return max(0, settings.MONITOR_THREADS - len(self.flying) - len(self.abandoned))
+
+    def start(self, *, now: datetime, limit: int) -> RunResult:
+        """Claim what is due at ``now``, as many as there are free threads (at most ``limit``), and start them."""
+        result = RunResult(passes=1)
+        room = min(limit, self.free())
+        if room <= 0:
+            return result
+        token = secrets.token_hex(16)
+        claimed = services.monitors_claim(now=now, limit=room, token=token)
+        result.claimed = len(claimed)
+        margin = settings.MONITOR_LEASE_MARGIN_SECONDS / 2
+        for monitor in claimed:
+            try:
+                plan = prepare(monitor, now=now)
+            except Exception:
+                logger.exception("Could not prepare the check of monitor %s", monitor.pk)
+                _release(monitor.pk, token, monitor.next_run_at, self.clock(), result)
+                continue
+            deadline = time.monotonic() + checks.budget_seconds(monitor) + margin
+            future = pool().submit(_timed, plan, self.clock)
+            self.flying[future] = Flight(plan=plan, token=token, started_at=self.clock(), deadline=deadline)
         return result
-    futures: dict[Future, checks.Plan] = {}
-    for monitor in claimed:
+
+    def settle(self, result: RunResult, *, wait_seconds: float = 0.0) -> None:
+        """Record the checks that finished, waiting up to ``wait_seconds`` for the first of them (or a deadline)."""
+        if self.flying and wait_seconds > 0:
+            soonest = min(flight.deadline for flight in self.flying.values()) - time.monotonic()
+            wait(list(self.flying), timeout=max(0.0, min(wait_seconds, soonest)), return_when=FIRST_COMPLETED)
+        for future, flight in list(self.flying.items()):
+            if future.done():
+                ran_at, outcome = future.result()
+            elif time.monotonic() >= flight.deadline:
+                budget = checks.budget_seconds(flight.plan.monitor)
+                ran_at, outcome = flight.started_at, checks.Outcome(ok=False, message=f"no answer within {budget:g} s")
+                self.abandoned.add(future)
+            else:
+                continue
+            del self.flying[future]
+            self._record(flight, ran_at, outcome, result)
+
+    def _record(self, flight: Flight, ran_at: datetime, outcome: checks.Outcome, result: RunResult) -> None:
+        plan = flight.plan
         try:
-            plan = prepare(monitor, now=now)
-        except Exception:
-            logger.exception("Could not prepare the check of monitor %s", monitor.pk)
-            _release(monitor.pk, token, monitor.next_run_at, clock(), result)
-            continue
-        futures[pool().submit(_timed, plan, clock)] = plan
-    for future in as_completed(futures):
-        plan = futures[future]
-        ran_at, outcome = future.result()
-        try:
-            verdict = record(
+            verdict = self.record(
                 monitor_id=plan.monitor.pk,
-                token=token,
+                token=flight.token,
                 scheduled_at=plan.scheduled_at,
                 ran_at=ran_at,
                 outcome=outcome,
-                now=clock(),
+                now=self.clock(),
             )
         except Exception:
             logger.exception("Could not record the check of monitor %s", plan.monitor.pk)
-            _release(plan.monitor.pk, token, plan.scheduled_at, clock(), result)
-            continue
+            _release(plan.monitor.pk, flight.token, plan.scheduled_at, self.clock(), result)
+            return
         if not verdict.recorded:
             result.dropped += 1
-            continue
+            return
         result.late_ms.append(max(0, round((ran_at - plan.scheduled_at).total_seconds() * 1000)))
         result.passed += outcome.ok
         result.failed += not outcome.ok
         result.opened += verdict.tell == Monitor.Told.FAILING
         result.recovered += verdict.tell == Monitor.Told.RECOVERED
         result.held += verdict.held
-    return result
+
+    def finish(self, result: RunResult) -> None:
+        """Wait for everything in flight (each at most until its deadline) and record it."""
+        while self.flying:
+            self.settle(result, wait_seconds=1.0)
+
+
+def run_due(*, now: datetime, record: Recorder, limit: int | None = None) -> RunResult:
+    """Everything due at ``now``, run to the end (as many at once as there are threads)."""
+    t0 = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - t0)
+
+    runner = Runner(record, clock=clock)
+    total = RunResult(passes=1)
+    while True:
+        started = runner.start(now=now, limit=limit or settings.MONITOR_BATCH)
+        total.claimed += started.claimed
+        total.errors += started.errors
+        if not runner.flying:
+            return total
+        runner.settle(total, wait_seconds=1.0)
 
 
 def _release(monitor_id: int, token: str, scheduled_at: datetime, now: datetime, result: RunResult) -> None:
@@ -164,27 +229,30 @@ def _release(monitor_id: int, token: str, scheduled_at: datetime, now: datetime,
 
 
 def run_loop(
-    run_once: Callable[[datetime], RunResult],
+    record: Recorder,
     *,
     seconds: float,
     clock: Callable[[], datetime] = timezone.now,
     sleep: Callable[[float], None] = time.sleep,
     stop: Callable[[], bool] = lambda: False,
 ) -> RunResult:
-    """Passes until ``seconds`` have gone by (0: until ``stop``), sleeping between passes that
-    found nothing more: a check due now starts within MONITOR_POLL_SECONDS."""
+    """Keep checks going until ``seconds`` have gone by (0: until ``stop``), then finish those in flight.
+
+    Each turn claims what is due for the free threads, then waits up to MONITOR_POLL_SECONDS for a
+    check to finish (or just sleeps, with none in flight): a check due starts within a poll."""
     deadline = time.monotonic() + seconds if seconds else None
+    runner = Runner(record, clock=clock)
     total = RunResult()
-    while not stop():
+    while not stop() and (deadline is None or time.monotonic() < deadline):
         if not connection.in_atomic_block:  # a long loop: a dropped connection is replaced, not fatal
             close_old_connections()
-        passed = run_once(clock())
-        total.add(passed)
-        if deadline is not None and time.monotonic() >= deadline:
-            break
-        if passed.claimed < settings.MONITOR_BATCH:
-            pause = settings.MONITOR_POLL_SECONDS
-            if deadline is not None:
-                pause = min(pause, max(0.0, deadline - time.monotonic()))
+        total.add(runner.start(now=clock(), limit=settings.MONITOR_BATCH))
+        pause = settings.MONITOR_POLL_SECONDS
+        if deadline is not None:
+            pause = min(pause, max(0.0, deadline - time.monotonic()))
+        if runner.flying:
+            runner.settle(total, wait_seconds=pause)
+        else:
             sleep(pause)
+    runner.finish(total)
     return total

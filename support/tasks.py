@@ -37,4 +37,4 @@ def run_monitor_checks() -> str:
 
     On the "timers" queue, beside the sweep: a notification backlog never delays a check. Runs that
     overlap (a slow one, a redelivery) are harmless: each check is claimed by one of them."""
-    return str(runner.run_loop(lambda now: usecases.monitor_checks(now=now), seconds=settings.MONITOR_RUNNER_SECONDS))
+    return str(runner.run_loop(usecases.monitor_checked, seconds=settings.MONITOR_RUNNER_SECONDS))

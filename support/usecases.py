@@ -523,8 +523,9 @@ def resolve_incident(*, incident: Incident, by: User, now: datetime, **fields: A
 
 
 def monitor_checks(*, now: datetime, limit: int | None = None) -> monitors.runner.RunResult:
-    """The monitors' beat (and ``manage.py run_monitors``): monitors claims the checks due at ``now``
-    and runs them; each result is ``monitor_checked``, in its own transaction."""
+    """Every check due at ``now``, run to the end (``manage.py run_monitors --once``, tests): monitors
+    claims them and runs them; each result is ``monitor_checked``, in its own transaction. The beat
+    and ``run_monitors`` keep a runner going instead (``monitors.runner.run_loop(monitor_checked)``)."""
     return monitors.runner.run_due(now=now, record=monitor_checked, limit=limit)
 
 

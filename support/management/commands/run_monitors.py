@@ -36,7 +36,5 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        result = runner.run_loop(
-            lambda now: usecases.monitor_checks(now=now), seconds=options["seconds"], stop=lambda: stopping
-        )
+        result = runner.run_loop(usecases.monitor_checked, seconds=options["seconds"], stop=lambda: stopping)
         self.stdout.write(str(result))
