@@ -23,6 +23,7 @@ class Route:
     body: Any = "OK"
     delay: float = 0.0
     content_type: str = "text/plain"
+    drip: float = 0.0  # seconds between the body's bytes: a body that takes forever, each byte in time
 
     def payload(self) -> bytes:
         if isinstance(self.body, dict | list):
@@ -79,8 +80,14 @@ class Target:
                 self.send_header("Content-Type", route.content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command == "HEAD":
+                    return
+                if not route.drip:
                     self.wfile.write(body)
+                    return
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    time.sleep(route.drip)
 
             do_GET = do_POST = do_HEAD = _answer
 
