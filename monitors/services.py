@@ -101,6 +101,8 @@ def monitor_validate(monitor: Monitor) -> None:
             raise DomainError("The p50 threshold cannot be above the p95 one.", field="p50_threshold_ms")
     if kind == Kind.BUSINESS and not (monitor.orders_field or monitor.conversion_field):
         raise DomainError("Name the order volume field, the conversion field, or both.", field="orders_field")
+    if monitor.method == Monitor.Method.HEAD and (monitor.body_contains or monitor.json_path):
+        raise DomainError("A HEAD request has no body to look into: use GET.", field="method")
     if monitor.json_expected and not monitor.json_path:
         raise DomainError("Give the JSON path whose value is expected.", field="json_path")
     if kind != Kind.ERROR_RATE and monitor.timeout_seconds >= monitor.interval_seconds:

@@ -8,7 +8,8 @@ it does; nothing else runs behind it (no signals). Side effects outside the data
 The apps: ``accounts`` (users and roles), ``tickets`` (tickets, thread, timeline),
 ``escalation`` (SLA clock, escalations), ``notifications`` (who hears what: the
 outbox, routing, templates, delivery), ``knowledge`` (articles, deflection),
-``surveys`` (ratings, survey mail and links), ``reports`` (facts and daily rollup).
+``surveys`` (ratings, survey mail and links), ``reports`` (facts and daily rollup),
+``incidents`` (incidents, the status page), ``monitors`` (checks of the shop, which open incidents).
 Doors into the desk — the portal, the API, the console, tasks, commands and, next,
 the mail gateway and chat — call these.
 """

@@ -137,6 +137,10 @@ class TestWriting:
             ({"name": "x", "kind": "http", "url": "http://127.0.0.1:9/", "json_expected": "ok"}, "json_path"),
             ({"name": "x", "kind": "http", "url": "http://127.0.0.1:9/", "severity": "P7"}, "severity"),
             ({"name": "x", "url": "http://127.0.0.1:9/"}, "kind"),
+            (
+                {"name": "x", "kind": "http", "url": "http://127.0.0.1:9/", "method": "HEAD", "body_contains": "OK"},
+                "method",
+            ),
             ({"name": "x", "kind": "error_rate", "error_rate_threshold": 2}, "error_rate_threshold"),
         ],
     )
