@@ -42,10 +42,13 @@ class TestReading:
         assert rows["Storefront errors"]["token"] is None
         assert rows["Storefront errors"]["events_url"] is None
 
-    def test_the_list_costs_the_same_for_many_monitors(self, api_client_for, agent, monitors, storefront):
+    def test_the_list_costs_the_same_for_many_monitors(
+        self, api_client_for, agent, monitors, storefront, django_assert_max_num_queries
+    ):
         for n in range(20):
             make_monitor(kind="http", url=f"http://127.0.0.1:9/{n}", component=storefront)
-        response = api_client_for(agent).get(LIST, {"kind": "http"})
+        with django_assert_max_num_queries(6):
+            response = api_client_for(agent).get(LIST, {"kind": "http"})
         assert response.json()["count"] == 21
 
     def test_managers_see_the_feeds_secret_and_address(self, api_client_for, manager, monitors):

@@ -72,3 +72,42 @@ class TestLoop:
         assert result.passed >= 3
         slots = list(CheckResult.objects.filter(monitor=monitor).values_list("scheduled_at", flat=True))
         assert len(slots) == len(set(slots)) == result.passed
+
+
+class TestWiring:
+    def test_the_checks_and_rollups_run_on_the_timers_queue(self, settings):
+        from monitors.tasks import rollup_and_prune
+        from support.tasks import run_monitor_checks
+
+        assert run_monitor_checks.queue == rollup_and_prune.queue == "timers"
+        beat = settings.CELERY_BEAT_SCHEDULE
+        assert beat["monitor-checks"]["task"] == "support.tasks.run_monitor_checks"
+        assert beat["monitor-checks"]["options"]["queue"] == "timers"
+        assert beat["monitor-checks"]["schedule"] == settings.MONITOR_RUNNER_SECONDS
+        assert beat["monitor-rollups"]["options"]["queue"] == "timers"
+
+    def test_run_monitors_once_checks_what_is_due_and_says_so(self, target):
+        from io import StringIO
+
+        from django.core.management import call_command
+
+        make_monitor(kind="http", url=target.url("/"), now=T0)
+        out = StringIO()
+        call_command("run_monitors", "--once", stdout=out)
+        assert out.getvalue().startswith("1 checks: 1 passed, 0 failed")
+
+
+class TestQueries:
+    def test_a_passing_check_costs_a_fixed_handful_of_statements(self, target):
+        """Per check: the monitor's row locked, the result inserted (in a savepoint), the monitor updated,
+        and the transaction's markers; per pass: the claim. Nothing grows with the history."""
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        for n in range(10):
+            make_monitor(kind="http", url=target.url(f"/m/{n}"), name=f"m{n}")
+        run(T0)
+        with CaptureQueriesContext(connection) as queries:
+            result = run(T0, 30)
+        assert result.passed == 10
+        assert len(queries) <= 10 * 7 + 10
