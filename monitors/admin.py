@@ -101,7 +101,7 @@ class MonitorAdmin(admin.ModelAdmin):
     list_filter = ["kind", "state", "flapping", "enabled", "component", "severity"]
     search_fields = ["name", "url"]
     list_select_related = ["component"]
-    actions = ["check_now"]
+    actions = ["check_now", "new_feed_secret"]
     list_per_page = 100
 
     fieldsets = [
@@ -167,6 +167,7 @@ class MonitorAdmin(admin.ModelAdmin):
         found = super().get_actions(request)
         if not self.has_change_permission(request):
             found.pop("check_now", None)
+            found.pop("new_feed_secret", None)
         return found
 
     def save_model(self, request: HttpRequest, obj: Monitor, form: forms.ModelForm, change: bool) -> None:
@@ -177,6 +178,14 @@ class MonitorAdmin(admin.ModelAdmin):
     def check_now(self, request: HttpRequest, queryset) -> None:
         count = services.monitors_due_now(ids=list(queryset.values_list("pk", flat=True)), now=timezone.now())
         self.message_user(request, f"{count} monitor(s) will be checked within seconds.", messages.SUCCESS)
+
+    @admin.action(description="New feed secret (error-rate monitors: the old one stops working)")
+    def new_feed_secret(self, request: HttpRequest, queryset) -> None:
+        now = timezone.now()
+        feeds = list(queryset.filter(kind=Monitor.Kind.ERROR_RATE))
+        for monitor in feeds:
+            services.monitor_token_rotate(monitor=monitor, now=now)
+        self.message_user(request, f"{len(feeds)} feed secret(s) replaced: give the trackers the new ones.")
 
     # --- what it has seen ---------------------------------------------------------------------
 

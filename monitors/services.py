@@ -189,7 +189,7 @@ def monitors_claim(*, now: datetime, limit: int, token: str) -> list[Monitor]:
         if connection.features.has_select_for_update_skip_locked:
             candidates = candidates.select_for_update(skip_locked=True)
         by_lease: dict[datetime, list[int]] = {}
-        for monitor in candidates.only("pk", "kind", "timeout_seconds", "urls", "samples")[:limit]:
+        for monitor in candidates.only("pk", "kind", "timeout_seconds", "urls", "samples", "interval_seconds")[:limit]:
             lease_until = now + timedelta(seconds=checks.budget_seconds(monitor)) + margin
             by_lease.setdefault(lease_until, []).append(monitor.pk)
         for lease_until, pks in by_lease.items():  # only rows still due become ours

@@ -335,3 +335,18 @@ class TestConsole:
         )
         monitors[0].refresh_from_db()
         assert monitors[0].next_run_at <= timezone.now()
+
+    def test_a_manager_replaces_a_leaked_feed_secret(self, client, manager, monitors):
+        feed = monitors[1]
+        old = feed.token
+        client.force_login(manager)
+        client.post("/admin/monitors/monitor/", {"action": "new_feed_secret", "_selected_action": [feed.pk]})
+        feed.refresh_from_db()
+        assert feed.token != old
+        response = client.post(
+            f"/api/v1/monitors/{feed.pk}/events/",
+            {"errors": 1},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {old}"},
+        )
+        assert response.status_code == 404
