@@ -211,11 +211,15 @@ def run_due(*, now: datetime, record: Recorder, limit: int | None = None) -> Run
 
     runner = Runner(record, clock=clock)
     total = RunResult(passes=1)
+    exhausted = False  # a claim that found fewer than it had room for: nothing more is due at ``now``
     while True:
-        started = runner.start(now=now, limit=limit or settings.MONITOR_BATCH)
-        total.claimed += started.claimed
-        total.errors += started.errors
-        if not runner.flying:
+        room = min(limit or settings.MONITOR_BATCH, runner.free())
+        if not exhausted and room > 0:
+            started = runner.start(now=now, limit=room)
+            total.claimed += started.claimed
+            total.errors += started.errors
+            exhausted = started.claimed < room
+        if not runner.flying:  # all done (or every thread held by an abandoned check: nothing to start)
             return total
         runner.settle(total, wait_seconds=1.0)
 

@@ -31,6 +31,14 @@ class Route:
         return self.body.encode() if isinstance(self.body, str) else bytes(self.body)
 
 
+class QuietServer(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that hung up mid-answer (a check abandoned at its deadline) is no error here."""
+
+
 class Target:
     def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
@@ -38,7 +46,7 @@ class Target:
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
         self.port = port
-        self.server: ThreadingHTTPServer | None = None
+        self.server: QuietServer | None = None
         self.thread: threading.Thread | None = None
 
     # --- control ------------------------------------------------------------------------------
@@ -94,9 +102,7 @@ class Target:
             def log_message(self, *args: object) -> None:
                 pass
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
+        self.server = QuietServer(("127.0.0.1", self.port), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
