@@ -85,6 +85,9 @@ class RunResult:
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+# Checks recorded as failed at their deadline whose threads are still busy (a body that never ends):
+# the process's, so a later run does not count their threads as free.
+_abandoned: set[Future] = set()
 
 
 def pool() -> ThreadPoolExecutor:
@@ -126,11 +129,13 @@ class Runner:
     def __init__(self, record: Recorder, *, clock: Callable[[], datetime]) -> None:
         self.record, self.clock = record, clock
         self.flying: dict[Future, Flight] = {}
-        self.abandoned: set[Future] = set()  # recorded as failed, their threads still busy
 
     def free(self) -> int:
-        self.abandoned = {future for future in self.abandoned if not future.done()}
-        return max(0, settings.MONITOR_THREADS - len(self.flying) - len(self.abandoned))
+        with _pool_lock:
+            for future in [future for future in _abandoned if future.done()]:
+                _abandoned.discard(future)
+            busy = len(_abandoned)
+        return max(0, settings.MONITOR_THREADS - len(self.flying) - busy)
 
     def start(self, *, now: datetime, limit: int) -> RunResult:
         """Claim what is due at ``now``, as many as there are free threads (at most ``limit``), and start them."""
@@ -165,7 +170,8 @@ class Runner:
             elif time.monotonic() >= flight.deadline:
                 budget = checks.budget_seconds(flight.plan.monitor)
                 ran_at, outcome = flight.started_at, checks.Outcome(ok=False, message=f"no answer within {budget:g} s")
-                self.abandoned.add(future)
+                with _pool_lock:
+                    _abandoned.add(future)
             else:
                 continue
             del self.flying[future]
