@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "surveys",
     "reports",
     "incidents",  # incidents, the public status page, post-incident reviews
+    "monitors",  # checks of the shop (HTTP, performance, business metrics, error rate) that open incidents
     "inbound",  # the email gateway (SMTP, IMAP, webhook) and phone intake: what arrives, before a use case files it
     "bench",
     "support",  # use cases across the apps and the doors that compose them: imports every app, none imports it
@@ -306,6 +307,8 @@ SPECTACULAR_SETTINGS = {
         "IncidentEventKindEnum": "incidents.models.IncidentEvent.Kind",
         "StatusPageStateEnum": "incidents.status.State.CHOICES",
         "MaintenanceStatusEnum": "incidents.status_api.MAINTENANCE_STATUSES",
+        "MonitorKindEnum": "monitors.models.Monitor.Kind",
+        "MonitorStateEnum": "monitors.models.Monitor.State",
     },
 }
 
@@ -355,6 +358,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule, in one place.
 MAIL_IMAP_POLL_SECONDS = int(os.environ.get("MAIL_IMAP_POLL_SECONDS", "60"))
 SLA_SWEEP_SECONDS = 30
+# The monitor runner: a beat every MONITOR_RUNNER_SECONDS starts a run that lasts as long (monitors below).
+MONITOR_RUNNER_SECONDS = float(os.environ.get("MONITOR_RUNNER_SECONDS", "5"))
 # Due tickets handled per transaction: read, locked and written together (a conflict retries one by one).
 SLA_SWEEP_BATCH = int(os.environ.get("SLA_SWEEP_BATCH", "200"))
 # The incident beat: update-cadence warnings (each due time warned once, UPDATE_WARNING_LEAD ahead).
@@ -399,6 +404,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "support.tasks.incident_sweep",
         "schedule": INCIDENT_SWEEP_SECONDS,
         "options": {"expires": INCIDENT_SWEEP_SECONDS},
+    },
+    # Monitors: each run checks what falls due for MONITOR_RUNNER_SECONDS, on the "timers" queue (its own
+    # worker), so a backlog of notifications never delays a check. Overlapping runs never run a check twice.
+    "monitor-checks": {
+        "task": "support.tasks.run_monitor_checks",
+        "schedule": MONITOR_RUNNER_SECONDS,
+        "options": {"expires": MONITOR_RUNNER_SECONDS, "queue": "timers"},
+    },
+    "monitor-rollups": {
+        "task": "monitors.tasks.rollup_and_prune",
+        "schedule": 60,
+        "options": {"expires": 60, "queue": "timers"},
     },
 }
 
@@ -505,3 +522,22 @@ SENTRY_ENABLED = sentry_init(
 # One JSON object per line in production, readable text while debugging (sofacover/logs.py).
 LOG_FORMAT = log_format(os.environ.get("DJANGO_LOG_FORMAT"), debug=DEBUG)
 LOGGING = logging_config(fmt=LOG_FORMAT, level=os.environ.get("DJANGO_LOG_LEVEL", "INFO"))
+
+# --- monitors (monitors/: checks of the shop that open incidents) -----------
+# A run polls for due checks this often; a check starts at most this long after its slot (plus the pass).
+MONITOR_POLL_SECONDS = float(os.environ.get("MONITOR_POLL_SECONDS", "0.25"))
+# Due checks claimed per pass, and the threads that fetch them (checks wait on the network, not the CPU).
+MONITOR_BATCH = int(os.environ.get("MONITOR_BATCH", "200"))
+MONITOR_THREADS = int(os.environ.get("MONITOR_THREADS", "16"))
+# A claimed check's lease: its longest run plus this. A runner that dies leaves its checks for the next after it.
+MONITOR_LEASE_MARGIN_SECONDS = 15
+# History: raw results, then per-minute and per-hour rollups, each pruned after its retention.
+MONITOR_RAW_RETENTION_HOURS = int(os.environ.get("MONITOR_RAW_RETENTION_HOURS", "48"))
+MONITOR_MINUTE_RETENTION_DAYS = int(os.environ.get("MONITOR_MINUTE_RETENTION_DAYS", "7"))
+MONITOR_HOUR_RETENTION_DAYS = int(os.environ.get("MONITOR_HOUR_RETENTION_DAYS", "100"))
+# A minute is rolled up once this old: longer than any check may take (MAX_CHECK_SECONDS in monitors.checks).
+MONITOR_ROLLUP_GRACE_SECONDS = 300
+# The procedures' uptime target, per component, from the checks.
+MONITOR_UPTIME_TARGET_PCT = 99.9
+# Monitor URLs pass the same SSRF guard as alert destinations: NOTIFY_ALLOW_PRIVATE_URLS and
+# NOTIFY_PRIVATE_URL_ALLOWLIST (a CIDR list) decide which private addresses a monitor may reach.

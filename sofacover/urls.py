@@ -39,6 +39,7 @@ urlpatterns = [
     path("api/v1/mail/inbound/mailgun/", mailgun_inbound, name="mail-inbound-mailgun"),
     path("api/v1/", include("knowledge.api.urls")),
     path("api/v1/reports/", include(reports_api)),
+    path("api/v1/", include("monitors.api.urls")),
     path("api/v1/", include("support.api_urls")),
     path("reports/", include("reports.urls")),
     path("tickets/<str:reference>/escalate/", support_portal.ticket_escalate, name="portal-escalate"),

@@ -6,6 +6,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from monitors import runner
+
 from . import mail, usecases
 
 
@@ -39,3 +41,12 @@ def fetch_mail() -> str:
 def review_sweep() -> int:
     """Beat, every REVIEW_SWEEP_SECONDS: alert the owners and commanders of overdue review items, once each."""
     return usecases.review_sweep(now=timezone.now())
+
+
+@shared_task(acks_late=True, ignore_result=True, queue="timers")
+def run_monitor_checks() -> str:
+    """Beat, every MONITOR_RUNNER_SECONDS: run the monitors' checks as they fall due, for as long.
+
+    On the "timers" queue, beside the sweep: a notification backlog never delays a check. Runs that
+    overlap (a slow one, a redelivery) are harmless: each check is claimed by one of them."""
+    return str(runner.run_loop(usecases.monitor_checked, seconds=settings.MONITOR_RUNNER_SECONDS))

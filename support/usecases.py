@@ -8,7 +8,8 @@ it does; nothing else runs behind it (no signals). Side effects outside the data
 The apps: ``accounts`` (users and roles), ``tickets`` (tickets, thread, timeline),
 ``escalation`` (SLA clock, escalations), ``notifications`` (who hears what: the
 outbox, routing, templates, delivery), ``knowledge`` (articles, deflection),
-``surveys`` (ratings, survey mail and links), ``reports`` (facts and daily rollup).
+``surveys`` (ratings, survey mail and links), ``reports`` (facts and daily rollup),
+``incidents`` (incidents, the status page), ``monitors`` (checks of the shop, which open incidents).
 Doors into the desk — the portal, the API, the console, tasks, commands and, next,
 the mail gateway and chat — call these.
 """
@@ -33,6 +34,11 @@ import incidents.selectors
 import incidents.services
 import incidents.subscriptions
 import knowledge.services
+import monitors.checks
+import monitors.runner
+import monitors.selectors
+import monitors.services
+import monitors.wording
 import notifications.incidents
 import notifications.mailthread
 import notifications.review_mail
@@ -45,7 +51,8 @@ import tickets.services
 from escalation.models import Escalation
 from inbound.models import InboundMail
 from incidents.models import Incident, IncidentAction, IncidentEvent, IncidentTicket, Review, Subscriber
-from sofacover.errors import DomainError
+from monitors.models import Monitor
+from sofacover.errors import Conflict, DomainError
 from surveys.models import Rating
 from tickets.models import Message, Ticket, TicketCc
 from tickets.uploads import CheckedUpload
@@ -692,3 +699,113 @@ def status_unsubscribe(*, token: str, now: datetime) -> Subscriber:
     :raises incidents.subscriptions.SubscriptionLinkInvalid: unknown token
     """
     return incidents.subscriptions.unsubscribe(token=token, now=now)
+
+
+# --- monitors -----------------------------------------------------------------------------------------
+# A monitor is a door that opens incidents: the runner (monitors.runner) runs the checks that fall due
+# and hands each result to ``monitor_checked``; what the incident is told is decided by monitors' rules.
+
+
+def monitor_checks(*, now: datetime, limit: int | None = None) -> monitors.runner.RunResult:
+    """Every check due at ``now``, run to the end (``manage.py run_monitors --once``, tests): monitors
+    claims them and runs them; each result is ``monitor_checked``, in its own transaction. The beat
+    and ``run_monitors`` keep a runner going instead (``monitors.runner.run_loop(monitor_checked)``)."""
+    return monitors.runner.run_due(now=now, record=monitor_checked, limit=limit)
+
+
+@transaction.atomic
+def monitor_checked(
+    *,
+    monitor_id: int,
+    token: str,
+    scheduled_at: datetime,
+    ran_at: datetime,
+    outcome: monitors.checks.Outcome,
+    now: datetime,
+) -> monitors.services.Verdict:
+    """One check's result.
+
+    1. monitors records it (once per slot, only under its runner's claim) and applies the rules:
+       consecutive failures and passes, the state, the flapping hold;
+    2. the failure rule fired: ``monitor_failed``; the recovery rule: ``monitor_recovered``.
+    """
+    verdict = monitors.services.result_record(
+        monitor_id=monitor_id, token=token, scheduled_at=scheduled_at, ran_at=ran_at, outcome=outcome, now=now
+    )
+    if verdict.monitor is not None and verdict.tell == Monitor.Told.FAILING:
+        monitor_failed(monitor=verdict.monitor, now=now)
+    elif verdict.monitor is not None and verdict.tell == Monitor.Told.RECOVERED:
+        monitor_recovered(monitor=verdict.monitor, now=now)
+    return verdict
+
+
+@transaction.atomic
+def monitor_failed(*, monitor: Monitor, now: datetime) -> Incident:
+    """A monitor's failure rule fired (N failed checks in a row).
+
+    1. its open incident (one per monitor, by ``monitor_key``) is updated: one in monitoring goes back
+       to investigating with a public update, any other gets an internal note; with none open,
+       ``declare_incident`` opens one of the monitor's severity on its component, started at the
+       first failed check and detected now, when the rule fired (MTTD = detected - started);
+    2. notifications tells #launch-monitoring and the managers' dashboards (once per outage).
+    """
+    text = monitors.wording.failure(monitor)
+    incident = monitors.selectors.open_incident_for(monitor)
+    if incident is None:
+        try:
+            incident = declare_incident(
+                declared_by=None,
+                now=now,
+                severity=monitor.severity,
+                title=text.title,
+                impact=text.impact,
+                started_at=min(monitor.failing_since or now, now),
+                detected_at=now,
+                components=[monitor.component] if monitor.component_id and monitor.component else [],
+                source=Incident.Source.MONITOR,
+                public=monitor.incident_public,
+                public_message=text.public_message,
+                monitor_key=monitor.monitor_key,
+            )
+        except Conflict:  # opened meanwhile under the same key: update that one
+            incident = monitors.selectors.open_incident_for(monitor)
+            if incident is None:
+                raise
+            incident_update(incident=incident, author=None, body=text.note, now=now, public=False)
+    elif incident.status == Incident.Status.MONITORING:
+        incident_update(incident=incident, author=None, body=text.again, now=now, status=Incident.Status.INVESTIGATING)
+    else:
+        incident_update(incident=incident, author=None, body=text.note, now=now, public=False)
+    notifications.services.system_alert(
+        subject=monitors.wording.alert_subject(monitor, down=True),
+        body=f"{incident.reference}: {text.impact}",
+        key=f"monitor:{monitor.pk}:down:{(monitor.failing_since or now).isoformat()}",
+        now=now,
+    )
+    return incident
+
+
+@transaction.atomic
+def monitor_recovered(*, monitor: Monitor, now: datetime) -> Incident | None:
+    """A monitor's recovery rule fired (M passed checks in a row after it failed).
+
+    1. its open incident moves to monitoring, with a public update saying since when it works
+       (one already resolved by the desk stays resolved);
+    2. notifications tells #launch-monitoring and the managers' dashboards.
+    """
+    incident = monitors.selectors.open_incident_for(monitor)
+    if incident is not None and incident.status != Incident.Status.MONITORING:
+        incident_update(
+            incident=incident,
+            author=None,
+            body=monitors.wording.recovery(monitor),
+            now=now,
+            status=Incident.Status.MONITORING,
+        )
+    notifications.services.system_alert(
+        subject=monitors.wording.alert_subject(monitor, down=False),
+        body=(f"{incident.reference}: " if incident else "") + monitors.wording.recovery(monitor),
+        key=f"monitor:{monitor.pk}:up:{(monitor.state_changed_at or now).isoformat()}",
+        now=now,
+    )
+    return incident

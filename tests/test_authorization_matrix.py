@@ -160,6 +160,23 @@ def _subscriber(world: World):
     return subscriber
 
 
+def _monitor(world: World):
+    """An error-rate monitor (it has a feed), made once per world."""
+    from monitors import services as monitor_services
+
+    monitor = getattr(world, "_monitor", None)
+    if monitor is None:
+        monitor = world._monitor = monitor_services.monitor_create(  # type: ignore[attr-defined]
+            name="Matrix errors", kind="error_rate", now=T0
+        )
+    return monitor
+
+
+M = "/api/v1/monitors/"
+# A public address (an IP literal resolves to itself, no network needed): the SSRF guard lets it through.
+PUBLIC_URL = "http://93.184.215.14/"
+
+
 def console(anonymous=302, a=403, b=403, agent=302, manager=302) -> dict[str, int]:
     return api(anonymous, a, b, agent, manager)
 
@@ -489,6 +506,36 @@ MATRIX: dict[str, list[Cell]] = {
     "reports-sla": [Cell("GET", lambda w: "/api/v1/reports/sla/", api(a=404, agent=403))],
     "reports-satisfaction": [Cell("GET", lambda w: "/api/v1/reports/satisfaction/", api(a=404, agent=403))],
     "reports-summary": [Cell("GET", lambda w: "/api/v1/reports/summary/", api(a=404, agent=403))],
+    # --- monitors: agents read, managers write; the feed takes the monitor's secret, not a session ---
+    "monitor-list": [
+        Cell("GET", lambda w: M, api(a=403, b=403)),
+        Cell(
+            "POST",
+            lambda w: M,
+            api(a=403, b=403, agent=403, manager=201),
+            {"name": "Matrix home", "kind": "http", "url": PUBLIC_URL},
+            json=True,
+        ),
+    ],
+    "monitor-detail": [
+        Cell("GET", lambda w: f"{M}{_monitor(w).pk}/", api(a=403, b=403)),
+        Cell("PATCH", lambda w: f"{M}{_monitor(w).pk}/", api(a=403, b=403, agent=403), {"severity": "P2"}, json=True),
+        Cell("DELETE", lambda w: f"{M}{_monitor(w).pk}/", api(a=403, b=403, agent=403, manager=204)),
+    ],
+    "monitor-results": [Cell("GET", lambda w: f"{M}{_monitor(w).pk}/results/", api(a=403, b=403))],
+    "monitor-uptime": [Cell("GET", lambda w: f"{M}uptime/", api(a=403, b=403))],
+    "monitor-events": [
+        Cell("POST", lambda w: f"{M}{_monitor(w).pk}/events/", every(401), {"errors": 1}, json=True),
+        Cell(
+            "POST",
+            lambda w: f"{M}{_monitor(w).pk}/events/?token={_monitor(w).token}",
+            every(202),
+            {"errors": 1},
+            json=True,
+            label="secret",
+        ),
+        Cell("GET", lambda w: f"{M}{_monitor(w).pk}/events/", every(405)),
+    ],
     # --- knowledge base: help centre ---
     "kb:home": [Cell("GET", lambda w: "/kb/", every(200))],
     "kb:search": [Cell("GET", lambda w: "/kb/search/?q=matrix", every(200))],

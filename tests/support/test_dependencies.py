@@ -19,6 +19,7 @@ APPS = (
     "inbound",
     "escalation",
     "incidents",
+    "monitors",
     "notifications",
     "knowledge",
     "surveys",
@@ -40,6 +41,10 @@ MAY_IMPORT = {
     # clock never calls notifications: the use cases do (support.usecases.escalate, sla_sweep).
     # Mail delivery asks inbound which addresses bounced.
     "notifications": {"accounts", "tickets", "inbound", "escalation", "incidents"},
+    # Monitors: the checks, their history and uptime; they read incidents (the open one per monitor,
+    # components, MTTD/MTTR) and guard URLs with notifications' SSRF guard. The incident a check
+    # opens or updates is the use cases' business (support.usecases.monitor_checked).
+    "monitors": {"accounts", "tickets", "incidents", "notifications"},
     "knowledge": {"accounts", "tickets"},
     "surveys": {"accounts", "tickets", "notifications"},  # notifications: the outbox the survey mail goes through
     # reports read every app's figures and mail the weekly summary through the outbox
@@ -50,6 +55,7 @@ MAY_IMPORT = {
         "inbound",
         "escalation",
         "incidents",
+        "monitors",
         "notifications",
         "knowledge",
         "surveys",
@@ -62,6 +68,7 @@ MAY_IMPORT = {
         "inbound",
         "escalation",
         "incidents",
+        "monitors",
         "notifications",
         "knowledge",
         "surveys",
