@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -131,36 +132,37 @@ def _address_locked(address: str) -> MailAddress:
     return MailAddress.objects.select_for_update().get(address=address)
 
 
-def _returns_desk_mail(mail: ParsedMail) -> bool:
-    """The report quotes a message the desk sent: its X-Loop, or a Message-ID of the desk's domain.
-
-    Stops a forged report from silencing an address the desk never wrote to. Not yet exact: a
-    report quoting a made-up Message-ID on the desk's domain counts too (the notifications
-    outbox's record of sent Message-IDs could tell).
-    """
-    domain = f"@{settings.NOTIFY_MESSAGE_ID_DOMAIN.lower()}>"
-    return settings.NOTIFY_X_LOOP.lower() in mail.reported_x_loop or any(
-        mid.lower().endswith(domain) for mid in mail.reported_message_ids
-    )
-
-
 @transaction.atomic
-def bounce_record(*, mail: ParsedMail, now: datetime) -> tuple[list[str], str]:
-    """A delivery report: mark each permanently failed recipient undeliverable. Returns them and a note."""
+def bounce_record(*, mail: ParsedMail, sent_to: Collection[str], now: datetime) -> tuple[list[str], str]:
+    """A delivery report: mark each permanently failed recipient undeliverable. Returns them and a note.
+
+    ``sent_to``: the addresses the desk's own mail among ``mail.returned_ids`` went to, as the
+    outbox that sent it says (support.usecases.receive_email asks notifications: this app does
+    not import it). Only those are marked: a report that returns no mail the desk sent (a made-up
+    Message-ID, even on the desk's domain), or names a recipient that mail did not go to, marks
+    nothing, so a forged report cannot silence an address.
+    """
     failed = [report for report in mail.reports if report.permanent]
     if not failed:
         return [], "no permanent failure reported" if mail.is_report else "a failure notice without a report"
-    if not _returns_desk_mail(mail):
+    if not sent_to:
         return [], "the report returns no mail the desk sent: nothing marked"
-    marked = []
+    wanted = {address.strip().lower() for address in sent_to}
+    marked, other = [], []
     for report in failed:
+        if report.recipient not in wanted:
+            other.append(report.recipient)
+            continue
         row = _address_locked(report.recipient)
         if row.undeliverable_at is None:
             row.undeliverable_at = now
         row.bounce_status, row.bounce_reason = report.status, report.diagnostic
         row.save(update_fields=["undeliverable_at", "bounce_status", "bounce_reason"])
         marked.append(row.address)
-    return marked, f"undeliverable: {', '.join(marked)}"
+    notes = [f"undeliverable: {', '.join(marked)}"] if marked else []
+    if other:
+        notes.append(f"not marked, the desk's mail did not go to: {', '.join(other[:5])}")
+    return marked, "; ".join(notes)
 
 
 @transaction.atomic

@@ -1,4 +1,5 @@
-"""Reads of the notifications app: an agent's dashboard feed; which ticket an inbound reply belongs to."""
+"""Reads of the notifications app: an agent's dashboard feed; which ticket an inbound reply belongs to;
+which of its mails a delivery report returns."""
 
 from __future__ import annotations
 
@@ -62,3 +63,25 @@ def ticket_for_message_ids(ids: Iterable[str]) -> Ticket | None:
         if reference and reference in by_reference:
             return by_reference[reference]
     return None
+
+
+# The outbox handed these mails to a mail server (or is doing so): only they can come back as a bounce.
+HANDED_OVER = (Notification.Status.SENDING, Notification.Status.SENT)
+
+
+def mail_recipients(message_ids: Iterable[str]) -> set[str]:
+    """The addresses the desk's own mail with these Message-IDs went to; empty for ids it never sent.
+
+    What a delivery report returns is the desk's only if the outbox sent a mail with that
+    Message-ID (its ids are random: nobody learns one but by receiving the mail), and only that
+    mail's recipient may be marked undeliverable by it. One query, on the Message-ID index.
+    """
+    wanted = list(dict.fromkeys(_message_id(value) for value in message_ids if value and value.strip()))[:100]
+    if not wanted:
+        return set()
+    return {
+        address.strip().lower()
+        for address in Notification.objects.filter(
+            channel=Notification.Channel.EMAIL, message_id__in=wanted, status__in=HANDED_OVER
+        ).values_list("recipient", flat=True)
+    }

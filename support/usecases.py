@@ -343,8 +343,9 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
 
     1. inbound reads it (refusing what is too large or malformed) and records it under its
        Message-ID: a second delivery of the same message stops here;
-    2. a delivery report marks the failed addresses undeliverable; the desk's own mail coming
-       back is a loop: both are kept for agents and go no further;
+    2. a delivery report marks the failed addresses undeliverable, only those the desk's mail it
+       returns went to (notifications knows which mail the outbox sent, by its Message-ID);
+       the desk's own mail coming back is a loop: both are kept for agents and go no further;
     3. the sender's account is found, or created (or the mail refused: MAIL_UNKNOWN_SENDERS);
     4. quoted history and signatures are cut, attachments checked like uploads, the original
        kept as .eml;
@@ -360,7 +361,8 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
     if record is None:
         return inbound.services.inbound_duplicate(mail=mail)
     if inbound.loops.is_bounce(mail):
-        _, note = inbound.services.bounce_record(mail=mail, now=now)
+        sent_to = notifications.selectors.mail_recipients(mail.returned_ids)
+        _, note = inbound.services.bounce_record(mail=mail, sent_to=sent_to, now=now)
         return inbound.services.inbound_settle(record, mail=mail, outcome=Outcome.BOUNCE, note=note)
     if inbound.loops.is_own(mail):
         return inbound.services.inbound_settle(
