@@ -120,6 +120,11 @@ class ParsedMail:
         return tuple(seen)
 
     @property
+    def own_id(self) -> str:
+        """The Message-ID its sender's client gave it, which replies refer to; "" when the gateway made one up."""
+        return "" if is_fallback_id(self.message_id) else self.message_id
+
+    @property
     def returned_ids(self) -> tuple[str, ...]:
         """The Message-IDs a delivery report names as the mail it returns: those of the original's
         headers it quotes, then its own In-Reply-To and References (some servers thread it so)."""
@@ -245,8 +250,17 @@ def _header_block_size(raw: bytes) -> int:
     return len(raw) if end < 0 else end
 
 
+# The domain of the Message-IDs the gateway makes up for mail without one (or with one too long).
+FALLBACK_DOMAIN = "inbound.invalid"
+
+
 def fallback_message_id(raw: bytes) -> str:
-    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@inbound.invalid>"
+    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@{FALLBACK_DOMAIN}>"
+
+
+def is_fallback_id(message_id: str) -> bool:
+    """A Message-ID the gateway made up: the sender's client never knew it, so no mail refers to it."""
+    return message_id.endswith(f"@{FALLBACK_DOMAIN}>")
 
 
 def _message_id(message: Message, raw: bytes) -> str:

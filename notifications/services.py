@@ -499,10 +499,12 @@ def _customer_mail(
     now: datetime,
     fresh_keys: bool = False,
     copies: bool = False,
+    answers: str = "",
 ) -> bool:
     """The requester gets ``template`` rendered for the ticket, and with ``copies`` everyone on its CC
     list too, one mail each (no Cc header, as with replies). ``fresh_keys``: the ticket is new in
-    this transaction, so nothing was mailed about it yet (the thread is its root alone)."""
+    this transaction, so nothing was mailed about it yet (the thread is its root alone, and
+    ``answers``, the Message-ID of the requester's mail that filed it)."""
     requester = ticket.requester
     recipients: list[tuple[str, User | None]] = [(requester.email, requester)] if requester.email else []
     if copies:
@@ -524,14 +526,15 @@ def _customer_mail(
             ticket=ticket,
             user=person,
             fresh_keys=fresh_keys,
-            references=[mailthread.root_id(ticket)] if fresh_keys else None,
+            references=[mailthread.root_id(ticket), *([answers] if answers else [])] if fresh_keys else None,
         )
     return written
 
 
-def on_ticket_created(*, ticket: Ticket, now: datetime, acknowledge: bool = True) -> None:
+def on_ticket_created(*, ticket: Ticket, now: datetime, acknowledge: bool = True, in_reply_to: str = "") -> None:
     """The customer gets the acknowledgment (unless ``acknowledge`` is False: the mail gateway's loop
-    protection); a new P0/P1 declares an incident to the tier's on-call agents.
+    protection), in reply to their mail when one filed the ticket (``in_reply_to``, its Message-ID);
+    a new P0/P1 declares an incident to the tier's on-call agents.
 
     Both keys name the ticket created in this transaction, so none can exist yet.
     """
@@ -543,6 +546,7 @@ def on_ticket_created(*, ticket: Ticket, now: datetime, acknowledge: bool = True
             key=f"ack:{ticket.pk}",
             now=now,
             fresh_keys=True,
+            answers=in_reply_to,
         )
     if ticket.priority in (Ticket.Priority.P0, Ticket.Priority.P1):
         declared = messages.render_for_ticket("incident_declaration", ticket, now=now)

@@ -62,13 +62,15 @@ def file_ticket(
     attachments: Sequence[CheckedUpload] = (),
     visitor_keys: Sequence[str] = (),
     acknowledge: bool = True,
+    in_reply_to: str = "",
 ) -> Ticket:
     """A customer (or an agent for them) files a ticket, from any channel.
 
     1. escalation plans the first deadlines, written with the ticket's own row;
     2. tickets writes the ticket, its first timeline event and attachments;
     3. notifications queues the acknowledgment (unless ``acknowledge`` is False: mail the desk
-       must not answer automatically), and for P0/P1 the on-call alert;
+       must not answer automatically; in reply to the mail that filed it: ``in_reply_to``, its
+       Message-ID), and for P0/P1 the on-call alert;
     4. knowledge marks the requester's (and ``visitor_keys``') suggestion opens as not deflected;
     5. reports adds the ticket's fact to the rollup.
     """
@@ -87,7 +89,7 @@ def file_ticket(
         attachments=attachments,
         sla=sla,
     )
-    notifications.services.on_ticket_created(ticket=ticket, now=now, acknowledge=acknowledge)
+    notifications.services.on_ticket_created(ticket=ticket, now=now, acknowledge=acknowledge, in_reply_to=in_reply_to)
     knowledge.services.suggestion_ticket_filed(ticket=ticket, now=now, visitor_keys=visitor_keys)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk], created=True)
     return ticket
@@ -395,6 +397,7 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
         channel=Ticket.Channel.EMAIL,
         attachments=content.attachments,
         acknowledge=acknowledge,
+        in_reply_to=mail.own_id,
         now=now,
     )
     _copy_recipients(ticket, mail, now=now)
