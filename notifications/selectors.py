@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from tickets.models import Ticket
 
@@ -34,33 +34,40 @@ def ticket_for_message_ids(ids: Iterable[str]) -> Ticket | None:
     ``ids``: Message-IDs in order of preference (In-Reply-To first, then References from
     the newest); the first that is ours decides: a mail the desk sent about a ticket
     (its outbox row keeps the Message-ID), or a ticket's thread root ``<scp-000042@…>``.
-    Three queries at most, whatever the number of ids.
+    Two queries at most, whatever the number of ids: the outbox's mails (with their tickets),
+    unless every id is a root; the roots' tickets, only if no sent mail decided first.
 
     A header is what the sender says: the caller still checks that the sender may write
     on the ticket (its requester or one of its CCs) before adding anything to it.
     """
-    wanted = [_message_id(value) for value in ids if value and value.strip()]
+    wanted = list(dict.fromkeys(_message_id(value) for value in ids if value and value.strip()))
     if not wanted:
         return None
-    sent = dict(
-        Notification.objects.filter(message_id__in=wanted, ticket__isnull=False)
-        .order_by("created_at", "id")
-        .values_list("message_id", "ticket_id")
-    )
-    roots = {value: mailthread.reference_from_root(value) for value in wanted if value not in sent}
-    by_reference = {}
-    if any(roots.values()):
-        by_reference = {
-            ticket.reference: ticket
-            for ticket in Ticket.objects.select_related("requester").filter(
-                reference__in=[ref for ref in roots.values() if ref]
-            )
+    roots = {value: mailthread.reference_from_root(value) for value in wanted}
+    others = [value for value in wanted if not roots[value]]  # a root is never a sent mail's id
+    sent: dict[str, Ticket] = {}
+    if others:
+        sent = {
+            ticket.sent_message_id: ticket
+            for ticket in Ticket.objects.select_related("requester")
+            .filter(notifications__message_id__in=others)
+            .annotate(sent_message_id=F("notifications__message_id"))
         }
+    by_reference: dict[str, Ticket] | None = None
     for value in wanted:
         if value in sent:
-            return Ticket.objects.select_related("requester").get(pk=sent[value])
-        reference = roots.get(value)
-        if reference and reference in by_reference:
+            return sent[value]
+        reference = roots[value]
+        if not reference:
+            continue
+        if by_reference is None:
+            references = [ref for ref in roots.values() if ref]
+            by_reference = {
+                ticket.reference: ticket
+                for ticket in Ticket.objects.select_related("requester").filter(reference__in=references)
+                if ticket.reference
+            }
+        if reference in by_reference:
             return by_reference[reference]
     return None
 

@@ -712,9 +712,10 @@ def on_agent_reply(*, message: Message, now: datetime) -> int:
     return written
 
 
-def on_customer_reply(*, message: Message, now: datetime) -> int:
+def on_customer_reply(*, message: Message, now: datetime, files: int | None = None) -> int:
     """The customer wrote (portal, API or email): the assignee hears, or the tier's agents when
-    nobody has the ticket, on the dashboard and by email (held in quiet hours, like other alerts)."""
+    nobody has the ticket, on the dashboard and by email (held in quiet hours, like other alerts).
+    ``files``: how many files the reply carries, when the caller knows (else they are counted)."""
     if message.internal or message.by_agent:
         return 0
     ticket = message.ticket
@@ -722,9 +723,11 @@ def on_customer_reply(*, message: Message, now: datetime) -> int:
     hold = hold_until_for(ticket, route, now=now) if route is not None else None
     subject = f"{ticket.reference}: the customer replied"
     excerpt = message.body if len(message.body) <= 1000 else message.body[:1000] + "…"
-    files = message.attachments.count()
+    if files is None:
+        files = message.attachments.count()
     attached = f"\n({files} attachment{'s' if files != 1 else ''})" if files else ""
     body = f"{_describe(ticket)}: the customer replied.\n\n{excerpt}{attached}\n\n{_link(ticket)}"
+    people = _unique(_owner_or_tier(ticket))  # read once, for both channels
     rows = [
         _row(
             channel=channel,
@@ -740,7 +743,7 @@ def on_customer_reply(*, message: Message, now: datetime) -> int:
             reply=message,
         )
         for channel in (Channel.DASHBOARD, Channel.EMAIL)
-        for person in _unique(_owner_or_tier(ticket))
+        for person in people
         if person.email or channel == Channel.DASHBOARD
     ]
     return _write(rows, fresh_keys=True)

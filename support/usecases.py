@@ -121,7 +121,7 @@ def reply(
         if message.by_agent:
             notifications.services.on_agent_reply(message=message, now=now)
         else:
-            notifications.services.on_customer_reply(message=message, now=now)
+            notifications.services.on_customer_reply(message=message, now=now, files=len(attachments))
     reports.rollup.facts_refresh(ticket_ids=[message.ticket.pk])
     return message
 
@@ -329,14 +329,8 @@ def _ticket_for_reply_address(addresses: Iterable[str]) -> Ticket | None:
 
 def _copy_recipients(ticket: Ticket, mail: inbound.parsing.ParsedMail, *, now: datetime) -> None:
     """Everyone the first email went to besides the desk and the sender is copied on the replies;
-    an address tickets refuses (the desk's own, the requester's, a full list) is left out. Only the
-    first few are tried: a header listing thousands of addresses costs no more than a full list."""
-    for address in (*mail.to, *mail.cc)[: tickets.services.MAX_CCS + 5]:
-        try:
-            with transaction.atomic():
-                tickets.services.cc_add(ticket=ticket, email=address, by=None, now=now)
-        except DomainError:
-            continue
+    an address tickets refuses (the desk's own, the requester's, past a full list) is left out."""
+    tickets.services.cc_add_many(ticket=ticket, emails=(*mail.to, *mail.cc), now=now)
 
 
 @transaction.atomic
