@@ -18,7 +18,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts import services as account_services
 from sofacover.errors import DomainError
@@ -186,8 +187,16 @@ def auto_reply_allow(*, address: str, now: datetime) -> bool:
     MailAddress.objects.bulk_create(
         [MailAddress(address=address)], update_conflicts=True, unique_fields=["address"], update_fields=["address"]
     )
-    recent = Q(auto_replies__at__gt=now - timedelta(hours=1), auto_replies__at__lte=now)
-    row = MailAddress.objects.annotate(sent=Count("auto_replies", filter=recent)).get(address=address)
+    # The last hour's answers, counted on the (address, at) index: a join counting with a filter
+    # would read every answer the address was ever sent, a cost growing with each mail.
+    recent = (
+        AutoReply.objects.filter(address=OuterRef("pk"), at__gt=now - timedelta(hours=1), at__lte=now)
+        .order_by()
+        .values("address")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    row = MailAddress.objects.annotate(sent=Coalesce(Subquery(recent), 0)).get(address=address)
     if row.undeliverable_at is not None:
         return False
     if row.sent >= settings.MAIL_AUTO_REPLIES_PER_HOUR:

@@ -52,6 +52,7 @@ def ticket_for_message_ids(ids: Iterable[str]) -> Ticket | None:
             for ticket in Ticket.objects.select_related("requester")
             .filter(notifications__message_id__in=others)
             .annotate(sent_message_id=F("notifications__message_id"))
+            .order_by()
         }
     by_reference: dict[str, Ticket] | None = None
     for value in wanted:
@@ -86,9 +87,11 @@ def mail_recipients(message_ids: Iterable[str]) -> set[str]:
     wanted = list(dict.fromkeys(_message_id(value) for value in message_ids if value and value.strip()))[:100]
     if not wanted:
         return set()
+    # Found by the Message-ID index alone (one row per id), the rest read here: filtering on the
+    # channel or status too lets the planner combine an index covering most of the outbox.
+    rows = Notification.objects.filter(message_id__in=wanted).order_by().values_list("recipient", "channel", "status")
     return {
-        address.strip().lower()
-        for address in Notification.objects.filter(
-            channel=Notification.Channel.EMAIL, message_id__in=wanted, status__in=HANDED_OVER
-        ).values_list("recipient", flat=True)
+        recipient.strip().lower()
+        for recipient, channel, status in rows
+        if channel == Notification.Channel.EMAIL and status in HANDED_OVER
     }
