@@ -113,9 +113,11 @@ def inbound_settle(
     record.outcome, record.note = outcome, note[:500]
     record.ticket, record.stored_message, record.follow_up_of = ticket, message, follow_up_of
     record.auto_replied = auto_replied
+    fields = ["outcome", "note", "ticket", "stored_message", "follow_up_of", "auto_replied"]
     if outcome not in (Outcome.OPENED, Outcome.REPLIED, Outcome.FOLLOW_UP):
         record.raw.save(f"{record.uuid.hex}.eml", ContentFile(mail.raw), save=False)
-    record.save()
+        fields.append("raw")
+    record.save(update_fields=fields)
     reference = (ticket.reference or "") if ticket else ""
     receipt = Receipt(outcome=outcome, message_id=mail.message_id, ticket_reference=reference, note=note)
     logger.info("inbound mail from %s: %s", mail.sender or "<>", receipt)
