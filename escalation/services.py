@@ -212,14 +212,21 @@ def _store(ticket: Ticket, plan: Plan | None, next_check: datetime | None) -> No
     Ticket.objects.filter(pk=ticket.pk).update(**_assign(ticket, plan, next_check))
 
 
-def sla_refresh(*, ticket: Ticket, now: datetime, book: selectors.PolicyBook | None = None) -> Plan | None:
+def sla_refresh(
+    *,
+    ticket: Ticket,
+    now: datetime,
+    book: selectors.PolicyBook | None = None,
+    pauses: tuple[sla.Pause, ...] | None = None,
+) -> Plan | None:
     """Recompute a ticket's deadlines from its history and schedule the sweep's next look.
 
     The next look is the earliest pending moment, past ones included: whatever
-    fell due while nobody looked is handled (once) by the next sweep.
+    fell due while nobody looked is handled (once) by the next sweep. ``pauses``: the
+    ticket's pause segments, when the caller has just read them.
     """
     book = book or selectors.policy_book()
-    pauses = selectors.pauses_of(ticket)
+    pauses = selectors.pauses_of(ticket) if pauses is None else pauses
     plan = plan_for(ticket, book, pauses, _escalated_so_far(ticket))
     next_check = plan.moments[0].at if plan and plan.moments else None
     _store(ticket, plan, next_check)
@@ -246,14 +253,16 @@ def sla_follow(*, ticket: Ticket, now: datetime) -> Plan | None:
     The clock is paused while the ticket waits on the customer or is resolved: one
     open pause segment of that reason; any other status (closed included) ends it.
     """
-    open_pause = SlaPause.objects.filter(ticket=ticket, ended_at__isnull=True).first()
+    pauses = list(SlaPause.objects.filter(ticket=ticket).order_by("started_at", "id"))  # read once, for both
+    open_pause = next((pause for pause in pauses if pause.ended_at is None), None)
     reason = PAUSING.get(ticket.status)
     if open_pause is not None and open_pause.reason != reason:
         SlaPause.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
-        open_pause = None
+        open_pause.ended_at, open_pause = now, None
     if open_pause is None and reason is not None:
-        SlaPause.objects.create(ticket=ticket, started_at=now, reason=reason)
-    return sla_refresh(ticket=ticket, now=now)
+        pauses.append(SlaPause.objects.create(ticket=ticket, started_at=now, reason=reason))
+    segments = tuple(sla.Pause(pause.started_at, pause.ended_at) for pause in pauses)
+    return sla_refresh(ticket=ticket, now=now, pauses=segments)
 
 
 # --- escalation -----------------------------------------------------------------

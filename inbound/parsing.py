@@ -107,9 +107,8 @@ class ParsedMail:
     # A delivery status notification (multipart/report; report-type=delivery-status).
     is_report: bool = False
     reports: tuple[DeliveryReport, ...] = ()
-    # The Message-IDs and X-Loop values quoted in the report's copy of the original headers.
+    # The Message-IDs quoted in the report's copy of the original headers.
     reported_message_ids: tuple[str, ...] = ()
-    reported_x_loop: tuple[str, ...] = ()
     defects: tuple[str, ...] = field(default=())
 
     @property
@@ -119,6 +118,17 @@ class ParsedMail:
         for ref in (*self.in_reply_to, *reversed(self.references)):
             seen.setdefault(ref, None)
         return tuple(seen)
+
+    @property
+    def own_id(self) -> str:
+        """The Message-ID its sender's client gave it, which replies refer to; "" when the gateway made one up."""
+        return "" if is_fallback_id(self.message_id) else self.message_id
+
+    @property
+    def returned_ids(self) -> tuple[str, ...]:
+        """The Message-IDs a delivery report names as the mail it returns: those of the original's
+        headers it quotes, then its own In-Reply-To and References (some servers thread it so)."""
+        return tuple(dict.fromkeys((*self.reported_message_ids, *self.thread_ids)))
 
 
 def clean_text(value: str) -> str:
@@ -240,8 +250,17 @@ def _header_block_size(raw: bytes) -> int:
     return len(raw) if end < 0 else end
 
 
+# The domain of the Message-IDs the gateway makes up for mail without one (or with one too long).
+FALLBACK_DOMAIN = "inbound.invalid"
+
+
 def fallback_message_id(raw: bytes) -> str:
-    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@inbound.invalid>"
+    return f"<sha256-{hashlib.sha256(raw).hexdigest()}@{FALLBACK_DOMAIN}>"
+
+
+def is_fallback_id(message_id: str) -> bool:
+    """A Message-ID the gateway made up: the sender's client never knew it, so no mail refers to it."""
+    return message_id.endswith(f"@{FALLBACK_DOMAIN}>")
 
 
 def _message_id(message: Message, raw: bytes) -> str:
@@ -251,11 +270,10 @@ def _message_id(message: Message, raw: bytes) -> str:
     return found[0]
 
 
-def _delivery_reports(message: Message) -> tuple[tuple[DeliveryReport, ...], tuple[str, ...], tuple[str, ...]]:
-    """The per-recipient blocks of a DSN, and the Message-IDs and X-Loop of the original it returns."""
+def _delivery_reports(message: Message) -> tuple[tuple[DeliveryReport, ...], tuple[str, ...]]:
+    """The per-recipient blocks of a DSN, and the Message-IDs of the original it returns."""
     reports: list[DeliveryReport] = []
     returned_ids: list[str] = []
-    returned_loop: list[str] = []
     for part in message.walk():
         content_type = part.get_content_type()
         if content_type == "message/delivery-status":
@@ -284,8 +302,7 @@ def _delivery_reports(message: Message) -> tuple[tuple[DeliveryReport, ...], tup
                 original = message_from_bytes(payload if isinstance(payload, bytes) else b"", policy=compat32)
             if isinstance(original, Message):
                 returned_ids.extend(message_ids(_header(original, "Message-ID")))
-                returned_loop.extend(_all(original, "X-Loop"))
-    return tuple(reports[:100]), tuple(returned_ids), tuple(returned_loop)
+    return tuple(reports[:100]), tuple(returned_ids[:100])
 
 
 def parse(raw: bytes, *, max_bytes: int | None = None) -> ParsedMail:
@@ -338,7 +355,7 @@ def parse(raw: bytes, *, max_bytes: int | None = None) -> ParsedMail:
     # A blank text part beside an HTML one (some clients send that) does not hide the HTML.
     from_html = bool(htmls) and not any(part.strip() for part in texts)
     body = html_to_text("\n".join(htmls)) if from_html else "\n".join(texts)
-    reports, returned_ids, returned_loop = _delivery_reports(message) if is_report else ((), (), ())
+    reports, returned_ids = _delivery_reports(message) if is_report else ((), ())
     auto_response_suppress = _header(message, "X-Auto-Response-Suppress").lower()
     return ParsedMail(
         raw=raw,
@@ -362,6 +379,5 @@ def parse(raw: bytes, *, max_bytes: int | None = None) -> ParsedMail:
         is_report=is_report,
         reports=reports,
         reported_message_ids=returned_ids,
-        reported_x_loop=tuple(value.lower() for value in returned_loop),
         defects=tuple(type(defect).__name__ for defect in message.defects),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts import services as account_services
 from sofacover.errors import DomainError
@@ -111,9 +113,11 @@ def inbound_settle(
     record.outcome, record.note = outcome, note[:500]
     record.ticket, record.stored_message, record.follow_up_of = ticket, message, follow_up_of
     record.auto_replied = auto_replied
+    fields = ["outcome", "note", "ticket", "stored_message", "follow_up_of", "auto_replied"]
     if outcome not in (Outcome.OPENED, Outcome.REPLIED, Outcome.FOLLOW_UP):
         record.raw.save(f"{record.uuid.hex}.eml", ContentFile(mail.raw), save=False)
-    record.save()
+        fields.append("raw")
+    record.save(update_fields=fields)
     reference = (ticket.reference or "") if ticket else ""
     receipt = Receipt(outcome=outcome, message_id=mail.message_id, ticket_reference=reference, note=note)
     logger.info("inbound mail from %s: %s", mail.sender or "<>", receipt)
@@ -131,36 +135,37 @@ def _address_locked(address: str) -> MailAddress:
     return MailAddress.objects.select_for_update().get(address=address)
 
 
-def _returns_desk_mail(mail: ParsedMail) -> bool:
-    """The report quotes a message the desk sent: its X-Loop, or a Message-ID of the desk's domain.
-
-    Stops a forged report from silencing an address the desk never wrote to. Not yet exact: a
-    report quoting a made-up Message-ID on the desk's domain counts too (the notifications
-    outbox's record of sent Message-IDs could tell).
-    """
-    domain = f"@{settings.NOTIFY_MESSAGE_ID_DOMAIN.lower()}>"
-    return settings.NOTIFY_X_LOOP.lower() in mail.reported_x_loop or any(
-        mid.lower().endswith(domain) for mid in mail.reported_message_ids
-    )
-
-
 @transaction.atomic
-def bounce_record(*, mail: ParsedMail, now: datetime) -> tuple[list[str], str]:
-    """A delivery report: mark each permanently failed recipient undeliverable. Returns them and a note."""
+def bounce_record(*, mail: ParsedMail, sent_to: Collection[str], now: datetime) -> tuple[list[str], str]:
+    """A delivery report: mark each permanently failed recipient undeliverable. Returns them and a note.
+
+    ``sent_to``: the addresses the desk's own mail among ``mail.returned_ids`` went to, as the
+    outbox that sent it says (support.usecases.receive_email asks notifications: this app does
+    not import it). Only those are marked: a report that returns no mail the desk sent (a made-up
+    Message-ID, even on the desk's domain), or names a recipient that mail did not go to, marks
+    nothing, so a forged report cannot silence an address.
+    """
     failed = [report for report in mail.reports if report.permanent]
     if not failed:
         return [], "no permanent failure reported" if mail.is_report else "a failure notice without a report"
-    if not _returns_desk_mail(mail):
+    if not sent_to:
         return [], "the report returns no mail the desk sent: nothing marked"
-    marked = []
+    wanted = {address.strip().lower() for address in sent_to}
+    marked, other = [], []
     for report in failed:
+        if report.recipient not in wanted:
+            other.append(report.recipient)
+            continue
         row = _address_locked(report.recipient)
         if row.undeliverable_at is None:
             row.undeliverable_at = now
         row.bounce_status, row.bounce_reason = report.status, report.diagnostic
         row.save(update_fields=["undeliverable_at", "bounce_status", "bounce_reason"])
         marked.append(row.address)
-    return marked, f"undeliverable: {', '.join(marked)}"
+    notes = [f"undeliverable: {', '.join(marked)}"] if marked else []
+    if other:
+        notes.append(f"not marked, the desk's mail did not go to: {', '.join(other[:5])}")
+    return marked, "; ".join(notes)
 
 
 @transaction.atomic
@@ -184,8 +189,16 @@ def auto_reply_allow(*, address: str, now: datetime) -> bool:
     MailAddress.objects.bulk_create(
         [MailAddress(address=address)], update_conflicts=True, unique_fields=["address"], update_fields=["address"]
     )
-    recent = Q(auto_replies__at__gt=now - timedelta(hours=1), auto_replies__at__lte=now)
-    row = MailAddress.objects.annotate(sent=Count("auto_replies", filter=recent)).get(address=address)
+    # The last hour's answers, counted on the (address, at) index: a join counting with a filter
+    # would read every answer the address was ever sent, a cost growing with each mail.
+    recent = (
+        AutoReply.objects.filter(address=OuterRef("pk"), at__gt=now - timedelta(hours=1), at__lte=now)
+        .order_by()
+        .values("address")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    row = MailAddress.objects.annotate(sent=Coalesce(Subquery(recent), 0)).get(address=address)
     if row.undeliverable_at is not None:
         return False
     if row.sent >= settings.MAIL_AUTO_REPLIES_PER_HOUR:

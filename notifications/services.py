@@ -499,10 +499,12 @@ def _customer_mail(
     now: datetime,
     fresh_keys: bool = False,
     copies: bool = False,
+    answers: str = "",
 ) -> bool:
     """The requester gets ``template`` rendered for the ticket, and with ``copies`` everyone on its CC
     list too, one mail each (no Cc header, as with replies). ``fresh_keys``: the ticket is new in
-    this transaction, so nothing was mailed about it yet (the thread is its root alone)."""
+    this transaction, so nothing was mailed about it yet (the thread is its root alone, and
+    ``answers``, the Message-ID of the requester's mail that filed it)."""
     requester = ticket.requester
     recipients: list[tuple[str, User | None]] = [(requester.email, requester)] if requester.email else []
     if copies:
@@ -524,14 +526,15 @@ def _customer_mail(
             ticket=ticket,
             user=person,
             fresh_keys=fresh_keys,
-            references=[mailthread.root_id(ticket)] if fresh_keys else None,
+            references=[mailthread.root_id(ticket), *([answers] if answers else [])] if fresh_keys else None,
         )
     return written
 
 
-def on_ticket_created(*, ticket: Ticket, now: datetime, acknowledge: bool = True) -> None:
+def on_ticket_created(*, ticket: Ticket, now: datetime, acknowledge: bool = True, in_reply_to: str = "") -> None:
     """The customer gets the acknowledgment (unless ``acknowledge`` is False: the mail gateway's loop
-    protection); a new P0/P1 declares an incident to the tier's on-call agents.
+    protection), in reply to their mail when one filed the ticket (``in_reply_to``, its Message-ID);
+    a new P0/P1 declares an incident to the tier's on-call agents.
 
     Both keys name the ticket created in this transaction, so none can exist yet.
     """
@@ -543,6 +546,7 @@ def on_ticket_created(*, ticket: Ticket, now: datetime, acknowledge: bool = True
             key=f"ack:{ticket.pk}",
             now=now,
             fresh_keys=True,
+            answers=in_reply_to,
         )
     if ticket.priority in (Ticket.Priority.P0, Ticket.Priority.P1):
         declared = messages.render_for_ticket("incident_declaration", ticket, now=now)
@@ -708,9 +712,10 @@ def on_agent_reply(*, message: Message, now: datetime) -> int:
     return written
 
 
-def on_customer_reply(*, message: Message, now: datetime) -> int:
+def on_customer_reply(*, message: Message, now: datetime, files: int | None = None) -> int:
     """The customer wrote (portal, API or email): the assignee hears, or the tier's agents when
-    nobody has the ticket, on the dashboard and by email (held in quiet hours, like other alerts)."""
+    nobody has the ticket, on the dashboard and by email (held in quiet hours, like other alerts).
+    ``files``: how many files the reply carries, when the caller knows (else they are counted)."""
     if message.internal or message.by_agent:
         return 0
     ticket = message.ticket
@@ -718,9 +723,11 @@ def on_customer_reply(*, message: Message, now: datetime) -> int:
     hold = hold_until_for(ticket, route, now=now) if route is not None else None
     subject = f"{ticket.reference}: the customer replied"
     excerpt = message.body if len(message.body) <= 1000 else message.body[:1000] + "…"
-    files = message.attachments.count()
+    if files is None:
+        files = message.attachments.count()
     attached = f"\n({files} attachment{'s' if files != 1 else ''})" if files else ""
     body = f"{_describe(ticket)}: the customer replied.\n\n{excerpt}{attached}\n\n{_link(ticket)}"
+    people = _unique(_owner_or_tier(ticket))  # read once, for both channels
     rows = [
         _row(
             channel=channel,
@@ -736,7 +743,7 @@ def on_customer_reply(*, message: Message, now: datetime) -> int:
             reply=message,
         )
         for channel in (Channel.DASHBOARD, Channel.EMAIL)
-        for person in _unique(_owner_or_tier(ticket))
+        for person in people
         if person.email or channel == Channel.DASHBOARD
     ]
     return _write(rows, fresh_keys=True)

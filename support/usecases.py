@@ -78,13 +78,15 @@ def file_ticket(
     attachments: Sequence[CheckedUpload] = (),
     visitor_keys: Sequence[str] = (),
     acknowledge: bool = True,
+    in_reply_to: str = "",
 ) -> Ticket:
     """A customer (or an agent for them) files a ticket, from any channel.
 
     1. escalation plans the first deadlines, written with the ticket's own row;
     2. tickets writes the ticket, its first timeline event and attachments;
     3. notifications queues the acknowledgment (unless ``acknowledge`` is False: mail the desk
-       must not answer automatically), and for P0/P1 the on-call alert;
+       must not answer automatically; in reply to the mail that filed it: ``in_reply_to``, its
+       Message-ID), and for P0/P1 the on-call alert;
     4. knowledge marks the requester's (and ``visitor_keys``') suggestion opens as not deflected;
     5. reports adds the ticket's fact to the rollup.
     """
@@ -103,7 +105,7 @@ def file_ticket(
         attachments=attachments,
         sla=sla,
     )
-    notifications.services.on_ticket_created(ticket=ticket, now=now, acknowledge=acknowledge)
+    notifications.services.on_ticket_created(ticket=ticket, now=now, acknowledge=acknowledge, in_reply_to=in_reply_to)
     knowledge.services.suggestion_ticket_filed(ticket=ticket, now=now, visitor_keys=visitor_keys)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk], created=True)
     return ticket
@@ -135,7 +137,7 @@ def reply(
         if message.by_agent:
             notifications.services.on_agent_reply(message=message, now=now)
         else:
-            notifications.services.on_customer_reply(message=message, now=now)
+            notifications.services.on_customer_reply(message=message, now=now, files=len(attachments))
     reports.rollup.facts_refresh(ticket_ids=[message.ticket.pk])
     return message
 
@@ -343,14 +345,8 @@ def _ticket_for_reply_address(addresses: Iterable[str]) -> Ticket | None:
 
 def _copy_recipients(ticket: Ticket, mail: inbound.parsing.ParsedMail, *, now: datetime) -> None:
     """Everyone the first email went to besides the desk and the sender is copied on the replies;
-    an address tickets refuses (the desk's own, the requester's, a full list) is left out. Only the
-    first few are tried: a header listing thousands of addresses costs no more than a full list."""
-    for address in (*mail.to, *mail.cc)[: tickets.services.MAX_CCS + 5]:
-        try:
-            with transaction.atomic():
-                tickets.services.cc_add(ticket=ticket, email=address, by=None, now=now)
-        except DomainError:
-            continue
+    an address tickets refuses (the desk's own, the requester's, past a full list) is left out."""
+    tickets.services.cc_add_many(ticket=ticket, emails=(*mail.to, *mail.cc), now=now)
 
 
 @transaction.atomic
@@ -359,8 +355,9 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
 
     1. inbound reads it (refusing what is too large or malformed) and records it under its
        Message-ID: a second delivery of the same message stops here;
-    2. a delivery report marks the failed addresses undeliverable; the desk's own mail coming
-       back is a loop: both are kept for agents and go no further;
+    2. a delivery report marks the failed addresses undeliverable, only those the desk's mail it
+       returns went to (notifications knows which mail the outbox sent, by its Message-ID);
+       the desk's own mail coming back is a loop: both are kept for agents and go no further;
     3. the sender's account is found, or created (or the mail refused: MAIL_UNKNOWN_SENDERS);
     4. quoted history and signatures are cut, attachments checked like uploads, the original
        kept as .eml;
@@ -376,7 +373,8 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
     if record is None:
         return inbound.services.inbound_duplicate(mail=mail)
     if inbound.loops.is_bounce(mail):
-        _, note = inbound.services.bounce_record(mail=mail, now=now)
+        sent_to = notifications.selectors.mail_recipients(mail.returned_ids)
+        _, note = inbound.services.bounce_record(mail=mail, sent_to=sent_to, now=now)
         return inbound.services.inbound_settle(record, mail=mail, outcome=Outcome.BOUNCE, note=note)
     if inbound.loops.is_own(mail):
         return inbound.services.inbound_settle(
@@ -409,6 +407,7 @@ def receive_email(raw: bytes, *, now: datetime, door: str = InboundMail.Door.SMT
         channel=Ticket.Channel.EMAIL,
         attachments=content.attachments,
         acknowledge=acknowledge,
+        in_reply_to=mail.own_id,
         now=now,
     )
     _copy_recipients(ticket, mail, now=now)

@@ -83,6 +83,30 @@ def transition_or_raise(ticket: Ticket, *, to: str) -> None:
 # --- tickets ----------------------------------------------------------------
 
 
+def _event(
+    ticket: Ticket,
+    *,
+    actor: User | None,
+    kind: str,
+    now: datetime,
+    field: str = "",
+    old: Any = "",
+    new: Any = "",
+    internal: bool = False,
+) -> TicketEvent:
+    """A timeline event, not saved yet: a change writing several saves them in one statement."""
+    return TicketEvent(
+        ticket=ticket,
+        actor=actor,
+        kind=kind,
+        field=field,
+        old_value="" if old is None else str(old)[:200],
+        new_value="" if new is None else str(new)[:200],
+        internal=internal,
+        at=now,
+    )
+
+
 def _record(
     ticket: Ticket,
     *,
@@ -94,16 +118,9 @@ def _record(
     new: Any = "",
     internal: bool = False,
 ) -> TicketEvent:
-    event = TicketEvent.objects.create(
-        ticket=ticket,
-        actor=actor,
-        kind=kind,
-        field=field,
-        old_value="" if old is None else str(old)[:200],
-        new_value="" if new is None else str(new)[:200],
-        internal=internal,
-        at=now,
-    )
+    """Write one timeline event."""
+    event = _event(ticket, actor=actor, kind=kind, now=now, field=field, old=old, new=new, internal=internal)
+    event.save()
     return event
 
 
@@ -112,7 +129,12 @@ def _locked(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
-def _store_attachments(message: Message, uploads: Sequence[CheckedUpload], *, actor: User, now: datetime) -> None:
+def _store_attachments(
+    message: Message, uploads: Sequence[CheckedUpload], *, actor: User, now: datetime
+) -> list[TicketEvent]:
+    """Store the files and write their rows (one statement); return their timeline events, for the
+    caller to write with its own."""
+    attachments = []
     for upload in uploads:
         attachment = Attachment(
             message=message,
@@ -123,15 +145,19 @@ def _store_attachments(message: Message, uploads: Sequence[CheckedUpload], *, ac
             created_at=now,
         )
         attachment.file.save(upload.filename, upload.file, save=False)
-        attachment.save()
-        _record(
+        attachments.append(attachment)
+    Attachment.objects.bulk_create(attachments)
+    return [
+        _event(
             message.ticket,
             actor=actor,
             kind=TicketEvent.Kind.ATTACHMENT_ADDED,
             now=now,
-            new=upload.filename,
+            new=attachment.filename,
             internal=message.internal,
         )
+        for attachment in attachments
+    ]
 
 
 def _clean(ticket: Ticket) -> None:
@@ -200,7 +226,7 @@ def ticket_open(
     )
     _clean(ticket)
     ticket.save()  # the database derives the reference and returns it with the primary key
-    _record(ticket, actor=actor, kind=TicketEvent.Kind.CREATED, now=now, new=ticket.priority)
+    events = [_event(ticket, actor=actor, kind=TicketEvent.Kind.CREATED, now=now, new=ticket.priority)]
     if attachments:
         message = Message.objects.create(
             ticket=ticket,
@@ -210,7 +236,8 @@ def ticket_open(
             by_agent=False,
             created_at=now,
         )
-        _store_attachments(message, attachments, actor=actor, now=now)
+        events += _store_attachments(message, attachments, actor=actor, now=now)
+    TicketEvent.objects.bulk_create(events)
     return ticket
 
 
@@ -497,7 +524,8 @@ def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any)
     return ticket
 
 
-@transaction.atomic
+# No savepoint of its own: its caller, the reply use case, rolls everything back on any error.
+@transaction.atomic(savepoint=False)
 def message_add(
     *,
     ticket: Ticket,
@@ -543,14 +571,14 @@ def message_add(
             ticket.first_responded_at = now
             fields.append("first_responded_at")
         ticket.save(update_fields=fields)
-    _record(
+    added = _event(
         ticket,
         actor=author,
         kind=TicketEvent.Kind.NOTE_ADDED if internal else TicketEvent.Kind.REPLIED,
         now=now,
         internal=internal,
     )
-    _store_attachments(message, attachments, actor=author, now=now)
+    TicketEvent.objects.bulk_create([added, *_store_attachments(message, attachments, actor=author, now=now)])
     if not internal:
         if by_agent:
             if ticket.status == Status.NEW:
@@ -578,6 +606,23 @@ def _desk_address(address: str) -> bool:
     return address in ours or (their_domain == domain and their_local.split("+")[0] == local)
 
 
+def _cc_address(ticket: Ticket, email: str) -> str:
+    """``email`` as the CC list keeps it.
+
+    :raises CcRefused: not an email address, the requester's own, or one of the desk's
+    """
+    address = normalise_email(email)
+    try:
+        validate_email(address)
+    except ValidationError as exc:
+        raise CcRefused("Enter a valid email address.", field="email") from exc
+    if address == normalise_email(ticket.requester.email or ticket.requester.username):
+        raise CcRefused("The requester gets every reply already.", field="email")
+    if _desk_address(address):
+        raise CcRefused("That is the desk's own address.", field="email")
+    return address
+
+
 @transaction.atomic
 def cc_add(*, ticket: Ticket, email: str, by: User | None, now: datetime) -> TicketCc:
     """Copy ``email`` on the ticket's public replies; an address already copied keeps its row.
@@ -594,15 +639,7 @@ def cc_add(*, ticket: Ticket, email: str, by: User | None, now: datetime) -> Tic
         ticket_check_may_change(ticket=ticket, actor=by, customer_may=True)
     if ticket.status == Status.CLOSED:
         raise TicketClosed("This ticket is closed.")
-    address = normalise_email(email)
-    try:
-        validate_email(address)
-    except ValidationError as exc:
-        raise CcRefused("Enter a valid email address.", field="email") from exc
-    if address == normalise_email(ticket.requester.email or ticket.requester.username):
-        raise CcRefused("The requester gets every reply already.", field="email")
-    if _desk_address(address):
-        raise CcRefused("That is the desk's own address.", field="email")
+    address = _cc_address(ticket, email)
     existing = TicketCc.objects.filter(ticket=ticket, email=address).first()
     if existing is not None:
         return existing
@@ -612,6 +649,39 @@ def cc_add(*, ticket: Ticket, email: str, by: User | None, now: datetime) -> Tic
     # Addresses are the desk's business: the event is internal, like a note.
     _record(ticket, actor=by, kind=TicketEvent.Kind.CC_ADDED, now=now, new=address, internal=True)
     return cc
+
+
+# No savepoint of its own: it refuses nothing, so it never rolls back alone.
+@transaction.atomic(savepoint=False)
+def cc_add_many(*, ticket: Ticket, emails: Sequence[str], now: datetime) -> list[TicketCc]:
+    """The desk copies everyone a mail went to (the mail gateway, from the first email's To and Cc):
+    each address cc_add would take, in order, until the list is full; the others are left out
+    without a word. The addresses are checked before anything is read: a mail to the desk alone
+    costs no query.
+    """
+    wanted: list[str] = []
+    for email in emails:
+        if len(wanted) >= MAX_CCS:
+            break
+        try:
+            address = _cc_address(ticket, email)
+        except CcRefused:
+            continue
+        if address not in wanted:
+            wanted.append(address)
+    if not wanted:
+        return []
+    ticket = _locked(ticket)
+    if ticket.status == Status.CLOSED:
+        return []
+    copied = set(TicketCc.objects.filter(ticket=ticket).values_list("email", flat=True))
+    room = max(MAX_CCS - len(copied), 0)
+    fresh = [address for address in wanted if address not in copied][:room]
+    ccs = TicketCc.objects.bulk_create([TicketCc(ticket=ticket, email=a, added_by=None, added_at=now) for a in fresh])
+    TicketEvent.objects.bulk_create(
+        [_event(ticket, actor=None, kind=TicketEvent.Kind.CC_ADDED, now=now, new=a, internal=True) for a in fresh]
+    )
+    return ccs
 
 
 @transaction.atomic

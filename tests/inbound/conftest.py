@@ -1,4 +1,5 @@
-"""The gateway tests' shared parts: the desk's SMTP listener on a free port, and a client for it."""
+"""The gateway tests' shared parts: the desk's SMTP listener on a free port, a client for it, and a sink
+for the desk's own mail."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from support import mail
+from tests.notifications.servers import MailSink, smtp_server
 
 from .servers import free_port
 
@@ -22,6 +24,21 @@ def gateway(settings) -> Iterator[int]:
         yield port
     finally:
         server.stop()
+
+
+@pytest.fixture
+def mail_sink(settings) -> Iterator[MailSink]:
+    """Where the relay sends the desk's mail: an SMTP server (aiosmtpd) on a free loopback port."""
+    port = free_port()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 3
+    settings.EMAIL_USE_TLS = False
+    controller, sink = smtp_server(port)
+    controller.start()
+    try:
+        yield sink
+    finally:
+        controller.stop()
 
 
 def smtp_send(port: int, raw: bytes, *, mail_from: str = "alice@example.com") -> tuple[int, bytes]:

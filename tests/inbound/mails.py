@@ -64,10 +64,22 @@ def dsn(
     recipient: str = "alice@example.com",
     action: str = "failed",
     status: str = "5.1.1",
-    returned_message_id: str = "<desk-1@desk.sofacoverpro.com>",
+    returned_message_id: str = "",
+    returned_headers: str | None = None,
     message_id: str | None = None,
 ) -> bytes:
-    """A delivery status notification (RFC 3464) as Postfix sends it, returning the headers of the mail that failed."""
+    """A delivery status notification (RFC 3464) as Postfix sends it, returning the headers of the mail that
+    failed: ``returned_headers`` as received (a real mail's), or a few naming ``returned_message_id``."""
+    original = (
+        returned_headers.strip().replace("\r\n", "\n").split("\n")
+        if returned_headers is not None
+        else [
+            "From: SofaCover Pro Support <support@sofacoverpro.com>",
+            f"To: {recipient}",
+            "Subject: We're investigating an issue",
+            f"Message-ID: {returned_message_id}",
+        ]
+    )
     boundary = "DSN-boundary-42"
     lines = [
         "From: MAILER-DAEMON@mx.example.com (Mail Delivery System)",
@@ -96,10 +108,7 @@ def dsn(
         f"--{boundary}",
         "Content-Type: text/rfc822-headers",
         "",
-        "From: SofaCover Pro Support <support@sofacoverpro.com>",
-        f"To: {recipient}",
-        "Subject: We're investigating an issue",
-        f"Message-ID: {returned_message_id}",
+        *original,
         "",
         f"--{boundary}--",
         "",

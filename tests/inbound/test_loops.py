@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.core import mail
 from django.utils import timezone
 
 from inbound.models import InboundMail, MailAddress
@@ -22,6 +23,7 @@ from .mails import compose, dsn
 from .servers import free_port
 
 Outcome = InboundMail.Outcome
+M = timedelta(minutes=1)
 
 
 def receive(raw: bytes, now=T0):
@@ -106,38 +108,136 @@ class TestHourlyCap:
         assert (acks(), acks("bob@example.com")) == (1, 1)
 
 
+def sent_ack(address: str = "alice@example.com", *, now=T0) -> Notification:
+    """The desk acknowledges a mail from ``address`` and the relay sends it: a mail that can bounce."""
+    receive(compose(sender=address, subject=f"Help {now:%H:%M}"), now=now)
+    relay.outbox_flush(now=now)
+    ack = Notification.objects.filter(kind="acknowledgment", recipient=address).latest("id")
+    assert ack.status == Notification.Status.SENT
+    return ack
+
+
+def undeliverable() -> list[str]:
+    return list(MailAddress.objects.filter(undeliverable_at__isnull=False).values_list("address", flat=True))
+
+
 @pytest.mark.django_db
 class TestBounces:
-    def test_a_permanent_failure_marks_the_address_undeliverable(self, customer):
-        receipt = receive(dsn(recipient="alice@example.com"))
+    def test_a_permanent_failure_of_mail_the_desk_sent_marks_the_address_undeliverable(self, customer):
+        ack = sent_ack()
+
+        receipt = receive(dsn(recipient="alice@example.com", returned_message_id=ack.message_id), now=T0 + M)
 
         assert receipt.outcome == Outcome.BOUNCE
         row = MailAddress.objects.get(address="alice@example.com")
-        assert (row.undeliverable_at, row.bounce_status) == (T0, "5.1.1")
-        assert not Ticket.objects.exists()
+        assert (row.undeliverable_at, row.bounce_status) == (T0 + M, "5.1.1")
+        assert Ticket.objects.count() == 1  # the first mail's; the report opens none
 
-    def test_then_no_mail_goes_to_it(self, customer, settings):
-        receive(compose(subject="First"))  # acknowledged: queued before the bounce
-        receive(dsn(recipient="alice@example.com"), now=T0 + timedelta(minutes=1))
-        receive(compose(subject="Second"), now=T0 + timedelta(minutes=2))  # not even queued
+    def test_then_no_mail_goes_to_it(self, customer):
+        ack = sent_ack()
+        receive(compose(subject="Second"), now=T0 + M)  # acknowledged: queued before the bounce
+        receive(dsn(recipient="alice@example.com", returned_message_id=ack.message_id), now=T0 + 2 * M)
+        receive(compose(subject="Third"), now=T0 + 3 * M)  # not even queued
+        mail.outbox.clear()
 
-        relay.outbox_flush(now=T0 + timedelta(minutes=3))
+        relay.outbox_flush(now=T0 + 4 * M)
 
-        assert acks() == 1
-        assert Notification.objects.get(kind="acknowledgment").status == Notification.Status.SKIPPED
-        from django.core import mail
-
+        assert acks() == 2
+        assert Notification.objects.get(kind="acknowledgment", status=Notification.Status.SKIPPED)
         assert [m for m in mail.outbox if "alice@example.com" in m.to] == []
 
+    def test_a_report_threaded_to_the_desks_mail_by_in_reply_to_counts_too(self, customer):
+        ack = sent_ack()
+        report = dsn(returned_message_id="<not-quoted@mx.example.com>").replace(
+            b"Auto-Submitted:", f"In-Reply-To: {ack.message_id}\r\nAuto-Submitted:".encode()
+        )
+
+        receive(report, now=T0 + M)
+
+        assert undeliverable() == ["alice@example.com"]
+
     def test_a_delay_notice_marks_nothing(self, customer):
-        receive(dsn(action="delayed", status="4.4.1"))
-        assert not MailAddress.objects.filter(undeliverable_at__isnull=False).exists()
+        ack = sent_ack()
+        receive(dsn(action="delayed", status="4.4.1", returned_message_id=ack.message_id), now=T0 + M)
+        assert undeliverable() == []
 
     def test_a_forged_report_about_mail_the_desk_never_sent_marks_nothing(self, customer):
-        receipt = receive(dsn(returned_message_id="<forged@attacker.example>"))
+        sent_ack()
+
+        receipt = receive(dsn(returned_message_id="<forged@attacker.example>"), now=T0 + M)
 
         assert "nothing marked" in receipt.note
-        assert not MailAddress.objects.filter(undeliverable_at__isnull=False).exists()
+        assert undeliverable() == []
+
+    @pytest.mark.parametrize("header", ["Message-ID", "In-Reply-To"])
+    def test_a_made_up_message_id_on_the_desks_own_domain_marks_nothing(self, customer, header):
+        ack = sent_ack()
+        made_up = "<20261205120000.4242.1234567890@desk.sofacoverpro.com>"
+        assert ack.message_id.endswith("@desk.sofacoverpro.com>")
+        assert ack.message_id != made_up
+        report = dsn(returned_message_id=made_up)
+        if header == "In-Reply-To":
+            report = dsn(returned_message_id="<x@mx.example.com>").replace(
+                b"Auto-Submitted:", f"In-Reply-To: {made_up}\r\nAuto-Submitted:".encode()
+            )
+
+        receipt = receive(report, now=T0 + M)
+
+        assert receipt.outcome == Outcome.BOUNCE
+        assert "nothing marked" in receipt.note
+        assert undeliverable() == []
+
+    def test_a_report_about_the_desks_mail_to_someone_else_marks_nothing(self, customer, other_customer):
+        """Alice knows the Message-ID of a mail she received; she cannot silence Bob with it."""
+        ack = sent_ack()
+        sent_ack("bob@example.com")
+
+        receipt = receive(dsn(recipient="bob@example.com", returned_message_id=ack.message_id), now=T0 + M)
+
+        assert undeliverable() == []
+        assert "did not go to: bob@example.com" in receipt.note
+
+    def test_mail_still_in_the_outbox_cannot_have_bounced(self, customer):
+        receive(compose())
+        queued = Notification.objects.get(kind="acknowledgment")
+        assert queued.status == Notification.Status.PENDING
+
+        receive(dsn(returned_message_id=queued.message_id), now=T0 + M)
+
+        assert undeliverable() == []
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+class TestABounceRoundTrip:
+    def test_only_the_report_of_mail_the_relay_really_sent_marks_its_recipient(self, gateway, settings, customer):
+        port = free_port()
+        sink = MailSink()
+        controller = Controller(sink, hostname="127.0.0.1", port=port)
+        controller.start()
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+        try:
+            assert smtp_send(gateway, compose(subject="Where is my order?"))[0] == 250
+            relay.outbox_flush(now=timezone.now())  # the acknowledgment, over SMTP to the sink
+            (ack,) = sink.messages
+        finally:
+            controller.stop()
+        headers = ack.as_string().split("\n\n", 1)[0]
+        assert ack["Message-ID"].endswith("@desk.sofacoverpro.com>")
+
+        # A report naming a Message-ID of the desk's domain the desk never sent: nothing marked.
+        forged = dsn(returned_headers=headers.replace(ack["Message-ID"], "<42.4242@desk.sofacoverpro.com>"))
+        assert smtp_send(gateway, forged, mail_from="")[0] == 250
+        assert undeliverable() == []
+
+        # The report of the mail the sink received, its headers returned as Postfix returns them.
+        assert smtp_send(gateway, dsn(returned_headers=headers), mail_from="")[0] == 250
+        assert undeliverable() == ["alice@example.com"]
+        assert list(InboundMail.objects.order_by("id").values_list("outcome", flat=True)) == [
+            Outcome.OPENED,
+            Outcome.BOUNCE,
+            Outcome.BOUNCE,
+        ]
 
 
 class AutoResponder:
@@ -212,11 +312,12 @@ class TestDeskAndAutoResponderMailingEachOther:
 @pytest.mark.django_db
 class TestClearingABounce:
     def test_an_admin_makes_an_address_deliverable_again(self, admin_client, customer):
-        receive(dsn(recipient="alice@example.com"))
-        row = MailAddress.objects.get(address="alice@example.com")
+        ack = sent_ack()
+        receive(dsn(recipient="alice@example.com", returned_message_id=ack.message_id), now=T0 + M)
+        row = MailAddress.objects.get(address="alice@example.com", undeliverable_at__isnull=False)
 
         admin_client.post("/admin/inbound/mailaddress/", {"action": "mark_deliverable", "_selected_action": [row.pk]})
 
         receive(compose(), now=T0 + timedelta(minutes=5))
-        assert acks() == 1
+        assert acks() == 2
         assert admin_client.get("/admin/inbound/inboundmail/").status_code == 200

@@ -14,6 +14,7 @@ from inbound.services import UnknownSender
 from notifications.models import Notification
 from support import usecases
 from tests.tickets.factories import T0
+from tests.tickets.files import png_bytes
 from tickets.models import Ticket
 
 from .mails import compose, new_message_id
@@ -210,3 +211,40 @@ def test_the_same_message_arriving_twice_at_once_is_stored_once():
 
     assert sorted(receipt.duplicate for receipt in receipts) == [False, True]
     assert Ticket.objects.count() == InboundMail.objects.count() == 1
+
+
+class TestStatementsPerMessage:
+    """What one message costs the database, pinned: the gateway's throughput is these statements
+    (bench_mail). Counted as Django sends them, savepoints included; the test's own transaction
+    makes the use case's a savepoint (2 of the count) where the gateway's is BEGIN and COMMIT."""
+
+    def test_a_new_request_from_a_customer(self, customer, agent, django_assert_max_num_queries):
+        receive(compose(subject="First"))  # the sender's ledger row exists, as it does after a first mail
+        raw = compose(subject="Second", attachments=[("photo.png", "image/png", png_bytes())])
+
+        # The record (insert, read), the sender, the automatic-mail ledger (upsert, read, entry);
+        # file_ticket in its savepoint: the ticket, its message, both attachments in one insert, the
+        # events in one, the acknowledgment, the suggestions, the fact and the rollup; the outcome.
+        # Nobody else to copy (the mail went to the desk alone): no statement for it.
+        with django_assert_max_num_queries(2 + 18):
+            receipt = receive(raw, now=T0 + timedelta(minutes=1))
+
+        assert receipt.outcome == Outcome.OPENED
+        assert Ticket.objects.get(subject="Second").messages.get().attachments.count() == 2
+
+    def test_a_reply_to_the_desks_mail(self, customer, agent, django_assert_max_num_queries):
+        receive(compose())
+        ticket = Ticket.objects.get()
+        usecases.reply(ticket=ticket, author=agent, body="Which model is it?", now=T0 + timedelta(minutes=1))
+        sent = Notification.objects.get(kind="reply")
+        raw = compose(subject="Re: x", body="The Oslo.", in_reply_to=sent.message_id, references=sent.references)
+
+        # The record (2), the sender, the ticket of the desk's mail (1: the outbox joined to it);
+        # reply in its savepoint: the ticket locked, the message, its .eml, the events, the
+        # ticket touched, the clock (pauses, escalations, deadlines), the alert (route, the
+        # tier's agents, their rows), the fact (2); the outcome.
+        with django_assert_max_num_queries(2 + 20):
+            receipt = receive(raw, now=T0 + timedelta(minutes=2))
+
+        assert (receipt.outcome, receipt.ticket_reference) == (Outcome.REPLIED, ticket.reference)
+        assert Notification.objects.filter(kind="customer_reply", recipient=agent.email).count() == 2

@@ -430,3 +430,30 @@ def test_the_seeded_ticket_templates_are_the_ones_the_code_falls_back_to():
         stored = CommunicationTemplate.objects.get(key=key)
         assert (stored.subject, stored.body_text) == messages.SEED[key]
         stored.full_clean()
+
+
+class TestReferencesFrom:
+    """mailthread.references_from: the thread of the next mail to one recipient, from what was sent and received."""
+
+    ROOT = "<scp-000001@desk.sofacoverpro.com>"
+
+    def test_without_mail_from_them_it_follows_the_desks_latest(self):
+        sent = [("<a@desk>", T0), ("<b@desk>", T0 + H)]
+        assert mailthread.references_from(self.ROOT, sent=sent, received=[]) == [self.ROOT, "<a@desk>", "<b@desk>"]
+
+    def test_it_answers_their_latest_mail_and_leaves_out_the_desks_mail_after_it(self):
+        received = [("<c1@client>", T0), ("<c2@client>", T0 + 2 * H)]
+        sent = [("<ack@desk>", T0), ("<r1@desk>", T0 + H), ("<r2@desk>", T0 + 3 * H)]
+
+        refs = mailthread.references_from(self.ROOT, sent=sent, received=received)
+
+        # Their first mail and the acknowledgment of the same moment: the acknowledgment answers it.
+        assert refs == [self.ROOT, "<c1@client>", "<ack@desk>", "<r1@desk>", "<c2@client>"]
+
+    def test_it_keeps_the_root_and_the_latest_ids(self):
+        received = [(f"<c{n}@client>", T0 + n * H) for n in range(40)]
+
+        refs = mailthread.references_from(self.ROOT, sent=[], received=received)
+
+        assert refs == [self.ROOT, *[f"<c{n}@client>" for n in range(21, 40)]]
+        assert len(refs) == mailthread.MAX_REFERENCES
