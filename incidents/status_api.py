@@ -29,12 +29,12 @@ from .status_views import PUBLIC_MAX_AGE, PerSnapshot
 MAINTENANCE_STATUSES = [("scheduled", "Scheduled"), ("in_progress", "In progress"), ("completed", "Completed")]
 
 
-class ComponentRefSerializer(serializers.Serializer):
+class StatusComponentRefSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     name = serializers.CharField()
 
 
-class UpdateSerializer(serializers.Serializer):
+class StatusUpdateSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="Stable identifier of the update.")
     at = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=Incident.Status.choices, help_text="The incident's status it announced.")
@@ -42,7 +42,7 @@ class UpdateSerializer(serializers.Serializer):
     body = serializers.CharField(allow_blank=True)
 
 
-class IncidentSerializer(serializers.Serializer):
+class StatusIncidentSerializer(serializers.Serializer):
     id = serializers.CharField(help_text="Stable identifier of the incident (the page's anchor incident-<id>).")
     title = serializers.CharField()
     severity = serializers.ChoiceField(choices=Ticket.Priority.choices)
@@ -54,13 +54,13 @@ class IncidentSerializer(serializers.Serializer):
     state_label = serializers.CharField()
     status = serializers.ChoiceField(choices=Incident.Status.choices)
     status_label = serializers.CharField()
-    components = ComponentRefSerializer(many=True)
+    components = StatusComponentRefSerializer(many=True)
     started_at = serializers.DateTimeField()
     resolved_at = serializers.DateTimeField(allow_null=True)
-    updates = UpdateSerializer(many=True, help_text="Its public updates, newest first.")
+    updates = StatusUpdateSerializer(many=True, help_text="Its public updates, newest first.")
 
 
-class DaySerializer(serializers.Serializer):
+class StatusDaySerializer(serializers.Serializer):
     date = serializers.DateField()
     state = serializers.ChoiceField(choices=status_page.State.CHOICES, help_text="The worst state of the day.")
     state_label = serializers.CharField()
@@ -69,31 +69,31 @@ class DaySerializer(serializers.Serializer):
     )
 
 
-class ComponentSerializer(serializers.Serializer):
+class StatusComponentSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     name = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
     state = serializers.ChoiceField(choices=status_page.State.CHOICES)
     state_label = serializers.CharField()
     uptime_percent = serializers.FloatField(min_value=0, max_value=100, help_text="Over the days listed.")
-    days = DaySerializer(many=True, help_text=f"The last {status_page.HISTORY_DAYS} days, oldest first.")
+    days = StatusDaySerializer(many=True, help_text=f"The last {status_page.HISTORY_DAYS} days, oldest first.")
 
 
-class MaintenanceSerializer(serializers.Serializer):
+class StatusMaintenanceSerializer(serializers.Serializer):
     id = serializers.CharField()
     title = serializers.CharField()
     description = serializers.CharField(allow_blank=True)
     status = serializers.ChoiceField(choices=MAINTENANCE_STATUSES)
     status_label = serializers.CharField()
-    components = ComponentRefSerializer(many=True)
+    components = StatusComponentRefSerializer(many=True)
     starts_at = serializers.DateTimeField()
     ends_at = serializers.DateTimeField()
 
 
-class HistoryDaySerializer(serializers.Serializer):
+class StatusHistoryDaySerializer(serializers.Serializer):
     date = serializers.DateField()
-    incidents = IncidentSerializer(many=True, help_text="Resolved incidents that started that day, newest first.")
-    maintenance = MaintenanceSerializer(many=True, help_text="Maintenance completed that day.")
+    incidents = StatusIncidentSerializer(many=True, help_text="Resolved incidents that started that day, newest first.")
+    maintenance = StatusMaintenanceSerializer(many=True, help_text="Maintenance completed that day.")
 
 
 class StatusSerializer(serializers.Serializer):
@@ -101,10 +101,10 @@ class StatusSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     state = serializers.ChoiceField(choices=status_page.State.CHOICES, help_text="The worst state of all.")
     state_label = serializers.CharField(help_text='The banner, e.g. "All systems operational".')
-    components = ComponentSerializer(many=True)
-    incidents = IncidentSerializer(many=True, help_text="Open incidents, newest first.")
-    maintenance = MaintenanceSerializer(many=True, help_text="In progress and scheduled, soonest first.")
-    history = HistoryDaySerializer(
+    components = StatusComponentSerializer(many=True)
+    incidents = StatusIncidentSerializer(many=True, help_text="Open incidents, newest first.")
+    maintenance = StatusMaintenanceSerializer(many=True, help_text="In progress and scheduled, soonest first.")
+    history = StatusHistoryDaySerializer(
         many=True, help_text=f"The last {status_page.PAST_INCIDENT_DAYS} days, newest first (days without any too)."
     )
 

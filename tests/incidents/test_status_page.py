@@ -112,7 +112,10 @@ class TestNothingInternalLeaks:
             prevention=f"{c} prevention",
             public_message="Sign-in is quick again.",
         )
-        review = Review.objects.create(incident=past, opened_at=NOW - timedelta(days=1), document=f"{c} review")
+        # Resolving a P0/P1 opened its review already (support.usecases.resolve_incident); a canary in its document.
+        review, _ = Review.objects.update_or_create(
+            incident=past, defaults={"opened_at": NOW - timedelta(days=1), "document": f"{c} review"}
+        )
         ReviewItem.objects.create(
             review=review, phase="immediate", title=f"{c} item", notes=f"{c} notes", due_at=NOW, owner=commander
         )
