@@ -48,10 +48,14 @@ prod: $(STAMP)
 
 # On PostgreSQL (DATABASE_URL set), the hostile-input suite runs on SQLite first as well: the databases
 # differ exactly there (PostgreSQL refuses NUL in text). The whole suite's summary comes last.
+# The suite runs in TEST_WORKERS processes (pytest-xdist; TEST_WORKERS=0 runs it in this one). Each worker has
+# its own test database, Redis database (REDIS_URL's number + worker index: keep it <= 15) and var/
+# (sofacover/settings_test.py); tests marked xdist_group("name") run in one worker.
+TEST_WORKERS ?= 2
 define run_tests
 	$(BIN)/python manage.py makemigrations --check --dry-run > /dev/null
 	if [ -n "$$DATABASE_URL" ]; then DATABASE_URL= $(BIN)/pytest -p no:cacheprovider -q tests/test_malformed_input.py; fi
-	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 endef
 
 test: $(STAMP)

@@ -41,6 +41,15 @@ def _private_media(settings, tmp_path):
 
 
 @pytest.fixture
+def redis_url(settings) -> str:
+    """This test's Redis (REDIS_URL): in a parallel run (pytest -n) each worker's own database, base + worker
+    index (sofacover/settings_test.py). Hand it to the servers and processes a test starts; skip without it."""
+    if not settings.REDIS_URL:
+        pytest.skip("needs Redis: set REDIS_URL")
+    return settings.REDIS_URL
+
+
+@pytest.fixture
 def password() -> str:
     return PASSWORD
 
