@@ -3,7 +3,8 @@
 It never benchmarks the developer's database: without DATABASE_URL a bench
 command runs itself again in a child process on a separate SQLite file (its
 ``--db-file``); with DATABASE_URL it uses that database as given, and says so.
-It counts statements with ``Statements`` and reports with ``percentile`` and
+It times calls with ``sample_calls`` (wall clock, this process's CPU, statements and
+their time), counts statements with ``Statements`` and reports with ``percentile`` and
 ``render_table``.
 """
 
@@ -13,7 +14,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -99,3 +101,55 @@ class Statements:
             return execute(sql, params, many, context)
         finally:
             self.seconds += time.perf_counter() - started
+
+
+class NotOk(Exception):
+    """A timed call answered outside 2xx: its ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+@dataclass
+class Samples:
+    """The timed calls of ``sample_calls``, in milliseconds, and the statements each sent."""
+
+    wall_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)  # this process's CPU: without the database server's work
+    db_ms: list[float] = field(default_factory=list)  # inside the statements, driver round trips included
+    statements: list[int] = field(default_factory=list)
+    last: object = None  # what the last call returned
+
+    @property
+    def statement_range(self) -> tuple[int, int]:
+        return min(self.statements), max(self.statements)
+
+
+def sample_calls(
+    call: Callable[[int], object], *, repeat: int, warm_up: int, before: Callable[[], object] | None = None
+) -> Samples:
+    """Call ``call(n)`` ``warm_up`` times untimed, then ``repeat`` times timed (n counts from 0 over both).
+
+    ``before`` runs untimed ahead of every call. A result with a ``status_code`` outside 2xx stops
+    the run with :class:`NotOk`; an exception from ``call`` goes to the caller.
+    """
+    samples = Samples()
+    for n in range(warm_up + repeat):
+        if before is not None:
+            before()
+        statements = Statements()
+        with connection.execute_wrapper(statements):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            result = call(n)
+            elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu_started
+        status = getattr(result, "status_code", 200)
+        if not 200 <= status < 300:
+            raise NotOk(status)
+        if n >= warm_up:
+            samples.wall_ms.append(elapsed * 1000)
+            samples.cpu_ms.append(cpu_used * 1000)
+            samples.db_ms.append(statements.seconds * 1000)
+            samples.statements.append(statements.count)
+            samples.last = result
+    return samples

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from tickets.models import Ticket
@@ -208,21 +208,59 @@ class AttachedRunbook:
 
 
 def runbook_list_attached(*, ticket: Ticket) -> list[AttachedRunbook]:
-    """Runbooks attached to a ticket with each step and its tick (or None), in two queries."""
-    attached = (
+    """Runbooks attached to a ticket with each step and its tick (or None), in one query.
+
+    The runbooks joined with their ticks and the ticking users (a LEFT JOIN: one row per tick, one for a
+    runbook with none); a runbook's few rows repeat its body, which the steps come from.
+    """
+    rows = (
         TicketRunbook.objects.filter(ticket=ticket)
         .select_related("article", "attached_by")
-        .prefetch_related(Prefetch("ticks", queryset=RunbookStepTick.objects.select_related("ticked_by")))
+        .defer("article__body_html", "article__body_text", "article__search_vector", "article__title_tags_vector")
+        .annotate(
+            tick_id=F("ticks__id"),
+            tick_step=F("ticks__step"),
+            tick_text=F("ticks__step_text"),
+            tick_at=F("ticks__ticked_at"),
+            tick_by_id=F("ticks__ticked_by_id"),
+            tick_by_username=F("ticks__ticked_by__username"),
+            tick_by_first_name=F("ticks__ticked_by__first_name"),
+            tick_by_last_name=F("ticks__ticked_by__last_name"),
+        )
+        .order_by("attached_at", "id", "ticks__step")
     )
-    result = []
-    for ticket_runbook in attached:
-        ticks = {tick.step: tick for tick in ticket_runbook.ticks.all()}
-        steps = [
-            RunbookStep(number=n, text=text, tick=ticks.get(n))
-            for n, text in enumerate(runbook_steps(article=ticket_runbook.article), start=1)
-        ]
-        result.append(AttachedRunbook(ticket_runbook=ticket_runbook, steps=steps))
-    return result
+    runbooks: dict[int, TicketRunbook] = {}
+    ticks: dict[int, dict[int, RunbookStepTick]] = {}
+    for row in rows:
+        ticket_runbook = runbooks.setdefault(row.pk, row)
+        found = ticks.setdefault(row.pk, {})
+        if row.tick_id is not None:
+            by = None
+            if row.tick_by_id is not None:
+                by = User(
+                    id=row.tick_by_id,
+                    username=row.tick_by_username,
+                    first_name=row.tick_by_first_name,
+                    last_name=row.tick_by_last_name,
+                )
+            found[row.tick_step] = RunbookStepTick(
+                id=row.tick_id,
+                ticket_runbook=ticket_runbook,
+                step=row.tick_step,
+                step_text=row.tick_text,
+                ticked_by=by,
+                ticked_at=row.tick_at,
+            )
+    return [
+        AttachedRunbook(
+            ticket_runbook=ticket_runbook,
+            steps=[
+                RunbookStep(number=n, text=text, tick=ticks[pk].get(n))
+                for n, text in enumerate(runbook_steps(article=ticket_runbook.article), start=1)
+            ],
+        )
+        for pk, ticket_runbook in runbooks.items()
+    ]
 
 
 # --- response templates ------------------------------------------------------------------------

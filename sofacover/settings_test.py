@@ -37,8 +37,8 @@ if _worker is not None and os.environ.get("SOFACOVER_TEST_WORKER") != f"gw{_work
         _base = Path(__file__).resolve().parent.parent
         os.environ["SOFACOVER_VAR_DIR"] = str(_base / "var" / "xdist" / f"gw{_worker}")
 
-from .settings import *  # noqa: F403
-from .settings import RATELIMITS
+from .settings import *  # noqa: E402, F403  (after the worker isolation above, which it reads)
+from .settings import RATELIMITS  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

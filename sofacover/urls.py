@@ -16,6 +16,9 @@ from .ratelimit import LOGIN
 admin.site.site_header = "SofaCover Pro Support Desk"
 admin.site.site_title = "SofaCover Pro agent console"
 admin.site.index_title = "Agent console"
+# No navigation sidebar: it built the list of every app and model for each console page (about a tenth of
+# the queue's and the ticket page's time, docs/benchmarks.md); the breadcrumbs and the console home link them.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     # The console's login is a login door like the portal's: the same limiter, ahead of the admin's own URL.

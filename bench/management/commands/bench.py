@@ -35,7 +35,7 @@ from tqdm import tqdm
 from accounts import demo as account_demo
 from bench import harness
 from bench.copying import tickets_copy
-from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
+from bench.harness import NotOk, bench_database_ready, percentile, rerun_on_sqlite, sample_calls
 from support.management.commands.seed_demo import load_customer_count
 from tickets import demo
 from tickets.models import Ticket
@@ -109,30 +109,18 @@ def _timed(
 ) -> tuple[Row, list[float]]:
     """Warm up, then time ``repeat`` requests; stop at the first non-2xx answer or exception."""
     row = Row(endpoint=endpoint, target=target)
-    durations: list[float] = []
-    cpu: list[float] = []
-    counts: list[int] = []
     try:
-        for n in range(warm_up + repeat):
-            statements = Statements()
-            with connection.execute_wrapper(statements):
-                started, cpu_started = time.perf_counter(), time.process_time()
-                response = request(n)
-                elapsed, cpu_used = time.perf_counter() - started, time.process_time() - cpu_started
-            if not 200 <= response.status_code < 300:
-                row.status = response.status_code
-                return row, []
-            if n >= warm_up:
-                durations.append(elapsed * 1000)
-                cpu.append(cpu_used * 1000)
-                counts.append(statements.count)
+        samples = sample_calls(request, repeat=repeat, warm_up=warm_up)
+    except NotOk as refused:
+        row.status = refused.status
+        return row, []
     except Exception as exc:  # the endpoint may still be under construction: report, do not crash
         row.error = f"error: {type(exc).__name__}"
         return row, []
-    row.p50_ms, row.p95_ms = percentile(durations, 50), percentile(durations, 95)
-    row.cpu_p50_ms = percentile(cpu, 50)
-    row.queries = (min(counts), max(counts))
-    return row, durations
+    row.p50_ms, row.p95_ms = percentile(samples.wall_ms, 50), percentile(samples.wall_ms, 95)
+    row.cpu_p50_ms = percentile(samples.cpu_ms, 50)
+    row.queries = samples.statement_range
+    return row, samples.wall_ms
 
 
 def measure(*, customer: User, agent: User, repeat: int, run_id: str | None = None) -> list[Row]:

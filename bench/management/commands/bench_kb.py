@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from bench import harness
 from bench.articles import articles_bulk_load
-from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
+from bench.harness import NotOk, bench_database_ready, percentile, rerun_on_sqlite, sample_calls
 from bench.management.commands.bench import bench_people_ensure
 from knowledge import search
 from knowledge.models import Article
@@ -121,30 +121,14 @@ def summary(rows: Sequence[Row]) -> str:
 
 def timed(row: Row, request: Callable[[int], object], repeat: int) -> Row:
     """Warm up, then time ``repeat`` calls into ``row``; stop at the first non-2xx response or exception."""
-    durations: list[float] = []
-    in_db: list[float] = []
-    counts: list[int] = []
     try:
-        for n in range(WARM_UP + repeat):
-            statements = Statements()
-            with connection.execute_wrapper(statements):
-                started = time.perf_counter()
-                response = request(n)
-                elapsed = time.perf_counter() - started
-            status = getattr(response, "status_code", 200)
-            if not 200 <= status < 300:
-                row.error = f"HTTP {status}"
-                return row
-            if n >= WARM_UP:
-                durations.append(elapsed * 1000)
-                in_db.append(statements.seconds * 1000)
-                counts.append(statements.count)
+        samples = sample_calls(request, repeat=repeat, warm_up=WARM_UP)
     except Exception as exc:  # report, do not crash: the other rows still say something
-        row.error = f"error: {type(exc).__name__}"
+        row.error = str(exc) if isinstance(exc, NotOk) else f"error: {type(exc).__name__}"
         return row
-    row.p50_ms, row.p95_ms = percentile(durations, 50), percentile(durations, 95)
-    row.db_p50_ms = percentile(in_db, 50)
-    row.queries = (min(counts), max(counts))
+    row.p50_ms, row.p95_ms = percentile(samples.wall_ms, 50), percentile(samples.wall_ms, 95)
+    row.db_p50_ms = percentile(samples.db_ms, 50)
+    row.queries = samples.statement_range
     return row
 
 

@@ -38,7 +38,7 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from bench.copying import tickets_copy
-from bench.harness import Statements, bench_database_ready, percentile, render_table, rerun_on_sqlite
+from bench.harness import bench_database_ready, percentile, render_table, rerun_on_sqlite, sample_calls
 from bench.incident_history import incidents_ensure
 from bench.management.commands.bench import bench_data_ensure, bench_people_ensure
 from escalation.models import SlaBreach
@@ -144,17 +144,8 @@ def rebuild(*, write: Callable[[str], object]) -> None:
 
 
 def _time(call: Callable[[], object], repeat: int) -> tuple[float, float, int]:
-    durations, queries = [], 0
-    for n in range(WARM_UP + repeat):
-        statements = Statements()
-        with connection.execute_wrapper(statements):
-            started = time.perf_counter()
-            call()
-            elapsed = (time.perf_counter() - started) * 1000
-        if n >= WARM_UP:
-            durations.append(elapsed)
-            queries = statements.count
-    return percentile(durations, 50), max(durations), queries
+    samples = sample_calls(lambda n: call(), repeat=repeat, warm_up=WARM_UP)
+    return percentile(samples.wall_ms, 50), max(samples.wall_ms), samples.statements[-1]
 
 
 class Command(BaseCommand):

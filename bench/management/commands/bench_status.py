@@ -33,7 +33,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from bench import harness
-from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
+from bench.harness import NotOk, bench_database_ready, percentile, rerun_on_sqlite, sample_calls
 from incidents import status
 from incidents.models import Component, Incident, IncidentEvent
 
@@ -98,35 +98,17 @@ def timed(
     row: Row, request: Callable[[int], object], repeat: int, *, before: Callable[[], object] | None = None
 ) -> Row:
     """Warm up, then time ``repeat`` calls; ``before`` runs untimed ahead of each call."""
-    durations: list[float] = []
-    in_db: list[float] = []
-    counts: list[int] = []
     try:
-        for n in range(WARM_UP + repeat):
-            if before is not None:
-                before()
-            statements = Statements()
-            with connection.execute_wrapper(statements):
-                started = time.perf_counter()
-                response = request(n)
-                elapsed = time.perf_counter() - started
-            status_code = getattr(response, "status_code", 200)
-            if not 200 <= status_code < 300:
-                row.error = f"HTTP {status_code}"
-                return row
-            if n >= WARM_UP:
-                durations.append(elapsed * 1000)
-                in_db.append(statements.seconds * 1000)
-                counts.append(statements.count)
-                content = getattr(response, "content", None)
-                if content is not None:
-                    row.size_kb = len(content) / 1024
+        samples = sample_calls(request, repeat=repeat, warm_up=WARM_UP, before=before)
     except Exception as exc:  # report, do not crash: the other rows still say something
-        row.error = f"error: {type(exc).__name__}"
+        row.error = str(exc) if isinstance(exc, NotOk) else f"error: {type(exc).__name__}"
         return row
-    row.p50_ms, row.p95_ms = percentile(durations, 50), percentile(durations, 95)
-    row.db_p50_ms = percentile(in_db, 50)
-    row.queries = (min(counts), max(counts))
+    row.p50_ms, row.p95_ms = percentile(samples.wall_ms, 50), percentile(samples.wall_ms, 95)
+    row.db_p50_ms = percentile(samples.db_ms, 50)
+    row.queries = samples.statement_range
+    content = getattr(samples.last, "content", None)
+    if content is not None:
+        row.size_kb = len(content) / 1024
     return row
 
 
