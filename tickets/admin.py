@@ -436,11 +436,8 @@ class TicketAdmin(admin.ModelAdmin):
 
     def _console_context(self, request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
         thread = [
-            {
-                "message": message,
-                "attachments": [(attachment, attachment_url(attachment)) for attachment in message.attachments.all()],
-            }
-            for message in selectors.message_list_visible_to(user=request.user, ticket=ticket)
+            {"message": message, "attachments": [(attachment, attachment_url(attachment)) for attachment in attached]}
+            for message, attached in selectors.message_thread_visible_to(user=request.user, ticket=ticket)
         ]
         timeline = [
             {
