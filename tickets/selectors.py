@@ -83,8 +83,8 @@ def message_thread_visible_to(*, user: User | AnonymousUser, ticket: Ticket) -> 
     thread: dict[int, tuple[Message, list[Attachment]]] = {}
     for row in rows:
         message, attachments = thread.setdefault(row.pk, (row, []))
-        if row.attachment_id is not None:
-            values = {name: getattr(row, f"attachment_{name}") for name in columns}
+        values = {name: getattr(row, f"attachment_{name}") for name in columns}
+        if values["id"] is not None:
             attachments.append(Attachment(message=message, **values))
     return list(thread.values())
 
