@@ -14,6 +14,7 @@ from knowledge.models import Article
 from tests.browser import DESK, PHONE, chromium, screenshot
 from tests.knowledge.factories import ArticleFactory, RunbookFactory
 from tests.test_console_ticket_page import ticket_with_thread
+from tests.tickets.factories import TicketFactory
 from tickets.models import Ticket
 
 # serialized_rollback: the flush after a transactional test would also wipe the roles, policies and
@@ -197,3 +198,36 @@ class TestOneScreen:
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
             screenshot(driver, "console-ticket-page-390-bottom")
             assert viewport(driver)["scrollWidth"] <= view["width"]
+
+
+class TestAgentHome:
+    @SIZES
+    def test_an_agent_lands_on_their_counts_and_opens_a_ticket_from_them(
+        self, live_server, tmp_path, size, customer, agent
+    ):
+        mine = TicketFactory(requester=customer, subject="Zip broke on my cover")
+        Ticket.objects.filter(pk=mine.pk).update(assignee=agent)
+        TicketFactory(requester=customer, subject="Wrong colour delivered")
+        with chromium(tmp_path, size) as driver:
+            sign_in(driver, live_server, agent, size)
+            driver.get(f"{live_server.url}/admin/")
+            screenshot(driver, f"console-home-{size[0]}")
+
+            view = viewport(driver)
+            assert view["scrollWidth"] <= view["width"]
+            assert not driver.find_elements(By.CSS_SELECTOR, ".app-tickets.module")  # not the app list
+            cards = driver.find_elements(By.CSS_SELECTOR, ".console-home-card")
+            assert [card.get_attribute("id") for card in cards] == [
+                "home-mine",
+                "home-due_soon",
+                "home-breached",
+                "home-unassigned",
+                "home-notifications",
+            ]
+            first = rect(driver, cards[0])
+            assert first["top"] < view["height"]  # the home's first count is on the first screen
+            assert driver.find_element(By.CSS_SELECTOR, "#home-mine .console-home-count").text == "1"
+            assert driver.find_element(By.CSS_SELECTOR, "#home-unassigned .console-home-count").text == "1"
+
+            driver.find_element(By.LINK_TEXT, mine.reference).click()
+            WebDriverWait(driver, 15).until(ec.url_contains(f"/admin/tickets/ticket/{mine.pk}/change/"))
