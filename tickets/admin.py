@@ -291,6 +291,8 @@ class TicketAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
+        # Keyboard shortcuts on the queue and the ticket page; the ticket page's collision warning.
+        js = ("tickets/console.js",)
 
     # --- the queue --------------------------------------------------------
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.test import Client
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -231,3 +233,95 @@ class TestAgentHome:
 
             driver.find_element(By.LINK_TEXT, mine.reference).click()
             WebDriverWait(driver, 15).until(ec.url_contains(f"/admin/tickets/ticket/{mine.pk}/change/"))
+
+
+def active_id(driver) -> str:
+    return driver.execute_script(
+        "return document.activeElement && (document.activeElement.id || document.activeElement.tagName);"
+    )
+
+
+def press(driver, keys: str) -> None:
+    ActionChains(driver).send_keys(keys).perform()
+
+
+class TestKeyboardShortcuts:
+    @SIZES
+    def test_j_and_k_move_through_the_queue_and_enter_opens_the_ticket(
+        self, live_server, tmp_path, size, customer, agent
+    ):
+        tickets = [TicketFactory(requester=customer, subject=f"Cover problem {n}") for n in range(3)]
+        with chromium(tmp_path, size) as driver:
+            sign_in(driver, live_server, agent, size)
+            driver.get(f"{live_server.url}/admin/tickets/ticket/")
+            driver.find_element(By.TAG_NAME, "body").click()
+            rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+            assert len(rows) == 3
+
+            press(driver, "j")
+            press(driver, "j")
+            press(driver, "k")
+            press(driver, "j")
+            focused = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr.console-row-focus")
+            assert len(focused) == 1
+            assert focused[0] == rows[1]
+            screenshot(driver, f"console-queue-row-focus-{size[0]}")
+            reference = focused[0].find_element(By.CSS_SELECTOR, "th a, td.field-reference a").text
+            opened = next(ticket for ticket in tickets if ticket.reference == reference)
+
+            # Typing j in the search box types a j; it does not move the row focus.
+            search = driver.find_element(By.ID, "searchbar")
+            search.send_keys("jj")
+            assert search.get_attribute("value") == "jj"
+            assert driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr.console-row-focus") == [rows[1]]
+
+            driver.find_element(By.TAG_NAME, "body").click()
+            press(driver, Keys.ENTER)
+            WebDriverWait(driver, 15).until(ec.url_contains(f"/admin/tickets/ticket/{opened.pk}/change/"))
+
+    @SIZES
+    def test_r_n_e_and_the_question_mark_on_the_ticket_page(self, live_server, tmp_path, size, customer, agent):
+        ticket = TicketFactory(requester=customer, subject="Cushion zip broke")
+        with chromium(tmp_path, size) as driver:
+            sign_in(driver, live_server, agent, size)
+            driver.get(ticket_url(live_server, ticket))
+            overlay = driver.find_element(By.ID, "console-shortcuts")
+            assert not overlay.is_displayed()
+
+            press(driver, "?")
+            assert overlay.is_displayed()
+            assert "Escalate" in overlay.text
+            assert "Next / previous ticket in the queue" in overlay.text
+            screenshot(driver, f"console-shortcuts-{size[0]}")
+            press(driver, Keys.ESCAPE)
+            assert not overlay.is_displayed()
+
+            press(driver, "n")
+            assert active_id(driver) == "id_reply_body"
+            assert driver.find_element(By.ID, "id_reply_mode_note").is_selected()
+            assert driver.find_element(By.CSS_SELECTOR, ".console-send-note").is_displayed()
+
+            # While typing, letters are text: "e" and "r" go into the note, nothing else happens.
+            press(driver, "need the receipt")
+            assert driver.find_element(By.ID, "id_reply_body").get_attribute("value") == "need the receipt"
+            assert active_id(driver) == "id_reply_body"
+            assert driver.find_element(By.ID, "id_reply_mode_note").is_selected()
+            press(driver, "?")
+            assert not overlay.is_displayed()
+
+            driver.execute_script("document.activeElement.blur()")
+            press(driver, "r")
+            assert active_id(driver) == "id_reply_body"
+            assert driver.find_element(By.ID, "id_reply_mode_public").is_selected()
+            assert driver.find_element(By.CSS_SELECTOR, ".console-send-public").is_displayed()
+
+            driver.execute_script("document.activeElement.blur()")
+            press(driver, "e")
+            escalate_form = driver.find_element(By.ID, "console-escalate-form")
+            focused = driver.switch_to.active_element
+            assert escalate_form.find_elements(By.CSS_SELECTOR, "select, textarea")[0] == focused
+
+            driver.find_element(By.CSS_SELECTOR, "[data-console-shortcuts]").click()
+            assert overlay.is_displayed()
+            driver.find_element(By.CSS_SELECTOR, "[data-console-shortcuts-close]").click()
+            assert not overlay.is_displayed()
