@@ -16,7 +16,8 @@ from knowledge.models import Article
 from tests.browser import DESK, PHONE, chromium, screenshot
 from tests.knowledge.factories import ArticleFactory, RunbookFactory
 from tests.test_console_ticket_page import ticket_with_thread
-from tests.tickets.factories import TicketFactory
+from tests.tickets.factories import TicketFactory, make_user
+from tickets import presence
 from tickets.models import Ticket
 
 # serialized_rollback: the flush after a transactional test would also wipe the roles, policies and
@@ -325,3 +326,43 @@ class TestKeyboardShortcuts:
             assert overlay.is_displayed()
             driver.find_element(By.CSS_SELECTOR, "[data-console-shortcuts-close]").click()
             assert not overlay.is_displayed()
+
+
+class TestCollisionWarning:
+    @SIZES
+    def test_agent_a_sees_b_viewing_then_replying_and_is_warned_before_posting_after_b(
+        self, live_server, tmp_path, size, customer, agent, monkeypatch
+    ):
+        monkeypatch.setattr(presence, "POLL_SECONDS", 1)  # the page polls as often as the server says
+        omar = make_user("omar@sofacoverpro.com", "agent", tier=1, first_name="Omar")
+        ticket = TicketFactory(requester=customer, subject="Zip broke after two days")
+        with chromium(tmp_path / "a", size) as a, chromium(tmp_path / "b", size) as b:
+            sign_in(a, live_server, omar, size)
+            sign_in(b, live_server, agent, size)
+            a.get(ticket_url(live_server, ticket))
+            b.get(ticket_url(live_server, ticket))
+            seen_by_a = a.find_element(By.ID, "console-presence")
+
+            WebDriverWait(a, 15).until(lambda _: "Tina is viewing" in seen_by_a.text)
+            WebDriverWait(b, 15).until(lambda _: "Omar is viewing" in b.find_element(By.ID, "console-presence").text)
+
+            b.find_element(By.ID, "id_reply_body").send_keys("Sending a new zip today.")
+            WebDriverWait(a, 15).until(lambda _: "Tina is replying" in seen_by_a.text)
+            assert "Tina is viewing" not in seen_by_a.text
+            screenshot(a, f"console-collision-presence-{size[0]}")
+
+            a.find_element(By.ID, "id_reply_body").send_keys("We will refund the cover.")
+            b.find_element(By.CSS_SELECTOR, "#console-reply-form .console-send-public").click()
+            WebDriverWait(b, 15).until(ec.url_contains("#thread"))
+
+            a.find_element(By.CSS_SELECTOR, "#console-reply-form .console-send-public").click()
+            warning = a.find_element(By.ID, "console-collision")
+            WebDriverWait(a, 15).until(lambda _: warning.is_displayed())
+            assert "Sending a new zip today." in warning.text
+            assert not ticket.messages.filter(body="We will refund the cover.").exists()
+            screenshot(a, f"console-collision-warning-{size[0]}")
+
+            warning.find_element(By.CSS_SELECTOR, ".console-collision-confirm").click()
+            WebDriverWait(a, 15).until(ec.url_contains("#thread"))
+            bodies = list(ticket.messages.order_by("id").values_list("body", "author__first_name"))
+            assert bodies == [("Sending a new zip today.", "Tina"), ("We will refund the cover.", "Omar")]
