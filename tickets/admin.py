@@ -485,6 +485,7 @@ class TicketAdmin(admin.ModelAdmin):
         return {
             "console_panels": [html for html in self.console_panels(request, ticket) if html],
             "console_side_panels": [html for html in self.console_side_panels(request, ticket) if html],
+            "console_header_actions": [html for html in self.console_header_actions(request, ticket) if html],
             "console_out_of_scope": (
                 None if in_scope or not self.has_work_permission(request) else services.outside_scope_message(ticket)
             ),
@@ -504,6 +505,11 @@ class TicketAdmin(admin.ModelAdmin):
     def console_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
         """Sections other apps add beside the ticket's fields (left column), rendered HTML or None
         (support.admin lists them)."""
+        return []
+
+    def console_header_actions(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
+        """Links or small forms in the ticket page's header, beside History (e.g. merge, split): rendered
+        HTML or None. The page adds nothing itself; support.admin may list some."""
         return []
 
     def console_side_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
