@@ -589,7 +589,9 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(f"{back}#reply")
         self.message_user(
-            request, "Internal note added." if internal else "Reply sent to the customer.", messages.SUCCESS
+            request,
+            gettext("Internal note added.") if internal else gettext("Reply sent to the customer."),
+            messages.SUCCESS,
         )
         return HttpResponseRedirect(f"{back}#thread")
 

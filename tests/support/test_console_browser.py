@@ -198,6 +198,13 @@ class TestOneScreen:
             fields = rect(driver, driver.find_element(By.ID, "ticket_form"))
             sla = rect(driver, driver.find_element(By.ID, "sla"))
             assert thread["top"] < reply["top"] < fields["top"] < sla["top"]
+            spilled = driver.execute_script(
+                "const form = document.getElementById('console-reply-form').getBoundingClientRect();"
+                "return [...document.querySelectorAll('#console-reply-form *')]"
+                ".filter(e => e.getClientRects().length && e.getBoundingClientRect().right > form.right + 0.5)"
+                ".map(e => e.tagName + '.' + e.className);"
+            )
+            assert spilled == []  # nothing of the reply box sticks out of it
             driver.execute_script("window.scrollTo(0, document.body.scrollHeight)")
             screenshot(driver, "console-ticket-page-390-bottom")
             assert viewport(driver)["scrollWidth"] <= view["width"]
