@@ -495,9 +495,10 @@ class TicketAdmin(admin.ModelAdmin):
             "console_can_reply": can_reply,
             "console_reply_form": ReplyForm(auto_id=REPLY_AUTO_ID, initial={"seen": seen}) if can_reply else None,
             "console_reply_url": reverse(f"{site}:tickets_ticket_reply", args=[ticket.pk], current_app=site),
+            # Who else is here: for those who may work this ticket (the endpoint answers 404 to anyone else).
             "console_presence_url": (
                 reverse(f"{site}:tickets_ticket_presence", args=[ticket.pk], current_app=site)
-                if self.has_work_permission(request)
+                if self.has_work_permission(request) and in_scope
                 else None
             ),
         }
