@@ -2,8 +2,9 @@
 
 - The ticket admin: tickets' queue and page (tickets.admin.TicketAdmin), with escalation's
   SLA columns, filters, escalate action and views (escalation.admin_queue.SlaTicketAdmin);
-  the ticket page's panels, in order: the incidents it is linked to (and those it may be part
-  of), the SLA section, who is copied, then the knowledge base's runbooks and reply templates;
+  the ticket page's panels: left of the conversation the incidents it is linked to (and those it
+  may be part of) and who is copied; right of it the SLA section, then the knowledge base's
+  runbooks and reply templates;
   the queue's "Link to incident…" action (incidents.admin_tickets). Every change made from it
   goes through support.usecases.
 - The incidents (incidents.admin.IncidentAdmin): the list, "Declare incident" and the incident
@@ -38,10 +39,16 @@ class TicketConsoleAdmin(admin_queue.SlaTicketAdmin):
     actions = [*admin_queue.SlaTicketAdmin.actions, incident_tickets.link_to_incident]
 
     def console_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
+        # Under the ticket's fields, left of the conversation.
         return [
             incident_tickets.ticket_incidents_panel(request, ticket),
-            admin_queue.ticket_sla_console_panel(request, ticket),
             support_console.cc_panel(request, ticket),
+        ]
+
+    def console_side_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
+        # Right of the conversation: the SLA clocks and escalations, then the runbooks and articles.
+        return [
+            admin_queue.ticket_sla_console_panel(request, ticket),
             knowledge_console.console_panel(request, ticket),
         ]
 

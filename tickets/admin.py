@@ -19,18 +19,27 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
+from django.views.decorators.cache import never_cache
 
 from accounts import selectors as account_selectors
 from sofacover.errors import DomainError
 
-from . import permissions, selectors, services
+from . import permissions, presence, selectors, services
 from .filters import TicketFilter, search_tickets
 from .models import Attachment, Ticket, TicketEvent
 from .uploads import check_uploads
@@ -212,14 +221,27 @@ class TicketConsoleForm(forms.ModelForm):
 
 
 class ReplyForm(forms.Form):
+    """The ticket page's reply box: a public reply or an internal note (``internal``), one textarea.
+
+    Its ids start ``id_reply_`` (REPLY_AUTO_ID): the page has other forms with a ``body`` field (the
+    knowledge base's template reply), and a label must focus its own box. ``seen`` is the newest
+    message the agent had on screen: a reply posted after someone else's, unseen, waits for a
+    confirmation (``confirmed``) with the new message shown.
+    """
+
     body = forms.CharField(
         required=False,
         strip=False,
         max_length=50000,
-        widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
-        label="Message",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        label=gettext_lazy("Message"),
     )
-    internal = forms.BooleanField(required=False, label="Internal note (never shown to the customer)")
+    internal = forms.BooleanField(required=False, label=gettext_lazy("Internal note (never shown to the customer)"))
+    seen = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+REPLY_AUTO_ID = "id_reply_%s"
 
 
 def _priority_action(priority: Ticket.Priority):
@@ -258,7 +280,8 @@ class TicketAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = READONLY_FIELDS
     fieldsets = (
-        (None, {"fields": ("reference", "subject", "description")}),
+        # The description is the conversation's first message on the page (change_form.html), not a field here.
+        (None, {"fields": ("reference", "subject")}),
         ("Triage", {"fields": ("priority", "status", "tier", "category", "assignee", "resolution_note")}),
         # One read-only field rather than seven: each field line of the admin's form costs the page as much as
         # one of its queries.
@@ -268,6 +291,8 @@ class TicketAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
+        # Keyboard shortcuts on the queue and the ticket page; the ticket page's collision warning.
+        js = ("tickets/console.js",)
 
     # --- the queue --------------------------------------------------------
 
@@ -435,9 +460,10 @@ class TicketAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def _console_context(self, request: HttpRequest, ticket: Ticket) -> dict[str, Any]:
+        pairs = list(selectors.message_thread_visible_to(user=request.user, ticket=ticket))
         thread = [
             {"message": message, "attachments": [(attachment, attachment_url(attachment)) for attachment in attached]}
-            for message, attached in selectors.message_thread_visible_to(user=request.user, ticket=ticket)
+            for message, attached in pairs
         ]
         timeline = [
             {
@@ -449,25 +475,44 @@ class TicketAdmin(admin.ModelAdmin):
         ]
         in_scope = permissions.can_change_ticket(request.user, ticket)
         can_reply = self.has_work_permission(request) and in_scope and ticket.status != Ticket.Status.CLOSED
-        panels = [html for html in self.console_panels(request, ticket) if html]
+        # The newest message on screen: the reply box sends it back, and the page's presence poll asks
+        # what came after it.
+        seen = max((message.pk for message, _ in pairs), default=0)
+        site = self.admin_site.name
         return {
-            "console_panels": panels,
+            "console_panels": [html for html in self.console_panels(request, ticket) if html],
+            "console_side_panels": [html for html in self.console_side_panels(request, ticket) if html],
+            "console_header_actions": [html for html in self.console_header_actions(request, ticket) if html],
             "console_out_of_scope": (
                 None if in_scope or not self.has_work_permission(request) else services.outside_scope_message(ticket)
             ),
             "console_thread": thread,
+            "console_seen": seen,
             "console_timeline": timeline,
             "console_can_reply": can_reply,
-            "console_reply_form": ReplyForm() if can_reply else None,
-            "console_reply_url": reverse(
-                f"{self.admin_site.name}:tickets_ticket_reply",
-                args=[ticket.pk],
-                current_app=self.admin_site.name,
+            "console_reply_form": ReplyForm(auto_id=REPLY_AUTO_ID, initial={"seen": seen}) if can_reply else None,
+            "console_reply_url": reverse(f"{site}:tickets_ticket_reply", args=[ticket.pk], current_app=site),
+            # Who else is here: for those who may work this ticket (the endpoint answers 404 to anyone else).
+            "console_presence_url": (
+                reverse(f"{site}:tickets_ticket_presence", args=[ticket.pk], current_app=site)
+                if self.has_work_permission(request) and in_scope
+                else None
             ),
         }
 
     def console_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
-        """Sections other apps add below the thread, rendered HTML or None (support.admin lists them)."""
+        """Sections other apps add beside the ticket's fields (left column), rendered HTML or None
+        (support.admin lists them)."""
+        return []
+
+    def console_header_actions(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
+        """Links or small forms in the ticket page's header, beside History (e.g. merge, split): rendered
+        HTML or None. The page adds nothing itself; support.admin may list some."""
+        return []
+
+    def console_side_panels(self, request: HttpRequest, ticket: Ticket) -> list[str | None]:
+        """Sections other apps add on the conversation's other side (the SLA clocks, the runbooks),
+        rendered HTML or None (support.admin lists them)."""
         return []
 
     @staticmethod
@@ -482,7 +527,9 @@ class TicketAdmin(admin.ModelAdmin):
                 "<path:object_id>/reply/",
                 self.admin_site.admin_view(self.reply_view),
                 name="tickets_ticket_reply",
-            )
+            ),
+            # Not admin_view: anyone who may not work the ticket gets a 404, never the login page.
+            path("<path:object_id>/presence/", never_cache(self.presence_view), name="tickets_ticket_presence"),
         ]
         # Before the defaults: their "<path:object_id>/" would swallow ".../reply/".
         return custom + super().get_urls()
@@ -517,6 +564,11 @@ class TicketAdmin(admin.ModelAdmin):
                     self.message_user(request, str(error), messages.ERROR)  # (an ErrorList yields strings)
             return HttpResponseRedirect(f"{back}#reply")
         internal = form.cleaned_data["internal"]
+        seen = form.cleaned_data["seen"]
+        if seen is not None and not form.cleaned_data["confirmed"]:
+            newer = self._messages_since(request, ticket, seen)
+            if newer:
+                return self._reply_confirm(request, ticket, form, newer)
         try:
             attachments = check_uploads(request.FILES.getlist("attachments"))
             self.usecases.reply(
@@ -535,9 +587,97 @@ class TicketAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(f"{back}#reply")
         self.message_user(
-            request, "Internal note added." if internal else "Reply sent to the customer.", messages.SUCCESS
+            request,
+            gettext("Internal note added.") if internal else gettext("Reply sent to the customer."),
+            messages.SUCCESS,
         )
         return HttpResponseRedirect(f"{back}#thread")
+
+    @staticmethod
+    def _messages_since(request: HttpRequest, ticket: Ticket, seen: int) -> list[Any]:
+        """Messages by someone else, visible to this agent, added after the one with pk ``seen``."""
+        return list(
+            selectors.message_list_visible_to(user=request.user, ticket=ticket)
+            .filter(pk__gt=seen)
+            .exclude(author_id=request.user.pk)
+        )
+
+    def _reply_confirm(self, request: HttpRequest, ticket: Ticket, form: ReplyForm, newer: list[Any]) -> HttpResponse:
+        """Someone replied since the page was loaded: show what they wrote, keep the draft, ask again."""
+        newest = max(message.pk for message in newer)
+        again = ReplyForm(
+            initial={
+                "body": form.cleaned_data["body"],
+                "internal": form.cleaned_data["internal"],
+                "seen": newest,
+                "confirmed": True,
+            },
+            auto_id=REPLY_AUTO_ID,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": ticket,
+            "title": gettext("New message on %(reference)s") % {"reference": ticket.reference},
+            "newer": newer,
+            "form": again,
+            "internal": form.cleaned_data["internal"],
+            "had_attachments": bool(request.FILES.getlist("attachments")),
+            "reply_url": request.path,
+            "back_url": reverse(
+                f"{self.admin_site.name}:tickets_ticket_change", args=[ticket.pk], current_app=self.admin_site.name
+            ),
+        }
+        return TemplateResponse(request, "admin/tickets/ticket/reply_confirm.html", context, status=409)
+
+    def presence_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The collision warning's poll: mark this agent viewing/replying; answer who else is here and
+        what was added since the message the page shows last (``seen``). POST only (it writes the mark).
+
+        Agents who may change the ticket only: anyone else, signed in or not, gets a 404.
+        """
+        user = request.user
+        if not permissions.can_work_ticket(user):
+            raise Http404("No such ticket.")
+        try:
+            ticket = self.get_queryset(request).get(pk=int(unquote(object_id)))
+        except (ValueError, Ticket.DoesNotExist):
+            raise Http404("No such ticket.") from None
+        if not permissions.can_change_ticket(user, ticket):
+            raise Http404("No such ticket.")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        state = request.POST.get("state", presence.VIEWING)
+        if state not in presence.STATES:
+            return JsonResponse({"state": [gettext("Say viewing, replying or gone.")]}, status=400)
+        try:
+            seen = int(request.POST.get("seen", "") or -1)
+        except ValueError:
+            return JsonResponse({"seen": [gettext("A message number.")]}, status=400)
+        others = presence.presence_mark(
+            ticket_id=ticket.pk,
+            user_id=int(user.pk or 0),
+            name=user_label(user),
+            state=state,
+            now=timezone.now().timestamp(),
+        )
+        newer = self._messages_since(request, ticket, seen) if seen >= 0 else []
+        return JsonResponse(
+            {
+                "others": others,
+                "newer": [
+                    {
+                        "id": message.pk,
+                        "author": user_label(message.author),
+                        "internal": message.internal,
+                        "at": message.created_at.isoformat(),
+                        "body": message.body[:2000],
+                    }
+                    for message in newer
+                ],
+                "poll_seconds": presence.POLL_SECONDS,
+            }
+        )
 
     # --- bulk actions -----------------------------------------------------
 

@@ -295,8 +295,9 @@ class TestChangePage:
         assert "<script>alert(1)" not in html
         # oldest first
         assert html.index("My cover") < html.index("Check the dye batch")
-        # the reply form is its own <form>, after the change form closes
-        assert html.index('id="ticket_form"') < html.index('id="console-reply-form"')
+        # the reply form is its own <form>, not inside the change form (the conversation comes first)
+        reply_form = html[html.index('id="console-reply-form"') :]
+        assert reply_form.index("</form>") < reply_form.index('id="ticket_form"')
         assert html.count("</form>") >= 2
         assert f'action="{reply_url(ticket)}"' in html
         # requester shown read-only, not as a link to the user admin a tier-1 agent may not open

@@ -1,0 +1,126 @@
+"""The console's home for agents (admin/index.html): what is theirs to do now, with counts.
+
+My open tickets, those due soon (an SLA clock at risk), breached, unassigned in my tier, and my
+notifications (notifications' dashboard items). Reads only, a fixed number of queries whatever the
+number of tickets: one aggregate for the four ticket counts, one short list each, two for the
+notifications. "Due soon" and "breached" count the tickets the agent may change (their tier and
+below, or assigned to them; every ticket for managers), as the queue's SLA filter states them
+(escalation.admin_queue.sla_filter_conditions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.models import User
+from django.db.models import Count, Q, QuerySet
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from accounts import permissions as roles
+from escalation import admin_queue
+from escalation import selectors as escalation_selectors
+from notifications import selectors as notification_selectors
+from tickets import selectors as ticket_selectors
+from tickets.models import Ticket
+
+# Rows each list shows; the count says how many there are.
+LIST_ROWS = 5
+
+
+@dataclass
+class Section:
+    key: str
+    title: Any
+    count: int
+    url: str
+    empty: Any
+    rows: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Home:
+    sections: list[Section]
+    notifications: Section
+    tier: int | None
+    is_manager: bool
+
+
+def _queue_url(**params: str) -> str:
+    return f"{reverse('admin:tickets_ticket_changelist')}?{urlencode(params)}" if params else ""
+
+
+def _notifications_url() -> str:
+    try:
+        return reverse("admin:notifications_dashboarditem_changelist")
+    except NoReverseMatch:
+        return ""
+
+
+def agent_home(*, user: User, now: datetime) -> Home:
+    """The home's counts and lists for ``user`` (an agent, manager or admin)."""
+    is_manager = roles.is_manager(user)
+    tier = None if is_manager else roles.agent_tier(user)
+    active = Ticket.objects.filter(status__in=Ticket.ACTIVE_STATUSES)
+    workable = Q() if is_manager else Q(tier__lte=tier or 0) | Q(assignee_id=user.pk)
+    states = admin_queue.sla_filter_conditions(now)
+    conditions = {
+        "mine": Q(assignee_id=user.pk),
+        "due_soon": workable & states[escalation_selectors.SlaState.AT_RISK],
+        "breached": workable & states[escalation_selectors.SlaState.BREACHED],
+        "unassigned": Q(assignee__isnull=True) & (Q() if tier is None else Q(tier=tier)),
+    }
+    counts = active.aggregate(**{key: Count("pk", filter=condition) for key, condition in conditions.items()})
+
+    def rows(condition: Q, *order: str) -> list[Ticket]:
+        tickets: QuerySet[Ticket] = active.filter(condition).select_related("requester", "assignee")
+        return list(tickets.order_by(*(order or ticket_selectors.URGENCY_ORDER))[:LIST_ROWS])
+
+    unassigned_params = {"assignee": "none"} | ({"tier__exact": str(tier)} if tier is not None else {})
+    sections = [
+        Section(
+            "mine",
+            _("My open tickets"),
+            counts["mine"],
+            _queue_url(assignee="me"),
+            _("Nothing assigned to you is open."),
+            rows(conditions["mine"]),
+        ),
+        Section(
+            "due_soon",
+            _("Due soon"),
+            counts["due_soon"],
+            _queue_url(sla=escalation_selectors.SlaState.AT_RISK),
+            _("No deadline is close."),
+            rows(conditions["due_soon"], "resolution_due_at", "first_response_due_at", "id"),
+        ),
+        Section(
+            "breached",
+            _("Breached"),
+            counts["breached"],
+            _queue_url(sla=escalation_selectors.SlaState.BREACHED),
+            _("No open ticket is past its deadline."),
+            rows(conditions["breached"]),
+        ),
+        Section(
+            "unassigned",
+            _("Unassigned in my tier") if tier is not None else _("Unassigned"),
+            counts["unassigned"],
+            _queue_url(**unassigned_params),
+            _("Every ticket has someone on it."),
+            rows(conditions["unassigned"]),
+        ),
+    ]
+    feed = notification_selectors.dashboard_feed_for(user=user)
+    notifications = Section(
+        "notifications",
+        _("My notifications"),
+        feed.filter(read_at__isnull=True).count(),
+        _notifications_url(),
+        _("No notifications."),
+        list(feed[:LIST_ROWS]),
+    )
+    return Home(sections=sections, notifications=notifications, tier=tier, is_manager=is_manager)

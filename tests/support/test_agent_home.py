@@ -1,0 +1,172 @@
+"""The console's home for agents: counts and short lists of what is theirs to do, in a fixed number of queries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from notifications.models import Notification
+from tests.tickets.factories import TicketFactory
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+HOME = "/admin/"
+# Session, user, their groups and permissions (one read), the four counts (one aggregate), four short lists,
+# the unread notifications count and their list: nine, whatever the number of tickets.
+HOME_MAX_QUERIES = 9
+
+NO_CLOCKS = {
+    "first_response_due_at": None,
+    "first_response_warn_at": None,
+    "resolution_due_at": None,
+    "resolution_warn_at": None,
+}
+
+
+def ticket(**fields) -> Ticket:
+    """An active ticket without running SLA clocks unless ``fields`` set them."""
+    created = TicketFactory(subject=fields.pop("subject", "Sofa cover"))
+    Ticket.objects.filter(pk=created.pk).update(**(NO_CLOCKS | fields))
+    return Ticket.objects.get(pk=created.pk)
+
+
+def notify(user, subject: str, n: int, *, read: bool = False) -> Notification:
+    now = timezone.now()
+    return Notification.objects.create(
+        channel=Notification.Channel.DASHBOARD,
+        kind=Notification.Kind.BREACH_WARNING,
+        recipient=user.username,
+        user=user,
+        subject=subject,
+        body=subject,
+        dedupe_key=f"test-home-{user.pk}-{n}",
+        status=Notification.Status.SENT,
+        next_attempt_at=now,
+        created_at=now - timedelta(minutes=n),
+        sent_at=now,
+        read_at=now if read else None,
+    )
+
+
+def section(html: str, key: str) -> str:
+    start = html.index(f'id="home-{key}"')
+    return html[start : html.index("</section>", start)]
+
+
+def count_in(html: str, key: str) -> int:
+    part = section(html, key)
+    start = part.index('class="console-home-count')
+    return int(part[part.index(">", start) + 1 : part.index("</span>", start)])
+
+
+@pytest.fixture
+def desk(agent, tier2_agent):
+    """A tier-1 agent's desk: one ticket of theirs, one at risk, one breached, unassigned ones in tiers 1 and 3."""
+    now = timezone.now()
+    return {
+        "mine": ticket(subject="Zip broke on my cover", assignee=agent),
+        "at_risk": ticket(
+            subject="Refund for a torn cover",
+            first_response_warn_at=now - timedelta(minutes=5),
+            first_response_due_at=now + timedelta(minutes=10),
+            assignee=tier2_agent,
+        ),
+        "breached": ticket(
+            subject="Cover never arrived",
+            first_response_due_at=now - timedelta(hours=1),
+            assignee=tier2_agent,
+        ),
+        "tier3_breached": ticket(
+            subject="Chargeback dispute", tier=3, first_response_due_at=now - timedelta(hours=2), assignee=tier2_agent
+        ),
+        "unassigned": ticket(subject="Wrong colour delivered"),
+        "unassigned_tier3": ticket(subject="Legal question", tier=3),
+        "resolved": ticket(
+            subject="Old resolved one",
+            assignee=agent,
+            status=Ticket.Status.RESOLVED,
+            resolved_at=now,
+            first_response_due_at=now - timedelta(hours=3),
+        ),
+    }
+
+
+class TestAgentHome:
+    def test_an_agent_sees_counts_and_lists_of_their_work_not_the_app_list(self, client: Client, agent, desk):
+        notify(agent, "Cover never arrived breaches in 10 min", 1)
+        notify(agent, "Old news", 2, read=True)
+        client.force_login(agent)
+
+        response = client.get(HOME)
+
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert 'class="app-tickets module' not in html  # not the admin's app list
+        assert "All console pages" not in html  # agents get no link to it
+        assert count_in(html, "mine") == 1
+        assert "Zip broke on my cover" in section(html, "mine")
+        assert "Old resolved one" not in html
+        assert count_in(html, "due_soon") == 1
+        assert "Refund for a torn cover" in section(html, "due_soon")
+        # Breached: those a tier-1 agent may work, not the tier-3 one.
+        assert count_in(html, "breached") == 1
+        assert "Cover never arrived" in section(html, "breached")
+        assert "Chargeback dispute" not in section(html, "breached")
+        assert count_in(html, "unassigned") == 1
+        assert "Unassigned in my tier" in section(html, "unassigned")
+        assert "Wrong colour delivered" in section(html, "unassigned")
+        assert "Legal question" not in section(html, "unassigned")
+        assert count_in(html, "notifications") == 1  # unread
+        assert "Cover never arrived breaches in 10 min" in section(html, "notifications")
+        assert "Old news" in section(html, "notifications")
+        # Each heading opens the queue filtered the same way.
+        assert 'href="/admin/tickets/ticket/?assignee=me"' in section(html, "mine")
+        assert 'href="/admin/tickets/ticket/?sla=breached"' in section(html, "breached")
+        assert 'href="/admin/tickets/ticket/?assignee=none&amp;tier__exact=1"' in section(html, "unassigned")
+
+    def test_the_queue_links_list_what_the_home_counts(self, client: Client, agent, desk):
+        client.force_login(agent)
+        html = client.get(HOME).content.decode()
+
+        breached = client.get("/admin/tickets/ticket/?sla=breached").content.decode()
+        mine = client.get("/admin/tickets/ticket/?assignee=me").content.decode()
+
+        assert "Cover never arrived" in breached
+        assert "Zip broke on my cover" in mine
+        assert "Refund for a torn cover" not in mine
+        assert count_in(html, "mine") == 1
+
+    def test_a_manager_sees_every_tier_and_keeps_a_link_to_the_app_list(self, client: Client, manager, desk):
+        client.force_login(manager)
+
+        html = client.get(HOME).content.decode()
+        apps = client.get(HOME, {"apps": "1"}).content.decode()
+
+        assert count_in(html, "breached") == 2
+        assert count_in(html, "unassigned") == 2
+        assert "Unassigned in my tier" not in html
+        assert 'href="?apps=1"' in html
+        assert 'class="app-tickets module' in apps
+        assert 'id="home-mine"' not in apps
+
+    def test_costs_the_same_queries_with_ten_times_the_tickets(
+        self, client: Client, agent, desk, django_assert_max_num_queries
+    ):
+        client.force_login(agent)
+        client.get(HOME)
+        with django_assert_max_num_queries(HOME_MAX_QUERIES) as few:
+            client.get(HOME)
+        for n in range(40):
+            ticket(subject=f"More work {n}", assignee=agent if n % 2 else None)
+            notify(agent, f"Alert {n}", 10 + n)
+        with django_assert_max_num_queries(HOME_MAX_QUERIES) as many:
+            html = client.get(HOME).content.decode()
+
+        assert len(many.captured_queries) == len(few.captured_queries)
+        assert count_in(html, "mine") == 21
+        assert html.count("More work") <= 10  # short lists: five rows each
+        assert 'href="/admin/tickets/ticket/?assignee=me">All 21</a>' in html
