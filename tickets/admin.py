@@ -280,7 +280,9 @@ class TicketAdmin(admin.ModelAdmin):
     )
     # Shows the search box; get_search_results does the searching.
     search_fields = ("reference", "subject", "requester__username")
-    search_help_text = "Reference (SCP-000042), subject or requester email."
+    search_help_text = _(
+        "Reference (SCP-000042), subject, description, requester email or the text of a reply or note."
+    )
     list_select_related = ("requester", "assignee")
     # A screenful of the most urgent tickets: each row costs the queue as much as its queries do.
     list_per_page = 25
@@ -394,7 +396,8 @@ class TicketAdmin(admin.ModelAdmin):
         return format_html('<dl class="console-facts">{}</dl>', format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
 
     def get_search_results(self, request, queryset, search_term):
-        return search_tickets(queryset, search_term), False
+        # The console is the desk's: internal notes are searched too.
+        return search_tickets(queryset, search_term, include_internal=permissions.can_work_ticket(request.user)), False
 
     # --- permissions ------------------------------------------------------
 
