@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import selectors as account_selectors
 from sofacover.errors import DomainError
 
-from . import permissions, selectors, services
+from . import admin_merge, permissions, selectors, services
 from .filters import TicketFilter, search_tickets
 from .models import Attachment, Ticket, TicketEvent
 from .uploads import check_uploads
@@ -295,7 +295,7 @@ class TicketAdmin(admin.ModelAdmin):
         # one of its queries.
         ("Requester and times", {"fields": ("ticket_facts",)}),
     )
-    actions = ["assign_to_me", "resolve_tickets", *PRIORITY_ACTIONS]
+    actions = ["assign_to_me", "resolve_tickets", *PRIORITY_ACTIONS, "merge_into"]
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
@@ -523,7 +523,19 @@ class TicketAdmin(admin.ModelAdmin):
                 "<path:object_id>/reply/",
                 self.admin_site.admin_view(self.reply_view),
                 name="tickets_ticket_reply",
-            )
+            ),
+            path(
+                "<path:object_id>/merge/",
+                self.admin_site.admin_view(lambda request, object_id: admin_merge.merge_view(self, request, object_id)),
+                name="tickets_ticket_merge",
+            ),
+            path(
+                "<path:object_id>/split/<str:message_id>/",
+                self.admin_site.admin_view(
+                    lambda request, object_id, message_id: admin_merge.split_view(self, request, object_id, message_id)
+                ),
+                name="tickets_ticket_split",
+            ),
         ]
         # Before the defaults: their "<path:object_id>/" would swallow ".../reply/".
         return custom + super().get_urls()
@@ -572,6 +584,9 @@ class TicketAdmin(admin.ModelAdmin):
             for error in exc.messages:
                 self.message_user(request, error, messages.ERROR)
             return HttpResponseRedirect(f"{back}#reply")
+        except services.TicketMerged:
+            # Merged while the agent wrote: the reply is shown again, to post on the survivor.
+            return admin_merge.reply_moved(self, request, ticket, form.cleaned_data["body"], internal)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(f"{back}#reply")
@@ -585,6 +600,10 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.action(description="Assign to me", permissions=["work"])
     def assign_to_me(self, request, queryset):
         self.run_bulk(request, queryset, "assign", "Assigned to you", assignee=request.user)
+
+    @admin.action(description=_("Merge into…"), permissions=["work"])
+    def merge_into(self, request, queryset):
+        return admin_merge.merge_selected(self, request, queryset)
 
     @admin.action(description="Resolve", permissions=["work"])
     def resolve_tickets(self, request, queryset):
