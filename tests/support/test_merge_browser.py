@@ -65,7 +65,9 @@ def test_a_reply_on_a_ticket_merged_meanwhile_is_kept_and_posted_on_the_survivor
         assert source.merged_into_id == survivor.pk
 
         # Will sends: refused, the survivor named, his words still there.
-        writing.find_element(By.CSS_SELECTOR, "form[action$='/reply/'] [type=submit]").click()
+        send = writing.find_element(By.CSS_SELECTOR, "form[action$='/reply/'] [type=submit]")
+        # (the form's own submit: on the emulated phone a click lands while the page still settles)
+        writing.execute_script("arguments[0].form.requestSubmit(arguments[0]);", send)
         refused = WebDriverWait(writing, 15).until(ec.presence_of_element_located((By.ID, "reply-refused")))
         assert f"{source.reference} was merged into {survivor.reference}" in refused.text
         assert "Server Error" not in writing.page_source
@@ -75,6 +77,8 @@ def test_a_reply_on_a_ticket_merged_meanwhile_is_kept_and_posted_on_the_survivor
         screenshot(writing, f"merge-reply-refused-{width}")
         overflow = writing.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0
+        right = writing.execute_script("return arguments[0].getBoundingClientRect().right", kept)
+        assert right <= writing.execute_script("return document.documentElement.clientWidth")
 
         # One click posts it on the survivor.
         writing.find_element(By.CSS_SELECTOR, "#reply-again-form input[type=submit]").click()
