@@ -28,10 +28,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts import permissions as account_permissions
 from accounts import selectors as account_selectors
 from sofacover.errors import DomainError
 
-from . import admin_merge, permissions, selectors, services
+from . import admin_merge, admin_views, permissions, selectors, services
 from .filters import TicketFilter, search_tickets
 from .models import Attachment, Ticket, TicketEvent
 from .uploads import check_uploads
@@ -395,6 +396,27 @@ class TicketAdmin(admin.ModelAdmin):
             rows.append((label, value))
         return format_html('<dl class="console-facts">{}</dl>', format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
 
+    def changelist_view(self, request, extra_context=None):
+        # The saved views above the queue: cached per agent, no query of the page's own.
+        views = admin_views.saved_views.views_for(request.user) if self.has_work_permission(request) else []
+        context = {
+            "saved_views": views,
+            "saved_view_form": admin_views.SaveViewForm(initial={"query": request.GET.urlencode()}),
+            "saved_view_can_share": self.has_work_permission(request) and account_permissions.is_manager(request.user),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def _views_door(self, which: str):
+        doors: dict[str, Any] = {
+            "manage": admin_views.manage_views,
+            "save": admin_views.save_view,
+            "rename": admin_views.rename_view,
+            "delete": admin_views.delete_view,
+        }
+        door = doors[which]
+        return lambda request, **kwargs: door(self, request, **kwargs)
+
     def get_search_results(self, request, queryset, search_term):
         # The console is the desk's: internal notes are searched too.
         return search_tickets(queryset, search_term, include_internal=permissions.can_work_ticket(request.user)), False
@@ -523,6 +545,18 @@ class TicketAdmin(admin.ModelAdmin):
                 "<path:object_id>/reply/",
                 self.admin_site.admin_view(self.reply_view),
                 name="tickets_ticket_reply",
+            ),
+            path("views/", self.admin_site.admin_view(self._views_door("manage")), name="tickets_ticket_views"),
+            path("views/save/", self.admin_site.admin_view(self._views_door("save")), name="tickets_ticket_view_save"),
+            path(
+                "views/<int:pk>/rename/",
+                self.admin_site.admin_view(self._views_door("rename")),
+                name="tickets_ticket_view_rename",
+            ),
+            path(
+                "views/<int:pk>/delete/",
+                self.admin_site.admin_view(self._views_door("delete")),
+                name="tickets_ticket_view_delete",
             ),
             path(
                 "<path:object_id>/merge/",

@@ -300,3 +300,25 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on ticket {self.ticket_id}"
+
+
+class SavedView(models.Model):
+    """A queue an agent named: its filters, search and ordering (the queue's query string), theirs
+    alone or, saved by a manager, shared with the whole team (tickets/saved_views.py)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(_("name"), max_length=80)
+    query = models.CharField(_("filters, search and ordering"), max_length=1000, blank=True)
+    shared = models.BooleanField(_("shared with the team"), default=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_name_once_per_owner")]
+        indexes = [models.Index(fields=["shared"], name="saved_view_shared_idx", condition=Q(shared=True))]
+
+    def __str__(self) -> str:
+        return self.name
