@@ -3,6 +3,8 @@ renames and deletes their own; a manager shares one with the team; another agent
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.urls import reverse
 
@@ -25,7 +27,7 @@ def delete_url(view: SavedView) -> str:
     return reverse("admin:tickets_ticket_view_delete", args=[view.pk])
 
 
-def save(client, name: str, query: str, **extra) -> object:
+def save(client, name: str, query: str, **extra) -> Any:
     return client.post(SAVE, {"name": name, "query": query, **extra})
 
 
