@@ -24,7 +24,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from tickets.admin import clipped, moment_cell
 from tickets.models import Ticket
 
 from . import selectors, services
@@ -367,11 +369,26 @@ class EscalationAdmin(HistoryAdmin):
 
 @admin.register(SlaBreach)
 class SlaBreachAdmin(HistoryAdmin):
-    list_display = ("breached_at", "ticket", "kind", "due_at", "tier", "priority")
+    # Short cells, the ticket clipped with its whole name in a title, the filters above the table
+    # (admin/console_change_list.html): the list fits a 1366 px screen.
+    change_list_template = "admin/console_change_list.html"
+    list_display = ("breached", "ticket_cell", "kind", "due", "tier", "priority")
     list_filter = ("kind", "priority", "tier")
     list_select_related = ("ticket",)
     date_hierarchy = "breached_at"
     ordering = ("-breached_at", "-id")
+
+    @admin.display(description=_("breached"), ordering="breached_at")
+    def breached(self, breach: SlaBreach) -> str:
+        return moment_cell(breach.breached_at)
+
+    @admin.display(description=_("due"), ordering="due_at")
+    def due(self, breach: SlaBreach) -> str:
+        return moment_cell(breach.due_at)
+
+    @admin.display(description=_("ticket"), ordering="ticket__reference")
+    def ticket_cell(self, breach: SlaBreach) -> str:
+        return clipped(str(breach.ticket))
 
 
 @admin.register(SlaPause)

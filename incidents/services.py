@@ -327,6 +327,31 @@ def unlink(*, incident: Incident, ticket: Ticket, by: User | None, now: datetime
     return bool(deleted)
 
 
+@transaction.atomic
+def links_move(*, source: Ticket, target: Ticket, by: User | None, now: datetime) -> int:
+    """A ticket merged into another (support.usecases.merge_tickets): its incident links move to the
+    survivor, acknowledgments and all; an incident the survivor is linked to already keeps the survivor's
+    link. Returns how many moved."""
+    taken = IncidentTicket.objects.filter(ticket=target).values("incident_id")
+    moving = list(
+        IncidentTicket.objects.filter(ticket=source).exclude(incident_id__in=taken).select_related("incident")
+    )
+    IncidentTicket.objects.filter(pk__in=[link.pk for link in moving]).update(ticket=target)
+    IncidentEvent.objects.bulk_create(
+        IncidentEvent(
+            incident=link.incident,
+            kind=Kind.LINKED,
+            at=now,
+            author=by,
+            status=link.incident.status,
+            ticket=target,
+            body=f"Linked {target.reference}: {source.reference} was merged into it.",
+        )
+        for link in moving
+    )
+    return len(moving)
+
+
 def acknowledged(*, links: Iterable[IncidentTicket], now: datetime) -> int:
     """Mark the links whose customers were sent the incident acknowledgment."""
     return IncidentTicket.objects.filter(pk__in=[link.pk for link in links], acknowledged_at__isnull=True).update(

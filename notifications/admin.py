@@ -15,7 +15,9 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
+from tickets.admin import clipped, moment_cell
 from tickets.models import Ticket
 
 from . import messages as templates
@@ -179,8 +181,11 @@ def _sample_context(key: str) -> dict[str, str]:
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "channel", "kind", "recipient", "subject", "status", "attempts", "next_attempt_at"]
-    list_display += ["last_error"]
+    # Short cells, long values clipped with the whole value in a title, the filters above the table
+    # (admin/console_change_list.html): the outbox fits a 1366 px screen.
+    change_list_template = "admin/console_change_list.html"
+    list_display = ["created", "channel", "kind", "recipient_cell", "subject_cell", "status", "attempts_cell"]
+    list_display += ["error_cell"]
     list_filter = ["status", "channel", "kind"]
     search_fields = ["recipient", "subject", "dedupe_key", "ticket__reference"]
     date_hierarchy = "created_at"
@@ -196,6 +201,29 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj: Notification) -> str:
+        return moment_cell(obj.created_at)
+
+    @admin.display(description=_("recipient"), ordering="recipient")
+    def recipient_cell(self, obj: Notification) -> str:
+        return clipped(obj.recipient)
+
+    @admin.display(description=_("subject"), ordering="subject")
+    def subject_cell(self, obj: Notification) -> str:
+        return clipped(obj.subject)
+
+    @admin.display(description=_("attempts"), ordering="attempts")
+    def attempts_cell(self, obj: Notification) -> str:
+        """The attempts so far and, while it waits, when the relay tries again."""
+        if obj.next_attempt_at is None or obj.status != Notification.Status.PENDING:
+            return str(obj.attempts)
+        return format_html("{} · {}", obj.attempts, moment_cell(obj.next_attempt_at))
+
+    @admin.display(description=_("last error"))
+    def error_cell(self, obj: Notification) -> str:
+        return clipped(obj.last_error) or "—"
 
     @admin.action(description="Retry the selected dead letters", permissions=["change"])
     def retry(self, request, queryset) -> None:

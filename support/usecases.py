@@ -23,6 +23,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils.translation import gettext
 
 import escalation.services
 import inbound.loops
@@ -808,3 +809,69 @@ def monitor_recovered(*, monitor: Monitor, now: datetime) -> Incident | None:
         now=now,
     )
     return incident
+
+
+# --- Merge and split ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def merge_tickets(
+    *, source: Ticket, target: Ticket, actor: User, now: datetime, other_customer_confirmed: bool = False
+) -> Ticket:
+    """An agent merges the duplicate ``source`` into ``target``, the survivor; returns the survivor.
+
+    1. tickets moves the source's request, messages (with their attachments) and CC addresses to the
+       target, copies a different customer of the source on it, closes the source pointing at the
+       target, and notes it on both timelines (refusing a merge into itself, into or from a merged or
+       closed ticket, one outside the agent's scope, or another customer's without confirmation);
+    2. incidents moves the source's incident links to the target;
+    3. escalation stops the source's clocks (it is closed);
+    4. the source's customer is told once: a public note on the target (``reply``: the target's
+       customer and CCs are mailed through notifications, the target's clock follows);
+    5. reports refreshes both facts.
+    """
+    source, target = tickets.services.ticket_merge(
+        source=source, target=target, actor=actor, now=now, other_customer_confirmed=other_customer_confirmed
+    )
+    incidents.services.links_move(source=source, target=target, by=actor, now=now)
+    escalation.services.sla_follow(ticket=source, now=now)
+    reply(
+        ticket=target,
+        author=actor,
+        body=gettext(
+            "Your request %(source)s (“%(subject)s”) is the same matter as this one, so we merged it into "
+            "%(target)s: we carry on here, and every reply about it comes from this ticket."
+        )
+        % {"source": source.reference, "subject": source.subject, "target": target.reference},
+        now=now,
+    )
+    reports.rollup.facts_refresh(ticket_ids=[source.pk, target.pk])
+    target.refresh_from_db()
+    return target
+
+
+@transaction.atomic
+def split_message(*, message: Message, actor: User, now: datetime, subject: str) -> Ticket:
+    """An agent splits a message off into a new ticket of the same customer; returns the new ticket.
+
+    1. tickets checks the split (an agent in scope, an open ticket, a subject);
+    2. ``file_ticket`` opens the new ticket as any channel does (deadlines planned by escalation, the
+       customer's acknowledgment, reports' fact), with the old ticket's priority, category, tier and channel;
+    3. tickets moves the message (its attachments follow) and notes the split on both timelines;
+    4. reports refreshes the old ticket's fact.
+    """
+    ticket, subject = tickets.services.split_check(message=message, actor=actor, subject=subject)
+    new = file_ticket(
+        requester=ticket.requester,
+        subject=subject,
+        description=gettext("Split from %(reference)s.") % {"reference": ticket.reference},
+        now=now,
+        actor=actor,
+        priority=ticket.priority,
+        category=ticket.category,
+        channel=ticket.channel,
+        tier=ticket.tier,
+    )
+    tickets.services.message_move(message=message, source=ticket, target=new, actor=actor, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[ticket.pk, new.pk])
+    return new

@@ -34,12 +34,14 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
+from accounts import permissions as account_permissions
 from accounts import selectors as account_selectors
 from sofacover.errors import DomainError
 
-from . import permissions, presence, selectors, services
+from . import admin_merge, admin_views, permissions, presence, selectors, services
 from .filters import TicketFilter, search_tickets
 from .models import Attachment, Ticket, TicketEvent
 from .uploads import check_uploads
@@ -117,6 +119,34 @@ def attachment_url(attachment: Attachment) -> str | None:
         return reverse("portal:attachment", kwargs={"uuid": attachment.uuid})
     except NoReverseMatch:
         return None
+
+
+def clipped(value: str) -> SafeString | str:
+    """A queue cell's text cut to its column with an ellipsis by CSS; the whole value in the title."""
+    if not value:
+        return ""
+    return format_html('<span class="queue-clip" title="{}">{}</span>', value, value)
+
+
+def moment_cell(value: datetime | None) -> SafeString | str:
+    """``6 Dec 02:46`` in the desk's zone (the year when it is not this one), the full moment in the title."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    this_year = local.year == timezone.localtime().year
+    short = f"{local.day} {local:%b %H:%M}" if this_year else f"{local.day} {local:%b %Y}"
+    full = f"{local:%Y-%m-%d %H:%M %Z}"
+    return format_html('<time datetime="{}" title="{}">{}</time>', value.isoformat(), full, short)
+
+
+@admin.display(description=_("subject"), ordering="subject")
+def queue_subject(ticket: Ticket) -> SafeString | str:
+    """The subject on one line, clipped to the room the queue has (a callable named like the field keeps
+    the column's class, column-subject)."""
+    return clipped(ticket.subject)
+
+
+queue_subject.__name__ = "subject"
 
 
 class AssigneeFilter(admin.SimpleListFilter):
@@ -273,7 +303,9 @@ class TicketAdmin(admin.ModelAdmin):
     )
     # Shows the search box; get_search_results does the searching.
     search_fields = ("reference", "subject", "requester__username")
-    search_help_text = "Reference (SCP-000042), subject or requester email."
+    search_help_text = _(
+        "Reference (SCP-000042), subject, description, requester email or the text of a reply or note."
+    )
     list_select_related = ("requester", "assignee")
     # A screenful of the most urgent tickets: each row costs the queue as much as its queries do.
     list_per_page = 25
@@ -287,7 +319,7 @@ class TicketAdmin(admin.ModelAdmin):
         # one of its queries.
         ("Requester and times", {"fields": ("ticket_facts",)}),
     )
-    actions = ["assign_to_me", "resolve_tickets", *PRIORITY_ACTIONS]
+    actions = ["assign_to_me", "resolve_tickets", *PRIORITY_ACTIONS, "merge_into"]
 
     class Media:
         css = {"all": ("tickets/admin.css",)}
@@ -318,9 +350,11 @@ class TicketAdmin(admin.ModelAdmin):
         )
 
     def get_list_display(self, request):
+        # Short cells, long values clipped with the whole value in a title: the queue fits a
+        # 1366 px screen (tickets/static/tickets/queue.css).
         return (
             "reference",
-            "subject",
+            queue_subject,
             "priority_label",
             "status",
             "tier",
@@ -346,7 +380,7 @@ class TicketAdmin(admin.ModelAdmin):
         if column is None:
             now = request_now(request)
 
-            @admin.display(description="age", ordering="created_at")
+            @admin.display(description=_("age"), ordering="created_at")
             def age(ticket: Ticket) -> str:
                 # The due columns' compact form: timesince() cost more than the rest of the row.
                 return duration_label(now - ticket.created_at)
@@ -354,19 +388,23 @@ class TicketAdmin(admin.ModelAdmin):
             column = request._console_age_column = age  # type: ignore[attr-defined]
         return column
 
-    @admin.display(description="priority", ordering="priority")
+    @admin.display(description=_("priority"), ordering="priority")
     def priority_label(self, ticket: Ticket) -> str:
+        # "P0" in the cell, "P0 Critical" on hover and for screen readers.
         return format_html(
-            '<span class="{}">{}</span>', PRIORITY_CLASSES[ticket.priority], ticket.get_priority_display()
+            '<span class="{}" title="{}">{}</span>',
+            PRIORITY_CLASSES[ticket.priority],
+            ticket.get_priority_display(),
+            ticket.priority,
         )
 
-    @admin.display(description="assignee", ordering="assignee__username", empty_value="—")
+    @admin.display(description=_("assignee"), ordering="assignee__username", empty_value="—")
     def assignee_label(self, ticket: Ticket) -> str | None:
-        return user_label(ticket.assignee) or None
+        return clipped(user_label(ticket.assignee)) or None
 
-    @admin.display(description="requester", ordering="requester__username")
+    @admin.display(description=_("requester"), ordering="requester__username")
     def requester_email(self, ticket: Ticket) -> str:
-        return ticket.requester.username
+        return clipped(ticket.requester.username)
 
     @admin.display(description="requester and times")
     def ticket_facts(self, ticket: Ticket) -> str:
@@ -383,8 +421,30 @@ class TicketAdmin(admin.ModelAdmin):
             rows.append((label, value))
         return format_html('<dl class="console-facts">{}</dl>', format_html_join("", "<dt>{}</dt><dd>{}</dd>", rows))
 
+    def changelist_view(self, request, extra_context=None):
+        # The saved views above the queue: cached per agent, no query of the page's own.
+        views = admin_views.saved_views.views_for(request.user) if self.has_work_permission(request) else []
+        context = {
+            "saved_views": views,
+            "saved_view_form": admin_views.SaveViewForm(initial={"query": request.GET.urlencode()}),
+            "saved_view_can_share": self.has_work_permission(request) and account_permissions.is_manager(request.user),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
+
+    def _views_door(self, which: str):
+        doors: dict[str, Any] = {
+            "manage": admin_views.manage_views,
+            "save": admin_views.save_view,
+            "rename": admin_views.rename_view,
+            "delete": admin_views.delete_view,
+        }
+        door = doors[which]
+        return lambda request, **kwargs: door(self, request, **kwargs)
+
     def get_search_results(self, request, queryset, search_term):
-        return search_tickets(queryset, search_term), False
+        # The console is the desk's: internal notes are searched too.
+        return search_tickets(queryset, search_term, include_internal=permissions.can_work_ticket(request.user)), False
 
     # --- permissions ------------------------------------------------------
 
@@ -530,6 +590,30 @@ class TicketAdmin(admin.ModelAdmin):
             ),
             # Not admin_view: anyone who may not work the ticket gets a 404, never the login page.
             path("<path:object_id>/presence/", never_cache(self.presence_view), name="tickets_ticket_presence"),
+            path("views/", self.admin_site.admin_view(self._views_door("manage")), name="tickets_ticket_views"),
+            path("views/save/", self.admin_site.admin_view(self._views_door("save")), name="tickets_ticket_view_save"),
+            path(
+                "views/<int:pk>/rename/",
+                self.admin_site.admin_view(self._views_door("rename")),
+                name="tickets_ticket_view_rename",
+            ),
+            path(
+                "views/<int:pk>/delete/",
+                self.admin_site.admin_view(self._views_door("delete")),
+                name="tickets_ticket_view_delete",
+            ),
+            path(
+                "<path:object_id>/merge/",
+                self.admin_site.admin_view(lambda request, object_id: admin_merge.merge_view(self, request, object_id)),
+                name="tickets_ticket_merge",
+            ),
+            path(
+                "<path:object_id>/split/<str:message_id>/",
+                self.admin_site.admin_view(
+                    lambda request, object_id, message_id: admin_merge.split_view(self, request, object_id, message_id)
+                ),
+                name="tickets_ticket_split",
+            ),
         ]
         # Before the defaults: their "<path:object_id>/" would swallow ".../reply/".
         return custom + super().get_urls()
@@ -583,6 +667,9 @@ class TicketAdmin(admin.ModelAdmin):
             for error in exc.messages:
                 self.message_user(request, error, messages.ERROR)
             return HttpResponseRedirect(f"{back}#reply")
+        except services.TicketMerged:
+            # Merged while the agent wrote: the reply is shown again, to post on the survivor.
+            return admin_merge.reply_moved(self, request, ticket, form.cleaned_data["body"], internal)
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(f"{back}#reply")
@@ -684,6 +771,10 @@ class TicketAdmin(admin.ModelAdmin):
     @admin.action(description="Assign to me", permissions=["work"])
     def assign_to_me(self, request, queryset):
         self.run_bulk(request, queryset, "assign", "Assigned to you", assignee=request.user)
+
+    @admin.action(description=_("Merge into…"), permissions=["work"])
+    def merge_into(self, request, queryset):
+        return admin_merge.merge_selected(self, request, queryset)
 
     @admin.action(description="Resolve", permissions=["work"])
     def resolve_tickets(self, request, queryset):

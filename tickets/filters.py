@@ -7,10 +7,11 @@ from datetime import UTC
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_filters.fields import IsoDateTimeField
 
-from .models import Ticket
+from . import permissions
+from .models import Message, Ticket
 
 
 class StrictIsoDateTimeField(IsoDateTimeField):
@@ -46,7 +47,9 @@ class TicketFilter(django_filters.FilterSet):
     created_after = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = StrictIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     search = django_filters.CharFilter(
-        method="filter_search", help_text="Reference, subject or requester email (case-insensitive)."
+        method="filter_search",
+        help_text="Reference, subject, description, requester email or the text of a reply (case-insensitive); "
+        "agents' searches include internal notes.",
     )
 
     class Meta:
@@ -63,22 +66,36 @@ class TicketFilter(django_filters.FilterSet):
         return queryset.filter(assignee__username=value)
 
     def filter_search(self, queryset: QuerySet[Ticket], name: str, value: str) -> QuerySet[Ticket]:
-        return search_tickets(queryset, value)
+        user = getattr(self.request, "user", None)
+        return search_tickets(queryset, value, include_internal=user is not None and permissions.can_work_ticket(user))
 
 
+# The longest search term used: a longer one is cut (a pasted paragraph searches by its start).
+SEARCH_MAX_LENGTH = 200
 # A ticket's number: ASCII digits only. str.isdigit() also accepts "²" or "①", which int() refuses.
 TICKET_NUMBER = re.compile(r"[0-9]{1,12}")
 
 
-def search_tickets(queryset: QuerySet[Ticket], value: str) -> QuerySet[Ticket]:
-    """Subject or requester email containing ``value``; a reference (SCP-000042) or number (42) too.
+def search_tickets(queryset: QuerySet[Ticket], value: str, *, include_internal: bool = False) -> QuerySet[Ticket]:
+    """Subject, description, requester email or a message's text containing ``value``; a reference
+    (SCP-000042) or number (42) too. Internal notes are searched only with ``include_internal`` (the
+    desk's own people: permissions.can_work_ticket), so a customer never finds a ticket by a note's words.
 
-    The one search of the API's ``search`` filter and the console's search box.
+    The one search of the API's ``search`` filter and the console's search box. One query: the messages
+    are an EXISTS subquery, so a ticket with many matching messages is listed once.
     """
-    value = value.strip()[:200]
+    value = value.strip()[:SEARCH_MAX_LENGTH]
     if not value:
         return queryset
-    condition = Q(subject__icontains=value) | Q(requester__username__icontains=value)
+    messages = Message.objects.filter(ticket=OuterRef("pk"), body__icontains=value)
+    if not include_internal:
+        messages = messages.filter(internal=False)
+    condition = (
+        Q(subject__icontains=value)
+        | Q(requester__username__icontains=value)
+        | Q(description__icontains=value)
+        | Q(Exists(messages))
+    )
     reference = value.upper()
     if reference.startswith("SCP-"):
         condition |= Q(reference=reference)

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Cast, Concat, Right
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 TEXT = models.CharField()
 
@@ -106,6 +108,16 @@ class Ticket(models.Model):
     # Derived by the database from status, so the queue's "most urgent first"
     # (active, then resolved, then closed; P0 first; oldest first) walks an index
     # instead of sorting every ticket.
+    # A duplicate merged into another ticket (support.usecases.merge_tickets): closed, and pointing at the
+    # survivor, which holds its messages now.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
     queue_rank = models.GeneratedField(
         expression=Case(
             When(status__in=["new", "open", "pending_customer"], then=Value(0)),
@@ -163,6 +175,9 @@ class Ticket(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    def get_portal_url(self) -> str:
+        return reverse("portal:ticket-detail", kwargs={"reference": self.reference})
 
 
 def reference_for(pk: int) -> str:
@@ -262,6 +277,10 @@ class TicketEvent(models.Model):
         RUNBOOK_STEP = "runbook_step", "Runbook step"
         CC_ADDED = "cc_added", "CC added"
         CC_REMOVED = "cc_removed", "CC removed"
+        MERGED_INTO = "merged_into", _("Merged into")
+        MERGED_FROM = "merged_from", _("Merged from")
+        SPLIT_TO = "split_to", _("Message split to")
+        SPLIT_FROM = "split_from", _("Split from")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
     actor = models.ForeignKey(
@@ -281,3 +300,25 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on ticket {self.ticket_id}"
+
+
+class SavedView(models.Model):
+    """A queue an agent named: its filters, search and ordering (the queue's query string), theirs
+    alone or, saved by a manager, shared with the whole team (tickets/saved_views.py)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(_("name"), max_length=80)
+    query = models.CharField(_("filters, search and ordering"), max_length=1000, blank=True)
+    shared = models.BooleanField(_("shared with the team"), default=False)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("saved view")
+        verbose_name_plural = _("saved views")
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_name_once_per_owner")]
+        indexes = [models.Index(fields=["shared"], name="saved_view_shared_idx", condition=Q(shared=True))]
+
+    def __str__(self) -> str:
+        return self.name

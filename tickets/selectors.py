@@ -146,3 +146,13 @@ def cc_addresses(*, ticket_ids: list[int]) -> dict[int, list[str]]:
     for ticket_id, email in rows.values_list("ticket_id", "email"):
         found.setdefault(ticket_id, []).append(email)
     return found
+
+
+def merged_survivor(*, ticket: Ticket) -> Ticket | None:
+    """The ticket ``ticket`` was merged into, following a chain of merges to the one that stands."""
+    seen = {ticket.pk}
+    survivor = ticket
+    while survivor.merged_into_id is not None and survivor.merged_into_id not in seen:
+        seen.add(survivor.merged_into_id)
+        survivor = Ticket.objects.get(pk=survivor.merged_into_id)
+    return None if survivor.pk == ticket.pk else survivor

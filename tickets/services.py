@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts.auth import normalise_email
 from sofacover.dbutil import insert_many, update_many
@@ -35,6 +36,20 @@ class InvalidTransition(Conflict):
 
 class TicketClosed(Conflict):
     code = "ticket_closed"
+
+
+class TicketMerged(Conflict):
+    """Writing on a ticket merged into another: the message names the survivor, where it belongs."""
+
+    code = "ticket_merged"
+
+
+class MergeRefused(DomainError):
+    code = "merge_refused"
+
+
+class SplitRefused(DomainError):
+    code = "split_refused"
 
 
 class NotAllowed(DomainError):
@@ -557,6 +572,8 @@ def message_add(
     if not body and not attachments:
         raise DomainError("Write a message or attach a file.", field="body")
     ticket = _locked(ticket)
+    if ticket.merged_into_id is not None:
+        raise TicketMerged(merged_message(ticket))
     if by_agent:
         ticket_check_may_change(ticket=ticket, actor=author)
     if ticket.status == Status.CLOSED:
@@ -718,3 +735,138 @@ def tickets_delete(*, ticket_ids: Sequence[int]) -> int:
     """Delete tickets with everything that hangs off them (the console's superuser delete); return how many."""
     deleted, _ = Ticket.objects.filter(pk__in=ticket_ids).delete()
     return deleted
+
+
+# --- merge and split --------------------------------------------------------------------------
+
+
+def merged_message(ticket: Ticket) -> str:
+    """What whoever writes on a merged ticket is told: where its conversation went."""
+    survivor = Ticket.objects.filter(merged_from=ticket).values_list("reference", flat=True).first()
+    return gettext("%(source)s was merged into %(target)s: write on %(target)s instead.") % {
+        "source": ticket.reference,
+        "target": survivor or gettext("another ticket"),
+    }
+
+
+def _locked_pair(first: Ticket, second: Ticket) -> tuple[Ticket, Ticket]:
+    """Both tickets under their row locks, taken in primary key order so two merges never deadlock."""
+    rows = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[first.pk, second.pk]).order_by("pk")}
+    return rows[first.pk], rows[second.pk]
+
+
+@transaction.atomic(savepoint=False)
+def ticket_merge(
+    *, source: Ticket, target: Ticket, actor: User, now: datetime, other_customer_confirmed: bool = False
+) -> tuple[Ticket, Ticket]:
+    """Merge the duplicate ``source`` into ``target``, the survivor; return both as written.
+
+    The source's request (its description, as a message dated when it was filed), messages with their
+    attachments and CC addresses move to the target (an address the target copies already stays where
+    it was); a different customer of the source is copied on the target's replies. The source is
+    closed, pointing at the target (``merged_into``); each timeline says where the other went.
+
+    :raises MergeRefused: into itself, into or from a merged or closed ticket, or a different
+        customer's ticket without ``other_customer_confirmed``
+    :raises NotAllowed: not an agent; :raises OutsideYourTier: either ticket outside the agent's scope
+    """
+    if source.pk == target.pk:
+        raise MergeRefused(gettext("A ticket cannot be merged into itself."), field="target")
+    if not permissions.can_work_ticket(actor):
+        raise NotAllowed(gettext("Only support agents merge tickets."))
+    source, target = _locked_pair(source, target)
+    if target.merged_into_id is not None:
+        raise MergeRefused(merged_message(target), field="target")
+    if source.merged_into_id is not None:
+        raise MergeRefused(merged_message(source), field="source")
+    for ticket, field in ((source, "source"), (target, "target")):
+        if ticket.status == Status.CLOSED:
+            raise MergeRefused(
+                gettext("%(ticket)s is closed: only open tickets are merged.") % {"ticket": ticket.reference},
+                field=field,
+            )
+        ticket_check_may_change(ticket=ticket, actor=actor)
+    different = source.requester_id != target.requester_id
+    if different and not other_customer_confirmed:
+        raise MergeRefused(
+            gettext(
+                "%(source)s and %(target)s belong to different customers: confirm that the customer of "
+                "%(source)s may see %(target)s's replies."
+            )
+            % {"source": source.reference, "target": target.reference},
+            field="confirm",
+        )
+    requester = source.requester
+    Message.objects.create(
+        ticket=target,
+        author=requester,
+        body=f"[{source.reference}] {source.subject}\n\n{source.description}"[:50000],
+        internal=False,
+        by_agent=permissions.can_work_ticket(requester),
+        created_at=source.created_at,
+    )
+    Message.objects.filter(ticket=source).update(ticket=target)
+    copied = set(TicketCc.objects.filter(ticket=target).values_list("email", flat=True))
+    room = max(MAX_CCS - len(copied), 0)
+    moving = [cc.pk for cc in TicketCc.objects.filter(ticket=source).exclude(email__in=copied)][:room]
+    TicketCc.objects.filter(pk__in=moving).update(ticket=target)
+    events: list[TicketEvent] = []
+    if different and len(moving) < room:
+        address = normalise_email(requester.email or requester.username)
+        if address not in copied and not TicketCc.objects.filter(ticket=target, email=address).exists():
+            TicketCc.objects.create(ticket=target, email=address, added_by=actor, added_at=now)
+            events.append(
+                _event(target, actor=actor, kind=TicketEvent.Kind.CC_ADDED, now=now, new=address, internal=True)
+            )
+    source.merged_into = target
+    source.save(update_fields=["merged_into"])
+    _set_status(source, to=Status.CLOSED, actor=actor, now=now)
+    events += [
+        _event(source, actor=actor, kind=TicketEvent.Kind.MERGED_INTO, now=now, new=target.reference),
+        # Another customer's ticket is the desk's business on the survivor's timeline.
+        _event(
+            target, actor=actor, kind=TicketEvent.Kind.MERGED_FROM, now=now, new=source.reference, internal=different
+        ),
+    ]
+    TicketEvent.objects.bulk_create(events)
+    Ticket.objects.filter(pk=target.pk).update(updated_at=now)
+    target.updated_at = now
+    return source, target
+
+
+def split_check(*, message: Message, actor: User, subject: str) -> tuple[Ticket, str]:
+    """The ticket ``message`` is on, under its row lock, and the new ticket's subject, if ``actor`` may split it off.
+
+    :raises SplitRefused: no subject, a closed or merged ticket, or the ticket's only message
+    :raises NotAllowed: not an agent; :raises OutsideYourTier: a ticket outside the agent's scope
+    """
+    if not permissions.can_work_ticket(actor):
+        raise NotAllowed(gettext("Only support agents split tickets."))
+    subject = subject.strip()
+    if not subject:
+        raise SplitRefused(gettext("Give the new ticket a subject."), field="subject")
+    if len(subject) > Ticket._meta.get_field("subject").max_length:  # type: ignore[operator]
+        raise SplitRefused(gettext("The subject is too long."), field="subject")
+    ticket = _locked(message.ticket)
+    if ticket.merged_into_id is not None:
+        raise SplitRefused(merged_message(ticket))
+    if ticket.status == Status.CLOSED:
+        raise SplitRefused(gettext("This ticket is closed: its messages stay where they are."))
+    ticket_check_may_change(ticket=ticket, actor=actor)
+    return ticket, subject
+
+
+@transaction.atomic(savepoint=False)
+def message_move(*, message: Message, source: Ticket, target: Ticket, actor: User, now: datetime) -> Message:
+    """Move ``message`` (its attachments follow it) from ``source`` to the new ``target``; each timeline
+    names the other ticket."""
+    Message.objects.filter(pk=message.pk, ticket=source).update(ticket=target)
+    message.ticket = target
+    TicketEvent.objects.bulk_create(
+        [
+            _event(source, actor=actor, kind=TicketEvent.Kind.SPLIT_TO, now=now, new=target.reference),
+            _event(target, actor=actor, kind=TicketEvent.Kind.SPLIT_FROM, now=now, new=source.reference),
+        ]
+    )
+    Ticket.objects.filter(pk=source.pk).update(updated_at=now)
+    return message

@@ -83,13 +83,18 @@ class TestChangelist:
             "age",
         ):
             assert f'class="sortable column-{column}' in html or f'class="column-{column}' in html, column
-        assert '<span class="console-priority console-priority-p0">P0 Critical</span>' in html
-        assert "Checkout &lt;b&gt;fails&lt;/b&gt;" in html
+        assert '<span class="console-priority console-priority-p0" title="P0 Critical">P0</span>' in html
+        escaped = "Checkout &lt;b&gt;fails&lt;/b&gt;"
+        assert f'<span class="queue-clip" title="{escaped}">{escaped}</span>' in html
         assert "<b>fails</b>" not in html
         assert '<td class="field-age">3 h 10 min</td>' in html
-        assert "alice@example.com" in html
+        assert '<span class="queue-clip" title="alice@example.com">alice@example.com</span>' in html
         assert "Tina" in html
         assert "tickets/admin.css" in html
+        assert "tickets/queue.css" in html
+        # The filters are a panel above the table, and the admin's app list is not beside it.
+        assert 'id="queue-filters"' in html
+        assert 'id="nav-sidebar"' not in html
 
     def test_row_checkboxes_are_djangos_markup_and_escape_the_subject(self, client, agent, customer):
         ticket = TicketFactory(requester=customer, subject='Quote " and <script>')

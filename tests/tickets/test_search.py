@@ -1,0 +1,109 @@
+"""Queue search reads descriptions and the thread too: the console's search box and the API's ``search``.
+
+Runs on SQLite by default and on PostgreSQL with DATABASE_URL set (`make test-pg`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from tests.tickets.factories import T0, CustomerFactory, MessageFactory, TicketFactory
+from tickets.filters import search_tickets
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:tickets_ticket_changelist")
+API = "/api/v1/tickets/"
+# The queue's first page with a search: the same statements as without one (tests/tickets/test_admin.py):
+# the messages are searched inside the page's query, not one query per ticket.
+CHANGELIST_MAX_QUERIES = 4
+
+
+def found(client, term: str) -> list[Ticket]:
+    return list(client.get(CHANGELIST, {"q": term}).context["cl"].result_list)
+
+
+@pytest.fixture
+def threads(agent, customer):
+    """Three tickets of one customer; the words each can be found by are in different places."""
+    by_description = TicketFactory(requester=customer, subject="Cover arrived", description="The zipper is MANGLED.")
+    by_reply = TicketFactory(requester=customer, subject="Wrong colour")
+    MessageFactory(ticket=by_reply, author=customer, body="It is more of a Turquoise than teal.", created_at=T0)
+    by_note = TicketFactory(requester=customer, subject="Refund please")
+    MessageFactory(
+        ticket=by_note, author=agent, body="Warehouse says batch KX-42 was mislabelled.", internal=True, created_at=T0
+    )
+    return {"description": by_description, "reply": by_reply, "note": by_note}
+
+
+class TestConsoleSearch:
+    @pytest.mark.parametrize(
+        ("term", "which"),
+        [("mangled", "description"), ("turquoise", "reply"), ("kx-42", "note"), ("BATCH kx", "note")],
+    )
+    def test_finds_a_ticket_by_its_description_a_reply_or_an_internal_note(self, client, agent, threads, term, which):
+        client.force_login(agent)
+        assert found(client, term) == [threads[which]]
+
+    def test_many_matching_messages_list_the_ticket_once(self, client, agent, customer):
+        ticket = TicketFactory(requester=customer, subject="Sagging cushions", description="Cushion sags.")
+        for minutes in range(4):
+            MessageFactory(
+                ticket=ticket, author=customer, body="Still sagging.", created_at=T0 + timedelta(minutes=minutes)
+            )
+        client.force_login(agent)
+        assert found(client, "sagging") == [ticket]
+
+    def test_the_search_stays_one_query_for_the_page(self, client, agent, customer, django_assert_max_num_queries):
+        for n in range(30):
+            ticket = TicketFactory(requester=customer, subject=f"Order {n}", created_at=T0 - timedelta(minutes=n))
+            MessageFactory(ticket=ticket, author=customer, body=f"Velvet question {n}", created_at=T0)
+        client.force_login(agent)
+        client.get(CHANGELIST)  # warm: the assignee filter's agents are cached
+
+        with django_assert_max_num_queries(CHANGELIST_MAX_QUERIES) as captured:
+            response = client.get(CHANGELIST, {"q": "velvet"})
+
+        assert len(response.context["cl"].result_list) == 25
+        page = [q["sql"] for q in captured.captured_queries if "EXISTS" in q["sql"].upper()]
+        assert page, "the messages are searched in the page's own query"
+
+    def test_finds_nothing_for_words_nowhere(self, client, agent, threads):
+        client.force_login(agent)
+        assert found(client, "chesterfield") == []
+
+
+class TestApiSearch:
+    def test_a_customer_finds_by_description_and_replies_but_never_by_an_internal_note(
+        self, api_client_for, customer, threads
+    ):
+        client = api_client_for(customer)
+
+        def refs(term: str) -> list[str]:
+            response = client.get(API, {"search": term})
+            assert response.status_code == 200
+            return [row["reference"] for row in response.json()["results"]]
+
+        assert refs("mangled") == [threads["description"].reference]
+        assert refs("turquoise") == [threads["reply"].reference]
+        assert refs("kx-42") == []
+
+    def test_an_agent_finds_by_an_internal_note(self, api_client_for, agent, threads):
+        response = api_client_for(agent).get(API, {"search": "mislabelled"})
+        assert [row["reference"] for row in response.json()["results"]] == [threads["note"].reference]
+
+    def test_another_customers_thread_is_never_searched(self, api_client_for, other_customer, threads):
+        response = api_client_for(other_customer).get(API, {"search": "turquoise"})
+        assert response.json()["results"] == []
+
+
+def test_search_tickets_leaves_out_internal_notes_unless_asked(agent, threads):
+    tickets = Ticket.objects.all()
+    assert list(search_tickets(tickets, "mislabelled")) == []
+    assert list(search_tickets(tickets, "mislabelled", include_internal=True)) == [threads["note"]]
+    assert set(search_tickets(tickets, "  ")) == set(tickets)
+    unrelated = CustomerFactory()
+    assert list(search_tickets(tickets, unrelated.username)) == []
