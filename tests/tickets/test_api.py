@@ -490,7 +490,7 @@ class TestQueryCounts:
         client = api_client_for(customer)
         payload = {"subject": "Zip broke", "description": "Again.", "priority": "P2", "category": "orders"}
         client.post(url(), payload, format="json")  # warm: the policy book and the templates are cached
-        with django_assert_num_queries(9):
+        with django_assert_num_queries(8):
             response = client.post(url(), payload, format="json")
         assert response.status_code == 201
         assert response.json()["escalations"] == []
