@@ -38,6 +38,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from accounts import permissions as roles
 from sofacover.auth import signed_in_user
@@ -46,7 +47,7 @@ from tickets import selectors as ticket_selectors
 from tickets.admin import PRIORITY_CLASSES, duration_label, request_now, user_label
 from tickets.models import Ticket
 
-from . import selectors, services
+from . import reviews, selectors, services
 from .admin_forms import (
     ActionForm,
     DeclareForm,
@@ -244,6 +245,7 @@ class IncidentAdmin(admin.ModelAdmin):
             ("resolve", self.resolve_view),
             ("edit", self.edit_view),
             ("link-ticket", self.link_ticket_view),
+            ("review", self.review_view),
         ]
         custom = [
             path(
@@ -378,6 +380,8 @@ class IncidentAdmin(admin.ModelAdmin):
             "resolve_form": ResolveForm(incident=incident) if incident.is_open else None,
         }
         page_forms.update(bound or {})
+        # A resolved incident's review (one query, only then): a link to it, or the button that opens one.
+        review = reviews.review_of(incident) if incident.resolved_at is not None else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -401,6 +405,10 @@ class IncidentAdmin(admin.ModelAdmin):
             "links": links,
             "acknowledged": sum(1 for link in links if link.acknowledged_at),
             "now": now,
+            "review": review,
+            "review_url": (
+                reverse(f"{self.admin_site.name}:incidents_review_change", args=[review.pk]) if review else None
+            ),
             **page_forms,
         }
         status = 400 if any(form is not None and form.errors for form in (bound or {}).values()) else 200
@@ -544,6 +552,25 @@ class IncidentAdmin(admin.ModelAdmin):
             else:
                 return self._done(request, incident, "Incident saved.", "edit")
         return self.render_page(request, incident, bound={"edit_form": form})
+
+    def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """ "Open post-incident review": a resolved incident of any severity gets its review (a P0/P1 has one
+        from its resolution); a second press, or one on a page that was stale, goes to the existing one."""
+        incident = self._target(request, object_id)
+        if isinstance(incident, HttpResponse):
+            return incident
+        existed = reviews.review_of(incident) is not None
+        try:
+            self.usecases.open_review(incident=incident, by=signed_in_user(request), now=timezone.now())
+        except DomainError as exc:
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(self.page_url(incident))
+        names = {"reference": incident.reference}
+        if existed:
+            messages.info(request, _("%(reference)s already has its review.") % names)
+        else:
+            messages.success(request, _("Post-incident review opened for %(reference)s.") % names)
+        return HttpResponseRedirect(self.page_url(incident, "review"))
 
     def link_ticket_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The ticket page's "Link to INC-…" suggestion: link that one ticket and go back to its page."""

@@ -28,6 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import permissions as roles
+from sofacover.errors import Conflict
 from sofacover.openapi import REFUSAL, VALIDATION_ERROR
 from sofacover.pagination import KeysetPagination, PageNumberPagination
 from sofacover.parsers import StrictJSONTypes
@@ -36,7 +37,8 @@ from tickets.api.serializers import AgentEmailField, ErrorSerializer
 from tickets.api.views import REFERENCE_PATTERN as TICKET_REFERENCE_PATTERN
 from tickets.models import Ticket
 
-from .models import Component, Incident, IncidentAction, IncidentEvent, IncidentTicket
+from . import reviews
+from .models import Component, Incident, IncidentAction, IncidentEvent, IncidentTicket, Review, ReviewItem
 
 REFERENCE_PATTERN = r"INC-[0-9]{6,12}"
 MAX_ID = 2_147_483_647
@@ -193,6 +195,33 @@ class LinkSerializer(serializers.ModelSerializer):
             "resolution_sent_at",
         ]
         read_only_fields = fields
+
+
+class ReviewItemSerializer(serializers.ModelSerializer):
+    owner = PersonEmail()
+    done = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReviewItem
+        fields = ["id", "phase", "title", "position", "owner", "due_at", "done", "done_at", "notes"]
+        read_only_fields = fields
+
+    def get_done(self, item: ReviewItem) -> bool:
+        return item.done_at is not None
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    incident = serializers.CharField(source="incident.reference", read_only=True)
+    items = serializers.SerializerMethodField(help_text="The action items, by due time.")
+
+    class Meta:
+        model = Review
+        fields = ["id", "incident", "opened_at", "completed_at", "document", "items"]
+        read_only_fields = fields
+
+    @extend_schema_field(ReviewItemSerializer(many=True))
+    def get_items(self, review: Review) -> list[dict]:
+        return list(ReviewItemSerializer(reviews.items_of(review), many=True).data)
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -557,6 +586,34 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             incident=incident, by=request.user, now=timezone.now(), **data.validated_data
         )
         return Response(self._fresh(incident))
+
+    @extend_schema(
+        summary="Open the post-incident review (agents)",
+        description=(
+            "Opens the review of a resolved incident of any severity (P0/P1 incidents get theirs when they "
+            "resolve): the procedures' twelve action items, due 2 h, 48 h and 1 week after the resolution on the "
+            "severity's calendar, owned by the commander. 201 when it is opened; 200 with the review when the "
+            "incident already has one. An incident not resolved yet: 400 on `status`."
+        ),
+        parameters=[REFERENCE],
+        request=None,
+        responses={
+            201: OpenApiResponse(ReviewSerializer, description="The review, opened now."),
+            200: OpenApiResponse(ReviewSerializer, description="The review the incident already had."),
+            **errors(400, 401, 404),
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def review(self, request: Request, reference: str) -> Response:
+        incident = self.get_object()
+        existed = reviews.review_of(incident) is not None
+        try:
+            review = self.usecases.open_review(incident=incident, by=request.user, now=timezone.now())
+        except Conflict as exc:
+            # Not resolved yet: a field of the incident's, not a race; the client fixes it by resolving first.
+            raise serializers.ValidationError({exc.field or "status": [exc.message]}) from exc
+        fresh = Review.objects.select_related("incident").get(pk=review.pk)
+        return Response(ReviewSerializer(fresh).data, status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Add a current action (agents)",

@@ -44,6 +44,31 @@ class Component(models.Model):
         return self.name
 
 
+class CheckedUptime(models.Model):
+    """A component's uptime checks on one desk day (TIME_ZONE): how many ran and how many failed.
+
+    Handed in by support (``support.usecases.status_uptime_refresh``, from monitors' check results and
+    rollups; incidents never imports monitors): the status page's bars and the scorecard's uptime read it.
+    A component with no row for a day has no checks that day, and the page falls back to its incidents.
+    """
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="checked_uptime")
+    date = models.DateField()
+    checks = models.PositiveIntegerField()
+    failures = models.PositiveIntegerField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["component", "date"], name="checked_uptime_one_per_day"),
+            models.CheckConstraint(condition=Q(failures__lte=F("checks")), name="checked_uptime_failures_lte_checks"),
+        ]
+        indexes = [models.Index(fields=["date"], name="checked_uptime_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.component} {self.date}: {self.checks - self.failures}/{self.checks}"
+
+
 class Incident(models.Model):
     class Status(models.TextChoices):
         INVESTIGATING = "investigating", "Investigating"

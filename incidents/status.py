@@ -20,9 +20,13 @@ Freshness:
   database cannot answer the previous one is served too (``DATA_KEY``, kept a day):
   the page stays up when the desk is overloaded.
 
-The uptime of a day comes from one function, ``uptime_days``, fed with the outage
-intervals of ``outage_intervals`` (P0/P1 incidents, started → resolved). Uptime checks
-(issue 14) replace the intervals, not the arithmetic.
+Uptime comes from the checks where a component has them: ``CheckedUptime`` rows (checks
+run and failed per component and desk day), which support hands in from monitors
+(``support.usecases.status_uptime_refresh``; incidents never imports monitors). A day
+with checks shows their share passed (rounded down, as below); a component with no check
+in the 90 days keeps the incident-based figure: ``uptime_days`` over the outage intervals
+of ``outage_intervals`` (P0/P1 incidents, started → resolved). Each component and each
+day says which it is (``uptime_source``: "checks" or "incidents").
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -48,7 +52,7 @@ from django.db.models import Q
 
 from tickets.models import Ticket
 
-from .models import Component, Incident, IncidentEvent, Maintenance
+from .models import CheckedUptime, Component, Incident, IncidentEvent, Maintenance
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +232,11 @@ def desk_zone() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
 
+def desk_day(now: datetime) -> date:
+    """Today in the desk's time zone (the status page's days)."""
+    return now.astimezone(desk_zone()).date()
+
+
 @dataclass(frozen=True, slots=True)
 class Day:
     date: date
@@ -303,6 +312,80 @@ def uptime_days(intervals: Iterable[Interval], days: Sequence[Day]) -> tuple[lis
     per_day = [_percent(length - lost, length) for length, lost in zip(lengths, missing, strict=True)]
     total = sum(lengths, timedelta(0))
     return per_day, _percent(total - sum(missing, timedelta(0)), total)
+
+
+# --- uptime from the checks (handed in by support) -------------------------------------------------
+
+CHECKS = "checks"
+INCIDENTS = "incidents"
+UPTIME_SOURCE_LABELS = {CHECKS: "uptime checks", INCIDENTS: "incidents (no uptime checks)"}
+
+
+class DayCounts(Protocol):
+    """One component's checks on one desk day, as support hands them in (monitors.selectors.ComponentDay)."""
+
+    @property
+    def component_id(self) -> int: ...
+    @property
+    def date(self) -> date: ...
+    @property
+    def checks(self) -> int: ...
+    @property
+    def failures(self) -> int: ...
+
+
+def checked_uptime_record(rows: Iterable[DayCounts], *, first: date, last: date, now: datetime) -> int:
+    """Store the checks per component and day for the days ``first``..``last`` (inclusive), as they are now:
+    rows of those days not handed in (no check that day any more) go. The status page is rebuilt on commit.
+    Returns how many rows are stored for the days."""
+    fresh = {(row.component_id, row.date): row for row in rows if first <= row.date <= last and row.checks > 0}
+    known = set(Component.objects.filter(pk__in={key[0] for key in fresh}).values_list("pk", flat=True))
+    fresh = {key: row for key, row in fresh.items() if key[0] in known}
+    stale = [
+        pk
+        for pk, component_id, day in CheckedUptime.objects.filter(date__gte=first, date__lte=last).values_list(
+            "pk", "component_id", "date"
+        )
+        if (component_id, day) not in fresh
+    ]
+    if stale:
+        CheckedUptime.objects.filter(pk__in=stale).delete()
+    CheckedUptime.objects.bulk_create(
+        [
+            CheckedUptime(
+                component_id=row.component_id,
+                date=row.date,
+                checks=row.checks,
+                failures=min(row.failures, row.checks),
+                updated_at=now,
+            )
+            for row in fresh.values()
+        ],
+        update_conflicts=True,
+        unique_fields=["component", "date"],
+        update_fields=["checks", "failures", "updated_at"],
+    )
+    snapshot_forget()
+    return len(fresh)
+
+
+CountsByDay = dict[date, tuple[int, int]]
+
+
+def checked_uptime_of(component_ids: Iterable[int], *, first: date, last: date) -> dict[int, CountsByDay]:
+    """Per component id, its (checks, failures) per day in ``first``..``last``; components without checks absent."""
+    found: dict[int, dict[date, tuple[int, int]]] = defaultdict(dict)
+    rows = CheckedUptime.objects.filter(
+        component_id__in=list(component_ids), date__gte=first, date__lte=last
+    ).values_list("component_id", "date", "checks", "failures")
+    for component_id, day, checks, failures in rows:
+        found[component_id][day] = (checks, failures)
+    return dict(found)
+
+
+def checked_percent(checks: int, failures: int) -> float:
+    """The share of checks passed, in percent, rounded down to two decimals like ``uptime_days``."""
+    return math.floor(10_000 * (checks - failures) / checks) / 100 if checks else 100.0
 
 
 def _day_index(starts: Sequence[datetime], moment: datetime, *, end: bool = False) -> int:
@@ -457,21 +540,29 @@ def snapshot_build(*, now: datetime) -> dict[str, Any]:
         if window.starts_at < now:
             mark(window_components[window.pk], window.starts_at, min(window.ends_at, now), State.MAINTENANCE)
     down = outage_intervals(incidents, {pk: [c.pk for c in cs] for pk, cs in affects.items()}, now=now)
+    checked = checked_uptime_of(by_id, first=days[0].date, last=days[-1].date)
 
     component_rows = []
     for component in components:
         state = State.worst(current[component.pk])
         overall.append(state)
         per_day, total = uptime_days(down.get(component.pk, []), days)
+        counts = checked.get(component.pk)
+        source = INCIDENTS
+        if counts:  # checked: the checks' share over the days they ran; a day without checks keeps its incidents
+            source = CHECKS
+            total = checked_percent(sum(n for n, _ in counts.values()), sum(f for _, f in counts.values()))
         day_rows = []
         for index, day in enumerate(days):
             day_state = State.ORDER[worst[component.pk][index]]
+            day_counts = counts.get(day.date) if counts else None
             day_rows.append(
                 {
                     "date": day.date,
                     "state": day_state,
                     "state_label": State.LABELS[day_state],
-                    "uptime_percent": per_day[index],
+                    "uptime_percent": checked_percent(*day_counts) if day_counts else per_day[index],
+                    "uptime_source": CHECKS if day_counts else INCIDENTS,
                 }
             )
         component_rows.append(
@@ -482,6 +573,8 @@ def snapshot_build(*, now: datetime) -> dict[str, Any]:
                 "state": state,
                 "state_label": State.LABELS[state],
                 "uptime_percent": total,
+                "uptime_source": source,
+                "uptime_source_label": UPTIME_SOURCE_LABELS[source],
                 "days": day_rows,
             }
         )

@@ -67,6 +67,11 @@ class StatusDaySerializer(serializers.Serializer):
     uptime_percent = serializers.FloatField(
         min_value=0, max_value=100, help_text="Rounded down to two decimals; today counts up to now."
     )
+    uptime_source = serializers.ChoiceField(
+        choices=[("checks", "Uptime checks"), ("incidents", "Incidents")],
+        help_text="`checks`: the share of the day's uptime checks that passed; `incidents`: no check ran that day, "
+        "so the time without a P0/P1 incident.",
+    )
 
 
 class StatusComponentSerializer(serializers.Serializer):
@@ -75,7 +80,14 @@ class StatusComponentSerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     state = serializers.ChoiceField(choices=status_page.State.CHOICES)
     state_label = serializers.CharField()
-    uptime_percent = serializers.FloatField(min_value=0, max_value=100, help_text="Over the days listed.")
+    uptime_percent = serializers.FloatField(
+        min_value=0,
+        max_value=100,
+        help_text="Over the days listed: from the uptime checks (over the days they ran) when the component has any, "
+        "else from its P0/P1 incidents.",
+    )
+    uptime_source = serializers.ChoiceField(choices=[("checks", "Uptime checks"), ("incidents", "Incidents")])
+    uptime_source_label = serializers.CharField()
     days = StatusDaySerializer(many=True, help_text=f"The last {status_page.HISTORY_DAYS} days, oldest first.")
 
 

@@ -17,6 +17,11 @@ Definitions (also printed on the reports page):
   status page post no public updates and are not counted.
 - **Review items on time:** of the post-incident review action items due in the range
   (and already due now), the share done no later than their due time.
+- **Uptime per component** (30 and 90 days ending on the range's last day, or today if sooner) is the
+  share of the component's uptime checks that passed, as the monitors counted them per desk day
+  (``incidents.CheckedUptime``, handed in by ``support.usecases.status_uptime_refresh``: reports never
+  imports monitors), against the procedures' target of more than 99.9 %. A component without checks in
+  the window reads "not available"; the status page falls back to its incidents there.
 - The priority filter selects the incidents of that severity; the tier, category,
   channel and agent filters are about tickets and do not apply to incidents.
 """
@@ -24,8 +29,10 @@ Definitions (also printed on the reports page):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
+from django.conf import settings
 from django.db.models import (
     Avg,
     Case,
@@ -36,12 +43,13 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
 
 from escalation.selectors import policy_book
-from incidents.models import Incident, IncidentEvent, ReviewItem
+from incidents.models import Component, Incident, IncidentEvent, ReviewItem
 from tickets.models import Ticket
 
 from .filters import ReportFilters
@@ -163,3 +171,42 @@ def _cadence(f: ReportFilters, intervals: dict[str, timedelta]) -> tuple[int, in
         .aggregate(posted=Count("pk"), kept=Count("pk", filter=Q(at__lte=F("previous_at") + F("allowed"))))
     )
     return row["posted"], row["kept"]
+
+
+# --- uptime per component, from the checks ---------------------------------------------------------
+
+UPTIME_WINDOWS = (30, 90)
+
+
+@dataclass
+class ComponentUptime:
+    slug: str
+    name: str
+    days: int
+    checks: int
+    failures: int
+
+    @property
+    def share(self) -> float | None:
+        """Passed checks over all checks (0..1); None without checks."""
+        return (self.checks - self.failures) / self.checks if self.checks else None
+
+
+def uptime_target_share() -> float:
+    return settings.MONITOR_UPTIME_TARGET_PCT / 100
+
+
+def component_uptime(*, last: date) -> list[ComponentUptime]:
+    """Each component's checks over the 30 and 90 desk days ending ``last``, in the status page's order
+    (one query, however many days and components)."""
+    sums = {}
+    for n in UPTIME_WINDOWS:
+        within = Q(checked_uptime__date__gt=last - timedelta(days=n), checked_uptime__date__lte=last)
+        sums[f"checks_{n}"] = Sum("checked_uptime__checks", filter=within, default=0)
+        sums[f"failures_{n}"] = Sum("checked_uptime__failures", filter=within, default=0)
+    rows: Any = Component.objects.order_by("position", "name").values("slug", "name").annotate(**sums)
+    return [
+        ComponentUptime(row["slug"], row["name"], n, row[f"checks_{n}"], row[f"failures_{n}"])
+        for row in rows
+        for n in UPTIME_WINDOWS
+    ]

@@ -38,6 +38,7 @@ Definitions (they are also printed on the reports page):
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ from django.db.models.functions import Coalesce
 from tickets.models import Ticket
 
 from . import incident_metrics, queries
-from .filters import ReportFilters
+from .filters import ReportFilters, desk_zone
 from .models import DailyRollup, DurationHistogram, TicketFact
 from .queries import (  # noqa: F401  (the building blocks, as they always were importable here)
     BACKLOG_BUCKETS,
@@ -482,6 +483,7 @@ class Scorecard:
     offenders: list[dict[str, Any]]
     trends: list[dict[str, Any]]
     incidents: incident_metrics.IncidentFigures | None = None
+    uptime: list[incident_metrics.ComponentUptime] = field(default_factory=list)
 
 
 def _range_lookups(f: ReportFilters, column: str) -> dict[str, str]:
@@ -502,6 +504,7 @@ def scorecard(f: ReportFilters, *, now: datetime, tables: bool = True) -> Scorec
     escalations = escalations_by_rule_and_reason(f)
     deflected = deflected_tickets(f, now=now)
     incidents = incident_metrics.incident_figures(f, now=now)
+    uptime = incident_metrics.component_uptime(last=min(f.end, now.astimezone(desk_zone()).date()))
     metrics: list[Metric] = []
     for row in priorities:
         metrics.append(
@@ -566,6 +569,7 @@ def scorecard(f: ReportFilters, *, now: datetime, tables: bool = True) -> Scorec
             drilldown={"priority__in": "P0,P1", **resolved_range},
         ),
         *_incident_metrics(incidents),
+        *_uptime_metrics(uptime),
         Metric(
             "median_first_response_seconds",
             "Median first response",
@@ -597,7 +601,34 @@ def scorecard(f: ReportFilters, *, now: datetime, tables: bool = True) -> Scorec
         offenders=worst_offenders(f, now=now) if tables else [],
         trends=weekly_trends(f, now=now, sums=sums) if tables else [],
         incidents=incidents,
+        uptime=uptime,
     )
+
+
+def _uptime_metrics(rows: list[incident_metrics.ComponentUptime]) -> list[Metric]:
+    """Uptime per component over 30 and 90 days, from the uptime checks, against > 99.9 %."""
+    target = incident_metrics.uptime_target_share()
+    metrics = []
+    for row in rows:
+        share = row.share
+        if share is None:
+            note = "Not available: no uptime check of this component in these days."
+        else:
+            passed = row.checks - row.failures
+            note = f"{passed:,} of {row.checks:,} checks passed ({math.floor(share * 10_000) / 100:.2f} %)."
+        metrics.append(
+            Metric(
+                f"uptime_{row.days}d_{row.slug}",
+                f"Uptime, {row.name}, last {row.days} days (uptime checks)",
+                share,
+                "share",
+                target,
+                ">",
+                available=share is not None,
+                note=note,
+            )
+        )
+    return metrics
 
 
 def _incident_metrics(figures: incident_metrics.IncidentFigures) -> list[Metric]:

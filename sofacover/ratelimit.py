@@ -13,6 +13,9 @@ that address, while the account's owner, from any other address, gets in at once
   account_mail_allowed() also caps the mail one address receives; it never changes
   the answer, so it locks nobody out.
 - customer_replies: a customer's replies, from the portal form and the API alike.
+- MONITOR_FEED: the error trackers' posts to an error-rate monitor (monitors.api.views), per
+  client address (every post) and per monitor (posts its secret let in); a 429 says when to
+  come back (Retry-After).
 
 The account is the normalised address, read from the parsed body whatever its content
 type. Rates are read from settings.RATELIMITS on every request. Counters are fixed
@@ -150,6 +153,45 @@ SIGNUP = Door("signup", per_address="signup_ip", per_address_account="signup_ip_
 STATUS_SUBSCRIBE = Door(
     "status-subscribe", per_address="status_subscribe_ip", per_address_account="status_subscribe_ip_account"
 )
+
+
+@dataclass(frozen=True)
+class Feed:
+    """An inbound feed machines post to (the monitors' error-rate webhook), limited per client
+    address and per feed.
+
+    Every post counts against its address before its secret is checked; only the posts a feed's
+    secret let in count against that feed, so nobody without the secret spends a feed's allowance,
+    and one noisy tracker slows its own feed, not the others. ``per_address`` and ``per_feed`` name
+    entries of settings.RATELIMITS.
+    """
+
+    name: str
+    per_address: str
+    per_feed: str
+
+    def _enter(self, request: HttpRequest, rate_name: str, value: str) -> int | None:
+        usage = get_usage(
+            request,
+            group=f"{self.name}:{rate_name}",
+            key=lambda group, request: value,
+            rate=settings.RATELIMITS[rate_name],
+            increment=True,
+        )
+        if usage is None or not usage["should_limit"]:  # None: rate limiting is switched off
+            return None
+        return max(1, int(usage["time_left"]))
+
+    def enter_address(self, request: HttpRequest) -> int | None:
+        """Count one post for its client address: the seconds until its window ends when over the limit."""
+        return self._enter(request, self.per_address, client_network(request))
+
+    def enter_feed(self, request: HttpRequest, feed: str) -> int | None:
+        """Count one post let in to ``feed``: the seconds until its window ends when over the limit."""
+        return self._enter(request, self.per_feed, feed)
+
+
+MONITOR_FEED = Feed("monitor-feed", per_address="monitor_feed_ip", per_feed="monitor_feed")
 
 
 def account_mail_allowed(request: HttpRequest, address: str) -> bool:

@@ -178,6 +178,10 @@ RATELIMITS = {
     "account_mail": os.environ.get("RATELIMIT_ACCOUNT_MAIL", "5/h"),
     "ticket_ip": os.environ.get("RATELIMIT_TICKET_IP", "20/h"),
     "ticket_account": os.environ.get("RATELIMIT_TICKET_ACCOUNT", "20/h"),
+    # The error trackers' feed (monitors): machines posting events, so per minute and generous; a tracker
+    # posting more than this is throttled (429 with Retry-After), as Sentry's webhooks retry.
+    "monitor_feed": os.environ.get("RATELIMIT_MONITOR_FEED", "600/m"),
+    "monitor_feed_ip": os.environ.get("RATELIMIT_MONITOR_FEED_IP", "1200/m"),
 }
 
 # --- i18n / time --------------------------------------------------------
@@ -366,6 +370,8 @@ SLA_SWEEP_BATCH = int(os.environ.get("SLA_SWEEP_BATCH", "200"))
 INCIDENT_SWEEP_SECONDS = 60
 # Review items are due in hours and days: a minute late is on time for an overdue alert.
 REVIEW_SWEEP_SECONDS = 60
+# The status page's and the scorecard's uptime from the checks: recounted this often.
+STATUS_UPTIME_SECONDS = 300
 CELERY_BEAT_SCHEDULE = {
     # Monday 08:00 in CELERY_TIMEZONE, the desk's zone; the outbox dedupes by ISO week.
     "weekly-summary": {
@@ -416,6 +422,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitors.tasks.rollup_and_prune",
         "schedule": 60,
         "options": {"expires": 60, "queue": "timers"},
+    },
+    # The checks' uptime per component and day, handed to the status page and the scorecard.
+    "status-uptime": {
+        "task": "support.tasks.status_uptime_refresh",
+        "schedule": STATUS_UPTIME_SECONDS,
+        "options": {"expires": STATUS_UPTIME_SECONDS},
     },
 }
 

@@ -50,3 +50,10 @@ def run_monitor_checks() -> str:
     On the "timers" queue, beside the sweep: a notification backlog never delays a check. Runs that
     overlap (a slow one, a redelivery) are harmless: each check is claimed by one of them."""
     return str(runner.run_loop(usecases.monitor_checked, seconds=settings.MONITOR_RUNNER_SECONDS))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def status_uptime_refresh() -> int:
+    """Beat, every STATUS_UPTIME_SECONDS: recount today's and yesterday's uptime checks per component for the
+    status page and the scorecard. Overlapping runs write the same counts."""
+    return usecases.status_uptime_refresh(now=timezone.now())

@@ -33,6 +33,7 @@ import inbound.services
 import incidents.reviews
 import incidents.selectors
 import incidents.services
+import incidents.status
 import incidents.subscriptions
 import knowledge.services
 import monitors.checks
@@ -699,6 +700,30 @@ def status_unsubscribe(*, token: str, now: datetime) -> Subscriber:
     :raises incidents.subscriptions.SubscriptionLinkInvalid: unknown token
     """
     return incidents.subscriptions.unsubscribe(token=token, now=now)
+
+
+# --- uptime from the checks, for the status page and the scorecard ------------------------------------
+# incidents (the status page) and reports (the scorecard) never import monitors: what the checks saw is
+# handed to incidents as data, per component and desk day, which both read.
+
+STATUS_UPTIME_DAYS = 2  # a refresh recounts today and yesterday; older days no longer change
+
+
+@transaction.atomic
+def status_uptime_refresh(*, now: datetime, days: int = STATUS_UPTIME_DAYS) -> int:
+    """Recount the uptime checks of the last ``days`` desk days for the status page and the scorecard.
+
+    1. monitors counts each component's HTTP checks and failures per desk day (raw results, minute
+       and hour rollups alike);
+    2. incidents stores them (``CheckedUptime``), dropping days no check counts any more, and the
+       status page's snapshot is rebuilt on commit.
+
+    The beat runs it every STATUS_UPTIME_SECONDS; ``manage.py status_uptime_refresh --days 90``
+    fills the whole history. Returns how many component-days are stored.
+    """
+    rows = monitors.selectors.component_day_counts(days=days, now=now)
+    last = incidents.status.desk_day(now)
+    return incidents.status.checked_uptime_record(rows, first=last - timedelta(days=days - 1), last=last, now=now)
 
 
 # --- monitors -----------------------------------------------------------------------------------------

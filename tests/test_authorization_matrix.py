@@ -384,6 +384,8 @@ MATRIX: dict[str, list[Cell]] = {
         Cell("POST", lambda w: inc(w, "unlink/"), staff(200), lambda w: {"ticket": w.ticket.reference}, json=True)
     ],
     "incident-resolve": [Cell("POST", lambda w: inc(w, "resolve/"), staff(200), {}, json=True)],
+    # The world's incident is open: staff are told to resolve it first (400 on status); customers, nothing here.
+    "incident-review": [Cell("POST", lambda w: inc(w, "review/"), staff(400), {}, json=True, label="open")],
     "incident-actions": [Cell("POST", lambda w: inc(w, "actions/"), staff(201), {"text": "Check"}, json=True)],
     "incident-action": [
         Cell(

@@ -12,6 +12,7 @@ from typing import Any
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from incidents.status import desk_zone
 
@@ -52,8 +53,13 @@ def uptime_bars(component: dict[str, Any]) -> SafeString:
     readers instead of 90 bars, one sentence with the days that were not operational."""
     bars, bad = [], []
     for day in component["days"]:
+        source = day.get("uptime_source", "incidents")
         text = f"{_day(day['date'])}: {day['state_label']}, {_percent(day['uptime_percent'])} % uptime"
-        bars.append(f'<li class="bar state-{escape(day["state"])}" title="{escape(text)}"></li>')
+        text += f" ({_('from checks') if source == 'checks' else _('from incidents')})"
+        bars.append(
+            f'<li class="bar state-{escape(day["state"])}" data-uptime-source="{escape(source)}"'
+            f' title="{escape(text)}"></li>'
+        )
         if day["state"] != "operational":
             bad.append(text)
     summary = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
@@ -25,6 +26,7 @@ from accounts import permissions as roles
 from incidents.models import Component
 from sofacover.openapi import REFUSAL, VALIDATION_ERROR
 from sofacover.parsers import JSONParser
+from sofacover.ratelimit import MONITOR_FEED
 
 from .. import selectors, services
 from ..models import Monitor
@@ -196,6 +198,16 @@ class MonitorViewSet(viewsets.GenericViewSet):
         return Response(s.UptimeReportSerializer({"days": days, "components": components, "timing": timing}).data)
 
 
+def too_many(wait: int) -> Response:
+    """429, with when to come back: trackers retry a webhook that failed."""
+    response = Response(
+        {"code": "rate_limited", "detail": f"Too many posts to this feed. Try again in {wait} s."},
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
 class FeedSecret(BaseAuthentication):
     """The feed signs no one in: the view checks the monitor's secret. This only makes a post
     without one a 401 that says how to authenticate (WWW-Authenticate: Bearer)."""
@@ -239,11 +251,27 @@ class MonitorEventsView(APIView):
             400: ERRORS[400],
             401: OpenApiResponse(REFUSAL, description="No secret, signature or token given."),
             404: OpenApiResponse(REFUSAL, description="No such error-rate monitor, or the secret is wrong."),
+            413: OpenApiResponse(REFUSAL, description="The body is larger than the desk accepts."),
+            429: OpenApiResponse(
+                REFUSAL,
+                description="Too many posts from this address, or to this monitor, in the window "
+                "(settings.RATELIMITS `monitor_feed_ip`, `monitor_feed`); `Retry-After` says when to come back.",
+            ),
         },
         auth=[],
     )
     def post(self, request: Request, pk: int) -> Response:
-        body = request.body
+        wait = MONITOR_FEED.enter_address(request)
+        if wait is not None:
+            return too_many(wait)
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return Response(
+                {"detail": "The request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+            )
+        if not body.strip():
+            raise serializers.ValidationError({"non_field_errors": ["Post a JSON object."]})
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else request.query_params.get("token", "")
         signature = request.headers.get("Sentry-Hook-Signature", "")
@@ -252,6 +280,9 @@ class MonitorEventsView(APIView):
         monitor = services.feed_authenticate(monitor_id=pk, token=token, signature=signature, body=body)
         if monitor is None:
             raise Http404
+        wait = MONITOR_FEED.enter_feed(request, f"monitor:{monitor.pk}")
+        if wait is not None:
+            return too_many(wait)
         errors_posted, requests_served = services.feed_counts(request.data)
         services.feed_record(monitor=monitor, errors=errors_posted, requests_served=requests_served, now=timezone.now())
         return Response({"errors": errors_posted, "requests": requests_served}, status=status.HTTP_202_ACCEPTED)

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from incidents.models import Incident, IncidentEvent, IncidentTicket
+from incidents.models import Incident, IncidentEvent, IncidentTicket, Review, ReviewItem
 from notifications.models import Notification
 from support import usecases
 from tests.tickets.factories import TicketFactory, make_user
@@ -69,6 +69,7 @@ class TestWhoMay:
             ("post", "unlink/", {"ticket": 1}),
             ("post", "resolve/", {}),
             ("post", "actions/", {"text": "x"}),
+            ("post", "review/", {}),
             ("get", "tickets/", None),
             ("get", "timeline/", None),
         ],
@@ -403,9 +404,82 @@ class TestResolve:
             "/api/v1/incidents/{reference}/actions/{action_id}/",
             "/api/v1/incidents/{reference}/link/",
             "/api/v1/incidents/{reference}/resolve/",
+            "/api/v1/incidents/{reference}/review/",
             "/api/v1/incidents/{reference}/tickets/",
             "/api/v1/incidents/{reference}/timeline/",
             "/api/v1/incidents/{reference}/unlink/",
             "/api/v1/incidents/{reference}/updates/",
         ]
         assert "404" in schema["paths"]["/api/v1/incidents/"]["post"]["responses"]
+
+
+class TestOpenReview:
+    """``POST .../review/``: a resolved incident of any severity gets its review by choice."""
+
+    def resolved(self, agent, severity: str = "P2") -> Incident:
+        now = timezone.now()
+        incident = usecases.declare_incident(
+            declared_by=agent,
+            now=now - timedelta(hours=1),
+            severity=severity,
+            title="Order confirmation mails late",
+            impact="Confirmations arrive an hour late",
+            started_at=now - timedelta(hours=2),
+        )
+        return usecases.resolve_incident(
+            incident=incident,
+            by=agent,
+            now=now - timedelta(minutes=5),
+            what_happened="The mail relay queue stalled",
+            resolution="Restarted the relay",
+            prevention="Alert on the relay's backlog",
+        )
+
+    def test_an_agent_opens_it_then_gets_the_same_one(self, api_client_for, agent):
+        incident = self.resolved(agent)
+        assert not Review.objects.filter(incident=incident).exists()  # a P2 gets none on resolving
+        client = api_client_for(agent)
+
+        first = client.post(url(incident, "review/"))
+        assert first.status_code == 201, first.content
+        body = first.json()
+        assert body["incident"] == incident.reference
+        assert len(body["items"]) == 12
+        assert {item["phase"] for item in body["items"]} == {"immediate", "follow_up", "long_term"}
+        resolved_at = incident.resolved_at
+        assert resolved_at is not None
+        # Due 2 h / 48 h / 1 week after the resolution (P2: on its SLA calendar, so never before).
+        assert all(item["due_at"] and item["done"] is False for item in body["items"])
+        assert ReviewItem.objects.filter(review__incident=incident).count() == 12
+        assert all(i.due_at > resolved_at for i in ReviewItem.objects.filter(review__incident=incident))
+
+        second = client.post(url(incident, "review/"))
+        assert second.status_code == 200
+        assert second.json()["id"] == body["id"]
+        assert Review.objects.filter(incident=incident).count() == 1
+        assert ReviewItem.objects.filter(review__incident=incident).count() == 12
+
+    def test_a_p1_has_its_review_from_resolving_and_the_api_returns_it(self, api_client_for, manager, agent):
+        incident = self.resolved(agent, severity="P1")
+        review = Review.objects.get(incident=incident)
+        response = api_client_for(manager).post(url(incident, "review/"))
+        assert response.status_code == 200
+        assert response.json()["id"] == review.pk
+
+    def test_an_incident_not_resolved_is_a_400_on_status(self, api_client_for, agent, incident):
+        response = api_client_for(agent).post(url(incident, "review/"))
+        assert response.status_code == 400
+        assert "status" in response.json()
+        assert "Resolve the incident first" in response.json()["status"][0]
+        assert not Review.objects.exists()
+
+    def test_customers_get_404_and_anonymous_401(self, api_client_for, agent, customer):
+        incident = self.resolved(agent)
+        assert api_client_for(customer).post(url(incident, "review/")).status_code == 404
+        assert api_client_for(None).post(url(incident, "review/")).status_code == 401
+        assert not Review.objects.exists()
+
+    def test_only_post(self, api_client_for, agent):
+        incident = self.resolved(agent)
+        assert api_client_for(agent).get(url(incident, "review/")).status_code == 405
+        assert api_client_for(agent).post(f"{BASE}INC-999999/review/").status_code == 404

@@ -12,7 +12,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from incidents.models import Component, Incident, IncidentAction, IncidentEvent, IncidentTicket
+from incidents.models import Component, Incident, IncidentAction, IncidentEvent, IncidentTicket, Review, ReviewItem
 from support import usecases
 from tests.tickets.factories import T0, TicketFactory, make_user
 from tickets.models import Ticket
@@ -635,6 +635,79 @@ class TestPermissions:
         assert client.get(post_url(incident, "update")).status_code == 405
         assert client.post(page(incident), {}).status_code == 405
         assert client.get(reverse("admin:incidents_incident_change", args=[999999])).status_code == 404
+
+
+class TestOpenReview:
+    """The incident page's "Open post-incident review": any resolved incident, by choice."""
+
+    def resolved(self, agent, severity: str = "P2") -> Incident:
+        incident = declare(agent, severity=severity)
+        return usecases.resolve_incident(
+            incident=incident,
+            by=agent,
+            now=NOW,
+            what_happened="A release broke payments.",
+            resolution="Rolled back.",
+            prevention="A payment smoke test before each release.",
+        )
+
+    def test_an_agent_opens_the_review_of_a_resolved_p2(self, client: Client, agent):
+        incident = self.resolved(agent)
+        client.force_login(agent)
+        html = client.get(page(incident)).content.decode()
+        assert 'id="incident-review-form"' in html
+        assert post_url(incident, "review") in html
+        assert 'id="incident-review-link"' not in html
+
+        response = client.post(post_url(incident, "review"))
+
+        assert response.status_code == 302
+        assert response["Location"] == page(incident, "#review")
+        review = Review.objects.get(incident=incident)
+        items = list(review.items.order_by("due_at", "position"))
+        assert len(items) == 12
+        assert [i.phase for i in items].count("immediate") == 4
+        assert all(i.due_at > NOW for i in items)
+        assert flashed(response) == [f"Post-incident review opened for {incident.reference}."]
+        html = client.get(page(incident)).content.decode()
+        assert 'id="incident-review-form"' not in html
+        assert reverse("admin:incidents_review_change", args=[review.pk]) in html
+        assert client.get(reverse("admin:incidents_review_change", args=[review.pk])).status_code == 200
+
+    def test_a_second_post_keeps_the_one_review(self, client: Client, agent):
+        incident = self.resolved(agent, severity="P1")  # P0/P1: opened on resolving
+        review = Review.objects.get(incident=incident)
+        client.force_login(agent)
+        assert 'id="incident-review-form"' not in client.get(page(incident)).content.decode()
+
+        response = client.post(post_url(incident, "review"))
+
+        assert response.status_code == 302
+        assert flashed(response) == [f"{incident.reference} already has its review."]
+        assert list(Review.objects.filter(incident=incident)) == [review]
+        assert ReviewItem.objects.filter(review=review).count() == 12
+
+    def test_an_open_incident_shows_no_button_and_a_post_is_refused(self, client: Client, agent):
+        incident = declare(agent)
+        client.force_login(agent)
+        assert 'id="incident-review-form"' not in client.get(page(incident)).content.decode()
+
+        response = client.post(post_url(incident, "review"))
+
+        assert response.status_code == 302
+        assert "Resolve the incident first" in flashed(response)[0]
+        assert not Review.objects.exists()
+
+    def test_it_needs_a_post_with_the_csrf_token_and_an_agent(self, agent, customer):
+        incident = self.resolved(agent)
+        strict = Client(enforce_csrf_checks=True)
+        strict.force_login(agent)
+        assert strict.post(post_url(incident, "review")).status_code == 403
+        assert strict.get(post_url(incident, "review")).status_code == 405
+        outsider = Client()
+        outsider.force_login(customer)
+        assert outsider.post(post_url(incident, "review")).status_code in (302, 403)
+        assert not Review.objects.exists()
 
 
 class TestTicketPanel:

@@ -160,6 +160,7 @@ class TestUptime:
             "state": State.PARTIAL,
             "state_label": "Partial outage",
             "uptime_percent": 75.0,
+            "uptime_source": "incidents",
         }
         assert checkout["days"][-1]["uptime_percent"] == 100.0
         window = sum((day.end - day.start for day in status.days_until(NOW, status.HISTORY_DAYS)), timedelta(0))
@@ -262,8 +263,9 @@ class TestBuildCost:
                 resolve(incident, agent, now=NOW - timedelta(days=n) + timedelta(hours=1))
         maintenance(starts_at=NOW - timedelta(hours=1), ends_at=NOW + timedelta(hours=1))
         maintenance(starts_at=NOW + timedelta(days=1), ends_at=NOW + timedelta(days=1, hours=2))
-        # components, incidents, their components, their public updates, maintenance and its components, the feed
-        with django_assert_num_queries(7):
+        # components, incidents, their components, their public updates, maintenance and its components, the feed,
+        # the uptime checks' counts per component and day
+        with django_assert_num_queries(8):
             data = status.snapshot_build(now=NOW)
         assert len(data["incidents"]) == 1
 

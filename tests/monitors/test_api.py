@@ -258,6 +258,103 @@ class TestFeed:
         assert field in response.json()
 
 
+class TestFeedLimits:
+    """The feed is behind the desk's one limiter: per monitor (posts its secret let in) and per client address."""
+
+    @pytest.fixture
+    def feeds(self, storefront) -> list[Monitor]:
+        return [make_monitor(name=f"Errors {n}", kind="error_rate", component=storefront) for n in range(2)]
+
+    def post(self, client, monitor: Monitor, body=None, **headers):
+        return client.post(
+            f"{LIST}{monitor.pk}/events/",
+            {"errors": 1} if body is None else body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {monitor.token}", **headers},
+        )
+
+    def test_the_n_plus_first_post_to_a_feed_is_a_429_and_another_feed_is_unaffected(self, client, settings, feeds):
+        settings.RATELIMITS = {**settings.RATELIMITS, "monitor_feed": "3/m", "monitor_feed_ip": "100/m"}
+        noisy, quiet = feeds
+        assert [self.post(client, noisy).status_code for _ in range(3)] == [202] * 3
+
+        refused = self.post(client, noisy)
+
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "rate_limited"
+        assert 1 <= int(refused["Retry-After"]) <= 60
+        assert ErrorCount.objects.filter(monitor=noisy).get().errors == 3  # the refused post counted nothing
+        assert self.post(client, quiet).status_code == 202
+        assert ErrorCount.objects.filter(monitor=quiet).get().errors == 1
+
+    def test_posts_without_the_secret_spend_nothing_of_the_feeds_allowance(self, client, settings, feeds):
+        settings.RATELIMITS = {**settings.RATELIMITS, "monitor_feed": "2/m", "monitor_feed_ip": "100/m"}
+        feed = feeds[0]
+        for _ in range(5):
+            assert self.post(client, feed, Authorization="Bearer wrong").status_code == 404
+        assert [self.post(client, feed).status_code for _ in range(3)] == [202, 202, 429]
+
+    def test_an_address_over_its_limit_is_a_429_whatever_the_feed_or_secret(self, client, settings, feeds):
+        settings.RATELIMITS = {**settings.RATELIMITS, "monitor_feed": "100/m", "monitor_feed_ip": "3/m"}
+        first, second = feeds
+        assert self.post(client, first).status_code == 202
+        assert self.post(client, second).status_code == 202
+        assert self.post(client, first, Authorization="Bearer wrong").status_code == 404
+        for feed in feeds:
+            refused = self.post(client, feed)
+            assert refused.status_code == 429
+            assert int(refused["Retry-After"]) >= 1
+        # Another client address has its own allowance.
+        other = client.post(
+            f"{LIST}{first.pk}/events/",
+            {"errors": 1},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {first.token}"},
+            REMOTE_ADDR="192.0.2.7",
+        )
+        assert other.status_code == 202
+
+    @pytest.mark.parametrize(
+        ("body", "content_type"),
+        [
+            (b"", "application/json"),
+            (b"   ", "application/json"),
+            (b"{not json", "application/json"),
+            (b"\xff\xfe{}", "application/json"),
+            (b"[" * 10_000 + b"]" * 10_000, "application/json"),
+            (b'{"errors": 1e400}', "application/json"),
+            (b'{"errors": ' + b"9" * 5000 + b"}", "application/json"),
+            (b'{"errors": null}', "application/json"),
+            (b'"a string"', "application/json"),
+            (b"errors=1", "application/x-www-form-urlencoded"),
+            (b"\x00", "application/json"),
+        ],
+    )
+    def test_a_bad_body_is_a_4xx_never_a_500(self, client, feeds, body, content_type):
+        feed = feeds[0]
+        response = client.post(
+            f"{LIST}{feed.pk}/events/",
+            body,
+            content_type=content_type,
+            headers={"Authorization": f"Bearer {feed.token}"},
+        )
+        assert response.status_code in (400, 415), response.content[:200]
+        assert not ErrorCount.objects.exists()
+
+    def test_an_oversized_body_is_a_413(self, client, settings, feeds):
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+        feed = feeds[0]
+        body = b'{"message": "' + b"x" * 20_000 + b'"}'
+        response = client.post(
+            f"{LIST}{feed.pk}/events/",
+            body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {feed.token}"},
+        )
+        assert response.status_code == 413
+        assert not ErrorCount.objects.exists()
+
+
 class TestConsole:
     def test_agents_see_the_list_with_state_last_result_and_latency(self, client, agent, monitors):
         Monitor.objects.filter(pk=monitors[0].pk).update(
