@@ -1,0 +1,95 @@
+"""The portal as a customer and as staff see it, in headless Chromium at a phone's and a desk's width:
+readable suggestions above the ticket form's buttons, where staff land after signing in, the portal's
+filters and dark mode. Screenshots go under var/screenshots/ for review."""
+
+from __future__ import annotations
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.browser import DESK, PHONE, chromium, screenshot
+from tests.knowledge.factories import ArticleFactory
+from tests.tickets.factories import PASSWORD, make_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+SIZES = [pytest.param(PHONE, id="390"), pytest.param(DESK, id="1366")]
+
+# The colour of an element's text and of the first opaque background behind it, as [r, g, b] lists.
+COLOURS_JS = """
+const el = arguments[0];
+const rgb = (value) => (value.match(/[\\d.]+/g) || []).map(Number);
+const fg = rgb(getComputedStyle(el).color);
+let node = el, bg = null;
+while (node && node.nodeType === 1) {
+  const c = rgb(getComputedStyle(node).backgroundColor);
+  if (c.length >= 3 && (c.length === 3 || c[3] > 0)) { bg = c; break; }
+  node = node.parentElement;
+}
+return [fg.slice(0, 3), (bg || [255, 255, 255]).slice(0, 3)];
+"""
+
+
+def contrast(fg: list[float], bg: list[float]) -> float:
+    """WCAG 2 contrast ratio of two sRGB colours."""
+
+    def luminance(rgb: list[float]) -> float:
+        channels = []
+        for value in rgb:
+            c = value / 255
+            channels.append(c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+    light, dark = sorted((luminance(fg), luminance(bg)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def sign_in(browser, live_server, email: str, next_url: str = "") -> None:
+    browser.get(f"{live_server.url}/login/{'?next=' + next_url if next_url else ''}")
+    browser.find_element(By.ID, "id_username").send_keys(email)
+    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    WebDriverWait(browser, 15).until(lambda d: "/login/" not in d.current_url)
+
+
+class TestContrastHelper:
+    def test_white_on_white_fails_and_ink_on_white_passes(self):
+        assert contrast([255, 255, 255], [255, 255, 255]) == pytest.approx(1.0)
+        assert contrast([29, 35, 48], [255, 255, 255]) > 4.5
+
+
+@pytest.mark.parametrize("size", SIZES)
+class TestSuggestionsOnTheTicketForm:
+    def test_suggested_titles_are_readable_and_sit_above_the_send_button(self, live_server, tmp_path, size):
+        make_user("carla@example.com", "customer")
+        ArticleFactory(title="Zip on the cover is stuck", slug="zip-stuck", body="Rub a pencil on the teeth.", tags=["zip"])
+        with chromium(tmp_path, size) as browser:
+            sign_in(browser, live_server, "carla@example.com")
+            browser.get(f"{live_server.url}/tickets/new/")
+            browser.find_element(By.ID, "id_subject").send_keys("My zip is stuck")
+            WebDriverWait(browser, 15).until(
+                ec.presence_of_element_located((By.CSS_SELECTOR, "#kb-suggestions .kb-suggestion"))
+            )
+            suggestion = browser.find_element(By.CSS_SELECTOR, "#kb-suggestions .kb-suggestion")
+            assert suggestion.text == "Zip on the cover is stuck"
+
+            fg, bg = browser.execute_script(COLOURS_JS, suggestion)
+            assert contrast(fg, bg) >= 4.5, (fg, bg)
+
+            panel = browser.find_element(By.ID, "kb-suggestions")
+            send = browser.find_element(By.CSS_SELECTOR, "button[type=submit][form=ticket-form]:not([name])")
+            last_field = browser.find_element(By.ID, "id_category")
+            panel_box = panel.rect
+            assert panel_box["y"] + panel_box["height"] <= send.rect["y"]
+            assert last_field.rect["y"] < panel_box["y"]
+            browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", panel)
+            screenshot(browser, f"portal-suggestions-{size[0]}")
+
+            # The buttons outside the <form> element still send it.
+            browser.find_element(By.ID, "id_description").send_keys("It will not move.")
+            browser.find_element(By.CSS_SELECTOR, "#id_category option[value=orders]").click()
+            browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", send)
+            send.click()
+            WebDriverWait(browser, 15).until(ec.url_contains("/tickets/SCP-"))
