@@ -93,3 +93,31 @@ class TestSuggestionsOnTheTicketForm:
             browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", send)
             send.click()
             WebDriverWait(browser, 15).until(ec.url_contains("/tickets/SCP-"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+class TestStaffLanding:
+    def test_a_manager_signs_in_lands_in_the_console_and_finds_the_reports(self, live_server, tmp_path, size):
+        make_user("mona@sofacoverpro.com", "manager")
+        with chromium(tmp_path, size) as browser:
+            sign_in(browser, live_server, "mona@sofacoverpro.com")
+            assert browser.current_url == f"{live_server.url}/admin/"
+            screenshot(browser, f"console-landing-{size[0]}")
+            reports = browser.find_element(By.CSS_SELECTOR, "#user-tools a.console-link-reports")
+            assert reports.is_displayed()
+            reports.click()
+            WebDriverWait(browser, 15).until(ec.url_to_be(f"{live_server.url}/reports/"))
+
+            browser.get(f"{live_server.url}/kb/")
+            console = browser.find_element(By.LINK_TEXT, "Console")
+            assert console.is_displayed()
+            screenshot(browser, f"portal-header-staff-{size[0]}")
+            console.click()
+            WebDriverWait(browser, 15).until(ec.url_to_be(f"{live_server.url}/admin/"))
+
+    def test_a_customer_lands_on_my_tickets_with_no_console_link(self, live_server, tmp_path, size):
+        make_user("carla@example.com", "customer")
+        with chromium(tmp_path, size) as browser:
+            sign_in(browser, live_server, "carla@example.com")
+            assert browser.current_url == f"{live_server.url}/tickets/"
+            assert not browser.find_elements(By.LINK_TEXT, "Console")
