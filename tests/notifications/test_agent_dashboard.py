@@ -81,7 +81,8 @@ class TestJourneys:
 
     def test_an_escalation_reaches_the_target_tier(self, desk):
         ticket = TicketFactory(requester=desk["customer"], priority="P1", created_at=T0)
-        usecases.escalate(ticket=ticket, actor=desk["tier1"], reason="technical_complexity", now=T0 + timedelta(minutes=5))
+        later = T0 + timedelta(minutes=5)
+        usecases.escalate(ticket=ticket, actor=desk["tier1"], reason="technical_complexity", now=later)
         assert_only(ticket, Kind.ESCALATED, [desk["tier2"]], [desk["tier1"], desk["colleague"]])
         assert_customers_see_nothing(desk)
 

@@ -380,7 +380,8 @@ class TestCustomerReplies:
         assert "It broke again." in text_of(mail)
         assert mail["Auto-Submitted"] == "auto-generated"
         (item,) = selectors.dashboard_feed_for(user=agent).filter(kind=Kind.CUSTOMER_REPLY)
-        assert item.reply is not None and item.reply.body == "It broke again."
+        assert item.reply is not None
+        assert item.reply.body == "It broke again."
         assert not selectors.dashboard_feed_for(user=colleague).filter(kind=Kind.CUSTOMER_REPLY).exists()
 
     def test_an_unassigned_tickets_tier_hears(self, sink, customer, agent, tier2_agent):
