@@ -106,6 +106,7 @@ class TestJourneys:
         ticket = TicketFactory(requester=desk["customer"], priority="P1", created_at=T0)
         usecases.assign(ticket=ticket, assignee=desk["tier1"], actor=desk["tier1"], now=T0)
         ticket.refresh_from_db()
+        assert ticket.first_response_due_at is not None
         usecases.sla_sweep(now=ticket.first_response_due_at + timedelta(seconds=1))
         assert_only(ticket, Kind.BREACHED, [desk["tier1"]], [desk["colleague"], desk["tier2"]])
 
