@@ -97,3 +97,22 @@ class ReplyForm(AttachmentsMixin, forms.Form):
         if not self.errors and not (cleaned.get("body") or "").strip() and not cleaned.get("attachments"):
             raise ValidationError("Write a message or attach a file.", code="empty")
         return cleaned
+
+
+def _any(choices) -> list[tuple[str, str]]:
+    return [("", "Any"), *choices]
+
+
+class PortalTicketFilterForm(forms.Form):
+    """The filters above "My tickets": each optional; a value that is not a choice is a field error (400)."""
+
+    status = forms.ChoiceField(label="Status", choices=_any(Ticket.Status.choices), required=False)
+    priority = forms.ChoiceField(label="Priority", choices=_any(Ticket.Priority.choices), required=False)
+    channel = forms.ChoiceField(label="Channel", choices=_any(Ticket.Channel.choices), required=False)
+    q = forms.CharField(label="Search", max_length=200, required=False, strip=True)
+
+    def clean_q(self) -> str:
+        value = self.cleaned_data["q"]
+        if "\x00" in value:
+            raise ValidationError("Null characters are not allowed.")
+        return value
