@@ -109,7 +109,7 @@ class TestMyOrganisation:
         assert NOTE not in html.replace(f'value="{NOTE}"', "")
 
     def test_staff_have_the_console_not_this_page(self, acme, agent):
-        people, orgs, _ = acme
+        _, orgs, _ = acme
         OrganisationMember.objects.create(user=agent, organisation=orgs["acme"])
         assert signed_in(agent).get(LIST).status_code == 404
 
