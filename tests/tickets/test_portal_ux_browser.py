@@ -9,9 +9,10 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from accounts.models import Organisation, OrganisationMember
 from tests.browser import DESK, PHONE, chromium, screenshot
 from tests.knowledge.factories import ArticleFactory
-from tests.tickets.factories import PASSWORD, make_user
+from tests.tickets.factories import PASSWORD, T0, TicketFactory, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -121,3 +122,75 @@ class TestStaffLanding:
             sign_in(browser, live_server, "carla@example.com")
             assert browser.current_url == f"{live_server.url}/tickets/"
             assert not browser.find_elements(By.LINK_TEXT, "Console")
+
+
+# Text and its background on the portal's main surfaces: all must read at WCAG AA (4.5:1).
+READABLE = ["body", "main h1", ".site-header a", "main a", "main button[type=submit]", ".ticket-filters label"]
+
+
+def _set_dark(browser, dark: bool) -> None:
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]},
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+class TestMyTicketsFiltersAndDarkMode:
+    def test_filters_narrow_the_list(self, live_server, tmp_path, size):
+        carla = make_user("carla@example.com", "customer")
+        zip_ticket = TicketFactory(requester=carla, subject="Zip broke", priority="P1", created_at=T0)
+        colour = TicketFactory(requester=carla, subject="Wrong colour", priority="P3", created_at=T0)
+        with chromium(tmp_path, size) as browser:
+            sign_in(browser, live_server, "carla@example.com")
+            browser.find_element(By.CSS_SELECTOR, "#id_priority option[value=P3]").click()
+            browser.find_element(By.CSS_SELECTOR, ".ticket-filters button[type=submit]").click()
+            WebDriverWait(browser, 15).until(ec.url_contains("priority=P3"))
+            links = {a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.tickets a")}
+            assert links == {colour.reference}
+            screenshot(browser, f"portal-filters-{size[0]}")
+
+            browser.find_element(By.LINK_TEXT, "Clear filters").click()
+            search = browser.find_element(By.ID, "id_q")
+            search.send_keys("zip")
+            search.submit()
+            WebDriverWait(browser, 15).until(ec.url_contains("q=zip"))
+            links = {a.text for a in browser.find_elements(By.CSS_SELECTOR, "table.tickets a")}
+            assert links == {zip_ticket.reference}
+            filters = browser.find_element(By.CSS_SELECTOR, ".ticket-filters")
+            assert filters.rect["width"] <= browser.execute_script("return document.documentElement.clientWidth")
+
+    def test_dark_mode_follows_the_system_and_stays_readable(self, live_server, tmp_path, size):
+        make_user("carla@example.com", "customer")
+        with chromium(tmp_path, size) as browser:
+            sign_in(browser, live_server, "carla@example.com")
+            for dark in (False, True):
+                _set_dark(browser, dark)
+                browser.get(f"{live_server.url}/tickets/")
+                fg, bg = browser.execute_script(COLOURS_JS, browser.find_element(By.TAG_NAME, "body"))
+                luminance_bg = sum(bg) / 3
+                assert (luminance_bg < 60) if dark else (luminance_bg > 200), (dark, bg)
+                for selector in READABLE:
+                    element = browser.find_element(By.CSS_SELECTOR, selector)
+                    fg, bg = browser.execute_script(COLOURS_JS, element)
+                    assert contrast(fg, bg) >= 4.5, (dark, selector, fg, bg)
+                screenshot(browser, f"portal-{'dark' if dark else 'light'}-{size[0]}")
+
+
+@pytest.mark.parametrize("size", SIZES)
+class TestMyOrganisation:
+    def test_a_colleagues_ticket_read_only(self, live_server, tmp_path, size):
+        ann = make_user("ann@example.com", "customer", first_name="Ann")
+        ben = make_user("ben@example.com", "customer", first_name="Ben")
+        acme = Organisation.objects.create(name="Acme", shared=True)
+        OrganisationMember.objects.create(user=ann, organisation=acme)
+        OrganisationMember.objects.create(user=ben, organisation=acme)
+        ticket = TicketFactory(requester=ben, subject="Ben's cover", created_at=T0)
+        with chromium(tmp_path, size) as browser:
+            sign_in(browser, live_server, "ann@example.com")
+            browser.find_element(By.LINK_TEXT, "My organisation's tickets").click()
+            browser.find_element(By.LINK_TEXT, ticket.reference).click()
+            WebDriverWait(browser, 15).until(ec.url_contains(f"/organisation/tickets/{ticket.reference}/"))
+            assert "Read-only" in browser.find_element(By.TAG_NAME, "main").text
+            assert not browser.find_elements(By.CSS_SELECTOR, "main form")
+            screenshot(browser, f"portal-organisation-{size[0]}")
