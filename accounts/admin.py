@@ -1,11 +1,14 @@
-"""The console's account pages: API tokens, for superusers only."""
+"""The console's account pages: API tokens (superusers only) and customers' organisations (managers)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Count
 from django.http import HttpRequest
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
+
+from .models import Organisation, OrganisationMember
 
 
 # API tokens are credentials: only superusers see or manage them in the console.
@@ -32,3 +35,26 @@ class SuperuserTokenAdmin(TokenAdmin):
 if admin.site.is_registered(TokenProxy):
     admin.site.unregister(TokenProxy)
 admin.site.register(TokenProxy, SuperuserTokenAdmin)
+
+
+class OrganisationMemberInline(admin.TabularInline):
+    model = OrganisationMember
+    raw_id_fields = ["user"]
+    extra = 1
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    """Managers group a company's customers; ``shared`` lets them read each other's tickets in the portal."""
+
+    list_display = ["name", "shared", "member_count"]
+    list_filter = ["shared"]
+    search_fields = ["name", "memberships__user__email"]
+    inlines = [OrganisationMemberInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(members=Count("memberships"))
+
+    @admin.display(description="members", ordering="members")
+    def member_count(self, obj: Organisation) -> int:
+        return obj.members  # type: ignore[attr-defined]  # annotated in get_queryset

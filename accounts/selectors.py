@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
 from . import permissions
 from .auth import normalise_email
+from .models import OrganisationMember
 
 
 def agent_list() -> QuerySet[User]:
@@ -64,3 +65,21 @@ def agent_choices_forget() -> None:
 
 def agent_get(*, email: str) -> User | None:
     return agent_list().filter(username=normalise_email(email)).first()
+
+
+def shared_organisation_member_ids(*, user: User | AnonymousUser) -> list[int]:
+    """The users whose tickets ``user`` may read as their organisation's (``user`` included): the members of
+    ``user``'s organisation when a manager opted it in (``shared``), else []. Customers only: staff have the
+    console."""
+    if not user.is_authenticated or not user.is_active or permissions.is_agent(user):
+        return []
+    membership = (
+        OrganisationMember.objects.filter(user_id=user.pk, organisation__shared=True)
+        .select_related("organisation")
+        .first()
+    )
+    if membership is None:
+        return []
+    return list(
+        OrganisationMember.objects.filter(organisation_id=membership.organisation_id).values_list("user_id", flat=True)
+    )

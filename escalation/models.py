@@ -326,6 +326,8 @@ class SlaPause(models.Model):
     reason = models.CharField(max_length=20, choices=Reason.choices)
 
     class Meta:
+        verbose_name = "SLA pause"
+        verbose_name_plural = "SLA pauses"
         ordering = ["started_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["ticket"], condition=Q(ended_at__isnull=True), name="pause_one_open"),
@@ -354,6 +356,8 @@ class SlaBreach(models.Model):
     priority = models.CharField(max_length=2, choices=Ticket.Priority.choices)
 
     class Meta:
+        verbose_name = "SLA breach"
+        verbose_name_plural = "SLA breaches"
         ordering = ["breached_at", "id"]
         indexes = [models.Index(fields=["breached_at"], name="breach_at_idx")]
         constraints = [models.UniqueConstraint(fields=["ticket", "kind", "due_at"], name="breach_once_per_deadline")]

@@ -57,6 +57,8 @@ class InboundMail(models.Model):
     auto_replied = models.BooleanField(default=False)
 
     class Meta:
+        verbose_name = "inbound email"
+        verbose_name_plural = "inbound emails"
         ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["ticket", "received_at"], name="inbound_ticket_idx"),

@@ -269,6 +269,7 @@ class Maintenance(models.Model):
 
     class Meta:
         ordering = ["starts_at"]
+        verbose_name = "maintenance window"
         verbose_name_plural = "maintenance windows"
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="maintenance_ends_after_start")

@@ -161,6 +161,8 @@ class SuggestionOpen(models.Model):
     ticket_filed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "opened suggestion"
+        verbose_name_plural = "opened suggestions"
         ordering = ["-opened_at", "id"]
         indexes = [
             models.Index(fields=["visitor_key", "opened_at"], name="suggestion_visitor_idx"),

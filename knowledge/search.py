@@ -3,8 +3,7 @@
 PostgreSQL: a weighted tsvector (title A, tags B, body C, config ``english``
 so "refunds" finds "refund") in ``Article.search_vector`` with a GIN index,
 ranked with ts_rank, snippets from ts_headline over the first SNIPPET_CHARS of
-the body; when that finds nothing, a pg_trgm word-similarity match on the
-title tolerates typos ("refnud").
+the body.
 ts_rank runs over a bounded set of candidates (see ``_pg_rank``): a word in
 most of 10,000 articles costs what a word in a few hundred does.
 
@@ -12,6 +11,16 @@ SQLite: an FTS5 table (porter stemming) with the same three columns, ranked
 with bm25 (same weights) and snippets from FTS5's snippet(). Both mark the
 matched words with START and STOP; ``highlight`` escapes the text and turns
 them into <mark>.
+
+Typos, on both: when the words as spelled find nothing, each query word is
+replaced by the closest word of the visible articles' titles and tags and the
+search runs again ("refnud" → "refund"; ``SearchResults.corrected`` says so,
+for "Showing results for …"). PostgreSQL picks the word by pg_trgm similarity
+(``_pg_corrections``: one statement over the titles and tags of the
+CORRECTION_ARTICLES most helpful visible articles); SQLite by difflib's ratio
+over the same words, read once and cached (``_sqlite_vocabulary``). When that
+finds nothing either, PostgreSQL still offers titles that look alike
+(pg_trgm word similarity on the title's trigram index).
 
 Both keep the index current through ``index_article``, which the save
 services call inside their transaction. ``article_search`` is the one entry
@@ -23,6 +32,8 @@ snippets made only for the slice asked for (the page shown).
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -38,8 +49,9 @@ from django.contrib.postgres.search import (
     SearchVector,
     TrigramWordSimilarity,
 )
+from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import F, QuerySet, TextField, Value
+from django.db.models import Count, F, Max, QuerySet, TextField, Value
 from django.db.models.expressions import CombinedExpression, RawSQL
 from django.db.models.functions import Replace, Substr
 from django.utils.html import escape
@@ -66,6 +78,19 @@ DELIMITER = " … "
 # Marks around matched words and stand-ins for < and > (PostgreSQL's parser takes "<b>" for a tag and leaves
 # it out of a headline): private-use characters, which escape() and ts_headline leave alone.
 START, STOP, LT, GT = "\ue000", "\ue001", "\ue002", "\ue003"
+
+# The typo fallback's vocabulary: the title and tag words of this many visible articles (the most helpful).
+CORRECTION_ARTICLES = 2_000
+# PostgreSQL: the pg_trgm similarity (0..1) a title or tag word needs to stand in for a query word
+# ("refnud"/"refund" is 0.27, "refnd" 0.44, "delivry" 0.55, "pasword" 0.7).
+CORRECTION_SIMILARITY = 0.25
+# SQLite: difflib's ratio (0..1) a word needs ("refnud"/"refund" is 0.83); words differing in length by more
+# than CORRECTION_LENGTH_DIFF are not compared.
+CORRECTION_RATIO = 0.75
+CORRECTION_LENGTH_DIFF = 2
+# Words shorter than this are never corrected (too many near neighbours).
+CORRECTION_MIN_LENGTH = 3
+VOCABULARY_CACHE_SECONDS = 600
 
 Match = Literal["all", "any"]
 
@@ -232,7 +257,24 @@ def article_search(
     only within what ``user`` may see (a customer asking for internal gets
     nothing). Empty or wordless queries return [].
     """
-    return list(search_within(_scoped(user, category, audience, published_only), q, limit=limit, match=match))
+    found = article_search_results(
+        user=user, q=q, category=category, audience=audience, limit=limit, match=match, published_only=published_only
+    )
+    return list(found)
+
+
+def article_search_results(
+    *,
+    user: User | AnonymousUser,
+    q: str,
+    category: str | None = None,
+    audience: str | None = None,
+    limit: int = 10,
+    match: Match = "all",
+    published_only: bool = False,
+) -> SearchResults:
+    """``article_search`` as ``SearchResults``: also says which query was searched when a typo was corrected."""
+    return search_within(_scoped(user, category, audience, published_only), q, limit=limit, match=match)
 
 
 @dataclass(frozen=True)
@@ -248,9 +290,12 @@ class SearchResults(Sequence[SearchResult]):
     and one slice, so only the page shown is read and highlighted.
     """
 
-    def __init__(self, hits: list[Hit], fetch: Callable[[list[Hit]], list[SearchResult]]) -> None:
+    def __init__(self, hits: list[Hit], fetch: Callable[[list[Hit]], list[SearchResult]], corrected: str = "") -> None:
         self.hits = hits
         self._fetch = fetch
+        # The query that was searched instead of the one asked, when its words found nothing ("refund" for
+        # "refnud"); "" when the words were searched as spelled.
+        self.corrected = corrected
 
     def __len__(self) -> int:
         return len(self.hits)
@@ -283,11 +328,84 @@ def search_within(articles: QuerySet[Article], q: str, *, limit: int = 10, match
     terms = _terms(q)
     if not terms or limit <= 0:
         return NO_RESULTS
+    if connection.vendor not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"No article search for {connection.vendor}.")
+    found = _search_as_spelled(articles, q, terms, match, limit)
+    if found.hits:
+        return found
+    # Typo tolerance: nothing matched the words as spelled; try the closest title and tag words.
+    corrected = _corrected_terms(articles, terms)
+    if corrected != terms:
+        instead = " ".join(corrected)
+        found = _search_as_spelled(articles, instead, corrected, match, limit)
+        if found.hits:
+            return SearchResults(found.hits, found._fetch, corrected=instead)
+    if connection.vendor == "postgresql":
+        # Last: titles that look alike as a whole.
+        return SearchResults(_pg_similar_titles(articles, q, limit), partial(_with_lead, articles))
+    return NO_RESULTS
+
+
+def _search_as_spelled(
+    articles: QuerySet[Article], q: str, terms: list[str], match: Match, limit: int
+) -> SearchResults:
     if connection.vendor == "postgresql":
         return _search_postgresql(articles, q, terms, match, limit)
-    if connection.vendor == "sqlite":
-        return _search_sqlite(articles, terms, match, limit)
-    raise NotImplementedError(f"No article search for {connection.vendor}.")
+    return _search_sqlite(articles, terms, match, limit)
+
+
+def _corrected_terms(articles: QuerySet[Article], terms: list[str]) -> list[str]:
+    """``terms`` with each word that is not a title or tag word replaced by the closest one (kept when none is)."""
+    if not any(len(term) >= CORRECTION_MIN_LENGTH for term in terms):
+        return terms
+    vocabulary = articles.order_by("-helpful_yes", "id")[:CORRECTION_ARTICLES]
+    best: dict[str, str | None]
+    if connection.vendor == "postgresql":
+        best = dict(_pg_corrections(vocabulary, terms))
+    else:
+        words = _sqlite_vocabulary(articles, vocabulary)
+        best = {term: _closest(term, words) for term in terms if term not in words}
+    return [best.get(term) or term if len(term) >= CORRECTION_MIN_LENGTH else term for term in terms]
+
+
+def _pg_corrections(vocabulary: QuerySet[Article], terms: list[str]) -> dict[str, str]:
+    """Each term's most similar title or tag word (pg_trgm ``similarity``), in one statement; a term that is
+    itself a word maps to itself (similarity 1)."""
+    inner_sql, inner_params = vocabulary.values("title", "tag_text").query.sql_with_params()
+    sql = (
+        "SELECT DISTINCT ON (t.term) t.term, w.word FROM unnest(%s::text[]) AS t(term) "
+        "JOIN (SELECT DISTINCT word FROM ("
+        "SELECT regexp_split_to_table(lower(a.title || ' ' || a.tag_text), '[^[:alnum:]]+') AS word "
+        f"FROM ({inner_sql}) AS a) AS split WHERE length(word) >= %s) AS w "
+        "ON similarity(w.word, t.term) >= %s "
+        "ORDER BY t.term, similarity(w.word, t.term) DESC, w.word"
+    )
+    params = [terms, *inner_params, CORRECTION_MIN_LENGTH, CORRECTION_SIMILARITY]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
+
+
+def _sqlite_vocabulary(articles: QuerySet[Article], vocabulary: QuerySet[Article]) -> frozenset[str]:
+    """The title and tag words of ``vocabulary``, cached under the query and the articles' count and last edit
+    (an article published, edited or deleted starts a new entry)."""
+    stamp = articles.aggregate(n=Count("pk"), at=Max("updated_at"))
+    sql, params = vocabulary.values("pk").query.sql_with_params()
+    key = "kb:vocabulary:" + hashlib.sha256(f"{sql}|{params!r}|{stamp['n']}|{stamp['at']}".encode()).hexdigest()
+    words = cache.get(key)
+    if words is None:
+        found: set[str] = set()
+        for title, tag_text in vocabulary.values_list("title", "tag_text"):
+            found.update(re.findall(r"\w+", f"{title} {tag_text}".lower()))
+        words = frozenset(word for word in found if len(word) >= CORRECTION_MIN_LENGTH and word not in STOPWORDS)
+        cache.set(key, words, VOCABULARY_CACHE_SECONDS)
+    return words
+
+
+def _closest(term: str, words: frozenset[str]) -> str | None:
+    candidates = [word for word in words if abs(len(word) - len(term)) <= CORRECTION_LENGTH_DIFF]
+    close = difflib.get_close_matches(term, sorted(candidates), n=1, cutoff=CORRECTION_RATIO)
+    return close[0] if close else None
 
 
 def _fetched(articles: QuerySet[Article], hits: list[Hit], **annotations: Any) -> list[tuple[Article, Hit]]:
@@ -311,11 +429,7 @@ def _search_postgresql(
 ) -> SearchResults:
     query = _pg_query(q, terms, match)
     hits = [Hit(pk, float(rank)) for pk, rank, _ in _pg_ranked(articles, query, limit)]
-    if hits:
-        return SearchResults(hits, partial(_pg_snippets, articles, query))
-    # Typo tolerance: nothing matched the words as spelled; try titles that look alike.
-    similar = _pg_similar_titles(articles, q, limit)
-    return SearchResults(similar, partial(_with_lead, articles))
+    return SearchResults(hits, partial(_pg_snippets, articles, query))
 
 
 def _pg_ranked(

@@ -40,6 +40,8 @@ class SlackChannel(models.Model):
     )
 
     class Meta:
+        verbose_name = "Slack channel"
+        verbose_name_plural = "Slack channels"
         ordering = ["name"]
 
     def __str__(self) -> str:

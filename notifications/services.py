@@ -14,6 +14,10 @@ dashboard only; #support-critical for P0/P1, #support-general for P2/P3,
 - every public reply by the desk: the requester and the ticket's CCs, one mail each;
 - a customer's reply: the assignee, or the tier when nobody has the ticket (dashboard and email).
 
+Every alert to a person also leaves an item on their dashboard ("My notifications"), whatever
+the route's channels: the new P0/P1 to the on-call agents, an escalation to the target tier,
+a warning or breach to the assignee (or tier), a customer's reply to the assignee (or tier).
+
 Alerts to people about priorities with quiet hours (P2/P3) are held outside
 the priority's business calendar and go out when it opens; customer mail is
 never held. Nothing here sends: ``relay.outbox_flush`` does, after commit.
@@ -399,7 +403,9 @@ def _alert(
     long = f"{body}\n\n{link}"
     rows: list[OutboxRow] = []
     for channel in PEOPLE_CHANNELS:
-        if not getattr(route, channel):
+        # The dashboard is each person's own record of the alerts about them ("My notifications"): whatever
+        # the route pages or mails, the people it names find it there too (held in quiet hours like the rest).
+        if not getattr(route, channel) and channel != Channel.DASHBOARD:
             continue
         for person in _unique(people):
             recipient = _phone_of(person) if channel in (Channel.SMS, Channel.PHONE) else person.email

@@ -9,6 +9,7 @@ from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from accounts import permissions as roles
+from accounts import selectors as accounts
 from accounts.auth import normalise_email
 
 from . import permissions
@@ -33,11 +34,53 @@ def ticket_list_visible_to(
     return TicketFilter(filters, queryset=tickets, request=request).qs
 
 
-def ticket_list_requested_by(*, user: User | AnonymousUser) -> QuerySet[Ticket]:
-    """The portal's "my tickets": what ``user`` filed, agents included, most urgent first."""
+def ticket_list_requested_by(
+    *, user: User | AnonymousUser, filters: Mapping[str, str] | None = None
+) -> QuerySet[Ticket]:
+    """The portal's "my tickets": what ``user`` filed, agents included, most urgent first; ``filters`` are
+    the portal's cleaned filter form (status, priority, channel, q: reference or subject)."""
     if not user.is_authenticated:
         return Ticket.objects.none()
-    return Ticket.objects.select_related("requester", "assignee").filter(requester_id=user.pk).order_by(*URGENCY_ORDER)
+    tickets = Ticket.objects.select_related("requester", "assignee").filter(requester_id=user.pk)
+    return _portal_filtered(tickets, filters).order_by(*URGENCY_ORDER)
+
+
+def ticket_list_of_organisation(
+    *, user: User | AnonymousUser, filters: Mapping[str, str] | None = None
+) -> QuerySet[Ticket]:
+    """The portal's "my organisation": tickets filed by the members of ``user``'s organisation, when a manager
+    opted it in; none otherwise (and none for staff). Read-only in the portal."""
+    if not user.is_authenticated:
+        return Ticket.objects.none()
+    members = accounts.shared_organisation_member_ids(user=user)
+    if not members:
+        return Ticket.objects.none()
+    tickets = Ticket.objects.select_related("requester").filter(requester_id__in=members)
+    return _portal_filtered(tickets, filters).order_by(*URGENCY_ORDER)
+
+
+def ticket_get_of_organisation(*, user: User | AnonymousUser, reference: str) -> Ticket:
+    """One ticket of ``user``'s shared organisation, or 404 (another organisation's, an opted-out one's, or none)."""
+    ticket = ticket_list_of_organisation(user=user).filter(reference=reference.upper()).first()
+    if ticket is None:
+        raise Http404("No such ticket.")
+    return ticket
+
+
+def message_list_of_organisation(*, ticket: Ticket) -> QuerySet[Message]:
+    """What an organisation's members read of a colleague's ticket: its public messages, never internal notes."""
+    return Message.objects.filter(ticket=ticket, internal=False).select_related("author").order_by("created_at", "id")
+
+
+def _portal_filtered(tickets: QuerySet[Ticket], filters: Mapping[str, str] | None) -> QuerySet[Ticket]:
+    filters = filters or {}
+    for field in ("status", "priority", "channel"):
+        if filters.get(field):
+            tickets = tickets.filter(**{field: filters[field]})
+    q = (filters.get("q") or "").strip()
+    if q:
+        tickets = tickets.filter(Q(reference__iexact=q) | Q(subject__icontains=q))
+    return tickets
 
 
 def ticket_get_visible_to(*, user: User | AnonymousUser, reference: str) -> Ticket:

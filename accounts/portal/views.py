@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from sofacover import ratelimit as limits
 
-from .. import services
+from .. import permissions, services
 from .forms import LoginForm, PortalPasswordResetForm, SignupForm
 
 
@@ -33,6 +33,12 @@ class LoginView(auth_views.LoginView):
     form_class = LoginForm
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        """Without a ``next``: agents, managers and admins go to the console, customers to their tickets."""
+        if permissions.is_agent(self.request.user):
+            return reverse("admin:index")
+        return super().get_default_redirect_url()
 
 
 class LogoutView(auth_views.LogoutView):

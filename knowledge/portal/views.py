@@ -10,6 +10,7 @@ marked safe here. Every write (votes, suggestion opens) is a POST with CSRF.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 from django import forms
@@ -107,22 +108,23 @@ def kb_category(request: HttpRequest, category: str) -> HttpResponse:
 @require_GET
 def kb_search(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
-    results: list[search.SearchResult] = []
+    results: Sequence[search.SearchResult] = []
+    corrected = ""
     q = ""
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
         if q:
-            results = search.article_search(
+            found = search.article_search_results(
                 user=request.user,
                 q=q,
                 category=form.cleaned_data["category"] or None,
                 limit=SEARCH_LIMIT,
                 published_only=True,
             )
+            results, corrected = found[:], found.corrected
     status = 200 if form.is_valid() else 400
-    return render(
-        request, "knowledge/portal/search.html", {"search_form": form, "q": q, "results": results}, status=status
-    )
+    context = {"search_form": form, "q": q, "results": results, "corrected": corrected}
+    return render(request, "knowledge/portal/search.html", context, status=status)
 
 
 def _render_article(request: HttpRequest, article: Article, vote_form: VoteForm, status: int = 200) -> HttpResponse:

@@ -26,6 +26,12 @@ urlpatterns = [
     # tickets
     path("tickets/", ticket_pages.ticket_list, name="ticket-list"),
     path("tickets/new/", views.ticket_new, name="ticket-new"),
+    path("organisation/tickets/", ticket_pages.organisation_ticket_list, name="organisation-tickets"),
+    path(
+        "organisation/tickets/<str:reference>/",
+        ticket_pages.organisation_ticket_detail,
+        name="organisation-ticket",
+    ),
     path("tickets/<str:reference>/", views.ticket_detail, name="ticket-detail"),
     path("tickets/<str:reference>/reply/", views.ticket_reply, name="ticket-reply"),
     path("tickets/<str:reference>/resolve/", views.ticket_resolve, name="ticket-resolve"),

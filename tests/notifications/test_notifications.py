@@ -84,6 +84,7 @@ class TestRouting:
         ticket = TicketFactory(requester=customer, priority="P0", subject="Site down")
         assert rows(ticket=ticket, kind=Kind.TICKET_CREATED) == sorted(
             [
+                ("dashboard", on_call.email),
                 ("email", on_call.email),
                 ("phone", "+447700900123"),
                 ("sms", "+447700900123"),
@@ -97,7 +98,13 @@ class TestRouting:
         agent("t2@sofacoverpro.com", tier=2)
         ticket = TicketFactory(requester=customer, priority="P1")
         assert rows(ticket=ticket, kind=Kind.TICKET_CREATED) == sorted(
-            [("email", first.email), ("email", second.email), ("slack", "#support-critical")]
+            [
+                ("dashboard", first.email),
+                ("dashboard", second.email),
+                ("email", first.email),
+                ("email", second.email),
+                ("slack", "#support-critical"),
+            ]
         )
 
     def test_a_new_p2_or_p3_alerts_nobody_but_the_customer_hears(self, customer, agent):
@@ -133,9 +140,9 @@ class TestRouting:
     def test_a_warning_without_assignee_goes_to_the_tier(self, customer, agent):
         ticket = TicketFactory(requester=customer, priority="P1")
         written = notifications.on_breach_warning(ticket=ticket, kind="resolution", due_at=T0, now=T0)
-        assert written == 2
+        assert written == 3
         assert rows(ticket=ticket, kind=Kind.BREACH_WARNING) == sorted(
-            [("email", agent.email), ("slack", "#support-critical")]
+            [("dashboard", agent.email), ("email", agent.email), ("slack", "#support-critical")]
         )
 
     def test_routing_is_data_a_manager_can_change(self, customer, agent):
@@ -143,7 +150,7 @@ class TestRouting:
         Responder.objects.create(user=agent, phone_number="+447700900123")
         ticket = TicketFactory(requester=customer, priority="P1")
         assert rows(ticket=ticket, kind=Kind.TICKET_CREATED) == sorted(
-            [("email", agent.email), ("sms", "+447700900123")]
+            [("dashboard", agent.email), ("email", agent.email), ("sms", "+447700900123")]
         )
 
     def test_active_webhooks_receive_alerts_when_the_route_says_so(self, customer, agent, settings):
@@ -169,7 +176,7 @@ class TestDedupe:
 
     def test_a_warning_for_the_same_deadline_is_written_once(self, customer, agent):
         ticket = TicketFactory(requester=customer, priority="P1")
-        assert notifications.on_breach_warning(ticket=ticket, kind="resolution", due_at=T0, now=T0) == 2
+        assert notifications.on_breach_warning(ticket=ticket, kind="resolution", due_at=T0, now=T0) == 3
         assert notifications.on_breach_warning(ticket=ticket, kind="resolution", due_at=T0, now=T0) == 0
 
     def test_a_rolled_back_change_leaves_no_row(self, customer, agent):
@@ -212,9 +219,11 @@ class TestQuietHours:
     def test_a_p0_alert_on_saturday_goes_out_at_once(self, customer):
         agent("oncall@sofacoverpro.com", phone="+447700900123", on_call=True)
         TicketFactory(requester=customer, priority="P0", created_at=SATURDAY_10_LONDON)
-        alerts = Notification.objects.filter(kind=Kind.TICKET_CREATED)
+        alerts = Notification.objects.filter(kind=Kind.TICKET_CREATED).exclude(channel=Channel.DASHBOARD)
         assert alerts.count() == 4
         assert set(alerts.values_list("status", "next_attempt_at")) == {(Status.PENDING, SATURDAY_10_LONDON)}
+        item = Notification.objects.get(kind=Kind.TICKET_CREATED, channel=Channel.DASHBOARD)
+        assert (item.status, item.sent_at) == (Status.SENT, SATURDAY_10_LONDON)  # on the dashboard at once
 
     def test_the_p2_slack_post_is_not_held_only_the_people(self, customer, agent):
         ticket = TicketFactory(requester=customer, priority="P2", created_at=SATURDAY_10_LONDON)

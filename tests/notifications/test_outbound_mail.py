@@ -379,9 +379,10 @@ class TestCustomerReplies:
         assert ticket.reference in mail["Subject"]
         assert "It broke again." in text_of(mail)
         assert mail["Auto-Submitted"] == "auto-generated"
-        (item,) = selectors.dashboard_feed_for(user=agent)
-        assert item.kind == Kind.CUSTOMER_REPLY
-        assert not selectors.dashboard_feed_for(user=colleague).exists()
+        (item,) = selectors.dashboard_feed_for(user=agent).filter(kind=Kind.CUSTOMER_REPLY)
+        assert item.reply is not None
+        assert item.reply.body == "It broke again."
+        assert not selectors.dashboard_feed_for(user=colleague).filter(kind=Kind.CUSTOMER_REPLY).exists()
 
     def test_an_unassigned_tickets_tier_hears(self, sink, customer, agent, tier2_agent):
         colleague = make_user("colleague@sofacoverpro.com", "agent", tier=1)

@@ -39,7 +39,7 @@ class TestCustomerJourney:
         browser.find_element(By.ID, "id_description").send_keys("The zip came apart after two days.")
         browser.find_element(By.CSS_SELECTOR, "input[name=priority][value=P1]").click()
         browser.find_element(By.CSS_SELECTOR, "#id_category option[value=orders]").click()
-        browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit][form=ticket-form]:not([name])").click()
         wait.until(ec.url_contains("/tickets/SCP-"))
 
         ticket = Ticket.objects.get()

@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Ticket
 from tickets.uploads import CheckedUpload, allowed_extensions, check_uploads
@@ -97,3 +98,22 @@ class ReplyForm(AttachmentsMixin, forms.Form):
         if not self.errors and not (cleaned.get("body") or "").strip() and not cleaned.get("attachments"):
             raise ValidationError("Write a message or attach a file.", code="empty")
         return cleaned
+
+
+def _any(choices) -> list[tuple[str, str]]:
+    return [("", _("Any")), *choices]
+
+
+class PortalTicketFilterForm(forms.Form):
+    """The filters above "My tickets": each optional; a value that is not a choice is a field error (400)."""
+
+    status = forms.ChoiceField(label=_("Status"), choices=_any(Ticket.Status.choices), required=False)
+    priority = forms.ChoiceField(label=_("Priority"), choices=_any(Ticket.Priority.choices), required=False)
+    channel = forms.ChoiceField(label=_("Channel"), choices=_any(Ticket.Channel.choices), required=False)
+    q = forms.CharField(label=_("Search"), max_length=200, required=False, strip=True)
+
+    def clean_q(self) -> str:
+        value = self.cleaned_data["q"]
+        if "\x00" in value:
+            raise ValidationError(_("Null characters are not allowed."))
+        return value

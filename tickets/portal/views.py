@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from accounts import selectors as accounts
 from tickets import selectors
 from tickets.downloads import attachment_response
+from tickets.portal.forms import PortalTicketFilterForm
 
 TICKETS_PER_PAGE = 20
 
@@ -25,9 +27,55 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def ticket_list(request: HttpRequest) -> HttpResponse:
-    tickets = selectors.ticket_list_requested_by(user=request.user)
+    """My tickets, narrowed by the filter form (GET); a value that is not a choice is a 400 with the form's errors."""
+    form = PortalTicketFilterForm(request.GET)
+    valid = form.is_valid()
+    filters = form.cleaned_data if valid else {}
+    tickets = selectors.ticket_list_requested_by(user=request.user, filters=filters)
     page = Paginator(tickets, TICKETS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "tickets/portal/ticket_list.html", {"page": page, "tickets": page.object_list})
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "tickets": page.object_list,
+        "filter_form": form,
+        "filtered": any(filters.values()),
+        "query": query.urlencode(),
+        "organisation_shared": bool(accounts.shared_organisation_member_ids(user=request.user)),
+    }
+    return render(request, "tickets/portal/ticket_list.html", context, status=200 if valid else 400)
+
+
+@require_GET
+@login_required
+def organisation_ticket_list(request: HttpRequest) -> HttpResponse:
+    """My organisation's tickets (read-only), when a manager opted the organisation in; 404 otherwise."""
+    if not accounts.shared_organisation_member_ids(user=request.user):
+        raise Http404("No shared organisation.")
+    form = PortalTicketFilterForm(request.GET)
+    valid = form.is_valid()
+    filters = form.cleaned_data if valid else {}
+    tickets = selectors.ticket_list_of_organisation(user=request.user, filters=filters)
+    page = Paginator(tickets, TICKETS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "tickets": page.object_list,
+        "filter_form": form,
+        "filtered": any(filters.values()),
+        "query": query.urlencode(),
+    }
+    return render(request, "tickets/portal/organisation_list.html", context, status=200 if valid else 400)
+
+
+@require_GET
+@login_required
+def organisation_ticket_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    """A colleague's ticket, read-only: the facts and the public conversation, no forms, no attachments."""
+    ticket = selectors.ticket_get_of_organisation(user=request.user, reference=reference)
+    thread = selectors.message_list_of_organisation(ticket=ticket)
+    return render(request, "tickets/portal/organisation_ticket.html", {"ticket": ticket, "thread": thread})
 
 
 @require_GET

@@ -1,0 +1,42 @@
+"""Customers' organisations: a manager groups the customers of one company and may let them see each
+other's tickets (read-only, public messages only) by opting the organisation in (``shared``)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Organisation(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    shared = models.BooleanField(
+        "members see each other's tickets",
+        default=False,
+        help_text="Opt-in: the organisation's customers may read each other's tickets in the portal (read-only, "
+        "never internal notes).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "customer organisation"
+        verbose_name_plural = "customer organisations"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganisationMember(models.Model):
+    """A customer's organisation: at most one."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_membership"
+    )
+
+    class Meta:
+        ordering = ["organisation", "user"]
+        verbose_name = "member"
+        verbose_name_plural = "members"
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organisation}"
