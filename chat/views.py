@@ -13,6 +13,7 @@ from django.contrib.admin import site as admin_site
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -80,6 +81,8 @@ def status(request: HttpRequest) -> JsonResponse:
             "open": opening.open,
             "in_hours": opening.in_hours,
             "signed_in": user is not None and not permissions.is_agent(user),
+            # The widget's POSTs carry it (the pages stay free of a per-response token).
+            "csrf": get_token(request),
         }
     )
 

@@ -43,7 +43,9 @@ class TestOpening:
         with time_machine.travel(MONDAY_10, tick=False):
             assert client.get(reverse("chat:status")).json()["open"] is True
         with time_machine.travel(SATURDAY_10, tick=False):
-            assert client.get(reverse("chat:status")).json() == {"open": False, "in_hours": False, "signed_in": False}
+            answer = client.get(reverse("chat:status")).json()
+        assert (answer["open"], answer["in_hours"], answer["signed_in"]) == (False, False, False)
+        assert answer["csrf"]
 
 
 class TestWidgetDoors:
@@ -96,6 +98,17 @@ class TestWidgetDoors:
         assert ticket.channel == Ticket.Channel.CHAT
         assert not ChatSession.objects.exists()
         assert Notification.objects.filter(recipient="zoe@example.com").exists()  # the acknowledgment
+
+    def test_the_widget_posts_need_the_csrf_token_of_the_status_door(self, agent):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        services.presence_set(agent=agent, available=True, now=MONDAY_10)
+        with time_machine.travel(MONDAY_10, tick=False):
+            fields = {"name": "Zoe", "email": "zoe@example.com", "body": "hi"}
+            assert client.post(reverse("chat:start"), fields).status_code == 403
+            token = client.get(reverse("chat:status")).json()["csrf"]
+            assert client.post(reverse("chat:start"), fields, HTTP_X_CSRFTOKEN=token).status_code == 201
 
     def test_a_signed_in_customer_chats_as_themselves(self, customer_client, customer, agent):
         services.presence_set(agent=agent, available=True, now=MONDAY_10)

@@ -9,7 +9,7 @@
   var log = root.querySelector(".chat-log"), stateLine = root.querySelector(".chat-state");
   var typing = root.querySelector(".chat-typing"), done = root.querySelector(".chat-done");
   var error = root.querySelector(".chat-error"), sayForm = root.querySelector(".chat-say");
-  var open = false, socket = null, typingTimer = null, lastTypingSent = 0, readMark = 0;
+  var csrf = "", open = false, socket = null, typingTimer = null, lastTypingSent = 0, readMark = 0;
   var STORE = "sofacover-chat";
 
   function show(el, on) { el.hidden = !on; }
@@ -71,7 +71,7 @@
   startForm.addEventListener("submit", function (e) {
     e.preventDefault(); error.textContent = "";
     var url = open ? root.dataset.startUrl : root.dataset.leaveUrl;
-    fetch(url, {method: "POST", body: new FormData(startForm), credentials: "same-origin"})
+    fetch(url, {method: "POST", body: new FormData(startForm), credentials: "same-origin", headers: {"X-CSRFToken": csrf}})
       .then(function (r) { return r.json().then(function (data) { return {status: r.status, data: data}; }); })
       .then(function (res) {
         if (res.status === 201 && open) {
@@ -86,7 +86,7 @@
   });
 
   fetch(root.dataset.statusUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (s) {
-    open = s.open; labels(open); root.dataset.state = open ? "open" : "closed"; show(root, true);
+    csrf = s.csrf; open = s.open; labels(open); root.dataset.state = open ? "open" : "closed"; show(root, true);
     var saved = sessionStorage.getItem(STORE);
     if (saved) { try { joinChat(JSON.parse(saved)); } catch (err) { sessionStorage.removeItem(STORE); } }
   });
