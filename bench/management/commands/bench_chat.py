@@ -134,7 +134,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Filed and accepted {chats} chats ({agents} agents) in {time.perf_counter() - started:.1f} s."
         )
-        layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
+        layer = str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).rsplit(".", 1)[-1]
         self.stdout.write(
             f"uvicorn with {processes} worker(s), channel layer {layer}, {os.cpu_count()} CPUs; "
             f"{lines} lines per chat, one every {interval:g} s per chat..."
