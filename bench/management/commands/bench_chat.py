@@ -60,7 +60,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--chats", type=int, default=200, help="concurrent chats")
-        parser.add_argument("--agents", type=int, default=10, help="agents sharing the chats")
+        parser.add_argument("--agents", type=int, default=50, help="agents sharing the chats (4 each by default)")
         parser.add_argument("--lines", type=int, default=6, help="lines per chat, the two sides in turn")
         parser.add_argument("--interval", type=float, default=3.0, help="seconds between a chat's lines")
         parser.add_argument(
