@@ -21,7 +21,6 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -185,14 +184,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.allowance -= 1
         return True
 
-    async def _line_allowed(self) -> bool:
-        """Per person, lines of chat: CHAT_RATE_MESSAGES per window, in the shared cache."""
+    def _line_allowed(self) -> bool:
+        """Per person, lines of chat: CHAT_RATE_MESSAGES per window, in the shared cache (in ``_say``'s thread)."""
         assert self.user is not None
         window = settings.CHAT_RATE_WINDOW_SECONDS
         key = f"chat-rate:{self.user.pk}:{int(time.time() // window)}"
-        await sync_to_async(cache.add)(key, 0, window + 1)
+        cache.add(key, 0, window + 1)
         try:
-            count = await sync_to_async(cache.incr)(key)
+            count = cache.incr(key)
         except ValueError:  # expired between add and incr
             count = 1
         return count <= settings.CHAT_RATE_MESSAGES
@@ -224,8 +223,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(body, str):
             raise DomainError(_("Write a message."), field="body")
         internal = bool(content.get("internal")) and self.side == "agent"
-        if not await self._line_allowed():
-            raise DomainError(_("Slow down: too many messages."))
         event = await self._say(body, internal)
         group = desk_group(self.session.pk) if internal else public_group(self.session.pk)  # type: ignore[union-attr]
         await self.channel_layer.group_send(group, {"type": "chat.event", "event": event})
@@ -233,6 +230,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     @database_sync_to_async
     def _say(self, body: str, internal: bool) -> dict[str, Any]:
         assert self.session is not None
+        if not self._line_allowed():
+            raise DomainError(_("Slow down: too many messages."))
         message = self.usecases.chat_message(
             session=self.session, author=self.user, body=body, internal=internal, now=timezone.now()
         )
