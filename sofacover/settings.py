@@ -157,7 +157,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "sofacover-chat", "capacity": 1000, "expiry": 60},
+            # Each process borrows a connection per group_add/group_send in flight: redis-py's default pool
+            # of 100 ran out with 400 sockets joining at once (bench_chat).
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                "prefix": "sofacover-chat",
+                "capacity": 1000,
+                "expiry": 60,
+            },
         }
     }
 else:
