@@ -160,7 +160,8 @@ if REDIS_URL:
             # Each process borrows a connection per group_add/group_send in flight: redis-py's default pool
             # of 100 ran out with 400 sockets joining at once (bench_chat).
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": 1000}],
+                # A read may wait out the layer's 5-second blocking pop on a loaded host: more than that.
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000, "socket_timeout": 30}],
                 "prefix": "sofacover-chat",
                 "capacity": 1000,
                 "expiry": 60,

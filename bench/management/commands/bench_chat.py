@@ -148,7 +148,7 @@ class Command(BaseCommand):
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-        delays, connect_ms, lost, elapsed = result
+        delays, connect_ms, lost, elapsed, dropped = result
         rows = []
         for what, values in (("connect (both sides)", connect_ms), ("message delivery", delays)):
             if values:
@@ -171,14 +171,16 @@ class Command(BaseCommand):
         self.stdout.write("")
         sent = chats * lines
         self.stdout.write(
-            f"{sent} lines in {elapsed:.1f} s ({sent / elapsed:.0f} lines/s); {lost} not delivered within 10 s."
+            f"{sent} lines in {elapsed:.1f} s ({sent / elapsed:.0f} lines/s); {lost} not delivered within 10 s; "
+            f"{dropped} chats whose socket the server dropped or refused."
         )
 
 
 async def converse(
     port: int, sessions: list[tuple[int, str]], cookies: list[str], *, lines: int, interval: float
-) -> tuple[list[float], list[float], int, float]:
+) -> tuple[list[float], list[float], int, float, int]:
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
     from websockets.typing import Origin
 
     origin = Origin(f"http://127.0.0.1:{port}")
@@ -190,34 +192,42 @@ async def converse(
         while json.loads(await ws.recv())["type"] != "state":
             pass
 
+    dropped = 0
+
     async def one_chat(n: int, session_id: int, token: str, cookie: str) -> None:
-        nonlocal lost
+        nonlocal lost, dropped
         base = f"ws://127.0.0.1:{port}/ws/chat/{session_id}/"
         t0 = time.perf_counter()
-        async with (
-            connect(f"{base}?token={token}", origin=origin, open_timeout=60) as visitor,
-            connect(base, origin=origin, additional_headers={"Cookie": cookie}, open_timeout=60) as desk,
-        ):
-            await drain_until_state(visitor)
-            await drain_until_state(desk)
-            connect_ms.append((time.perf_counter() - t0) * 1000)
-            await asyncio.sleep(random.uniform(0, interval))
-            for line in range(lines):
-                sender, receiver = (desk, visitor) if line % 2 == 0 else (visitor, desk)
-                body = f"line {line} of chat {n}"
-                sent = time.perf_counter()
-                await sender.send(json.dumps({"type": "message", "body": body}))
-                try:
-                    async with asyncio.timeout(10):
-                        while True:
-                            frame = json.loads(await receiver.recv())
-                            if frame.get("type") == "message" and frame.get("body") == body:
-                                break
-                    delays.append((time.perf_counter() - sent) * 1000)
-                except TimeoutError:
-                    lost += 1
-                await asyncio.sleep(max(0.0, interval + random.uniform(-interval / 4, interval / 4)))
+        done = 0
+        try:
+            async with (
+                connect(f"{base}?token={token}", origin=origin, open_timeout=60) as visitor,
+                connect(base, origin=origin, additional_headers={"Cookie": cookie}, open_timeout=60) as desk,
+            ):
+                await drain_until_state(visitor)
+                await drain_until_state(desk)
+                connect_ms.append((time.perf_counter() - t0) * 1000)
+                await asyncio.sleep(random.uniform(0, interval))
+                for line in range(lines):
+                    sender, receiver = (desk, visitor) if line % 2 == 0 else (visitor, desk)
+                    body = f"line {line} of chat {n}"
+                    sent = time.perf_counter()
+                    await sender.send(json.dumps({"type": "message", "body": body}))
+                    done += 1
+                    try:
+                        async with asyncio.timeout(10):
+                            while True:
+                                frame = json.loads(await receiver.recv())
+                                if frame.get("type") == "message" and frame.get("body") == body:
+                                    break
+                        delays.append((time.perf_counter() - sent) * 1000)
+                    except TimeoutError:
+                        lost += 1
+                    await asyncio.sleep(max(0.0, interval + random.uniform(-interval / 4, interval / 4)))
+        except (OSError, TimeoutError, ConnectionClosed, InvalidStatus):  # the server dropped or refused it
+            dropped += 1
+            lost += lines - done
 
     started = time.perf_counter()
     await asyncio.gather(*(one_chat(n, sid, token, cookies[n]) for n, (sid, token) in enumerate(sessions)))
-    return delays, connect_ms, lost, time.perf_counter() - started
+    return delays, connect_ms, lost, time.perf_counter() - started, dropped
