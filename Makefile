@@ -102,6 +102,7 @@ bench: $(STAMP)
 	$(BIN)/python manage.py bench_incident_broadcast $(BENCH_INCIDENT_BROADCAST_ARGS)
 	$(BIN)/python manage.py bench_status $(BENCH_STATUS_ARGS)
 	$(BIN)/python manage.py bench_monitors $(BENCH_MONITORS_ARGS)
+	$(BIN)/python manage.py bench_chat $(BENCH_CHAT_ARGS)
 
 clean:
 	rm -rf var

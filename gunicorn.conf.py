@@ -1,8 +1,10 @@
 """gunicorn's settings for the desk in production (`make prod`, Procfile.prod), behind a TLS-terminating proxy.
 
 It listens on loopback (``WEB_BIND``, ``PORT``): the proxy in front terminates TLS and
-forwards to it (README, Operations). ``WEB_CONCURRENCY`` worker processes, each
-serving one request at a time (the sync worker: Django's ORM is blocking).
+forwards to it (README, Operations). ``WEB_CONCURRENCY`` worker processes of uvicorn's
+worker class: each serves the ASGI application (sofacover.asgi), HTTP and the live chat's
+websockets; the chat's messages go between the processes (and hosts) through the Redis
+channel layer on REDIS_URL. Django runs the views in a thread per request (the ORM is blocking).
 """
 
 import os
@@ -11,6 +13,8 @@ from sofacover.logs import formatter_config, log_format
 
 bind = f"{os.environ.get('WEB_BIND', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+# uvicorn's worker for gunicorn (shipped with uvicorn; it warns that it moves to the uvicorn-worker package).
+worker_class = "uvicorn.workers.UvicornWorker"
 timeout = 30
 graceful_timeout = 30
 keepalive = 5

@@ -55,6 +55,8 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
+    # First: its runserver serves the ASGI application (HTTP and the chat's websockets) in one process.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -79,6 +81,7 @@ INSTALLED_APPS = [
     "incidents",  # incidents, the public status page, post-incident reviews
     "monitors",  # checks of the shop (HTTP, performance, business metrics, error rate) that open incidents
     "inbound",  # the email gateway (SMTP, IMAP, webhook) and phone intake: what arrives, before a use case files it
+    "chat",  # live chat: agents' availability, chat sessions (each a ticket of channel chat), the consumer
     "bench",
     "support",  # use cases across the apps and the doors that compose them: imports every app, none imports it
 ]
@@ -103,6 +106,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "sofacover.urls"
 WSGI_APPLICATION = "sofacover.wsgi.application"
+ASGI_APPLICATION = "sofacover.asgi.application"
 
 TEMPLATES = [
     {
@@ -145,6 +149,33 @@ else:
     # Development: counters per process. Rate limits need the shared cache of REDIS_URL
     # wherever more than one process serves requests; `check --deploy` warns (sofacover.W001).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- live chat (Django Channels) ------------------------------------------
+# Several ASGI processes share one Redis channel layer; `make run` (one process, no Redis) uses
+# the in-memory layer.
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Each process borrows a connection per group_add/group_send in flight: redis-py's default pool
+            # of 100 ran out with 400 sockets joining at once (bench_chat).
+            "CONFIG": {
+                # A read may wait out the layer's 5-second blocking pop on a loaded host: more than that.
+                "hosts": [{"address": REDIS_URL, "max_connections": 1000, "socket_timeout": 30}],
+                "prefix": "sofacover-chat",
+                "capacity": 1000,
+                "expiry": 60,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CHAT_MESSAGE_MAX_BYTES = int(os.environ.get("CHAT_MESSAGE_MAX_BYTES", "4096"))  # one line of chat, in UTF-8
+CHAT_FRAME_MAX_BYTES = 4 * CHAT_MESSAGE_MAX_BYTES  # a bigger websocket frame closes the socket (1009)
+# Lines per person per window (the cache's counters: shared between processes on REDIS_URL).
+CHAT_RATE_MESSAGES = int(os.environ.get("CHAT_RATE_MESSAGES", "20"))
+CHAT_RATE_WINDOW_SECONDS = int(os.environ.get("CHAT_RATE_WINDOW_SECONDS", "10"))
+CHAT_TOKEN_MAX_AGE = int(os.environ.get("CHAT_TOKEN_MAX_AGE", str(2 * 3600)))  # an anonymous visitor's chat token
 
 # --- auth ---------------------------------------------------------------
 AUTHENTICATION_BACKENDS = ["accounts.auth.EmailBackend"]

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+import chat.urls
 from escalation.api import SlaPolicyListView
 from incidents.status_api import StatusView
 from notifications import views as notification_views
 from reports.urls import api_urlpatterns as reports_api
-from support import health, metrics
+from support import health, metrics, usecases
 from support.api import EscalateView
 from support.mail import mailgun_inbound
 from support.portal import views as support_portal
@@ -47,6 +48,9 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("tickets/<str:reference>/escalate/", support_portal.ticket_escalate, name="portal-escalate"),
     path("kb/", include("knowledge.portal.urls")),
+    # Live chat: its console pages and the widget's doors, with the use cases they call.
+    path("console/chat/", include(chat.urls.console_urls(usecases))),
+    path("chat/", include(chat.urls.portal_urls(usecases))),
     path("console/", include("support.console")),
     path("", include("support.portal.urls")),
 ]

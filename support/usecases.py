@@ -25,6 +25,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext
 
+import accounts.permissions
+import chat.services
 import escalation.services
 import inbound.loops
 import inbound.parsing
@@ -50,6 +52,7 @@ import notifications.status_mail
 import reports.rollup
 import surveys.services
 import tickets.services
+from chat.models import ChatSession
 from escalation.models import Escalation
 from inbound.models import InboundMail
 from incidents.models import Incident, IncidentAction, IncidentEvent, IncidentTicket, Review, Subscriber
@@ -900,3 +903,136 @@ def split_message(*, message: Message, actor: User, now: datetime, subject: str)
     tickets.services.message_move(message=message, source=ticket, target=new, actor=actor, now=now)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk, new.pk])
     return new
+
+
+# Live chat ---------------------------------------------------------------------------------------------
+# A chat is a ticket of channel chat from its first message (file_ticket); the session beside it
+# (chat.services) keeps only what is live: the queue, who took it, read marks. Its doors are chat's
+# consumer and pages, which get these use cases from the wiring (sofacover.asgi, sofacover.urls).
+
+CHAT_SUBJECT_CHARS = 80
+
+
+def _chat_visitor(*, visitor: User | None, name: str, email: str) -> User:
+    """The signed-in customer, or the anonymous visitor's account found or created by email (as a call's)."""
+    if visitor is None:
+        if not email.strip():
+            raise DomainError("Give your email address, so we can reply.", field="email")
+        if not name.strip():
+            raise DomainError("Give your name.", field="name")
+        visitor = inbound.services.customer_for_caller(email=email, name=name)
+    if accounts.permissions.is_agent(visitor):
+        raise chat.services.NotAllowed("Desk accounts sign in to chat: they do not start chats as visitors.")
+    return visitor
+
+
+def _chat_subject(prefix: str, body: str) -> str:
+    first = " ".join(body.split())
+    if not first:
+        raise DomainError("Write a message.", field="body")
+    if len(first) > CHAT_SUBJECT_CHARS:
+        first = first[: CHAT_SUBJECT_CHARS - 1] + "…"
+    return f"{prefix}: {first}"
+
+
+@transaction.atomic
+def chat_start(
+    *, body: str, now: datetime, visitor: User | None = None, name: str = "", email: str = ""
+) -> ChatSession:
+    """A visitor opens a live chat with their first message.
+
+    1. the customer: the signed-in one, or the account of the visitor's email, found or created
+       inactive (as for a phone call: ``inbound.services.customer_for_caller``); desk accounts refused;
+    2. ``file_ticket`` with channel chat, the first message as its description (no acknowledgment
+       mail: the desk answers on the chat), so deadlines, timeline and reports start now;
+    3. chat queues the session for the ticket's tier, by arrival.
+    """
+    chat.services.message_check(body)
+    customer = _chat_visitor(visitor=visitor, name=name, email=email)
+    ticket = file_ticket(
+        requester=customer,
+        subject=_chat_subject("Chat", body),
+        description=body,
+        channel=Ticket.Channel.CHAT,
+        acknowledge=False,
+        now=now,
+    )
+    return chat.services.session_open(ticket=ticket, visitor=customer, now=now)
+
+
+@transaction.atomic
+def chat_leave_message(
+    *, body: str, now: datetime, visitor: User | None = None, name: str = "", email: str = ""
+) -> Ticket:
+    """Outside business hours, or with every agent away, the widget takes a message: an ordinary
+    ticket of channel chat (``file_ticket``, acknowledged by mail), with no live session."""
+    chat.services.message_check(body)
+    customer = _chat_visitor(visitor=visitor, name=name, email=email)
+    return file_ticket(
+        requester=customer,
+        subject=_chat_subject("Chat message", body),
+        description=body,
+        channel=Ticket.Channel.CHAT,
+        now=now,
+    )
+
+
+@transaction.atomic
+def chat_accept(*, session: ChatSession, agent: User, now: datetime) -> ChatSession:
+    """An agent takes a waiting chat: chat's conditional update decides between agents accepting at
+    once (the other gets a Conflict) → ``assign`` gives the ticket to the agent."""
+    session = chat.services.session_accept(session=session, agent=agent, now=now)
+    assign(ticket=session.ticket, assignee=agent, actor=agent, now=now)
+    return session
+
+
+@transaction.atomic
+def chat_transfer(
+    *, session: ChatSession, by: User, now: datetime, to_agent: User | None = None, to_tier: int | None = None
+) -> ChatSession:
+    """Hand the chat to another available agent (``assign``), or back to the queue of a tier
+    (``change``: the ticket's tier, unassigned; its tier clock restarts)."""
+    session = chat.services.session_transfer(session=session, by=by, now=now, to_agent=to_agent, to_tier=to_tier)
+    if to_agent is not None:
+        assign(ticket=session.ticket, assignee=to_agent, actor=by, now=now)
+    else:
+        change(ticket=session.ticket, actor=by, now=now, tier=session.tier, assignee=None)
+    return session
+
+
+@transaction.atomic
+def chat_escalate(*, session: ChatSession, by: User, now: datetime, priority: str, category: str) -> Ticket:
+    """At any time, the agent makes the chat's ticket the priority and category it deserves (``change``:
+    deadlines replanned, alerts routed by the new priority on the next sweep); the chat goes on."""
+    return change(ticket=session.ticket, actor=by, now=now, priority=priority, category=category)
+
+
+@transaction.atomic
+def chat_message(*, session: ChatSession, author: User, body: str, now: datetime, internal: bool = False) -> Message:
+    """A line of the chat: a public message of either side, or an agent's whisper (an internal note).
+
+    1. chat checks the line (size; a live chat; a public line from the desk only by the agent who has it);
+    2. tickets adds it to the thread (the agent's first public line answers the ticket: first response);
+    3. for a public line, escalation: pauses follow the status, deadlines replanned;
+    4. reports refreshes the fact.
+    While the chat is live nobody is mailed (both sides are on it); a line after it ended is an
+    ordinary ``reply``, mailed as any.
+    """
+    session = chat.services.message_allowed(session=session, author=author, body=body, internal=internal)
+    if session.state == ChatSession.State.ENDED:
+        return reply(ticket=session.ticket, author=author, body=body, now=now, internal=internal)
+    message = tickets.services.message_add(ticket=session.ticket, author=author, body=body, now=now, internal=internal)
+    if not internal:
+        escalation.services.sla_follow(ticket=message.ticket, now=now)
+    reports.rollup.facts_refresh(ticket_ids=[message.ticket.pk])
+    return message
+
+
+@transaction.atomic
+def chat_end(*, session: ChatSession, by: User, now: datetime, resolve_note: str | None = None) -> ChatSession:
+    """Either side ends the chat; its ticket stays open for follow-up, unless the agent resolves it
+    too (``resolve``, with ``resolve_note``: the resolution mail and the satisfaction survey)."""
+    session = chat.services.session_end(session=session, by=by, now=now)
+    if resolve_note is not None:
+        resolve(ticket=session.ticket, actor=by, now=now, resolution_note=resolve_note)
+    return session

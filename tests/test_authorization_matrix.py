@@ -412,6 +412,24 @@ MATRIX: dict[str, list[Cell]] = {
         Cell("POST", lambda w: "/api/v1/mail/inbound/mailgun/", every(404), label="off"),
         Cell("GET", lambda w: "/api/v1/mail/inbound/mailgun/", every(405)),
     ],
+    # --- live chat: the widget's doors (public; no agent is available in this world: closed) ---
+    "chat:status": [Cell("GET", lambda w: "/chat/status/", every(200))],
+    "chat:start": [Cell("POST", lambda w: "/chat/start/", every(409), {"body": "hi"})],
+    "chat:leave": [Cell("POST", lambda w: "/chat/leave/", every(400), {"body": ""})],
+    # the console's chat pages: the console login first, then agents and managers only
+    "chat-console:queue": [
+        Cell("GET", lambda w: "/console/chat/", portal(anonymous=302, a=302, b=302, agent=200, manager=200))
+    ],
+    "chat-console:chat": [
+        Cell("GET", lambda w: "/console/chat/999999/", portal(anonymous=302, a=302, b=302, agent=404, manager=404))
+    ],
+    "chat-console:accept": [
+        Cell(
+            "POST",
+            lambda w: "/console/chat/999999/accept/",
+            portal(anonymous=302, a=302, b=302, agent=404, manager=404),
+        )
+    ],
     # --- portal ---
     "portal:home": [Cell("GET", lambda w: "/", every(200))],
     "portal:login": [Cell("GET", lambda w: "/login/", portal(anonymous=200, a=302, b=302, agent=302, manager=302))],

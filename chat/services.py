@@ -1,0 +1,133 @@
+"""Changes to chats and agents' availability. The ticket each chat is, and its messages, are the
+use cases' business (support.usecases, "Live chat"): these only keep the session's own state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts import permissions
+from sofacover.errors import Conflict, DomainError
+from tickets.models import Ticket
+
+from .models import AgentPresence, ChatSession
+
+State = ChatSession.State
+
+
+class NotAllowed(DomainError):
+    code = "not_allowed"
+    status = 403
+
+
+def _agent_only(user: User) -> None:
+    if not permissions.is_agent(user):
+        raise NotAllowed(_("Only support agents can do this."))
+
+
+def presence_set(*, agent: User, available: bool, now: datetime) -> AgentPresence:
+    """An agent is available for chats, or away."""
+    _agent_only(agent)
+    presence, _created = AgentPresence.objects.update_or_create(
+        agent=agent, defaults={"available": available, "changed_at": now}
+    )
+    return presence
+
+
+def session_open(*, ticket: Ticket, visitor: User, now: datetime) -> ChatSession:
+    """A new chat joins the queue for the ticket's tier."""
+    return ChatSession.objects.create(ticket=ticket, visitor=visitor, tier=ticket.tier, arrived_at=now)
+
+
+def message_check(body: str) -> None:
+    """A line of chat: some text, at most CHAT_MESSAGE_MAX_BYTES in UTF-8."""
+    if not body.strip():
+        raise DomainError(_("Write a message."), field="body")
+    if len(body.encode()) > settings.CHAT_MESSAGE_MAX_BYTES:
+        raise DomainError(
+            _("Messages are limited to %(n)d bytes.") % {"n": settings.CHAT_MESSAGE_MAX_BYTES}, field="body"
+        )
+
+
+def message_allowed(*, session: ChatSession, author: User, body: str, internal: bool) -> ChatSession:
+    """May ``author`` write this line on the chat (as it is now)? Returns the fresh session.
+
+    The visitor writes public lines; agents whisper (internal notes) on any chat; a public line
+    from the desk comes from the agent who has the chat.
+    """
+    message_check(body)
+    session = ChatSession.objects.select_related("ticket").get(pk=session.pk)
+    if author.pk == session.visitor_id and not internal:
+        return session
+    if not permissions.is_agent(author):
+        raise NotAllowed(_("This is not your chat."))
+    if not internal and session.state != State.ENDED and session.agent_id != author.pk:
+        raise NotAllowed(_("Accept the chat before you write to the customer; whisper to other agents instead."))
+    return session
+
+
+def _live(session: ChatSession) -> None:
+    if session.state == State.ENDED:
+        raise Conflict(_("This chat has ended."))
+
+
+@transaction.atomic
+def session_accept(*, session: ChatSession, agent: User, now: datetime) -> ChatSession:
+    """The agent takes a waiting chat. A conditional update: of two agents accepting at once, one gets it.
+
+    :raises Conflict: the chat was taken (or ended) meanwhile
+    """
+    _agent_only(agent)
+    taken = ChatSession.objects.filter(pk=session.pk, state=State.WAITING).update(
+        state=State.ACTIVE, agent=agent, accepted_at=now
+    )
+    if taken != 1:
+        raise Conflict(_("Another agent has already taken this chat."))
+    session.refresh_from_db()
+    return session
+
+
+@transaction.atomic
+def session_transfer(
+    *, session: ChatSession, by: User, now: datetime, to_agent: User | None = None, to_tier: int | None = None
+) -> ChatSession:
+    """Hand an accepted chat to another available agent (it stays active), or back to the queue of a tier."""
+    _agent_only(by)
+    session = ChatSession.objects.select_for_update().get(pk=session.pk)
+    _live(session)
+    if (to_agent is None) == (to_tier is None):
+        raise DomainError(_("Transfer to an agent or to a tier."), field="to")
+    if to_agent is not None:
+        if to_agent.pk == by.pk or not permissions.is_agent(to_agent):
+            raise DomainError(_("Choose another agent."), field="agent")
+        if not AgentPresence.objects.filter(agent=to_agent, available=True).exists():
+            raise DomainError(_("That agent is away."), field="agent")
+        session.agent, session.state, session.accepted_at = to_agent, State.ACTIVE, now
+    else:
+        if to_tier not in Ticket.Tier.values:
+            raise DomainError(_("No such tier."), field="tier")
+        session.agent, session.state, session.tier = None, State.WAITING, int(to_tier)
+        session.arrived_at, session.accepted_at = now, None
+    session.save(update_fields=["agent", "state", "tier", "arrived_at", "accepted_at"])
+    return session
+
+
+def session_end(*, session: ChatSession, by: User, now: datetime) -> ChatSession:
+    """The chat ends (its visitor or the desk); its ticket stays as it is."""
+    if by.pk != session.visitor_id and not permissions.is_agent(by):
+        raise NotAllowed(_("This is not your chat."))
+    ChatSession.objects.filter(pk=session.pk).exclude(state=State.ENDED).update(state=State.ENDED, ended_at=now)
+    session.refresh_from_db()
+    return session
+
+
+def read_mark(*, session: ChatSession, side: str, message_id: int) -> int:
+    """What a side has read, up to ``message_id`` (never backwards). Returns the mark."""
+    field = "agent_read" if side == "agent" else "visitor_read"
+    ChatSession.objects.filter(pk=session.pk, **{f"{field}__lt": message_id}).update(**{field: message_id})
+    session.refresh_from_db(fields=[field])
+    return int(getattr(session, field))

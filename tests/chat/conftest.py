@@ -1,0 +1,70 @@
+"""Live chat fixtures: the consumers driven by Channels' WebsocketCommunicator in the test's own thread.
+
+Each test's coroutine runs under ``async_to_sync`` (``run``), so the consumer's
+``database_sync_to_async`` calls run in the test's thread, inside its transaction: ordinary
+(rolled back) database tests, no flush. Channels closes "old" connections around each call,
+which inside a test transaction would close the test's own: that is switched off here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.utils import timezone
+
+from chat import services
+from support import usecases
+
+
+@pytest.fixture(autouse=True)
+def _keep_test_connection(monkeypatch):
+    monkeypatch.setattr("channels.db.close_old_connections", lambda: None)
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    return async_to_sync(scenario)()
+
+
+def cookie_for(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def login(*users) -> None:
+    """Sign ``users`` in (outside the scenario's event loop): ``socket(user=…)`` sends their cookie."""
+    for user in users:
+        user.chat_cookie = cookie_for(user)
+
+
+def socket(path: str, *, user=None, origin: str = "http://testserver") -> WebsocketCommunicator:
+    from sofacover.asgi import application
+
+    headers = [(b"origin", origin.encode())]
+    if user is not None:
+        headers.append((b"cookie", user.chat_cookie.encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout: float = 3) -> dict:
+    """The next frame of ``kind``, skipping others (state, typing…)."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        if frame["type"] == kind:
+            return frame
+
+
+@pytest.fixture
+def available_agent(agent):
+    services.presence_set(agent=agent, available=True, now=timezone.now())
+    return agent
+
+
+@pytest.fixture
+def chat(customer):
+    return usecases.chat_start(visitor=customer, body="My sofa cover order has not arrived", now=timezone.now())

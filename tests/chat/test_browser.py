@@ -1,0 +1,91 @@
+"""Two headless Chromium sessions, a visitor on the help centre and an agent in the console, chatting
+through a real ASGI server (uvicorn, a subprocess) on a real Redis channel layer.
+
+Needs REDIS_URL and PostgreSQL (the server reads the test's database); CI sets both.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from chat import services
+from chat.models import ChatSession
+from escalation.models import BusinessCalendar, SlaPolicy
+from tests.browser import DESK, PHONE, chromium, screenshot  # first, before selenium's own imports
+from tests.tickets.factories import make_user
+from tickets.models import Message, Ticket
+
+from .conftest import cookie_for
+from .servers import ON_POSTGRESQL, asgi_server
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL: the channel layer is Redis"),
+    pytest.mark.skipif(not ON_POSTGRESQL, reason="needs PostgreSQL: the server shares the test database"),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def test_a_visitor_and_an_agent_chat_in_two_browsers(tmp_path):
+    from django.utils import timezone
+
+    # Open now, whatever the clock says: the P2/P3 calendar made 24x7 for this test's database.
+    SlaPolicy.objects.filter(priority__in=["P2", "P3"]).update(calendar=BusinessCalendar.objects.get(name="24x7"))
+    agent = make_user("tina@sofacoverpro.com", "agent", tier=1, first_name="Tina")
+    services.presence_set(agent=agent, available=True, now=timezone.now())
+    agent_cookie = cookie_for(agent).split("=", 1)[1]
+
+    with (
+        asgi_server("uvicorn", tmp_path) as port,
+        chromium(tmp_path / "visitor", PHONE) as visitor,
+        chromium(tmp_path / "agent", DESK) as desk,
+    ):
+        base = f"http://127.0.0.1:{port}"
+        wait_v, wait_d = WebDriverWait(visitor, 20), WebDriverWait(desk, 20)
+
+        visitor.get(f"{base}/kb/")
+        wait_v.until(lambda d: d.find_element(By.ID, "chat-widget").get_attribute("data-state") == "open")
+        visitor.find_element(By.CSS_SELECTOR, ".chat-toggle").click()
+        form = visitor.find_element(By.CSS_SELECTOR, ".chat-start")
+        form.find_element(By.NAME, "name").send_keys("Zoe")
+        form.find_element(By.NAME, "email").send_keys("zoe@example.com")
+        form.find_element(By.NAME, "body").send_keys("My cushion cover is torn")
+        form.find_element(By.CSS_SELECTOR, "button.chat-open-label").click()
+        wait_v.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".chat-live")))
+        wait_v.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-log"), "My cushion cover is torn"))
+        chat = ChatSession.objects.get()
+
+        desk.get(f"{base}/admin/")  # a page of the site first, so the session cookie can be set on it
+        desk.add_cookie({"name": "sessionid", "value": agent_cookie, "path": "/"})
+        desk.get(f"{base}/console/chat/")
+        wait_d.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-queue"), "My cushion cover is torn"))
+        desk.find_element(By.CSS_SELECTOR, ".chat-queue button[type=submit]").click()
+        wait_d.until(ec.url_to_be(f"{base}/console/chat/{chat.pk}/"))
+        wait_d.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-log"), "My cushion cover is torn"))
+        desk.find_element(By.CSS_SELECTOR, ".chat-say textarea").send_keys("Sorry! <b>We'll send a new one</b>")
+        desk.find_element(By.CSS_SELECTOR, ".chat-say button[type=submit]").click()
+
+        wait_v.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-log"), "<b>We'll send a new one</b>"))
+        assert visitor.find_elements(By.CSS_SELECTOR, ".chat-log b") == []  # shown as text, never as HTML
+        wait_v.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-state"), "chatting"))
+        visitor.find_element(By.CSS_SELECTOR, ".chat-say textarea").send_keys("Thank you!")
+        visitor.find_element(By.CSS_SELECTOR, ".chat-say button[type=submit]").click()
+        wait_d.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-log"), "Thank you!"))
+        # the agent's line was read by the visitor: the desk sees the mark
+        wait_d.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".chat-log li.mine .seen")))
+        screenshot(visitor, "chat-visitor")
+        screenshot(desk, "chat-agent")
+
+    ticket = Ticket.objects.get(pk=chat.ticket_id)
+    assert ticket.channel == Ticket.Channel.CHAT
+    assert ticket.requester.email == "zoe@example.com"
+    assert ticket.first_responded_at is not None
+    assert list(Message.objects.filter(ticket=ticket).order_by("pk").values_list("body", flat=True)) == [
+        "Sorry! <b>We'll send a new one</b>",
+        "Thank you!",
+    ]
