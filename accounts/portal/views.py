@@ -18,6 +18,7 @@ from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from sofacover import ratelimit as limits
@@ -108,5 +109,5 @@ def activate(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
         return render(request, "accounts/activation_confirm.html", {"account": user})
     user = services.user_activate(user=user)
     login(request, user, backend="accounts.auth.EmailBackend")
-    messages.success(request, "Your account is active. Welcome!")
+    messages.success(request, _("Your account is active. Welcome!"))
     return redirect("portal:ticket-list")
