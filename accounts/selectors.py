@@ -64,3 +64,10 @@ def agent_choices_forget() -> None:
 
 def agent_get(*, email: str) -> User | None:
     return agent_list().filter(username=normalise_email(email)).first()
+
+
+def preference_time_zone(*, user_id: int) -> str:
+    """The zone name ``user_id`` saved, or "" (none saved: the browser's zone, else the desk's)."""
+    from .models import Preference
+
+    return Preference.objects.filter(user_id=user_id).values_list("time_zone", flat=True).first() or ""

@@ -130,3 +130,22 @@ def send_account_exists_email(request: HttpRequest, user: User) -> None:
             "reset_url": request.build_absolute_uri(reverse("portal:password-reset")),
         },
     )
+
+
+def time_zone_choices() -> list[tuple[str, Any]]:
+    from sofacover.localtime import zone_names
+
+    zones = sorted(name for name in zone_names() if "/" in name and not name.startswith(("Etc/", "SystemV/")))
+    return [("", _("My browser's time zone")), *((name, name.replace("_", " ")) for name in zones)]
+
+
+class PreferencesForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        required=False,
+        help_text=_("Every time on the desk is shown in this zone."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = time_zone_choices()  # type: ignore[attr-defined]
