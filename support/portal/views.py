@@ -87,7 +87,9 @@ def _ticket_file(request: HttpRequest) -> HttpResponse:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             knowledge_portal.visitor_keys_forget(request)
-            messages.success(request, f"Thank you. Your ticket {ticket.reference} has been filed.")
+            messages.success(
+                request, _("Thank you. Your ticket %(reference)s has been filed.") % {"reference": ticket.reference}
+            )
             return redirect("portal:ticket-detail", reference=ticket.reference)
     status = 400 if form.errors else 200
     return _render_ticket_form(request, form, subject=request.POST.get("subject", ""), status=status)
