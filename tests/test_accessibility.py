@@ -98,6 +98,11 @@ def test_public_pages_and_help_centre(live_server, tmp_path, axe_source, content
     ]
     with chromium(tmp_path, PHONE) as driver:
         check_pages(driver, axe_source, live_server.url, pages, "phone")
+        # In German too (the switcher's cookie): longer words, the same structure.
+        driver.add_cookie({"name": settings.LANGUAGE_COOKIE_NAME, "value": "de", "path": "/"})
+        check_pages(driver, axe_source, live_server.url, [("de-home", "/"), ("de-kb-home", "/kb/")], "phone")
+        assert driver.find_element("css selector", "html").get_attribute("lang") == "de"
+        assert "Hilfe-Center" in driver.page_source
 
 
 def test_customer_portal(live_server, tmp_path, axe_source, content):
