@@ -10,6 +10,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.functional import Promise
 from django.utils.translation import gettext
 from rest_framework import status
 from rest_framework.response import Response
@@ -22,9 +23,10 @@ class DomainError(Exception):
     code = "invalid"
     http_status: int = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Promise, *, field: str | None = None) -> None:
+        # A message marked for translation is put in words now, in the language of the request that raised it.
+        self.message = str(message)
+        super().__init__(self.message)
         self.field = field
 
 

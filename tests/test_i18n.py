@@ -118,3 +118,14 @@ def test_german_catalogue_is_complete_and_compiled():
     mo = PO.with_suffix(".mo")
     assert mo.exists(), "run `make messages`"
     assert stats.stdout == mo.read_bytes(), "locale/de: the .mo is stale; run `make messages`"
+
+
+def test_a_refusal_from_the_services_reads_in_the_request_language(customer_client, customer):
+    """DomainError messages marked in the services are put in words in the language of the request."""
+    ticket = TicketFactory(requester=customer, status="closed")
+    url = reverse("portal:ticket-reply", kwargs={"reference": ticket.reference})
+    response = customer_client.post(url, {"body": "Noch da?"}, **GERMAN)
+    assert response.status_code in (400, 409)
+    assert "Dieses Ticket ist geschlossen. Bitte eröffnen Sie ein neues Ticket." in response.content.decode()
+    response = customer_client.post(url, {"body": "Still there?"})
+    assert "This ticket is closed. Please open a new ticket." in response.content.decode()
