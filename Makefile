@@ -9,7 +9,7 @@ export PORT
 # each process its own PORT (the worker, which sends the mail, gets PORT+100).
 DESK_BASE_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run prod test test-pg lint typecheck lock bench install clean
+.PHONY: run prod test test-pg lint typecheck lock bench install clean messages
 
 # Every dependency, dev tools included, pinned with hashes: `make lock` compiles it from pyproject.toml.
 LOCK := requirements/dev.lock
@@ -58,7 +58,14 @@ define run_tests
 	$(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 endef
 
-test: $(STAMP)
+# axe-core for the accessibility tests (tests/test_accessibility.py), pinned by package-lock.json. Test-only:
+# `make run` and `make prod` never need node or npm.
+AXE := node_modules/axe-core/axe.min.js
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $(AXE)
+
+test: $(STAMP) $(AXE)
 	$(run_tests)
 
 lint: $(STAMP)
@@ -76,7 +83,7 @@ typecheck: $(STAMP)
 # so the database named need not exist.
 test-pg: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/sofacover
 test-pg: export REDIS_URL ?= redis://127.0.0.1:6379/0
-test-pg: $(STAMP)
+test-pg: $(STAMP) $(AXE)
 	@$(BIN)/python -c 'import os, psycopg; psycopg.connect(os.environ["DATABASE_URL"], dbname="postgres", connect_timeout=5).close()' \
 		|| { echo "make test-pg: no PostgreSQL at $$DATABASE_URL (start it, or set DATABASE_URL)" >&2; exit 1; }
 	@$(BIN)/python -c 'import os, redis; redis.Redis.from_url(os.environ["REDIS_URL"], socket_connect_timeout=5).ping()' \
@@ -92,6 +99,14 @@ lock:
 	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
 		--strip-extras --no-emit-index-url --no-emit-find-links --extra dev $(LOCK_ARGS) \
 		--output-file $(LOCK) pyproject.toml
+
+# The German catalogue: collect every marked string into locale/de/LC_MESSAGES/django.po (new ones empty, for a
+# translator), then compile the .mo the desk reads. Needs GNU gettext (Debian: gettext). The .mo is committed,
+# so running the desk or its tests needs no gettext.
+MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=var --ignore=tests --ignore=bench --ignore=staticfiles
+messages:
+	$(BIN)/python manage.py makemessages --locale=de --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	$(BIN)/python manage.py compilemessages --locale=de $(MESSAGES_IGNORE)
 
 bench: $(STAMP)
 	$(BIN)/python manage.py bench $(BENCH_ARGS)

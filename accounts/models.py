@@ -1,5 +1,6 @@
-"""Customers' organisations: a manager groups the customers of one company and may let them see each
-other's tickets (read-only, public messages only) by opting the organisation in (``shared``)."""
+"""What accounts stores beyond Django's User and Group: customers' organisations (a manager groups the
+customers of one company and may let them see each other's tickets, read-only and public messages only,
+by opting the organisation in: ``shared``) and a user's own settings (``Preference``)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,17 @@ class OrganisationMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organisation}"
+
+
+class Preference(models.Model):
+    """A user's choices about how the desk is shown to them. One row per user, made when they first save one.
+
+    ``time_zone``: an IANA name (``Europe/Berlin``) every time is shown in; empty for the browser's zone
+    (sofacover.localtime), else the desk's TIME_ZONE.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.time_zone or 'browser'}"

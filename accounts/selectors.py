@@ -83,3 +83,10 @@ def shared_organisation_member_ids(*, user: User | AnonymousUser) -> list[int]:
     return list(
         OrganisationMember.objects.filter(organisation_id=membership.organisation_id).values_list("user_id", flat=True)
     )
+
+
+def preference_time_zone(*, user_id: int) -> str:
+    """The zone name ``user_id`` saved, or "" (none saved: the browser's zone, else the desk's)."""
+    from .models import Preference
+
+    return Preference.objects.filter(user_id=user_id).values_list("time_zone", flat=True).first() or ""

@@ -13,6 +13,7 @@ from sofacover.errors import Conflict, DomainError
 
 from . import permissions, selectors
 from .auth import normalise_email
+from .models import Preference
 
 
 class UserExists(Conflict):
@@ -114,3 +115,14 @@ def user_activate(*, user: User) -> User:
         user.is_active = True
         user.save(update_fields=["is_active"])
     return user
+
+
+def preference_set_time_zone(*, user: User, time_zone: str) -> Preference:
+    """Save the zone ``user`` reads times in (an IANA name, or "" for their browser's). Unknown names: 400."""
+    from sofacover.localtime import zone_named
+
+    time_zone = time_zone.strip()
+    if time_zone and zone_named(time_zone) is None:
+        raise DomainError("Choose a time zone from the list.", field="time_zone")
+    preference, _created = Preference.objects.update_or_create(user=user, defaults={"time_zone": time_zone})
+    return preference

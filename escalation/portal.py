@@ -15,6 +15,7 @@ from django import forms
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Ticket
 
@@ -33,7 +34,7 @@ class AskToEscalateForm(forms.Form):
         max_length=2000,
         strip=True,
         widget=forms.Textarea(attrs={"rows": 3}),
-        label="Anything we should know?",
+        label=_("Anything we should know?"),
     )
     # The tier the page was shown at: a second click on a stale page does not escalate twice.
     tier = forms.TypedChoiceField(choices=Ticket.Tier.choices, coerce=int, widget=forms.HiddenInput)

@@ -20,11 +20,12 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import dateformat, timezone, translation
 from django.utils.cache import patch_cache_control
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import linebreaks
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from . import status as status_page
@@ -35,26 +36,28 @@ PUBLIC_MAX_AGE = 30
 
 class SubscribeForm(forms.Form):
     email = forms.EmailField(
-        label="Email address",
+        label=_("Email address"),
         max_length=254,
-        help_text="We send a link to confirm it; every mail has a one-click unsubscribe link.",
+        help_text=_("We send a link to confirm it; every mail has a one-click unsubscribe link."),
     )
 
 
 class PerSnapshot:
-    """One rendering per snapshot version, kept by the process (a snapshot's version never changes content).
+    """One rendering per snapshot version and language, kept by the process (a snapshot's version never
+    changes content; the page's words follow the visitor's language).
 
-    The version and its rendering are one tuple, replaced whole: threads read it without a lock.
+    Per language, the version and its rendering are one tuple, replaced whole: threads read it without a lock.
     """
 
     def __init__(self) -> None:
-        self.entry: tuple[str, Any] = ("", None)
+        self.entries: dict[str, tuple[str, Any]] = {}
 
     def get(self, data: dict[str, Any], render_it: Any) -> Any:
-        version, value = self.entry
+        language = translation.get_language() or ""
+        version, value = self.entries.get(language, ("", None))
         if version != data["version"]:
             value = render_it(data)
-            self.entry = (data["version"], value)
+            self.entries[language] = (data["version"], value)
         return value
 
 

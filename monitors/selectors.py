@@ -62,7 +62,7 @@ def next_due_at() -> datetime | None:
 def business_baseline(monitor: Monitor, *, at: datetime) -> checks.Baseline:
     """The median hourly average of orders and conversion at the same hour of the same weekday,
     1 to 4 weeks back, in the desk's time (a DST change keeps the shop's hour)."""
-    zone = timezone.get_current_timezone()
+    zone = timezone.get_default_timezone()  # the desk's zone, whoever's request computes it
     local = timezone.localtime(at, zone).replace(minute=0, second=0, microsecond=0, tzinfo=None)
     hours = [
         timezone.make_aware(local - timedelta(weeks=k), zone).astimezone(UTC) for k in range(1, BASELINE_WEEKS + 1)
@@ -201,7 +201,7 @@ def _availability_monitors(component: Component) -> list[int]:
 
 
 def _day_bounds(days: int, now: datetime) -> tuple[list[date], datetime]:
-    zone = timezone.get_current_timezone()
+    zone = timezone.get_default_timezone()  # the desk's zone, whoever's request computes it
     today = timezone.localtime(now, zone).date()
     dates = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
     return dates, timezone.make_aware(datetime.combine(dates[0], time.min), zone)
@@ -225,7 +225,7 @@ def component_uptime_days(component: Component, *, days: int, now: datetime) -> 
     """One entry per desk day, oldest first, ending today: the status page's bars."""
     dates, since = _day_bounds(days, now)
     per_day: dict[date, list[int]] = {day: [0, 0] for day in dates}
-    zone = timezone.get_current_timezone()
+    zone = timezone.get_default_timezone()  # the desk's zone, whoever's request computes it
     for hour, (n, failed) in hourly_counts(_availability_monitors(component), since=since, until=now).items():
         day = timezone.localtime(hour, zone).date()
         if day in per_day:

@@ -37,7 +37,7 @@ def _subject(monitor: Monitor) -> str:
 
 
 def _time(at: datetime | None) -> str:
-    return timezone.localtime(at).strftime("%H:%M %Z") if at else "now"
+    return timezone.localtime(at, timezone.get_default_timezone()).strftime("%H:%M %Z") if at else "now"
 
 
 def failure(monitor: Monitor) -> Failure:

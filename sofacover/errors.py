@@ -10,6 +10,8 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils.functional import Promise
+from django.utils.translation import gettext
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -21,9 +23,10 @@ class DomainError(Exception):
     code = "invalid"
     http_status: int = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | Promise, *, field: str | None = None) -> None:
+        # A message marked for translation is put in words now, in the language of the request that raised it.
+        self.message = str(message)
+        super().__init__(self.message)
         self.field = field
 
 
@@ -56,12 +59,16 @@ def request_refusal(exc: Exception) -> str:
     from django.conf import settings
 
     if isinstance(exc, TooManyFilesSent):
-        return f"Too many files in one request: at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES}."
+        return gettext("Too many files in one request: at most %(count)s.") % {
+            "count": settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        }
     if isinstance(exc, TooManyFieldsSent):
-        return f"Too many fields in one request: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."
+        return gettext("Too many fields in one request: at most %(count)s.") % {
+            "count": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        }
     if isinstance(exc, RequestDataTooBig):
-        return "The request body is too large."
-    return "The request is malformed."
+        return gettext("The request body is too large.")
+    return gettext("The request is malformed.")
 
 
 # --- NUL characters ---------------------------------------------------------------------------
@@ -139,7 +146,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
 
 def ratelimited(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Shown when django-ratelimit refuses a request: a 429, in JSON for the API."""
-    message = "Too many attempts. Please wait a while and try again."
+    message = gettext("Too many attempts. Please wait a while and try again.")
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "rate_limited", "detail": message}, status=429)
     return render(request, "429.html", {"message": message}, status=429)

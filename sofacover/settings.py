@@ -92,10 +92,14 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language from the switcher's cookie or Accept-Language (English when neither names German).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The viewer's time zone (their saved choice, else the browser's, else TIME_ZONE) for every time shown.
+    "sofacover.localtime.TimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # A NUL character in the path, a header, a query parameter or a form field: 400 before any view.
@@ -118,6 +122,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
             ],
         },
     },
@@ -217,6 +223,10 @@ RATELIMITS = {
 
 # --- i18n / time --------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
+# English is the default; German is the one translated catalogue (locale/de, `make messages`).
+LANGUAGES = [("en-gb", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The desk's own zone: schedules, SLA calendars, and the times a viewer who named no zone sees.
 TIME_ZONE = os.environ.get("DESK_TIME_ZONE", "Europe/London")
 USE_I18N = True
 USE_TZ = True

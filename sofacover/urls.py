@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
+from django.views.i18n import set_language
 
 import chat.urls
 from escalation.api import SlaPolicyListView
@@ -25,6 +27,10 @@ urlpatterns = [
     # The console's login is a login door like the portal's: the same limiter, ahead of the admin's own URL.
     path("admin/login/", LOGIN.guard("username")(admin.site.login), name="console-login"),
     path("admin/", admin.site.urls),
+    # The language switcher's POST (Django's set_language: the language cookie, then back to a page of this
+    # site). Without a CSRF token: the switcher sits on every page, anonymous and cached ones too, where a token
+    # would make each rendering differ; the worst a forged POST can do is switch a visitor's language.
+    path("i18n/setlang/", csrf_exempt(set_language), name="set_language"),
     # Liveness and readiness for probes and uptime monitors (public); Prometheus metrics (token or address).
     re_path(r"^healthz/?$", health.healthz, name="healthz"),
     re_path(r"^readyz/?$", health.readyz, name="readyz"),

@@ -10,6 +10,7 @@ from django import forms
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Ticket
 
@@ -20,13 +21,13 @@ SCORES = [(5, "5 (excellent)"), (4, "4 (good)"), (3, "3 (okay)"), (2, "2 (poor)"
 
 class RatingForm(forms.Form):
     score = forms.TypedChoiceField(
-        label="How satisfied are you with the support you got?",
+        label=_("How satisfied are you with the support you got?"),
         choices=SCORES,
         coerce=int,
         widget=forms.RadioSelect,
     )
     comment = forms.CharField(
-        label="Anything you would like to tell us?",
+        label=_("Anything you would like to tell us?"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 4}),

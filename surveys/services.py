@@ -17,6 +17,7 @@ from django.core.signing import BadSignature, Signer, TimestampSigner, b62_decod
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from notifications import services as notifications
 from notifications.models import Notification
@@ -78,20 +79,20 @@ def rating_submit(*, ticket: Ticket, actor: User, score: int, comment: str = "",
     :raises RatingLocked: the ticket was rated more than 7 days ago
     """
     if not permissions.can_rate_ticket(actor, ticket):
-        raise NotAllowed("Only the customer who filed this ticket can rate it.")
+        raise NotAllowed(gettext_lazy("Only the customer who filed this ticket can rate it."))
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-        raise DomainError("Choose a score from 1 to 5.", field="score")
+        raise DomainError(gettext_lazy("Choose a score from 1 to 5."), field="score")
     # The ticket's row lock: a reopen and a rating, or two ratings, queue instead of crossing.
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if ticket.status not in RATED_STATUSES:
-        raise TicketNotResolved("You can rate a ticket once it is resolved.")
+        raise TicketNotResolved(gettext_lazy("You can rate a ticket once it is resolved."))
     comment = comment.strip()[:2000]
     rating = Rating.objects.filter(ticket=ticket).first()
     if rating is None:
         rating = Rating.objects.create(ticket=ticket, score=score, comment=comment, created_at=now, updated_at=now)
         return rating, True
     if not rating_can_change(rating, now=now):
-        raise RatingLocked("This rating was given more than 7 days ago and can no longer be changed.")
+        raise RatingLocked(gettext_lazy("This rating was given more than 7 days ago and can no longer be changed."))
     rating.score, rating.comment, rating.updated_at = score, comment, now
     rating.save(update_fields=["score", "comment", "updated_at"])
     return rating, False
@@ -157,15 +158,15 @@ def _survey_token_check(token: str, *, now: datetime) -> SurveyToken:
         value, stamp = Signer.unsign(signer, token).rsplit(":", 1)
         signed_at = b62_decode(stamp)
     except (BadSignature, ValueError) as exc:
-        raise SurveyLinkInvalid("This survey link is not valid.") from exc
+        raise SurveyLinkInvalid(gettext_lazy("This survey link is not valid.")) from exc
     ticket_id, _, nonce = value.partition(".")
     row = SurveyToken.objects.select_related("ticket__requester").filter(nonce=nonce).first() if nonce else None
     if row is None or not hmac.compare_digest(row.nonce, nonce) or str(row.ticket_id) != ticket_id:
-        raise SurveyLinkInvalid("This survey link is not valid.")
+        raise SurveyLinkInvalid(gettext_lazy("This survey link is not valid."))
     if now.timestamp() - signed_at > settings.SURVEY_LINK_MAX_AGE.total_seconds():
-        raise SurveyLinkExpired("This survey link has expired.")
+        raise SurveyLinkExpired(gettext_lazy("This survey link has expired."))
     if row.used_at is not None:
-        raise SurveyLinkUsed("This survey link has already been used.")
+        raise SurveyLinkUsed(gettext_lazy("This survey link has already been used."))
     return row
 
 
@@ -184,6 +185,6 @@ def survey_link_rate(*, token: str, score: int, comment: str = "", now: datetime
     """Rate through an emailed link, on the requester's behalf; the link is spent by it."""
     row = _survey_token_check(token, now=now)
     if SurveyToken.objects.filter(pk=row.pk, used_at__isnull=True).update(used_at=now) != 1:
-        raise SurveyLinkUsed("This survey link has already been used.")
+        raise SurveyLinkUsed(gettext_lazy("This survey link has already been used."))
     rating, _ = rating_submit(ticket=row.ticket, actor=row.ticket.requester, score=score, comment=comment, now=now)
     return rating

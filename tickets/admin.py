@@ -8,7 +8,7 @@ messages or form errors, never a 500.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -46,6 +46,9 @@ from .filters import TicketFilter, search_tickets
 from .models import Attachment, Ticket, TicketEvent
 from .uploads import check_uploads
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 # Fields an agent edits on the change page; everything else is read-only.
 EDITABLE_FIELDS = ("subject", "priority", "status", "tier", "category", "assignee", "resolution_note")
 # What the page shows but never edits; the requester and the times are one field (ticket_facts).
@@ -68,7 +71,7 @@ PRIORITY_CLASSES: dict[str, str] = {
     Ticket.Priority.P3: "console-priority console-priority-p3",
 }
 # Timeline values stored as codes, shown as labels.
-EVENT_VALUE_LABELS: dict[str, dict[str, str]] = {
+EVENT_VALUE_LABELS: dict[str, dict[str, StrOrPromise]] = {
     "status": dict(Ticket.Status.choices),
     "priority": dict(Ticket.Priority.choices),
     "tier": {str(value): label for value, label in Ticket.Tier.choices},
@@ -579,7 +582,7 @@ class TicketAdmin(admin.ModelAdmin):
     def _event_value(event: TicketEvent, value: str) -> str:
         # A "created" event carries the priority the ticket was filed with.
         field = event.field or ("priority" if event.kind == TicketEvent.Kind.CREATED else "")
-        return EVENT_VALUE_LABELS.get(field, {}).get(value, value)
+        return str(EVENT_VALUE_LABELS.get(field, {}).get(value, value))
 
     def get_urls(self):
         custom = [

@@ -20,17 +20,17 @@ TEXT = models.CharField()
 
 class Ticket(models.Model):
     class Priority(models.TextChoices):
-        P0 = "P0", "P0 Critical"
-        P1 = "P1", "P1 High"
-        P2 = "P2", "P2 Medium"
-        P3 = "P3", "P3 Low"
+        P0 = "P0", _("P0 Critical")
+        P1 = "P1", _("P1 High")
+        P2 = "P2", _("P2 Medium")
+        P3 = "P3", _("P3 Low")
 
     class Status(models.TextChoices):
-        NEW = "new", "New"
-        OPEN = "open", "Open"
-        PENDING_CUSTOMER = "pending_customer", "Pending customer"
-        RESOLVED = "resolved", "Resolved"
-        CLOSED = "closed", "Closed"
+        NEW = "new", _("New")
+        OPEN = "open", _("Open")
+        PENDING_CUSTOMER = "pending_customer", _("Pending customer")
+        RESOLVED = "resolved", _("Resolved")
+        CLOSED = "closed", _("Closed")
 
     class Tier(models.IntegerChoices):
         TIER_1 = 1, "Tier 1"
@@ -45,12 +45,12 @@ class Ticket(models.Model):
         API = "api", "API"
 
     class Category(models.TextChoices):
-        SITE_PERFORMANCE = "site_performance", "Site performance"
-        AUTHENTICATION = "authentication", "Authentication"
-        PAYMENT = "payment", "Payment"
-        DATABASE = "database", "Database"
-        ORDERS = "orders", "Orders"
-        OTHER = "other", "Other"
+        SITE_PERFORMANCE = "site_performance", _("Site performance")
+        AUTHENTICATION = "authentication", _("Authentication")
+        PAYMENT = "payment", _("Payment")
+        DATABASE = "database", _("Database")
+        ORDERS = "orders", _("Orders")
+        OTHER = "other", _("Other")
 
     ACTIVE_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_CUSTOMER)
 

@@ -17,7 +17,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.auth import normalise_email
 from sofacover.dbutil import insert_many, update_many
@@ -223,7 +223,7 @@ def ticket_open(
         raise DomainError(f"Not deadline columns: {', '.join(sorted(set(sla) - set(SLA_COLUMNS)))}.")
     actor = actor or requester
     if assignee is not None and not permissions.can_be_assigned(assignee):
-        raise DomainError("Tickets can only be assigned to support agents.", field="assignee")
+        raise DomainError(gettext_lazy("Tickets can only be assigned to support agents."), field="assignee")
     ticket = Ticket(
         subject=subject.strip(),
         description=description.strip(),
@@ -326,7 +326,7 @@ def ticket_check_may_change(*, ticket: Ticket, actor: User, customer_may: bool =
             raise OutsideYourTier(outside_scope_message(ticket))
         return
     if not customer_may or ticket.requester_id != actor.pk:
-        raise NotAllowed("You may not change this ticket.")
+        raise NotAllowed(gettext_lazy("You may not change this ticket."))
 
 
 @transaction.atomic
@@ -381,9 +381,9 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, actor: User, now: da
 
 def _assign(ticket: Ticket, *, assignee: User | None, actor: User, now: datetime) -> Ticket:
     if assignee is not None and not permissions.can_be_assigned(assignee):
-        raise DomainError("Tickets can only be assigned to support agents.", field="assignee")
+        raise DomainError(gettext_lazy("Tickets can only be assigned to support agents."), field="assignee")
     if ticket.status == Status.CLOSED:
-        raise TicketClosed("This ticket is closed.")
+        raise TicketClosed(gettext_lazy("This ticket is closed."))
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket
     old = ticket.assignee.username if ticket.assignee else ""
@@ -445,7 +445,7 @@ def tier_change(ticket: Ticket, *, tier: int, actor: User | None, now: datetime)
     way and writes them with tier_changes_save() in a few statements.
     """
     if ticket.status == Status.CLOSED:
-        raise TicketClosed("This ticket is closed.")
+        raise TicketClosed(gettext_lazy("This ticket is closed."))
     if tier not in Ticket.Tier.values:
         raise DomainError(f"There is no tier {tier}.", field="tier")
     if ticket.tier == tier:
@@ -500,7 +500,7 @@ def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any)
     ticket = _locked(ticket)
     ticket_check_may_change(ticket=ticket, actor=actor)
     if ticket.status == Status.CLOSED:
-        raise TicketClosed("This ticket is closed and can no longer be changed.")
+        raise TicketClosed(gettext_lazy("This ticket is closed and can no longer be changed."))
     dirty: list[tuple[str, Any, Any]] = []
     for field in UPDATABLE:
         if field in changes and changes[field] != getattr(ticket, field):
@@ -565,19 +565,19 @@ def message_add(
         and selectors.is_copied(ticket=ticket, email=author.email or author.username)
     )
     if not by_agent and ticket.requester_id != author.pk and not copied:
-        raise NotAllowed("You may not write on this ticket.")
+        raise NotAllowed(gettext_lazy("You may not write on this ticket."))
     if internal and not by_agent:
-        raise NotAllowed("Only support agents can write internal notes.", field="internal")
+        raise NotAllowed(gettext_lazy("Only support agents can write internal notes."), field="internal")
     body = body.strip()
     if not body and not attachments:
-        raise DomainError("Write a message or attach a file.", field="body")
+        raise DomainError(gettext_lazy("Write a message or attach a file."), field="body")
     ticket = _locked(ticket)
     if ticket.merged_into_id is not None:
         raise TicketMerged(merged_message(ticket))
     if by_agent:
         ticket_check_may_change(ticket=ticket, actor=author)
     if ticket.status == Status.CLOSED:
-        raise TicketClosed("This ticket is closed. Please open a new ticket.")
+        raise TicketClosed(gettext_lazy("This ticket is closed. Please open a new ticket."))
     message = Message.objects.create(
         ticket=ticket, author=author, body=body, internal=internal, by_agent=by_agent, created_at=now
     )
@@ -632,11 +632,11 @@ def _cc_address(ticket: Ticket, email: str) -> str:
     try:
         validate_email(address)
     except ValidationError as exc:
-        raise CcRefused("Enter a valid email address.", field="email") from exc
+        raise CcRefused(gettext_lazy("Enter a valid email address."), field="email") from exc
     if address == normalise_email(ticket.requester.email or ticket.requester.username):
-        raise CcRefused("The requester gets every reply already.", field="email")
+        raise CcRefused(gettext_lazy("The requester gets every reply already."), field="email")
     if _desk_address(address):
-        raise CcRefused("That is the desk's own address.", field="email")
+        raise CcRefused(gettext_lazy("That is the desk's own address."), field="email")
     return address
 
 
@@ -655,7 +655,7 @@ def cc_add(*, ticket: Ticket, email: str, by: User | None, now: datetime) -> Tic
     if by is not None:
         ticket_check_may_change(ticket=ticket, actor=by, customer_may=True)
     if ticket.status == Status.CLOSED:
-        raise TicketClosed("This ticket is closed.")
+        raise TicketClosed(gettext_lazy("This ticket is closed."))
     address = _cc_address(ticket, email)
     existing = TicketCc.objects.filter(ticket=ticket, email=address).first()
     if existing is not None:

@@ -17,6 +17,7 @@ from django.template import loader
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext_lazy as _
 
 from sofacover import ratelimit
 
@@ -28,27 +29,27 @@ class LoginForm(AuthenticationForm):
     """Sign in with the email address; the error never says whether the account exists."""
 
     username = forms.EmailField(
-        label="Email address", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+        label=_("Email address"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
     error_messages = {
         **AuthenticationForm.error_messages,
-        "invalid_login": "That email address and password do not match an active account.",
+        "invalid_login": _("That email address and password do not match an active account."),
     }
 
 
 class PortalPasswordResetForm(PasswordResetForm):
     email = forms.EmailField(
-        label="Email address", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("Email address"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
 
 
 class SignupForm(forms.Form):
     email = forms.EmailField(
-        label="Email address", max_length=150, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+        label=_("Email address"), max_length=150, widget=forms.EmailInput(attrs={"autocomplete": "email"})
     )
-    name = forms.CharField(label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    name = forms.CharField(label=_("Your name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
     password = forms.CharField(
-        label="Password",
+        label=_("Password"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
@@ -129,3 +130,22 @@ def send_account_exists_email(request: HttpRequest, user: User) -> None:
             "reset_url": request.build_absolute_uri(reverse("portal:password-reset")),
         },
     )
+
+
+def time_zone_choices() -> list[tuple[str, Any]]:
+    from sofacover.localtime import zone_names
+
+    zones = sorted(name for name in zone_names() if "/" in name and not name.startswith(("Etc/", "SystemV/")))
+    return [("", _("My browser's time zone")), *((name, name.replace("_", " ")) for name in zones)]
+
+
+class PreferencesForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label=_("Time zone"),
+        required=False,
+        help_text=_("Every time on the desk is shown in this zone."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = time_zone_choices()  # type: ignore[attr-defined]

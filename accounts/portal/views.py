@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.models import User
 from django.contrib.auth.tokens import default_token_generator
@@ -18,12 +19,16 @@ from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from sofacover import ratelimit as limits
+from sofacover.auth import signed_in_user
+from sofacover.errors import DomainError
+from sofacover.localtime import TIME_ZONE_SESSION_KEY
 
-from .. import permissions, services
-from .forms import LoginForm, PortalPasswordResetForm, SignupForm
+from .. import permissions, selectors, services
+from .forms import LoginForm, PortalPasswordResetForm, PreferencesForm, SignupForm
 
 
 @method_decorator(limits.LOGIN.guard("username"), name="dispatch")
@@ -114,5 +119,38 @@ def activate(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
         return render(request, "accounts/activation_confirm.html", {"account": user})
     user = services.user_activate(user=user)
     login(request, user, backend="accounts.auth.EmailBackend")
-    messages.success(request, "Your account is active. Welcome!")
+    messages.success(request, _("Your account is active. Welcome!"))
     return redirect("portal:ticket-list")
+
+
+def time_zone_into_session(sender: object, request: HttpRequest, user: User, **kwargs: object) -> None:
+    """On sign-in (Django's user_logged_in): the zone the user saved, for sofacover.localtime to read."""
+    zone = selectors.preference_time_zone(user_id=user.pk)
+    if zone:
+        request.session[TIME_ZONE_SESSION_KEY] = zone
+    else:
+        request.session.pop(TIME_ZONE_SESSION_KEY, None)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's time zone (the language is the header's switcher)."""
+    user = signed_in_user(request)
+    if request.method == "POST":
+        form = PreferencesForm(request.POST)
+        if form.is_valid():
+            try:
+                preference = services.preference_set_time_zone(user=user, time_zone=form.cleaned_data["time_zone"])
+            except DomainError as exc:
+                form.add_error("time_zone", exc.message)
+            else:
+                time_zone_into_session(None, request, user)
+                if preference.time_zone:
+                    messages.success(request, _("Times are now shown in %(zone)s.") % {"zone": preference.time_zone})
+                else:
+                    messages.success(request, _("Times are now shown in your browser's time zone."))
+                return redirect("portal:preferences")
+        return render(request, "accounts/preferences.html", {"form": form}, status=400)
+    form = PreferencesForm(initial={"time_zone": selectors.preference_time_zone(user_id=user.pk)})
+    return render(request, "accounts/preferences.html", {"form": form})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Ticket
 
@@ -12,21 +13,21 @@ MAX_QUERY = 200
 
 
 class SearchForm(forms.Form):
-    q = forms.CharField(label="Search the help centre", max_length=MAX_QUERY, required=False)
+    q = forms.CharField(label=_("Search the help centre"), max_length=MAX_QUERY, required=False)
     category = forms.ChoiceField(
-        label="Category", required=False, choices=[("", "All categories"), *Ticket.Category.choices]
+        label=_("Category"), required=False, choices=[("", "All categories"), *Ticket.Category.choices]
     )
 
 
 class VoteForm(forms.Form):
     helpful = forms.TypedChoiceField(
-        label="Was this article helpful?",
+        label=_("Was this article helpful?"),
         choices=[("yes", "Yes"), ("no", "No")],
         coerce=lambda value: value == "yes",
         widget=forms.RadioSelect,
     )
     comment = forms.CharField(
-        label="Anything we could add or explain better?",
+        label=_("Anything we could add or explain better?"),
         required=False,
         max_length=MAX_COMMENT,
         widget=forms.Textarea(attrs={"rows": 3}),

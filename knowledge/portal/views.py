@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
@@ -171,7 +172,10 @@ def kb_vote(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(
-            request, "Thank you for your feedback." if created else "Thank you: we have updated your answer."
+            request,
+            gettext_lazy("Thank you for your feedback.")
+            if created
+            else gettext_lazy("Thank you: we have updated your answer."),
         )
     return redirect(reverse("kb:article", kwargs={"slug": article.slug}) + "#feedback")
 

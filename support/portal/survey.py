@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sofacover.auth import signed_in_user
@@ -21,25 +22,31 @@ from surveys import services
 from surveys.portal import RatingForm
 from tickets import selectors
 
+THANKS_NEW = gettext_lazy("Thank you for your rating.")
+THANKS_CHANGED = gettext_lazy("Your rating has been updated.")
 ERROR_PAGES = {
     services.SurveyLinkInvalid: (
-        "Link not valid",
-        "This survey link is not valid. Please use the link from our email.",
+        gettext_lazy("Link not valid"),
+        gettext_lazy("This survey link is not valid. Please use the link from our email."),
     ),
     services.SurveyLinkExpired: (
-        "Link expired",
-        "This survey link has expired. You can still rate the ticket from your ticket page when you log in.",
+        gettext_lazy("Link expired"),
+        gettext_lazy(
+            "This survey link has expired. You can still rate the ticket from your ticket page when you log in."
+        ),
     ),
     services.SurveyLinkUsed: (
-        "Already answered",
-        "Thank you, this survey has already been answered. You can change your rating from your ticket page "
-        "within 7 days.",
+        gettext_lazy("Already answered"),
+        gettext_lazy(
+            "Thank you, this survey has already been answered. You can change your rating from your ticket page "
+            "within 7 days."
+        ),
     ),
 }
 
 
 def _link_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
-    title, text = ERROR_PAGES.get(type(exc), ("Cannot rate", exc.message))
+    title, text = ERROR_PAGES.get(type(exc), (gettext_lazy("Cannot rate"), exc.message))
     return render(request, "surveys/portal/survey_error.html", {"title": title, "text": text}, status=exc.http_status)
 
 
@@ -73,7 +80,7 @@ def ticket_rate(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = selectors.ticket_get_visible_to(user=request.user, reference=reference)
     form = RatingForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a score from 1 to 5.")
+        messages.error(request, gettext_lazy("Choose a score from 1 to 5."))
     else:
         try:
             _, created = usecases.rate(
@@ -86,5 +93,10 @@ def ticket_rate(request: HttpRequest, reference: str) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, "Thank you for your rating." if created else "Your rating has been updated.")
+            messages.success(
+                request,
+                gettext_lazy("Thank you for your rating.")
+                if created
+                else gettext_lazy("Your rating has been updated."),
+            )
     return redirect("portal:ticket-detail", reference=ticket.reference)

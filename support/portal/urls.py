@@ -23,6 +23,7 @@ urlpatterns = [
         name="password-reset-confirm",
     ),
     path("password-reset/complete/", accounts.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
+    path("account/preferences/", accounts.preferences, name="preferences"),
     # tickets
     path("tickets/", ticket_pages.ticket_list, name="ticket-list"),
     path("tickets/new/", views.ticket_new, name="ticket-new"),

@@ -8,7 +8,7 @@ becomes an error message on the page, never a 500.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
@@ -34,6 +35,9 @@ from tickets import permissions as ticket_permissions
 from tickets import selectors
 from tickets.models import Ticket
 from tickets.portal.forms import ReplyForm, TicketForm
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # --- rate limits: rates are read from settings on every request, so tests can lower them ---
 
@@ -83,7 +87,9 @@ def _ticket_file(request: HttpRequest) -> HttpResponse:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             knowledge_portal.visitor_keys_forget(request)
-            messages.success(request, f"Thank you. Your ticket {ticket.reference} has been filed.")
+            messages.success(
+                request, _("Thank you. Your ticket %(reference)s has been filed.") % {"reference": ticket.reference}
+            )
             return redirect("portal:ticket-detail", reference=ticket.reference)
     status = 400 if form.errors else 200
     return _render_ticket_form(request, form, subject=request.POST.get("subject", ""), status=status)
@@ -156,11 +162,11 @@ def ticket_reply(request: HttpRequest, reference: str) -> HttpResponse:
     except DomainError as exc:
         form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         return _render_ticket(request, ticket, form, status=exc.http_status)
-    messages.success(request, "Your reply has been added.")
+    messages.success(request, _("Your reply has been added."))
     return redirect(reverse("portal:ticket-detail", kwargs={"reference": ticket.reference}) + "#thread-end")
 
 
-def _change_status(request: HttpRequest, reference: str, service, done: str) -> HttpResponse:
+def _change_status(request: HttpRequest, reference: str, service, done: StrOrPromise) -> HttpResponse:
     ticket = selectors.ticket_get_visible_to(user=request.user, reference=reference)
     try:
         service(ticket=ticket, actor=request.user, now=timezone.now())
@@ -188,14 +194,14 @@ def ticket_resolve(request: HttpRequest, reference: str) -> HttpResponse:
             return _render_ticket(request, ticket, ReplyForm(), status=exc.http_status, resolve_error=exc.message)
         messages.error(request, exc.message)
     else:
-        messages.success(request, "Glad it is solved. The ticket is resolved.")
+        messages.success(request, _("Glad it is solved. The ticket is resolved."))
     return redirect("portal:ticket-detail", reference=ticket.reference)
 
 
 @require_POST
 @login_required
 def ticket_reopen(request: HttpRequest, reference: str) -> HttpResponse:
-    return _change_status(request, reference, usecases.reopen, "The ticket is open again.")
+    return _change_status(request, reference, usecases.reopen, _("The ticket is open again."))
 
 
 @require_POST
@@ -205,7 +211,7 @@ def ticket_escalate(request: HttpRequest, reference: str) -> HttpResponse:
     ticket = selectors.ticket_get_visible_to(user=request.user, reference=reference)
     form = escalation_portal.AskToEscalateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "We could not read that request. Please try again from the ticket page.")
+        messages.error(request, _("We could not read that request. Please try again from the ticket page."))
     else:
         try:
             usecases.escalate(
@@ -219,5 +225,5 @@ def ticket_escalate(request: HttpRequest, reference: str) -> HttpResponse:
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, "Thank you. We have asked a more senior team to look at your ticket.")
+            messages.success(request, _("Thank you. We have asked a more senior team to look at your ticket."))
     return redirect("portal:ticket-detail", reference=ticket.reference)

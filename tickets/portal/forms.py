@@ -8,18 +8,22 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
+from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from tickets.models import Ticket
 from tickets.uploads import CheckedUpload, allowed_extensions, check_uploads
 
 # Plain-language help for customers choosing a priority (from the procedures document).
-PRIORITY_HELP: dict[str, str] = {
-    Ticket.Priority.P0: "The shop is down, data is lost, payments fail or you suspect a security breach.",
-    Ticket.Priority.P1: "A major feature is broken, pages are much slower than usual, you cannot sign in, "
-    "or orders are not being processed.",
-    Ticket.Priority.P2: "A minor feature misbehaves, something looks wrong, or an integration is unreliable.",
-    Ticket.Priority.P3: "An idea, a question about the documentation, or a cosmetic detail.",
+PRIORITY_HELP: dict[str, str | Promise] = {
+    Ticket.Priority.P0: _("The shop is down, data is lost, payments fail or you suspect a security breach."),
+    Ticket.Priority.P1: _(
+        "A major feature is broken, pages are much slower than usual, you cannot sign in, "
+        "or orders are not being processed."
+    ),
+    Ticket.Priority.P2: _("A minor feature misbehaves, something looks wrong, or an integration is unreliable."),
+    Ticket.Priority.P3: _("An idea, a question about the documentation, or a cosmetic detail."),
 }
 
 
@@ -42,11 +46,13 @@ class MultipleFileField(forms.FileField):
 
 def _attachments_field() -> MultipleFileField:
     return MultipleFileField(
-        label="Attachments",
+        label=_("Attachments"),
         required=False,
-        help_text=(
-            f"Optional. Up to {settings.ATTACHMENT_MAX_FILES} files, "
-            f"{filesizeformat(settings.ATTACHMENT_MAX_BYTES)} each. Allowed: {allowed_extensions()}."
+        help_text=format_lazy(
+            _("Optional. Up to {count} files, {size} each. Allowed: {extensions}."),
+            count=settings.ATTACHMENT_MAX_FILES,
+            size=filesizeformat(settings.ATTACHMENT_MAX_BYTES),
+            extensions=allowed_extensions(),
         ),
     )
 
@@ -61,20 +67,22 @@ class AttachmentsMixin:
 
 
 class TicketForm(AttachmentsMixin, forms.Form):
-    subject = forms.CharField(label="Subject", max_length=200, help_text="A short summary of the problem.")
+    subject = forms.CharField(label=_("Subject"), max_length=200, help_text=_("A short summary of the problem."))
     description = forms.CharField(
-        label="Description",
+        label=_("Description"),
         max_length=20000,
         widget=forms.Textarea(attrs={"rows": 8}),
-        help_text="What happened, what you expected, and any order number or page address.",
+        help_text=_("What happened, what you expected, and any order number or page address."),
     )
     priority = forms.ChoiceField(
-        label="How urgent is it?",
-        choices=[(value, f"{label} — {PRIORITY_HELP[value]}") for value, label in Ticket.Priority.choices],
+        label=_("How urgent is it?"),
+        choices=[
+            (value, format_lazy("{} — {}", label, PRIORITY_HELP[value])) for value, label in Ticket.Priority.choices
+        ],
         initial=Ticket.Priority.P2,
         widget=forms.RadioSelect,
     )
-    category = forms.ChoiceField(label="Category", choices=Ticket.Category.choices, initial=Ticket.Category.OTHER)
+    category = forms.ChoiceField(label=_("Category"), choices=Ticket.Category.choices, initial=Ticket.Category.OTHER)
     attachments = _attachments_field()
 
     def __init__(self, *args, **kwargs) -> None:
@@ -84,7 +92,7 @@ class TicketForm(AttachmentsMixin, forms.Form):
 
 class ReplyForm(AttachmentsMixin, forms.Form):
     body = forms.CharField(
-        label="Your reply", required=False, max_length=50000, widget=forms.Textarea(attrs={"rows": 5})
+        label=_("Your reply"), required=False, max_length=50000, widget=forms.Textarea(attrs={"rows": 5})
     )
     attachments = _attachments_field()
 
@@ -96,7 +104,7 @@ class ReplyForm(AttachmentsMixin, forms.Form):
         super().clean()
         cleaned = self.cleaned_data
         if not self.errors and not (cleaned.get("body") or "").strip() and not cleaned.get("attachments"):
-            raise ValidationError("Write a message or attach a file.", code="empty")
+            raise ValidationError(_("Write a message or attach a file."), code="empty")
         return cleaned
 
 

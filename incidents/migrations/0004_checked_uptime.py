@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0002_components'),
+        ("incidents", "0003_alter_maintenance_options"),
     ]
 
     operations = [
