@@ -431,6 +431,20 @@ MATRIX: dict[str, list[Cell]] = {
         )
     ],
     # --- portal ---
+    # The language switcher: Django's set_language; a GET changes nothing and goes back to a page.
+    "set_language": [Cell("GET", lambda w: "/i18n/setlang/", every(302))],
+    "portal:preferences": [Cell("GET", lambda w: "/account/preferences/", portal(b=200))],
+    # Nobody in this world belongs to a shared organisation: the pages are not there for anyone signed in.
+    "portal:organisation-tickets": [
+        Cell("GET", lambda w: "/organisation/tickets/", portal(a=404, b=404, agent=404, manager=404))
+    ],
+    "portal:organisation-ticket": [
+        Cell(
+            "GET",
+            lambda w: f"/organisation/tickets/{w.ticket.reference}/",
+            portal(a=404, b=404, agent=404, manager=404),
+        )
+    ],
     "portal:home": [Cell("GET", lambda w: "/", every(200))],
     "portal:login": [Cell("GET", lambda w: "/login/", portal(anonymous=200, a=302, b=302, agent=302, manager=302))],
     # The console's login (the admin's view behind the login limiter): staff are sent on to the console.
