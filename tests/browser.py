@@ -60,10 +60,22 @@ def chromium(tmp_path: Path, size: tuple[int, int] = PHONE) -> Iterator[webdrive
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    emulate(driver, size)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+def emulate(driver: webdriver.Chrome, size: tuple[int, int]) -> None:
+    """Headless Chromium keeps a window at least 500 px wide whatever --window-size says: below that, emulate
+    the phone's viewport exactly (DevTools' device metrics), so a 390 px test really lays out at 390 px."""
+    width, height = size
+    if width < 500:
+        driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+        )
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> Path:

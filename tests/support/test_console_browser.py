@@ -27,19 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 SIZES = pytest.mark.parametrize("size", [DESK, PHONE], ids=["1366", "390"])
 
 
-def at_size(driver, size: tuple[int, int]) -> None:
-    """Chromium's window is never narrower than 500 px: emulate a phone's width exactly."""
-    width, height = size
-    if width < 500:
-        driver.execute_cdp_cmd(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-        )
-
-
-def sign_in(driver, live_server, user, size: tuple[int, int] = DESK) -> None:
+def sign_in(driver, live_server, user) -> None:
     """Put a session for ``user`` in the browser (the login form has its own tests)."""
-    at_size(driver, size)
     client = Client()
     client.force_login(user)
     driver.get(f"{live_server.url}/admin/login/")
@@ -84,7 +73,7 @@ class TestReplyBox:
     ):
         ticket = busy_ticket(customer, agent, manager)
         with chromium(tmp_path, size) as driver:
-            sign_in(driver, live_server, manager, size)
+            sign_in(driver, live_server, manager)
             driver.get(ticket_url(live_server, ticket))
             duplicates = driver.execute_script(
                 "const seen = {}, twice = [];"
@@ -112,7 +101,7 @@ class TestReplyBox:
     ):
         ticket = busy_ticket(customer, agent, manager)
         with chromium(tmp_path, size) as driver:
-            sign_in(driver, live_server, manager, size)
+            sign_in(driver, live_server, manager)
             driver.get(ticket_url(live_server, ticket))
             form = driver.find_element(By.ID, "console-reply-form")
             box = form.find_element(By.CSS_SELECTOR, "textarea[name=body]")
@@ -187,7 +176,7 @@ class TestOneScreen:
     ):
         ticket = busy_ticket(customer, agent, manager)
         with chromium(tmp_path, PHONE) as driver:
-            sign_in(driver, live_server, manager, PHONE)
+            sign_in(driver, live_server, manager)
             driver.get(ticket_url(live_server, ticket))
             screenshot(driver, "console-ticket-page-390")
             view = viewport(driver)
@@ -219,7 +208,7 @@ class TestAgentHome:
         Ticket.objects.filter(pk=mine.pk).update(assignee=agent)
         TicketFactory(requester=customer, subject="Wrong colour delivered")
         with chromium(tmp_path, size) as driver:
-            sign_in(driver, live_server, agent, size)
+            sign_in(driver, live_server, agent)
             driver.get(f"{live_server.url}/admin/")
             screenshot(driver, f"console-home-{size[0]}")
 
@@ -260,7 +249,7 @@ class TestKeyboardShortcuts:
     ):
         tickets = [TicketFactory(requester=customer, subject=f"Cover problem {n}") for n in range(3)]
         with chromium(tmp_path, size) as driver:
-            sign_in(driver, live_server, agent, size)
+            sign_in(driver, live_server, agent)
             driver.get(f"{live_server.url}/admin/tickets/ticket/")
             driver.find_element(By.TAG_NAME, "body").click()
             rows = driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
@@ -291,7 +280,7 @@ class TestKeyboardShortcuts:
     def test_r_n_e_and_the_question_mark_on_the_ticket_page(self, live_server, tmp_path, size, customer, agent):
         ticket = TicketFactory(requester=customer, subject="Cushion zip broke")
         with chromium(tmp_path, size) as driver:
-            sign_in(driver, live_server, agent, size)
+            sign_in(driver, live_server, agent)
             driver.get(ticket_url(live_server, ticket))
             overlay = driver.find_element(By.ID, "console-shortcuts")
             assert not overlay.is_displayed()
@@ -344,8 +333,8 @@ class TestCollisionWarning:
         omar = make_user("omar@sofacoverpro.com", "agent", tier=1, first_name="Omar")
         ticket = TicketFactory(requester=customer, subject="Zip broke after two days")
         with chromium(tmp_path / "a", size) as a, chromium(tmp_path / "b", size) as b:
-            sign_in(a, live_server, omar, size)
-            sign_in(b, live_server, agent, size)
+            sign_in(a, live_server, omar)
+            sign_in(b, live_server, agent)
             a.get(ticket_url(live_server, ticket))
             b.get(ticket_url(live_server, ticket))
             seen_by_a = a.find_element(By.ID, "console-presence")

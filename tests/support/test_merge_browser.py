@@ -40,11 +40,6 @@ def test_a_reply_on_a_ticket_merged_meanwhile_is_kept_and_posted_on_the_survivor
     width = size[0]
 
     with chromium(tmp_path / "writer", size) as writing, chromium(tmp_path / "merger", DESK) as merging:
-        if width < 500:  # headless Chromium keeps windows at least 500 px wide: emulate the phone
-            writing.execute_cdp_cmd(
-                "Emulation.setDeviceMetricsOverride",
-                {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": True},
-            )
         sign_in(writing, live_server, writer)
         sign_in(merging, live_server, merger)
 

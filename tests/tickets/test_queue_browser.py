@@ -51,14 +51,6 @@ def sign_in(browser, live_server, user) -> None:
     )
 
 
-def phone_viewport(browser) -> None:
-    """Headless Chromium keeps a window at least 500 px wide whatever --window-size says: emulate the phone."""
-    width, height = PHONE
-    browser.execute_cdp_cmd(
-        "Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True}
-    )
-
-
 def assert_fits(browser, columns: tuple[str, ...]) -> dict:
     measured = browser.execute_script(MEASURE)
     assert measured["tableScroll"] <= measured["boxClient"], measured
@@ -176,7 +168,6 @@ class TestDesk:
 class TestPhone:
     def test_the_queue_is_one_card_per_ticket_with_every_action_in_reach(self, live_server, tmp_path, busy_desk):
         with chromium(tmp_path, PHONE) as browser:
-            phone_viewport(browser)
             sign_in(browser, live_server, busy_desk["agent"])
             browser.get(f"{live_server.url}/admin/tickets/ticket/")
             screenshot(browser, "queue-390")
