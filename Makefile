@@ -106,6 +106,7 @@ lock:
 MESSAGES_IGNORE := --ignore=.venv --ignore=node_modules --ignore=var --ignore=tests --ignore=bench --ignore=staticfiles
 messages:
 	$(BIN)/python manage.py makemessages --locale=de --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	$(BIN)/python manage.py makemessages --locale=de --no-obsolete --add-location=file --domain=djangojs $(MESSAGES_IGNORE) --ignore=reports/static/reports/vendor
 	$(BIN)/python manage.py compilemessages --locale=de $(MESSAGES_IGNORE)
 
 bench: $(STAMP)

@@ -105,17 +105,26 @@ def test_console_queue_in_german(client, agent):
     assert "Log out" in html
 
 
-def test_german_catalogue_is_complete_and_compiled():
+def test_console_shortcuts_read_german_from_the_admins_javascript_catalog(client, agent):
+    """console.js asks the admin's JavaScript catalog (admin:jsi18n, which adds LOCALE_PATHS' djangojs)."""
+    client.force_login(agent)
+    german = page(client, reverse("admin:jsi18n"), **GERMAN)
+    assert "Tastenk\\u00fcrzel" in german or "Tastenkürzel" in german
+    assert "Tastenk" not in page(client, reverse("admin:jsi18n"))
+
+
+@pytest.mark.parametrize("po", [PO, PO.with_name("djangojs.po")], ids=["django", "djangojs"])
+def test_german_catalogue_is_complete_and_compiled(po):
     """Every msgid has a German msgstr (no fuzzy entries), and the committed .mo is this .po compiled."""
-    text = PO.read_text(encoding="utf-8")
+    text = po.read_text(encoding="utf-8")
     assert "#, fuzzy" not in text
     if shutil.which("msgfmt") is None:  # pragma: no cover - CI installs gettext
         pytest.skip("needs GNU gettext (msgfmt)")
-    stats = subprocess.run(["msgfmt", "--statistics", "--check", "-o", "-", str(PO)], capture_output=True)
+    stats = subprocess.run(["msgfmt", "--statistics", "--check", "-o", "-", str(po)], capture_output=True)
     assert stats.returncode == 0, stats.stderr
     assert b"untranslated" not in stats.stderr, stats.stderr
     assert b"fuzzy" not in stats.stderr, stats.stderr
-    mo = PO.with_suffix(".mo")
+    mo = po.with_suffix(".mo")
     assert mo.exists(), "run `make messages`"
     assert stats.stdout == mo.read_bytes(), "locale/de: the .mo is stale; run `make messages`"
 

@@ -12,7 +12,9 @@
 (function () {
   "use strict";
 
-  var t = window.gettext || function (text) { return text; };
+  // The admin loads its JavaScript catalog (admin:jsi18n: Django's and LOCALE_PATHS' djangojs) on the
+  // console's pages; elsewhere the English text stands.
+  var gettext = window.gettext || function (text) { return text; };
 
   function typing(element) {
     if (!element || element === document.body) return false;
@@ -31,13 +33,13 @@
     if (existing) return existing;
     // The queue has no overlay in its template: build the same list.
     var rows = [
-      ["j / k", t("Next / previous ticket in the queue")],
-      ["Enter", t("Open the ticket (queue)")],
-      ["r", t("Reply to the customer")],
-      ["n", t("Add an internal note")],
-      ["e", t("Escalate")],
-      ["?", t("Show this list")],
-      ["Esc", t("Close it, or leave a field")]
+      ["j / k", gettext("Next / previous ticket in the queue")],
+      ["Enter", gettext("Open the ticket (queue)")],
+      ["r", gettext("Reply to the customer")],
+      ["n", gettext("Add an internal note")],
+      ["e", gettext("Escalate")],
+      ["?", gettext("Show this list")],
+      ["Esc", gettext("Close it, or leave a field")]
     ];
     var box = document.createElement("div");
     box.id = "console-shortcuts";
@@ -50,7 +52,7 @@
     inner.className = "console-shortcuts-box";
     var heading = document.createElement("h2");
     heading.id = "console-shortcuts-heading";
-    heading.textContent = t("Keyboard shortcuts");
+    heading.textContent = gettext("Keyboard shortcuts");
     inner.appendChild(heading);
     var list = document.createElement("dl");
     rows.forEach(function (row) {
@@ -66,13 +68,13 @@
     inner.appendChild(list);
     var help = document.createElement("p");
     help.className = "help";
-    help.textContent = t("Shortcuts do nothing while you type in a field.");
+    help.textContent = gettext("Shortcuts do nothing while you type in a field.");
     inner.appendChild(help);
     var close = document.createElement("button");
     close.type = "button";
     close.className = "button";
     close.setAttribute("data-console-shortcuts-close", "");
-    close.textContent = t("Close");
+    close.textContent = gettext("Close");
     inner.appendChild(close);
     box.appendChild(inner);
     document.body.appendChild(box);
