@@ -98,12 +98,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    # The viewer's time zone (their saved choice, else the browser's, else TIME_ZONE) for every time shown.
-    "sofacover.localtime.TimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     # A NUL character in the path, a header, a query parameter or a form field: 400 before any view.
     "sofacover.errors.reject_nul",
+    # The viewer's time zone (their saved choice, else the browser's, else TIME_ZONE) for every time shown.
+    # After reject_nul: it reads the session, whose key in the cookie may carry a NUL.
+    "sofacover.localtime.TimeZoneMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]

@@ -66,6 +66,9 @@ class MonitorSerializer(serializers.ModelSerializer):
     component: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="slug", read_only=True, allow_null=True
     )
+    # Empty for the monitors that fetch no single address (probes list ``urls``; error-rate feeds are posted to):
+    # a string, not a "uri", in the schema.
+    url = serializers.CharField(read_only=True)
     urls = serializers.ListField(child=serializers.CharField(), read_only=True)
     token = serializers.SerializerMethodField(
         help_text="The error-rate feed's secret: managers only (null for anyone else, and for other kinds)."
