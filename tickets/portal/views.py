@@ -5,6 +5,9 @@ call and render.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -28,11 +31,20 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def ticket_list(request: HttpRequest) -> HttpResponse:
     """My tickets, narrowed by the filter form (GET); a value that is not a choice is a 400 with the form's errors."""
+    context, status = _filtered_page(request, selectors.ticket_list_requested_by)
+    context["organisation_shared"] = bool(accounts.shared_organisation_member_ids(user=request.user))
+    return render(request, "tickets/portal/ticket_list.html", context, status=status)
+
+
+def _filtered_page(request: HttpRequest, ticket_list: Callable[..., Any]) -> tuple[dict[str, Any], int]:
+    """A page of ``ticket_list(user=, filters=)`` narrowed by the filter form (GET), the form, and the status:
+    400 when a value is not a choice (the form shows its errors; the list is unfiltered)."""
     form = PortalTicketFilterForm(request.GET)
     valid = form.is_valid()
     filters = form.cleaned_data if valid else {}
-    tickets = selectors.ticket_list_requested_by(user=request.user, filters=filters)
-    page = Paginator(tickets, TICKETS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(ticket_list(user=request.user, filters=filters), TICKETS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -41,9 +53,8 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "filter_form": form,
         "filtered": any(filters.values()),
         "query": query.urlencode(),
-        "organisation_shared": bool(accounts.shared_organisation_member_ids(user=request.user)),
     }
-    return render(request, "tickets/portal/ticket_list.html", context, status=200 if valid else 400)
+    return context, 200 if valid else 400
 
 
 @require_GET
@@ -52,21 +63,8 @@ def organisation_ticket_list(request: HttpRequest) -> HttpResponse:
     """My organisation's tickets (read-only), when a manager opted the organisation in; 404 otherwise."""
     if not accounts.shared_organisation_member_ids(user=request.user):
         raise Http404("No shared organisation.")
-    form = PortalTicketFilterForm(request.GET)
-    valid = form.is_valid()
-    filters = form.cleaned_data if valid else {}
-    tickets = selectors.ticket_list_of_organisation(user=request.user, filters=filters)
-    page = Paginator(tickets, TICKETS_PER_PAGE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "page": page,
-        "tickets": page.object_list,
-        "filter_form": form,
-        "filtered": any(filters.values()),
-        "query": query.urlencode(),
-    }
-    return render(request, "tickets/portal/organisation_list.html", context, status=200 if valid else 400)
+    context, status = _filtered_page(request, selectors.ticket_list_of_organisation)
+    return render(request, "tickets/portal/organisation_list.html", context, status=status)
 
 
 @require_GET
