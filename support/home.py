@@ -2,10 +2,10 @@
 
 My open tickets, those due soon (an SLA clock at risk), breached, unassigned in my tier, and my
 notifications (notifications' dashboard items). Reads only, a fixed number of queries whatever the
-number of tickets: one aggregate for the four ticket counts, one short list each, two for the
-notifications. "Due soon" and "breached" count the tickets the agent may change (their tier and
-below, or assigned to them; every ticket for managers), as the queue's SLA filter states them
-(escalation.admin_queue.sla_filter_conditions).
+number of tickets: a capped count and a short list for each of the four, two for the
+notifications. "Due soon" and "breached" count the tickets the agent may change (their tier
+and below, or assigned to them; every ticket for managers), as the queue's SLA filter states
+them (escalation.admin_queue.sla_filter_conditions).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -24,11 +24,13 @@ from accounts import permissions as roles
 from escalation import admin_queue
 from escalation import selectors as escalation_selectors
 from notifications import selectors as notification_selectors
+from tickets import admin as ticket_admin
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 
-# Rows each list shows; the count says how many there are.
+# Rows each list shows; the count says how many there are, up to the queue's cap (then "1,000+").
 LIST_ROWS = 5
+COUNT_CAP = ticket_admin.QUEUE_COUNT_CAP
 
 
 @dataclass
@@ -73,7 +75,10 @@ def agent_home(*, user: User, now: datetime) -> Home:
         "breached": workable & states[escalation_selectors.SlaState.BREACHED],
         "unassigned": Q(assignee__isnull=True) & (Q() if tier is None else Q(tier=tier)),
     }
-    counts = active.aggregate(**{key: Count("pk", filter=condition) for key, condition in conditions.items()})
+    # One count a section, each an index range (the assignee; tickets' partial indexes on the running
+    # clocks) stopping past the queue's cap (1,000+, as the queue counts): the home costs the same at
+    # any size of the desk, however many tickets are active.
+    counts = {key: ticket_admin.capped_count(active.filter(q), COUNT_CAP) for key, q in conditions.items()}
 
     def rows(condition: Q, *order: str) -> list[Ticket]:
         tickets: QuerySet[Ticket] = active.filter(condition).select_related("requester", "assignee")

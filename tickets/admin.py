@@ -180,6 +180,12 @@ class MoreThan(int):
     __repr__ = __str__
 
 
+def capped_count(tickets: QuerySet[Ticket], cap: int = QUEUE_COUNT_CAP) -> int:
+    """How many rows, counting no further than one past ``cap`` (a ``MoreThan`` then): reads at most cap + 1."""
+    counted = tickets.order_by()[: cap + 1].count()  # which rows make up the cap is no matter: no sort
+    return MoreThan(counted) if counted > cap else counted
+
+
 class QueuePaginator(Paginator):
     """Counts only as far as the page links need: COUNT(*) over a large desk cost more than the page.
 
@@ -198,8 +204,7 @@ class QueuePaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        counted = self.object_list[: self.cap + 1].count()
-        return MoreThan(counted) if counted > self.cap else counted
+        return capped_count(self.object_list, self.cap)
 
 
 class TicketChangeList(ChangeList):

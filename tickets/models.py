@@ -10,7 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Cast, Concat, Right
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -147,6 +147,30 @@ class Ticket(models.Model):
                 fields=["sla_next_check_at"],
                 name="ticket_sla_due_idx",
                 condition=Q(sla_next_check_at__isnull=False),
+            ),
+            # The SLA states of the console (the agent home's "due soon" and "breached", the queue's SLA
+            # filter: escalation.admin_queue.clock_conditions) as index ranges over the clocks still running,
+            # and the active tickets answered or resolved late: their reads cost what they find, not a scan
+            # of every active ticket.
+            *(
+                models.Index(fields=[column], name=f"ticket_{name}_idx", condition=Q(**{f"{done}__isnull": True}))
+                for name, column, done in (
+                    ("resp_due_open", "first_response_due_at", "first_responded_at"),
+                    ("resp_warn_open", "first_response_warn_at", "first_responded_at"),
+                    ("resol_due_open", "resolution_due_at", "resolved_at"),
+                    ("resol_warn_open", "resolution_warn_at", "resolved_at"),
+                )
+            ),
+            *(
+                models.Index(
+                    fields=["tier"],
+                    name=f"ticket_{name}_late_idx",
+                    condition=Q(status__in=["new", "open", "pending_customer"], **{f"{done}__gt": F(due)}),
+                )
+                for name, due, done in (
+                    ("resp", "first_response_due_at", "first_responded_at"),
+                    ("resol", "resolution_due_at", "resolved_at"),
+                )
             ),
         ]
         constraints = [

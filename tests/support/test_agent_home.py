@@ -5,19 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notifications.models import Notification
+from support import home
 from tests.tickets.factories import TicketFactory
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 
 HOME = "/admin/"
-# Session, user, their groups and permissions (one read), the four counts (one aggregate), four short lists,
-# the unread notifications count and their list: nine, whatever the number of tickets.
-HOME_MAX_QUERIES = 9
+# Session, user, their groups and permissions (one read), the four counts (each capped at the queue's 1,000),
+# four short lists, the unread notifications count and their list: twelve, whatever the number of tickets.
+HOME_MAX_QUERIES = 12
 
 NO_CLOCKS = {
     "first_response_due_at": None,
@@ -170,3 +173,70 @@ class TestAgentHome:
         assert count_in(html, "mine") == 21
         assert html.count("More work") <= 10  # short lists: five rows each
         assert 'href="/admin/tickets/ticket/?assignee=me">All 21</a>' in html
+
+    def test_counts_stop_at_the_cap_and_say_so(self, client: Client, agent, desk, monkeypatch):
+        monkeypatch.setattr(home, "COUNT_CAP", 6)
+        for n in range(7):
+            ticket(subject=f"Pile {n}", assignee=agent)
+        client.force_login(agent)
+        html = client.get(HOME).content.decode()
+
+        mine = section(html, "mine")
+        assert ">6+</span>" in mine  # eight of theirs: counted to seven, shown as "more than six"
+        assert "All 6+" in mine
+        assert count_in(html, "breached") == 1  # under the cap: exact
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+class TestAgentHomePlans:
+    """Due soon and breached are read from the partial indexes on the running clocks, not by visiting
+    every active ticket: a desk with many active tickets and a few at risk or late costs a few index reads."""
+
+    @pytest.fixture
+    def crowded(self, agent, tier2_agent):
+        now = timezone.now()
+        model = TicketFactory(assignee=tier2_agent)  # and 3,000 copies: active, their clocks far ahead
+        values = {
+            f.attname: getattr(model, f.attname)
+            for f in Ticket._meta.concrete_fields
+            if not f.primary_key and not getattr(f, "generated", False)
+        }
+        Ticket.objects.bulk_create([Ticket(**values) for _ in range(3000)])
+        Ticket.objects.update(
+            first_response_due_at=now + timedelta(days=2),
+            first_response_warn_at=now + timedelta(days=1),
+            resolution_due_at=now + timedelta(days=5),
+            resolution_warn_at=now + timedelta(days=4),
+        )
+        ticket(subject="Late", first_response_due_at=now - timedelta(hours=1), assignee=tier2_agent)
+        ticket(
+            subject="Soon",
+            first_response_warn_at=now - timedelta(minutes=5),
+            first_response_due_at=now + timedelta(minutes=10),
+            assignee=tier2_agent,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE tickets_ticket")
+
+    def plans_of_counts(self, client: Client, agent) -> list[str]:
+        client.force_login(agent)
+        with CaptureQueriesContext(connection) as captured:
+            html = client.get(HOME).content.decode()
+        assert count_in(html, "breached") == 1
+        assert count_in(html, "due_soon") == 1
+        counts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT COUNT(*) FROM (SELECT")]
+        plans = []
+        with connection.cursor() as cursor:
+            for sql in counts:
+                cursor.execute(f"EXPLAIN {sql}")
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        return plans
+
+    def test_due_soon_and_breached_read_the_clock_indexes(self, client: Client, agent, crowded):
+        plans = self.plans_of_counts(client, agent)
+        assert len(plans) == 4
+        clock_plans = [plan for plan in plans if "_open_idx" in plan]
+        assert len(clock_plans) == 2, plans  # due soon: the warning indexes; breached: the deadlines, the late ones
+        assert any("ticket_resp_warn_open_idx" in plan for plan in clock_plans)
+        assert any("ticket_resp_due_open_idx" in plan and "ticket_resp_late_idx" in plan for plan in clock_plans)
+        assert all("Seq Scan on tickets_ticket" not in plan for plan in clock_plans)
