@@ -476,6 +476,7 @@ class TestTheHtmlPart:
         mail = delivery.build_email(row)
         ((html, mimetype),) = mail.alternatives
         assert mimetype == "text/html"
+        assert isinstance(html, str)
         assert html.startswith("<p>Thanks for waiting.</p>\n\n<p>The &lt;b&gt;new&lt;/b&gt; zip ships **today**")
         assert "A &amp; B.<br>&lt;script&gt;alert(1)&lt;/script&gt;</p>" in html
         assert "&lt;p&gt;" not in html
