@@ -26,7 +26,12 @@ run and failed per component and desk day), which support hands in from monitors
 with checks shows their share passed (rounded down, as below); a component with no check
 in the 90 days keeps the incident-based figure: ``uptime_days`` over the outage intervals
 of ``outage_intervals`` (P0/P1 incidents, started → resolved). Each component and each
-day says which it is (``uptime_source``: "checks" or "incidents").
+day says which it is (``uptime_source``: "checks" or "incidents"). A day's colour (its
+``state``) follows the same source as its figure: a day with checks is coloured by their
+share passed (``checked_state``: any failure is at least degraded), so a day of failed
+checks without an incident is not green beside its 75 %, and a checked day that passed
+is not painted by an incident the checks did not see; a day without checks keeps the worst
+state of its incidents and maintenance.
 """
 
 from __future__ import annotations
@@ -388,6 +393,21 @@ def checked_percent(checks: int, failures: int) -> float:
     return math.floor(10_000 * (checks - failures) / checks) / 100 if checks else 100.0
 
 
+# A checked day with failures is degraded while at least this share of its checks passed, a partial
+# outage below it, a major outage when none passed.
+CHECKED_DEGRADED_FROM = 50.0
+
+
+def checked_state(checks: int, failures: int) -> str:
+    """The state a day's checks show, the bar's colour where its uptime figure is the checks': no
+    failure is operational, any failure at least degraded."""
+    if checks <= 0 or failures <= 0:
+        return State.OPERATIONAL
+    if failures >= checks:
+        return State.MAJOR
+    return State.DEGRADED if checked_percent(checks, failures) >= CHECKED_DEGRADED_FROM else State.PARTIAL
+
+
 def _day_index(starts: Sequence[datetime], moment: datetime, *, end: bool = False) -> int:
     """The index of the day (by the days' starts) ``moment`` falls on, clamped to the window; an
     ``end`` at midnight belongs to the day before (it touched nothing of the next)."""
@@ -554,8 +574,9 @@ def snapshot_build(*, now: datetime) -> dict[str, Any]:
             total = checked_percent(sum(n for n, _ in counts.values()), sum(f for _, f in counts.values()))
         day_rows = []
         for index, day in enumerate(days):
-            day_state = State.ORDER[worst[component.pk][index]]
             day_counts = counts.get(day.date) if counts else None
+            # The colour follows the figure: the checks' where they ran that day, else the incidents'.
+            day_state = checked_state(*day_counts) if day_counts else State.ORDER[worst[component.pk][index]]
             day_rows.append(
                 {
                     "date": day.date,

@@ -341,7 +341,7 @@ def _update_rows(
         "<p>Best regards,<br>SofaCover Pro Support Team</p>",
         about,
         label,
-        linebreaks(body, autoescape=True),
+        messages.paragraphs(body),
         html_tail,
     )
     rows = []
@@ -382,7 +382,7 @@ def _subscriber_rows(incident: Incident, event: IncidentEvent, *, skip: set[str]
         incident.title,
         label,
         posted,
-        linebreaks(event.body.strip(), autoescape=True),
+        messages.paragraphs(event.body.strip()),
         affected,
     )
     rows = []

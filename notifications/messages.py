@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html, format_html_join, linebreaks
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts import permissions as roles
 from escalation import selectors as sla_selectors
@@ -330,6 +331,13 @@ def render_for_ticket(key: str, ticket: Ticket, *, now: datetime) -> Rendered:
 # --- an agent's reply, as mail ---------------------------------------------------------------------
 
 
+def paragraphs(text: str) -> SafeString:
+    """Plain text (a reply, an update) as the HTML part's paragraphs: its own characters escaped, the
+    ``<p>``/``<br>`` that break it real. Safe, so format_html puts it in as markup; django.utils.html's
+    ``linebreaks`` returns a plain str, which format_html would escape a second time (``&lt;p&gt;``)."""
+    return mark_safe(linebreaks(text, autoescape=True))  # safe: linebreaks escaped the text
+
+
 @dataclass(frozen=True)
 class ReplyMail:
     subject: str
@@ -366,7 +374,7 @@ def reply_mail(message: Message, *, now: datetime) -> ReplyMail:
     html = format_html(
         "{}{}<p>{}<br>SofaCover Pro Support</p>"
         '<p style="color:#666;font-size:small">{}: <a href="{}">{}</a><br>Reply to this email to answer.</p>',
-        linebreaks(message.body.rstrip(), autoescape=True),
+        paragraphs(message.body.rstrip()),
         format_html("<p>{}</p><ul>{}</ul>", too_large, listed) if linked else "",
         signature,
         ticket.reference,

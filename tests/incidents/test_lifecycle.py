@@ -352,6 +352,35 @@ class TestTheWholeLife:
         assert inbox.mails() == []
 
 
+class TestAnUpdatesHtmlPart:
+    def test_the_customers_and_subscribers_get_paragraphs_with_the_words_escaped_once(self, people, subscribers):
+        """The update as its text/html alternative says it: real <p>, what the commander typed as typed."""
+        incident = declare(people["commander"])
+        ticket = TicketFactory(requester=people["alice"], category="payment", subject="Card declined")
+        usecases.incident_link(incident=incident, tickets=[ticket], by=people["commander"], now=NOW)
+        usecases.incident_update(
+            incident=incident,
+            author=people["commander"],
+            body="Rolled back <b>42</b> & retried.\n\nPayments work again.",
+            now=NOW + timedelta(minutes=20),
+        )
+
+        sent = {
+            row.kind: row.body_html
+            for row in Notification.objects.filter(
+                kind__in=[Kind.INCIDENT_UPDATE, Kind.STATUS_UPDATE],
+                channel=Notification.Channel.EMAIL,
+                body__contains="Payments work again.",
+            )
+        }
+        assert set(sent) == {Kind.INCIDENT_UPDATE, Kind.STATUS_UPDATE}
+        for html in sent.values():
+            assert "<p>Rolled back &lt;b&gt;42&lt;/b&gt; &amp; retried.</p>\n\n<p>Payments work again.</p>" in html
+            assert "&lt;p&gt;" not in html
+            assert "&amp;lt;" not in html
+            assert "<b>" not in html
+
+
 class TestAcknowledgment:
     def test_a_ticket_with_nobody_to_write_to_is_not_marked_acknowledged(self, people):
         incident = declare(people["commander"])

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 from incidents import status
-from incidents.models import Component
+from incidents.models import CheckedUptime, Component
 from incidents.status import State
 from support import usecases
 
@@ -143,6 +143,75 @@ class TestIncidents:
         data = status.snapshot_build(now=NOW)
         assert all(day["incidents"] == [] for day in data["history"])
         assert by_slug(data)["checkout-payments"]["days"][-31]["state"] == State.MAJOR
+
+
+class TestTheColourFollowsTheUptimeSource:
+    """Each bar's colour comes from where its uptime figure comes from: the checks on a day they ran,
+    the incidents (and maintenance) on a day they did not."""
+
+    @staticmethod
+    def checked(slug: str, day: date, checks: int, failures: int) -> None:
+        CheckedUptime.objects.create(
+            component=Component.objects.get(slug=slug), date=day, checks=checks, failures=failures, updated_at=NOW
+        )
+
+    def test_a_checked_day_is_coloured_by_its_checks_an_unchecked_day_by_its_incidents(
+        self, agent, client, time_machine
+    ):
+        def on(day: int, hours: float = 6):
+            return datetime(2026, 12, day, 6, 0, tzinfo=UTC), datetime(2026, 12, day, 6, 0, tzinfo=UTC) + timedelta(
+                hours=hours
+            )
+
+        self.checked("storefront", date(2026, 12, 7), 8, 2)  # failed checks, no incident
+        self.checked("storefront", date(2026, 12, 6), 10, 0)  # all passed, an incident the checks did not see
+        self.checked("storefront", date(2026, 12, 4), 10, 9)
+        self.checked("storefront", date(2026, 12, 3), 4, 4)
+        for day in (6, 5):  # the 5th has no checks: the incident colours it, as before
+            start, end = on(day)
+            incident = declare(
+                agent, now=start, started_at=start, detected_at=start, severity="P1", components=("storefront",)
+            )
+            resolve(incident, agent, now=end)
+        start, end = on(2, hours=1)
+        maintenance(starts_at=start, ends_at=end, components=("storefront",))  # unchecked: maintenance shows
+
+        days = {day["date"].day: day for day in by_slug(status.snapshot_build(now=NOW))["storefront"]["days"]}
+        seen = {n: (days[n]["state"], days[n]["uptime_percent"], days[n]["uptime_source"]) for n in range(2, 9)}
+        assert seen == {
+            8: (State.OPERATIONAL, 100.0, "incidents"),
+            7: (State.DEGRADED, 75.0, "checks"),
+            6: (State.OPERATIONAL, 100.0, "checks"),
+            5: (State.PARTIAL, 75.0, "incidents"),
+            4: (State.PARTIAL, 10.0, "checks"),
+            3: (State.MAJOR, 0.0, "checks"),
+            2: (State.MAINTENANCE, 100.0, "incidents"),
+        }
+        assert days[7]["state_label"] == "Degraded performance"
+
+        time_machine.move_to(NOW, tick=False)  # the page builds its snapshot at the request's time
+        html = client.get("/status/").content.decode()
+        assert (
+            '<li class="bar state-degraded_performance" data-uptime-source="checks"'
+            ' title="7 Dec 2026: Degraded performance, 75 % uptime (from checks)"></li>'
+        ) in html
+        assert (
+            '<li class="bar state-partial_outage" data-uptime-source="incidents"'
+            ' title="5 Dec 2026: Partial outage, 75 % uptime (from incidents)"></li>'
+        ) in html
+
+    @pytest.mark.parametrize(
+        ("checks", "failures", "state"),
+        [
+            (8, 0, State.OPERATIONAL),
+            (100_000, 1, State.DEGRADED),
+            (8, 4, State.DEGRADED),
+            (8, 5, State.PARTIAL),
+            (8, 8, State.MAJOR),
+        ],
+    )
+    def test_the_checks_state_by_their_share_passed(self, checks, failures, state):
+        assert status.checked_state(checks, failures) == state
 
 
 class TestUptime:

@@ -106,7 +106,9 @@ class TestStatusPage:
         html = self.client_html()
         assert "75 % uptime (from checks)" in html
         assert "100 % uptime (from incidents)" in html  # the components without checks or incidents
-        assert "8 Dec 2026: Operational, 75 % uptime (from checks)" in html
+        # Its colour follows the same figure: two of eight checks failed, no incident, a degraded day.
+        assert storefront["days"][-1]["state"] == status.State.DEGRADED
+        assert "8 Dec 2026: Degraded performance, 75 % uptime (from checks)" in html
 
     def client_json(self) -> dict:
         from django.test import Client

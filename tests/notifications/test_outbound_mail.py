@@ -458,3 +458,34 @@ class TestReferencesFrom:
 
         assert refs == [self.ROOT, *[f"<c{n}@client>" for n in range(21, 40)]]
         assert len(refs) == mailthread.MAX_REFERENCES
+
+
+class TestTheHtmlPart:
+    """The text/html alternative of the real message the relay sends: the reply's own words escaped
+    once (what the customer typed shows as typed, never as markup), the paragraphs around them real."""
+
+    BODY = "Thanks for waiting.\n\nThe <b>new</b> zip ships **today**: A & B.\n<script>alert(1)</script>"
+
+    def test_a_replys_paragraphs_are_tags_and_what_it_says_is_escaped_once(self, customer, agent):
+        from notifications import delivery
+
+        ticket = file_ticket(customer)
+        usecases.reply(ticket=ticket, author=agent, body=self.BODY, now=T0 + H)
+        row = Notification.objects.get(kind=Kind.REPLY, recipient=customer.email)
+
+        mail = delivery.build_email(row)
+        ((html, mimetype),) = mail.alternatives
+        assert mimetype == "text/html"
+        assert isinstance(html, str)
+        assert html.startswith("<p>Thanks for waiting.</p>\n\n<p>The &lt;b&gt;new&lt;/b&gt; zip ships **today**")
+        assert "A &amp; B.<br>&lt;script&gt;alert(1)&lt;/script&gt;</p>" in html
+        assert "&lt;p&gt;" not in html
+        assert "&amp;lt;" not in html
+        assert "&amp;amp;" not in html
+        assert "<script" not in html
+        assert "<b>" not in html
+        assert "<p>Tina<br>SofaCover Pro Support</p>" in html
+        # The text part is the words as written, no markup added.
+        assert mail.body.startswith(self.BODY + "\n\nTina\n")
+        assert "<p>" not in mail.body
+        assert "&lt;" not in mail.body

@@ -3,10 +3,15 @@ confirmation when someone wrote since the page was loaded."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from django.core.cache import cache, caches
 from django.test import Client
 from django.utils import timezone
 
+from sofacover.cache import cache_config
 from support import usecases
 from tests.tickets.factories import TicketFactory, make_user
 from tickets import presence
@@ -122,6 +127,101 @@ class TestPresenceEndpoint:
         assert bad.status_code == 400
         assert "state" in bad.json()
         assert client.post(presence_url(ticket), {"seen": "x"}).status_code == 400
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def shared_cache(request, settings):
+    """The cache every process shares: the per-process one of `make run`, or Redis (REDIS_URL) as in CI."""
+    if request.param == "redis":
+        settings.CACHES = {"default": cache_config(request.getfixturevalue("redis_url"))}
+    else:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "p"}}
+    cache.clear()
+    yield request.param
+    cache.clear()
+
+
+@pytest.fixture
+def slow_reads(shared_cache, monkeypatch):
+    """A loaded host: each read of the cache answers, then its thread waits a little before going on,
+    as when another process holds the core, so polls at the same instant overlap between read and write."""
+    backend = type(caches["default"])
+
+    def slowed(read):
+        def wrapper(*args, **kwargs):
+            value = read(*args, **kwargs)
+            time.sleep(0.02)
+            return value
+
+        return wrapper
+
+    monkeypatch.setattr(backend, "get", slowed(backend.get))
+    monkeypatch.setattr(backend, "get_many", slowed(backend.get_many))
+    return shared_cache
+
+
+def at_once(calls: list[dict]) -> None:
+    """presence_mark with each set of arguments, all on their own thread, released at the same instant."""
+    start = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def poll(kwargs: dict) -> None:
+        try:
+            start.wait(timeout=10)
+            presence.presence_mark(**kwargs)
+        except BaseException as error:  # reported in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=poll, args=(kwargs,)) for kwargs in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert not errors, errors
+
+
+class TestMarksAtTheSameInstant:
+    AGENTS = 12
+    ROUNDS = 10
+
+    def test_agents_marking_at_once_each_keep_their_mark(self, slow_reads):
+        """Every agent of a ticket polls at the same instant, on threads with their own cache connection:
+        none of the marks is dropped, so an observer right after sees them all."""
+        now = time.time()
+        agents = {n: f"A{n:02}" for n in range(1, self.AGENTS + 1)}
+        missing: dict[int, set[str]] = {}
+        for ticket_id in range(1, self.ROUNDS + 1):
+            at_once(
+                [
+                    {"ticket_id": ticket_id, "user_id": n, "name": name, "state": "viewing", "now": now}
+                    for n, name in agents.items()
+                ]
+            )
+            seen = presence.presence_mark(ticket_id=ticket_id, user_id=999, name="Observer", state="viewing", now=now)
+            lost = set(agents.values()) - {other["name"] for other in seen}
+            if lost:
+                missing[ticket_id] = lost
+        assert missing == {}
+
+    def test_an_agent_leaving_while_others_arrive_drops_only_their_own_mark(self, slow_reads):
+        now = time.time()
+        for n in range(1, 5):
+            presence.presence_mark(ticket_id=7, user_id=n, name=f"A{n}", state="viewing", now=now)
+
+        at_once(
+            [
+                {"ticket_id": 7, "user_id": n, "name": f"A{n}", "state": state, "now": now + 1}
+                for n, state in [(1, "gone"), (2, "gone"), (5, "replying"), (6, "viewing")]
+            ]
+        )
+
+        seen = presence.presence_mark(ticket_id=7, user_id=999, name="Observer", state="viewing", now=now + 2)
+        assert seen == [
+            {"name": "A5", "state": "replying"},
+            {"name": "A3", "state": "viewing"},
+            {"name": "A4", "state": "viewing"},
+            {"name": "A6", "state": "viewing"},
+        ]
 
 
 class TestReplyAfterSomeoneElse:
