@@ -917,19 +917,19 @@ def _chat_visitor(*, visitor: User | None, name: str, email: str) -> User:
     """The signed-in customer, or the anonymous visitor's account found or created by email (as a call's)."""
     if visitor is None:
         if not email.strip():
-            raise DomainError("Give your email address, so we can reply.", field="email")
+            raise DomainError(gettext("Give your email address, so we can reply."), field="email")
         if not name.strip():
-            raise DomainError("Give your name.", field="name")
+            raise DomainError(gettext("Give your name."), field="name")
         visitor = inbound.services.customer_for_caller(email=email, name=name)
     if accounts.permissions.is_agent(visitor):
-        raise chat.services.NotAllowed("Desk accounts sign in to chat: they do not start chats as visitors.")
+        raise chat.services.NotAllowed(gettext("Desk accounts sign in to chat: they do not start chats as visitors."))
     return visitor
 
 
 def _chat_subject(prefix: str, body: str) -> str:
     first = " ".join(body.split())
     if not first:
-        raise DomainError("Write a message.", field="body")
+        raise DomainError(gettext("Write a message."), field="body")
     if len(first) > CHAT_SUBJECT_CHARS:
         first = first[: CHAT_SUBJECT_CHARS - 1] + "…"
     return f"{prefix}: {first}"
