@@ -29,7 +29,7 @@ from sofacover.errors import DomainError
 from sofacover.ratelimit import client_ip
 from tickets.models import Ticket
 
-from . import consumers, selectors, services, tokens
+from . import consumers, selectors, tokens
 from .models import ChatSession
 
 # Chats started and messages left per client address per hour (each files a ticket).
@@ -165,6 +165,8 @@ class QueueView(UseCaseView):
         context = {
             **admin_site.each_context(request),
             "title": _("Live chat"),
+            "agent": agent,
+            "now": now,
             "available": selectors.is_available(agent),
             "waiting": waiting,
             "mine": selectors.active_for(agent),
@@ -174,7 +176,7 @@ class QueueView(UseCaseView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         agent = _agent(request)
-        services.presence_set(agent=agent, available=request.POST.get("available") == "1", now=timezone.now())
+        self.usecases.chat_availability(agent=agent, available=request.POST.get("available") == "1", now=timezone.now())
         return HttpResponseRedirect(reverse("chat-console:queue"))
 
 

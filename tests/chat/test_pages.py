@@ -201,6 +201,21 @@ class TestConsole:
         again = client.post(reverse("chat-console:accept", args=[early.pk]), follow=True)
         assert "already taken" in again.content.decode()
 
+    def test_the_queue_page_listens_on_its_socket_and_reloads_only_without_scripts(self, client, agent, customer):
+        chat = usecases.chat_start(visitor=customer, body="Hi", now=timezone.now())
+        client.force_login(agent)
+        page = client.get(reverse("chat-console:queue")).content.decode()
+        assert 'data-socket="/ws/chat/queue/"' in page
+        assert f'data-me="{agent.pk}"' in page
+        assert 'data-accept="/console/chat/0/accept/"' in page
+        assert f'<tr data-chat="{chat.pk}">' in page
+        assert f'data-since="{chat.arrived_at.isoformat()}"' in page
+        assert 'aria-live="polite"' in page
+        assert reverse("admin:jsi18n") in page  # the script's words, translated
+        head = page[: page.index("</head>")]
+        assert head.count('http-equiv="refresh"') == 1
+        assert '<noscript><meta http-equiv="refresh" content="60"></noscript>' in head
+
     def test_the_chat_page_offers_canned_replies_and_articles(self, client, agent, customer):
         chat = usecases.chat_start(visitor=customer, body="Hi", now=timezone.now())
         client.force_login(agent)
