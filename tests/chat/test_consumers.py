@@ -341,6 +341,13 @@ async def joined(*sockets) -> None:
         await receive_until(ws, "state")
 
 
+async def left(*sockets) -> None:
+    """Disconnect each socket: its consumer leaves its groups and ends before the scenario's loop closes (a
+    consumer cancelled there mid-receive on the Redis channel layer can hang the loop's shutdown)."""
+    for ws in sockets:
+        await ws.disconnect()
+
+
 async def state_of(ws) -> dict:
     """The next state frame (after any typing, read or message frames)."""
     return await receive_until(ws, "state")
@@ -362,7 +369,9 @@ class TestAgentFrames:
             visitor, desk = socket(path_of(chat), user=customer), socket(path_of(chat), user=available_agent)
             await joined(visitor, desk)
             await desk.send_json_to({"type": "transfer", "agent": tier2_agent.pk})
-            return await state_of(visitor), await state_of(desk)
+            frames = await state_of(visitor), await state_of(desk)
+            await left(visitor, desk)
+            return frames
 
         seen_by_visitor, seen_by_desk = run(scenario)
         assert seen_by_visitor == {
@@ -386,7 +395,9 @@ class TestAgentFrames:
             visitor, desk = socket(path_of(chat), user=customer), socket(path_of(chat), user=available_agent)
             await joined(visitor, desk)
             await desk.send_json_to({"type": "transfer", "tier": 2})
-            return await state_of(visitor)
+            state = await state_of(visitor)
+            await left(visitor, desk)
+            return state
 
         assert run(scenario)["state"] == "waiting"
         session = ChatSession.objects.get(pk=chat.pk)
@@ -409,7 +420,9 @@ class TestAgentFrames:
             for frame in ({"tier": 9}, {"tier": "2"}, {"agent": "x"}, {"agent": 999999}, {}, {"agent": customer.pk}):
                 await desk.send_json_to({"type": "transfer", **frame})
                 errors.append(await receive_until(desk, "error"))
-            return by_customer, errors, await visitor.receive_nothing(timeout=0.2)
+            quiet = await visitor.receive_nothing(timeout=0.2)
+            await left(visitor, desk)
+            return by_customer, errors, quiet
 
         by_customer, errors, visitor_heard_nothing = run(scenario)
         assert by_customer["message"] == "Only support agents can do this."
@@ -445,7 +458,9 @@ class TestAgentFrames:
                 await desk.send_json_to({"type": "escalate", **frame})
                 errors.append(await receive_until(desk, "error"))
             await desk.send_json_to({"type": "escalate", "priority": "P1", "category": "payment"})
-            return by_customer, errors, await state_of(desk)
+            state = await state_of(desk)
+            await left(visitor, desk)
+            return by_customer, errors, state
 
         by_customer, errors, state = run(scenario)
         assert by_customer["message"] == "Only support agents can do this."
@@ -471,7 +486,9 @@ class TestAgentFrames:
             await joined(visitor, desk)
             # a customer's resolve_note is not theirs to give: ignored
             await visitor.send_json_to({"type": "end", "resolve_note": "Solved by me"})
-            return await state_of(desk)
+            state = await state_of(desk)
+            await left(visitor, desk)
+            return state
 
         assert run(scenario)["state"] == "ended"
         assert ChatSession.objects.get(pk=chat.pk).ended_at is not None
@@ -491,7 +508,9 @@ class TestAgentFrames:
             await desk.send_json_to({"type": "end", "resolve_note": 5})
             malformed = await receive_until(desk, "error")
             await desk.send_json_to({"type": "end", "resolve_note": "Sent a replacement cover"})
-            return malformed, await state_of(visitor)
+            state = await state_of(visitor)
+            await left(visitor, desk)
+            return malformed, state
 
         malformed, state = run(scenario)
         assert malformed["message"] == "Malformed frame."

@@ -58,7 +58,9 @@ class TestWhoListens:
 
         async def scenario():
             evil = await socket(QUEUE, user=agent, origin="https://evil.example").connect()
-            ours = await socket(QUEUE, user=agent, origin="https://desk.example.com").connect()
+            page = socket(QUEUE, user=agent, origin="https://desk.example.com")
+            ours = await page.connect()
+            await page.disconnect()
             return evil[0], ours[0]
 
         assert run(scenario) == (False, True)
@@ -184,7 +186,9 @@ class TestEvents:
                 await at_once(usecases.chat_transfer, session=session, by=agent, to_agent=agent)
             with pytest.raises(RolledBack):  # a chat started inside a transaction rolled back after it
                 await database_sync_to_async(start_then_roll_back)(customer)
-            return await page.receive_nothing(timeout=0.3)
+            quiet = await page.receive_nothing(timeout=0.3)
+            await page.disconnect()
+            return quiet
 
         assert run(scenario) is True
         assert ChatSession.objects.count() == 1
