@@ -7,7 +7,11 @@ from typing import Any
 from django.urls import path
 
 from .consumers import ChatConsumer
+from .queue import QueueConsumer
 
 
 def websocket_urlpatterns(usecases: Any) -> list:
-    return [path("ws/chat/<int:session_id>/", ChatConsumer.as_asgi(usecases=usecases))]
+    return [
+        path("ws/chat/queue/", QueueConsumer.as_asgi()),
+        path("ws/chat/<int:session_id>/", ChatConsumer.as_asgi(usecases=usecases)),
+    ]

@@ -4,16 +4,21 @@ use cases' business (support.usecases, "Live chat"): these only keep the session
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from accounts import permissions
 from sofacover.errors import Conflict, DomainError
 from tickets.models import Ticket
 
+from . import selectors
 from .models import AgentPresence, ChatSession
 
 State = ChatSession.State
@@ -131,3 +136,58 @@ def read_mark(*, session: ChatSession, side: str, message_id: int) -> int:
     ChatSession.objects.filter(pk=session.pk, **{f"{field}__lt": message_id}).update(**{field: message_id})
     session.refresh_from_db(fields=[field])
     return int(getattr(session, field))
+
+
+# --- the console's live queue ------------------------------------------------------------------------------
+# The use cases (support.usecases, "Live chat") tell the queue pages of every change to the queue after their
+# transaction commits: ``transaction.on_commit(lambda: queue_publish(event))`` with an event built here inside
+# it. The page's socket (chat.queue) is in QUEUE_GROUP: one group for the desk, as the page lists every tier.
+
+QUEUE_GROUP = "chat-queue"
+QUEUE_FIRST_CHARS = 80
+
+
+def queue_row(session: ChatSession) -> dict[str, Any]:
+    """A chat as the queue page shows it (the desk's view: the customer's name or address)."""
+    visitor, agent = session.visitor, session.agent
+    return {
+        "id": session.pk,
+        "state": session.state,
+        "ticket": session.ticket.reference,
+        "customer": visitor.get_full_name() or visitor.email,
+        "tier": session.tier,
+        "first": Truncator(session.ticket.description).chars(QUEUE_FIRST_CHARS),
+        "since": session.arrived_at.isoformat(),
+        "agent_id": session.agent_id,
+        "agent": (agent.get_full_name() or agent.email) if agent is not None else None,
+    }
+
+
+def queue_opening(now: datetime) -> dict[str, Any]:
+    """Whether the widget is open (the line above the queue), as the page words it."""
+    opening = selectors.opening(now)
+    return {"open": opening.open, "in_hours": opening.in_hours, "agents": opening.agents}
+
+
+def queue_changed(change: str, *, session: ChatSession, now: datetime) -> dict[str, Any]:
+    """A chat started, was accepted, transferred or ended: its row as it is now (``change`` says what happened)."""
+    session = ChatSession.objects.select_related("ticket", "visitor", "agent").get(pk=session.pk)
+    return {"type": "chat", "change": change, "chat": queue_row(session), "at": now.isoformat()}
+
+
+def queue_availability(presence: AgentPresence, *, now: datetime) -> dict[str, Any]:
+    """An agent was set available or away: who, and whether the widget is open now."""
+    return {
+        "type": "availability",
+        "agent_id": presence.agent_id,
+        "available": presence.available,
+        "opening": queue_opening(now),
+        "at": now.isoformat(),
+    }
+
+
+def queue_publish(event: dict[str, Any]) -> None:
+    """Send ``event`` to every open queue page (after commit: call it from ``transaction.on_commit``)."""
+    layer = get_channel_layer()
+    if layer is not None:
+        async_to_sync(layer.group_send)(QUEUE_GROUP, {"type": "queue.event", "event": event})

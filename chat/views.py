@@ -29,7 +29,7 @@ from sofacover.errors import DomainError
 from sofacover.ratelimit import client_ip
 from tickets.models import Ticket
 
-from . import consumers, selectors, services, tokens
+from . import consumers, selectors, tokens
 from .models import ChatSession
 
 # Chats started and messages left per client address per hour (each files a ticket).
@@ -87,6 +87,25 @@ def status(request: HttpRequest) -> JsonResponse:
     )
 
 
+def _widget_door(request: HttpRequest, call: Any, *, too_many: str, answer: Any) -> JsonResponse:
+    """The widget's doors that file a ticket from what the visitor wrote (body, and name and email when not
+    signed in): the per-address limit, then the one use case ``call``; a refusal as field errors, else
+    201 with ``answer(what the use case returned)``."""
+    if not _start_allowed(request):
+        return JsonResponse({"errors": {"__all__": [too_many]}}, status=429)
+    try:
+        done = call(
+            body=request.POST.get("body", ""),
+            visitor=_user(request),
+            name=request.POST.get("name", ""),
+            email=request.POST.get("email", ""),
+            now=timezone.now(),
+        )
+    except DomainError as exc:
+        return _refused(exc)
+    return JsonResponse(answer(done), status=201)
+
+
 class StartView(UseCaseView):
     """POST body (and name, email when not signed in): a live chat starts, or 409 when closed now."""
 
@@ -95,26 +114,16 @@ class StartView(UseCaseView):
             return JsonResponse(
                 {"closed": True, "errors": {"__all__": [_("Live chat is closed now: leave a message.")]}}, status=409
             )
-        if not _start_allowed(request):
-            return JsonResponse({"errors": {"__all__": [_("Too many chats from here: try again later.")]}}, status=429)
-        try:
-            session = self.usecases.chat_start(
-                body=request.POST.get("body", ""),
-                visitor=_user(request),
-                name=request.POST.get("name", ""),
-                email=request.POST.get("email", ""),
-                now=timezone.now(),
-            )
-        except DomainError as exc:
-            return _refused(exc)
-        return JsonResponse(
-            {
+        return _widget_door(
+            request,
+            self.usecases.chat_start,
+            too_many=_("Too many chats from here: try again later."),
+            answer=lambda session: {
                 "session": session.pk,
                 "ticket": session.ticket.reference,
                 "token": tokens.visitor_token(session_id=session.pk, visitor_id=session.visitor_id),
                 "socket": f"/ws/chat/{session.pk}/",
             },
-            status=201,
         )
 
 
@@ -122,21 +131,12 @@ class LeaveMessageView(UseCaseView):
     """POST body (and name, email when not signed in): outside hours, a ticket."""
 
     def post(self, request: HttpRequest) -> JsonResponse:
-        if not _start_allowed(request):
-            return JsonResponse(
-                {"errors": {"__all__": [_("Too many messages from here: try again later.")]}}, status=429
-            )
-        try:
-            ticket = self.usecases.chat_leave_message(
-                body=request.POST.get("body", ""),
-                visitor=_user(request),
-                name=request.POST.get("name", ""),
-                email=request.POST.get("email", ""),
-                now=timezone.now(),
-            )
-        except DomainError as exc:
-            return _refused(exc)
-        return JsonResponse({"ticket": ticket.reference}, status=201)
+        return _widget_door(
+            request,
+            self.usecases.chat_leave_message,
+            too_many=_("Too many messages from here: try again later."),
+            answer=lambda ticket: {"ticket": ticket.reference},
+        )
 
 
 # --- the console ---------------------------------------------------------------------------------------
@@ -165,6 +165,8 @@ class QueueView(UseCaseView):
         context = {
             **admin_site.each_context(request),
             "title": _("Live chat"),
+            "agent": agent,
+            "now": now,
             "available": selectors.is_available(agent),
             "waiting": waiting,
             "mine": selectors.active_for(agent),
@@ -174,7 +176,7 @@ class QueueView(UseCaseView):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         agent = _agent(request)
-        services.presence_set(agent=agent, available=request.POST.get("available") == "1", now=timezone.now())
+        self.usecases.chat_availability(agent=agent, available=request.POST.get("available") == "1", now=timezone.now())
         return HttpResponseRedirect(reverse("chat-console:queue"))
 
 

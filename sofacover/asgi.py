@@ -1,7 +1,8 @@
 """The desk's ASGI application: HTTP to Django, websockets (live chat) through Channels.
 
 Websockets are checked against ALLOWED_HOSTS for their Origin, signed in with the session
-cookie (AuthMiddlewareStack) and routed to chat's consumer, which gets the use cases here.
+cookie (AuthMiddlewareStack) and routed to chat's consumers (a chat's, which gets the use cases
+here, and the console queue's).
 Served by `manage.py runserver` (daphne) in development, by uvicorn workers in production.
 """
 

@@ -52,7 +52,7 @@ import notifications.status_mail
 import reports.rollup
 import surveys.services
 import tickets.services
-from chat.models import ChatSession
+from chat.models import AgentPresence, ChatSession
 from escalation.models import Escalation
 from inbound.models import InboundMail
 from incidents.models import Incident, IncidentAction, IncidentEvent, IncidentTicket, Review, Subscriber
@@ -909,6 +909,9 @@ def split_message(*, message: Message, actor: User, now: datetime, subject: str)
 # A chat is a ticket of channel chat from its first message (file_ticket); the session beside it
 # (chat.services) keeps only what is live: the queue, who took it, read marks. Its doors are chat's
 # consumer and pages, which get these use cases from the wiring (sofacover.asgi, sofacover.urls).
+# Each change to the queue is told to the console's queue pages once its transaction has committed
+# (``transaction.on_commit``: never a change rolled back; robust: a channel layer that is down costs the
+# pages a live update, not the change): chat.services builds the event inside it, ``queue_publish`` sends it.
 
 CHAT_SUBJECT_CHARS = 80
 
@@ -917,19 +920,19 @@ def _chat_visitor(*, visitor: User | None, name: str, email: str) -> User:
     """The signed-in customer, or the anonymous visitor's account found or created by email (as a call's)."""
     if visitor is None:
         if not email.strip():
-            raise DomainError("Give your email address, so we can reply.", field="email")
+            raise DomainError(gettext("Give your email address, so we can reply."), field="email")
         if not name.strip():
-            raise DomainError("Give your name.", field="name")
+            raise DomainError(gettext("Give your name."), field="name")
         visitor = inbound.services.customer_for_caller(email=email, name=name)
     if accounts.permissions.is_agent(visitor):
-        raise chat.services.NotAllowed("Desk accounts sign in to chat: they do not start chats as visitors.")
+        raise chat.services.NotAllowed(gettext("Desk accounts sign in to chat: they do not start chats as visitors."))
     return visitor
 
 
 def _chat_subject(prefix: str, body: str) -> str:
     first = " ".join(body.split())
     if not first:
-        raise DomainError("Write a message.", field="body")
+        raise DomainError(gettext("Write a message."), field="body")
     if len(first) > CHAT_SUBJECT_CHARS:
         first = first[: CHAT_SUBJECT_CHARS - 1] + "…"
     return f"{prefix}: {first}"
@@ -945,7 +948,8 @@ def chat_start(
        inactive (as for a phone call: ``inbound.services.customer_for_caller``); desk accounts refused;
     2. ``file_ticket`` with channel chat, the first message as its description (no acknowledgment
        mail: the desk answers on the chat), so deadlines, timeline and reports start now;
-    3. chat queues the session for the ticket's tier, by arrival.
+    3. chat queues the session for the ticket's tier, by arrival;
+    4. after commit, chat tells the console's queue pages a chat is waiting (``queue_publish``).
     """
     chat.services.message_check(body)
     customer = _chat_visitor(visitor=visitor, name=name, email=email)
@@ -957,7 +961,10 @@ def chat_start(
         acknowledge=False,
         now=now,
     )
-    return chat.services.session_open(ticket=ticket, visitor=customer, now=now)
+    session = chat.services.session_open(ticket=ticket, visitor=customer, now=now)
+    queued = chat.services.queue_changed("started", session=session, now=now)
+    transaction.on_commit(lambda: chat.services.queue_publish(queued), robust=True)
+    return session
 
 
 @transaction.atomic
@@ -980,9 +987,12 @@ def chat_leave_message(
 @transaction.atomic
 def chat_accept(*, session: ChatSession, agent: User, now: datetime) -> ChatSession:
     """An agent takes a waiting chat: chat's conditional update decides between agents accepting at
-    once (the other gets a Conflict) → ``assign`` gives the ticket to the agent."""
+    once (the other gets a Conflict) → ``assign`` gives the ticket to the agent → after commit, the
+    console's queue pages hear it was taken (``queue_publish``)."""
     session = chat.services.session_accept(session=session, agent=agent, now=now)
     assign(ticket=session.ticket, assignee=agent, actor=agent, now=now)
+    queued = chat.services.queue_changed("accepted", session=session, now=now)
+    transaction.on_commit(lambda: chat.services.queue_publish(queued), robust=True)
     return session
 
 
@@ -991,12 +1001,15 @@ def chat_transfer(
     *, session: ChatSession, by: User, now: datetime, to_agent: User | None = None, to_tier: int | None = None
 ) -> ChatSession:
     """Hand the chat to another available agent (``assign``), or back to the queue of a tier
-    (``change``: the ticket's tier, unassigned; its tier clock restarts)."""
+    (``change``: the ticket's tier, unassigned; its tier clock restarts) → after commit, the console's
+    queue pages hear where it went (``queue_publish``)."""
     session = chat.services.session_transfer(session=session, by=by, now=now, to_agent=to_agent, to_tier=to_tier)
     if to_agent is not None:
         assign(ticket=session.ticket, assignee=to_agent, actor=by, now=now)
     else:
         change(ticket=session.ticket, actor=by, now=now, tier=session.tier, assignee=None)
+    queued = chat.services.queue_changed("transferred", session=session, now=now)
+    transaction.on_commit(lambda: chat.services.queue_publish(queued), robust=True)
     return session
 
 
@@ -1031,8 +1044,21 @@ def chat_message(*, session: ChatSession, author: User, body: str, now: datetime
 @transaction.atomic
 def chat_end(*, session: ChatSession, by: User, now: datetime, resolve_note: str | None = None) -> ChatSession:
     """Either side ends the chat; its ticket stays open for follow-up, unless the agent resolves it
-    too (``resolve``, with ``resolve_note``: the resolution mail and the satisfaction survey)."""
+    too (``resolve``, with ``resolve_note``: the resolution mail and the satisfaction survey); after
+    commit, the console's queue pages hear it ended (``queue_publish``)."""
     session = chat.services.session_end(session=session, by=by, now=now)
     if resolve_note is not None:
         resolve(ticket=session.ticket, actor=by, now=now, resolution_note=resolve_note)
+    queued = chat.services.queue_changed("ended", session=session, now=now)
+    transaction.on_commit(lambda: chat.services.queue_publish(queued), robust=True)
     return session
+
+
+@transaction.atomic
+def chat_availability(*, agent: User, available: bool, now: datetime) -> AgentPresence:
+    """An agent sets themselves available for chats, or away: chat records it (whether the widget is
+    open follows) → after commit, the console's queue pages hear it (``queue_publish``)."""
+    presence = chat.services.presence_set(agent=agent, available=available, now=now)
+    queued = chat.services.queue_availability(presence, now=now)
+    transaction.on_commit(lambda: chat.services.queue_publish(queued), robust=True)
+    return presence

@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from chat import services
 from chat.models import ChatSession
 from escalation.models import BusinessCalendar, SlaPolicy
-from tests.browser import DESK, PHONE, chromium, screenshot  # first, before selenium's own imports
+from tests.browser import DESK, PHONE, chromium, emulate, screenshot  # first, before selenium's own imports
 from tests.tickets.factories import make_user
 from tickets.models import Message, Ticket
 
@@ -89,3 +89,75 @@ def test_a_visitor_and_an_agent_chat_in_two_browsers(tmp_path):
         "Sorry! <b>We'll send a new one</b>",
         "Thank you!",
     ]
+
+
+def test_the_agents_queue_page_shows_a_new_chat_live_and_drops_it_once_accepted(tmp_path):
+    """The queue page never reloads: a customer's chat appears on it over its socket (announced to screen
+    readers, its wait ticking), and leaves the waiting list when the agent accepts it in another tab."""
+    from django.utils import timezone
+
+    SlaPolicy.objects.filter(priority__in=["P2", "P3"]).update(calendar=BusinessCalendar.objects.get(name="24x7"))
+    agent = make_user("tina@sofacoverpro.com", "agent", tier=1, first_name="Tina")
+    services.presence_set(agent=agent, available=True, now=timezone.now())
+    agent_cookie = cookie_for(agent).split("=", 1)[1]
+
+    with (
+        asgi_server("uvicorn", tmp_path) as port,
+        chromium(tmp_path / "visitor", PHONE) as visitor,
+        chromium(tmp_path / "agent", DESK) as desk,
+    ):
+        base = f"http://127.0.0.1:{port}"
+        wait_v, wait_d = WebDriverWait(visitor, 20), WebDriverWait(desk, 20)
+
+        desk.get(f"{base}/admin/")
+        desk.add_cookie({"name": "sessionid", "value": agent_cookie, "path": "/"})
+        desk.get(f"{base}/console/chat/")
+        page = desk.find_element(By.CSS_SELECTOR, ".chat-queue-page")
+        wait_d.until(lambda d: page.get_attribute("data-live") == "open")
+        assert page.get_attribute("data-waiting") == "0"
+        assert desk.find_element(By.CSS_SELECTOR, ".chat-nobody").is_displayed()
+        desk.execute_script("window.sameQueuePage = true")  # gone if the page reloads
+
+        visitor.get(f"{base}/kb/")
+        wait_v.until(lambda d: d.find_element(By.ID, "chat-widget").get_attribute("data-state") == "open")
+        visitor.find_element(By.CSS_SELECTOR, ".chat-toggle").click()
+        form = visitor.find_element(By.CSS_SELECTOR, ".chat-start")
+        form.find_element(By.NAME, "name").send_keys("Zoe")
+        form.find_element(By.NAME, "email").send_keys("zoe@example.com")
+        form.find_element(By.NAME, "body").send_keys("My cushion cover is torn")
+        form.find_element(By.CSS_SELECTOR, "button.chat-open-label").click()
+        wait_v.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".chat-live")))
+        chat = ChatSession.objects.get()
+
+        row = f'.chat-queue tr[data-chat="{chat.pk}"]'
+        wait_d.until(ec.visibility_of_element_located((By.CSS_SELECTOR, row)))
+        assert desk.execute_script("return window.sameQueuePage") is True
+        assert desk.find_element(By.CSS_SELECTOR, f"{row} .chat-customer").text == "Zoe"
+        assert desk.find_element(By.CSS_SELECTOR, f"{row} .chat-first").text == "My cushion cover is torn"
+        assert not desk.find_element(By.CSS_SELECTOR, ".chat-nobody").is_displayed()
+        wait_d.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-announce"), "New chat waiting: Zoe"))
+        wait = desk.find_element(By.CSS_SELECTOR, f"{row} .chat-wait")
+        wait_d.until(lambda d: wait.text not in {"", "0:00"})  # ticking in the page, not reloaded
+        action = desk.find_element(By.CSS_SELECTOR, f"{row} form").get_attribute("action") or ""
+        assert action.endswith(f"/console/chat/{chat.pk}/accept/")
+        screenshot(desk, "chat-queue-live")
+        emulate(desk, PHONE)
+        screenshot(desk, "chat-queue-live-phone")
+        desk.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+        queue_tab = desk.current_window_handle
+        desk.switch_to.new_window("tab")
+        desk.get(f"{base}/console/chat/{chat.pk}/")
+        wait_d.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-log"), "My cushion cover is torn"))
+        desk.find_element(By.CSS_SELECTOR, ".chat-accept").click()
+        wait_v.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-state"), "chatting"))
+        desk.switch_to.window(queue_tab)
+
+        wait_d.until(ec.invisibility_of_element_located((By.CSS_SELECTOR, row)))
+        wait_d.until(ec.visibility_of_element_located((By.CSS_SELECTOR, f'.chat-mine li[data-chat="{chat.pk}"]')))
+        assert desk.execute_script("return window.sameQueuePage") is True
+        assert desk.find_element(By.CSS_SELECTOR, ".chat-nobody").is_displayed()
+        assert desk.find_elements(By.CSS_SELECTOR, ".chat-queue tbody tr") == []
+        screenshot(desk, "chat-queue-accepted")
+
+    assert ChatSession.objects.get(pk=chat.pk).agent_id == agent.pk

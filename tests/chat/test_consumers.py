@@ -331,3 +331,190 @@ class TestAcceptRace:
         assert session.state == "active"
         assert session.agent_id in {available_agent.pk, second.pk}
         assert Ticket.objects.get(pk=chat.ticket_id).assignee_id == session.agent_id
+
+
+async def joined(*sockets) -> None:
+    """Connect each socket and read past its join (the transcript, then the state)."""
+    for ws in sockets:
+        connected, _ = await ws.connect()
+        assert connected
+        await receive_until(ws, "state")
+
+
+async def left(*sockets) -> None:
+    """Disconnect each socket: its consumer leaves its groups and ends before the scenario's loop closes (a
+    consumer cancelled there mid-receive on the Redis channel layer can hang the loop's shutdown)."""
+    for ws in sockets:
+        await ws.disconnect()
+
+
+async def state_of(ws) -> dict:
+    """The next state frame (after any typing, read or message frames)."""
+    return await receive_until(ws, "state")
+
+
+class TestAgentFrames:
+    """transfer, escalate and end as frames on the socket: the use cases behind them, and what each side hears."""
+
+    def test_transfer_to_an_available_agent_hands_over_chat_and_ticket(
+        self, chat, customer, available_agent, tier2_agent
+    ):
+        from support import usecases
+
+        usecases.chat_accept(session=chat, agent=available_agent, now=timezone.now())
+        usecases.chat_availability(agent=tier2_agent, available=True, now=timezone.now())
+        login(customer, available_agent)
+
+        async def scenario():
+            visitor, desk = socket(path_of(chat), user=customer), socket(path_of(chat), user=available_agent)
+            await joined(visitor, desk)
+            await desk.send_json_to({"type": "transfer", "agent": tier2_agent.pk})
+            frames = await state_of(visitor), await state_of(desk)
+            await left(visitor, desk)
+            return frames
+
+        seen_by_visitor, seen_by_desk = run(scenario)
+        assert seen_by_visitor == {
+            "type": "state",
+            "state": "active",
+            "agent": "Support team",
+            "ticket": chat.ticket.reference,
+        }
+        assert seen_by_desk["state"] == "active"  # one state for every member: the desk is "Support team"
+        session = ChatSession.objects.get(pk=chat.pk)
+        assert (session.state, session.agent_id) == ("active", tier2_agent.pk)
+        assert Ticket.objects.get(pk=chat.ticket_id).assignee_id == tier2_agent.pk
+
+    def test_transfer_to_a_tier_puts_the_chat_back_in_that_queue(self, chat, customer, available_agent):
+        from support import usecases
+
+        usecases.chat_accept(session=chat, agent=available_agent, now=timezone.now())
+        login(customer, available_agent)
+
+        async def scenario():
+            visitor, desk = socket(path_of(chat), user=customer), socket(path_of(chat), user=available_agent)
+            await joined(visitor, desk)
+            await desk.send_json_to({"type": "transfer", "tier": 2})
+            state = await state_of(visitor)
+            await left(visitor, desk)
+            return state
+
+        assert run(scenario)["state"] == "waiting"
+        session = ChatSession.objects.get(pk=chat.pk)
+        assert (session.state, session.tier, session.agent_id) == ("waiting", 2, None)
+        ticket = Ticket.objects.get(pk=chat.ticket_id)
+        assert (ticket.tier, ticket.assignee_id) == (2, None)
+
+    def test_bad_transfers_get_an_error_frame_and_change_nothing(self, chat, customer, available_agent):
+        from support import usecases
+
+        usecases.chat_accept(session=chat, agent=available_agent, now=timezone.now())
+        login(customer, available_agent)
+
+        async def scenario():
+            visitor, desk = socket(path_of(chat), user=customer), socket(path_of(chat), user=available_agent)
+            await joined(visitor, desk)
+            await visitor.send_json_to({"type": "transfer", "tier": 2})  # a customer
+            by_customer = await receive_until(visitor, "error")
+            errors = []
+            for frame in ({"tier": 9}, {"tier": "2"}, {"agent": "x"}, {"agent": 999999}, {}, {"agent": customer.pk}):
+                await desk.send_json_to({"type": "transfer", **frame})
+                errors.append(await receive_until(desk, "error"))
+            quiet = await visitor.receive_nothing(timeout=0.2)
+            await left(visitor, desk)
+            return by_customer, errors, quiet
+
+        by_customer, errors, visitor_heard_nothing = run(scenario)
+        assert by_customer["message"] == "Only support agents can do this."
+        assert [e["message"] for e in errors] == [
+            "No such tier.",
+            "No such tier.",
+            "Choose an agent.",
+            "Choose an agent.",
+            "Transfer to an agent or to a tier.",
+            "Choose another agent.",
+        ]
+        assert visitor_heard_nothing  # no state change went out
+        session = ChatSession.objects.get(pk=chat.pk)
+        assert (session.state, session.tier, session.agent_id) == ("active", 1, available_agent.pk)
+
+    def test_escalate_changes_the_tickets_priority_and_category_bad_values_get_an_error(
+        self, chat, customer, available_agent
+    ):
+        login(customer, available_agent)
+
+        async def scenario():
+            visitor, desk = socket(path_of(chat), user=customer), socket(path_of(chat), user=available_agent)
+            await joined(visitor, desk)
+            await visitor.send_json_to({"type": "escalate", "priority": "P0", "category": "payment"})
+            by_customer = await receive_until(visitor, "error")
+            errors = []
+            for frame in (
+                {"priority": "P9", "category": "payment"},
+                {"priority": "P1", "category": "sofas"},
+                {"priority": 1, "category": "payment"},
+                {"category": "payment"},
+            ):
+                await desk.send_json_to({"type": "escalate", **frame})
+                errors.append(await receive_until(desk, "error"))
+            await desk.send_json_to({"type": "escalate", "priority": "P1", "category": "payment"})
+            state = await state_of(desk)
+            await left(visitor, desk)
+            return by_customer, errors, state
+
+        by_customer, errors, state = run(scenario)
+        assert by_customer["message"] == "Only support agents can do this."
+        assert [e["message"] for e in errors] == [
+            "Value 'P9' is not a valid choice.",
+            "Value 'sofas' is not a valid choice.",
+            "Choose a priority and a category.",
+            "Choose a priority and a category.",
+        ]
+        assert state["state"] == "waiting"  # the chat goes on (still unaccepted) after the refusals
+        ticket = Ticket.objects.get(pk=chat.ticket_id)
+        assert (ticket.priority, ticket.category) == ("P1", "payment")
+
+    def test_the_customer_ends_the_chat_and_the_ticket_stays_open(self, chat, customer, available_agent):
+        from support import usecases
+
+        usecases.chat_accept(session=chat, agent=available_agent, now=timezone.now())
+        status_before = Ticket.objects.get(pk=chat.ticket_id).status
+        login(customer, available_agent)
+
+        async def scenario():
+            visitor, desk = socket(path_of(chat), user=customer), socket(path_of(chat), user=available_agent)
+            await joined(visitor, desk)
+            # a customer's resolve_note is not theirs to give: ignored
+            await visitor.send_json_to({"type": "end", "resolve_note": "Solved by me"})
+            state = await state_of(desk)
+            await left(visitor, desk)
+            return state
+
+        assert run(scenario)["state"] == "ended"
+        assert ChatSession.objects.get(pk=chat.pk).ended_at is not None
+        ticket = Ticket.objects.get(pk=chat.ticket_id)
+        assert ticket.status == status_before != Ticket.Status.RESOLVED
+        assert ticket.resolution_note == ""
+
+    def test_the_agent_ends_with_a_resolve_note_and_the_ticket_is_resolved(self, chat, customer, available_agent):
+        from support import usecases
+
+        usecases.chat_accept(session=chat, agent=available_agent, now=timezone.now())
+        login(customer, available_agent)
+
+        async def scenario():
+            visitor, desk = socket(path_of(chat), user=customer), socket(path_of(chat), user=available_agent)
+            await joined(visitor, desk)
+            await desk.send_json_to({"type": "end", "resolve_note": 5})
+            malformed = await receive_until(desk, "error")
+            await desk.send_json_to({"type": "end", "resolve_note": "Sent a replacement cover"})
+            state = await state_of(visitor)
+            await left(visitor, desk)
+            return malformed, state
+
+        malformed, state = run(scenario)
+        assert malformed["message"] == "Malformed frame."
+        assert state["state"] == "ended"
+        ticket = Ticket.objects.get(pk=chat.ticket_id)
+        assert ticket.status == Ticket.Status.RESOLVED
+        assert ticket.resolution_note == "Sent a replacement cover"

@@ -99,6 +99,25 @@ class TestWidgetDoors:
         assert not ChatSession.objects.exists()
         assert Notification.objects.filter(recipient="zoe@example.com").exists()  # the acknowledgment
 
+    def test_both_doors_share_the_per_address_limit_and_say_which_was_refused(self, client, agent, monkeypatch):
+        from chat import views
+
+        monkeypatch.setattr(views, "STARTS_PER_HOUR", 2)
+        services.presence_set(agent=agent, available=True, now=MONDAY_10)
+        fields = {"name": "Zoe", "email": "zoe@example.com", "body": "hi"}
+        with time_machine.travel(MONDAY_10, tick=False):
+            started = client.post(reverse("chat:start"), fields)
+            left = client.post(reverse("chat:leave"), fields)
+            too_many_chats = client.post(reverse("chat:start"), fields)
+            too_many_messages = client.post(reverse("chat:leave"), fields)
+        assert (started.status_code, left.status_code) == (201, 201)
+        assert set(started.json()) == {"session", "ticket", "token", "socket"}
+        assert set(left.json()) == {"ticket"}
+        assert too_many_chats.status_code == too_many_messages.status_code == 429
+        assert too_many_chats.json()["errors"]["__all__"] == ["Too many chats from here: try again later."]
+        assert too_many_messages.json()["errors"]["__all__"] == ["Too many messages from here: try again later."]
+        assert Ticket.objects.count() == 2
+
     def test_the_widget_posts_need_the_csrf_token_of_the_status_door(self, agent):
         from django.test import Client
 
@@ -181,6 +200,21 @@ class TestConsole:
         assert ChatSession.objects.get(pk=early.pk).agent == agent
         again = client.post(reverse("chat-console:accept", args=[early.pk]), follow=True)
         assert "already taken" in again.content.decode()
+
+    def test_the_queue_page_listens_on_its_socket_and_reloads_only_without_scripts(self, client, agent, customer):
+        chat = usecases.chat_start(visitor=customer, body="Hi", now=timezone.now())
+        client.force_login(agent)
+        page = client.get(reverse("chat-console:queue")).content.decode()
+        assert 'data-socket="/ws/chat/queue/"' in page
+        assert f'data-me="{agent.pk}"' in page
+        assert 'data-accept="/console/chat/0/accept/"' in page
+        assert f'<tr data-chat="{chat.pk}">' in page
+        assert f'data-since="{chat.arrived_at.isoformat()}"' in page
+        assert 'aria-live="polite"' in page
+        assert reverse("admin:jsi18n") in page  # the script's words, translated
+        head = page[: page.index("</head>")]
+        assert head.count('http-equiv="refresh"') == 1
+        assert '<noscript><meta http-equiv="refresh" content="60"></noscript>' in head
 
     def test_the_chat_page_offers_canned_replies_and_articles(self, client, agent, customer):
         chat = usecases.chat_start(visitor=customer, body="Hi", now=timezone.now())
