@@ -1,8 +1,9 @@
 """What every ``bench*`` management command shares.
 
 It never benchmarks the developer's database: without DATABASE_URL a bench
-command runs itself again in a child process on a separate SQLite file (its
-``--db-file``); with DATABASE_URL it uses that database as given, and says so.
+command (an ``OwnDatabaseCommand``) runs itself again in a child process on a
+separate SQLite file (its ``--db-file``); with DATABASE_URL it uses that
+database as given, and says so.
 It times calls with ``sample_calls`` (wall clock, this process's CPU, statements and
 their time), counts statements with ``Statements`` and reports with ``percentile`` and
 ``render_table``.
@@ -14,12 +15,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 
@@ -59,6 +60,42 @@ def rerun_on_sqlite(command: BaseCommand, *, name: str, child_env: str, db_file:
     code = subprocess.run(argv, env=env, check=False).returncode
     if code:
         raise CommandError(f"The benchmark process failed (exit status {code}).")
+
+
+class OwnDatabaseCommand(BaseCommand):
+    """A ``bench*`` command that never benchmarks the developer's database.
+
+    Its ``--db-file`` (``var/<name>.sqlite3``) is added here; ``handle`` asks ``rerun_elsewhere(options,
+    arguments)`` first and stops when it answers True: without DATABASE_URL the command then ran as a child
+    process, given ``arguments``, on that file (``SOFACOVER_<NAME>_CHILD`` set). Subclasses that add
+    arguments call ``super().add_arguments(parser)``.
+    """
+
+    bench_name: str = ""  # the command's name: its module's
+    child_env: str = ""  # set in the child process the command runs
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.bench_name = cls.__module__.rpartition(".")[2]
+        cls.child_env = f"SOFACOVER_{cls.bench_name.upper()}_CHILD"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--db-file", default=f"var/{self.bench_name}.sqlite3", help="SQLite file used when DATABASE_URL is unset"
+        )
+
+    def rerun_elsewhere(self, options: Mapping[str, object], arguments: Sequence[str]) -> bool:
+        """False: benchmark here, on the database DATABASE_URL names. True: there is no DATABASE_URL, and the
+        command has run itself again with ``arguments`` in a child process on its own SQLite file.
+
+        :raises CommandError: the child process failed, or this is a child without DATABASE_URL
+        """
+        if bench_database_ready(self, child_env=self.child_env):
+            return False
+        rerun_on_sqlite(
+            self, name=self.bench_name, child_env=self.child_env, db_file=str(options["db_file"]), arguments=arguments
+        )
+        return True
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -151,7 +151,7 @@ class TestBenchData:
 class TestBenchCommand:
     def test_without_database_url_runs_itself_on_the_bench_file(self, monkeypatch, tmp_path):
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
+        monkeypatch.delenv(bench.Command.child_env, raising=False)
         calls = []
 
         def fake_run(command, env, check):
@@ -167,12 +167,12 @@ class TestBenchCommand:
         assert command[1].endswith("manage.py")
         assert command[2:5] == ["bench", "--tickets", "50"]
         assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'b.sqlite3'}"
-        assert env[bench.CHILD_ENV] == "1"
+        assert env[bench.Command.child_env] == "1"
         assert Ticket.objects.count() == before
 
     def test_a_relative_db_file_lives_under_the_project(self, monkeypatch):
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
+        monkeypatch.delenv(bench.Command.child_env, raising=False)
         calls = []
 
         def child(command, env, check):
@@ -185,7 +185,7 @@ class TestBenchCommand:
 
     def test_a_failed_child_is_a_command_error(self, monkeypatch, tmp_path):
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
+        monkeypatch.delenv(bench.Command.child_env, raising=False)
         monkeypatch.setattr(
             harness.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
         )
@@ -194,7 +194,7 @@ class TestBenchCommand:
 
     def test_a_child_without_database_url_refuses_to_run(self, monkeypatch):
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.setenv(bench.CHILD_ENV, "1")
+        monkeypatch.setenv(bench.Command.child_env, "1")
         with pytest.raises(CommandError, match="refusing"):
             run("bench")
 

@@ -117,7 +117,7 @@ class TestMeasure:
 class TestCommand:
     def test_runs_end_to_end_on_a_tiny_help_centre(self, monkeypatch):
         monkeypatch.setenv("DATABASE_URL", "set-by-the-test")
-        monkeypatch.setenv(bench_kb.CHILD_ENV, "1")
+        monkeypatch.setenv(bench_kb.Command.child_env, "1")
 
         out = run("--articles", "50", "--repeat", "1")
 
@@ -128,7 +128,7 @@ class TestCommand:
 
     def test_without_database_url_runs_itself_on_the_bench_file(self, monkeypatch, tmp_path):
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
+        monkeypatch.delenv(bench_kb.Command.child_env, raising=False)
         calls = []
 
         def fake_run(command, env, check):
@@ -145,12 +145,12 @@ class TestCommand:
         db_file = str(tmp_path / "kb.sqlite3")
         assert command[2:] == ["bench_kb", "--articles", "50", "--repeat", "2", "--db-file", db_file]
         assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'kb.sqlite3'}"
-        assert env[bench_kb.CHILD_ENV] == "1"
+        assert env[bench_kb.Command.child_env] == "1"
         assert Article.objects.count() == before
 
     def test_a_relative_db_file_lives_under_the_project(self, monkeypatch):
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
+        monkeypatch.delenv(bench_kb.Command.child_env, raising=False)
         calls = []
 
         def child(command, env, check):
@@ -164,7 +164,7 @@ class TestCommand:
 
     def test_a_failed_child_is_a_command_error(self, monkeypatch, tmp_path):
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
+        monkeypatch.delenv(bench_kb.Command.child_env, raising=False)
         monkeypatch.setattr(
             harness.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
         )
@@ -173,7 +173,7 @@ class TestCommand:
 
     def test_a_child_without_database_url_refuses_to_run(self, monkeypatch):
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.setenv(bench_kb.CHILD_ENV, "1")
+        monkeypatch.setenv(bench_kb.Command.child_env, "1")
         with pytest.raises(CommandError, match="refusing"):
             run()
 

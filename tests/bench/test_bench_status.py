@@ -93,7 +93,7 @@ class TestMeasure:
 class TestCommand:
     def test_runs_end_to_end_on_a_small_history(self, monkeypatch):
         monkeypatch.setenv("DATABASE_URL", "set-by-the-test")
-        monkeypatch.setenv(bench_status.CHILD_ENV, "1")
+        monkeypatch.setenv(bench_status.Command.child_env, "1")
         out = run("--incidents", "20", "--repeat", "1")
         assert "Loaded 21 incidents" in out
         assert "/status/ (from the snapshot)" in out
@@ -101,7 +101,7 @@ class TestCommand:
 
     def test_without_database_url_runs_itself_on_the_bench_file(self, monkeypatch, tmp_path):
         monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench_status.CHILD_ENV, raising=False)
+        monkeypatch.delenv(bench_status.Command.child_env, raising=False)
         calls = []
 
         def child(command, env, check):

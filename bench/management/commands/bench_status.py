@@ -26,18 +26,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from bench import harness
-from bench.harness import NotOk, bench_database_ready, percentile, rerun_on_sqlite, sample_calls
+from bench.harness import NotOk, OwnDatabaseCommand, percentile, sample_calls
 from incidents import status
 from incidents.models import Component, Incident, IncidentEvent
 
-CHILD_ENV = "SOFACOVER_BENCH_STATUS_CHILD"
 BENCH_PREFIX = "[bench] "
 WARM_UP = 3
 PAGE_TARGET_MS = 5.0
@@ -215,24 +214,19 @@ def measure(*, repeat: int) -> list[Row]:
     return rows
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Benchmark the public status page with 1,000 incidents of history (never the dev DB)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--incidents", type=int, default=1000, help="resolved incidents over the last 90 days")
         parser.add_argument("--repeat", type=int, default=300, help="timed requests per measure")
-        parser.add_argument(
-            "--db-file", default="var/bench_status.sqlite3", help="SQLite file used when DATABASE_URL is unset"
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         if options["incidents"] < 0 or options["repeat"] < 1:
             raise CommandError("--incidents must be zero or more and --repeat at least 1.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            arguments = ["--incidents", str(options["incidents"]), "--repeat", str(options["repeat"])]
-            rerun_on_sqlite(
-                self, name="bench_status", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments
-            )
+        arguments = ["--incidents", str(options["incidents"]), "--repeat", str(options["repeat"])]
+        if self.rerun_elsewhere(options, arguments):
             return
         self._run(incidents=options["incidents"], repeat=options["repeat"])
 
