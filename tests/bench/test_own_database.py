@@ -81,3 +81,41 @@ def test_a_child_without_database_url_refuses_to_run(name, monkeypatch):
     monkeypatch.setenv(f"SOFACOVER_{name.upper()}_CHILD", "1")
     with pytest.raises(CommandError, match="refusing"):
         call_command(name, stdout=StringIO(), stderr=StringIO())
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "passed_on"),
+    [
+        ("bench", ["--tickets", "50", "--repeat", "2"], ["--tickets", "50", "--repeat", "2", "--load-limit", "100000"]),
+        ("bench_kb", ["--articles", "50", "--repeat", "2"], ["--articles", "50", "--repeat", "2"]),
+        ("bench_status", ["--incidents", "5", "--repeat", "2"], ["--incidents", "5", "--repeat", "2"]),
+        (
+            "bench_sweep",
+            ["--sizes", "4000", "--million"],
+            ["--sizes", "4000,1000000", "--repeat", "20", "--due-repeat", "2"],
+        ),
+    ],
+)
+def test_the_child_gets_the_options_given_and_the_db_file(name, given, passed_on, monkeypatch, tmp_path):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv(f"SOFACOVER_{name.upper()}_CHILD", raising=False)
+    calls = []
+
+    def child(command, env, check):
+        calls.append((command, env))
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(harness.subprocess, "run", child)
+    db_file = tmp_path / "own.sqlite3"
+    call_command(name, *given, "--db-file", str(db_file), stdout=StringIO(), stderr=StringIO())
+    [(command, env)] = calls
+    assert command[2:] == [name, *passed_on, "--db-file", str(db_file)]
+    assert env["DATABASE_URL"] == f"sqlite:///{db_file}"
+
+
+def test_a_failed_child_is_a_command_error(monkeypatch, tmp_path):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SOFACOVER_BENCH_KB_CHILD", raising=False)
+    monkeypatch.setattr(harness.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3))
+    with pytest.raises(CommandError, match="exit status 3"):
+        call_command("bench_kb", "--db-file", str(tmp_path / "kb.sqlite3"), stdout=StringIO(), stderr=StringIO())
