@@ -68,6 +68,22 @@ def children_of(pid: int) -> list[int]:
     return found
 
 
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for the worker processes a test starts (PostgreSQL)."""
+    db = settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def drop_pools(app) -> None:
+    """Forget a Celery app's pooled broker connections, as Celery does after a fork, so the next publish
+    reconnects (to another broker URL, say)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @dataclass
 class RedisServer:
     """``redis-server`` on a free loopback port with no persistence: a restart comes back empty."""
