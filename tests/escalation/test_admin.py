@@ -59,6 +59,19 @@ def flashed(response) -> list[tuple[str, str]]:
     return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
 
 
+# The add form of a rule moving P2 tickets to Tier 2 after an hour, as a manager posts it.
+P2_RULE_FORM = {
+    "name": "P2 to Tier 2 after 1 h",
+    "priority": "P2",
+    "condition": "not_resolved",
+    "after_minutes": "60",
+    "action": "move_to_tier",
+    "to_tier": "2",
+    "active": "on",
+    "_save": "Save",
+}
+
+
 def first_of(model: str) -> int:
     models = {
         "businesscalendar": BusinessCalendar,
@@ -224,19 +237,7 @@ class TestSlaConfigPermissions:
         assert all(rule.name != "P2 to Tier 2 after 1 h" for rule in book.rules.get("P2", ()))
         client.force_login(manager)
 
-        client.post(
-            url("escalationrule", "add"),
-            {
-                "name": "P2 to Tier 2 after 1 h",
-                "priority": "P2",
-                "condition": "not_resolved",
-                "after_minutes": "60",
-                "action": "move_to_tier",
-                "to_tier": "2",
-                "active": "on",
-                "_save": "Save",
-            },
-        )
+        client.post(url("escalationrule", "add"), P2_RULE_FORM)
 
         assert "P2 to Tier 2 after 1 h" in [rule.name for rule in selectors.policy_book().rules["P2"]]
 
@@ -246,19 +247,7 @@ class TestSlaConfigPermissions:
         time_machine.move_to(T0 + timedelta(minutes=10), tick=False)
         client.force_login(manager)
 
-        client.post(
-            url("escalationrule", "add"),
-            {
-                "name": "P2 to Tier 2 after 1 h",
-                "priority": "P2",
-                "condition": "not_resolved",
-                "after_minutes": "60",
-                "action": "move_to_tier",
-                "to_tier": "2",
-                "active": "on",
-                "_save": "Save",
-            },
-        )
+        client.post(url("escalationrule", "add"), P2_RULE_FORM)
 
         ticket.refresh_from_db()
         assert ticket.sla_next_check_at == T0 + timedelta(hours=1)
