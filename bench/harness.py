@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -189,4 +190,38 @@ def sample_calls(
             samples.db_ms.append(statements.seconds * 1000)
             samples.statements.append(statements.count)
             samples.last = result
+    return samples
+
+
+class TimedRow(Protocol):
+    """What ``timed_into`` fills: a report's row of one measure."""
+
+    p50_ms: float
+    p95_ms: float
+    db_p50_ms: float
+    queries: tuple[int, int]
+    error: str
+
+
+def timed_into(
+    row: TimedRow,
+    call: Callable[[int], object],
+    *,
+    repeat: int,
+    warm_up: int,
+    before: Callable[[], object] | None = None,
+) -> Samples | None:
+    """``sample_calls`` into ``row``: wall-clock p50 and p95, the database's p50 and the statements' range.
+
+    A call answered outside 2xx or raising is the row's ``error`` instead ("HTTP 404", "error: ValueError"),
+    and None is returned: the report goes on with the other rows.
+    """
+    try:
+        samples = sample_calls(call, repeat=repeat, warm_up=warm_up, before=before)
+    except Exception as exc:  # report, do not crash: the other rows still say something
+        row.error = str(exc) if isinstance(exc, NotOk) else f"error: {type(exc).__name__}"
+        return None
+    row.p50_ms, row.p95_ms = percentile(samples.wall_ms, 50), percentile(samples.wall_ms, 95)
+    row.db_p50_ms = percentile(samples.db_ms, 50)
+    row.queries = samples.statement_range
     return samples

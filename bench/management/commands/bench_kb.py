@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from bench import harness
 from bench.articles import articles_bulk_load
-from bench.harness import NotOk, OwnDatabaseCommand, percentile, sample_calls
+from bench.harness import OwnDatabaseCommand
 from bench.management.commands.bench import bench_people_ensure
 from knowledge import search
 from knowledge.models import Article
@@ -120,14 +120,7 @@ def summary(rows: Sequence[Row]) -> str:
 
 def timed(row: Row, request: Callable[[int], object], repeat: int) -> Row:
     """Warm up, then time ``repeat`` calls into ``row``; stop at the first non-2xx response or exception."""
-    try:
-        samples = sample_calls(request, repeat=repeat, warm_up=WARM_UP)
-    except Exception as exc:  # report, do not crash: the other rows still say something
-        row.error = str(exc) if isinstance(exc, NotOk) else f"error: {type(exc).__name__}"
-        return row
-    row.p50_ms, row.p95_ms = percentile(samples.wall_ms, 50), percentile(samples.wall_ms, 95)
-    row.db_p50_ms = percentile(samples.db_ms, 50)
-    row.queries = samples.statement_range
+    harness.timed_into(row, request, repeat=repeat, warm_up=WARM_UP)
     return row
 
 

@@ -33,7 +33,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from bench import harness
-from bench.harness import NotOk, OwnDatabaseCommand, percentile, sample_calls
+from bench.harness import OwnDatabaseCommand
 from incidents import status
 from incidents.models import Component, Incident, IncidentEvent
 
@@ -97,15 +97,8 @@ def timed(
     row: Row, request: Callable[[int], object], repeat: int, *, before: Callable[[], object] | None = None
 ) -> Row:
     """Warm up, then time ``repeat`` calls; ``before`` runs untimed ahead of each call."""
-    try:
-        samples = sample_calls(request, repeat=repeat, warm_up=WARM_UP, before=before)
-    except Exception as exc:  # report, do not crash: the other rows still say something
-        row.error = str(exc) if isinstance(exc, NotOk) else f"error: {type(exc).__name__}"
-        return row
-    row.p50_ms, row.p95_ms = percentile(samples.wall_ms, 50), percentile(samples.wall_ms, 95)
-    row.db_p50_ms = percentile(samples.db_ms, 50)
-    row.queries = samples.statement_range
-    content = getattr(samples.last, "content", None)
+    samples = harness.timed_into(row, request, repeat=repeat, warm_up=WARM_UP, before=before)
+    content = getattr(samples.last, "content", None) if samples else None
     if content is not None:
         row.size_kb = len(content) / 1024
     return row
