@@ -66,14 +66,15 @@ def rerun_on_sqlite(command: BaseCommand, *, name: str, child_env: str, db_file:
 class OwnDatabaseCommand(BaseCommand):
     """A ``bench*`` command that never benchmarks the developer's database.
 
-    Its ``--db-file`` (``var/<name>.sqlite3``) is added here; ``handle`` asks ``rerun_elsewhere(options,
-    arguments)`` first and stops when it answers True: without DATABASE_URL the command then ran as a child
-    process, given ``arguments``, on that file (``SOFACOVER_<NAME>_CHILD`` set). Subclasses that add
-    arguments call ``super().add_arguments(parser)``.
+    Its ``--db-file`` (``var/<name>.sqlite3``) is added here; ``handle`` asks ``rerun_elsewhere(options)``
+    first and stops when it answers True: without DATABASE_URL the command then ran as a child process on
+    that file (``SOFACOVER_<NAME>_CHILD`` set), given its ``child_options`` as they were given to it (or the
+    ``arguments`` the call names). Subclasses that add arguments call ``super().add_arguments(parser)``.
     """
 
     bench_name: str = ""  # the command's name: its module's
     child_env: str = ""  # set in the child process the command runs
+    child_options: tuple[str, ...] = ()  # the options (dest names) passed on to the child, in order
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
@@ -85,14 +86,19 @@ class OwnDatabaseCommand(BaseCommand):
             "--db-file", default=f"var/{self.bench_name}.sqlite3", help="SQLite file used when DATABASE_URL is unset"
         )
 
-    def rerun_elsewhere(self, options: Mapping[str, object], arguments: Sequence[str]) -> bool:
+    def rerun_elsewhere(self, options: Mapping[str, object], arguments: Sequence[str] | None = None) -> bool:
         """False: benchmark here, on the database DATABASE_URL names. True: there is no DATABASE_URL, and the
-        command has run itself again with ``arguments`` in a child process on its own SQLite file.
+        command has run itself again in a child process on its own SQLite file, with ``arguments`` (by
+        default ``--option value`` for each of ``child_options``).
 
         :raises CommandError: the child process failed, or this is a child without DATABASE_URL
         """
         if bench_database_ready(self, child_env=self.child_env):
             return False
+        if arguments is None:
+            arguments = [
+                part for name in self.child_options for part in (f"--{name.replace('_', '-')}", str(options[name]))
+            ]
         rerun_on_sqlite(
             self, name=self.bench_name, child_env=self.child_env, db_file=str(options["db_file"]), arguments=arguments
         )

@@ -296,6 +296,7 @@ def _analyze() -> None:
 
 class Command(OwnDatabaseCommand):
     help = "Benchmark the queue, the API, the portal and ticket creation on a large desk (never the dev DB)."
+    child_options = ("tickets", "repeat", "load_limit")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tickets", type=int, default=100_000, help="tickets in the bench database")
@@ -311,9 +312,7 @@ class Command(OwnDatabaseCommand):
     def handle(self, *args, **options) -> None:
         if options["tickets"] < 0 or options["repeat"] < 1 or options["load_limit"] < 1:
             raise CommandError("--tickets must be zero or more, --repeat and --load-limit at least 1.")
-        arguments = ["--tickets", str(options["tickets"]), "--repeat", str(options["repeat"])]
-        arguments += ["--load-limit", str(options["load_limit"])]
-        if self.rerun_elsewhere(options, arguments):
+        if self.rerun_elsewhere(options):
             return
         self._run(tickets=options["tickets"], repeat=options["repeat"], load_limit=options["load_limit"])
 

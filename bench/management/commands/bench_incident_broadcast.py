@@ -107,6 +107,7 @@ class Stopwatch:
 
 class Command(OwnDatabaseCommand):
     help = "Benchmark an incident broadcast to 10,000 linked tickets' customers (outbox writes)."
+    child_options = ("tickets",)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tickets", type=int, default=10_000, help="Linked tickets, one customer each.")
@@ -116,8 +117,7 @@ class Command(OwnDatabaseCommand):
         count = int(str(options["tickets"]))
         if count < 1:
             raise CommandError("--tickets must be at least 1.")
-        arguments = ["--tickets", str(count)]
-        if self.rerun_elsewhere(options, arguments):
+        if self.rerun_elsewhere(options):
             return
         call_command("migrate", interactive=False, verbosity=0)
         tickets = self._desk(count)

@@ -213,6 +213,7 @@ def measure(*, customer, agent, repeat: int) -> list[Row]:
 
 class Command(OwnDatabaseCommand):
     help = "Benchmark knowledge-base search, article pages and suggestions on a big help centre (never the dev DB)."
+    child_options = ("articles", "repeat")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--articles", type=int, default=10_000, help="articles in the bench database")
@@ -222,8 +223,7 @@ class Command(OwnDatabaseCommand):
     def handle(self, *args, **options) -> None:
         if options["articles"] < 0 or options["repeat"] < 1:
             raise CommandError("--articles must be zero or more and --repeat at least 1.")
-        arguments = ["--articles", str(options["articles"]), "--repeat", str(options["repeat"])]
-        if self.rerun_elsewhere(options, arguments):
+        if self.rerun_elsewhere(options):
             return
         self._run(articles=options["articles"], repeat=options["repeat"])
 

@@ -91,6 +91,7 @@ def compose(n: int, *, run: str, customers: list[str], tickets: list[Ticket]) ->
 
 class Command(OwnDatabaseCommand):
     help = "Benchmark inbound email -> ticket through the SMTP gateway (emails/s, latency)."
+    child_options = ("emails", "clients", "workers", "processes")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--emails", type=int, default=2000, help="Messages to time (default 2000).")
@@ -106,9 +107,7 @@ class Command(OwnDatabaseCommand):
         workers, processes = int(str(options["workers"])), int(str(options["processes"]))
         if emails < 1 or clients < 1 or workers < 1 or processes < 0:
             raise CommandError("--emails, --clients and --workers must be at least 1, --processes at least 0.")
-        arguments = ["--emails", str(emails), "--clients", str(clients), "--workers", str(workers)]
-        arguments += ["--processes", str(processes)]
-        if self.rerun_elsewhere(options, arguments):
+        if self.rerun_elsewhere(options):
             return
         self._run(emails=emails, clients=clients, workers=workers, processes=processes)
 

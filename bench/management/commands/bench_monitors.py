@@ -280,6 +280,7 @@ def steady_state(monitors: int, interval: int = 30) -> dict[str, int]:
 
 class Command(OwnDatabaseCommand):
     help = "Benchmark the monitors: 1,000 checks every 30 s on schedule, and bounded storage over a simulated week."
+    child_options = ("monitors", "interval", "minutes", "runners", "storage_monitors", "storage_days")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--monitors", type=int, default=1000, help="HTTP monitors checked for real (default 1000)")
@@ -297,9 +298,7 @@ class Command(OwnDatabaseCommand):
     def handle(self, *args, **options) -> None:
         if options["monitors"] < 1 or options["runners"] < 1 or options["minutes"] <= 0 or options["interval"] < 5:
             raise CommandError("--monitors and --runners at least 1, --minutes above 0, --interval at least 5.")
-        names = ("monitors", "interval", "minutes", "runners", "storage_monitors", "storage_days")
-        arguments = [part for name in names for part in (f"--{name.replace('_', '-')}", str(options[name]))]
-        if self.rerun_elsewhere(options, arguments):
+        if self.rerun_elsewhere(options):
             return
         call_command("migrate", interactive=False, verbosity=0)
         self._schedule(

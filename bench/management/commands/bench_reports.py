@@ -149,6 +149,7 @@ def _time(call: Callable[[], object], repeat: int) -> tuple[float, float, int]:
 
 class Command(OwnDatabaseCommand):
     help = "Time the full reports scorecard for a 90-day range as the desk grows (never the dev DB)."
+    child_options = ("tickets", "repeat", "steps", "load_limit")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tickets", type=int, default=100_000, help="tickets in the bench database at the end")
@@ -167,11 +168,7 @@ class Command(OwnDatabaseCommand):
     def handle(self, *args, **options) -> None:
         if options["tickets"] < 1 or options["repeat"] < 1:
             raise CommandError("--tickets and --repeat must be at least 1.")
-        arguments = [
-            "--tickets", str(options["tickets"]), "--repeat", str(options["repeat"]),
-            "--steps", options["steps"], "--load-limit", str(options["load_limit"]),
-        ]  # fmt: skip
-        if self.rerun_elsewhere(options, arguments):
+        if self.rerun_elsewhere(options):
             return
         self.load_limit = options["load_limit"]
         steps = sorted({max(1, int(options["tickets"] * float(s))) for s in options["steps"].split(",") if s})

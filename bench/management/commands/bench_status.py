@@ -209,6 +209,7 @@ def measure(*, repeat: int) -> list[Row]:
 
 class Command(OwnDatabaseCommand):
     help = "Benchmark the public status page with 1,000 incidents of history (never the dev DB)."
+    child_options = ("incidents", "repeat")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--incidents", type=int, default=1000, help="resolved incidents over the last 90 days")
@@ -218,8 +219,7 @@ class Command(OwnDatabaseCommand):
     def handle(self, *args, **options) -> None:
         if options["incidents"] < 0 or options["repeat"] < 1:
             raise CommandError("--incidents must be zero or more and --repeat at least 1.")
-        arguments = ["--incidents", str(options["incidents"]), "--repeat", str(options["repeat"])]
-        if self.rerun_elsewhere(options, arguments):
+        if self.rerun_elsewhere(options):
             return
         self._run(incidents=options["incidents"], repeat=options["repeat"])
 
