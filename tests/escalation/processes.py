@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,6 +82,17 @@ def drop_pools(app) -> None:
         app._pool.force_close_all()
     app._pool = None
     app.amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def publishing_to(app, broker_url: str) -> Iterator[None]:
+    """This process's Celery ``app`` publishes to ``broker_url`` inside the block, and where it did after."""
+    saved = app.conf.broker_url
+    drop_pools(app)
+    app.conf.broker_url = broker_url
+    yield
+    drop_pools(app)
+    app.conf.broker_url = saved
 
 
 @dataclass

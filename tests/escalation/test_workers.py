@@ -31,7 +31,7 @@ from notifications.models import Notification
 from reports import rollup
 from sofacover.cache import cache_config
 from support import tasks, usecases
-from tests.escalation.processes import TEST_QUEUE, RedisServer, Worker, database_url, drop_pools, wait_for
+from tests.escalation.processes import TEST_QUEUE, RedisServer, Worker, database_url, publishing_to, wait_for
 from tests.tickets.factories import make_user
 from tickets import bulk
 from tickets.models import Ticket
@@ -70,13 +70,8 @@ def redis_server(tmp_path):
 @pytest.fixture
 def broker(redis_server):
     """Point this process's Celery app at the dedicated Redis (publishing goes there), and back after."""
-    app = tasks.sla_sweep.app
-    saved = app.conf.broker_url
-    drop_pools(app)
-    app.conf.broker_url = redis_server.url
-    yield redis_server
-    drop_pools(app)
-    app.conf.broker_url = saved
+    with publishing_to(tasks.sla_sweep.app, redis_server.url):
+        yield redis_server
 
 
 @pytest.fixture

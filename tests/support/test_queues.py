@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from escalation.models import SweepRun
 from escalation.services import SWEEP
 from support import tasks
-from tests.escalation.processes import RedisServer, Worker, database_url, drop_pools, wait_for
+from tests.escalation.processes import RedisServer, Worker, database_url, publishing_to, wait_for
 from tests.support import slowtasks
 
 ROOT = Path(settings.BASE_DIR)
@@ -85,13 +85,8 @@ def redis_server(tmp_path):
 @pytest.fixture
 def publish_to(redis_server):
     """This process's Celery app publishes to the dedicated Redis for the test, and back after."""
-    app = tasks.sla_sweep.app
-    saved = app.conf.broker_url
-    drop_pools(app)
-    app.conf.broker_url = redis_server.url
-    yield redis_server
-    drop_pools(app)
-    app.conf.broker_url = saved
+    with publishing_to(tasks.sla_sweep.app, redis_server.url):
+        yield redis_server
 
 
 @pytest.fixture
