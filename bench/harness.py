@@ -1,8 +1,9 @@
 """What every ``bench*`` management command shares.
 
 It never benchmarks the developer's database: without DATABASE_URL a bench
-command runs itself again in a child process on a separate SQLite file (its
-``--db-file``); with DATABASE_URL it uses that database as given, and says so.
+command (an ``OwnDatabaseCommand``) runs itself again in a child process on a
+separate SQLite file (its ``--db-file``); with DATABASE_URL it uses that
+database as given, and says so.
 It times calls with ``sample_calls`` (wall clock, this process's CPU, statements and
 their time), counts statements with ``Statements`` and reports with ``percentile`` and
 ``render_table``.
@@ -14,12 +15,13 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
 
@@ -59,6 +61,48 @@ def rerun_on_sqlite(command: BaseCommand, *, name: str, child_env: str, db_file:
     code = subprocess.run(argv, env=env, check=False).returncode
     if code:
         raise CommandError(f"The benchmark process failed (exit status {code}).")
+
+
+class OwnDatabaseCommand(BaseCommand):
+    """A ``bench*`` command that never benchmarks the developer's database.
+
+    Its ``--db-file`` (``var/<name>.sqlite3``) is added here; ``handle`` asks ``rerun_elsewhere(options)``
+    first and stops when it answers True: without DATABASE_URL the command then ran as a child process on
+    that file (``SOFACOVER_<NAME>_CHILD`` set), given its ``child_options`` as they were given to it (or the
+    ``arguments`` the call names). Subclasses that add arguments call ``super().add_arguments(parser)``.
+    """
+
+    bench_name: str = ""  # the command's name: its module's
+    child_env: str = ""  # set in the child process the command runs
+    child_options: tuple[str, ...] = ()  # the options (dest names) passed on to the child, in order
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.bench_name = cls.__module__.rpartition(".")[2]
+        cls.child_env = f"SOFACOVER_{cls.bench_name.upper()}_CHILD"
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--db-file", default=f"var/{self.bench_name}.sqlite3", help="SQLite file used when DATABASE_URL is unset"
+        )
+
+    def rerun_elsewhere(self, options: Mapping[str, object], arguments: Sequence[str] | None = None) -> bool:
+        """False: benchmark here, on the database DATABASE_URL names. True: there is no DATABASE_URL, and the
+        command has run itself again in a child process on its own SQLite file, with ``arguments`` (by
+        default ``--option value`` for each of ``child_options``).
+
+        :raises CommandError: the child process failed, or this is a child without DATABASE_URL
+        """
+        if bench_database_ready(self, child_env=self.child_env):
+            return False
+        if arguments is None:
+            arguments = [
+                part for name in self.child_options for part in (f"--{name.replace('_', '-')}", str(options[name]))
+            ]
+        rerun_on_sqlite(
+            self, name=self.bench_name, child_env=self.child_env, db_file=str(options["db_file"]), arguments=arguments
+        )
+        return True
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -152,4 +196,38 @@ def sample_calls(
             samples.db_ms.append(statements.seconds * 1000)
             samples.statements.append(statements.count)
             samples.last = result
+    return samples
+
+
+class TimedRow(Protocol):
+    """What ``timed_into`` fills: a report's row of one measure."""
+
+    p50_ms: float
+    p95_ms: float
+    db_p50_ms: float
+    queries: tuple[int, int]
+    error: str
+
+
+def timed_into(
+    row: TimedRow,
+    call: Callable[[int], object],
+    *,
+    repeat: int,
+    warm_up: int,
+    before: Callable[[], object] | None = None,
+) -> Samples | None:
+    """``sample_calls`` into ``row``: wall-clock p50 and p95, the database's p50 and the statements' range.
+
+    A call answered outside 2xx or raising is the row's ``error`` instead ("HTTP 404", "error: ValueError"),
+    and None is returned: the report goes on with the other rows.
+    """
+    try:
+        samples = sample_calls(call, repeat=repeat, warm_up=warm_up, before=before)
+    except Exception as exc:  # report, do not crash: the other rows still say something
+        row.error = str(exc) if isinstance(exc, NotOk) else f"error: {type(exc).__name__}"
+        return None
+    row.p50_ms, row.p95_ms = percentile(samples.wall_ms, 50), percentile(samples.wall_ms, 95)
+    row.db_p50_ms = percentile(samples.db_ms, 50)
+    row.queries = samples.statement_range
     return samples

@@ -10,6 +10,7 @@ runs at once take turns on the mark's row. Re-rolling a range replaces its rows 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -149,51 +150,70 @@ def _upsert(model: type[MinuteRollup] | type[HourRollup], rows: list[Bucket]) ->
     return len(rows)
 
 
-def rollup_minutes(*, now: datetime) -> int:
-    """Roll up raw results into minutes, up to MONITOR_ROLLUP_GRACE_SECONDS ago."""
-    cutoff = floor_minute(now - timedelta(seconds=settings.MONITOR_ROLLUP_GRACE_SECONDS))
+def _roll_up(
+    resolution: str,
+    *,
+    cutoff: Callable[[], datetime | None],
+    source: type[CheckResult] | type[MinuteRollup],
+    field: str,
+    floor: Callable[[datetime], datetime],
+    rows_of: Callable[[datetime, datetime], list[Bucket]],
+    target: type[MinuteRollup] | type[HourRollup],
+) -> int:
+    """Roll ``source`` rows (timed by ``field``) up into ``target``, a CHUNK per transaction from the
+    ``resolution``'s mark up to ``cutoff()`` (None: nothing may be rolled up yet); a gap is jumped."""
     written = 0
     for _ in range(MAX_CHUNKS):
         with transaction.atomic():
-            first = CheckResult.objects.aggregate(first=Min("scheduled_at"))["first"]
-            mark = _locked_mark(MINUTE, start=floor_minute(first) if first else cutoff)
-            start = mark.done_until
-            if start >= cutoff:
+            until = cutoff()
+            if until is None:
                 return written
-            end = min(cutoff, start + CHUNK)
-            rows = _from_results(start, end)
-            if not rows:  # a gap (nothing was checked): jump to the next result
-                following = CheckResult.objects.filter(scheduled_at__gte=end).aggregate(first=Min("scheduled_at"))
-                end = min(cutoff, floor_minute(following["first"])) if following["first"] else cutoff
-            written += _upsert(MinuteRollup, rows)
+            first = source.objects.aggregate(first=Min(field))["first"]
+            mark = _locked_mark(resolution, start=floor(first) if first else until)
+            start = mark.done_until
+            if start >= until:
+                return written
+            end = min(until, start + CHUNK)
+            rows = rows_of(start, end)
+            if not rows:  # a gap (nothing to roll up): jump to the next row there is
+                following = source.objects.filter(**{f"{field}__gte": end}).aggregate(first=Min(field))
+                end = min(until, floor(following["first"])) if following["first"] else until
+            written += _upsert(target, rows)
             mark.done_until = end
             mark.save(update_fields=["done_until"])
     return written
+
+
+def rollup_minutes(*, now: datetime) -> int:
+    """Roll up raw results into minutes, up to MONITOR_ROLLUP_GRACE_SECONDS ago."""
+    cutoff = floor_minute(now - timedelta(seconds=settings.MONITOR_ROLLUP_GRACE_SECONDS))
+    return _roll_up(
+        MINUTE,
+        cutoff=lambda: cutoff,
+        source=CheckResult,
+        field="scheduled_at",
+        floor=floor_minute,
+        rows_of=_from_results,
+        target=MinuteRollup,
+    )
 
 
 def rollup_hours(*, now: datetime) -> int:
     """Roll up minutes into hours, every hour whose minutes are all rolled up."""
-    written = 0
-    for _ in range(MAX_CHUNKS):
-        with transaction.atomic():
-            minutes_until = marks().get(MINUTE)
-            if minutes_until is None:
-                return written
-            cutoff = floor_hour(minutes_until)
-            first = MinuteRollup.objects.aggregate(first=Min("start"))["first"]
-            mark = _locked_mark(HOUR, start=floor_hour(first) if first else cutoff)
-            start = mark.done_until
-            if start >= cutoff:
-                return written
-            end = min(cutoff, start + CHUNK)
-            rows = _from_minutes(start, end)
-            if not rows:  # a gap: jump to the next minute rolled up
-                following = MinuteRollup.objects.filter(start__gte=end).aggregate(first=Min("start"))
-                end = min(cutoff, floor_hour(following["first"])) if following["first"] else cutoff
-            written += _upsert(HourRollup, rows)
-            mark.done_until = end
-            mark.save(update_fields=["done_until"])
-    return written
+
+    def minutes_done() -> datetime | None:
+        minutes_until = marks().get(MINUTE)
+        return floor_hour(minutes_until) if minutes_until is not None else None
+
+    return _roll_up(
+        HOUR,
+        cutoff=minutes_done,
+        source=MinuteRollup,
+        field="start",
+        floor=floor_hour,
+        rows_of=_from_minutes,
+        target=HourRollup,
+    )
 
 
 def prune(*, now: datetime) -> RetentionResult:

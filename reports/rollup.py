@@ -17,7 +17,7 @@ reach the facts at the ticket's next change or the next rebuild.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import connection, transaction
@@ -186,18 +186,20 @@ def _fact_query(size: int) -> tuple[Any, str, list[Any], list[int], list[str], d
     return compiled
 
 
-def _facts_of(ticket_ids: list[int]) -> dict[int, dict[str, Any]]:
+def _facts_run(ticket_ids: list[int], statement: Callable[[str, list[str]], str]) -> dict[int, dict[str, Any]]:
+    """The facts of ``ticket_ids``, by id: the compiled fact query per FACT_QUERY_MAX_IDS tickets, run as
+    ``statement(sql, columns)`` says (the query itself, or a statement around it returning the same columns)."""
     facts: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ticket_ids), FACT_QUERY_MAX_IDS):
         chunk = list(ticket_ids[start : start + FACT_QUERY_MAX_IDS])
         size = 1 << (len(chunk) - 1).bit_length()  # 1, 2, 4, ... 128: a handful of compiled queries
-        chunk += [chunk[-1]] * (size - len(chunk))
+        chunk += [chunk[-1]] * (size - len(chunk))  # repeated ids match once
         compiler, sql, template, positions, columns, converters = _fact_query(size)
         params = list(template)
         for position, ticket_id in zip(positions, chunk, strict=True):
             params[position] = ticket_id
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(statement(sql, columns), params)
             rows = cursor.fetchall()
         if converters:
             rows = compiler.apply_converters(rows, converters)
@@ -205,6 +207,10 @@ def _facts_of(ticket_ids: list[int]) -> dict[int, dict[str, Any]]:
             values = dict(zip(columns, row, strict=True))
             facts[values.pop("ticket_id")] = _normal(values)
     return facts
+
+
+def _facts_of(ticket_ids: list[int]) -> dict[int, dict[str, Any]]:
+    return _facts_run(ticket_ids, lambda sql, columns: sql)
 
 
 def _facts_insert(ticket_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -214,28 +220,12 @@ def _facts_insert(ticket_ids: list[int]) -> dict[int, dict[str, Any]]:
     back as stored, as facts_refresh reads them later.
     """
     q = connection.ops.quote_name
-    facts: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(ticket_ids), FACT_QUERY_MAX_IDS):
-        chunk = list(ticket_ids[start : start + FACT_QUERY_MAX_IDS])
-        size = 1 << (len(chunk) - 1).bit_length()  # the compiled sizes of _facts_of; repeated ids match once
-        chunk += [chunk[-1]] * (size - len(chunk))
-        compiler, sql, template, positions, columns, converters = _fact_query(size)
-        params = list(template)
-        for position, ticket_id in zip(positions, chunk, strict=True):
-            params[position] = ticket_id
+
+    def insert(sql: str, columns: list[str]) -> str:
         names = ", ".join(q(column_of(TicketFact, name)) for name in columns)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {q(TicketFact._meta.db_table)} ({names}) SELECT * FROM ({sql}) AS src RETURNING {names}",
-                params,
-            )
-            rows = cursor.fetchall()
-        if converters:
-            rows = compiler.apply_converters(rows, converters)
-        for row in rows:
-            values = dict(zip(columns, row, strict=True))
-            facts[values.pop("ticket_id")] = _normal(values)
-    return facts
+        return f"INSERT INTO {q(TicketFact._meta.db_table)} ({names}) SELECT * FROM ({sql}) AS src RETURNING {names}"
+
+    return _facts_run(ticket_ids, insert)
 
 
 def _normal(fact: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ Each form calls one use case through ``modeladmin.usecases``; a refusal is a for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -58,6 +59,32 @@ def _page(modeladmin: Any, request: HttpRequest, template: str, title: str, stat
     )
 
 
+def _form_page(
+    modeladmin: Any,
+    request: HttpRequest,
+    form: forms.Form,
+    act: Callable[[dict[str, Any]], tuple[Ticket, str]],
+    template: str,
+    title: str,
+    **context: Any,
+) -> HttpResponse:
+    """A ticket page's form run to one use case: GET shows it; a valid POST calls ``act`` with the cleaned data,
+    which returns the ticket to go to and what to say; a refusal (DomainError) or invalid data is the form
+    again with its errors (400)."""
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                ticket, done = act(form.cleaned_data)
+            except DomainError as exc:
+                _refused(form, exc)
+            else:
+                modeladmin.message_user(request, done, messages.SUCCESS)
+                return HttpResponseRedirect(_ticket_url(modeladmin, ticket))
+        status = 400
+    return _page(modeladmin, request, template, title, status=status, form=form, **context)
+
+
 def _worked_ticket(modeladmin: Any, request: HttpRequest, object_id: str) -> Ticket:
     """The ticket a merge or split form is about: 403 without the work permission, 404 for none."""
     if not modeladmin.has_work_permission(request):
@@ -100,36 +127,27 @@ def merge_view(modeladmin: Any, request: HttpRequest, object_id: str) -> HttpRes
     """Merge this ticket (the duplicate) into another: GET the form, POST it (400 with the reasons)."""
     source = _worked_ticket(modeladmin, request, object_id)
     form = MergeForm(request.POST if request.method == "POST" else None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            target = form.cleaned_data["target"]
-            try:
-                survivor = modeladmin.usecases.merge_tickets(
-                    source=source,
-                    target=target,
-                    actor=request.user,
-                    now=timezone.now(),
-                    other_customer_confirmed=form.cleaned_data["confirm"],
-                )
-            except DomainError as exc:
-                _refused(form, exc)
-            else:
-                modeladmin.message_user(
-                    request,
-                    gettext("%(source)s is merged into %(target)s.")
-                    % {"source": source.reference, "target": survivor.reference},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(_ticket_url(modeladmin, survivor))
-        status = 400
-    return _page(
+
+    def merge(data: dict[str, Any]) -> tuple[Ticket, str]:
+        survivor = modeladmin.usecases.merge_tickets(
+            source=source,
+            target=data["target"],
+            actor=request.user,
+            now=timezone.now(),
+            other_customer_confirmed=data["confirm"],
+        )
+        return survivor, gettext("%(source)s is merged into %(target)s.") % {
+            "source": source.reference,
+            "target": survivor.reference,
+        }
+
+    return _form_page(
         modeladmin,
         request,
+        form,
+        merge,
         "admin/tickets/ticket/merge.html",
         gettext("Merge %(reference)s into another ticket") % {"reference": source.reference},
-        status=status,
-        form=form,
         ticket=source,
         back=_ticket_url(modeladmin, source),
     )
@@ -215,31 +233,23 @@ def split_view(modeladmin: Any, request: HttpRequest, object_id: str, message_id
     if message is None:
         raise Http404(gettext("No such message on this ticket."))
     form = SplitForm(request.POST if request.method == "POST" else None, initial={"subject": ticket.subject})
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                new = modeladmin.usecases.split_message(
-                    message=message, actor=request.user, now=timezone.now(), subject=form.cleaned_data["subject"]
-                )
-            except DomainError as exc:
-                _refused(form, exc)
-            else:
-                modeladmin.message_user(
-                    request,
-                    gettext("The message is now %(new)s, split from %(old)s.")
-                    % {"new": new.reference, "old": ticket.reference},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(_ticket_url(modeladmin, new))
-        status = 400
-    return _page(
+
+    def split(data: dict[str, Any]) -> tuple[Ticket, str]:
+        new = modeladmin.usecases.split_message(
+            message=message, actor=request.user, now=timezone.now(), subject=data["subject"]
+        )
+        return new, gettext("The message is now %(new)s, split from %(old)s.") % {
+            "new": new.reference,
+            "old": ticket.reference,
+        }
+
+    return _form_page(
         modeladmin,
         request,
+        form,
+        split,
         "admin/tickets/ticket/split.html",
         gettext("Split a message off %(reference)s") % {"reference": ticket.reference},
-        status=status,
-        form=form,
         ticket=ticket,
         message=message,
         back=_ticket_url(modeladmin, ticket),

@@ -1,7 +1,8 @@
 """Managers (and the Admins group) manage customers' organisations in the console; agents may read them."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.migration_roles import grant_roles, revoke_roles
 
 AGENT_PERMISSIONS = ["view_organisation", "view_organisationmember"]
 MANAGER_PERMISSIONS = [
@@ -23,24 +24,11 @@ ROLES = {
 
 
 def grant(apps, schema_editor):
-    app_config = apps.get_app_config("accounts")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    accounts = Permission.objects.filter(content_type__app_label="accounts")
-    for name, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.add(*accounts.filter(codename__in=codenames))
+    grant_roles(apps, "accounts", ROLES)
 
 
 def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    accounts = Permission.objects.filter(content_type__app_label="accounts")
-    for group in Group.objects.filter(name__in=ROLES):
-        group.permissions.remove(*accounts)
+    revoke_roles(apps, "accounts", ROLES)
 
 
 class Migration(migrations.Migration):

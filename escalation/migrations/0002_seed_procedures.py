@@ -14,8 +14,9 @@ Managers (and admins) may edit all of it; agents may only read it.
 from datetime import time
 from decimal import Decimal
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.migration_roles import create_app_permissions
 
 POLICIES = [
     # priority, calendar, response min, resolution min, update min, response share, resolution share
@@ -78,10 +79,7 @@ def seed(apps, schema_editor):
 
 
 def grant(apps, schema_editor):
-    app_config = apps.get_app_config("escalation")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    create_app_permissions(apps, "escalation")
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     sla = Permission.objects.filter(content_type__app_label="escalation")

@@ -16,8 +16,9 @@ Managers and admins may add, change and delete the routing configuration and
 templates; agents get nothing on them, but may view their own dashboard items.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.migration_roles import create_app_permissions
 
 SIREN = "\U0001f6a8"
 assert "\u00f0\u0178\u0161\u00a8".encode("cp1252").decode("utf-8") == SIREN  # what the seed file meant
@@ -98,10 +99,7 @@ def seed(apps, schema_editor):
 
 
 def grant(apps, schema_editor):
-    app_config = apps.get_app_config("escalation")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
+    create_app_permissions(apps, "escalation")
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     ContentType = apps.get_model("contenttypes", "ContentType")

@@ -5,8 +5,9 @@ revisions; managers may also delete tags and templates; the Admins group gets
 every knowledge permission (admins are superusers as well).
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.migration_roles import grant_roles, revoke_roles
 
 AGENT_PERMISSIONS = [
     "view_article",
@@ -34,25 +35,11 @@ ROLES = {
 
 
 def grant(apps, schema_editor):
-    app_config = apps.get_app_config("knowledge")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    knowledge = Permission.objects.filter(content_type__app_label="knowledge")
-    for name, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        perms = knowledge if codenames == "__all__" else knowledge.filter(codename__in=codenames)
-        group.permissions.add(*perms)
+    grant_roles(apps, "knowledge", ROLES)
 
 
 def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    knowledge = Permission.objects.filter(content_type__app_label="knowledge")
-    for group in Group.objects.filter(name__in=list(ROLES)):
-        group.permissions.remove(*knowledge)
+    revoke_roles(apps, "knowledge", ROLES)
 
 
 class Migration(migrations.Migration):

@@ -1,8 +1,9 @@
 """Monitor permissions for the desk's roles: agents (every tier) read monitors in the console, managers
 add, change and delete them; the Admins group gets every monitors permission (admins are superusers too)."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.migration_roles import grant_roles, revoke_roles
 
 AGENT_PERMISSIONS = ["view_monitor"]
 MANAGER_PERMISSIONS = [*AGENT_PERMISSIONS, "add_monitor", "change_monitor", "delete_monitor"]
@@ -16,25 +17,11 @@ ROLES = {
 
 
 def grant(apps, schema_editor):
-    app_config = apps.get_app_config("monitors")
-    app_config.models_module = True
-    create_permissions(app_config, apps=apps, verbosity=0)
-    app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    monitors = Permission.objects.filter(content_type__app_label="monitors")
-    for name, codenames in ROLES.items():
-        group, _ = Group.objects.get_or_create(name=name)
-        perms = monitors if codenames == "__all__" else monitors.filter(codename__in=codenames)
-        group.permissions.add(*perms)
+    grant_roles(apps, "monitors", ROLES)
 
 
 def revoke(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    monitors = Permission.objects.filter(content_type__app_label="monitors")
-    for group in Group.objects.filter(name__in=list(ROLES)):
-        group.permissions.remove(*monitors)
+    revoke_roles(apps, "monitors", ROLES)
 
 
 class Migration(migrations.Migration):

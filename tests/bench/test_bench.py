@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from io import StringIO
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -146,57 +141,6 @@ class TestBenchData:
         assert not Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX).exists()
         assert Ticket.objects.count() == 3
         assert "Removed 1 tickets" in out.getvalue()
-
-
-class TestBenchCommand:
-    def test_without_database_url_runs_itself_on_the_bench_file(self, monkeypatch, tmp_path):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
-        calls = []
-
-        def fake_run(command, env, check):
-            calls.append((command, env))
-            return subprocess.CompletedProcess(command, 0)
-
-        monkeypatch.setattr(harness.subprocess, "run", fake_run)
-        before = Ticket.objects.count()
-        run("bench", "--tickets", "50", "--repeat", "2", "--db-file", str(tmp_path / "b.sqlite3"))
-
-        [(command, env)] = calls
-        assert command[0] == sys.executable
-        assert command[1].endswith("manage.py")
-        assert command[2:5] == ["bench", "--tickets", "50"]
-        assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'b.sqlite3'}"
-        assert env[bench.CHILD_ENV] == "1"
-        assert Ticket.objects.count() == before
-
-    def test_a_relative_db_file_lives_under_the_project(self, monkeypatch):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
-        calls = []
-
-        def child(command, env, check):
-            calls.append(env)
-            return subprocess.CompletedProcess(command, 0)
-
-        monkeypatch.setattr(harness.subprocess, "run", child)
-        run("bench")
-        assert calls[0]["DATABASE_URL"] == f"sqlite:///{Path(settings.BASE_DIR).resolve() / 'var' / 'bench.sqlite3'}"
-
-    def test_a_failed_child_is_a_command_error(self, monkeypatch, tmp_path):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench.CHILD_ENV, raising=False)
-        monkeypatch.setattr(
-            harness.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
-        )
-        with pytest.raises(CommandError, match="exit status 3"):
-            run("bench", "--db-file", str(tmp_path / "b.sqlite3"))
-
-    def test_a_child_without_database_url_refuses_to_run(self, monkeypatch):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.setenv(bench.CHILD_ENV, "1")
-        with pytest.raises(CommandError, match="refusing"):
-            run("bench")
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the copying loader is for PostgreSQL desks")

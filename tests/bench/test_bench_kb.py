@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from io import StringIO
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from bench import articles, harness
+from bench import articles
 from bench.management.commands import bench_kb
 from knowledge import search
 from knowledge.models import Article, ArticleRevision
@@ -117,7 +113,7 @@ class TestMeasure:
 class TestCommand:
     def test_runs_end_to_end_on_a_tiny_help_centre(self, monkeypatch):
         monkeypatch.setenv("DATABASE_URL", "set-by-the-test")
-        monkeypatch.setenv(bench_kb.CHILD_ENV, "1")
+        monkeypatch.setenv(bench_kb.Command.child_env, "1")
 
         out = run("--articles", "50", "--repeat", "1")
 
@@ -125,57 +121,6 @@ class TestCommand:
         assert "Measuring with 50 articles" in out
         assert "API search, common word ('cover')" in out
         assert "targets met." in out
-
-    def test_without_database_url_runs_itself_on_the_bench_file(self, monkeypatch, tmp_path):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
-        calls = []
-
-        def fake_run(command, env, check):
-            calls.append((command, env))
-            return subprocess.CompletedProcess(command, 0)
-
-        monkeypatch.setattr(harness.subprocess, "run", fake_run)
-        before = Article.objects.count()
-        run("--articles", "50", "--repeat", "2", "--db-file", str(tmp_path / "kb.sqlite3"))
-
-        [(command, env)] = calls
-        assert command[0] == sys.executable
-        assert command[1].endswith("manage.py")
-        db_file = str(tmp_path / "kb.sqlite3")
-        assert command[2:] == ["bench_kb", "--articles", "50", "--repeat", "2", "--db-file", db_file]
-        assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'kb.sqlite3'}"
-        assert env[bench_kb.CHILD_ENV] == "1"
-        assert Article.objects.count() == before
-
-    def test_a_relative_db_file_lives_under_the_project(self, monkeypatch):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
-        calls = []
-
-        def child(command, env, check):
-            calls.append(env)
-            return subprocess.CompletedProcess(command, 0)
-
-        monkeypatch.setattr(harness.subprocess, "run", child)
-        run()
-        expected = Path(settings.BASE_DIR).resolve() / "var" / "bench_kb.sqlite3"
-        assert calls[0]["DATABASE_URL"] == f"sqlite:///{expected}"
-
-    def test_a_failed_child_is_a_command_error(self, monkeypatch, tmp_path):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench_kb.CHILD_ENV, raising=False)
-        monkeypatch.setattr(
-            harness.subprocess, "run", lambda command, env, check: subprocess.CompletedProcess(command, 3)
-        )
-        with pytest.raises(CommandError, match="exit status 3"):
-            run("--db-file", str(tmp_path / "kb.sqlite3"))
-
-    def test_a_child_without_database_url_refuses_to_run(self, monkeypatch):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.setenv(bench_kb.CHILD_ENV, "1")
-        with pytest.raises(CommandError, match="refusing"):
-            run()
 
     @pytest.mark.parametrize("args", [["--articles", "-1"], ["--repeat", "0"]])
     def test_refuses_nonsense_numbers(self, args):

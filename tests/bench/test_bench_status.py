@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import timedelta
 from io import StringIO
 
@@ -10,7 +9,6 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from bench import harness
 from bench.management.commands import bench_status
 from incidents import status
 from incidents.models import Incident, IncidentEvent
@@ -93,35 +91,11 @@ class TestMeasure:
 class TestCommand:
     def test_runs_end_to_end_on_a_small_history(self, monkeypatch):
         monkeypatch.setenv("DATABASE_URL", "set-by-the-test")
-        monkeypatch.setenv(bench_status.CHILD_ENV, "1")
+        monkeypatch.setenv(bench_status.Command.child_env, "1")
         out = run("--incidents", "20", "--repeat", "1")
         assert "Loaded 21 incidents" in out
         assert "/status/ (from the snapshot)" in out
         assert "targets met." in out
-
-    def test_without_database_url_runs_itself_on_the_bench_file(self, monkeypatch, tmp_path):
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-        monkeypatch.delenv(bench_status.CHILD_ENV, raising=False)
-        calls = []
-
-        def child(command, env, check):
-            calls.append((command, env))
-            return subprocess.CompletedProcess(command, 0)
-
-        monkeypatch.setattr(harness.subprocess, "run", child)
-        run("--incidents", "5", "--repeat", "2", "--db-file", str(tmp_path / "status.sqlite3"))
-        [(command, env)] = calls
-        assert command[2:] == [
-            "bench_status",
-            "--incidents",
-            "5",
-            "--repeat",
-            "2",
-            "--db-file",
-            str(tmp_path / "status.sqlite3"),
-        ]
-        assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'status.sqlite3'}"
-        assert not Incident.objects.filter(title__startswith=bench_status.BENCH_PREFIX).exists()
 
     @pytest.mark.parametrize("args", [["--incidents", "-1"], ["--repeat", "0"]])
     def test_refuses_nonsense_numbers(self, args):

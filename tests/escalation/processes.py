@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +66,33 @@ def children_of(pid: int) -> list[int]:
         except (FileNotFoundError, ProcessLookupError):
             continue
     return found
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for the worker processes a test starts (PostgreSQL)."""
+    db = settings.DATABASES["default"]
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def drop_pools(app) -> None:
+    """Forget a Celery app's pooled broker connections, as Celery does after a fork, so the next publish
+    reconnects (to another broker URL, say)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def publishing_to(app, broker_url: str) -> Iterator[None]:
+    """This process's Celery ``app`` publishes to ``broker_url`` inside the block, and where it did after."""
+    saved = app.conf.broker_url
+    drop_pools(app)
+    app.conf.broker_url = broker_url
+    yield
+    drop_pools(app)
+    app.conf.broker_url = saved
 
 
 @dataclass

@@ -26,6 +26,7 @@ from escalation.models import (
     TierTarget,
 )
 from support import usecases
+from tests import admin_forms
 from tests.tickets.factories import T0, TicketFactory, make_user
 from tickets import services as ticket_services
 from tickets.models import Ticket
@@ -58,6 +59,19 @@ def flashed(response) -> list[tuple[str, str]]:
     return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
 
 
+# The add form of a rule moving P2 tickets to Tier 2 after an hour, as a manager posts it.
+P2_RULE_FORM = {
+    "name": "P2 to Tier 2 after 1 h",
+    "priority": "P2",
+    "condition": "not_resolved",
+    "after_minutes": "60",
+    "action": "move_to_tier",
+    "to_tier": "2",
+    "active": "on",
+    "_save": "Save",
+}
+
+
 def first_of(model: str) -> int:
     models = {
         "businesscalendar": BusinessCalendar,
@@ -85,20 +99,7 @@ def _put(data: dict, name: str, value) -> None:
 
 def change_form_data(response) -> dict:
     """What the browser would post back unchanged: the form and every inline formset, as rendered."""
-    data: dict = {}
-    form = response.context["adminform"].form
-    for name in form.fields:
-        _put(data, form.add_prefix(name), form[name].value())
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        management = formset.management_form
-        for name in management.fields:
-            _put(data, management.add_prefix(name), management[name].value())
-        for sub in formset.forms:
-            for name in sub.fields:
-                _put(data, sub.add_prefix(name), sub[name].value())
-    data["_save"] = "Save"
-    return data
+    return admin_forms.change_form_data(response, _put)
 
 
 def preview_form_data(preview) -> dict:
@@ -236,19 +237,7 @@ class TestSlaConfigPermissions:
         assert all(rule.name != "P2 to Tier 2 after 1 h" for rule in book.rules.get("P2", ()))
         client.force_login(manager)
 
-        client.post(
-            url("escalationrule", "add"),
-            {
-                "name": "P2 to Tier 2 after 1 h",
-                "priority": "P2",
-                "condition": "not_resolved",
-                "after_minutes": "60",
-                "action": "move_to_tier",
-                "to_tier": "2",
-                "active": "on",
-                "_save": "Save",
-            },
-        )
+        client.post(url("escalationrule", "add"), P2_RULE_FORM)
 
         assert "P2 to Tier 2 after 1 h" in [rule.name for rule in selectors.policy_book().rules["P2"]]
 
@@ -258,19 +247,7 @@ class TestSlaConfigPermissions:
         time_machine.move_to(T0 + timedelta(minutes=10), tick=False)
         client.force_login(manager)
 
-        client.post(
-            url("escalationrule", "add"),
-            {
-                "name": "P2 to Tier 2 after 1 h",
-                "priority": "P2",
-                "condition": "not_resolved",
-                "after_minutes": "60",
-                "action": "move_to_tier",
-                "to_tier": "2",
-                "active": "on",
-                "_save": "Save",
-            },
-        )
+        client.post(url("escalationrule", "add"), P2_RULE_FORM)
 
         ticket.refresh_from_db()
         assert ticket.sla_next_check_at == T0 + timedelta(hours=1)

@@ -31,7 +31,7 @@ from notifications.models import Notification
 from reports import rollup
 from sofacover.cache import cache_config
 from support import tasks, usecases
-from tests.escalation.processes import TEST_QUEUE, RedisServer, Worker, wait_for
+from tests.escalation.processes import TEST_QUEUE, RedisServer, Worker, database_url, publishing_to, wait_for
 from tests.tickets.factories import make_user
 from tickets import bulk
 from tickets.models import Ticket
@@ -60,12 +60,6 @@ def refresh_facts(ticket_ids: list[int]) -> None:
 # --- fixtures ---------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def redis_server(tmp_path):
     server = RedisServer(workdir=tmp_path / "redis").start()
@@ -76,21 +70,8 @@ def redis_server(tmp_path):
 @pytest.fixture
 def broker(redis_server):
     """Point this process's Celery app at the dedicated Redis (publishing goes there), and back after."""
-    app = tasks.sla_sweep.app
-    saved = app.conf.broker_url
-    _drop_pools(app)
-    app.conf.broker_url = redis_server.url
-    yield redis_server
-    _drop_pools(app)
-    app.conf.broker_url = saved
-
-
-def _drop_pools(app) -> None:
-    """Forget pooled broker connections, as Celery does after a fork, so the next publish reconnects."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
+    with publishing_to(tasks.sla_sweep.app, redis_server.url):
+        yield redis_server
 
 
 @pytest.fixture
@@ -99,7 +80,7 @@ def start_worker(redis_server, tmp_path):
     started: list[Worker] = []
     env = {
         "DJANGO_SETTINGS_MODULE": "sofacover.settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_server.url,
         "SOFACOVER_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_DEBUG": "0",

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 
 from incidents import reviews
 from incidents.models import IncidentEvent, Review, ReviewItem
+from tests import admin_forms
 from tests.knowledge.factories import RunbookFactory
 
 from .test_reviews import NOW, resolved
@@ -43,20 +44,7 @@ def _put(data: dict, name: str, value) -> None:
 
 def change_form_data(response) -> dict:
     """What the browser would post back unchanged: the form and the items' formset, as rendered."""
-    data: dict = {}
-    form = response.context["adminform"].form
-    for name in form.fields:
-        _put(data, form.add_prefix(name), form[name].value())
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        management = formset.management_form
-        for name in management.fields:
-            _put(data, management.add_prefix(name), management[name].value())
-        for sub in formset.forms:
-            for name in sub.fields:
-                _put(data, sub.add_prefix(name), sub[name].value())
-    data["_save"] = "Save"
-    return data
+    return admin_forms.change_form_data(response, _put)
 
 
 def form_index(response, item: ReviewItem) -> int:

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from escalation.models import SweepRun
 from escalation.services import SWEEP
 from support import tasks
-from tests.escalation.processes import RedisServer, Worker, wait_for
+from tests.escalation.processes import RedisServer, Worker, database_url, publishing_to, wait_for
 from tests.support import slowtasks
 
 ROOT = Path(settings.BASE_DIR)
@@ -75,12 +75,6 @@ class TestTheLayout:
             assert router.route({}, entry["task"])["queue"].name in consumed
 
 
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def redis_server(tmp_path):
     server = RedisServer(workdir=tmp_path / "redis").start()
@@ -91,20 +85,8 @@ def redis_server(tmp_path):
 @pytest.fixture
 def publish_to(redis_server):
     """This process's Celery app publishes to the dedicated Redis for the test, and back after."""
-    app = tasks.sla_sweep.app
-
-    def drop_pools() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    saved = app.conf.broker_url
-    drop_pools()
-    app.conf.broker_url = redis_server.url
-    yield redis_server
-    drop_pools()
-    app.conf.broker_url = saved
+    with publishing_to(tasks.sla_sweep.app, redis_server.url):
+        yield redis_server
 
 
 @pytest.fixture
@@ -113,7 +95,7 @@ def workers(publish_to, tmp_path):
     queues = procfile_queues("Procfile.prod")
     env = {
         "DJANGO_SETTINGS_MODULE": "sofacover.settings",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": publish_to.url,
         "SOFACOVER_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_DEBUG": "0",

@@ -4,8 +4,9 @@ The permission lists are frozen here on purpose: a later migration that
 grants more (SLA settings for managers, say) adds to them.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from accounts.migration_roles import create_app_permissions
 
 AGENT_PERMISSIONS = [
     ("tickets", "view_ticket"),
@@ -28,9 +29,7 @@ ROLES = {
 
 def create_roles(apps, schema_editor):
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
+        create_app_permissions(apps, app_config.label)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     for name, perms in ROLES.items():

@@ -23,7 +23,7 @@ from typing import cast
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 from django.http import HttpResponseBase
 from django.test import Client
@@ -35,12 +35,11 @@ from tqdm import tqdm
 from accounts import demo as account_demo
 from bench import harness
 from bench.copying import tickets_copy
-from bench.harness import NotOk, bench_database_ready, percentile, rerun_on_sqlite, sample_calls
+from bench.harness import NotOk, OwnDatabaseCommand, percentile, sample_calls
 from support.management.commands.seed_demo import load_customer_count
 from tickets import demo
 from tickets.models import Ticket
 
-CHILD_ENV = "SOFACOVER_BENCH_CHILD"
 BENCH_CUSTOMER = account_demo.DemoUser("bench-customer@example.com", "customer", first_name="Bench")
 BENCH_AGENT = account_demo.DemoUser("bench-agent@sofacoverpro.com", "agent", tier=2, first_name="Bench")
 BENCH_CUSTOMER_TICKETS = 200
@@ -295,8 +294,9 @@ def _analyze() -> None:
             cursor.execute("ANALYZE")
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Benchmark the queue, the API, the portal and ticket creation on a large desk (never the dev DB)."
+    child_options = ("tickets", "repeat", "load_limit")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tickets", type=int, default=100_000, help="tickets in the bench database")
@@ -307,17 +307,12 @@ class Command(BaseCommand):
             default=100_000,
             help="PostgreSQL: bulk-load at most this many tickets, copy them in SQL beyond it",
         )
-        parser.add_argument(
-            "--db-file", default="var/bench.sqlite3", help="SQLite file used when DATABASE_URL is unset"
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         if options["tickets"] < 0 or options["repeat"] < 1 or options["load_limit"] < 1:
             raise CommandError("--tickets must be zero or more, --repeat and --load-limit at least 1.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            arguments = ["--tickets", str(options["tickets"]), "--repeat", str(options["repeat"])]
-            arguments += ["--load-limit", str(options["load_limit"])]
-            rerun_on_sqlite(self, name="bench", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments)
+        if self.rerun_elsewhere(options):
             return
         self._run(tickets=options["tickets"], repeat=options["repeat"], load_limit=options["load_limit"])
 

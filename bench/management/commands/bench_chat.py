@@ -30,17 +30,16 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.test import Client
 from django.utils import timezone
 
 from accounts import services as account_services
-from bench.harness import bench_database_ready, percentile, render_table, rerun_on_sqlite
+from bench.harness import OwnDatabaseCommand, percentile, render_table
 from chat import tokens
 from chat.models import ChatSession
 from support import usecases
 
-CHILD_ENV = "SOFACOVER_BENCH_CHAT_CHILD"
 TARGET_P95_MS = 200.0
 
 
@@ -55,7 +54,7 @@ def _user(email: str, role: str, tier: int | None = None) -> User:
     return found or account_services.user_create(email=email, password=None, role=role, tier=tier)
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Time live chat message delivery: N concurrent chats through a real ASGI server."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -66,18 +65,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes", type=int, default=0, help="uvicorn workers (default 2 with REDIS_URL, else 1)"
         )
-        parser.add_argument(
-            "--db-file", default="var/bench_chat.sqlite3", help="SQLite file when DATABASE_URL is unset"
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         if options["chats"] < 1 or options["agents"] < 1 or options["lines"] < 2:
             raise CommandError("--chats and --agents must be at least 1, --lines at least 2.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            arguments = [f"--{k}={options[k]}" for k in ("chats", "agents", "lines", "interval", "processes")]
-            rerun_on_sqlite(
-                self, name="bench_chat", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments
-            )
+        arguments = [f"--{k}={options[k]}" for k in ("chats", "agents", "lines", "interval", "processes")]
+        if self.rerun_elsewhere(options, arguments):
             return
         self._run(**{k: options[k] for k in ("chats", "agents", "lines", "interval", "processes")})
 

@@ -34,14 +34,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
 
 import notifications.incidents
 from accounts import demo as account_demo
 from bench import incidents as loads
-from bench.harness import Statements, bench_database_ready, render_table, rerun_on_sqlite
+from bench.harness import OwnDatabaseCommand, Statements, render_table
 from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.models import IncidentEvent
@@ -49,7 +49,6 @@ from notifications.models import Notification
 from support import usecases
 from tickets.models import Ticket
 
-CHILD_ENV = "SOFACOVER_BENCH_INCIDENT_BROADCAST_CHILD"
 TARGET_SECONDS = 10.0
 PREFIX = "bench-broadcast"
 SUBJECT = "[bench-broadcast] Card payment fails"
@@ -106,25 +105,19 @@ class Stopwatch:
             setattr(notifications.incidents, name, original)
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Benchmark an incident broadcast to 10,000 linked tickets' customers (outbox writes)."
+    child_options = ("tickets",)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tickets", type=int, default=10_000, help="Linked tickets, one customer each.")
-        parser.add_argument("--db-file", default="var/bench_incident_broadcast.sqlite3", help="SQLite file.")
+        super().add_arguments(parser)
 
     def handle(self, *args: object, **options: object) -> None:
         count = int(str(options["tickets"]))
         if count < 1:
             raise CommandError("--tickets must be at least 1.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            rerun_on_sqlite(
-                self,
-                name="bench_incident_broadcast",
-                child_env=CHILD_ENV,
-                db_file=str(options["db_file"]),
-                arguments=["--tickets", str(count)],
-            )
+        if self.rerun_elsewhere(options):
             return
         call_command("migrate", interactive=False, verbosity=0)
         tickets = self._desk(count)

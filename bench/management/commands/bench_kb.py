@@ -24,7 +24,7 @@ from functools import partial
 from urllib.parse import urlencode
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 from django.http import HttpResponseBase
 from django.test import Client
@@ -34,12 +34,11 @@ from tqdm import tqdm
 
 from bench import harness
 from bench.articles import articles_bulk_load
-from bench.harness import NotOk, bench_database_ready, percentile, rerun_on_sqlite, sample_calls
+from bench.harness import OwnDatabaseCommand
 from bench.management.commands.bench import bench_people_ensure
 from knowledge import search
 from knowledge.models import Article
 
-CHILD_ENV = "SOFACOVER_BENCH_KB_CHILD"
 WARM_UP = 3
 SEARCH_TARGET_MS = 30.0
 SEARCH_TARGET = f"p50 < {SEARCH_TARGET_MS:.0f} ms on PostgreSQL"
@@ -121,14 +120,7 @@ def summary(rows: Sequence[Row]) -> str:
 
 def timed(row: Row, request: Callable[[int], object], repeat: int) -> Row:
     """Warm up, then time ``repeat`` calls into ``row``; stop at the first non-2xx response or exception."""
-    try:
-        samples = sample_calls(request, repeat=repeat, warm_up=WARM_UP)
-    except Exception as exc:  # report, do not crash: the other rows still say something
-        row.error = str(exc) if isinstance(exc, NotOk) else f"error: {type(exc).__name__}"
-        return row
-    row.p50_ms, row.p95_ms = percentile(samples.wall_ms, 50), percentile(samples.wall_ms, 95)
-    row.db_p50_ms = percentile(samples.db_ms, 50)
-    row.queries = samples.statement_range
+    harness.timed_into(row, request, repeat=repeat, warm_up=WARM_UP)
     return row
 
 
@@ -219,22 +211,19 @@ def measure(*, customer, agent, repeat: int) -> list[Row]:
     return rows
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Benchmark knowledge-base search, article pages and suggestions on a big help centre (never the dev DB)."
+    child_options = ("articles", "repeat")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--articles", type=int, default=10_000, help="articles in the bench database")
         parser.add_argument("--repeat", type=int, default=30, help="timed requests per measure")
-        parser.add_argument(
-            "--db-file", default="var/bench_kb.sqlite3", help="SQLite file used when DATABASE_URL is unset"
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         if options["articles"] < 0 or options["repeat"] < 1:
             raise CommandError("--articles must be zero or more and --repeat at least 1.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            arguments = ["--articles", str(options["articles"]), "--repeat", str(options["repeat"])]
-            rerun_on_sqlite(self, name="bench_kb", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments)
+        if self.rerun_elsewhere(options):
             return
         self._run(articles=options["articles"], repeat=options["repeat"])
 

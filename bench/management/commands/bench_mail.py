@@ -32,18 +32,17 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from accounts import demo
-from bench.harness import Statements, bench_database_ready, percentile, render_table, rerun_on_sqlite
+from bench.harness import OwnDatabaseCommand, Statements, percentile, render_table
 from inbound.models import InboundMail
 from support import usecases
 from tickets.models import Ticket
 
-CHILD_ENV = "SOFACOVER_BENCH_MAIL_CHILD"
 TARGET_PER_SECOND = 100.0
 TARGET = f">= {TARGET_PER_SECOND:.0f} emails/s on PostgreSQL"
 CUSTOMERS = 50
@@ -90,8 +89,9 @@ def compose(n: int, *, run: str, customers: list[str], tickets: list[Ticket]) ->
     return message.as_bytes(policy=SMTP)
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Benchmark inbound email -> ticket through the SMTP gateway (emails/s, latency)."
+    child_options = ("emails", "clients", "workers", "processes")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--emails", type=int, default=2000, help="Messages to time (default 2000).")
@@ -100,19 +100,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--processes", type=int, default=2, help="The gateway's worker processes (default 2; 0: threads)."
         )
-        parser.add_argument("--db-file", default="var/bench_mail.sqlite3", help="SQLite file without DATABASE_URL.")
+        super().add_arguments(parser)
 
     def handle(self, *args: object, **options: object) -> None:
         emails, clients = int(str(options["emails"])), int(str(options["clients"]))
         workers, processes = int(str(options["workers"])), int(str(options["processes"]))
         if emails < 1 or clients < 1 or workers < 1 or processes < 0:
             raise CommandError("--emails, --clients and --workers must be at least 1, --processes at least 0.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            arguments = ["--emails", str(emails), "--clients", str(clients), "--workers", str(workers)]
-            arguments += ["--processes", str(processes)]
-            rerun_on_sqlite(
-                self, name="bench_mail", child_env=CHILD_ENV, db_file=str(options["db_file"]), arguments=arguments
-            )
+        if self.rerun_elsewhere(options):
             return
         self._run(emails=emails, clients=clients, workers=workers, processes=processes)
 

@@ -31,17 +31,16 @@ from threading import Lock, Thread
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from bench import harness
-from bench.harness import bench_database_ready, percentile, rerun_on_sqlite
+from bench.harness import OwnDatabaseCommand, percentile
 from incidents.models import Component, Incident
 from monitors import retention
 from monitors.models import CheckResult, ErrorCount, HourRollup, MinuteRollup, Monitor, RollupMark
 from sofacover.dbutil import insert_many
 
-CHILD_ENV = "SOFACOVER_BENCH_MONITORS_CHILD"
 PREFIX = "[bench-monitors]"
 LATENESS_TARGET_MS = 2000.0
 BOOT_SECONDS = 8.0  # the runner processes start (Django, the first connection) before the first slot
@@ -124,7 +123,7 @@ def runners_start(count: int, *, seconds: float, logdir: Path) -> list[subproces
         "NOTIFY_PRIVATE_URL_ALLOWLIST": "127.0.0.0/8",  # the shop is on loopback
         "DJANGO_SETTINGS_MODULE": "sofacover.settings",
     }
-    env.pop(CHILD_ENV, None)
+    env.pop(Command.child_env, None)
     manage = str(Path(settings.BASE_DIR) / "manage.py")
     logdir.mkdir(parents=True, exist_ok=True)
     return [
@@ -279,8 +278,9 @@ def steady_state(monitors: int, interval: int = 30) -> dict[str, int]:
     }
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Benchmark the monitors: 1,000 checks every 30 s on schedule, and bounded storage over a simulated week."
+    child_options = ("monitors", "interval", "minutes", "runners", "storage_monitors", "storage_days")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--monitors", type=int, default=1000, help="HTTP monitors checked for real (default 1000)")
@@ -293,19 +293,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--storage-days", type=int, default=9, help="days simulated (default 9: past the 7 days of minutes)"
         )
-        parser.add_argument(
-            "--db-file", default="var/bench_monitors.sqlite3", help="SQLite file used when DATABASE_URL is unset"
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         if options["monitors"] < 1 or options["runners"] < 1 or options["minutes"] <= 0 or options["interval"] < 5:
             raise CommandError("--monitors and --runners at least 1, --minutes above 0, --interval at least 5.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            names = ("monitors", "interval", "minutes", "runners", "storage_monitors", "storage_days")
-            arguments = [part for name in names for part in (f"--{name.replace('_', '-')}", str(options[name]))]
-            rerun_on_sqlite(
-                self, name="bench_monitors", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments
-            )
+        if self.rerun_elsewhere(options):
             return
         call_command("migrate", interactive=False, verbosity=0)
         self._schedule(

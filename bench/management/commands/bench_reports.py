@@ -27,7 +27,7 @@ from functools import partial
 
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection, transaction
 from django.db.models import Case, CharField, DateTimeField, ExpressionWrapper, F, IntegerField, Value, When
 from django.db.models.functions import Mod
@@ -38,7 +38,7 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from bench.copying import tickets_copy
-from bench.harness import bench_database_ready, percentile, render_table, rerun_on_sqlite, sample_calls
+from bench.harness import OwnDatabaseCommand, percentile, render_table, sample_calls
 from bench.incident_history import incidents_ensure
 from bench.management.commands.bench import bench_data_ensure, bench_people_ensure
 from escalation.models import SlaBreach
@@ -49,7 +49,6 @@ from reports.rollup import rollup_rebuild
 from surveys.models import Rating
 from tickets.models import Ticket
 
-CHILD_ENV = "SOFACOVER_BENCH_REPORTS_CHILD"
 TARGET_MS = 1000.0
 # Resolved incidents in the 90 days (with timelines and reviews): a few a day, more than a desk has.
 BENCH_INCIDENTS = 500
@@ -148,8 +147,9 @@ def _time(call: Callable[[], object], repeat: int) -> tuple[float, float, int]:
     return percentile(samples.wall_ms, 50), max(samples.wall_ms), samples.statements[-1]
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Time the full reports scorecard for a 90-day range as the desk grows (never the dev DB)."
+    child_options = ("tickets", "repeat", "steps", "load_limit")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--tickets", type=int, default=100_000, help="tickets in the bench database at the end")
@@ -157,7 +157,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--steps", default="0.01,0.1,1", help="fractions of --tickets at which to measure (comma-separated)"
         )
-        parser.add_argument("--db-file", default="var/bench_reports.sqlite3", help="SQLite file without DATABASE_URL")
+        super().add_arguments(parser)
         parser.add_argument(
             "--load-limit",
             type=int,
@@ -168,14 +168,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["tickets"] < 1 or options["repeat"] < 1:
             raise CommandError("--tickets and --repeat must be at least 1.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            arguments = [
-                "--tickets", str(options["tickets"]), "--repeat", str(options["repeat"]),
-                "--steps", options["steps"], "--load-limit", str(options["load_limit"]),
-            ]  # fmt: skip
-            rerun_on_sqlite(
-                self, name="bench_reports", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments
-            )
+        if self.rerun_elsewhere(options):
             return
         self.load_limit = options["load_limit"]
         steps = sorted({max(1, int(options["tickets"] * float(s))) for s in options["steps"].split(",") if s})

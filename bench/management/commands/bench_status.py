@@ -26,18 +26,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import override_settings
 from django.utils import timezone
 
 from bench import harness
-from bench.harness import NotOk, bench_database_ready, percentile, rerun_on_sqlite, sample_calls
+from bench.harness import OwnDatabaseCommand
 from incidents import status
 from incidents.models import Component, Incident, IncidentEvent
 
-CHILD_ENV = "SOFACOVER_BENCH_STATUS_CHILD"
 BENCH_PREFIX = "[bench] "
 WARM_UP = 3
 PAGE_TARGET_MS = 5.0
@@ -98,15 +97,8 @@ def timed(
     row: Row, request: Callable[[int], object], repeat: int, *, before: Callable[[], object] | None = None
 ) -> Row:
     """Warm up, then time ``repeat`` calls; ``before`` runs untimed ahead of each call."""
-    try:
-        samples = sample_calls(request, repeat=repeat, warm_up=WARM_UP, before=before)
-    except Exception as exc:  # report, do not crash: the other rows still say something
-        row.error = str(exc) if isinstance(exc, NotOk) else f"error: {type(exc).__name__}"
-        return row
-    row.p50_ms, row.p95_ms = percentile(samples.wall_ms, 50), percentile(samples.wall_ms, 95)
-    row.db_p50_ms = percentile(samples.db_ms, 50)
-    row.queries = samples.statement_range
-    content = getattr(samples.last, "content", None)
+    samples = harness.timed_into(row, request, repeat=repeat, warm_up=WARM_UP, before=before)
+    content = getattr(samples.last, "content", None) if samples else None
     if content is not None:
         row.size_kb = len(content) / 1024
     return row
@@ -215,24 +207,19 @@ def measure(*, repeat: int) -> list[Row]:
     return rows
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Benchmark the public status page with 1,000 incidents of history (never the dev DB)."
+    child_options = ("incidents", "repeat")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--incidents", type=int, default=1000, help="resolved incidents over the last 90 days")
         parser.add_argument("--repeat", type=int, default=300, help="timed requests per measure")
-        parser.add_argument(
-            "--db-file", default="var/bench_status.sqlite3", help="SQLite file used when DATABASE_URL is unset"
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         if options["incidents"] < 0 or options["repeat"] < 1:
             raise CommandError("--incidents must be zero or more and --repeat at least 1.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            arguments = ["--incidents", str(options["incidents"]), "--repeat", str(options["repeat"])]
-            rerun_on_sqlite(
-                self, name="bench_status", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments
-            )
+        if self.rerun_elsewhere(options):
             return
         self._run(incidents=options["incidents"], repeat=options["repeat"])
 

@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
 from accounts import demo as account_demo
 from bench import harness
-from bench.harness import Statements, bench_database_ready, percentile, rerun_on_sqlite
+from bench.harness import OwnDatabaseCommand, Statements, percentile
 from escalation import selectors, services
 from escalation.models import Escalation
 from notifications.models import Notification
@@ -35,7 +35,6 @@ from support import usecases
 from tickets import bulk
 from tickets.models import Ticket
 
-CHILD_ENV = "SOFACOVER_BENCH_SWEEP_CHILD"
 SUBJECT = "[bench-sweep]"
 IDLE_TARGET_MS = 20.0
 DUE_TARGET_MS = 2000.0
@@ -163,7 +162,7 @@ def explain_due_query(now: datetime) -> str:
     return query.explain()
 
 
-class Command(BaseCommand):
+class Command(OwnDatabaseCommand):
     help = "Benchmark the SLA sweep: nothing due and 1,000 due, as the desk grows (never the dev DB)."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -175,9 +174,7 @@ class Command(BaseCommand):
         parser.add_argument("--million", action="store_true", help="add a 1,000,000-ticket step (slow to load)")
         parser.add_argument("--repeat", type=int, default=20, help="timed idle sweeps per size")
         parser.add_argument("--due-repeat", type=int, default=2, help="timed sweeps of 1,000 due tickets per size")
-        parser.add_argument(
-            "--db-file", default="var/bench_sweep.sqlite3", help="SQLite file used when DATABASE_URL is unset"
-        )
+        super().add_arguments(parser)
 
     def handle(self, *args, **options) -> None:
         try:
@@ -188,15 +185,12 @@ class Command(BaseCommand):
             sizes = sorted({*sizes, 1_000_000})
         if not sizes or sizes[0] < DUE_COUNT * 2 or options["repeat"] < 1 or options["due_repeat"] < 1:
             raise CommandError(f"Sizes must be at least {DUE_COUNT * 2}; --repeat and --due-repeat at least 1.")
-        if not bench_database_ready(self, child_env=CHILD_ENV):
-            arguments = [
-                "--sizes", ",".join(map(str, sizes)),
-                "--repeat", str(options["repeat"]),
-                "--due-repeat", str(options["due_repeat"]),
-            ]  # fmt: skip
-            rerun_on_sqlite(
-                self, name="bench_sweep", child_env=CHILD_ENV, db_file=options["db_file"], arguments=arguments
-            )
+        arguments = [
+            "--sizes", ",".join(map(str, sizes)),
+            "--repeat", str(options["repeat"]),
+            "--due-repeat", str(options["due_repeat"]),
+        ]  # fmt: skip
+        if self.rerun_elsewhere(options, arguments):
             return
         self._run(sizes=sizes, repeat=options["repeat"], due_repeat=options["due_repeat"])
 
