@@ -14,6 +14,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from knowledge import console
@@ -41,7 +42,7 @@ def template_reply(request: HttpRequest, ticket: Ticket) -> HttpResponse:
             else None
         )
     except Http404:
-        messages.error(request, "That template or FAQ is no longer available.")
+        messages.error(request, gettext("That template or FAQ is no longer available."))
         return HttpResponseRedirect(console.console_url(ticket, "kb-reply"))
     form = console.TemplateReplyForm(request.POST, templates=[template] if template else [], faqs=[faq] if faq else [])
     if not form.is_valid():
@@ -57,7 +58,7 @@ def template_reply(request: HttpRequest, ticket: Ticket) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(console.console_url(ticket, "kb-reply"))
-    messages.success(request, "Reply sent to the customer.")
+    messages.success(request, gettext("Reply sent to the customer."))
     return HttpResponseRedirect(console.console_url(ticket, "thread"))
 
 
