@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from tickets.admin import clipped, moment_cell
@@ -296,15 +297,15 @@ class SlaPolicyAdmin(RecomputePreviewAdmin):
         *(f"{name}_{part}" for name in SlaPolicy.TARGETS for part in ("target", "unit")),
     )
 
-    @admin.display(description="first response")
+    @admin.display(description=gettext_lazy("first response"))
     def first_response(self, obj: SlaPolicy) -> str:
         return obj.first_response_text
 
-    @admin.display(description="resolution")
+    @admin.display(description=gettext_lazy("resolution"))
     def resolution(self, obj: SlaPolicy) -> str:
         return obj.resolution_text
 
-    @admin.display(description="updates every")
+    @admin.display(description=gettext_lazy("updates every"))
     def updates_every(self, obj: SlaPolicy) -> str:
         return obj.update_text
 

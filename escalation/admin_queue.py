@@ -29,6 +29,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
@@ -134,7 +135,7 @@ def overall_state(states: dict[str, str]) -> str | None:
 class SlaFilter(admin.SimpleListFilter):
     """At risk, breached, on track or paused: conditions on the stored columns, one ``now`` per request."""
 
-    title = "SLA"
+    title = gettext_lazy("SLA")
     parameter_name = "sla"
 
     def lookups(self, request, model_admin):
@@ -156,7 +157,7 @@ class SlaFilter(admin.SimpleListFilter):
 class LeadReviewFilter(admin.SimpleListFilter):
     """Tickets whose customer asked to escalate: waiting for a lead's review, or reviewed."""
 
-    title = "lead review"
+    title = gettext_lazy("lead review")
     parameter_name = "lead_review"
 
     def lookups(self, request, model_admin):
@@ -189,7 +190,10 @@ class AgentEscalateForm(forms.Form):
         ]
     )
     note = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), label="Note"
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        label=gettext_lazy("Note"),
     )
     # The tier the page showed: a second click, or a page loaded before someone else escalated, is refused.
     from_tier = forms.TypedChoiceField(
@@ -225,14 +229,14 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
             now = ticket_admin.request_now(request)
 
             @admin.display(
-                description="response due",
+                description=gettext_lazy("response due"),
                 ordering=running_deadline("first_response_due_at", "first_responded_at"),
             )
             def response_due(ticket: Ticket) -> str:
                 return self._time_left(ticket, "response", now)
 
             @admin.display(
-                description="resolution due",
+                description=gettext_lazy("resolution due"),
                 ordering=running_deadline("resolution_due_at", "resolved_at"),
             )
             def resolution_due(ticket: Ticket) -> str:
@@ -261,7 +265,7 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
 
     # --- the escalate action ----------------------------------------------
 
-    @admin.action(description="Escalate to next tier (management from Tier 3)", permissions=["work"])
+    @admin.action(description=gettext_lazy("Escalate to next tier (management from Tier 3)"), permissions=["work"])
     def escalate_next_tier(self, request: HttpRequest, queryset) -> None:
         now = ticket_admin.request_now(request)
         done: list[str] = []

@@ -33,6 +33,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from sofacover.auth import signed_in_user
@@ -176,10 +177,10 @@ class StepForm(forms.Form):
 
 
 class TemplateReplyForm(forms.Form):
-    template = forms.ChoiceField(label="Template", required=False)
-    faq = forms.ChoiceField(label="Link an FAQ", required=False)
+    template = forms.ChoiceField(label=gettext_lazy("Template"), required=False)
+    faq = forms.ChoiceField(label=gettext_lazy("Link an FAQ"), required=False)
     body = forms.CharField(
-        label="Your words (after the template)",
+        label=gettext_lazy("Your words (after the template)"),
         required=False,
         max_length=20_000,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),

@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy
 
 from accounts import permissions as roles
 from sofacover.errors import DomainError
@@ -32,17 +33,17 @@ class MonitorForm(forms.ModelForm):
     """Severity and interval may be left empty (their kind's default); probe URLs are one per line."""
 
     url = forms.URLField(
-        label="URL",
+        label=gettext_lazy("URL"),
         max_length=500,
         required=False,
         assume_scheme="https",
-        help_text="HTTP checks and business metrics: the page or JSON endpoint.",
+        help_text=gettext_lazy("HTTP checks and business metrics: the page or JSON endpoint."),
     )
     urls = forms.CharField(
-        label="URLs",
+        label=gettext_lazy("URLs"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
-        help_text="Performance probes: one URL per line.",
+        help_text=gettext_lazy("Performance probes: one URL per line."),
     )
 
     class Meta:
@@ -174,12 +175,12 @@ class MonitorAdmin(admin.ModelAdmin):
         was_enabled = form.initial.get("enabled") if change else None
         services.monitor_save(monitor=obj, now=timezone.now(), was_enabled=was_enabled)
 
-    @admin.action(description="Check now")
+    @admin.action(description=gettext_lazy("Check now"))
     def check_now(self, request: HttpRequest, queryset) -> None:
         count = services.monitors_due_now(ids=list(queryset.values_list("pk", flat=True)), now=timezone.now())
         self.message_user(request, f"{count} monitor(s) will be checked within seconds.", messages.SUCCESS)
 
-    @admin.action(description="New feed secret (error-rate monitors: the old one stops working)")
+    @admin.action(description=gettext_lazy("New feed secret (error-rate monitors: the old one stops working)"))
     def new_feed_secret(self, request: HttpRequest, queryset) -> None:
         now = timezone.now()
         feeds = list(queryset.filter(kind=Monitor.Kind.ERROR_RATE))
@@ -189,12 +190,12 @@ class MonitorAdmin(admin.ModelAdmin):
 
     # --- what it has seen ---------------------------------------------------------------------
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_shown(self, monitor: Monitor) -> str:
         text = monitor.get_state_display()
         return f"{text} (flapping)" if monitor.flapping else text
 
-    @admin.display(description="last result")
+    @admin.display(description=gettext_lazy("last result"))
     def last_result(self, monitor: Monitor) -> str:
         if monitor.last_ok is None:
             return "—"
@@ -202,11 +203,11 @@ class MonitorAdmin(admin.ModelAdmin):
             f": {monitor.last_message}" if monitor.last_message else ""
         )
 
-    @admin.display(description="latency", ordering="last_latency_ms")
+    @admin.display(description=gettext_lazy("latency"), ordering="last_latency_ms")
     def latency(self, monitor: Monitor) -> str:
         return "—" if monitor.last_latency_ms is None else f"{monitor.last_latency_ms} ms"
 
-    @admin.display(description="open incident")
+    @admin.display(description=gettext_lazy("open incident"))
     def open_incident(self, monitor: Monitor) -> str:
         incident = selectors.open_incident_for(monitor)
         if incident is None:
@@ -217,7 +218,7 @@ class MonitorAdmin(admin.ModelAdmin):
             return str(incident)
         return format_html('<a href="{}">{}</a>', url, incident)
 
-    @admin.display(description="uptime (HTTP checks of its component)")
+    @admin.display(description=gettext_lazy("uptime (HTTP checks of its component)"))
     def uptime(self, monitor: Monitor) -> str:
         if monitor.component is None:
             return "—"
@@ -229,7 +230,7 @@ class MonitorAdmin(admin.ModelAdmin):
             parts.append(f"{days} days: {pct}")
         return f"{monitor.component}: " + ", ".join(parts) + f" (target {figure['target_pct']} %)"
 
-    @admin.display(description="feed")
+    @admin.display(description=gettext_lazy("feed"))
     def feed(self, monitor: Monitor) -> str:
         path = reverse("monitor-events", kwargs={"pk": monitor.pk})
         return format_html(

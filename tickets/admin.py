@@ -155,7 +155,7 @@ queue_subject.__name__ = "subject"
 class AssigneeFilter(admin.SimpleListFilter):
     """Mine, unassigned, or one agent: the same values the API's ``assignee`` filter takes."""
 
-    title = "assignee"
+    title = gettext_lazy("assignee")
     parameter_name = "assignee"
 
     def lookups(self, request, model_admin):
@@ -218,8 +218,10 @@ class TicketConsoleForm(forms.ModelForm):
         fields = EDITABLE_FIELDS
         widgets = {"resolution_note": forms.Textarea(attrs={"rows": 3, "cols": 80})}
         help_texts = {
-            "resolution_note": "How it was resolved, for the customer: their resolution mail quotes it. "
-            "Required to resolve a P0 or P1."
+            "resolution_note": gettext_lazy(
+                "How it was resolved, for the customer: their resolution mail quotes it. "
+                "Required to resolve a P0 or P1."
+            )
         }
 
     def clean(self) -> dict[str, Any]:
@@ -409,7 +411,7 @@ class TicketAdmin(admin.ModelAdmin):
     def requester_email(self, ticket: Ticket) -> str:
         return clipped(ticket.requester.username)
 
-    @admin.display(description="requester and times")
+    @admin.display(description=gettext_lazy("requester and times"))
     def ticket_facts(self, ticket: Ticket) -> str:
         """The requester, the channel and the ticket's times, each shown as the admin shows a read-only field."""
         empty = self.get_empty_value_display()
@@ -771,7 +773,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     # --- bulk actions -----------------------------------------------------
 
-    @admin.action(description="Assign to me", permissions=["work"])
+    @admin.action(description=gettext_lazy("Assign to me"), permissions=["work"])
     def assign_to_me(self, request, queryset):
         self.run_bulk(request, queryset, "assign", "Assigned to you", assignee=request.user)
 
@@ -779,7 +781,7 @@ class TicketAdmin(admin.ModelAdmin):
     def merge_into(self, request, queryset):
         return admin_merge.merge_selected(self, request, queryset)
 
-    @admin.action(description="Resolve", permissions=["work"])
+    @admin.action(description=gettext_lazy("Resolve"), permissions=["work"])
     def resolve_tickets(self, request, queryset):
         self.run_bulk(request, queryset, "resolve", "Resolved")
 
