@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from tickets.admin import clipped, moment_cell
@@ -136,8 +136,12 @@ class RecomputePreviewAdmin(SlaConfigAdmin):
         moved = self.usecases.sla_recompute_open(now=timezone.now(), priorities=sorted(priorities))
         self.message_user(
             request,
-            f"Recomputed the open {', '.join(sorted(priorities))} tickets: "
-            f"{len(moved)} ticket{'s' if len(moved) != 1 else ''} moved.",
+            ngettext(
+                "Recomputed the open %(priorities)s tickets: %(count)d ticket moved.",
+                "Recomputed the open %(priorities)s tickets: %(count)d tickets moved.",
+                len(moved),
+            )
+            % {"priorities": ", ".join(sorted(priorities)), "count": len(moved)},
             messages.SUCCESS,
         )
 
@@ -214,7 +218,11 @@ class RecomputePreviewAdmin(SlaConfigAdmin):
             cancel_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Preview the change to {obj}" if obj is not None else f"Preview the new {opts.verbose_name}",
+            "title": (
+                gettext("Preview the change to %(object)s") % {"object": obj}
+                if obj is not None
+                else gettext("Preview the new %(model)s") % {"model": opts.verbose_name}
+            ),
             "opts": opts,
             "object": obj,
             "moved_count": len(moved),
@@ -327,7 +335,11 @@ class RescheduleAdmin(SlaConfigAdmin):
         if change and form.initial.get("priority") in Ticket.Priority.values:
             priorities.add(form.initial["priority"])  # moved from another priority: reschedule both
         self.usecases.sla_recompute_open(now=timezone.now(), priorities=sorted(priorities))
-        self.message_user(request, f"Open {', '.join(sorted(priorities))} tickets rescheduled.", messages.INFO)
+        self.message_user(
+            request,
+            gettext("Open %(priorities)s tickets rescheduled.") % {"priorities": ", ".join(sorted(priorities))},
+            messages.INFO,
+        )
 
 
 class TierTargetAdmin(RescheduleAdmin):

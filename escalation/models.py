@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from tickets.models import Ticket
 
@@ -27,7 +27,7 @@ SHARE = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
 
 def validate_time_zone(value: str) -> None:
     if value not in available_timezones():
-        raise ValidationError(f"“{value}” is not a time zone name such as Europe/London.")
+        raise ValidationError(gettext("“%(value)s” is not a time zone name such as Europe/London.") % {"value": value})
 
 
 class BusinessCalendar(models.Model):
@@ -75,7 +75,7 @@ class OpeningHours(models.Model):
 
     def clean(self) -> None:
         if self.opens is not None and self.closes is not None and self.closes != time(0) and self.closes <= self.opens:
-            raise ValidationError({"closes": "Closing time must be after opening time (00:00 for midnight)."})
+            raise ValidationError({"closes": gettext("Closing time must be after opening time (00:00 for midnight).")})
 
 
 class Holiday(models.Model):
@@ -246,9 +246,9 @@ class EscalationRule(models.Model):
 
     def clean(self) -> None:
         if self.action == self.Action.MOVE_TO_TIER and not self.to_tier:
-            raise ValidationError({"to_tier": "Say which tier the ticket moves to."})
+            raise ValidationError({"to_tier": gettext("Say which tier the ticket moves to.")})
         if self.action == self.Action.NOTIFY_MANAGEMENT and self.to_tier:
-            raise ValidationError({"to_tier": "Notifying management moves no tier; leave it empty."})
+            raise ValidationError({"to_tier": gettext("Notifying management moves no tier; leave it empty.")})
 
     @property
     def after(self) -> timedelta:

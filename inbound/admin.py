@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import services
 from .models import InboundMail, MailAddress
@@ -43,4 +43,10 @@ class MailAddressAdmin(admin.ModelAdmin):
     def mark_deliverable(self, request: HttpRequest, queryset: QuerySet[MailAddress]) -> None:
         for row in queryset:
             services.address_mark_deliverable(address=row.address)
-        self.message_user(request, f"{queryset.count()} address(es) will get mail again.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)d address will get mail again.", "%(count)d addresses will get mail again.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )

@@ -218,7 +218,10 @@ class ArticleRevisionAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return
         self.message_user(
-            request, f"Restored revision {revision.number} of “{article.title}” as a new revision.", messages.SUCCESS
+            request,
+            gettext("Restored revision %(number)s of “%(title)s” as a new revision.")
+            % {"number": revision.number, "title": article.title},
+            messages.SUCCESS,
         )
 
 

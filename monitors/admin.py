@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts import permissions as roles
 from sofacover.errors import DomainError
@@ -178,7 +178,16 @@ class MonitorAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Check now"))
     def check_now(self, request: HttpRequest, queryset) -> None:
         count = services.monitors_due_now(ids=list(queryset.values_list("pk", flat=True)), now=timezone.now())
-        self.message_user(request, f"{count} monitor(s) will be checked within seconds.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d monitor will be checked within seconds.",
+                "%(count)d monitors will be checked within seconds.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=gettext_lazy("New feed secret (error-rate monitors: the old one stops working)"))
     def new_feed_secret(self, request: HttpRequest, queryset) -> None:
@@ -186,7 +195,15 @@ class MonitorAdmin(admin.ModelAdmin):
         feeds = list(queryset.filter(kind=Monitor.Kind.ERROR_RATE))
         for monitor in feeds:
             services.monitor_token_rotate(monitor=monitor, now=now)
-        self.message_user(request, f"{len(feeds)} feed secret(s) replaced: give the trackers the new ones.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d feed secret replaced: give the tracker the new one.",
+                "%(count)d feed secrets replaced: give the trackers the new ones.",
+                len(feeds),
+            )
+            % {"count": len(feeds)},
+        )
 
     # --- what it has seen ---------------------------------------------------------------------
 

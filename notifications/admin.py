@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from tickets.admin import clipped, moment_cell
@@ -229,7 +229,12 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Retry the selected dead letters"), permissions=["change"])
     def retry(self, request, queryset) -> None:
         count = relay.outbox_retry(ids=queryset.values_list("pk", flat=True), now=timezone.now())
-        self.message_user(request, f"{count} notification(s) queued again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d notification queued again.", "%(count)d notifications queued again.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(DashboardItem)
@@ -270,4 +275,8 @@ class DashboardItemAdmin(admin.ModelAdmin):
         count = services.dashboard_mark_read(
             user=request.user, ids=queryset.values_list("pk", flat=True), now=timezone.now()
         )
-        self.message_user(request, f"{count} marked as read.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d marked as read.", "%(count)d marked as read.", count) % {"count": count},
+            messages.SUCCESS,
+        )

@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
@@ -162,7 +162,7 @@ class AssigneeFilter(admin.SimpleListFilter):
         agents = [
             (agent.username, agent.full_name or agent.username) for agent in account_selectors.agent_choice_list()
         ]
-        return [("me", "Mine"), ("none", "Unassigned"), *agents]
+        return [("me", gettext("Mine")), ("none", gettext("Unassigned")), *agents]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -245,7 +245,7 @@ class TicketConsoleForm(forms.ModelForm):
         current = self.initial.get("status", "")
         if self.instance.pk and status != current and not services.transition_allowed(current, status):
             raise ValidationError(
-                "A %(current)s ticket cannot become %(status)s.",
+                gettext("A %(current)s ticket cannot become %(status)s."),
                 code="invalid_transition",
                 params={
                     "current": Ticket.Status(current).label.lower(),
@@ -281,7 +281,13 @@ REPLY_AUTO_ID = "id_reply_%s"
 
 def _priority_action(priority: Ticket.Priority):
     def action(modeladmin: TicketAdmin, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        modeladmin.run_bulk(request, queryset, "priority", f"Priority set to {priority.label}", priority=priority)
+        modeladmin.run_bulk(
+            request,
+            queryset,
+            "priority",
+            gettext("Priority set to %(priority)s") % {"priority": priority.label},
+            priority=priority,
+        )
 
     action.__name__ = f"set_priority_{priority.value.lower()}"
     return admin.action(description=f"Set priority to {priority.label}", permissions=["work"])(action)
@@ -634,7 +640,7 @@ class TicketAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         ticket = self.get_object(request, unquote(object_id))
         if ticket is None:
-            raise Http404("No such ticket.")
+            raise Http404(gettext("No such ticket."))
         back = reverse(
             f"{self.admin_site.name}:tickets_ticket_change", args=[ticket.pk], current_app=self.admin_site.name
         )
@@ -730,13 +736,13 @@ class TicketAdmin(admin.ModelAdmin):
         """
         user = request.user
         if not permissions.can_work_ticket(user):
-            raise Http404("No such ticket.")
+            raise Http404(gettext("No such ticket."))
         try:
             ticket = self.get_queryset(request).get(pk=int(unquote(object_id)))
         except (ValueError, Ticket.DoesNotExist):
-            raise Http404("No such ticket.") from None
+            raise Http404(gettext("No such ticket.")) from None
         if not permissions.can_change_ticket(user, ticket):
-            raise Http404("No such ticket.")
+            raise Http404(gettext("No such ticket."))
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         state = request.POST.get("state", presence.VIEWING)
@@ -775,7 +781,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Assign to me"), permissions=["work"])
     def assign_to_me(self, request, queryset):
-        self.run_bulk(request, queryset, "assign", "Assigned to you", assignee=request.user)
+        self.run_bulk(request, queryset, "assign", gettext("Assigned to you"), assignee=request.user)
 
     @admin.action(description=_("Merge into…"), permissions=["work"])
     def merge_into(self, request, queryset):
@@ -783,7 +789,7 @@ class TicketAdmin(admin.ModelAdmin):
 
     @admin.action(description=gettext_lazy("Resolve"), permissions=["work"])
     def resolve_tickets(self, request, queryset):
-        self.run_bulk(request, queryset, "resolve", "Resolved")
+        self.run_bulk(request, queryset, "resolve", gettext("Resolved"))
 
     def run_bulk(
         self, request: HttpRequest, queryset: QuerySet[Ticket], action: str, done_label: str, **kwargs: Any
@@ -796,8 +802,17 @@ class TicketAdmin(admin.ModelAdmin):
             **kwargs,
         )
         if done:
-            self.message_user(request, f"{done_label}: {done} ticket{'s' if done != 1 else ''}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(done)s: %(count)d ticket.", "%(done)s: %(count)d tickets.", done)
+                % {"done": done_label, "count": done},
+                messages.SUCCESS,
+            )
         for refusal in refused[:MAX_REFUSALS_SHOWN]:
-            self.message_user(request, f"Refused {refusal}", messages.WARNING)
+            self.message_user(request, gettext("Refused %(refusal)s") % {"refusal": refusal}, messages.WARNING)
         if len(refused) > MAX_REFUSALS_SHOWN:
-            self.message_user(request, f"… and {len(refused) - MAX_REFUSALS_SHOWN} more refused.", messages.WARNING)
+            self.message_user(
+                request,
+                gettext("… and %(count)s more refused.") % {"count": len(refused) - MAX_REFUSALS_SHOWN},
+                messages.WARNING,
+            )
