@@ -39,6 +39,8 @@ class Component(models.Model):
     public = models.BooleanField(default=True, help_text=gettext_lazy("Shown on the public status page."))
 
     class Meta:
+        verbose_name = gettext_lazy("component")
+        verbose_name_plural = gettext_lazy("components")
         ordering = ["position", "name"]
 
     def __str__(self) -> str:
@@ -142,6 +144,8 @@ class Incident(models.Model):
     monitor_key = models.CharField(max_length=100, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("incident")
+        verbose_name_plural = gettext_lazy("incidents")
         ordering = ["-declared_at", "-id"]
         indexes = [
             models.Index(fields=["status", "-declared_at"], name="incident_status_idx"),
@@ -295,6 +299,8 @@ class Subscriber(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("status page subscriber")
+        verbose_name_plural = gettext_lazy("status page subscribers")
         ordering = ["email"]
         indexes = [
             models.Index(
@@ -320,6 +326,10 @@ class Review(models.Model):
     # Markdown, rendered through nh3 (as knowledge articles are).
     document = models.TextField(max_length=100_000, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = gettext_lazy("post-incident review")
+        verbose_name_plural = gettext_lazy("post-incident reviews")
 
     def __str__(self) -> str:
         return f"Review of {self.incident}"
