@@ -261,7 +261,7 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
         ):
             text = duration_label(due - now)  # negative once overdue
         else:
-            text = STATE_LABELS[state]
+            text = str(STATE_LABELS[state])
         title = (
             gettext("%(state)s; due %(due)s") % {"state": STATE_LABELS[state], "due": moment_label(due)}
             if due

@@ -412,7 +412,7 @@ def review_summary(review: Review, *, now: datetime | None = None) -> Summary:
         severity=incident.severity,
         fields=fields,
         timeline=timeline,
-        items=[(Phase(p).label, rows) for p, rows in phases.items() if rows],
+        items=[(str(Phase(p).label), rows) for p, rows in phases.items() if rows],
     )
 
 
