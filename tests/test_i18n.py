@@ -311,3 +311,31 @@ def test_no_refusal_is_raised_with_an_untranslated_or_f_string_message():
     assert len(modules) > 100
     found = [hit for path in modules for hit in _literal_refusals(path)]
     assert found == []
+
+
+def test_mail_and_alerts_queued_from_a_german_console_stay_english(client, agent):
+    """Mail and Slack speak the procedures' English: the incident's status label in the update queued by a
+    German agent's request is English, while the console showed that agent German."""
+    from incidents.models import Incident
+    from notifications.models import Notification
+
+    client.force_login(agent)
+    data = {
+        "severity": "P1",
+        "title": "Kasse fällt aus",
+        "impact": "Kartenzahlungen scheitern",
+        "commander": str(agent.pk),
+        "public": "on",
+    }
+    response = client.post(reverse("admin:incidents_incident_add"), data, **GERMAN)
+    assert response.status_code == 302, response.content.decode()
+    incident = Incident.objects.get()
+    html = page(client, reverse("admin:incidents_incident_change", args=[incident.pk]), **GERMAN)
+    assert "Wird untersucht" in html
+    before = set(Notification.objects.values_list("pk", flat=True))
+    update = {"update-status": "monitoring", "update-body": "Fix ausgerollt", "update-public": "on"}
+    response = client.post(reverse("admin:incidents_incident_update", args=[incident.pk]), update, **GERMAN)
+    assert response.status_code == 302
+    bodies = " ".join(Notification.objects.exclude(pk__in=before).values_list("body", flat=True))
+    assert "Monitoring" in bodies
+    assert "Wird beobachtet" not in bodies
