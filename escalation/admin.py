@@ -187,7 +187,7 @@ class RecomputePreviewAdmin(SlaConfigAdmin):
         self, request: HttpRequest, obj: Any, moved: list[dict], priorities: set[str], now: datetime
     ) -> TemplateResponse:
         opts = self.opts
-        kinds = (("first_response", "First response"), ("resolution", "Resolution"))
+        kinds = (("first_response", gettext("First response")), ("resolution", gettext("Resolution")))
         summary = []
         for key, label in kinds:
             shifts = Counter(row[key] for row in moved if row[key] is not None)
@@ -285,19 +285,21 @@ class SlaPolicyAdmin(RecomputePreviewAdmin):
     fieldsets = (
         (None, {"fields": ("priority", "calendar")}),
         (
-            "Targets",
+            gettext_lazy("Targets"),
             {
                 "fields": (
                     ("first_response_target", "first_response_unit"),
                     ("resolution_target", "resolution_unit"),
                     ("update_target", "update_unit"),
                 ),
-                "description": "Minutes and hours run on the calendar's opening hours. On a business-hours "
-                "calendar a day or more is written in business days (1 week = 5 business days, 24 h = 1 "
-                "business day); on a 24x7 calendar a business day is 24 hours.",
+                "description": gettext_lazy(
+                    "Minutes and hours run on the calendar's opening hours. On a business-hours "
+                    "calendar a day or more is written in business days (1 week = 5 business days, 24 h = 1 "
+                    "business day); on a 24x7 calendar a business day is 24 hours."
+                ),
             },
         ),
-        ("Must meet", {"fields": ("response_target_share", "resolution_target_share")}),
+        (gettext_lazy("Must meet"), {"fields": ("response_target_share", "resolution_target_share")}),
     )
     deadline_fields = (
         "priority",

@@ -126,8 +126,8 @@ class ReviewAdmin(admin.ModelAdmin):
     date_hierarchy = "opened_at"
     fieldsets = (
         (None, {"fields": ("incident_link", "summary")}),
-        ("Review document", {"fields": ("document", "rendered")}),
-        ("Timeline", {"fields": ("timeline",)}),
+        (gettext_lazy("Review document"), {"fields": ("document", "rendered")}),
+        (gettext_lazy("Timeline"), {"fields": ("timeline",)}),
     )
     readonly_fields = ["incident_link", "summary", "rendered", "timeline"]
 

@@ -104,9 +104,9 @@ class ArticleAdmin(admin.ModelAdmin):
     list_select_related = ("author",)
     fieldsets = (
         (None, {"fields": ("title", "slug", "audience", "category", "status", "tag_names", "body")}),
-        ("Preview (sanitised rendering)", {"fields": ("rendered",)}),
+        (gettext_lazy("Preview (sanitised rendering)"), {"fields": ("rendered",)}),
         (
-            "History",
+            gettext_lazy("History"),
             {"fields": ("author", "created_at", "updated_at", "published_at", "helpful_yes", "helpful_no")},
         ),
     )

@@ -17,7 +17,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from accounts import permissions as roles
 from sofacover.errors import DomainError
@@ -108,16 +109,18 @@ class MonitorAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "kind", "component", "severity", "enabled", "interval_seconds", "incident_public"]}),
         (
-            "Rules",
+            gettext_lazy("Rules"),
             {
                 "fields": ["failures_to_open", "recoveries_to_close", "flap_threshold", "flap_hold_minutes"],
-                "description": "N failed checks in a row open (or update) the incident; M passed move it to "
-                "monitoring. More than K state changes within an hour: flapping, and the incident is told "
-                "at most once per hold.",
+                "description": gettext_lazy(
+                    "N failed checks in a row open (or update) the incident; M passed move it to "
+                    "monitoring. More than K state changes within an hour: flapping, and the incident is told "
+                    "at most once per hold."
+                ),
             },
         ),
         (
-            "HTTP check (and the business metrics' endpoint)",
+            gettext_lazy("HTTP check (and the business metrics' endpoint)"),
             {
                 "fields": [
                     "url",
@@ -131,9 +134,9 @@ class MonitorAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Performance probe", {"fields": ["urls", "samples", "p50_threshold_ms", "p95_threshold_ms"]}),
-        ("Business metrics", {"fields": ["orders_field", "conversion_field", "drop_fraction"]}),
-        ("Error-rate feed", {"fields": ["error_rate_threshold", "window_seconds", "min_requests"]}),
+        (gettext_lazy("Performance probe"), {"fields": ["urls", "samples", "p50_threshold_ms", "p95_threshold_ms"]}),
+        (gettext_lazy("Business metrics"), {"fields": ["orders_field", "conversion_field", "drop_fraction"]}),
+        (gettext_lazy("Error-rate feed"), {"fields": ["error_rate_threshold", "window_seconds", "min_requests"]}),
     ]
     seen_fields = [
         "state_shown",
@@ -154,9 +157,9 @@ class MonitorAdmin(admin.ModelAdmin):
         if obj is None:
             return fieldsets
         if obj.kind == Monitor.Kind.ERROR_RATE and roles.is_manager(request.user):
-            fieldsets.append(("Feed for error trackers", {"fields": ["feed"]}))
+            fieldsets.append((gettext("Feed for error trackers"), {"fields": ["feed"]}))
         seen: list = list(self.seen_fields)
-        fieldsets.append(("What it has seen", {"fields": seen}))
+        fieldsets.append((gettext("What it has seen"), {"fields": seen}))
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Monitor | None = None) -> list[str]:
@@ -258,11 +261,11 @@ class MonitorAdmin(admin.ModelAdmin):
             monitor.token,
         )
 
-    @admin.display(description=f"recent checks (last {RESULTS_SHOWN})")
+    @admin.display(description=format_lazy(gettext_lazy("recent checks (last {count})"), count=RESULTS_SHOWN))
     def recent_results(self, monitor: Monitor) -> str:
         rows = selectors.results_recent(monitor, limit=RESULTS_SHOWN)
         if not rows:
-            return "No checks yet."
+            return gettext("No checks yet.")
         body = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

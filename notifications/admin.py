@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from tickets.admin import clipped, moment_cell
@@ -63,14 +63,14 @@ class SecretUrlForm(forms.ModelForm):
         return data
 
 
-def _secret_url_field(label: str) -> forms.URLField:
+def _secret_url_field(label: Any) -> forms.URLField:
     widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80})
     return forms.URLField(label=label, max_length=500, required=False, assume_scheme="https", widget=widget)
 
 
 class SlackChannelForm(SecretUrlForm):
     url_field = "webhook_url"
-    webhook_url = _secret_url_field("Incoming-webhook URL")
+    webhook_url = _secret_url_field(gettext_lazy("Incoming-webhook URL"))
 
     class Meta:
         model = SlackChannel
@@ -78,7 +78,7 @@ class SlackChannelForm(SecretUrlForm):
 
 
 class WebhookEndpointForm(SecretUrlForm):
-    url = _secret_url_field("URL")
+    url = _secret_url_field(gettext_lazy("URL"))
 
     class Meta:
         model = WebhookEndpoint
@@ -143,16 +143,16 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("placeholders you can use"))
     def placeholders(self, obj: CommunicationTemplate) -> str:
         names = sorted(templates.PLACEHOLDERS.get(obj.key, ())) if obj and obj.key else []
-        return ", ".join(f"{{{{ {name} }}}}" for name in names) or "Choose the template first."
+        return ", ".join(f"{{{{ {name} }}}}" for name in names) or gettext("Choose the template first.")
 
     @admin.display(description=gettext_lazy("preview (the latest ticket, or a sample)"))
     def preview(self, obj: CommunicationTemplate) -> str:
         if not obj or not obj.pk:
-            return "Save to see a preview."
+            return gettext("Save to see a preview.")
         try:
             rendered = templates.render(obj, _sample_context(obj.key))
         except Exception as exc:  # an invalid template shows why instead of a preview
-            return f"Cannot render: {exc}"
+            return gettext("Cannot render: %(error)s") % {"error": exc}
         return format_html(
             "<p><strong>Subject:</strong> {}</p><pre style='white-space:pre-wrap'>{}</pre>",
             rendered.subject,

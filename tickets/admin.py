@@ -55,13 +55,13 @@ EDITABLE_FIELDS = ("subject", "priority", "status", "tier", "category", "assigne
 READONLY_FIELDS = ("reference", "description", "ticket_facts")
 # The ticket_facts rows: (label, field name).
 FACTS = (
-    ("Requester", "requester"),
-    ("Channel", "channel"),
-    ("Created", "created_at"),
-    ("Updated", "updated_at"),
-    ("First response", "first_responded_at"),
-    ("Resolved", "resolved_at"),
-    ("Closed", "closed_at"),
+    (gettext_lazy("Requester"), "requester"),
+    (gettext_lazy("Channel"), "channel"),
+    (gettext_lazy("Created"), "created_at"),
+    (gettext_lazy("Updated"), "updated_at"),
+    (gettext_lazy("First response"), "first_responded_at"),
+    (gettext_lazy("Resolved"), "resolved_at"),
+    (gettext_lazy("Closed"), "closed_at"),
 )
 # Constant CSS class names from admin.css; never built from data.
 PRIORITY_CLASSES: dict[str, str] = {
@@ -234,10 +234,16 @@ class TicketConsoleForm(forms.ModelForm):
             and not (data.get("resolution_note") or "").strip()
             and services.resolution_note_required(priority=priority, actor=self.console_user)
         ):
-            self.add_error("resolution_note", f"Say how this {priority} ticket was resolved: the customer is told.")
+            self.add_error(
+                "resolution_note",
+                gettext("Say how this %(priority)s ticket was resolved: the customer is told.")
+                % {"priority": priority},
+            )
         note_typed = "resolution_note" in self.changed_data and (data.get("resolution_note") or "").strip()
         if note_typed and status != Ticket.Status.RESOLVED:
-            self.add_error("resolution_note", "A resolution note goes with resolving: set the status to resolved.")
+            self.add_error(
+                "resolution_note", gettext("A resolution note goes with resolving: set the status to resolved.")
+            )
         return data
 
     def clean_status(self) -> str:
@@ -325,10 +331,10 @@ class TicketAdmin(admin.ModelAdmin):
     fieldsets = (
         # The description is the conversation's first message on the page (change_form.html), not a field here.
         (None, {"fields": ("reference", "subject")}),
-        ("Triage", {"fields": ("priority", "status", "tier", "category", "assignee", "resolution_note")}),
+        (gettext_lazy("Triage"), {"fields": ("priority", "status", "tier", "category", "assignee", "resolution_note")}),
         # One read-only field rather than seven: each field line of the admin's form costs the page as much as
         # one of its queries.
-        ("Requester and times", {"fields": ("ticket_facts",)}),
+        (gettext_lazy("Requester and times"), {"fields": ("ticket_facts",)}),
     )
     actions = ["assign_to_me", "resolve_tickets", *PRIORITY_ACTIONS, "merge_into"]
 
