@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
@@ -55,6 +56,6 @@ class OrganisationAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(members=Count("memberships"))
 
-    @admin.display(description="members", ordering="members")
+    @admin.display(description=gettext_lazy("members"), ordering="members")
     def member_count(self, obj: Organisation) -> int:
         return obj.members  # type: ignore[attr-defined]  # annotated in get_queryset

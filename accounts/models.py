@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class Organisation(models.Model):
@@ -13,14 +14,16 @@ class Organisation(models.Model):
     shared = models.BooleanField(
         "members see each other's tickets",
         default=False,
-        help_text="Opt-in: the organisation's customers may read each other's tickets in the portal (read-only, "
-        "never internal notes).",
+        help_text=gettext_lazy(
+            "Opt-in: the organisation's customers may read each other's tickets in the portal (read-only, "
+            "never internal notes)."
+        ),
     )
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "customer organisation"
-        verbose_name_plural = "customer organisations"
+        verbose_name = gettext_lazy("customer organisation")
+        verbose_name_plural = gettext_lazy("customer organisations")
 
     def __str__(self) -> str:
         return self.name
@@ -36,8 +39,8 @@ class OrganisationMember(models.Model):
 
     class Meta:
         ordering = ["organisation", "user"]
-        verbose_name = "member"
-        verbose_name_plural = "members"
+        verbose_name = gettext_lazy("member")
+        verbose_name_plural = gettext_lazy("members")
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organisation}"

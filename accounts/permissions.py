@@ -7,6 +7,7 @@ question (tickets.permissions), asked with these answers.
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.utils.translation import gettext_lazy
 from rest_framework import permissions
 
 from .auth import user_access_load
@@ -67,7 +68,7 @@ def person_shown_to(viewer: User | AnonymousUser, person: User | None) -> str | 
 
 
 class IsAgent(permissions.BasePermission):
-    message = "Only support agents may do this."
+    message = gettext_lazy("Only support agents may do this.")
 
     def has_permission(self, request, view) -> bool:
         return is_agent(request.user)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from sofacover.errors import Conflict, DomainError
 
@@ -37,14 +38,17 @@ def user_create(
     :raises DomainError: for an unknown role or a missing/invalid tier
     """
     if role not in permissions.ROLE_CHOICES:
-        raise DomainError(f"Unknown role {role!r}; choose one of {', '.join(permissions.ROLE_CHOICES)}.")
+        raise DomainError(
+            gettext("Unknown role “%(role)s”; choose one of %(names)s.")
+            % {"role": role, "names": ", ".join(permissions.ROLE_CHOICES)}
+        )
     if role == "agent" and tier not in permissions.AGENT_GROUPS:
-        raise DomainError("Agents need a tier: 1, 2 or 3.", field="tier")
+        raise DomainError(gettext("Agents need a tier: 1, 2 or 3."), field="tier")
     if role != "agent" and tier is not None:
-        raise DomainError("Only agents have a tier.", field="tier")
+        raise DomainError(gettext("Only agents have a tier."), field="tier")
     email = normalise_email(email)
     if User.objects.filter(username=email).exists():
-        raise UserExists(f"A user with the address {email} already exists.", field="email")
+        raise UserExists(gettext("A user with the address %(email)s already exists.") % {"email": email}, field="email")
     try:
         with transaction.atomic():
             user = User.objects.create_user(
@@ -58,7 +62,9 @@ def user_create(
                 is_active=is_active,
             )
     except IntegrityError as exc:  # lost a race with the same address
-        raise UserExists(f"A user with the address {email} already exists.", field="email") from exc
+        raise UserExists(
+            gettext("A user with the address %(email)s already exists.") % {"email": email}, field="email"
+        ) from exc
     group_name = {
         "customer": permissions.CUSTOMERS,
         "manager": permissions.MANAGERS,
@@ -123,6 +129,6 @@ def preference_set_time_zone(*, user: User, time_zone: str) -> Preference:
 
     time_zone = time_zone.strip()
     if time_zone and zone_named(time_zone) is None:
-        raise DomainError("Choose a time zone from the list.", field="time_zone")
+        raise DomainError(gettext("Choose a time zone from the list."), field="time_zone")
     preference, _created = Preference.objects.update_or_create(user=user, defaults={"time_zone": time_zone})
     return preference

@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from tickets.admin import clipped, moment_cell
@@ -135,8 +136,12 @@ class RecomputePreviewAdmin(SlaConfigAdmin):
         moved = self.usecases.sla_recompute_open(now=timezone.now(), priorities=sorted(priorities))
         self.message_user(
             request,
-            f"Recomputed the open {', '.join(sorted(priorities))} tickets: "
-            f"{len(moved)} ticket{'s' if len(moved) != 1 else ''} moved.",
+            ngettext(
+                "Recomputed the open %(priorities)s tickets: %(count)d ticket moved.",
+                "Recomputed the open %(priorities)s tickets: %(count)d tickets moved.",
+                len(moved),
+            )
+            % {"priorities": ", ".join(sorted(priorities)), "count": len(moved)},
             messages.SUCCESS,
         )
 
@@ -182,7 +187,7 @@ class RecomputePreviewAdmin(SlaConfigAdmin):
         self, request: HttpRequest, obj: Any, moved: list[dict], priorities: set[str], now: datetime
     ) -> TemplateResponse:
         opts = self.opts
-        kinds = (("first_response", "First response"), ("resolution", "Resolution"))
+        kinds = (("first_response", gettext("First response")), ("resolution", gettext("Resolution")))
         summary = []
         for key, label in kinds:
             shifts = Counter(row[key] for row in moved if row[key] is not None)
@@ -213,7 +218,11 @@ class RecomputePreviewAdmin(SlaConfigAdmin):
             cancel_url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Preview the change to {obj}" if obj is not None else f"Preview the new {opts.verbose_name}",
+            "title": (
+                gettext("Preview the change to %(object)s") % {"object": obj}
+                if obj is not None
+                else gettext("Preview the new %(model)s") % {"model": opts.verbose_name}
+            ),
             "opts": opts,
             "object": obj,
             "moved_count": len(moved),
@@ -276,19 +285,21 @@ class SlaPolicyAdmin(RecomputePreviewAdmin):
     fieldsets = (
         (None, {"fields": ("priority", "calendar")}),
         (
-            "Targets",
+            gettext_lazy("Targets"),
             {
                 "fields": (
                     ("first_response_target", "first_response_unit"),
                     ("resolution_target", "resolution_unit"),
                     ("update_target", "update_unit"),
                 ),
-                "description": "Minutes and hours run on the calendar's opening hours. On a business-hours "
-                "calendar a day or more is written in business days (1 week = 5 business days, 24 h = 1 "
-                "business day); on a 24x7 calendar a business day is 24 hours.",
+                "description": gettext_lazy(
+                    "Minutes and hours run on the calendar's opening hours. On a business-hours "
+                    "calendar a day or more is written in business days (1 week = 5 business days, 24 h = 1 "
+                    "business day); on a 24x7 calendar a business day is 24 hours."
+                ),
             },
         ),
-        ("Must meet", {"fields": ("response_target_share", "resolution_target_share")}),
+        (gettext_lazy("Must meet"), {"fields": ("response_target_share", "resolution_target_share")}),
     )
     deadline_fields = (
         "priority",
@@ -296,15 +307,15 @@ class SlaPolicyAdmin(RecomputePreviewAdmin):
         *(f"{name}_{part}" for name in SlaPolicy.TARGETS for part in ("target", "unit")),
     )
 
-    @admin.display(description="first response")
+    @admin.display(description=gettext_lazy("first response"))
     def first_response(self, obj: SlaPolicy) -> str:
         return obj.first_response_text
 
-    @admin.display(description="resolution")
+    @admin.display(description=gettext_lazy("resolution"))
     def resolution(self, obj: SlaPolicy) -> str:
         return obj.resolution_text
 
-    @admin.display(description="updates every")
+    @admin.display(description=gettext_lazy("updates every"))
     def updates_every(self, obj: SlaPolicy) -> str:
         return obj.update_text
 
@@ -326,7 +337,11 @@ class RescheduleAdmin(SlaConfigAdmin):
         if change and form.initial.get("priority") in Ticket.Priority.values:
             priorities.add(form.initial["priority"])  # moved from another priority: reschedule both
         self.usecases.sla_recompute_open(now=timezone.now(), priorities=sorted(priorities))
-        self.message_user(request, f"Open {', '.join(sorted(priorities))} tickets rescheduled.", messages.INFO)
+        self.message_user(
+            request,
+            gettext("Open %(priorities)s tickets rescheduled.") % {"priorities": ", ".join(sorted(priorities))},
+            messages.INFO,
+        )
 
 
 class TierTargetAdmin(RescheduleAdmin):

@@ -29,6 +29,7 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
@@ -66,12 +67,12 @@ STATE_CLASSES = {
     selectors.SlaState.NOT_APPLICABLE: "console-sla console-sla-none",
 }
 STATE_LABELS = {
-    selectors.SlaState.ON_TRACK: "on track",
-    selectors.SlaState.AT_RISK: "at risk",
-    selectors.SlaState.BREACHED: "breached",
-    selectors.SlaState.MET: "met",
-    selectors.SlaState.PAUSED: "paused",
-    selectors.SlaState.NOT_APPLICABLE: "not running",
+    selectors.SlaState.ON_TRACK: gettext_lazy("on track"),
+    selectors.SlaState.AT_RISK: gettext_lazy("at risk"),
+    selectors.SlaState.BREACHED: gettext_lazy("breached"),
+    selectors.SlaState.MET: gettext_lazy("met"),
+    selectors.SlaState.PAUSED: gettext_lazy("paused"),
+    selectors.SlaState.NOT_APPLICABLE: gettext_lazy("not running"),
 }
 # The clocks the queue shows: (sla_state key, due column, warning column, "done" column).
 CLOCKS = {
@@ -134,15 +135,15 @@ def overall_state(states: dict[str, str]) -> str | None:
 class SlaFilter(admin.SimpleListFilter):
     """At risk, breached, on track or paused: conditions on the stored columns, one ``now`` per request."""
 
-    title = "SLA"
+    title = gettext_lazy("SLA")
     parameter_name = "sla"
 
     def lookups(self, request, model_admin):
         return [
-            (selectors.SlaState.AT_RISK, "At risk"),
-            (selectors.SlaState.BREACHED, "Breached"),
-            (selectors.SlaState.ON_TRACK, "On track"),
-            (selectors.SlaState.PAUSED, "Paused"),
+            (selectors.SlaState.AT_RISK, gettext("At risk")),
+            (selectors.SlaState.BREACHED, gettext("Breached")),
+            (selectors.SlaState.ON_TRACK, gettext("On track")),
+            (selectors.SlaState.PAUSED, gettext("Paused")),
         ]
 
     def queryset(self, request, queryset):
@@ -156,11 +157,11 @@ class SlaFilter(admin.SimpleListFilter):
 class LeadReviewFilter(admin.SimpleListFilter):
     """Tickets whose customer asked to escalate: waiting for a lead's review, or reviewed."""
 
-    title = "lead review"
+    title = gettext_lazy("lead review")
     parameter_name = "lead_review"
 
     def lookups(self, request, model_admin):
-        return [("pending", "Waiting for a lead"), ("reviewed", "Reviewed")]
+        return [("pending", gettext("Waiting for a lead")), ("reviewed", gettext("Reviewed"))]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -189,7 +190,10 @@ class AgentEscalateForm(forms.Form):
         ]
     )
     note = forms.CharField(
-        required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), label="Note"
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        label=gettext_lazy("Note"),
     )
     # The tier the page showed: a second click, or a page loaded before someone else escalated, is refused.
     from_tier = forms.TypedChoiceField(
@@ -198,7 +202,9 @@ class AgentEscalateForm(forms.Form):
 
 
 def escalation_done_label(escalation: Escalation) -> str:
-    return "management" if escalation.to_management else f"Tier {escalation.to_tier}"
+    return (
+        gettext("management") if escalation.to_management else gettext("Tier %(tier)s") % {"tier": escalation.to_tier}
+    )
 
 
 class SlaTicketAdmin(ticket_admin.TicketAdmin):
@@ -225,14 +231,14 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
             now = ticket_admin.request_now(request)
 
             @admin.display(
-                description="response due",
+                description=gettext_lazy("response due"),
                 ordering=running_deadline("first_response_due_at", "first_responded_at"),
             )
             def response_due(ticket: Ticket) -> str:
                 return self._time_left(ticket, "response", now)
 
             @admin.display(
-                description="resolution due",
+                description=gettext_lazy("resolution due"),
                 ordering=running_deadline("resolution_due_at", "resolved_at"),
             )
             def resolution_due(ticket: Ticket) -> str:
@@ -247,7 +253,7 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
         due_name, _, done_name = CLOCKS[clock]
         due, done = getattr(ticket, due_name), getattr(ticket, done_name)
         if done is not None:
-            text = "met late" if state == selectors.SlaState.BREACHED else "met"
+            text = gettext("met late") if state == selectors.SlaState.BREACHED else gettext("met")
         elif due is not None and state in (
             selectors.SlaState.ON_TRACK,
             selectors.SlaState.AT_RISK,
@@ -255,13 +261,17 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
         ):
             text = duration_label(due - now)  # negative once overdue
         else:
-            text = STATE_LABELS[state]
-        title = f"{STATE_LABELS[state]}; due {moment_label(due)}" if due else STATE_LABELS[state]
+            text = str(STATE_LABELS[state])
+        title = (
+            gettext("%(state)s; due %(due)s") % {"state": STATE_LABELS[state], "due": moment_label(due)}
+            if due
+            else STATE_LABELS[state]
+        )
         return format_html('<span class="{}" title="{}">{}</span>', STATE_CLASSES[state], title, text)
 
     # --- the escalate action ----------------------------------------------
 
-    @admin.action(description="Escalate to next tier (management from Tier 3)", permissions=["work"])
+    @admin.action(description=gettext_lazy("Escalate to next tier (management from Tier 3)"), permissions=["work"])
     def escalate_next_tier(self, request: HttpRequest, queryset) -> None:
         now = ticket_admin.request_now(request)
         done: list[str] = []
@@ -278,17 +288,18 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
         if done:
             self.message_user(
                 request,
-                f"Escalated {len(done)} ticket{'s' if len(done) != 1 else ''}: "
+                ngettext("Escalated %(count)d ticket: ", "Escalated %(count)d tickets: ", len(done))
+                % {"count": len(done)}
                 + ", ".join(done[: ticket_admin.MAX_REFUSALS_SHOWN])
                 + (" …" if len(done) > ticket_admin.MAX_REFUSALS_SHOWN else "")
                 + ".",
                 messages.SUCCESS,
             )
         for refusal in refused[: ticket_admin.MAX_REFUSALS_SHOWN]:
-            self.message_user(request, f"Refused {refusal}", messages.WARNING)
+            self.message_user(request, gettext("Refused %(refusal)s") % {"refusal": refusal}, messages.WARNING)
         if len(refused) > ticket_admin.MAX_REFUSALS_SHOWN:
             more = len(refused) - ticket_admin.MAX_REFUSALS_SHOWN
-            self.message_user(request, f"… and {more} more refused.", messages.WARNING)
+            self.message_user(request, gettext("… and %(count)s more refused.") % {"count": more}, messages.WARNING)
 
     # --- the change page: SLA panel and escalate form ---------------------
 
@@ -318,7 +329,11 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
         else:
-            self.message_user(request, f"The customer's escalation request on {ticket.reference} is reviewed.")
+            self.message_user(
+                request,
+                gettext("The customer's escalation request on %(reference)s is reviewed.")
+                % {"reference": ticket.reference},
+            )
         return HttpResponseRedirect(f"{back}#sla")
 
     def escalate_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -346,7 +361,10 @@ class SlaTicketAdmin(ticket_admin.TicketAdmin):
             self.message_user(request, exc.message, messages.ERROR)
         else:
             self.message_user(
-                request, f"Escalated {ticket.reference} to {escalation_done_label(escalation)}.", messages.SUCCESS
+                request,
+                gettext("Escalated %(reference)s to %(target)s.")
+                % {"reference": ticket.reference, "target": escalation_done_label(escalation)},
+                messages.SUCCESS,
             )
         return HttpResponseRedirect(f"{back}#sla")
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, gettext_lazy
 
 from tickets.models import Ticket
 
@@ -26,13 +27,15 @@ SHARE = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))]
 
 def validate_time_zone(value: str) -> None:
     if value not in available_timezones():
-        raise ValidationError(f"“{value}” is not a time zone name such as Europe/London.")
+        raise ValidationError(gettext("“%(value)s” is not a time zone name such as Europe/London.") % {"value": value})
 
 
 class BusinessCalendar(models.Model):
     name = models.CharField(max_length=100, unique=True)
     time_zone = models.CharField(max_length=64, default="Europe/London", validators=[validate_time_zone])
-    always_open = models.BooleanField(default=False, help_text="24x7: opening hours and holidays are ignored.")
+    always_open = models.BooleanField(
+        default=False, help_text=gettext_lazy("24x7: opening hours and holidays are ignored.")
+    )
 
     class Meta:
         ordering = ["name"]
@@ -47,18 +50,18 @@ class BusinessCalendar(models.Model):
 
 class OpeningHours(models.Model):
     class Weekday(models.IntegerChoices):
-        MONDAY = 0, "Monday"
-        TUESDAY = 1, "Tuesday"
-        WEDNESDAY = 2, "Wednesday"
-        THURSDAY = 3, "Thursday"
-        FRIDAY = 4, "Friday"
-        SATURDAY = 5, "Saturday"
-        SUNDAY = 6, "Sunday"
+        MONDAY = 0, gettext_lazy("Monday")
+        TUESDAY = 1, gettext_lazy("Tuesday")
+        WEDNESDAY = 2, gettext_lazy("Wednesday")
+        THURSDAY = 3, gettext_lazy("Thursday")
+        FRIDAY = 4, gettext_lazy("Friday")
+        SATURDAY = 5, gettext_lazy("Saturday")
+        SUNDAY = 6, gettext_lazy("Sunday")
 
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.CASCADE, related_name="hours")
     weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
     opens = models.TimeField()
-    closes = models.TimeField(help_text="00:00 means midnight at the end of the day.")
+    closes = models.TimeField(help_text=gettext_lazy("00:00 means midnight at the end of the day."))
 
     class Meta:
         ordering = ["calendar", "weekday", "opens"]
@@ -72,7 +75,7 @@ class OpeningHours(models.Model):
 
     def clean(self) -> None:
         if self.opens is not None and self.closes is not None and self.closes != time(0) and self.closes <= self.opens:
-            raise ValidationError({"closes": "Closing time must be after opening time (00:00 for midnight)."})
+            raise ValidationError({"closes": gettext("Closing time must be after opening time (00:00 for midnight).")})
 
 
 class Holiday(models.Model):
@@ -107,9 +110,9 @@ class SlaPolicy(models.Model):
     """
 
     class Unit(models.TextChoices):
-        MINUTES = sla.MINUTES, "minutes"
-        HOURS = sla.HOURS, "hours"
-        BUSINESS_DAYS = sla.BUSINESS_DAYS, "business days"
+        MINUTES = sla.MINUTES, gettext_lazy("minutes")
+        HOURS = sla.HOURS, gettext_lazy("hours")
+        BUSINESS_DAYS = sla.BUSINESS_DAYS, gettext_lazy("business days")
 
     priority = models.CharField(max_length=2, choices=Ticket.Priority.choices, unique=True)
     calendar = models.ForeignKey(BusinessCalendar, on_delete=models.PROTECT, related_name="policies")
@@ -121,7 +124,7 @@ class SlaPolicy(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(1)],
-        help_text="After the first response, a public update is due this often. Empty: no update timer.",
+        help_text=gettext_lazy("After the first response, a public update is due this often. Empty: no update timer."),
     )
     update_unit = models.CharField(max_length=16, choices=Unit.choices, default=Unit.HOURS)
     response_target_share = models.DecimalField(max_digits=4, decimal_places=3, validators=SHARE)
@@ -131,8 +134,8 @@ class SlaPolicy(models.Model):
 
     class Meta:
         ordering = ["priority"]
-        verbose_name = "SLA policy"
-        verbose_name_plural = "SLA policies"
+        verbose_name = gettext_lazy("SLA policy")
+        verbose_name_plural = gettext_lazy("SLA policies")
         constraints = [
             models.CheckConstraint(
                 condition=Q(first_response_target__gt=0, resolution_target__gt=0)
@@ -211,18 +214,18 @@ class TierTarget(models.Model):
 
 class EscalationRule(models.Model):
     class Condition(models.TextChoices):
-        NOT_RESPONDED = "not_responded", "Not responded"
-        NOT_RESOLVED = "not_resolved", "Not resolved"
+        NOT_RESPONDED = "not_responded", gettext_lazy("Not responded")
+        NOT_RESOLVED = "not_resolved", gettext_lazy("Not resolved")
 
     class Action(models.TextChoices):
-        MOVE_TO_TIER = "move_to_tier", "Move to tier"
-        NOTIFY_MANAGEMENT = "notify_management", "Notify management"
+        MOVE_TO_TIER = "move_to_tier", gettext_lazy("Move to tier")
+        NOTIFY_MANAGEMENT = "notify_management", gettext_lazy("Notify management")
 
     name = models.CharField(max_length=100, unique=True)
     priority = models.CharField(max_length=2, choices=Ticket.Priority.choices)
     condition = models.CharField(max_length=20, choices=Condition.choices)
     after_minutes = models.PositiveIntegerField(
-        validators=[MinValueValidator(1)], help_text="SLA clock time since the ticket was filed."
+        validators=[MinValueValidator(1)], help_text=gettext_lazy("SLA clock time since the ticket was filed.")
     )
     action = models.CharField(max_length=20, choices=Action.choices)
     to_tier = models.PositiveSmallIntegerField(choices=Ticket.Tier.choices, null=True, blank=True)
@@ -243,9 +246,9 @@ class EscalationRule(models.Model):
 
     def clean(self) -> None:
         if self.action == self.Action.MOVE_TO_TIER and not self.to_tier:
-            raise ValidationError({"to_tier": "Say which tier the ticket moves to."})
+            raise ValidationError({"to_tier": gettext("Say which tier the ticket moves to.")})
         if self.action == self.Action.NOTIFY_MANAGEMENT and self.to_tier:
-            raise ValidationError({"to_tier": "Notifying management moves no tier; leave it empty."})
+            raise ValidationError({"to_tier": gettext("Notifying management moves no tier; leave it empty.")})
 
     @property
     def after(self) -> timedelta:
@@ -254,13 +257,16 @@ class EscalationRule(models.Model):
 
 class Escalation(models.Model):
     class Reason(models.TextChoices):
-        AUTO = "auto", "Automatic (rule)"
-        CUSTOMER_REQUEST = "customer_request", "Customer request"
+        AUTO = "auto", gettext_lazy("Automatic (rule)")
+        CUSTOMER_REQUEST = "customer_request", gettext_lazy("Customer request")
         # A customer's later requests from when one was allowed per tier: kept as history by the
         # migration that made it one per ticket; nothing records new ones.
-        CUSTOMER_REQUEST_REPEAT = "customer_request_repeat", "Customer request (repeat, before one per ticket)"
-        TECHNICAL_COMPLEXITY = "technical_complexity", "Technical complexity"
-        RESOURCE_CONSTRAINTS = "resource_constraints", "Resource constraints"
+        CUSTOMER_REQUEST_REPEAT = (
+            "customer_request_repeat",
+            gettext_lazy("Customer request (repeat, before one per ticket)"),
+        )
+        TECHNICAL_COMPLEXITY = "technical_complexity", gettext_lazy("Technical complexity")
+        RESOURCE_CONSTRAINTS = "resource_constraints", gettext_lazy("Resource constraints")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="escalations")
     at = models.DateTimeField()
@@ -317,8 +323,8 @@ class SlaPause(models.Model):
     """A segment when the ticket's SLA clock stood still, kept so any deadline can be explained."""
 
     class Reason(models.TextChoices):
-        PENDING_CUSTOMER = "pending_customer", "Waiting on the customer"
-        RESOLVED = "resolved", "Resolved"
+        PENDING_CUSTOMER = "pending_customer", gettext_lazy("Waiting on the customer")
+        RESOLVED = "resolved", gettext_lazy("Resolved")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_pauses")
     started_at = models.DateTimeField()
@@ -326,8 +332,8 @@ class SlaPause(models.Model):
     reason = models.CharField(max_length=20, choices=Reason.choices)
 
     class Meta:
-        verbose_name = "SLA pause"
-        verbose_name_plural = "SLA pauses"
+        verbose_name = gettext_lazy("SLA pause")
+        verbose_name_plural = gettext_lazy("SLA pauses")
         ordering = ["started_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["ticket"], condition=Q(ended_at__isnull=True), name="pause_one_open"),
@@ -343,10 +349,10 @@ class SlaPause(models.Model):
 
 class SlaBreach(models.Model):
     class Kind(models.TextChoices):
-        FIRST_RESPONSE = "first_response", "First response"
-        RESOLUTION = "resolution", "Resolution"
-        NEXT_UPDATE = "next_update", "Next update"
-        TIER_RESPONSE = "tier_response", "Tier response"
+        FIRST_RESPONSE = "first_response", gettext_lazy("First response")
+        RESOLUTION = "resolution", gettext_lazy("Resolution")
+        NEXT_UPDATE = "next_update", gettext_lazy("Next update")
+        TIER_RESPONSE = "tier_response", gettext_lazy("Tier response")
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_breaches")
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -356,8 +362,8 @@ class SlaBreach(models.Model):
     priority = models.CharField(max_length=2, choices=Ticket.Priority.choices)
 
     class Meta:
-        verbose_name = "SLA breach"
-        verbose_name_plural = "SLA breaches"
+        verbose_name = gettext_lazy("SLA breach")
+        verbose_name_plural = gettext_lazy("SLA breaches")
         ordering = ["breached_at", "id"]
         indexes = [models.Index(fields=["breached_at"], name="breach_at_idx")]
         constraints = [models.UniqueConstraint(fields=["ticket", "kind", "due_at"], name="breach_once_per_deadline")]

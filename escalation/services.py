@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from sofacover.dbutil import insert_many, update_many
 from sofacover.errors import Conflict, DomainError
@@ -343,16 +344,16 @@ def ticket_escalate(
     :raises EscalationRefused: a closed or resolved ticket, or one moved since ``from_tier``
     """
     if reason not in MANUAL_REASONS:
-        raise DomainError(f"Unknown reason {reason!r}.", field="reason")
+        raise DomainError(gettext("Unknown reason “%(reason)s”.") % {"reason": reason}, field="reason")
     is_agent = ticket_permissions.can_work_ticket(actor)
     if not is_agent:
         if ticket.requester_id != actor.pk:
-            raise ticket_services.NotAllowed("You may not escalate this ticket.")
+            raise ticket_services.NotAllowed(gettext("You may not escalate this ticket."))
         if reason != Escalation.Reason.CUSTOMER_REQUEST:
-            raise ticket_services.NotAllowed("Customers can only ask for an escalation.", field="reason")
+            raise ticket_services.NotAllowed(gettext("Customers can only ask for an escalation."), field="reason")
     ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if not ticket.is_active:
-        raise EscalationRefused("Only open tickets can be escalated.")
+        raise EscalationRefused(gettext("Only open tickets can be escalated."))
     customer_request = reason == Escalation.Reason.CUSTOMER_REQUEST
     if customer_request:
         asked = Escalation.objects.filter(ticket=ticket, reason=Escalation.Reason.CUSTOMER_REQUEST).first()
@@ -360,8 +361,11 @@ def ticket_escalate(
             raise _already_requested(ticket, asked, actor)
     if from_tier is not None and ticket.tier != from_tier:
         raise EscalationRefused(
-            f"{ticket.reference} is in Tier {ticket.tier} now, not Tier {from_tier}: it was escalated or moved "
-            "since the page was loaded. Nothing was changed."
+            gettext(
+                "%(reference)s is in Tier %(tier)s now, not Tier %(from_tier)s: it was escalated or moved "
+                "since the page was loaded. Nothing was changed."
+            )
+            % {"reference": ticket.reference, "tier": ticket.tier, "from_tier": from_tier}
         )
     if is_agent:  # checked on the ticket as it is now: a double click is told it moved, not that it is out of reach
         ticket_services.ticket_check_may_change(ticket=ticket, actor=actor)
@@ -404,10 +408,12 @@ def escalation_review(*, ticket: Ticket, actor: User, now: datetime) -> Escalati
     :raises EscalationRefused: nothing on the ticket waits for a lead's review
     """
     if not ticket_permissions.can_review_escalations(actor):
-        raise ticket_services.NotAllowed("Only a lead (a manager or admin) can review escalation requests.")
+        raise ticket_services.NotAllowed(gettext("Only a lead (a manager or admin) can review escalation requests."))
     pending = Escalation.objects.select_for_update().filter(ticket=ticket, review_pending=True).first()
     if pending is None:
-        raise EscalationRefused(f"Nothing on {ticket.reference} waits for a lead's review.")
+        raise EscalationRefused(
+            gettext("Nothing on %(reference)s waits for a lead's review.") % {"reference": ticket.reference}
+        )
     pending.review_pending, pending.reviewed_at, pending.reviewed_by = False, now, actor
     pending.save(update_fields=["review_pending", "reviewed_at", "reviewed_by"])
     return pending

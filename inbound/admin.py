@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy, ngettext
 
 from . import services
 from .models import InboundMail, MailAddress
@@ -38,8 +39,14 @@ class MailAddressAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Deliverable again: send mail to these addresses", permissions=["change"])
+    @admin.action(description=gettext_lazy("Deliverable again: send mail to these addresses"), permissions=["change"])
     def mark_deliverable(self, request: HttpRequest, queryset: QuerySet[MailAddress]) -> None:
         for row in queryset:
             services.address_mark_deliverable(address=row.address)
-        self.message_user(request, f"{queryset.count()} address(es) will get mail again.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(
+            request,
+            ngettext("%(count)d address will get mail again.", "%(count)d addresses will get mail again.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )

@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from tickets.models import Message, Ticket
 
@@ -23,17 +24,17 @@ class InboundMail(models.Model):
     message delivered twice (a retry, two pollers, the webhook and SMTP both) is stored once."""
 
     class Door(models.TextChoices):
-        SMTP = "smtp", "SMTP"
-        IMAP = "imap", "IMAP mailbox"
-        WEBHOOK = "webhook", "Provider webhook"
+        SMTP = "smtp", gettext_lazy("SMTP")
+        IMAP = "imap", gettext_lazy("IMAP mailbox")
+        WEBHOOK = "webhook", gettext_lazy("Provider webhook")
 
     class Outcome(models.TextChoices):
-        OPENED = "opened", "Opened a ticket"
-        REPLIED = "replied", "Added to a ticket"
-        FOLLOW_UP = "follow_up", "Opened a follow-up to a closed ticket"
-        BOUNCE = "bounce", "Delivery report (bounce)"
-        IGNORED = "ignored", "Ignored (the desk's own mail or a loop)"
-        REFUSED = "refused", "Refused"
+        OPENED = "opened", gettext_lazy("Opened a ticket")
+        REPLIED = "replied", gettext_lazy("Added to a ticket")
+        FOLLOW_UP = "follow_up", gettext_lazy("Opened a follow-up to a closed ticket")
+        BOUNCE = "bounce", gettext_lazy("Delivery report (bounce)")
+        IGNORED = "ignored", gettext_lazy("Ignored (the desk's own mail or a loop)")
+        REFUSED = "refused", gettext_lazy("Refused")
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # The message's own Message-ID ("<...>"); a digest of the bytes when it has none or one too long.
@@ -57,8 +58,8 @@ class InboundMail(models.Model):
     auto_replied = models.BooleanField(default=False)
 
     class Meta:
-        verbose_name = "inbound email"
-        verbose_name_plural = "inbound emails"
+        verbose_name = gettext_lazy("inbound email")
+        verbose_name_plural = gettext_lazy("inbound emails")
         ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["ticket", "received_at"], name="inbound_ticket_idx"),
@@ -80,7 +81,7 @@ class MailAddress(models.Model):
 
     class Meta:
         ordering = ["address"]
-        verbose_name_plural = "mail addresses"
+        verbose_name_plural = gettext_lazy("mail addresses")
 
     def __str__(self) -> str:
         return self.address
@@ -95,7 +96,7 @@ class AutoReply(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["address", "at"], name="autoreply_address_at_idx")]
-        verbose_name_plural = "auto replies"
+        verbose_name_plural = gettext_lazy("auto replies")
 
     def __str__(self) -> str:
         return f"auto reply to {self.address_id} at {self.at:%Y-%m-%d %H:%M}"

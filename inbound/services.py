@@ -20,6 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 
 from accounts import services as account_services
 from sofacover.errors import DomainError
@@ -260,14 +261,14 @@ def customer_for_caller(*, email: str = "", phone: str = "", name: str = "") -> 
     email, phone = email.strip().lower(), "".join(phone.split())
     found = selectors.user_for_address(email) if email else selectors.customer_for_phone(phone) if phone else None
     if found is None and not email:
-        raise CallerUnknown("Nobody has this number yet: give the caller's email to create their account.")
+        raise CallerUnknown(gettext("Nobody has this number yet: give the caller's email to create their account."))
     user = found or account_services.user_create(
         email=email, password=None, role="customer", first_name=name.strip()[:150], is_active=False
     )
     if phone:
         owner = selectors.customer_for_phone(phone)
         if owner is not None and owner.pk != user.pk:
-            raise DomainError(f"{phone} is another customer's number.", field="phone")
+            raise DomainError(gettext("%(phone)s is another customer's number.") % {"phone": phone}, field="phone")
         if owner is None and not CallerPhone.objects.filter(user=user).exists():
             row = CallerPhone(user=user, number=phone)
             try:

@@ -39,6 +39,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts import permissions as roles
 from sofacover.auth import signed_in_user
@@ -98,11 +99,11 @@ def update_due(incident: Incident, now: datetime) -> dict[str, str] | None:
         return None
     left = due - now
     if left <= timedelta(0):
-        state, text = "overdue", f"overdue by {duration_label(-left)}"
+        state, text = "overdue", _("overdue by %(duration)s") % {"duration": duration_label(-left)}
     elif left <= services.UPDATE_WARNING_LEAD:
-        state, text = "soon", f"in {duration_label(left)}"
+        state, text = "soon", _("in %(duration)s") % {"duration": duration_label(left)}
     else:
-        state, text = "later", f"in {duration_label(left)}"
+        state, text = "later", _("in %(duration)s") % {"duration": duration_label(left)}
     return {"state": state, "class": DUE_CLASSES[state], "text": text}
 
 
@@ -114,11 +115,11 @@ def moment(value: datetime | None) -> str:
 
 
 class StateFilter(admin.SimpleListFilter):
-    title = "state"
+    title = gettext_lazy("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("open", "Open"), ("resolved", "Resolved")]
+        return [("open", _("Open")), ("resolved", _("Resolved"))]
 
     def queryset(self, request, queryset):
         if self.value() == "open":
@@ -133,7 +134,7 @@ class IncidentAdmin(admin.ModelAdmin):
     list_display_links = ("incident_reference", "title")
     list_filter = (StateFilter, "severity", "status", "source", "public", "components")
     search_fields = ("title",)
-    search_help_text = "Reference (INC-000042) or words of the title."
+    search_help_text = gettext_lazy("Reference (INC-000042) or words of the title.")
     list_per_page = 50
     show_full_result_count = False
 
@@ -192,7 +193,7 @@ class IncidentAdmin(admin.ModelAdmin):
         if column is None:
             now = request_now(request)
 
-            @admin.display(description="next update due", ordering="next_update_due_at")
+            @admin.display(description=gettext_lazy("next update due"), ordering="next_update_due_at")
             def next_update(incident: Incident) -> str:
                 due = update_due(incident, now)
                 if due is None:
@@ -207,29 +208,29 @@ class IncidentAdmin(admin.ModelAdmin):
             column = request._incident_due_column = next_update  # type: ignore[attr-defined]
         return column
 
-    @admin.display(description="incident", ordering="pk")
+    @admin.display(description=gettext_lazy("incident"), ordering="pk")
     def incident_reference(self, incident: Incident) -> str:
         return incident.reference
 
-    @admin.display(description="severity", ordering="severity")
+    @admin.display(description=gettext_lazy("severity"), ordering="severity")
     def severity_label(self, incident: Incident) -> str:
         return format_html(
             '<span class="{}">{}</span>', PRIORITY_CLASSES[incident.severity], incident.get_severity_display()
         )
 
-    @admin.display(description="status", ordering="status")
+    @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_label(self, incident: Incident) -> str:
         return format_html('<span class="{}">{}</span>', STATUS_CLASSES[incident.status], incident.get_status_display())
 
-    @admin.display(description="commander", ordering="commander__username", empty_value="—")
+    @admin.display(description=gettext_lazy("commander"), ordering="commander__username", empty_value="—")
     def commander_label(self, incident: Incident) -> str | None:
         return user_label(incident.commander) or None
 
-    @admin.display(description="declared", ordering="declared_at")
+    @admin.display(description=gettext_lazy("declared"), ordering="declared_at")
     def declared(self, incident: Incident) -> str:
         return moment(incident.declared_at)
 
-    @admin.display(description="linked tickets", ordering="linked_count")
+    @admin.display(description=gettext_lazy("linked tickets"), ordering="linked_count")
     def linked_tickets(self, incident: Incident) -> int:
         return incident.linked_count  # type: ignore[attr-defined]  # annotated by incident_console_list
 
@@ -285,7 +286,7 @@ class IncidentAdmin(admin.ModelAdmin):
                 from_ticket = form.cleaned_data["ticket"]
                 incident = self._declare(request, form)
                 if incident is not None:
-                    messages.success(request, f"{incident.reference} declared.")
+                    messages.success(request, _("%(reference)s declared.") % {"reference": incident.reference})
                     return HttpResponseRedirect(self.page_url(incident))
         elif request.method == "GET":
             reference = request.GET.get("ticket", "").strip()
@@ -297,7 +298,7 @@ class IncidentAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Declare incident",
+            "title": _("Declare incident"),
             "form": form,
             "from_ticket": from_ticket,
         }
@@ -353,7 +354,7 @@ class IncidentAdmin(admin.ModelAdmin):
             raise PermissionDenied
         incident = self.get_object(request, unquote(object_id))
         if incident is None:
-            raise Http404("No such incident.")
+            raise Http404(_("No such incident."))
         return incident
 
     def change_view(
@@ -442,7 +443,7 @@ class IncidentAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 refuse(form, exc)
             else:
-                done = "Update posted." if form.cleaned_data["public"] else "Internal note added."
+                done = _("Update posted.") if form.cleaned_data["public"] else _("Internal note added.")
                 return self._done(request, incident, done, "timeline")
         return self.render_page(request, incident, bound={"update_form": form})
 
@@ -462,7 +463,7 @@ class IncidentAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 refuse(form, exc)
             else:
-                return self._done(request, incident, "Action added.", "actions")
+                return self._done(request, incident, _("Action added."), "actions")
         return self.render_page(request, incident, bound={"action_form": form})
 
     def action_tick_view(self, request: HttpRequest, object_id: str, action_id: int) -> HttpResponse:
@@ -471,10 +472,10 @@ class IncidentAdmin(admin.ModelAdmin):
             return incident
         action = incident.actions.filter(pk=action_id).first()
         if action is None:
-            raise Http404("No such action.")
+            raise Http404(_("No such action."))
         form = TickForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Say whether the action is done.")
+            messages.error(request, _("Say whether the action is done."))
             return HttpResponseRedirect(self.page_url(incident, "actions"))
         self.usecases.incident_action_tick(
             action=action, done=form.cleaned_data["done"], author=signed_in_user(request), now=timezone.now()
@@ -496,10 +497,12 @@ class IncidentAdmin(admin.ModelAdmin):
                 refuse(form, exc)
             else:
                 skipped = len(tickets) - len(links)
-                text = f"Linked {len(links)} ticket{'s' if len(links) != 1 else ''}."
-                return self._done(
-                    request, incident, text + (f" {skipped} already linked." if skipped else ""), "tickets"
-                )
+                text = ngettext("Linked %(count)d ticket.", "Linked %(count)d tickets.", len(links)) % {
+                    "count": len(links)
+                }
+                if skipped:
+                    text += " " + _("%(count)d already linked.") % {"count": skipped}
+                return self._done(request, incident, text, "tickets")
         return self.render_page(request, incident, bound={"link_form": form})
 
     def unlink_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -508,17 +511,20 @@ class IncidentAdmin(admin.ModelAdmin):
             return incident
         form = UnlinkForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "Say which ticket to unlink.")
+            messages.error(request, _("Say which ticket to unlink."))
             return HttpResponseRedirect(self.page_url(incident, "tickets"))
         ticket = ticket_selectors.ticket_get_visible_to(user=request.user, reference=form.cleaned_data["ticket"])
         unlinked = self.usecases.incident_unlink(
             incident=incident, ticket=ticket, by=signed_in_user(request), now=timezone.now()
         )
         if not unlinked:
-            messages.warning(request, f"{ticket.reference} was not linked.")
+            messages.warning(request, _("%(reference)s was not linked.") % {"reference": ticket.reference})
             return HttpResponseRedirect(self.page_url(incident, "tickets"))
         return self._done(
-            request, incident, f"{ticket.reference} unlinked: it no longer resolves with the incident.", "tickets"
+            request,
+            incident,
+            _("%(reference)s unlinked: it no longer resolves with the incident.") % {"reference": ticket.reference},
+            "tickets",
         )
 
     def resolve_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -534,7 +540,9 @@ class IncidentAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 refuse(form, exc)
             else:
-                return self._done(request, incident, f"{incident.reference} resolved.", "timeline")
+                return self._done(
+                    request, incident, _("%(reference)s resolved.") % {"reference": incident.reference}, "timeline"
+                )
         return self.render_page(request, incident, bound={"resolve_form": form})
 
     def edit_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -550,7 +558,7 @@ class IncidentAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 refuse(form, exc)
             else:
-                return self._done(request, incident, "Incident saved.", "edit")
+                return self._done(request, incident, _("Incident saved."), "edit")
         return self.render_page(request, incident, bound={"edit_form": form})
 
     def review_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
@@ -579,7 +587,7 @@ class IncidentAdmin(admin.ModelAdmin):
             return incident
         form = UnlinkForm(request.POST)  # the same one field: the ticket's reference
         if not form.is_valid():
-            raise Http404("No such ticket.")
+            raise Http404(_("No such ticket."))
         ticket = ticket_selectors.ticket_get_visible_to(user=request.user, reference=form.cleaned_data["ticket"])
         try:
             self.usecases.incident_link(
@@ -588,7 +596,10 @@ class IncidentAdmin(admin.ModelAdmin):
         except DomainError as exc:
             messages.error(request, exc.message)
         else:
-            messages.success(request, f"{ticket.reference} linked to {incident.reference}.")
+            messages.success(
+                request,
+                _("%(ticket)s linked to %(incident)s.") % {"ticket": ticket.reference, "incident": incident.reference},
+            )
         site = self.admin_site.name
         return HttpResponseRedirect(
             reverse(f"{site}:tickets_ticket_change", args=[ticket.pk], current_app=site) + "#incidents"

@@ -14,6 +14,9 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.utils.text import format_lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from accounts import selectors as account_selectors
 from sofacover.errors import DomainError
@@ -31,6 +34,11 @@ MAX_LINKED_AT_ONCE = 500
 # The model's PositiveIntegerField.
 MAX_USERS = 2_147_483_647
 DATETIME_INPUT = "%Y-%m-%dT%H:%M"
+RESOLUTION_LABELS = {
+    "what_happened": _("What happened"),
+    "resolution": _("Resolution"),
+    "prevention": _("Prevention"),
+}
 
 
 def refuse(form: forms.Form, exc: DomainError) -> None:
@@ -38,7 +46,7 @@ def refuse(form: forms.Form, exc: DomainError) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
-def _text(label: str = "", *, rows: int = 3, max_length: int = 5000, required: bool = False, **kwargs: Any):
+def _text(label: Any = "", *, rows: int = 3, max_length: int = 5000, required: bool = False, **kwargs: Any):
     return forms.CharField(
         label=label or None,
         max_length=max_length,
@@ -48,13 +56,13 @@ def _text(label: str = "", *, rows: int = 3, max_length: int = 5000, required: b
     )
 
 
-def _moment(label: str, help_text: str) -> forms.DateTimeField:
+def _moment(label: Any, help_text: Any) -> forms.DateTimeField:
     return forms.DateTimeField(
         label=label,
         required=False,
         input_formats=[DATETIME_INPUT, "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_INPUT),
-        help_text=f"{help_text} In {settings.TIME_ZONE} time.",
+        help_text=format_lazy(_("{help} In {zone} time."), help=help_text, zone=settings.TIME_ZONE),
     )
 
 
@@ -64,8 +72,8 @@ def commander_field(**kwargs: Any) -> forms.ModelChoiceField:
     field = forms.ModelChoiceField(
         queryset=account_selectors.agent_list(),
         required=False,
-        label="Commander",
-        help_text="The primary responder: an agent or a manager.",
+        label=_("Commander"),
+        help_text=_("The primary responder: an agent or a manager."),
         **kwargs,
     )
     agents = [
@@ -77,46 +85,55 @@ def commander_field(**kwargs: Any) -> forms.ModelChoiceField:
 
 
 class DeclareForm(forms.Form):
-    severity = forms.ChoiceField(choices=[("", "---------"), *SEVERITIES.choices])
-    title = forms.CharField(max_length=200, help_text="Public: the status page shows it.")
+    severity = forms.ChoiceField(label=_("Severity"), choices=[("", "---------"), *SEVERITIES.choices])
+    title = forms.CharField(label=_("Title"), max_length=200, help_text=_("Public: the status page shows it."))
     impact = _text(
-        "Impact",
+        _("Impact"),
         max_length=2000,
         required=True,
-        help_text="What is affected and how (internal: never on the status page).",
+        help_text=_("What is affected and how (internal: never on the status page)."),
     )
     users_affected = forms.IntegerField(
-        label="Users affected", min_value=0, max_value=MAX_USERS, required=False, help_text="An estimate."
+        label=_("Users affected"), min_value=0, max_value=MAX_USERS, required=False, help_text=_("An estimate.")
     )
-    started_at = _moment("Started", "When the problem began; blank: now.")
-    detected_at = _moment("Detected", "When the desk knew (MTTD = detected - started); blank: now.")
+    started_at = _moment(_("Started"), _("When the problem began; blank: now."))
+    detected_at = _moment(_("Detected"), _("When the desk knew (MTTD = detected - started); blank: now."))
     war_room = forms.CharField(
-        label="War room", max_length=500, required=False, help_text="A link (https://…) or a place. Internal."
+        label=_("War room"), max_length=500, required=False, help_text=_("A link (https://…) or a place. Internal.")
     )
     actions = _text(
-        "Current actions",
+        _("Current actions"),
         rows=4,
         max_length=services.MAX_ACTIONS * 301,
-        help_text=f"One per line: the checklist (at most {services.MAX_ACTIONS}).",
+        help_text=format_lazy(_("One per line: the checklist (at most {count})."), count=services.MAX_ACTIONS),
     )
     components = forms.ModelMultipleChoiceField(
+        label=_("Components"),
         queryset=Component.objects.all(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="What the status page marks as affected; new tickets in them are suggested for linking.",
+        help_text=_("What the status page marks as affected; new tickets in them are suggested for linking."),
     )
     public = forms.BooleanField(
-        label="Public", required=False, initial=True, help_text="Shown on the status page (title, status, components)."
+        label=_("Public"),
+        required=False,
+        initial=True,
+        help_text=_("Shown on the status page (title, status, components)."),
     )
-    public_message = _text("First public update", rows=2, help_text=f"Blank: “{services.FIRST_PUBLIC_UPDATE}”")
+    public_message = _text(
+        _("First public update"), rows=2, help_text=format_lazy(_("Blank: “{text}”"), text=services.FIRST_PUBLIC_UPDATE)
+    )
     functionality = forms.CharField(
-        label="Affected functionality",
+        label=_("Affected functionality"),
         max_length=300,
         required=False,
-        help_text="What the acknowledgment tells the customers of linked tickets is affected.",
+        help_text=_("What the acknowledgment tells the customers of linked tickets is affected."),
     )
     expected_resolution = forms.CharField(
-        max_length=200, required=False, help_text="For customers, e.g. “within 2 hours”."
+        label=_("Expected resolution"),
+        max_length=200,
+        required=False,
+        help_text=_("For customers, e.g. “within 2 hours”."),
     )
     ticket = forms.CharField(required=False, max_length=20, widget=forms.HiddenInput)
 
@@ -139,41 +156,43 @@ class DeclareForm(forms.Form):
             return None
         ticket = ticket_selectors.ticket_list_visible_to(user=self.user).filter(reference=reference).first()
         if ticket is None:
-            raise forms.ValidationError(f"No ticket {reference}.")
+            raise forms.ValidationError(gettext("No ticket %(reference)s.") % {"reference": reference})
         return ticket
 
 
 class UpdateForm(forms.Form):
     prefix = "update"
 
-    status = forms.ChoiceField(choices=OPEN_STATUS_CHOICES)
-    body = _text("Update", rows=4, required=True)
+    status = forms.ChoiceField(label=_("Status"), choices=OPEN_STATUS_CHOICES)
+    body = _text(_("Update"), rows=4, required=True)
     public = forms.BooleanField(
-        label="Public update",
+        label=_("Public update"),
         required=False,
         initial=True,
-        help_text="On the status page (when the incident is public) and restarts the update cadence; "
-        "untick for an internal note.",
+        help_text=_(
+            "On the status page (when the incident is public) and restarts the update cadence; "
+            "untick for an internal note."
+        ),
     )
 
 
 class ActionForm(forms.Form):
     prefix = "action"
 
-    text = forms.CharField(label="New action", max_length=300)
+    text = forms.CharField(label=_("New action"), max_length=300)
 
 
 class TickForm(forms.Form):
-    done = forms.TypedChoiceField(choices=[("1", "done"), ("0", "not done")], coerce=lambda value: value == "1")
+    done = forms.TypedChoiceField(choices=[("1", _("done")), ("0", _("not done"))], coerce=lambda value: value == "1")
 
 
 class LinkForm(forms.Form):
     prefix = "link"
 
     tickets = forms.CharField(
-        label="Link tickets",
+        label=_("Link tickets"),
         max_length=MAX_LINKED_AT_ONCE * 22,
-        help_text="References, comma separated: SCP-000042, SCP-000043.",
+        help_text=_("References, comma separated: SCP-000042, SCP-000043."),
     )
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -185,11 +204,13 @@ class LinkForm(forms.Form):
         malformed = [r for r in references if not REFERENCE.match(r)]
         if malformed:
             raise forms.ValidationError(
-                "Not a ticket reference (like SCP-000042): %(refs)s.", params={"refs": ", ".join(malformed[:5])}
+                gettext("Not a ticket reference (like SCP-000042): %(refs)s."),
+                params={"refs": ", ".join(malformed[:5])},
             )
         if len(references) > MAX_LINKED_AT_ONCE:
             raise forms.ValidationError(
-                f"At most {MAX_LINKED_AT_ONCE} tickets at once; the queue's bulk action takes more."
+                gettext("At most %(count)s tickets at once; the queue's bulk action takes more.")
+                % {"count": MAX_LINKED_AT_ONCE}
             )
         found = {
             t.reference: t
@@ -197,7 +218,7 @@ class LinkForm(forms.Form):
         }
         unknown = [r for r in references if r not in found]
         if unknown:
-            raise forms.ValidationError("No such ticket: %(refs)s.", params={"refs": ", ".join(unknown[:5])})
+            raise forms.ValidationError(gettext("No such ticket: %(refs)s."), params={"refs": ", ".join(unknown[:5])})
         return [found[r] for r in references]
 
 
@@ -208,10 +229,10 @@ class UnlinkForm(forms.Form):
 class ResolveForm(forms.Form):
     prefix = "resolve"
 
-    what_happened = _text("What happened", help_text="For the customers' resolution notification.")
-    resolution = _text("Resolution", help_text="How it was fixed; linked tickets resolve with it as their note.")
-    prevention = _text("Prevention", help_text="What stops it happening again.")
-    public_message = _text("Public message", rows=2, help_text="Blank: “This incident has been resolved.”")
+    what_happened = _text(_("What happened"), help_text=_("For the customers' resolution notification."))
+    resolution = _text(_("Resolution"), help_text=_("How it was fixed; linked tickets resolve with it as their note."))
+    prevention = _text(_("Prevention"), help_text=_("What stops it happening again."))
+    public_message = _text(_("Public message"), rows=2, help_text=_("Blank: “This incident has been resolved.”"))
 
     def __init__(self, *args: Any, incident: Incident, **kwargs: Any) -> None:
         kwargs.setdefault(
@@ -221,7 +242,11 @@ class ResolveForm(forms.Form):
         super().__init__(*args, **kwargs)
         if incident.severity in (SEVERITIES.P0, SEVERITIES.P1):
             for name in ("what_happened", "resolution", "prevention"):
-                self.fields[name].help_text += f" Required for a {incident.severity}."
+                self.fields[name].help_text = format_lazy(
+                    "{} {}",
+                    self.fields[name].help_text,
+                    gettext("Required for a %(severity)s.") % {"severity": incident.severity},
+                )
 
 
 class EditForm(forms.Form):
@@ -229,15 +254,15 @@ class EditForm(forms.Form):
 
     prefix = "edit"
 
-    title = forms.CharField(max_length=200)
-    severity = forms.ChoiceField(choices=SEVERITIES.choices)
-    impact = _text("Impact", max_length=2000, required=True)
-    users_affected = forms.IntegerField(label="Users affected", min_value=0, max_value=MAX_USERS, required=False)
-    war_room = forms.CharField(label="War room", max_length=500, required=False)
-    public = forms.BooleanField(label="Public", required=False)
-    functionality = forms.CharField(label="Affected functionality", max_length=300, required=False)
-    expected_resolution = forms.CharField(max_length=200, required=False)
-    components = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    title = forms.CharField(label=_("Title"), max_length=200)
+    severity = forms.ChoiceField(label=_("Severity"), choices=SEVERITIES.choices)
+    impact = _text(_("Impact"), max_length=2000, required=True)
+    users_affected = forms.IntegerField(label=_("Users affected"), min_value=0, max_value=MAX_USERS, required=False)
+    war_room = forms.CharField(label=_("War room"), max_length=500, required=False)
+    public = forms.BooleanField(label=_("Public"), required=False)
+    functionality = forms.CharField(label=_("Affected functionality"), max_length=300, required=False)
+    expected_resolution = forms.CharField(label=_("Expected resolution"), max_length=200, required=False)
+    components = forms.MultipleChoiceField(label=_("Components"), required=False, widget=forms.CheckboxSelectMultiple)
 
     RESOLUTION_FIELDS = ("what_happened", "resolution", "prevention")
 
@@ -256,7 +281,7 @@ class EditForm(forms.Form):
         if not incident.is_open:
             # Resolved: the resolution notification's fields are corrected here.
             for name in self.RESOLUTION_FIELDS:
-                self.fields[name] = _text(name.replace("_", " ").capitalize())
+                self.fields[name] = _text(RESOLUTION_LABELS[name])
 
     def changes(self) -> dict[str, Any]:
         """What to hand to incident_edit: every field (the service keeps only what differs)."""

@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
@@ -60,10 +61,12 @@ def ticket_incidents_panel(request: HttpRequest, ticket: Ticket) -> SafeString |
 
 
 class LinkToIncidentForm(forms.Form):
-    incident = forms.ModelChoiceField(queryset=selectors.open_incidents(), empty_label=None, label="Open incident")
+    incident = forms.ModelChoiceField(
+        queryset=selectors.open_incidents(), empty_label=None, label=gettext_lazy("Open incident")
+    )
 
 
-@admin.action(description="Link to incident…", permissions=["work"])
+@admin.action(description=gettext_lazy("Link to incident…"), permissions=["work"])
 def link_to_incident(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Ticket]) -> TemplateResponse | None:
     """First the page choosing the incident (it posts the selection back with ``apply``), then one use case."""
     if "apply" in request.POST:
@@ -81,21 +84,26 @@ def link_to_incident(modeladmin: Any, request: HttpRequest, queryset: QuerySet[T
                 skipped = len(tickets) - len(links)
                 modeladmin.message_user(
                     request,
-                    f"Linked {len(links)} ticket{'s' if len(links) != 1 else ''} to {incident.reference}."
-                    + (f" {skipped} already linked." if skipped else ""),
+                    ngettext(
+                        "Linked %(count)d ticket to %(incident)s.",
+                        "Linked %(count)d tickets to %(incident)s.",
+                        len(links),
+                    )
+                    % {"count": len(links), "incident": incident.reference}
+                    + (" " + gettext("%(count)d already linked.") % {"count": skipped} if skipped else ""),
                     messages.SUCCESS,
                 )
             return None
     else:
         form = LinkToIncidentForm()
     if not selectors.open_incidents().exists():
-        modeladmin.message_user(request, "No incident is open: declare one first.", messages.WARNING)
+        modeladmin.message_user(request, gettext("No incident is open: declare one first."), messages.WARNING)
         return None
     count = queryset.count()
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.model._meta,
-        "title": "Link tickets to an incident",
+        "title": gettext("Link tickets to an incident"),
         "form": form,
         "count": count,
         "named": list(queryset.order_by("pk").values_list("reference", flat=True)[:TICKETS_NAMED]),

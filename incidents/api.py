@@ -19,6 +19,7 @@ import django_filters
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -70,13 +71,13 @@ REFERENCE = OpenApiParameter(
 class IsDeskStaff(permissions.BasePermission):
     """Agents, managers and admins; customers are told nothing is here (404)."""
 
-    message = "Only support agents may do this."
+    message = gettext_lazy("Only support agents may do this.")
 
     def has_permission(self, request, view) -> bool:
         if not hasattr(view, request.method.lower()):
             return True  # a method the view does not have: 405, as for everyone
         if not roles.is_agent(request.user):
-            raise Http404("Not found.")
+            raise Http404(gettext("Not found."))
         return True
 
 
@@ -241,7 +242,7 @@ class ComponentsField(serializers.ListField):
         found = {c.slug: c for c in Component.objects.filter(slug__in=slugs)}
         unknown = [slug for slug in slugs if slug not in found]
         if unknown:
-            raise serializers.ValidationError(f"No component {', '.join(unknown)}.")
+            raise serializers.ValidationError(gettext("No component %(names)s.") % {"names": ", ".join(unknown)})
         return [found[slug] for slug in slugs]
 
 
@@ -272,7 +273,7 @@ EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 def _not_ancient(value: datetime) -> datetime:
     """A time of this century: before it, time zones had offsets in seconds that no API date-time can carry."""
     if value < EARLIEST:
-        raise serializers.ValidationError("Too far in the past: the desk counts from the year 2000.")
+        raise serializers.ValidationError(gettext("Too far in the past: the desk counts from the year 2000."))
     return value
 
 
@@ -301,7 +302,7 @@ class DeclareSerializer(IncidentFieldsSerializer):
     def validate_ticket(self, reference: str) -> Ticket:
         found = ticket_selectors.ticket_list_by_keys(references=[reference], ids=[])
         if not found:
-            raise serializers.ValidationError(f"No ticket {reference}.")
+            raise serializers.ValidationError(gettext("No ticket %(reference)s.") % {"reference": reference})
         return found[0]
 
 
@@ -335,7 +336,7 @@ class UpdateSerializer(StrictJSONTypes, serializers.Serializer):
     }
 )
 class TicketKeyField(serializers.Field):
-    default_error_messages = {"invalid": "A ticket's reference such as SCP-000042, or its id."}
+    default_error_messages = {"invalid": gettext_lazy("A ticket's reference such as SCP-000042, or its id.")}
 
     def to_internal_value(self, data: Any) -> str | int:
         if isinstance(data, int) and not isinstance(data, bool) and 1 <= data <= MAX_ID:
@@ -357,8 +358,10 @@ def tickets_for(keys: list[str | int]) -> list[Ticket]:
     by_key.update((t.pk, t) for t in found)
     missing = [str(key) for key in keys if key not in by_key]
     if missing:
-        shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
-        raise serializers.ValidationError({"tickets": [f"No ticket {shown}."]})
+        shown = ", ".join(missing[:20])
+        if len(missing) > 20:
+            shown += " " + gettext("and %(count)s more") % {"count": len(missing) - 20}
+        raise serializers.ValidationError({"tickets": [gettext("No ticket %(references)s.") % {"references": shown}]})
     return list({by_key[key].pk: by_key[key] for key in keys}.values())
 
 
@@ -452,7 +455,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         number = int(self.kwargs["reference"].split("-", 1)[1])
         incident = incident_queryset().filter(pk=number).first()
         if incident is None:
-            raise NotFound("No such incident.")
+            raise NotFound(gettext("No such incident."))
         return incident
 
     def _fresh(self, incident: Incident) -> dict:
@@ -563,7 +566,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data.is_valid(raise_exception=True)
         (ticket,) = tickets_for([data.validated_data["ticket"]])
         if not self.usecases.incident_unlink(incident=incident, ticket=ticket, by=request.user, now=timezone.now()):
-            raise NotFound(f"{ticket.reference} is not linked to {incident.reference}.")
+            raise NotFound(
+                gettext("%(reference)s is not linked to %(incident)s.")
+                % {"reference": ticket.reference, "incident": incident.reference}
+            )
         return Response({"unlinked": ticket.reference})
 
     @extend_schema(
@@ -651,7 +657,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident = self.get_object()
         item = incident.actions.filter(pk=int(action_id)).first()
         if item is None:
-            raise NotFound("No such action on this incident.")
+            raise NotFound(gettext("No such action on this incident."))
         data = ActionTickSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         item = self.usecases.incident_action_tick(

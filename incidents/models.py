@@ -19,6 +19,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy
 
 from tickets.models import Ticket
 
@@ -35,9 +36,11 @@ class Component(models.Model):
     # Tickets of these categories are "in" the component: while an incident affecting it is
     # open, new ones are suggested for linking (a list of Ticket.Category values).
     ticket_categories = models.JSONField(default=list, blank=True)
-    public = models.BooleanField(default=True, help_text="Shown on the public status page.")
+    public = models.BooleanField(default=True, help_text=gettext_lazy("Shown on the public status page."))
 
     class Meta:
+        verbose_name = gettext_lazy("component")
+        verbose_name_plural = gettext_lazy("components")
         ordering = ["position", "name"]
 
     def __str__(self) -> str:
@@ -71,30 +74,30 @@ class CheckedUptime(models.Model):
 
 class Incident(models.Model):
     class Status(models.TextChoices):
-        INVESTIGATING = "investigating", "Investigating"
-        IDENTIFIED = "identified", "Identified"
-        MONITORING = "monitoring", "Monitoring"
-        RESOLVED = "resolved", "Resolved"
+        INVESTIGATING = "investigating", gettext_lazy("Investigating")
+        IDENTIFIED = "identified", gettext_lazy("Identified")
+        MONITORING = "monitoring", gettext_lazy("Monitoring")
+        RESOLVED = "resolved", gettext_lazy("Resolved")
 
     class Source(models.TextChoices):
-        CONSOLE = "console", "Console"
-        API = "api", "API"
-        TICKET = "ticket", "From a ticket"
-        MONITOR = "monitor", "Monitor"
+        CONSOLE = "console", gettext_lazy("Console")
+        API = "api", gettext_lazy("API")
+        TICKET = "ticket", gettext_lazy("From a ticket")
+        MONITOR = "monitor", gettext_lazy("Monitor")
 
     OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
 
     # INC-000042, derived like the ticket reference (selectors.reference).
     severity = models.CharField(max_length=2, choices=SEVERITIES.choices)
-    title = models.CharField(max_length=200, help_text="Public: shown on the status page.")
+    title = models.CharField(max_length=200, help_text=gettext_lazy("Public: shown on the status page."))
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.INVESTIGATING)
-    public = models.BooleanField(default=True, help_text="Shown on the public status page.")
+    public = models.BooleanField(default=True, help_text=gettext_lazy("Shown on the public status page."))
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.CONSOLE)
 
     # Internal: the declaration's "Impact", with its user count.
     impact = models.TextField(max_length=2000)
     users_affected = models.PositiveIntegerField(null=True, blank=True)
-    war_room = models.CharField(max_length=500, blank=True, help_text="A link or a place.")
+    war_room = models.CharField(max_length=500, blank=True, help_text=gettext_lazy("A link or a place."))
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -104,7 +107,7 @@ class Incident(models.Model):
         null=True,
         blank=True,
         related_name="commanded_incidents",
-        help_text="The primary responder.",
+        help_text=gettext_lazy("The primary responder."),
     )
     # The ticket it was declared from, if any (it is linked as well).
     ticket = models.ForeignKey(Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
@@ -114,15 +117,20 @@ class Incident(models.Model):
     # What customers of linked tickets are told (the procedures' acknowledgment and resolution
     # notification); the commander writes them. Empty fields fall back to generic wording.
     functionality = models.CharField(
-        "affected functionality", max_length=300, blank=True, help_text="The acknowledgment's [specific functionality]."
+        "affected functionality",
+        max_length=300,
+        blank=True,
+        help_text=gettext_lazy("The acknowledgment's [specific functionality]."),
     )
     expected_resolution = models.CharField(max_length=200, blank=True)
     what_happened = models.TextField(max_length=5000, blank=True)
     resolution = models.TextField(max_length=5000, blank=True)
     prevention = models.TextField(max_length=5000, blank=True)
 
-    started_at = models.DateTimeField(help_text="When the problem began (the first failing check, for a monitor).")
-    detected_at = models.DateTimeField(help_text="When the desk knew: MTTD = detected - started.")
+    started_at = models.DateTimeField(
+        help_text=gettext_lazy("When the problem began (the first failing check, for a monitor).")
+    )
+    detected_at = models.DateTimeField(help_text=gettext_lazy("When the desk knew: MTTD = detected - started."))
     declared_at = models.DateTimeField()
     identified_at = models.DateTimeField(null=True, blank=True)
     monitoring_at = models.DateTimeField(null=True, blank=True)
@@ -136,6 +144,8 @@ class Incident(models.Model):
     monitor_key = models.CharField(max_length=100, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("incident")
+        verbose_name_plural = gettext_lazy("incidents")
         ordering = ["-declared_at", "-id"]
         indexes = [
             models.Index(fields=["status", "-declared_at"], name="incident_status_idx"),
@@ -199,16 +209,16 @@ class IncidentEvent(models.Model):
     """
 
     class Kind(models.TextChoices):
-        DECLARED = "declared", "Declared"
-        STATUS = "status", "Status changed"
-        UPDATE = "update", "Update"
-        NOTE = "note", "Internal note"
-        LINKED = "linked", "Ticket linked"
-        UNLINKED = "unlinked", "Ticket unlinked"
-        EDITED = "edited", "Edited"
-        ACTION = "action", "Action"
-        RESOLVED = "resolved", "Resolved"
-        REVIEW = "review", "Review"
+        DECLARED = "declared", gettext_lazy("Declared")
+        STATUS = "status", gettext_lazy("Status changed")
+        UPDATE = "update", gettext_lazy("Update")
+        NOTE = "note", gettext_lazy("Internal note")
+        LINKED = "linked", gettext_lazy("Ticket linked")
+        UNLINKED = "unlinked", gettext_lazy("Ticket unlinked")
+        EDITED = "edited", gettext_lazy("Edited")
+        ACTION = "action", gettext_lazy("Action")
+        RESOLVED = "resolved", gettext_lazy("Resolved")
+        REVIEW = "review", gettext_lazy("Review")
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -269,8 +279,8 @@ class Maintenance(models.Model):
 
     class Meta:
         ordering = ["starts_at"]
-        verbose_name = "maintenance window"
-        verbose_name_plural = "maintenance windows"
+        verbose_name = gettext_lazy("maintenance window")
+        verbose_name_plural = gettext_lazy("maintenance windows")
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="maintenance_ends_after_start")
         ]
@@ -289,6 +299,8 @@ class Subscriber(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = gettext_lazy("status page subscriber")
+        verbose_name_plural = gettext_lazy("status page subscribers")
         ordering = ["email"]
         indexes = [
             models.Index(
@@ -315,15 +327,19 @@ class Review(models.Model):
     document = models.TextField(max_length=100_000, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = gettext_lazy("post-incident review")
+        verbose_name_plural = gettext_lazy("post-incident reviews")
+
     def __str__(self) -> str:
         return f"Review of {self.incident}"
 
 
 class ReviewItem(models.Model):
     class Phase(models.TextChoices):
-        IMMEDIATE = "immediate", "Within 2 hours"
-        FOLLOW_UP = "follow_up", "Within 48 hours"
-        LONG_TERM = "long_term", "Within 1 week"
+        IMMEDIATE = "immediate", gettext_lazy("Within 2 hours")
+        FOLLOW_UP = "follow_up", gettext_lazy("Within 48 hours")
+        LONG_TERM = "long_term", gettext_lazy("Within 1 week")
 
     review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="items")
     phase = models.CharField(max_length=10, choices=Phase.choices)

@@ -27,6 +27,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import permissions as roles
 from accounts import selectors as account_selectors
@@ -49,7 +50,7 @@ def _may_edit(request: HttpRequest) -> bool:
 class ReviewItemForm(forms.ModelForm):
     """An action item as a manager edits it: ``done`` is a tick; the service stamps the time."""
 
-    done = forms.BooleanField(required=False)
+    done = forms.BooleanField(label=gettext_lazy("done"), required=False)
 
     class Meta:
         model = ReviewItem
@@ -64,7 +65,7 @@ class ReviewItemForm(forms.ModelForm):
         due_at = self.cleaned_data["due_at"]
         resolved_at = self.instance.review.incident.resolved_at if self.instance.pk else None
         if due_at is not None and resolved_at is not None and due_at < resolved_at:
-            raise forms.ValidationError("It cannot be due before the incident was resolved.")
+            raise forms.ValidationError(gettext("It cannot be due before the incident was resolved."))
         return due_at
 
 
@@ -112,7 +113,7 @@ class ReviewForm(forms.ModelForm):
         model = Review
         fields = ["document"]
         widgets = {"document": forms.Textarea(attrs={"rows": 20, "cols": 100})}
-        help_texts = {"document": "Markdown. Shown sanitised, as knowledge-base articles are."}
+        help_texts = {"document": gettext_lazy("Markdown. Shown sanitised, as knowledge-base articles are.")}
 
 
 @admin.register(Review)
@@ -125,8 +126,8 @@ class ReviewAdmin(admin.ModelAdmin):
     date_hierarchy = "opened_at"
     fieldsets = (
         (None, {"fields": ("incident_link", "summary")}),
-        ("Review document", {"fields": ("document", "rendered")}),
-        ("Timeline", {"fields": ("timeline",)}),
+        (gettext_lazy("Review document"), {"fields": ("document", "rendered")}),
+        (gettext_lazy("Timeline"), {"fields": ("timeline",)}),
     )
     readonly_fields = ["incident_link", "summary", "rendered", "timeline"]
 
@@ -155,25 +156,25 @@ class ReviewAdmin(admin.ModelAdmin):
 
     # --- the list --------------------------------------------------------------
 
-    @admin.display(description="review", ordering="incident__title")
+    @admin.display(description=gettext_lazy("review"), ordering="incident__title")
     def review(self, obj: Review) -> str:
         return f"{obj.incident.reference} {obj.incident.title}"
 
-    @admin.display(description="severity", ordering="incident__severity")
+    @admin.display(description=gettext_lazy("severity"), ordering="incident__severity")
     def severity(self, obj: Review) -> str:
         return obj.incident.severity
 
-    @admin.display(description="done")
+    @admin.display(description=gettext_lazy("done"))
     def progress(self, obj: Review) -> str:
         return f"{getattr(obj, 'items_done', 0)} / {getattr(obj, 'items_total', 0)}"
 
-    @admin.display(description="overdue")
+    @admin.display(description=gettext_lazy("overdue"))
     def overdue(self, obj: Review) -> int:
         return getattr(obj, "items_overdue", 0)
 
     # --- the page --------------------------------------------------------------
 
-    @admin.display(description="incident")
+    @admin.display(description=gettext_lazy("incident"))
     def incident_link(self, obj: Review) -> str:
         incident = obj.incident
         label = f"{incident.reference} [{incident.severity}] {incident.title}"
@@ -191,7 +192,7 @@ class ReviewAdmin(admin.ModelAdmin):
             obj._console_summary = found  # type: ignore[attr-defined]
         return found
 
-    @admin.display(description="summary")
+    @admin.display(description=gettext_lazy("summary"))
     def summary(self, obj: Review) -> str:
         fields = self._summary(obj).fields
         return format_html(
@@ -199,11 +200,11 @@ class ReviewAdmin(admin.ModelAdmin):
             format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", fields),
         )
 
-    @admin.display(description="rendered (sanitised)")
+    @admin.display(description=gettext_lazy("rendered (sanitised)"))
     def rendered(self, obj: Review) -> str:
         return mark_rendered(reviews.render_document(obj))
 
-    @admin.display(description="the incident's events")
+    @admin.display(description=gettext_lazy("the incident's events"))
     def timeline(self, obj: Review) -> str:
         events = self._summary(obj).timeline
         return format_html(
@@ -252,7 +253,7 @@ class ReviewAdmin(admin.ModelAdmin):
             raise PermissionDenied
         review = self.get_object(request, unquote(object_id))
         if review is None:
-            raise Http404("No such review.")
+            raise Http404(gettext("No such review."))
         return review
 
     def _download(self, content: bytes | str, *, content_type: str, filename: str) -> HttpResponse:

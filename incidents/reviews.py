@@ -34,6 +34,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext
 
 from accounts import permissions as roles
 from escalation import selectors as sla_selectors
@@ -142,7 +143,9 @@ def open_review(*, incident: Incident, now: datetime, opened_by: User | None) ->
     if existing is not None:
         return existing
     if incident.resolved_at is None:
-        raise Conflict("Resolve the incident first: the review's due times count from its resolution.", field="status")
+        raise Conflict(
+            gettext("Resolve the incident first: the review's due times count from its resolution."), field="status"
+        )
     try:
         with transaction.atomic():
             review = Review.objects.create(incident=incident, opened_at=now, document=DOCUMENT_TEMPLATE)
@@ -191,7 +194,7 @@ def item_update(*, item: ReviewItem, by: User | None, now: datetime, **changes: 
     """
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
+        raise DomainError(gettext("Cannot change %(names)s.") % {"names": ", ".join(sorted(unknown))})
     item = _lock_item(item)
     incident = item.review.incident
     said: list[str] = []
@@ -199,7 +202,7 @@ def item_update(*, item: ReviewItem, by: User | None, now: datetime, **changes: 
     if "owner" in changes:
         owner = changes["owner"]
         if owner is not None and not roles.is_agent(owner):
-            raise DomainError("The owner must be an agent or a manager.", field="owner")
+            raise DomainError(gettext("The owner must be an agent or a manager."), field="owner")
         if (owner.pk if owner else None) != item.owner_id:
             said.append(f"owner {_who(item.owner)} → {_who(owner)}")
             item.owner = owner
@@ -207,9 +210,9 @@ def item_update(*, item: ReviewItem, by: User | None, now: datetime, **changes: 
     if "due_at" in changes:
         due_at = changes["due_at"]
         if not isinstance(due_at, datetime) or due_at.tzinfo is None:
-            raise DomainError("Give the due time as a date and time.", field="due_at")
+            raise DomainError(gettext("Give the due time as a date and time."), field="due_at")
         if incident.resolved_at is not None and due_at < incident.resolved_at:
-            raise DomainError("It cannot be due before the incident was resolved.", field="due_at")
+            raise DomainError(gettext("It cannot be due before the incident was resolved."), field="due_at")
         if due_at != item.due_at:
             said.append(f"due {when(item.due_at)} → {when(due_at)}")
             item.due_at = due_at
@@ -220,7 +223,7 @@ def item_update(*, item: ReviewItem, by: User | None, now: datetime, **changes: 
     if "notes" in changes:
         notes = (changes["notes"] or "").strip()
         if len(notes) > NOTES_MAX:
-            raise DomainError(f"At most {NOTES_MAX} characters of notes.", field="notes")
+            raise DomainError(gettext("At most %(count)s characters of notes.") % {"count": NOTES_MAX}, field="notes")
         if notes != item.notes:
             said.append("notes edited")
             item.notes = notes
@@ -263,7 +266,7 @@ def document_edit(*, review: Review, document: str, by: User | None, now: dateti
     """Replace the review's free document (markdown; sanitised wherever it is shown)."""
     document = document.replace("\x00", "").replace("\r\n", "\n").rstrip()
     if len(document) > DOCUMENT_MAX:
-        raise DomainError(f"At most {DOCUMENT_MAX:,} characters.", field="document")
+        raise DomainError(gettext("At most %(count)s characters.") % {"count": f"{DOCUMENT_MAX:,}"}, field="document")
     review = Review.objects.select_for_update(of=("self",)).select_related("incident").get(pk=review.pk)
     if document != review.document.rstrip():
         review.document = document
@@ -409,7 +412,7 @@ def review_summary(review: Review, *, now: datetime | None = None) -> Summary:
         severity=incident.severity,
         fields=fields,
         timeline=timeline,
-        items=[(Phase(p).label, rows) for p, rows in phases.items() if rows],
+        items=[(str(Phase(p).label), rows) for p, rows in phases.items() if rows],
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from accounts import permissions as roles
 from escalation import selectors as sla_selectors
@@ -81,16 +82,16 @@ def _event(
 
 def _check_commander(commander: User | None) -> None:
     if commander is not None and not roles.is_agent(commander):
-        raise DomainError("The commander must be an agent or a manager.", field="commander")
+        raise DomainError(gettext("The commander must be an agent or a manager."), field="commander")
 
 
 def _check_times(*, started_at: datetime, detected_at: datetime, now: datetime) -> None:
     if started_at > now:
-        raise DomainError("An incident cannot start in the future.", field="started_at")
+        raise DomainError(gettext("An incident cannot start in the future."), field="started_at")
     if detected_at < started_at:
-        raise DomainError("It cannot be detected before it started.", field="detected_at")
+        raise DomainError(gettext("It cannot be detected before it started."), field="detected_at")
     if detected_at > now:
-        raise DomainError("It cannot be detected in the future.", field="detected_at")
+        raise DomainError(gettext("It cannot be detected in the future."), field="detected_at")
 
 
 @transaction.atomic
@@ -119,14 +120,14 @@ def declare(
     """Open an incident: its actions, the declaration on its timeline (and, when public, its first
     update on the status page), the ticket it came from linked. The commander defaults to whoever declared."""
     if severity not in Ticket.Priority.values:
-        raise DomainError("Choose a severity from P0 to P3.", field="severity")
+        raise DomainError(gettext("Choose a severity from P0 to P3."), field="severity")
     if not title.strip():
-        raise DomainError("Give the incident a title.", field="title")
+        raise DomainError(gettext("Give the incident a title."), field="title")
     if not impact.strip():
-        raise DomainError("Say what is affected.", field="impact")
+        raise DomainError(gettext("Say what is affected."), field="impact")
     actions = [text.strip() for text in actions if text.strip()]
     if len(actions) > MAX_ACTIONS:
-        raise DomainError(f"At most {MAX_ACTIONS} actions.", field="actions")
+        raise DomainError(gettext("At most %(count)s actions.") % {"count": MAX_ACTIONS}, field="actions")
     started_at = started_at or now
     detected_at = detected_at or now
     _check_times(started_at=started_at, detected_at=detected_at, now=now)
@@ -156,7 +157,7 @@ def declare(
                 monitor_key=monitor_key,
             )
     except IntegrityError as exc:
-        raise Conflict("This monitor already has an open incident.", field="monitor_key") from exc
+        raise Conflict(gettext("This monitor already has an open incident."), field="monitor_key") from exc
     incident.components.set(list(components))
     IncidentAction.objects.bulk_create(
         IncidentAction(incident=incident, text=text[:300], position=n) for n, text in enumerate(actions)
@@ -182,7 +183,7 @@ def _lock(incident: Incident) -> Incident:
 
 def _require_open(incident: Incident) -> None:
     if not incident.is_open:
-        raise Conflict("This incident is resolved.", field="status")
+        raise Conflict(gettext("This incident is resolved."), field="status")
 
 
 @transaction.atomic
@@ -195,11 +196,11 @@ def post_update(
     _require_open(incident)
     body = body.strip()
     if not body:
-        raise DomainError("Write the update.", field="body")
+        raise DomainError(gettext("Write the update."), field="body")
     status = status or incident.status
     if status not in FORWARD or status == Status.RESOLVED:
         raise DomainError(
-            "Choose investigating, identified or monitoring; resolve the incident to close it.", field="status"
+            gettext("Choose investigating, identified or monitoring; resolve the incident to close it."), field="status"
         )
     moved = status != incident.status
     incident.status = status
@@ -229,12 +230,12 @@ def edit(
     """The commander's edits of the incident's fields, all or nothing; the timeline says which changed."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise DomainError(f"Cannot change {', '.join(sorted(unknown))}.")
+        raise DomainError(gettext("Cannot change %(names)s.") % {"names": ", ".join(sorted(unknown))})
     incident = _lock(incident)
     if "severity" in changes and changes["severity"] not in Ticket.Priority.values:
-        raise DomainError("Choose a severity from P0 to P3.", field="severity")
+        raise DomainError(gettext("Choose a severity from P0 to P3."), field="severity")
     if "title" in changes and not str(changes["title"]).strip():
-        raise DomainError("Give the incident a title.", field="title")
+        raise DomainError(gettext("Give the incident a title."), field="title")
     if "commander" in changes:
         _check_commander(changes["commander"])
     changed = [name for name, value in changes.items() if getattr(incident, name) != value]
@@ -260,9 +261,9 @@ def edit(
 def action_add(*, incident: Incident, text: str, author: User | None, now: datetime) -> IncidentAction:
     text = text.strip()
     if not text:
-        raise DomainError("Write the action.", field="text")
+        raise DomainError(gettext("Write the action."), field="text")
     if incident.actions.count() >= MAX_ACTIONS:
-        raise DomainError(f"At most {MAX_ACTIONS} actions.", field="text")
+        raise DomainError(gettext("At most %(count)s actions.") % {"count": MAX_ACTIONS}, field="text")
     position = (incident.actions.order_by("-position").values_list("position", flat=True).first() or 0) + 1
     action = IncidentAction.objects.create(incident=incident, text=text[:300], position=position)
     _event(incident, Kind.ACTION, now=now, author=author, body=f"Action added: {action.text}")
@@ -384,9 +385,9 @@ def resolve(
     if incident.severity in (Ticket.Priority.P0, Ticket.Priority.P1):
         for name in ("what_happened", "resolution", "prevention"):
             if not getattr(incident, name):
-                raise DomainError("Required to resolve a P0/P1 incident: customers are told it.", field=name)
+                raise DomainError(gettext("Required to resolve a P0/P1 incident: customers are told it."), field=name)
     if now < incident.started_at:
-        raise DomainError("It cannot be resolved before it started.", field="resolved_at")
+        raise DomainError(gettext("It cannot be resolved before it started."), field="resolved_at")
     incident.status = Status.RESOLVED
     incident.resolved_at = now
     incident.updated_at = now

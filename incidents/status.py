@@ -54,6 +54,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.db.models import Q
+from django.utils import translation
 
 from tickets.models import Ticket
 
@@ -639,16 +640,19 @@ def _feed(*, now: datetime, windows: list[Maintenance]) -> list[dict[str, Any]]:
         .order_by("-at", "-id")
         .values_list("id", "at", "status", "body", "incident_id", "incident__title")[:FEED_SIZE]
     )
-    entries: list[dict[str, Any]] = [
-        {
-            "id": public_id("event", event_id),
-            "incident": public_id("incident", incident_id),
-            "title": f"{title}: {STATUS_LABELS[event_status]}",
-            "at": at,
-            "body": body,
-        }
-        for event_id, at, event_status, body, incident_id, title in events
-    ]
+    # The snapshot is shared by every reader, whatever the language of the request that built it: the
+    # feed's titles are put in words in the desk's default language, not the builder's.
+    with translation.override(settings.LANGUAGE_CODE):
+        entries: list[dict[str, Any]] = [
+            {
+                "id": public_id("event", event_id),
+                "incident": public_id("incident", incident_id),
+                "title": f"{title}: {STATUS_LABELS[event_status]}",
+                "at": at,
+                "body": body,
+            }
+            for event_id, at, event_status, body, incident_id, title in events
+        ]
     for window in windows:
         if window.created_at <= now:
             entries.append(

@@ -15,6 +15,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts import permissions as roles
 from tickets.models import Ticket
@@ -59,8 +60,10 @@ class ComponentForm(forms.ModelForm):
         choices=Ticket.Category.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="While an incident affecting this component is open, new tickets of these categories "
-        "are suggested for linking to it.",
+        help_text=gettext_lazy(
+            "While an incident affecting this component is open, new tickets of these categories "
+            "are suggested for linking to it."
+        ),
     )
 
     class Meta:
@@ -87,8 +90,8 @@ class MaintenanceForm(forms.ModelForm):
         model = Maintenance
         fields = ("title", "description", "components", "starts_at", "ends_at", "cancelled")
         help_texts = {
-            "description": "Public: shown on the status page and in its feed.",
-            "cancelled": "A cancelled window leaves the status page.",
+            "description": gettext_lazy("Public: shown on the status page and in its feed."),
+            "cancelled": gettext_lazy("A cancelled window leaves the status page."),
         }
 
     def clean(self) -> dict[str, Any] | None:
@@ -126,7 +129,7 @@ class SubscriberAdmin(_ManagersEdit):
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return roles.is_manager(request.user)  # people's addresses: the managers'
 
-    @admin.display(boolean=True, description="Gets updates")
+    @admin.display(boolean=True, description=gettext_lazy("Gets updates"))
     def active(self, obj: Subscriber) -> bool:
         return obj.active
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from accounts.auth import normalise_email
 from sofacover.errors import DomainError
@@ -51,7 +52,7 @@ def subscribe(*, email: str, now: datetime) -> Subscribed:
     try:
         validate_email(address)
     except ValidationError as exc:
-        raise DomainError("Enter a valid email address.", field="email") from exc
+        raise DomainError(gettext("Enter a valid email address."), field="email") from exc
     subscriber = Subscriber.objects.select_for_update().filter(email=address).first()
     if subscriber is None:
         try:
@@ -76,7 +77,9 @@ def subscriber_by_token(token: uuid.UUID | str) -> Subscriber:
     try:
         return Subscriber.objects.get(token=token)
     except (Subscriber.DoesNotExist, ValidationError, ValueError) as exc:
-        raise SubscriptionLinkInvalid("This link is not valid. Please use the link from our latest email.") from exc
+        raise SubscriptionLinkInvalid(
+            gettext("This link is not valid. Please use the link from our latest email.")
+        ) from exc
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, gettext_lazy
 
 from sofacover.auth import signed_in_user
 from sofacover.errors import DomainError
@@ -35,9 +36,14 @@ def _tag_list(value: str) -> list[str]:
 
 class ArticleAdminForm(forms.ModelForm):
     tag_names = forms.CharField(
-        label="Tags", required=False, max_length=1000, help_text="Comma-separated, e.g. returns, refund."
+        label=gettext_lazy("Tags"),
+        required=False,
+        max_length=1000,
+        help_text=gettext_lazy("Comma-separated, e.g. returns, refund."),
     )
-    slug = forms.SlugField(max_length=200, required=False, help_text="Made from the title when left empty.")
+    slug = forms.SlugField(
+        max_length=200, required=False, help_text=gettext_lazy("Made from the title when left empty.")
+    )
 
     class Meta:
         model = Article
@@ -74,7 +80,7 @@ class RevisionInline(admin.TabularInline):
     show_change_link = False
     ordering = ("-number",)
 
-    @admin.display(description="Revision")
+    @admin.display(description=gettext_lazy("Revision"))
     def revision_link(self, obj: ArticleRevision) -> str:
         url = reverse("admin:knowledge_articlerevision_change", args=[obj.pk])
         return format_html('<a href="{}">Revision {} (diff)</a>', url, obj.number)
@@ -98,14 +104,14 @@ class ArticleAdmin(admin.ModelAdmin):
     list_select_related = ("author",)
     fieldsets = (
         (None, {"fields": ("title", "slug", "audience", "category", "status", "tag_names", "body")}),
-        ("Preview (sanitised rendering)", {"fields": ("rendered",)}),
+        (gettext_lazy("Preview (sanitised rendering)"), {"fields": ("rendered",)}),
         (
-            "History",
+            gettext_lazy("History"),
             {"fields": ("author", "created_at", "updated_at", "published_at", "helpful_yes", "helpful_no")},
         ),
     )
 
-    @admin.display(description="Rendered")
+    @admin.display(description=gettext_lazy("Rendered"))
     def rendered(self, obj: Article) -> str:
         return mark_rendered(obj.body_html) if obj.pk else "—"
 
@@ -170,7 +176,7 @@ class ArticleRevisionAdmin(admin.ModelAdmin):
     readonly_fields = fields
     actions = ["restore_revision"]
 
-    @admin.display(description="Changes from the revision before")
+    @admin.display(description=gettext_lazy("Changes from the revision before"))
     def diff(self, obj: ArticleRevision) -> str:
         before = obj.article.revisions.filter(number__lt=obj.number).order_by("-number").first()
         text = unified_diff(before, obj) or "(no changes)"
@@ -199,11 +205,11 @@ class ArticleRevisionAdmin(admin.ModelAdmin):
     def has_restore_permission(self, request: HttpRequest) -> bool:
         return permissions.can_change_article(request.user)
 
-    @admin.action(description="Restore this revision", permissions=["restore"])
+    @admin.action(description=gettext_lazy("Restore this revision"), permissions=["restore"])
     def restore_revision(self, request: HttpRequest, queryset: QuerySet[ArticleRevision]) -> None:
         revisions = list(queryset.select_related("article")[:2])
         if len(revisions) != 1:
-            self.message_user(request, "Choose exactly one revision to restore.", messages.ERROR)
+            self.message_user(request, gettext("Choose exactly one revision to restore."), messages.ERROR)
             return
         revision = revisions[0]
         try:
@@ -212,7 +218,10 @@ class ArticleRevisionAdmin(admin.ModelAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return
         self.message_user(
-            request, f"Restored revision {revision.number} of “{article.title}” as a new revision.", messages.SUCCESS
+            request,
+            gettext("Restored revision %(number)s of “%(title)s” as a new revision.")
+            % {"number": revision.number, "title": article.title},
+            messages.SUCCESS,
         )
 
 
@@ -232,7 +241,7 @@ class ResponseTemplateAdmin(admin.ModelAdmin):
     fields = ("name", "slug", "category", "active", "body", "placeholders")
     readonly_fields = ("placeholders",)
 
-    @admin.display(description="Placeholders you can use")
+    @admin.display(description=gettext_lazy("Placeholders you can use"))
     def placeholders(self, obj: ResponseTemplate | None) -> str:
         from .templating import PLACEHOLDERS
 

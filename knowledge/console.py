@@ -33,6 +33,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from sofacover.auth import signed_in_user
@@ -176,10 +177,10 @@ class StepForm(forms.Form):
 
 
 class TemplateReplyForm(forms.Form):
-    template = forms.ChoiceField(label="Template", required=False)
-    faq = forms.ChoiceField(label="Link an FAQ", required=False)
+    template = forms.ChoiceField(label=gettext_lazy("Template"), required=False)
+    faq = forms.ChoiceField(label=gettext_lazy("Link an FAQ"), required=False)
     body = forms.CharField(
-        label="Your words (after the template)",
+        label=gettext_lazy("Your words (after the template)"),
         required=False,
         max_length=20_000,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
@@ -197,7 +198,7 @@ class TemplateReplyForm(forms.Form):
         super().clean()
         data = self.cleaned_data
         if not self.errors and not (data.get("template") or data.get("faq") or (data.get("body") or "").strip()):
-            raise forms.ValidationError("Pick a template, an FAQ link or write a message.", code="empty")
+            raise forms.ValidationError(gettext("Pick a template, an FAQ link or write a message."), code="empty")
         return data
 
 
@@ -219,7 +220,7 @@ def runbook_attach(request: HttpRequest, ticket: Ticket) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Runbook attached: {article.title}.")
+        messages.success(request, gettext("Runbook attached: %(title)s.") % {"title": article.title})
     return HttpResponseRedirect(console_url(ticket, "kb-runbooks"))
 
 
@@ -259,7 +260,7 @@ def render_template_for_message(ticket: Ticket, slug: str, user: User) -> str | 
     :raises NotAllowed: for anyone who may not use templates (customers)
     """
     if not permissions.can_use_templates(user):
-        raise services.NotAllowed("Only support agents can reply from templates.", field="template")
+        raise services.NotAllowed(gettext("Only support agents can reply from templates."), field="template")
     try:
         template = selectors.response_template_get(slug=slug)
     except Http404:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from tickets.models import Ticket
 
@@ -33,20 +34,20 @@ class Tag(models.Model):
 
 class Article(models.Model):
     class Audience(models.TextChoices):
-        PUBLIC = "public", "Public (FAQ)"
-        INTERNAL = "internal", "Internal (runbook)"
+        PUBLIC = "public", gettext_lazy("Public (FAQ)")
+        INTERNAL = "internal", gettext_lazy("Internal (runbook)")
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PUBLISHED = "published", "Published"
-        ARCHIVED = "archived", "Archived"
+        DRAFT = "draft", gettext_lazy("Draft")
+        PUBLISHED = "published", gettext_lazy("Published")
+        ARCHIVED = "archived", gettext_lazy("Archived")
 
     # The same categories as tickets, so a ticket finds the runbooks for its category.
     Category = Ticket.Category
 
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=220, unique=True)
-    body = models.TextField(max_length=100_000, help_text="Markdown.")
+    body = models.TextField(max_length=100_000, help_text=gettext_lazy("Markdown."))
     # The sanitised rendering of ``body`` (knowledge/rendering.py), refreshed by every save service.
     body_html = models.TextField(blank=True, editable=False)
     # Plain text of the rendering and the tag names: what search indexes and snippets quote.
@@ -108,7 +109,7 @@ class ArticleRevision(models.Model):
     audience = models.CharField(max_length=10, choices=Article.Audience.choices)
     category = models.CharField(max_length=20, choices=Ticket.Category.choices)
     status = models.CharField(max_length=10, choices=Article.Status.choices)
-    tags = models.JSONField(default=list, help_text="Tag names at the time of the revision.")
+    tags = models.JSONField(default=list, help_text=gettext_lazy("Tag names at the time of the revision."))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -161,8 +162,8 @@ class SuggestionOpen(models.Model):
     ticket_filed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "opened suggestion"
-        verbose_name_plural = "opened suggestions"
+        verbose_name = gettext_lazy("opened suggestion")
+        verbose_name_plural = gettext_lazy("opened suggestions")
         ordering = ["-opened_at", "id"]
         indexes = [
             models.Index(fields=["visitor_key", "opened_at"], name="suggestion_visitor_idx"),
@@ -224,7 +225,7 @@ class ResponseTemplate(models.Model):
 
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=120)
-    body = models.TextField(max_length=20_000, help_text="Markdown with {{ placeholders }}.")
+    body = models.TextField(max_length=20_000, help_text=gettext_lazy("Markdown with {{ placeholders }}."))
     # Suggested first for tickets of this category; blank for every category.
     category = models.CharField(max_length=20, choices=Ticket.Category.choices, blank=True)
     active = models.BooleanField(default=True)

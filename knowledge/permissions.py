@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.utils.translation import gettext_lazy
 from rest_framework import permissions
 
 from accounts.permissions import is_agent
@@ -52,7 +53,7 @@ def can_edit_templates(user: User | AnonymousUser) -> bool:
 class ArticleWritePermission(permissions.BasePermission):
     """Reads are open to everyone (what they see is filtered); writing articles needs the knowledge permission."""
 
-    message = "Only support agents with the knowledge permission may write articles."
+    message = gettext_lazy("Only support agents with the knowledge permission may write articles.")
 
     def has_permission(self, request, view) -> bool:
         action = getattr(view, "action", None)

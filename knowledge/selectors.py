@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext
 
 from tickets.models import Ticket
 
@@ -66,7 +67,7 @@ def article_get_visible_to(*, user: User | AnonymousUser, slug: str) -> Article:
     """
     article = article_list_visible_to(user=user).filter(slug=slug).first()
     if article is None:
-        raise Http404("No such article.")
+        raise Http404(gettext("No such article."))
     return article
 
 
@@ -135,7 +136,7 @@ def revision_get(*, article: Article, number: int) -> ArticleRevision:
     """:raises Http404:"""
     revision = article.revisions.filter(number=number).first()
     if revision is None:
-        raise Http404("No such revision.")
+        raise Http404(gettext("No such revision."))
     return revision
 
 
@@ -278,7 +279,7 @@ def response_template_get(*, slug: str) -> ResponseTemplate:
     """:raises Http404:"""
     template = ResponseTemplate.objects.filter(slug=slug, active=True).first()
     if template is None:
-        raise Http404("No such response template.")
+        raise Http404(gettext("No such response template."))
     return template
 
 
@@ -356,5 +357,5 @@ def ticket_runbook_get(*, ticket: Ticket, pk: int) -> TicketRunbook:
     """A runbook attached to ``ticket`` (an id from another ticket is a 404). :raises Http404:"""
     ticket_runbook = TicketRunbook.objects.select_related("article", "ticket").filter(pk=pk, ticket=ticket).first()
     if ticket_runbook is None:
-        raise Http404("No such runbook on this ticket.")
+        raise Http404(gettext("No such runbook on this ticket."))
     return ticket_runbook

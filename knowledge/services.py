@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Max
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from sofacover.dbutil import column_of
 from sofacover.errors import Conflict, DomainError
@@ -69,24 +70,26 @@ class TicketClosed(Conflict):
 def _clean_title(title: str) -> str:
     title = " ".join((title or "").replace("\x00", "").split())
     if not title:
-        raise DomainError("A title is required.", field="title")
+        raise DomainError(gettext("A title is required."), field="title")
     if len(title) > MAX_TITLE:
-        raise DomainError(f"At most {MAX_TITLE} characters.", field="title")
+        raise DomainError(gettext("At most %(count)s characters.") % {"count": MAX_TITLE}, field="title")
     return title
 
 
 def _clean_body(body: str) -> str:
     body = (body or "").replace("\r\n", "\n").replace("\x00", "")
     if not body.strip():
-        raise DomainError("A body is required.", field="body")
+        raise DomainError(gettext("A body is required."), field="body")
     if len(body) > MAX_BODY:
-        raise DomainError(f"At most {MAX_BODY} characters.", field="body")
+        raise DomainError(gettext("At most %(count)s characters.") % {"count": MAX_BODY}, field="body")
     return body
 
 
 def _clean_choice(value: str, choices: Iterable[str], field: str) -> str:
     if value not in set(choices):
-        raise DomainError(f"{value!r} is not one of {', '.join(choices)}.", field=field)
+        raise DomainError(
+            gettext("“%(value)s” is not one of %(names)s.") % {"value": value, "names": ", ".join(choices)}, field=field
+        )
     return value
 
 
@@ -97,24 +100,29 @@ def _clean_tags(names: Iterable[str]) -> list[str]:
         name = " ".join(str(raw).split())
         slug = slugify(name)
         if not slug or len(name) > 50:
-            raise DomainError(f"{raw!r} is not a usable tag (letters or digits, at most 50 characters).", field="tags")
+            raise DomainError(
+                gettext("“%(raw)s” is not a usable tag (letters or digits, at most 50 characters).") % {"raw": raw},
+                field="tags",
+            )
         seen.setdefault(slug, name)
     if len(seen) > MAX_TAGS:
-        raise DomainError(f"At most {MAX_TAGS} tags.", field="tags")
+        raise DomainError(gettext("At most %(count)s tags.") % {"count": MAX_TAGS}, field="tags")
     return list(seen.values())
 
 
 def _clean_slug(slug: str, *, article: Article | None) -> str:
     slug = (slug or "").strip().lower()
     if not slug or slug != slugify(slug) or len(slug) > 200:
-        raise DomainError("Use lowercase letters, digits and hyphens (at most 200).", field="slug")
+        raise DomainError(gettext("Use lowercase letters, digits and hyphens (at most 200)."), field="slug")
     if slug in RESERVED_SLUGS:
-        raise DomainError(f"{slug!r} is reserved; choose another slug.", field="slug")
+        raise DomainError(gettext("“%(slug)s” is reserved; choose another slug.") % {"slug": slug}, field="slug")
     taken = Article.objects.filter(slug=slug)
     if article is not None:
         taken = taken.exclude(pk=article.pk)
     if taken.exists():
-        raise DomainError(f"The slug {slug!r} is already used by another article.", field="slug")
+        raise DomainError(
+            gettext("The slug “%(slug)s” is already used by another article.") % {"slug": slug}, field="slug"
+        )
     return slug
 
 
@@ -182,7 +190,7 @@ def _normalise(values: dict[str, Any], *, article: Article | None) -> dict[str, 
         clean["slug"] = _clean_slug(values["slug"], article=article)
     unknown = set(values) - set(CONTENT_FIELDS)
     if unknown:
-        raise DomainError(f"Unknown article fields: {', '.join(sorted(unknown))}.")
+        raise DomainError(gettext("Unknown article fields: %(names)s.") % {"names": ", ".join(sorted(unknown))})
     return clean
 
 
@@ -247,7 +255,9 @@ def article_create(
         with transaction.atomic():
             article.save()
     except IntegrityError as exc:  # lost a race for the slug
-        raise DomainError(f"The slug {article.slug!r} is already used by another article.", field="slug") from exc
+        raise DomainError(
+            gettext("The slug “%(slug)s” is already used by another article.") % {"slug": article.slug}, field="slug"
+        ) from exc
     article.tags.set(_tags_for(tag_names))
     _revise(article, actor=actor, now=now, note=note or "created")
     search.index_article(article)
@@ -301,7 +311,7 @@ def article_restore(*, revision: ArticleRevision, actor: User | None, now: datet
 def article_delete(*, article: Article) -> None:
     """Delete for good (admins); prefer status=archived. Refused while a ticket uses it as a runbook."""
     if TicketRunbook.objects.filter(article=article).exists():
-        raise Conflict("This runbook is attached to tickets; archive it instead.")
+        raise Conflict(gettext("This runbook is attached to tickets; archive it instead."))
     article_id = article.pk
     article.delete()
     search.unindex_article(article_id)
@@ -328,10 +338,10 @@ def article_vote(
     :raises NotPublished: for an article that is not published
     """
     if article.status != Article.Status.PUBLISHED:
-        raise NotPublished("Only published articles take votes.")
+        raise NotPublished(gettext("Only published articles take votes."))
     comment = (comment or "").strip()
     if len(comment) > MAX_COMMENT:
-        raise DomainError(f"At most {MAX_COMMENT} characters.", field="comment")
+        raise DomainError(gettext("At most %(count)s characters.") % {"count": MAX_COMMENT}, field="comment")
     user_obj = user if user is not None and user.is_authenticated else None
     counter = "helpful_yes" if helpful else "helpful_no"
     try:
@@ -372,7 +382,7 @@ def suggestion_opened(
 ) -> SuggestionOpen:
     """A visitor opened a suggested article while writing a ticket (a candidate deflection)."""
     if article.status != Article.Status.PUBLISHED:
-        raise NotPublished("Only published articles are suggested.")
+        raise NotPublished(gettext("Only published articles are suggested."))
     return SuggestionOpen.objects.create(
         article=article,
         visitor_key=visitor_key,
@@ -414,9 +424,9 @@ _FILED_COLUMNS = ("ticket", "ticket_filed_at", "visitor_key", "opened_at")
 
 def _check_runbook_actor(actor: User, ticket: Ticket) -> None:
     if not permissions.can_work_runbooks(actor):
-        raise NotAllowed("Only support agents can work runbooks.")
+        raise NotAllowed(gettext("Only support agents can work runbooks."))
     if ticket.status == Ticket.Status.CLOSED:
-        raise TicketClosed("This ticket is closed.")
+        raise TicketClosed(gettext("This ticket is closed."))
 
 
 def _event_text(text: str) -> str:
@@ -433,14 +443,14 @@ def runbook_attach(*, ticket: Ticket, article: Article, actor: User, now: dateti
     """
     _check_runbook_actor(actor, ticket)
     if article.status != Article.Status.PUBLISHED:
-        raise NotPublished("Only published runbooks can be attached.", field="article")
+        raise NotPublished(gettext("Only published runbooks can be attached."), field="article")
     if not selectors.runbook_steps(article=article):
-        raise DomainError("This article has no steps (markdown task list items) to follow.", field="article")
+        raise DomainError(gettext("This article has no steps (markdown task list items) to follow."), field="article")
     try:
         with transaction.atomic():
             attached = TicketRunbook.objects.create(ticket=ticket, article=article, attached_by=actor, attached_at=now)
     except IntegrityError as exc:
-        raise AlreadyAttached("This runbook is already attached to the ticket.", field="article") from exc
+        raise AlreadyAttached(gettext("This runbook is already attached to the ticket."), field="article") from exc
     ticket_services.timeline_record(
         ticket=ticket, actor=actor, kind=TicketEvent.Kind.RUNBOOK_ATTACHED, now=now, new=_event_text(article.title)
     )
@@ -457,7 +467,7 @@ def runbook_step_tick(*, ticket_runbook: TicketRunbook, step: int, actor: User, 
     _check_runbook_actor(actor, ticket)
     steps = selectors.runbook_steps(article=ticket_runbook.article)
     if not 1 <= step <= len(steps):
-        raise DomainError(f"This runbook has steps 1 to {len(steps)}.", field="step")
+        raise DomainError(gettext("This runbook has steps 1 to %(count)s.") % {"count": len(steps)}, field="step")
     existing = RunbookStepTick.objects.filter(ticket_runbook=ticket_runbook, step=step).first()
     if existing is not None:
         return existing

@@ -17,6 +17,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from accounts import permissions as roles
 from sofacover.errors import DomainError
@@ -32,17 +34,17 @@ class MonitorForm(forms.ModelForm):
     """Severity and interval may be left empty (their kind's default); probe URLs are one per line."""
 
     url = forms.URLField(
-        label="URL",
+        label=gettext_lazy("URL"),
         max_length=500,
         required=False,
         assume_scheme="https",
-        help_text="HTTP checks and business metrics: the page or JSON endpoint.",
+        help_text=gettext_lazy("HTTP checks and business metrics: the page or JSON endpoint."),
     )
     urls = forms.CharField(
-        label="URLs",
+        label=gettext_lazy("URLs"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
-        help_text="Performance probes: one URL per line.",
+        help_text=gettext_lazy("Performance probes: one URL per line."),
     )
 
     class Meta:
@@ -107,16 +109,18 @@ class MonitorAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "kind", "component", "severity", "enabled", "interval_seconds", "incident_public"]}),
         (
-            "Rules",
+            gettext_lazy("Rules"),
             {
                 "fields": ["failures_to_open", "recoveries_to_close", "flap_threshold", "flap_hold_minutes"],
-                "description": "N failed checks in a row open (or update) the incident; M passed move it to "
-                "monitoring. More than K state changes within an hour: flapping, and the incident is told "
-                "at most once per hold.",
+                "description": gettext_lazy(
+                    "N failed checks in a row open (or update) the incident; M passed move it to "
+                    "monitoring. More than K state changes within an hour: flapping, and the incident is told "
+                    "at most once per hold."
+                ),
             },
         ),
         (
-            "HTTP check (and the business metrics' endpoint)",
+            gettext_lazy("HTTP check (and the business metrics' endpoint)"),
             {
                 "fields": [
                     "url",
@@ -130,9 +134,9 @@ class MonitorAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Performance probe", {"fields": ["urls", "samples", "p50_threshold_ms", "p95_threshold_ms"]}),
-        ("Business metrics", {"fields": ["orders_field", "conversion_field", "drop_fraction"]}),
-        ("Error-rate feed", {"fields": ["error_rate_threshold", "window_seconds", "min_requests"]}),
+        (gettext_lazy("Performance probe"), {"fields": ["urls", "samples", "p50_threshold_ms", "p95_threshold_ms"]}),
+        (gettext_lazy("Business metrics"), {"fields": ["orders_field", "conversion_field", "drop_fraction"]}),
+        (gettext_lazy("Error-rate feed"), {"fields": ["error_rate_threshold", "window_seconds", "min_requests"]}),
     ]
     seen_fields = [
         "state_shown",
@@ -153,9 +157,9 @@ class MonitorAdmin(admin.ModelAdmin):
         if obj is None:
             return fieldsets
         if obj.kind == Monitor.Kind.ERROR_RATE and roles.is_manager(request.user):
-            fieldsets.append(("Feed for error trackers", {"fields": ["feed"]}))
+            fieldsets.append((gettext("Feed for error trackers"), {"fields": ["feed"]}))
         seen: list = list(self.seen_fields)
-        fieldsets.append(("What it has seen", {"fields": seen}))
+        fieldsets.append((gettext("What it has seen"), {"fields": seen}))
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: Monitor | None = None) -> list[str]:
@@ -174,27 +178,44 @@ class MonitorAdmin(admin.ModelAdmin):
         was_enabled = form.initial.get("enabled") if change else None
         services.monitor_save(monitor=obj, now=timezone.now(), was_enabled=was_enabled)
 
-    @admin.action(description="Check now")
+    @admin.action(description=gettext_lazy("Check now"))
     def check_now(self, request: HttpRequest, queryset) -> None:
         count = services.monitors_due_now(ids=list(queryset.values_list("pk", flat=True)), now=timezone.now())
-        self.message_user(request, f"{count} monitor(s) will be checked within seconds.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d monitor will be checked within seconds.",
+                "%(count)d monitors will be checked within seconds.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="New feed secret (error-rate monitors: the old one stops working)")
+    @admin.action(description=gettext_lazy("New feed secret (error-rate monitors: the old one stops working)"))
     def new_feed_secret(self, request: HttpRequest, queryset) -> None:
         now = timezone.now()
         feeds = list(queryset.filter(kind=Monitor.Kind.ERROR_RATE))
         for monitor in feeds:
             services.monitor_token_rotate(monitor=monitor, now=now)
-        self.message_user(request, f"{len(feeds)} feed secret(s) replaced: give the trackers the new ones.")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d feed secret replaced: give the tracker the new one.",
+                "%(count)d feed secrets replaced: give the trackers the new ones.",
+                len(feeds),
+            )
+            % {"count": len(feeds)},
+        )
 
     # --- what it has seen ---------------------------------------------------------------------
 
-    @admin.display(description="state", ordering="state")
+    @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_shown(self, monitor: Monitor) -> str:
         text = monitor.get_state_display()
         return f"{text} (flapping)" if monitor.flapping else text
 
-    @admin.display(description="last result")
+    @admin.display(description=gettext_lazy("last result"))
     def last_result(self, monitor: Monitor) -> str:
         if monitor.last_ok is None:
             return "—"
@@ -202,11 +223,11 @@ class MonitorAdmin(admin.ModelAdmin):
             f": {monitor.last_message}" if monitor.last_message else ""
         )
 
-    @admin.display(description="latency", ordering="last_latency_ms")
+    @admin.display(description=gettext_lazy("latency"), ordering="last_latency_ms")
     def latency(self, monitor: Monitor) -> str:
         return "—" if monitor.last_latency_ms is None else f"{monitor.last_latency_ms} ms"
 
-    @admin.display(description="open incident")
+    @admin.display(description=gettext_lazy("open incident"))
     def open_incident(self, monitor: Monitor) -> str:
         incident = selectors.open_incident_for(monitor)
         if incident is None:
@@ -217,7 +238,7 @@ class MonitorAdmin(admin.ModelAdmin):
             return str(incident)
         return format_html('<a href="{}">{}</a>', url, incident)
 
-    @admin.display(description="uptime (HTTP checks of its component)")
+    @admin.display(description=gettext_lazy("uptime (HTTP checks of its component)"))
     def uptime(self, monitor: Monitor) -> str:
         if monitor.component is None:
             return "—"
@@ -229,7 +250,7 @@ class MonitorAdmin(admin.ModelAdmin):
             parts.append(f"{days} days: {pct}")
         return f"{monitor.component}: " + ", ".join(parts) + f" (target {figure['target_pct']} %)"
 
-    @admin.display(description="feed")
+    @admin.display(description=gettext_lazy("feed"))
     def feed(self, monitor: Monitor) -> str:
         path = reverse("monitor-events", kwargs={"pk": monitor.pk})
         return format_html(
@@ -240,11 +261,11 @@ class MonitorAdmin(admin.ModelAdmin):
             monitor.token,
         )
 
-    @admin.display(description=f"recent checks (last {RESULTS_SHOWN})")
+    @admin.display(description=format_lazy(gettext_lazy("recent checks (last {count})"), count=RESULTS_SHOWN))
     def recent_results(self, monitor: Monitor) -> str:
         rows = selectors.results_recent(monitor, limit=RESULTS_SHOWN)
         if not rows:
-            return "No checks yet."
+            return gettext("No checks yet.")
         body = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -24,6 +24,7 @@ import secrets
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from incidents.models import SEVERITIES, Component
 from notifications.urlsafety import validate_destination
@@ -35,27 +36,27 @@ def new_token() -> str:
 
 class Monitor(models.Model):
     class Kind(models.TextChoices):
-        HTTP = "http", "HTTP(S) check"
-        PERFORMANCE = "performance", "Performance probe"
-        BUSINESS = "business", "Business metrics"
-        ERROR_RATE = "error_rate", "Error-rate feed"
+        HTTP = "http", gettext_lazy("HTTP(S) check")
+        PERFORMANCE = "performance", gettext_lazy("Performance probe")
+        BUSINESS = "business", gettext_lazy("Business metrics")
+        ERROR_RATE = "error_rate", gettext_lazy("Error-rate feed")
 
     class State(models.TextChoices):
-        UNKNOWN = "unknown", "Unknown"
-        UP = "up", "Up"
-        DOWN = "down", "Down"
+        UNKNOWN = "unknown", gettext_lazy("Unknown")
+        UP = "up", gettext_lazy("Up")
+        DOWN = "down", gettext_lazy("Down")
 
     class Method(models.TextChoices):
-        GET = "GET", "GET"
-        HEAD = "HEAD", "HEAD"
-        POST = "POST", "POST"
+        GET = "GET", gettext_lazy("GET")
+        HEAD = "HEAD", gettext_lazy("HEAD")
+        POST = "POST", gettext_lazy("POST")
 
     class Told(models.TextChoices):
         """What the monitor's incident was last told: the failure rule fired, or the recovery rule."""
 
-        NOTHING = "", "Nothing"
-        FAILING = "failing", "Failing"
-        RECOVERED = "recovered", "Recovered"
+        NOTHING = "", gettext_lazy("Nothing")
+        FAILING = "failing", gettext_lazy("Failing")
+        RECOVERED = "recovered", gettext_lazy("Recovered")
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -65,40 +66,43 @@ class Monitor(models.Model):
         null=True,
         blank=True,
         related_name="monitors",
-        help_text="The status page component its incidents affect; HTTP checks count towards its uptime.",
+        help_text=gettext_lazy("The status page component its incidents affect; HTTP checks count towards its uptime."),
     )
     severity = models.CharField(
         max_length=2,
         choices=SEVERITIES.choices,
-        help_text="Of the incident it opens (storefront down P0; latency, conversion, error rate P1).",
+        help_text=gettext_lazy("Of the incident it opens (storefront down P0; latency, conversion, error rate P1)."),
     )
     enabled = models.BooleanField(default=True)
     interval_seconds = models.PositiveIntegerField(
         validators=[MinValueValidator(5), MaxValueValidator(86_400)],
-        help_text="Every 30 s for HTTP, 60 s for performance and error rate, 300 s for business metrics.",
+        help_text=gettext_lazy("Every 30 s for HTTP, 60 s for performance and error rate, 300 s for business metrics."),
     )
     failures_to_open = models.PositiveSmallIntegerField(
         default=2,
         validators=[MinValueValidator(1), MaxValueValidator(20)],
-        help_text="Consecutive failed checks that open (or update) the incident.",
+        help_text=gettext_lazy("Consecutive failed checks that open (or update) the incident."),
     )
     recoveries_to_close = models.PositiveSmallIntegerField(
         default=2,
         validators=[MinValueValidator(1), MaxValueValidator(20)],
-        help_text="Consecutive passed checks that move it to monitoring.",
+        help_text=gettext_lazy("Consecutive passed checks that move it to monitoring."),
     )
     flap_threshold = models.PositiveSmallIntegerField(
         default=4,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
-        help_text="More state changes than this within an hour: the monitor is flapping.",
+        help_text=gettext_lazy("More state changes than this within an hour: the monitor is flapping."),
     )
     flap_hold_minutes = models.PositiveSmallIntegerField(
         default=15,
         validators=[MinValueValidator(1), MaxValueValidator(1440)],
-        help_text="While flapping, the incident is opened or recovered at most once per this many minutes.",
+        help_text=gettext_lazy(
+            "While flapping, the incident is opened or recovered at most once per this many minutes."
+        ),
     )
     incident_public = models.BooleanField(
-        default=True, help_text="Its incidents show on the public status page (business metrics: off by default)."
+        default=True,
+        help_text=gettext_lazy("Its incidents show on the public status page (business metrics: off by default)."),
     )
 
     # HTTP checks and business metrics: the URL. Performance probes: ``urls``.
@@ -107,16 +111,22 @@ class Monitor(models.Model):
     expected_status = models.PositiveSmallIntegerField(
         default=200, validators=[MinValueValidator(100), MaxValueValidator(599)]
     )
-    body_contains = models.CharField(max_length=200, blank=True, help_text="Text the response body must contain.")
+    body_contains = models.CharField(
+        max_length=200, blank=True, help_text=gettext_lazy("Text the response body must contain.")
+    )
     json_path = models.CharField(
-        max_length=200, blank=True, help_text="A dotted path into the JSON body that must be present, e.g. checks.db."
+        max_length=200,
+        blank=True,
+        help_text=gettext_lazy("A dotted path into the JSON body that must be present, e.g. checks.db."),
     )
     json_expected = models.CharField(
-        max_length=200, blank=True, help_text="The value found there, as text; empty: any value but false/null/empty."
+        max_length=200,
+        blank=True,
+        help_text=gettext_lazy("The value found there, as text; empty: any value but false/null/empty."),
     )
     timeout_seconds = models.FloatField(default=10.0, validators=[MinValueValidator(0.5), MaxValueValidator(60)])
     latency_threshold_ms = models.PositiveIntegerField(
-        null=True, blank=True, help_text="A slower answer fails the check (empty: no limit)."
+        null=True, blank=True, help_text=gettext_lazy("A slower answer fails the check (empty: no limit).")
     )
     # Performance probes: each URL fetched ``samples`` times per check; p50/p95 of all of them.
     urls = models.JSONField(default=list, blank=True)
@@ -136,9 +146,9 @@ class Monitor(models.Model):
         default=300, validators=[MinValueValidator(60), MaxValueValidator(3600)]
     )
     min_requests = models.PositiveIntegerField(
-        default=100, help_text="Fewer requests than this in the window: the rate is not judged."
+        default=100, help_text=gettext_lazy("Fewer requests than this in the window: the rate is not judged.")
     )
-    token = models.CharField(max_length=64, default=new_token, help_text="The error-rate feed's secret.")
+    token = models.CharField(max_length=64, default=new_token, help_text=gettext_lazy("The error-rate feed's secret."))
 
     # The runner's: when it is next due, who holds it, what it has seen.
     next_run_at = models.DateTimeField()
@@ -180,7 +190,7 @@ class CheckResult(models.Model):
 
     monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="results")
     scheduled_at = models.DateTimeField()
-    late_ms = models.PositiveIntegerField(default=0, help_text="How long after its slot it started.")
+    late_ms = models.PositiveIntegerField(default=0, help_text=gettext_lazy("How long after its slot it started."))
     ok = models.BooleanField()
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
+from django.utils.translation import gettext
 
 from notifications.urlsafety import validate_destination
 from sofacover.errors import DomainError
@@ -85,29 +86,31 @@ def monitor_validate(monitor: Monitor) -> None:
     """
     kind = monitor.kind
     if kind not in Kind.values:
-        raise DomainError("Choose http, performance, business or error_rate.", field="kind")
+        raise DomainError(gettext("Choose http, performance, business or error_rate."), field="kind")
     if kind in (Kind.HTTP, Kind.BUSINESS) and (error := _url_error(monitor.url)):
         raise DomainError(error, field="url")
     if kind == Kind.PERFORMANCE:
         urls = monitor.urls
         if not isinstance(urls, list) or not urls:
-            raise DomainError("List the URLs to probe.", field="urls")
+            raise DomainError(gettext("List the URLs to probe."), field="urls")
         if len(urls) > MAX_URLS:
-            raise DomainError(f"At most {MAX_URLS} URLs.", field="urls")
+            raise DomainError(gettext("At most %(count)s URLs.") % {"count": MAX_URLS}, field="urls")
         for n, url in enumerate(urls):
             if error := _url_error(url):
-                raise DomainError(f"URL {n + 1}: {error}", field="urls")
+                raise DomainError(
+                    gettext("URL %(number)s: %(error)s") % {"number": n + 1, "error": error}, field="urls"
+                )
         if monitor.p50_threshold_ms > monitor.p95_threshold_ms:
-            raise DomainError("The p50 threshold cannot be above the p95 one.", field="p50_threshold_ms")
+            raise DomainError(gettext("The p50 threshold cannot be above the p95 one."), field="p50_threshold_ms")
     if kind == Kind.BUSINESS and not (monitor.orders_field or monitor.conversion_field):
-        raise DomainError("Name the order volume field, the conversion field, or both.", field="orders_field")
+        raise DomainError(gettext("Name the order volume field, the conversion field, or both."), field="orders_field")
     if monitor.method == Monitor.Method.HEAD and (monitor.body_contains or monitor.json_path):
-        raise DomainError("A HEAD request has no body to look into: use GET.", field="method")
+        raise DomainError(gettext("A HEAD request has no body to look into: use GET."), field="method")
     if monitor.json_expected and not monitor.json_path:
-        raise DomainError("Give the JSON path whose value is expected.", field="json_path")
+        raise DomainError(gettext("Give the JSON path whose value is expected."), field="json_path")
     if kind != Kind.ERROR_RATE and monitor.timeout_seconds >= monitor.interval_seconds:
         raise DomainError(
-            "The check could take longer than its interval: shorten the timeout.", field="timeout_seconds"
+            gettext("The check could take longer than its interval: shorten the timeout."), field="timeout_seconds"
         )
 
 
@@ -131,7 +134,7 @@ def monitor_update(*, monitor: Monitor, now: datetime, **changes: Any) -> Monito
     monitor = Monitor.objects.select_for_update().get(pk=monitor.pk)
     was_enabled = monitor.enabled
     if "kind" in changes and changes["kind"] != monitor.kind:
-        raise DomainError("A monitor's kind cannot change: make a new monitor.", field="kind")
+        raise DomainError(gettext("A monitor's kind cannot change: make a new monitor."), field="kind")
     for name, value in changes.items():
         setattr(monitor, name, value)
     return monitor_save(monitor=monitor, now=now, was_enabled=was_enabled)
@@ -368,14 +371,17 @@ def feed_counts(payload: Any) -> tuple[int, int]:
     :raises DomainError: a count that is not a whole number from 0 to 10^9
     """
     if not isinstance(payload, dict):
-        raise DomainError("Post a JSON object.", field="non_field_errors")
+        raise DomainError(gettext("Post a JSON object."), field="non_field_errors")
     if "errors" not in payload and "requests" not in payload:
         return 1, 0
     counts = []
     for name in ("errors", "requests"):
         value = payload.get(name, 0)
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_FEED_COUNT:
-            raise DomainError(f"A whole number from 0 to {MAX_FEED_COUNT:,}.", field=name)
+            raise DomainError(
+                gettext("A whole number from 0 to %(count)s.") % {"count": f"{MAX_FEED_COUNT:,}"},
+                field=name,
+            )
         counts.append(value)
     return counts[0], counts[1]
 

@@ -15,6 +15,7 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from tickets.admin import clipped, moment_cell
@@ -41,7 +42,7 @@ class SecretUrlForm(forms.ModelForm):
     """The URL is write-only: the form never shows the stored one; empty keeps it unless "remove" is ticked."""
 
     url_field = "url"
-    remove = forms.BooleanField(required=False, label="Remove the stored URL")
+    remove = forms.BooleanField(required=False, label=gettext_lazy("Remove the stored URL"))
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -62,14 +63,14 @@ class SecretUrlForm(forms.ModelForm):
         return data
 
 
-def _secret_url_field(label: str) -> forms.URLField:
+def _secret_url_field(label: Any) -> forms.URLField:
     widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80})
     return forms.URLField(label=label, max_length=500, required=False, assume_scheme="https", widget=widget)
 
 
 class SlackChannelForm(SecretUrlForm):
     url_field = "webhook_url"
-    webhook_url = _secret_url_field("Incoming-webhook URL")
+    webhook_url = _secret_url_field(gettext_lazy("Incoming-webhook URL"))
 
     class Meta:
         model = SlackChannel
@@ -77,7 +78,7 @@ class SlackChannelForm(SecretUrlForm):
 
 
 class WebhookEndpointForm(SecretUrlForm):
-    url = _secret_url_field("URL")
+    url = _secret_url_field(gettext_lazy("URL"))
 
     class Meta:
         model = WebhookEndpoint
@@ -93,7 +94,7 @@ class SlackChannelAdmin(admin.ModelAdmin):
     def configured(self, obj: SlackChannel) -> bool:
         return obj.configured
 
-    @admin.display(description="webhook host")
+    @admin.display(description=gettext_lazy("webhook host"))
     def webhook_host(self, obj: SlackChannel) -> str:
         return _host(obj.webhook_url)
 
@@ -103,7 +104,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["name", "active", "host"]
 
-    @admin.display(description="host")
+    @admin.display(description=gettext_lazy("host"))
     def host(self, obj: WebhookEndpoint) -> str:
         return _host(obj.url)
 
@@ -139,19 +140,19 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "key"] if obj else self.readonly_fields
 
-    @admin.display(description="placeholders you can use")
+    @admin.display(description=gettext_lazy("placeholders you can use"))
     def placeholders(self, obj: CommunicationTemplate) -> str:
         names = sorted(templates.PLACEHOLDERS.get(obj.key, ())) if obj and obj.key else []
-        return ", ".join(f"{{{{ {name} }}}}" for name in names) or "Choose the template first."
+        return ", ".join(f"{{{{ {name} }}}}" for name in names) or gettext("Choose the template first.")
 
-    @admin.display(description="preview (the latest ticket, or a sample)")
+    @admin.display(description=gettext_lazy("preview (the latest ticket, or a sample)"))
     def preview(self, obj: CommunicationTemplate) -> str:
         if not obj or not obj.pk:
-            return "Save to see a preview."
+            return gettext("Save to see a preview.")
         try:
             rendered = templates.render(obj, _sample_context(obj.key))
         except Exception as exc:  # an invalid template shows why instead of a preview
-            return f"Cannot render: {exc}"
+            return gettext("Cannot render: %(error)s") % {"error": exc}
         return format_html(
             "<p><strong>Subject:</strong> {}</p><pre style='white-space:pre-wrap'>{}</pre>",
             rendered.subject,
@@ -225,10 +226,15 @@ class NotificationAdmin(admin.ModelAdmin):
     def error_cell(self, obj: Notification) -> str:
         return clipped(obj.last_error) or "—"
 
-    @admin.action(description="Retry the selected dead letters", permissions=["change"])
+    @admin.action(description=gettext_lazy("Retry the selected dead letters"), permissions=["change"])
     def retry(self, request, queryset) -> None:
         count = relay.outbox_retry(ids=queryset.values_list("pk", flat=True), now=timezone.now())
-        self.message_user(request, f"{count} notification(s) queued again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d notification queued again.", "%(count)d notifications queued again.", count)
+            % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(DashboardItem)
@@ -253,20 +259,24 @@ class DashboardItemAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return obj is None and super().has_change_permission(request)
 
-    @admin.display(description="ticket")
+    @admin.display(description=gettext_lazy("ticket"))
     def ticket_link(self, obj: Notification) -> str:
         if obj.ticket is None:
             return "—"
         url = reverse(f"{self.admin_site.name}:tickets_ticket_change", args=[obj.ticket_id])
         return format_html('<a href="{}">{}</a>', url, obj.ticket.reference)
 
-    @admin.display(boolean=True, description="unread")
+    @admin.display(boolean=True, description=gettext_lazy("unread"))
     def unread(self, obj: Notification) -> bool:
         return obj.read_at is None
 
-    @admin.action(description="Mark as read", permissions=["change"])
+    @admin.action(description=gettext_lazy("Mark as read"), permissions=["change"])
     def mark_read(self, request, queryset) -> None:
         count = services.dashboard_mark_read(
             user=request.user, ids=queryset.values_list("pk", flat=True), now=timezone.now()
         )
-        self.message_user(request, f"{count} marked as read.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d marked as read.", "%(count)d marked as read.", count) % {"count": count},
+            messages.SUCCESS,
+        )

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.conf import settings
 from django.core.signing import BadSignature, Signer, TimestampSigner, b62_decode, b62_encode
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from sofacover.errors import DomainError
 from tickets.models import Attachment
@@ -61,11 +62,11 @@ def attachment_from_link(token: str, *, now: datetime) -> Attachment:
         value, stamp = Signer.unsign(_Signer(now=now), token).rsplit(":", 1)
         signed_at = b62_decode(stamp)
     except (BadSignature, ValueError) as exc:
-        raise AttachmentLinkInvalid("This link is not valid.") from exc
+        raise AttachmentLinkInvalid(gettext("This link is not valid.")) from exc
     # The value is ours (the signature holds): an attachment's uuid as hex.
     attachment = Attachment.objects.filter(uuid=value, message__internal=False).first()
     if attachment is None:
-        raise AttachmentLinkInvalid("This link is not valid.")
+        raise AttachmentLinkInvalid(gettext("This link is not valid."))
     if now.timestamp() - signed_at > settings.NOTIFY_ATTACHMENT_LINK_MAX_AGE.total_seconds():
-        raise AttachmentLinkExpired("This link has expired: ask us for the file by replying to the mail.")
+        raise AttachmentLinkExpired(gettext("This link has expired: ask us for the file by replying to the mail."))
     return attachment

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from tickets.models import Message, Ticket
 
@@ -35,13 +36,15 @@ class SlackChannel(models.Model):
         max_length=500,
         blank=True,
         validators=[validate_destination],
-        help_text="Slack's incoming-webhook URL for this channel. Empty: the channel is not configured "
-        "and its alerts are skipped. Only public addresses are accepted.",
+        help_text=gettext_lazy(
+            "Slack's incoming-webhook URL for this channel. Empty: the channel is not configured "
+            "and its alerts are skipped. Only public addresses are accepted."
+        ),
     )
 
     class Meta:
-        verbose_name = "Slack channel"
-        verbose_name_plural = "Slack channels"
+        verbose_name = gettext_lazy("Slack channel")
+        verbose_name_plural = gettext_lazy("Slack channels")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -68,11 +71,13 @@ class AlertRoute(models.Model):
         null=True,
         blank=True,
         related_name="routes",
-        help_text="Where this priority's alerts and breaches are posted.",
+        help_text=gettext_lazy("Where this priority's alerts and breaches are posted."),
     )
     quiet_hours = models.BooleanField(
         default=False,
-        help_text="Hold alerts to people outside the priority's business calendar and deliver them when it opens.",
+        help_text=gettext_lazy(
+            "Hold alerts to people outside the priority's business calendar and deliver them when it opens."
+        ),
     )
 
     class Meta:
@@ -120,17 +125,20 @@ class CommunicationTemplate(models.Model):
     """A message the desk sends, with named placeholders such as {{ customer_name }}."""
 
     class Key(models.TextChoices):
-        TICKET_ACKNOWLEDGMENT = "ticket_acknowledgment", "Ticket acknowledgment (customer)"
-        TICKET_RESOLUTION = "ticket_resolution", "Ticket resolution notice (customer)"
-        ACKNOWLEDGMENT = "acknowledgment", "Customer incident acknowledgment"
-        RESOLUTION = "resolution", "Customer incident resolution notification"
-        INCIDENT_DECLARATION = "incident_declaration", "Internal incident declaration"
+        TICKET_ACKNOWLEDGMENT = "ticket_acknowledgment", gettext_lazy("Ticket acknowledgment (customer)")
+        TICKET_RESOLUTION = "ticket_resolution", gettext_lazy("Ticket resolution notice (customer)")
+        ACKNOWLEDGMENT = "acknowledgment", gettext_lazy("Customer incident acknowledgment")
+        RESOLUTION = "resolution", gettext_lazy("Customer incident resolution notification")
+        INCIDENT_DECLARATION = "incident_declaration", gettext_lazy("Internal incident declaration")
 
     key = models.CharField(max_length=30, choices=Key.choices, unique=True)
     subject = models.CharField(max_length=300)
     body_text = models.TextField("text body", max_length=20000)
     body_html = models.TextField(
-        "HTML body", max_length=40000, blank=True, help_text="Empty: the HTML part is built from the text body."
+        "HTML body",
+        max_length=40000,
+        blank=True,
+        help_text=gettext_lazy("Empty: the HTML part is built from the text body."),
     )
 
     class Meta:
@@ -157,39 +165,39 @@ class SendSlot(models.Model):
 
 class Notification(models.Model):
     class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        SLACK = "slack", "Slack"
-        SMS = "sms", "SMS"
-        PHONE = "phone", "Phone call"
-        WEBHOOK = "webhook", "Webhook"
-        DASHBOARD = "dashboard", "Dashboard"
+        EMAIL = "email", gettext_lazy("Email")
+        SLACK = "slack", gettext_lazy("Slack")
+        SMS = "sms", gettext_lazy("SMS")
+        PHONE = "phone", gettext_lazy("Phone call")
+        WEBHOOK = "webhook", gettext_lazy("Webhook")
+        DASHBOARD = "dashboard", gettext_lazy("Dashboard")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        HELD = "held", "Held for quiet hours"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        DEAD = "dead", "Failed (dead letter)"
-        SKIPPED = "skipped", "Skipped (channel not configured)"
+        PENDING = "pending", gettext_lazy("Pending")
+        HELD = "held", gettext_lazy("Held for quiet hours")
+        SENDING = "sending", gettext_lazy("Sending")
+        SENT = "sent", gettext_lazy("Sent")
+        DEAD = "dead", gettext_lazy("Failed (dead letter)")
+        SKIPPED = "skipped", gettext_lazy("Skipped (channel not configured)")
 
     class Kind(models.TextChoices):
-        TICKET_CREATED = "ticket_created", "New ticket"
-        ACKNOWLEDGMENT = "acknowledgment", "Customer acknowledgment"
-        RESOLUTION = "resolution", "Customer resolution notice"
-        REPLY = "reply", "Agent reply (to the customer and CCs)"
-        CUSTOMER_REPLY = "customer_reply", "Customer replied"
-        ESCALATED = "escalated", "Escalation"
-        BREACH_WARNING = "breach_warning", "Breach warning"
-        BREACHED = "breached", "Breach"
-        SYSTEM = "system", "System alert"
-        INCIDENT_DECLARED = "incident_declared", "Incident declared"
-        INCIDENT_UPDATE = "incident_update", "Incident update"
-        INCIDENT_ACK = "incident_ack", "Incident acknowledgment (customer)"
-        INCIDENT_RESOLVED = "incident_resolved", "Incident resolution notification (customer)"
-        UPDATE_DUE = "update_due", "Incident update due"
-        REVIEW_OVERDUE = "review_overdue", "Review item overdue"
-        STATUS_CONFIRM = "status_confirm", "Status page subscription confirmation"
-        STATUS_UPDATE = "status_update", "Status page update (subscriber)"
+        TICKET_CREATED = "ticket_created", gettext_lazy("New ticket")
+        ACKNOWLEDGMENT = "acknowledgment", gettext_lazy("Customer acknowledgment")
+        RESOLUTION = "resolution", gettext_lazy("Customer resolution notice")
+        REPLY = "reply", gettext_lazy("Agent reply (to the customer and CCs)")
+        CUSTOMER_REPLY = "customer_reply", gettext_lazy("Customer replied")
+        ESCALATED = "escalated", gettext_lazy("Escalation")
+        BREACH_WARNING = "breach_warning", gettext_lazy("Breach warning")
+        BREACHED = "breached", gettext_lazy("Breach")
+        SYSTEM = "system", gettext_lazy("System alert")
+        INCIDENT_DECLARED = "incident_declared", gettext_lazy("Incident declared")
+        INCIDENT_UPDATE = "incident_update", gettext_lazy("Incident update")
+        INCIDENT_ACK = "incident_ack", gettext_lazy("Incident acknowledgment (customer)")
+        INCIDENT_RESOLVED = "incident_resolved", gettext_lazy("Incident resolution notification (customer)")
+        UPDATE_DUE = "update_due", gettext_lazy("Incident update due")
+        REVIEW_OVERDUE = "review_overdue", gettext_lazy("Review item overdue")
+        STATUS_CONFIRM = "status_confirm", gettext_lazy("Status page subscription confirmation")
+        STATUS_UPDATE = "status_update", gettext_lazy("Status page update (subscriber)")
 
     channel = models.CharField(max_length=10, choices=Channel.choices)
     kind = models.CharField(max_length=20, choices=Kind.choices)
@@ -229,7 +237,9 @@ class Notification(models.Model):
     provider_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True, help_text="Dashboard items: when the agent read it.")
+    read_at = models.DateTimeField(
+        null=True, blank=True, help_text=gettext_lazy("Dashboard items: when the agent read it.")
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -264,5 +274,5 @@ class DashboardItem(Notification):
 
     class Meta:
         proxy = True
-        verbose_name = "my notification"
-        verbose_name_plural = "my notifications"
+        verbose_name = gettext_lazy("my notification")
+        verbose_name_plural = gettext_lazy("my notifications")

@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -71,7 +72,7 @@ def resolve(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise BlockedDestination(f"the host {host!r} cannot be resolved") from exc
+        raise BlockedDestination(gettext("the host “%(host)s” cannot be resolved") % {"host": host}) from exc
     return sorted({str(info[4][0]) for info in infos})  # an IP address for every stream socket family
 
 
@@ -82,19 +83,22 @@ def check_url(url: str) -> None:
     """
     parts = urlsplit(url)
     if parts.scheme not in SCHEMES or not parts.hostname:
-        raise BlockedDestination("only http:// and https:// URLs with a host name are allowed")
+        raise BlockedDestination(gettext("only http:// and https:// URLs with a host name are allowed"))
     if parts.username or parts.password:
-        raise BlockedDestination("URLs with a user name or password are not allowed")
+        raise BlockedDestination(gettext("URLs with a user name or password are not allowed"))
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
-        raise BlockedDestination("the port is not valid") from exc
+        raise BlockedDestination(gettext("the port is not valid")) from exc
     addresses = resolve(parts.hostname, port)
     refused = [address for address in addresses if not address_allowed(address)]
     if refused or not addresses:
         raise BlockedDestination(
-            f"{parts.hostname} resolves to a private, loopback, link-local or reserved address "
-            f"({', '.join(refused) or 'none'}); alerts may only go to public addresses"
+            gettext(
+                "%(host)s resolves to a private, loopback, link-local or reserved address "
+                "(%(addresses)s); alerts may only go to public addresses"
+            )
+            % {"host": parts.hostname, "addresses": ", ".join(refused) or "none"}
         )
 
 
@@ -105,7 +109,9 @@ def validate_destination(value: str) -> None:
     try:
         check_url(value)
     except BlockedDestination as exc:
-        raise ValidationError(f"This destination is refused: {exc}.", code="blocked_destination") from exc
+        raise ValidationError(
+            gettext("This destination is refused: %(error)s.") % {"error": exc}, code="blocked_destination"
+        ) from exc
 
 
 # --- connect-time check ------------------------------------------------------------

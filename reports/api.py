@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -116,7 +117,7 @@ class ReportView(APIView):
         empty = [p.name for p in FILTERS if p.name in request.query_params and not request.query_params[p.name].strip()]
         if empty:
             raise serializers.ValidationError(
-                {name: ["Leave this parameter out rather than send it empty."] for name in empty}
+                {name: [gettext("Leave this parameter out rather than send it empty.")] for name in empty}
             )
         return filters_from_params(request.query_params, today=timezone.now().astimezone(desk_zone()).date())
 

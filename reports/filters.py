@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.utils.translation import gettext
 
 from accounts import selectors as account_selectors
 from sofacover.errors import DomainError
@@ -84,7 +85,7 @@ def _date(params: Mapping[str, str], name: str) -> date | None:
             raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError as exc:
-        raise DomainError(f"“{raw}” is not a date; use YYYY-MM-DD.", field=name) from exc
+        raise DomainError(gettext("“%(raw)s” is not a date; use YYYY-MM-DD.") % {"raw": raw}, field=name) from exc
 
 
 def _choice(params: Mapping[str, str], name: str, choices: list) -> str | None:
@@ -93,7 +94,9 @@ def _choice(params: Mapping[str, str], name: str, choices: list) -> str | None:
         return None
     allowed = [str(value) for value in choices]
     if raw not in allowed:
-        raise DomainError(f"“{raw}” is not one of {', '.join(allowed)}.", field=name)
+        raise DomainError(
+            gettext("“%(raw)s” is not one of %(names)s.") % {"raw": raw, "names": ", ".join(allowed)}, field=name
+        )
     return raw
 
 
@@ -105,16 +108,19 @@ def filters_from_params(params: Mapping[str, str], *, today: date) -> ReportFilt
     end = _date(params, "to") or today
     start = _date(params, "from") or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:
-        raise DomainError("“from” must not be after “to”.", field="from")
+        raise DomainError(gettext("“from” must not be after “to”."), field="from")
     if (end - start).days >= MAX_DAYS:
-        raise DomainError(f"The range may span at most {MAX_DAYS} days.", field="from")
+        raise DomainError(gettext("The range may span at most %(count)s days.") % {"count": MAX_DAYS}, field="from")
     tier = _choice(params, "tier", Ticket.Tier.values)
     agent = None
     agent_email = (params.get("agent") or "").strip()
     if agent_email:
         agent = account_selectors.agent_get(email=agent_email)
         if agent is None:
-            raise DomainError(f"No support agent has the address {agent_email}.", field="agent")
+            raise DomainError(
+                gettext("No support agent has the address %(email)s.") % {"email": agent_email},
+                field="agent",
+            )
     return ReportFilters(
         start=start,
         end=end,

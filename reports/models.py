@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy
 
 from tickets.models import Ticket
 
@@ -43,7 +44,9 @@ class TicketFact(models.Model):
     tier = models.PositiveSmallIntegerField()
     category = models.CharField(max_length=20)
     channel = models.CharField(max_length=10)
-    assignee_id = models.IntegerField(default=0, help_text="0: nobody")  # no FK: derived data, never joined
+    assignee_id = models.IntegerField(
+        default=0, help_text=gettext_lazy("0: nobody")
+    )  # no FK: derived data, never joined
     created_at = models.DateTimeField()
     created_day = models.DateField()
     resolved_at = models.DateTimeField(null=True)
@@ -157,8 +160,8 @@ class DurationHistogram(models.Model):
     """Per desk-time day, clock and priority: how many durations fall in each logarithmic bucket."""
 
     class Clock(models.TextChoices):
-        RESPONSE = "response", "First response (by day created)"
-        RESOLUTION = "resolution", "Resolution (by day resolved)"
+        RESPONSE = "response", gettext_lazy("First response (by day created)")
+        RESOLUTION = "resolution", gettext_lazy("Resolution (by day resolved)")
 
     day = models.DateField()
     clock = models.CharField(max_length=10, choices=Clock.choices)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.http import Http404
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework import permissions
 
 from accounts import permissions as roles
@@ -18,11 +19,11 @@ def can_view_reports(user: User | AnonymousUser) -> bool:
 class CanViewReports(permissions.BasePermission):
     """Customers are told nothing exists (404); agents without the permission get 403."""
 
-    message = "Only managers may read the reports."
+    message = gettext_lazy("Only managers may read the reports.")
 
     def has_permission(self, request, view) -> bool:
         if not hasattr(view, request.method.lower()):
             return True  # a method the view does not have: let it answer 405, as for everyone
         if not roles.is_agent(request.user):
-            raise Http404("Not found.")
+            raise Http404(gettext("Not found."))
         return request.user.has_perm(VIEW_REPORTS)

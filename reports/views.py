@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from accounts import permissions as roles
@@ -32,9 +33,9 @@ def managers_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not roles.is_agent(request.user):
-            raise Http404("Not found.")
+            raise Http404(gettext("Not found."))
         if not can_view_reports(request.user):
-            raise PermissionDenied("Only managers may read the reports.")
+            raise PermissionDenied(gettext("Only managers may read the reports."))
         return view(request, *args, **kwargs)
 
     return guarded
@@ -116,7 +117,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def csv_export(request: HttpRequest, table: str) -> HttpResponse:
     build = export.TABLES.get(table)
     if build is None:
-        raise Http404("No such table.")
+        raise Http404(gettext("No such table."))
     now = timezone.now()
     try:
         f = filters_from_params(request.GET, today=now.astimezone(desk_zone()).date())

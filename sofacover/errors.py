@@ -40,7 +40,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
 
     if isinstance(exc, Ratelimited):
         return Response(
-            {"code": "rate_limited", "detail": "Too many attempts. Please wait a while and try again."},
+            {"code": "rate_limited", "detail": gettext("Too many attempts. Please wait a while and try again.")},
             status=status.HTTP_429_TOO_MANY_REQUESTS,
         )
     if isinstance(exc, DomainError):

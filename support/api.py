@@ -10,6 +10,7 @@ replies. POST escalate and POST rating are here too: each is a use case. The inc
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -123,7 +124,7 @@ class RatingView(APIView):
     def post(self, request: Request, reference: str) -> Response:
         ticket = ticket_selectors.ticket_get_visible_to(user=request.user, reference=reference)
         if not survey_permissions.can_rate_ticket(request.user, ticket):
-            raise ticket_services.NotAllowed("Only the customer who filed this ticket can rate it.")
+            raise ticket_services.NotAllowed(gettext("Only the customer who filed this ticket can rate it."))
         data = survey_api.RatingRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         rating, created = usecases.rate(

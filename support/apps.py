@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class SupportConfig(AppConfig):
     name = "support"
-    verbose_name = "Support desk"
+    verbose_name = gettext_lazy("Support desk")

@@ -13,7 +13,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from knowledge import console
@@ -41,7 +43,7 @@ def template_reply(request: HttpRequest, ticket: Ticket) -> HttpResponse:
             else None
         )
     except Http404:
-        messages.error(request, "That template or FAQ is no longer available.")
+        messages.error(request, gettext("That template or FAQ is no longer available."))
         return HttpResponseRedirect(console.console_url(ticket, "kb-reply"))
     form = console.TemplateReplyForm(request.POST, templates=[template] if template else [], faqs=[faq] if faq else [])
     if not form.is_valid():
@@ -57,7 +59,7 @@ def template_reply(request: HttpRequest, ticket: Ticket) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(console.console_url(ticket, "kb-reply"))
-    messages.success(request, "Reply sent to the customer.")
+    messages.success(request, gettext("Reply sent to the customer."))
     return HttpResponseRedirect(console.console_url(ticket, "thread"))
 
 
@@ -75,10 +77,10 @@ def cc_panel(request: HttpRequest, ticket: Ticket) -> SafeString | None:
 
 
 class CcForm(forms.Form):
-    email = forms.EmailField(max_length=254)
+    email = forms.EmailField(label=pgettext_lazy("copy on replies", "Copy"), max_length=254)
 
 
-def _cc_action(request: HttpRequest, reference: str, change, done: str) -> HttpResponse:
+def _cc_action(request: HttpRequest, reference: str, change, done: str | Promise) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
     if not ticket_permissions.can_work_ticket(request.user):
@@ -94,18 +96,18 @@ def _cc_action(request: HttpRequest, reference: str, change, done: str) -> HttpR
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, done.format(email=email))
+        messages.success(request, str(done).format(email=email))
     return HttpResponseRedirect(console.console_url(ticket, "cc"))
 
 
 @require_POST
 def cc_add(request: HttpRequest, reference: str) -> HttpResponse:
-    return _cc_action(request, reference, usecases.cc_add, "{email} now gets the public replies.")
+    return _cc_action(request, reference, usecases.cc_add, gettext_lazy("{email} now gets the public replies."))
 
 
 @require_POST
 def cc_remove(request: HttpRequest, reference: str) -> HttpResponse:
-    return _cc_action(request, reference, usecases.cc_remove, "{email} no longer gets the replies.")
+    return _cc_action(request, reference, usecases.cc_remove, gettext_lazy("{email} no longer gets the replies."))
 
 
 app_name = knowledge_console_urls.app_name

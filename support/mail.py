@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -88,7 +89,7 @@ def mailgun_inbound(request: HttpRequest) -> HttpResponse:
     retry), 403 bad signature, 413 too large, 503 the desk failed (Mailgun retries)."""
     key = settings.MAIL_WEBHOOK_SIGNING_KEY
     if not key:
-        raise Http404("The inbound webhook is not configured.")
+        raise Http404(gettext("The inbound webhook is not configured."))
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

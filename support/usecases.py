@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext
 
 import accounts.permissions
@@ -65,6 +67,12 @@ from tickets.uploads import CheckedUpload
 Status = Ticket.Status
 # Fields whose change moves the SLA clock (pauses, deadlines).
 CLOCK_FIELDS = {"status", "priority", "tier"}
+
+
+def in_mail_language() -> translation.override:
+    """Mail, Slack and the outbox speak the desk's default language (the procedures' English), whatever the
+    language of the request that queued them: a German agent's console puts no German label in a customer's mail."""
+    return translation.override(settings.LANGUAGE_CODE)
 
 
 @transaction.atomic
@@ -110,7 +118,10 @@ def file_ticket(
         attachments=attachments,
         sla=sla,
     )
-    notifications.services.on_ticket_created(ticket=ticket, now=now, acknowledge=acknowledge, in_reply_to=in_reply_to)
+    with in_mail_language():
+        notifications.services.on_ticket_created(
+            ticket=ticket, now=now, acknowledge=acknowledge, in_reply_to=in_reply_to
+        )
     knowledge.services.suggestion_ticket_filed(ticket=ticket, now=now, visitor_keys=visitor_keys)
     reports.rollup.facts_refresh(ticket_ids=[ticket.pk], created=True)
     return ticket
@@ -139,10 +150,11 @@ def reply(
     )
     if not internal:
         escalation.services.sla_follow(ticket=message.ticket, now=now)
-        if message.by_agent:
-            notifications.services.on_agent_reply(message=message, now=now)
-        else:
-            notifications.services.on_customer_reply(message=message, now=now, files=len(attachments))
+        with in_mail_language():
+            if message.by_agent:
+                notifications.services.on_agent_reply(message=message, now=now)
+            else:
+                notifications.services.on_customer_reply(message=message, now=now, files=len(attachments))
     reports.rollup.facts_refresh(ticket_ids=[message.ticket.pk])
     return message
 
@@ -151,7 +163,8 @@ def _after_status_change(ticket: Ticket, *, now: datetime) -> None:
     """The clock follows the status; a ticket resolved now tells its requester and asks for a rating."""
     escalation.services.sla_follow(ticket=ticket, now=now)
     if ticket.status == Status.RESOLVED and ticket.resolved_at == now:
-        notifications.services.on_resolved(ticket=ticket, now=now)
+        with in_mail_language():
+            notifications.services.on_resolved(ticket=ticket, now=now)
         surveys.services.survey_send(ticket=ticket, now=now)
 
 
@@ -251,7 +264,8 @@ def escalate(
     done = escalation.services.ticket_escalate(
         ticket=ticket, actor=actor, reason=reason, note=note, now=now, from_tier=from_tier
     )
-    notifications.services.on_escalated(escalation=done, now=now)
+    with in_mail_language():
+        notifications.services.on_escalated(escalation=done, now=now)
     reports.rollup.facts_refresh(ticket_ids=[done.ticket_id])
     return done
 
@@ -474,7 +488,8 @@ def _acknowledge(incident: Incident, links: Sequence[IncidentTicket], *, now: da
     """The Incident Acknowledgment to the customers of ``links``; the links whose customers were told
     (or had been, about another ticket) marked acknowledged."""
     if links:
-        told = notifications.incidents.acknowledge(incident=incident, links=links, now=now)
+        with in_mail_language():
+            told = notifications.incidents.acknowledge(incident=incident, links=links, now=now)
         incidents.services.acknowledged(links=told, now=now)
 
 
@@ -490,7 +505,8 @@ def declare_incident(*, declared_by: User | None, now: datetime, **fields: Any) 
        the link acknowledged.
     """
     incident = incidents.services.declare(declared_by=declared_by, now=now, **fields)
-    notifications.incidents.declared(incident=incident, now=now)
+    with in_mail_language():
+        notifications.incidents.declared(incident=incident, now=now)
     _acknowledge(incident, list(incidents.selectors.links_of(incident)), now=now)
     return incident
 
@@ -510,7 +526,8 @@ def incident_update(
     event = incidents.services.post_update(
         incident=incident, author=author, body=body, now=now, status=status, public=public
     )
-    notifications.incidents.updated(incident=event.incident, event=event, public=public, now=now)
+    with in_mail_language():
+        notifications.incidents.updated(incident=event.incident, event=event, public=public, now=now)
     return event
 
 
@@ -583,7 +600,8 @@ def resolve_incident(*, incident: Incident, by: User, now: datetime, **fields: A
         resolved.append(ticket)
     event = incidents.selectors.last_event(incident, kind=IncidentEvent.Kind.RESOLVED)
     if event is not None:
-        notifications.incidents.resolved(incident=incident, event=event, now=now)
+        with in_mail_language():
+            notifications.incidents.resolved(incident=incident, event=event, now=now)
     incidents.services.resolution_sent(incident=incident, now=now)
     for ticket in resolved:
         surveys.services.survey_send(ticket=ticket, now=now)

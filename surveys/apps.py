@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class SurveysConfig(AppConfig):
     name = "surveys"
-    verbose_name = "Satisfaction surveys"
+    verbose_name = gettext_lazy("Satisfaction surveys")

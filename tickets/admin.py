@@ -33,7 +33,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 
@@ -55,13 +55,13 @@ EDITABLE_FIELDS = ("subject", "priority", "status", "tier", "category", "assigne
 READONLY_FIELDS = ("reference", "description", "ticket_facts")
 # The ticket_facts rows: (label, field name).
 FACTS = (
-    ("Requester", "requester"),
-    ("Channel", "channel"),
-    ("Created", "created_at"),
-    ("Updated", "updated_at"),
-    ("First response", "first_responded_at"),
-    ("Resolved", "resolved_at"),
-    ("Closed", "closed_at"),
+    (gettext_lazy("Requester"), "requester"),
+    (gettext_lazy("Channel"), "channel"),
+    (gettext_lazy("Created"), "created_at"),
+    (gettext_lazy("Updated"), "updated_at"),
+    (gettext_lazy("First response"), "first_responded_at"),
+    (gettext_lazy("Resolved"), "resolved_at"),
+    (gettext_lazy("Closed"), "closed_at"),
 )
 # Constant CSS class names from admin.css; never built from data.
 PRIORITY_CLASSES: dict[str, str] = {
@@ -155,14 +155,14 @@ queue_subject.__name__ = "subject"
 class AssigneeFilter(admin.SimpleListFilter):
     """Mine, unassigned, or one agent: the same values the API's ``assignee`` filter takes."""
 
-    title = "assignee"
+    title = gettext_lazy("assignee")
     parameter_name = "assignee"
 
     def lookups(self, request, model_admin):
         agents = [
             (agent.username, agent.full_name or agent.username) for agent in account_selectors.agent_choice_list()
         ]
-        return [("me", "Mine"), ("none", "Unassigned"), *agents]
+        return [("me", gettext("Mine")), ("none", gettext("Unassigned")), *agents]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -223,8 +223,10 @@ class TicketConsoleForm(forms.ModelForm):
         fields = EDITABLE_FIELDS
         widgets = {"resolution_note": forms.Textarea(attrs={"rows": 3, "cols": 80})}
         help_texts = {
-            "resolution_note": "How it was resolved, for the customer: their resolution mail quotes it. "
-            "Required to resolve a P0 or P1."
+            "resolution_note": gettext_lazy(
+                "How it was resolved, for the customer: their resolution mail quotes it. "
+                "Required to resolve a P0 or P1."
+            )
         }
 
     def clean(self) -> dict[str, Any]:
@@ -237,10 +239,16 @@ class TicketConsoleForm(forms.ModelForm):
             and not (data.get("resolution_note") or "").strip()
             and services.resolution_note_required(priority=priority, actor=self.console_user)
         ):
-            self.add_error("resolution_note", f"Say how this {priority} ticket was resolved: the customer is told.")
+            self.add_error(
+                "resolution_note",
+                gettext("Say how this %(priority)s ticket was resolved: the customer is told.")
+                % {"priority": priority},
+            )
         note_typed = "resolution_note" in self.changed_data and (data.get("resolution_note") or "").strip()
         if note_typed and status != Ticket.Status.RESOLVED:
-            self.add_error("resolution_note", "A resolution note goes with resolving: set the status to resolved.")
+            self.add_error(
+                "resolution_note", gettext("A resolution note goes with resolving: set the status to resolved.")
+            )
         return data
 
     def clean_status(self) -> str:
@@ -248,7 +256,7 @@ class TicketConsoleForm(forms.ModelForm):
         current = self.initial.get("status", "")
         if self.instance.pk and status != current and not services.transition_allowed(current, status):
             raise ValidationError(
-                "A %(current)s ticket cannot become %(status)s.",
+                gettext("A %(current)s ticket cannot become %(status)s."),
                 code="invalid_transition",
                 params={
                     "current": Ticket.Status(current).label.lower(),
@@ -284,7 +292,13 @@ REPLY_AUTO_ID = "id_reply_%s"
 
 def _priority_action(priority: Ticket.Priority):
     def action(modeladmin: TicketAdmin, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
-        modeladmin.run_bulk(request, queryset, "priority", f"Priority set to {priority.label}", priority=priority)
+        modeladmin.run_bulk(
+            request,
+            queryset,
+            "priority",
+            gettext("Priority set to %(priority)s") % {"priority": priority.label},
+            priority=priority,
+        )
 
     action.__name__ = f"set_priority_{priority.value.lower()}"
     return admin.action(description=f"Set priority to {priority.label}", permissions=["work"])(action)
@@ -322,10 +336,10 @@ class TicketAdmin(admin.ModelAdmin):
     fieldsets = (
         # The description is the conversation's first message on the page (change_form.html), not a field here.
         (None, {"fields": ("reference", "subject")}),
-        ("Triage", {"fields": ("priority", "status", "tier", "category", "assignee", "resolution_note")}),
+        (gettext_lazy("Triage"), {"fields": ("priority", "status", "tier", "category", "assignee", "resolution_note")}),
         # One read-only field rather than seven: each field line of the admin's form costs the page as much as
         # one of its queries.
-        ("Requester and times", {"fields": ("ticket_facts",)}),
+        (gettext_lazy("Requester and times"), {"fields": ("ticket_facts",)}),
     )
     actions = ["assign_to_me", "resolve_tickets", *PRIORITY_ACTIONS, "merge_into"]
 
@@ -414,7 +428,7 @@ class TicketAdmin(admin.ModelAdmin):
     def requester_email(self, ticket: Ticket) -> str:
         return clipped(ticket.requester.username)
 
-    @admin.display(description="requester and times")
+    @admin.display(description=gettext_lazy("requester and times"))
     def ticket_facts(self, ticket: Ticket) -> str:
         """The requester, the channel and the ticket's times, each shown as the admin shows a read-only field."""
         empty = self.get_empty_value_display()
@@ -637,7 +651,7 @@ class TicketAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         ticket = self.get_object(request, unquote(object_id))
         if ticket is None:
-            raise Http404("No such ticket.")
+            raise Http404(gettext("No such ticket."))
         back = reverse(
             f"{self.admin_site.name}:tickets_ticket_change", args=[ticket.pk], current_app=self.admin_site.name
         )
@@ -733,13 +747,13 @@ class TicketAdmin(admin.ModelAdmin):
         """
         user = request.user
         if not permissions.can_work_ticket(user):
-            raise Http404("No such ticket.")
+            raise Http404(gettext("No such ticket."))
         try:
             ticket = self.get_queryset(request).get(pk=int(unquote(object_id)))
         except (ValueError, Ticket.DoesNotExist):
-            raise Http404("No such ticket.") from None
+            raise Http404(gettext("No such ticket.")) from None
         if not permissions.can_change_ticket(user, ticket):
-            raise Http404("No such ticket.")
+            raise Http404(gettext("No such ticket."))
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         state = request.POST.get("state", presence.VIEWING)
@@ -776,17 +790,17 @@ class TicketAdmin(admin.ModelAdmin):
 
     # --- bulk actions -----------------------------------------------------
 
-    @admin.action(description="Assign to me", permissions=["work"])
+    @admin.action(description=gettext_lazy("Assign to me"), permissions=["work"])
     def assign_to_me(self, request, queryset):
-        self.run_bulk(request, queryset, "assign", "Assigned to you", assignee=request.user)
+        self.run_bulk(request, queryset, "assign", gettext("Assigned to you"), assignee=request.user)
 
     @admin.action(description=_("Merge into…"), permissions=["work"])
     def merge_into(self, request, queryset):
         return admin_merge.merge_selected(self, request, queryset)
 
-    @admin.action(description="Resolve", permissions=["work"])
+    @admin.action(description=gettext_lazy("Resolve"), permissions=["work"])
     def resolve_tickets(self, request, queryset):
-        self.run_bulk(request, queryset, "resolve", "Resolved")
+        self.run_bulk(request, queryset, "resolve", gettext("Resolved"))
 
     def run_bulk(
         self, request: HttpRequest, queryset: QuerySet[Ticket], action: str, done_label: str, **kwargs: Any
@@ -799,8 +813,17 @@ class TicketAdmin(admin.ModelAdmin):
             **kwargs,
         )
         if done:
-            self.message_user(request, f"{done_label}: {done} ticket{'s' if done != 1 else ''}.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(done)s: %(count)d ticket.", "%(done)s: %(count)d tickets.", done)
+                % {"done": done_label, "count": done},
+                messages.SUCCESS,
+            )
         for refusal in refused[:MAX_REFUSALS_SHOWN]:
-            self.message_user(request, f"Refused {refusal}", messages.WARNING)
+            self.message_user(request, gettext("Refused %(refusal)s") % {"refusal": refusal}, messages.WARNING)
         if len(refused) > MAX_REFUSALS_SHOWN:
-            self.message_user(request, f"… and {len(refused) - MAX_REFUSALS_SHOWN} more refused.", messages.WARNING)
+            self.message_user(
+                request,
+                gettext("… and %(count)s more refused.") % {"count": len(refused) - MAX_REFUSALS_SHOWN},
+                messages.WARNING,
+            )

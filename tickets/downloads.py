@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import FileResponse, Http404
+from django.utils.translation import gettext
 
 from .models import Attachment
 
@@ -24,7 +25,7 @@ def attachment_response(attachment: Attachment) -> FileResponse:
     try:
         stream = attachment.file.open("rb")
     except FileNotFoundError as exc:
-        raise Http404("This file is no longer available.") from exc
+        raise Http404(gettext("This file is no longer available.")) from exc
     response = FileResponse(
         stream,
         as_attachment=True,

@@ -8,6 +8,7 @@ from datetime import UTC
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext
 from django_filters.fields import IsoDateTimeField
 
 from . import permissions
@@ -19,7 +20,7 @@ class StrictIsoDateTimeField(IsoDateTimeField):
 
     def to_python(self, value):
         if value == "":
-            raise forms.ValidationError("Enter an ISO 8601 date and time.", code="invalid")
+            raise forms.ValidationError(gettext("Enter an ISO 8601 date and time."), code="invalid")
         parsed = super().to_python(value)
         if parsed is None:
             return None
@@ -27,7 +28,7 @@ class StrictIsoDateTimeField(IsoDateTimeField):
         try:
             return parsed.astimezone(UTC)
         except OverflowError as exc:
-            raise forms.ValidationError("That date is out of range.", code="invalid") from exc
+            raise forms.ValidationError(gettext("That date is out of range."), code="invalid") from exc
 
 
 class StrictIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

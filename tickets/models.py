@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Cast, Concat, Right
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 TEXT = models.CharField()
@@ -33,16 +34,16 @@ class Ticket(models.Model):
         CLOSED = "closed", _("Closed")
 
     class Tier(models.IntegerChoices):
-        TIER_1 = 1, "Tier 1"
-        TIER_2 = 2, "Tier 2"
-        TIER_3 = 3, "Tier 3"
+        TIER_1 = 1, gettext_lazy("Tier 1")
+        TIER_2 = 2, gettext_lazy("Tier 2")
+        TIER_3 = 3, gettext_lazy("Tier 3")
 
     class Channel(models.TextChoices):
-        PORTAL = "portal", "Portal"
-        EMAIL = "email", "Email"
-        PHONE = "phone", "Phone"
-        CHAT = "chat", "Chat"
-        API = "api", "API"
+        PORTAL = "portal", gettext_lazy("Portal")
+        EMAIL = "email", gettext_lazy("Email")
+        PHONE = "phone", gettext_lazy("Phone")
+        CHAT = "chat", gettext_lazy("Chat")
+        API = "api", gettext_lazy("API")
 
     class Category(models.TextChoices):
         SITE_PERFORMANCE = "site_performance", _("Site performance")
@@ -271,8 +272,8 @@ class TicketCc(models.Model):
 
     class Meta:
         ordering = ["added_at", "id"]
-        verbose_name = "CC"
-        verbose_name_plural = "CCs"
+        verbose_name = gettext_lazy("CC")
+        verbose_name_plural = gettext_lazy("CCs")
         constraints = [
             # Stored lower-cased (tickets.auth.normalise_email): one row per address and ticket.
             models.UniqueConstraint(fields=["ticket", "email"], name="ticket_cc_unique_email"),
@@ -286,21 +287,21 @@ class TicketEvent(models.Model):
     """The ticket's timeline: who changed what, when, from what to what."""
 
     class Kind(models.TextChoices):
-        CREATED = "created", "Created"
-        REPLIED = "replied", "Public reply"
-        NOTE_ADDED = "note_added", "Internal note"
-        STATUS_CHANGED = "status_changed", "Status changed"
-        PRIORITY_CHANGED = "priority_changed", "Priority changed"
-        TIER_CHANGED = "tier_changed", "Tier changed"
-        ASSIGNED = "assigned", "Assignee changed"
-        CATEGORY_CHANGED = "category_changed", "Category changed"
-        SUBJECT_CHANGED = "subject_changed", "Subject changed"
-        REOPENED = "reopened", "Reopened"
-        ATTACHMENT_ADDED = "attachment_added", "Attachment added"
-        RUNBOOK_ATTACHED = "runbook_attached", "Runbook attached"
-        RUNBOOK_STEP = "runbook_step", "Runbook step"
-        CC_ADDED = "cc_added", "CC added"
-        CC_REMOVED = "cc_removed", "CC removed"
+        CREATED = "created", gettext_lazy("Created")
+        REPLIED = "replied", gettext_lazy("Public reply")
+        NOTE_ADDED = "note_added", gettext_lazy("Internal note")
+        STATUS_CHANGED = "status_changed", gettext_lazy("Status changed")
+        PRIORITY_CHANGED = "priority_changed", gettext_lazy("Priority changed")
+        TIER_CHANGED = "tier_changed", gettext_lazy("Tier changed")
+        ASSIGNED = "assigned", gettext_lazy("Assignee changed")
+        CATEGORY_CHANGED = "category_changed", gettext_lazy("Category changed")
+        SUBJECT_CHANGED = "subject_changed", gettext_lazy("Subject changed")
+        REOPENED = "reopened", gettext_lazy("Reopened")
+        ATTACHMENT_ADDED = "attachment_added", gettext_lazy("Attachment added")
+        RUNBOOK_ATTACHED = "runbook_attached", gettext_lazy("Runbook attached")
+        RUNBOOK_STEP = "runbook_step", gettext_lazy("Runbook step")
+        CC_ADDED = "cc_added", gettext_lazy("CC added")
+        CC_REMOVED = "cc_removed", gettext_lazy("CC removed")
         MERGED_INTO = "merged_into", _("Merged into")
         MERGED_FROM = "merged_from", _("Merged from")
         SPLIT_TO = "split_to", _("Message split to")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext
 
 from accounts import permissions as roles
 from accounts import selectors as accounts
@@ -63,7 +64,7 @@ def ticket_get_of_organisation(*, user: User | AnonymousUser, reference: str) ->
     """One ticket of ``user``'s shared organisation, or 404 (another organisation's, an opted-out one's, or none)."""
     ticket = ticket_list_of_organisation(user=user).filter(reference=reference.upper()).first()
     if ticket is None:
-        raise Http404("No such ticket.")
+        raise Http404(gettext("No such ticket."))
     return ticket
 
 
@@ -87,7 +88,7 @@ def ticket_get_visible_to(*, user: User | AnonymousUser, reference: str) -> Tick
     """The ticket with this reference if ``user`` may see it; otherwise 404, never 403."""
     ticket = Ticket.objects.select_related("requester", "assignee").filter(reference=reference.upper()).first()
     if ticket is None or not permissions.can_view_ticket(user, ticket):
-        raise Http404("No such ticket.")
+        raise Http404(gettext("No such ticket."))
     return ticket
 
 
@@ -145,7 +146,7 @@ def attachment_get_visible_to(*, user: User | AnonymousUser, uuid: str) -> Attac
         Attachment.objects.select_related("message__ticket").filter(uuid=uuid).first() if _is_uuid(uuid) else None
     )
     if attachment is None or not permissions.can_view_message(user, attachment.message):
-        raise Http404("No such attachment.")
+        raise Http404(gettext("No such attachment."))
     return attachment
 
 

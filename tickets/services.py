@@ -90,7 +90,8 @@ def transition_allowed(current: str, to: str) -> bool:
 def transition_or_raise(ticket: Ticket, *, to: str) -> None:
     if not transition_allowed(ticket.status, to):
         raise InvalidTransition(
-            f"A {Status(ticket.status).label.lower()} ticket cannot become {Status(to).label.lower()}.",
+            gettext("A %(current)s ticket cannot become %(status)s.")
+            % {"current": Status(ticket.status).label.lower(), "status": Status(to).label.lower()},
             field="status",
         )
 
@@ -220,7 +221,9 @@ def ticket_open(
     exists, so the row is written with them instead of updated after.
     """
     if sla and not set(sla) <= set(SLA_COLUMNS):
-        raise DomainError(f"Not deadline columns: {', '.join(sorted(set(sla) - set(SLA_COLUMNS)))}.")
+        raise DomainError(
+            gettext("Not deadline columns: %(names)s.") % {"names": ", ".join(sorted(set(sla) - set(SLA_COLUMNS)))}
+        )
     actor = actor or requester
     if assignee is not None and not permissions.can_be_assigned(assignee):
         raise DomainError(gettext_lazy("Tickets can only be assigned to support agents."), field="assignee")
@@ -289,7 +292,8 @@ def _set_status(
         note = (resolution_note or "").strip()
         if not note and resolution_note_required(priority=ticket.priority, actor=actor):
             raise ResolutionNoteRequired(
-                f"Say how this {ticket.priority} ticket was resolved: the resolution note is sent to the customer.",
+                gettext("Say how this %(priority)s ticket was resolved: the resolution note is sent to the customer.")
+                % {"priority": ticket.priority},
                 field="resolution_note",
             )
         ticket.resolved_at, ticket.resolution_note = now, note[:RESOLUTION_NOTE_MAX]
@@ -364,7 +368,8 @@ def ticket_reopen(*, ticket: Ticket, actor: User, now: datetime) -> Ticket:
     ticket_check_may_change(ticket=ticket, actor=actor, customer_may=True)
     if ticket.status != Status.RESOLVED:
         raise InvalidTransition(
-            f"Only resolved tickets can be reopened; this one is {Status(ticket.status).label.lower()}.",
+            gettext("Only resolved tickets can be reopened; this one is %(status)s.")
+            % {"status": Status(ticket.status).label.lower()},
             field="status",
         )
     _set_status(ticket, to=Status.OPEN, actor=actor, now=now, kind=TicketEvent.Kind.REOPENED)
@@ -416,7 +421,7 @@ def timeline_record(
     An annotation like any other: a person may write it only on a ticket they may change.
     """
     if kind not in EXTERNAL_KINDS:
-        raise DomainError(f"{kind!r} events are written by the ticket services themselves.")
+        raise DomainError(gettext("“%(kind)s” events are written by the ticket services themselves.") % {"kind": kind})
     if actor is not None:
         ticket_check_may_change(ticket=_locked(ticket), actor=actor)
     return _record(ticket, actor=actor, kind=kind, now=now, old=old, new=new, internal=internal)
@@ -447,7 +452,7 @@ def tier_change(ticket: Ticket, *, tier: int, actor: User | None, now: datetime)
     if ticket.status == Status.CLOSED:
         raise TicketClosed(gettext_lazy("This ticket is closed."))
     if tier not in Ticket.Tier.values:
-        raise DomainError(f"There is no tier {tier}.", field="tier")
+        raise DomainError(gettext("There is no tier %(tier)s.") % {"tier": tier}, field="tier")
     if ticket.tier == tier:
         return None
     old = ticket.tier
@@ -496,7 +501,7 @@ def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any)
     """
     unknown = set(changes) - {*UPDATABLE, "status", "assignee", "resolution_note"}
     if unknown:
-        raise DomainError(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+        raise DomainError(gettext("These fields cannot be changed: %(names)s.") % {"names": ", ".join(sorted(unknown))})
     ticket = _locked(ticket)
     ticket_check_may_change(ticket=ticket, actor=actor)
     if ticket.status == Status.CLOSED:
@@ -527,12 +532,13 @@ def ticket_update(*, ticket: Ticket, actor: User, now: datetime, **changes: Any)
     elif note is not None and (note.strip() != ticket.resolution_note):
         if ticket.status != Status.RESOLVED:
             raise DomainError(
-                "A resolution note goes with resolving the ticket: set the status to resolved.",
+                gettext("A resolution note goes with resolving the ticket: set the status to resolved."),
                 field="resolution_note",
             )
         if not note.strip() and resolution_note_required(priority=ticket.priority, actor=actor):
             raise ResolutionNoteRequired(
-                f"A resolved {ticket.priority} ticket keeps its resolution note.", field="resolution_note"
+                gettext("A resolved %(priority)s ticket keeps its resolution note.") % {"priority": ticket.priority},
+                field="resolution_note",
             )
         ticket.resolution_note, ticket.updated_at = note.strip()[:RESOLUTION_NOTE_MAX], now
         ticket.save(update_fields=["resolution_note", "updated_at"])
@@ -661,7 +667,7 @@ def cc_add(*, ticket: Ticket, email: str, by: User | None, now: datetime) -> Tic
     if existing is not None:
         return existing
     if TicketCc.objects.filter(ticket=ticket).count() >= MAX_CCS:
-        raise CcRefused(f"A ticket copies at most {MAX_CCS} addresses.", field="email")
+        raise CcRefused(gettext("A ticket copies at most %(count)s addresses.") % {"count": MAX_CCS}, field="email")
     cc = TicketCc.objects.create(ticket=ticket, email=address, added_by=by, added_at=now)
     # Addresses are the desk's business: the event is internal, like a note.
     _record(ticket, actor=by, kind=TicketEvent.Kind.CC_ADDED, now=now, new=address, internal=True)

@@ -8,6 +8,7 @@ writes need the knowledge permission. An article the caller may not see is a
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -239,6 +240,6 @@ class ArticleViewSet(viewsets.GenericViewSet):
             raise NotAuthenticated()
         article = self.get_object()
         if not permissions.can_view_revisions(request.user):
-            raise PermissionDenied("Only support agents can read revisions.")
+            raise PermissionDenied(gettext("Only support agents can read revisions."))
         page = self.paginate_queryset(selectors.article_revisions(article=article))
         return self.get_paginated_response(s.RevisionSerializer(page, many=True).data)

@@ -15,7 +15,7 @@ MAX_QUERY = 200
 class SearchForm(forms.Form):
     q = forms.CharField(label=_("Search the help centre"), max_length=MAX_QUERY, required=False)
     category = forms.ChoiceField(
-        label=_("Category"), required=False, choices=[("", "All categories"), *Ticket.Category.choices]
+        label=_("Category"), required=False, choices=[("", _("All categories")), *Ticket.Category.choices]
     )
 
 

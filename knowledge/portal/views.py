@@ -23,7 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_ratelimit.decorators import ratelimit
 
@@ -64,7 +64,7 @@ def _visitor_key(request: HttpRequest, *, create: bool) -> str | None:
 
 def _category_or_404(category: str) -> str:
     if category not in CATEGORY_LABELS:
-        raise Http404("No such category.")
+        raise Http404(gettext("No such category."))
     return category
 
 
@@ -220,7 +220,7 @@ def kb_suggestion_open(request: HttpRequest, slug: str) -> HttpResponse:
     """A suggested article was opened from the ticket form: record it (a candidate deflection), then show it."""
     article = selectors.article_get_visible_to(user=request.user, slug=slug)
     if not article.is_public:
-        raise Http404("No such article.")
+        raise Http404(gettext("No such article."))
     form = SuggestionOpenForm(request.POST)
     key = _visitor_key(request, create=True) or ""
     services.suggestion_opened(

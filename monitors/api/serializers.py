@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
@@ -119,7 +120,7 @@ class MonitorWriteSerializer(StrictJSONTypes, serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None and "kind" not in attrs:
-            raise serializers.ValidationError({"kind": ["This field is required."]})
+            raise serializers.ValidationError({"kind": [gettext("This field is required.")]})
         return attrs
 
 

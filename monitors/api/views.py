@@ -13,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.authentication import BaseAuthentication
@@ -51,13 +52,15 @@ def once(request: Request, *names: str) -> None:
 
     :raises ValidationError: naming the parameter
     """
-    repeated = {name: ["Give this parameter once."] for name in names if len(request.query_params.getlist(name)) > 1}
+    repeated = {
+        name: [gettext("Give this parameter once.")] for name in names if len(request.query_params.getlist(name)) > 1
+    }
     if repeated:
         raise serializers.ValidationError(repeated)
 
 
 class MonitorPermission(permissions.BasePermission):
-    message = "Agents may read monitors; only managers may create, change or delete them."
+    message = gettext_lazy("Agents may read monitors; only managers may create, change or delete them.")
 
     def has_permission(self, request, view) -> bool:
         if not request.user.is_authenticated:
@@ -268,15 +271,15 @@ class MonitorEventsView(APIView):
             body = request.body
         except RequestDataTooBig:
             return Response(
-                {"detail": "The request body is too large."}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+                {"detail": gettext("The request body is too large.")}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
             )
         if not body.strip():
-            raise serializers.ValidationError({"non_field_errors": ["Post a JSON object."]})
+            raise serializers.ValidationError({"non_field_errors": [gettext("Post a JSON object.")]})
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else request.query_params.get("token", "")
         signature = request.headers.get("Sentry-Hook-Signature", "")
         if not token and not signature:
-            raise NotAuthenticated("Send the monitor's secret: Authorization: Bearer <token>.")
+            raise NotAuthenticated(gettext("Send the monitor's secret: Authorization: Bearer <token>."))
         monitor = services.feed_authenticate(monitor_id=pk, token=token, signature=signature, body=body)
         if monitor is None:
             raise Http404

@@ -296,6 +296,14 @@ class TestTheFeed:
         ids = [e.findtext(f"{ATOM}id") for e in entries]
         assert len(set(ids)) == 3
 
+    def test_the_feed_built_by_a_german_request_is_the_same_for_everyone(self, client, agent):
+        """The snapshot is shared across languages: a German visitor who builds it does not put German in it."""
+        declare(agent, severity="P1", title="Checkout is slow")
+        german = client.get("/status/", HTTP_ACCEPT_LANGUAGE="de")
+        assert german.status_code == 200
+        feed = ET.fromstring(client.get("/status/feed.atom").content)
+        assert [e.findtext(f"{ATOM}title") for e in feed.findall(f"{ATOM}entry")] == ["Checkout is slow: Investigating"]
+
     def test_a_resolved_incident_keeps_its_updates_in_the_feed(self, client, agent):
         resolve(declare(agent), agent, now=NOW, message="All good now.")
         titles = [

@@ -89,9 +89,9 @@ class TestSync:
             ("---\naudience: public\ncategory: other\n---\nb", "bad.md: title: is required"),
             (
                 "---\ntitle: x\naudience: everyone\ncategory: other\n---\nb",
-                "bad.md: audience: 'everyone' is not one of",
+                "bad.md: audience: “everyone” is not one of",
             ),
-            ("---\ntitle: x\naudience: public\ncategory: sofas\n---\nb", "bad.md: category: 'sofas' is not one of"),
+            ("---\ntitle: x\naudience: public\ncategory: sofas\n---\nb", "bad.md: category: “sofas” is not one of"),
             ("---\ntitle: x\naudience: public\ncategory: other\ncolour: red\n---\nb", "bad.md: colour: unknown field"),
             ("---\ntitle: x\naudience: public\ncategory: other\ntags: [a, b\n---\nb", "bad.md: tags: write tags as"),
             ("---\ntitle: x\naudience: public\ncategory: other\nnot a pair\n---\nb", "bad.md: line 5 is not"),

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db.models import Model, Prefetch
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -28,8 +29,8 @@ class AgentEmailField(serializers.CharField):
     """An agent picked by email address; null clears."""
 
     default_error_messages = {
-        "not_agent": "No support agent has the address {value}.",
-        "invalid_email": "Enter a valid email address.",
+        "not_agent": gettext_lazy("No support agent has the address {value}."),
+        "invalid_email": gettext_lazy("Enter a valid email address."),
     }
 
     def __init__(self, **kwargs):
@@ -163,7 +164,7 @@ class AgentTicketCreateSerializer(CustomerTicketCreateSerializer):
     def validate_requester(self, email: str) -> User:
         user = User.objects.filter(username=email.strip().lower(), is_active=True).first()
         if user is None:
-            raise serializers.ValidationError(f"No user has the address {email}.")
+            raise serializers.ValidationError(gettext("No user has the address %(email)s.") % {"email": email})
         return user
 
 

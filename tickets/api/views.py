@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -139,20 +140,22 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def create(self, request: Request) -> Response:
         agent = roles.is_agent(request.user)
         if not isinstance(request.data, Mapping):
-            raise serializers.ValidationError({"non_field_errors": ["Send a JSON object with the ticket's fields."]})
+            raise serializers.ValidationError(
+                {"non_field_errors": [gettext("Send a JSON object with the ticket's fields.")]}
+            )
         if not agent:
             # Say so rather than silently ignore: these fields are the desk's to set.
             forbidden = sorted(AGENT_ONLY_FIELDS & set(request.data))
             if forbidden:
                 raise serializers.ValidationError(
-                    {field: ["Only support agents can set this field."] for field in forbidden}
+                    {field: [gettext("Only support agents can set this field.")] for field in forbidden}
                 )
         serializer_class = s.AgentTicketCreateSerializer if agent else s.CustomerTicketCreateSerializer
         data = serializer_class(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         if agent and "requester" not in values:
-            raise serializers.ValidationError({"requester": ["Agents must say whom the ticket is for."]})
+            raise serializers.ValidationError({"requester": [gettext("Agents must say whom the ticket is for.")]})
         if not agent:
             values.update(requester=request.user, channel=Ticket.Channel.API)
         ticket = self.usecases.file_ticket(actor=request.user, now=timezone.now(), **values)
@@ -170,7 +173,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def partial_update(self, request: Request, reference: str) -> Response:
         ticket = self.get_object()
         if not permissions.can_work_ticket(request.user):
-            raise services.NotAllowed("Only support agents can change tickets.")
+            raise services.NotAllowed(gettext("Only support agents can change tickets."))
         data = s.AgentTicketUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         ticket = self.usecases.change(ticket=ticket, actor=request.user, now=timezone.now(), **data.validated_data)
@@ -226,7 +229,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def assign(self, request: Request, reference: str) -> Response:
         ticket = self.get_object()
         if not permissions.can_work_ticket(request.user):
-            raise services.NotAllowed("Only support agents can assign tickets.")
+            raise services.NotAllowed(gettext("Only support agents can assign tickets."))
         data = s.AssignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ticket = self.usecases.assign(
@@ -256,7 +259,7 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def cc(self, request: Request, reference: str) -> Response:
         ticket = self.get_object()
         if not permissions.can_work_ticket(request.user):
-            raise services.NotAllowed("Only support agents manage who is copied.")
+            raise services.NotAllowed(gettext("Only support agents manage who is copied."))
         if request.method == "GET":
             return Response(s.CcSerializer(selectors.cc_list(ticket=ticket), many=True).data)
         data = s.CcRequestSerializer(data=request.data)
@@ -279,9 +282,11 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def cc_remove(self, request: Request, reference: str, email: str) -> Response:
         ticket = self.get_object()
         if not permissions.can_work_ticket(request.user):
-            raise services.NotAllowed("Only support agents manage who is copied.")
+            raise services.NotAllowed(gettext("Only support agents manage who is copied."))
         if not self.usecases.cc_remove(ticket=ticket, email=email, actor=request.user, now=timezone.now()):
-            raise NotFound(f"{email} is not copied on {ticket.reference}.")
+            raise NotFound(
+                gettext("%(email)s is not copied on %(reference)s.") % {"email": email, "reference": ticket.reference}
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -351,10 +356,12 @@ class MessageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     def _from_template(self, ticket: Ticket, slug: str, body: str) -> str:
         """The rendered template, then ``body`` after a blank line (agents only; an unknown slug is a 400)."""
         if not permissions.can_work_ticket(self.request.user):
-            raise PermissionDenied("Only support agents can reply from templates.")
+            raise PermissionDenied(gettext("Only support agents can reply from templates."))
         rendered = self.template_render(ticket, slug)
         if rendered is None:
-            raise serializers.ValidationError({"template": [f"There is no active response template {slug!r}."]})
+            raise serializers.ValidationError(
+                {"template": [gettext("There is no active response template “%(slug)s”.") % {"slug": slug}]}
+            )
         return "\n\n".join(part for part in (rendered.strip(), body) if part)
 
     def template_render(self, ticket: Ticket, slug: str) -> str | None:

@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET
 
 from accounts import selectors as accounts
@@ -62,7 +63,7 @@ def _filtered_page(request: HttpRequest, ticket_list: Callable[..., Any]) -> tup
 def organisation_ticket_list(request: HttpRequest) -> HttpResponse:
     """My organisation's tickets (read-only), when a manager opted the organisation in; 404 otherwise."""
     if not accounts.shared_organisation_member_ids(user=request.user):
-        raise Http404("No shared organisation.")
+        raise Http404(gettext("No shared organisation."))
     context, status = _filtered_page(request, selectors.ticket_list_of_organisation)
     return render(request, "tickets/portal/organisation_list.html", context, status=status)
 

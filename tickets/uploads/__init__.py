@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 
 from .markup import TEXT_SIGNATURES, MarkupScanner, reads_as_script
 from .pdf import check_pdf
@@ -78,13 +79,18 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
     filename = clean_filename(upload.name or "")
     limit = settings.ATTACHMENT_MAX_BYTES
     if upload.size is None or upload.size > limit:
-        raise ValidationError(f"“{filename}” is larger than the {filesizeformat(limit)} limit.", code="too_large")
+        raise ValidationError(
+            gettext("“%(filename)s” is larger than the %(limit)s limit.")
+            % {"filename": filename, "limit": filesizeformat(limit)},
+            code="too_large",
+        )
     if upload.size == 0:
-        raise ValidationError(f"“{filename}” is empty.", code="empty")
+        raise ValidationError(gettext("“%(filename)s” is empty.") % {"filename": filename}, code="empty")
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if extension not in ALLOWED:
         raise ValidationError(
-            f"“{filename}”: this type of file is not accepted. Allowed: {allowed_extensions()}.",
+            gettext("“%(filename)s”: this type of file is not accepted. Allowed: %(allowed)s.")
+            % {"filename": filename, "allowed": allowed_extensions()},
             code="type_not_allowed",
         )
     content_type, sniffable = ALLOWED[extension]
@@ -100,26 +106,35 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
             head += chunk[: HEAD_BYTES - len(head)]
         if scanner is not None and scanner.feed(chunk):
             raise ValidationError(
-                f"“{filename}” contains web page or script content and is refused.", code="active_content"
+                gettext("“%(filename)s” contains web page or script content and is refused.") % {"filename": filename},
+                code="active_content",
             )
     upload.seek(0)
 
     guessed = filetype.guess_mime(head)
     if sniffable is None:
         if guessed is not None or b"\x00" in head:
-            raise ValidationError(f"“{filename}” is not a plain text file.", code="content_mismatch")
+            raise ValidationError(
+                gettext("“%(filename)s” is not a plain text file.") % {"filename": filename}, code="content_mismatch"
+            )
         try:
             head.decode("utf-8")
         except UnicodeDecodeError as exc:
             # A multi-byte character cut at the 8 KiB boundary is still text.
             if exc.start < len(head) - 4:
-                raise ValidationError(f"“{filename}” is not UTF-8 text.", code="content_mismatch") from exc
+                raise ValidationError(
+                    gettext("“%(filename)s” is not UTF-8 text.") % {"filename": filename}, code="content_mismatch"
+                ) from exc
     elif guessed not in sniffable:
         raise ValidationError(
-            f"“{filename}” does not contain what its name says ({extension}).", code="content_mismatch"
+            gettext("“%(filename)s” does not contain what its name says (%(extension)s).")
+            % {"filename": filename, "extension": extension},
+            code="content_mismatch",
         )
     if extension in TEXT_SIGNATURES and reads_as_script(head, TEXT_SIGNATURES[extension]):
-        raise ValidationError(f"“{filename}” is also a script and is refused.", code="active_content")
+        raise ValidationError(
+            gettext("“%(filename)s” is also a script and is refused.") % {"filename": filename}, code="active_content"
+        )
     if extension == "pdf":
         check_pdf(upload, filename)
         upload.seek(0)
@@ -130,7 +145,10 @@ def check_upload(upload: UploadedFile) -> CheckedUpload:
 
 def check_uploads(uploads: list[UploadedFile]) -> list[CheckedUpload]:
     if len(uploads) > settings.ATTACHMENT_MAX_FILES:
-        raise ValidationError(f"At most {settings.ATTACHMENT_MAX_FILES} files per message.", code="too_many")
+        raise ValidationError(
+            gettext("At most %(count)s files per message.") % {"count": settings.ATTACHMENT_MAX_FILES},
+            code="too_many",
+        )
     errors: list[ValidationError] = []
     checked: list[CheckedUpload] = []
     for upload in uploads:

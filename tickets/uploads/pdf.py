@@ -6,6 +6,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 from pypdf.generic import (
@@ -69,21 +70,29 @@ def check_pdf(upload: UploadedFile, filename: str) -> None:
         _pdf_walk(reader)
     except _PdfRefused as exc:
         raise ValidationError(
-            f"“{filename}” contains JavaScript, embedded files or actions that run by themselves, and is refused.",
+            gettext(
+                "“%(filename)s” contains JavaScript, embedded files or actions that run by themselves, and is refused."
+            )
+            % {"filename": filename},
             code="active_content",
         ) from exc
     except _PdfTooComplex as exc:
         raise ValidationError(
-            f"“{filename}” has more than {PDF_MAX_OBJECTS:,} objects, too many to check, and is refused.",
+            gettext("“%(filename)s” has more than %(count)s objects, too many to check, and is refused.")
+            % {"filename": filename, "count": f"{PDF_MAX_OBJECTS:,}"},
             code="too_complex",
         ) from exc
     except (FileNotDecryptedError, DependencyError) as exc:
         raise ValidationError(
-            f"“{filename}” is encrypted, so it cannot be checked. Please send it without a password.",
+            gettext("“%(filename)s” is encrypted, so it cannot be checked. Please send it without a password.")
+            % {"filename": filename},
             code="encrypted",
         ) from exc
     except Exception as exc:  # a parser reading hostile input can fail in any way: all mean "unreadable"
-        raise ValidationError(f"“{filename}” could not be read as a PDF and is refused.", code="unreadable") from exc
+        raise ValidationError(
+            gettext("“%(filename)s” could not be read as a PDF and is refused.") % {"filename": filename},
+            code="unreadable",
+        ) from exc
 
 
 def _pdf_walk(reader: PdfReader) -> None:
