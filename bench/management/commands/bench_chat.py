@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
+from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
@@ -128,7 +129,9 @@ class Command(BaseCommand):
         uvicorn = Path(sys.executable).parent / "uvicorn"
         argv = [str(uvicorn), "sofacover.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
         argv += ["--workers", str(processes), "--log-level", "warning", "--no-access-log"]
-        process = subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env)
+        argv += ["--timeout-graceful-shutdown", "5"]
+        # A process group of its own: the workers go with it (see _stop), none is left holding the port.
+        process = subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env, start_new_session=True)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -138,7 +141,7 @@ class Command(BaseCommand):
                     return process, port
             except OSError:
                 time.sleep(0.3)
-        process.terminate()
+        _stop(process)
         raise CommandError("uvicorn did not start")
 
     def _run(
@@ -169,11 +172,7 @@ class Command(BaseCommand):
                 server_pid=process.pid,
             )
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            _stop(process)
         rows = []
         for what, values in (("connect (both sides)", outcome.connect_ms), ("message delivery", outcome.delays)):
             if values:
@@ -201,13 +200,25 @@ class Command(BaseCommand):
             f"within 10 s; {outcome.dropped} chats whose socket the server dropped or refused."
         )
         if outcome.cpu is not None:
-            server, clients, busy = outcome.cpu
+            server, database, clients, busy = outcome.cpu
             self.stdout.write(
                 f"While the lines ran: CPU per line {server / sent * 1000:.1f} ms in the uvicorn workers, "
+                f"{database / sent * 1000:.1f} ms in their PostgreSQL sessions (0 on SQLite or a remote server), "
                 f"{clients / sent * 1000:.1f} ms in the bench's clients; the machine's cores "
                 f"{busy:.0%} busy (everything on it: PostgreSQL, Redis, other work); load average "
                 f"{os.getloadavg()[0]:.1f}."
             )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop uvicorn (SIGTERM), then whatever of its process group is left (a worker still shutting down)."""
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=15)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
 
 
 @dataclass
@@ -218,7 +229,9 @@ class Outcome:
     dropped: int = 0
     elapsed: float = 0.0
     client_cpu: float = 0.0  # seconds of the client processes' CPU while the lines ran
-    cpu: tuple[float, float, float] | None = None  # (server CPU s, clients' CPU s, the machine's busy share)
+    # Seconds of CPU while the lines ran: the uvicorn workers, their PostgreSQL sessions, the clients; and
+    # the share of the machine's cores busy meanwhile (with whatever else runs on it).
+    cpu: tuple[float, float, float, float] | None = None
 
 
 def _process_cpu(pids: list[int]) -> float:
@@ -242,6 +255,20 @@ def _server_pids(parent: int) -> list[int]:
                 pids.append(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             continue
+    return pids
+
+
+def _database_pids() -> list[int]:
+    """The server processes of the workers' PostgreSQL sessions, when it runs on this machine (their
+    connections are kept: see DJANGO_CONN_MAX_AGE in Command._server); none on SQLite."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    connection.close()
     return pids
 
 
@@ -288,7 +315,8 @@ def run_clients(
     server = _server_pids(server_pid)
     with contextlib.suppress(threading.BrokenBarrierError):
         barrier.wait(timeout=600)
-    server_cpu, busy = _process_cpu(server), _machine_busy()
+    database = _database_pids()  # the workers connected while their sockets joined
+    server_cpu, database_cpu, busy = _process_cpu(server), _process_cpu(database), _machine_busy()
     outcome = Outcome()
     for _ in children:
         part: Outcome = results.get()
@@ -299,10 +327,16 @@ def run_clients(
         outcome.elapsed = max(outcome.elapsed, part.elapsed)
         outcome.client_cpu += part.client_cpu
     server_cpu, now_busy = _process_cpu(server) - server_cpu, _machine_busy()
+    database_cpu = _process_cpu(database) - database_cpu
     for child in children:
         child.join(timeout=30)
     if now_busy[1] > busy[1]:
-        outcome.cpu = (server_cpu, outcome.client_cpu, (now_busy[0] - busy[0]) / (now_busy[1] - busy[1]))
+        outcome.cpu = (
+            server_cpu,
+            database_cpu,
+            outcome.client_cpu,
+            (now_busy[0] - busy[0]) / (now_busy[1] - busy[1]),
+        )
     return outcome
 
 
