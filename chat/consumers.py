@@ -275,9 +275,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         seen = content.get("id")
         if not isinstance(seen, int) or isinstance(seen, bool) or seen < 0:
             raise DomainError(_("Malformed frame."))
+        assert self.session is not None  # joined: frames come only after connect() accepted
         mark = await on_db_thread(services.read_mark)(session=self.session, side=self.side, message_id=seen)
         await self.channel_layer.group_send(
-            public_group(self.session.pk),  # type: ignore[union-attr]
+            public_group(self.session.pk),
             {
                 "type": "chat.event",
                 "event": {"type": "read", "side": self.side, "id": mark},
