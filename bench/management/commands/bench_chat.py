@@ -48,7 +48,7 @@ from chat.models import ChatSession
 from support import usecases
 
 CHILD_ENV = "SOFACOVER_BENCH_CHAT_CHILD"
-KEYS = ("chats", "agents", "lines", "interval", "processes", "client_processes", "port")
+KEYS = ("chats", "agents", "lines", "interval", "processes", "client_processes", "connect_rate", "port")
 TARGET_P95_MS = 200.0
 
 
@@ -76,6 +76,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--client-processes", type=int, default=2, help="processes the chats' sockets are spread over"
+        )
+        parser.add_argument(
+            "--connect-rate",
+            type=float,
+            default=50.0,
+            help="chats joining per second (0: all at once); a burst lands mostly on one uvicorn worker",
         )
         parser.add_argument("--port", type=int, default=0, help="uvicorn's loopback port (default: a free one)")
         parser.add_argument(
@@ -145,7 +151,16 @@ class Command(BaseCommand):
         raise CommandError("uvicorn did not start")
 
     def _run(
-        self, *, chats: int, agents: int, lines: int, interval: float, processes: int, client_processes: int, port: int
+        self,
+        *,
+        chats: int,
+        agents: int,
+        lines: int,
+        interval: float,
+        processes: int,
+        client_processes: int,
+        connect_rate: float,
+        port: int,
     ) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         processes = processes or (2 if os.environ.get("REDIS_URL") else 1)
@@ -169,12 +184,19 @@ class Command(BaseCommand):
                 lines=lines,
                 interval=interval,
                 client_processes=client_processes,
+                connect_rate=connect_rate,
                 server_pid=process.pid,
             )
         finally:
             _stop(process)
         rows = []
-        for what, values in (("connect (both sides)", outcome.connect_ms), ("message delivery", outcome.delays)):
+        measured = (
+            ("connect (both sides)", outcome.connect_ms),
+            ("message delivery", outcome.delays),
+            ("  the desk's lines", outcome.desk_delays),
+            ("  the customers' lines", outcome.customer_delays),
+        )
+        for what, values in measured:
             if values:
                 p95 = percentile(values, 95)
                 target = f"p95 < {TARGET_P95_MS:.0f} ms" if what == "message delivery" else "-"
@@ -199,6 +221,8 @@ class Command(BaseCommand):
             f"{sent} lines in {elapsed:.1f} s ({sent / elapsed:.0f} lines/s); {outcome.lost} not delivered "
             f"within 10 s; {outcome.dropped} chats whose socket the server dropped or refused."
         )
+        if outcome.sockets:
+            self.stdout.write(f"Sockets per uvicorn worker: {' / '.join(map(str, outcome.sockets))}.")
         if outcome.cpu is not None:
             server, database, clients, busy = outcome.cpu
             self.stdout.write(
@@ -223,15 +247,21 @@ def _stop(process: subprocess.Popen) -> None:
 
 @dataclass
 class Outcome:
-    delays: list[float] = field(default_factory=list)
+    desk_delays: list[float] = field(default_factory=list)  # the agents' lines, to the customer
+    customer_delays: list[float] = field(default_factory=list)
     connect_ms: list[float] = field(default_factory=list)
     lost: int = 0
     dropped: int = 0
     elapsed: float = 0.0
+    sockets: list[int] = field(default_factory=list)  # sockets each uvicorn worker holds, busiest first
     client_cpu: float = 0.0  # seconds of the client processes' CPU while the lines ran
     # Seconds of CPU while the lines ran: the uvicorn workers, their PostgreSQL sessions, the clients; and
     # the share of the machine's cores busy meanwhile (with whatever else runs on it).
     cpu: tuple[float, float, float, float] | None = None
+
+    @property
+    def delays(self) -> list[float]:
+        return self.desk_delays + self.customer_delays
 
 
 def _process_cpu(pids: list[int]) -> float:
@@ -256,6 +286,25 @@ def _server_pids(parent: int) -> list[int]:
         except (OSError, ValueError, IndexError):
             continue
     return pids
+
+
+def _sockets_per_worker(pids: list[int], port: int) -> list[int]:
+    """How many established connections on ``port`` each of these processes holds (Linux /proc), busiest first."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                    inodes.add(fields[9])
+    counts = []
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+            held = sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in inodes)
+            if held:
+                counts.append(held)
+    return sorted(counts, reverse=True)
 
 
 def _database_pids() -> list[int]:
@@ -290,6 +339,7 @@ def run_clients(
     lines: int,
     interval: float,
     client_processes: int,
+    connect_rate: float,
     server_pid: int,
 ) -> Outcome:
     """The chats' sockets in ``client_processes`` processes of their own (forked: Django's connections closed
@@ -307,7 +357,7 @@ def run_clients(
         child = context.Process(
             target=_client_process,
             args=(results, barrier, port, mine, [sessions[i] for i in mine], [cookies[i] for i in mine]),
-            kwargs={"lines": lines, "interval": interval},
+            kwargs={"lines": lines, "interval": interval, "connect_rate": connect_rate},
             daemon=True,
         )
         child.start()
@@ -316,11 +366,12 @@ def run_clients(
     with contextlib.suppress(threading.BrokenBarrierError):
         barrier.wait(timeout=600)
     database = _database_pids()  # the workers connected while their sockets joined
+    outcome = Outcome(sockets=_sockets_per_worker(server, port))
     server_cpu, database_cpu, busy = _process_cpu(server), _process_cpu(database), _machine_busy()
-    outcome = Outcome()
     for _ in children:
         part: Outcome = results.get()
-        outcome.delays += part.delays
+        outcome.desk_delays += part.desk_delays
+        outcome.customer_delays += part.customer_delays
         outcome.connect_ms += part.connect_ms
         outcome.lost += part.lost
         outcome.dropped += part.dropped
@@ -353,6 +404,7 @@ async def converse(
     lines: int,
     interval: float,
     barrier: Any = None,
+    connect_rate: float = 0.0,
 ) -> Outcome:
     """Connect both sides of each chat; once every socket is in (and, across processes, ``barrier``),
     each chat exchanges its lines. Chat ``numbers[i]`` is ``sessions[i]``."""
@@ -377,6 +429,8 @@ async def converse(
 
     async def one_chat(n: int, session_id: int, token: str, cookie: str) -> None:
         base = f"ws://127.0.0.1:{port}/ws/chat/{session_id}/"
+        if connect_rate > 0:  # chat n joins n / rate seconds in, whichever process it is in
+            await asyncio.sleep(n / connect_rate)
         t0 = time.perf_counter()
         done = 0
         counted = False
@@ -404,7 +458,8 @@ async def converse(
                                 frame = json.loads(await receiver.recv())
                                 if frame.get("type") == "message" and frame.get("body") == body:
                                     break
-                        outcome.delays.append((time.perf_counter() - sent) * 1000)
+                        delays = outcome.desk_delays if sender is desk else outcome.customer_delays
+                        delays.append((time.perf_counter() - sent) * 1000)
                     except TimeoutError:
                         outcome.lost += 1
                     await asyncio.sleep(max(0.0, interval + random.uniform(-interval / 4, interval / 4)))
