@@ -217,11 +217,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         assert self.user is not None
         window = settings.CHAT_RATE_WINDOW_SECONDS
         key = f"chat-rate:{self.user.pk}:{int(time.time() // window)}"
-        cache.add(key, 0, window + 1)
         try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            count = 1
+            count = cache.incr(key)  # most lines: the window's counter is there (one add fewer per line)
+        except ValueError:  # the window's first line
+            if cache.add(key, 1, window + 1):
+                count = 1
+            else:  # another process's first line came in between
+                try:
+                    count = cache.incr(key)
+                except ValueError:  # and expired at once
+                    count = 1
         return count <= settings.CHAT_RATE_MESSAGES
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
