@@ -221,6 +221,8 @@ class Command(BaseCommand):
             f"{sent} lines in {elapsed:.1f} s ({sent / elapsed:.0f} lines/s); {outcome.lost} not delivered "
             f"within 10 s; {outcome.dropped} chats whose socket the server dropped or refused."
         )
+        if outcome.errors:
+            self.stdout.write(f"Errors the senders of those lines got: {sorted(set(outcome.errors))}.")
         if outcome.sockets:
             self.stdout.write(f"Sockets per uvicorn worker: {' / '.join(map(str, outcome.sockets))}.")
         if outcome.cpu is not None:
@@ -251,6 +253,7 @@ class Outcome:
     customer_delays: list[float] = field(default_factory=list)
     connect_ms: list[float] = field(default_factory=list)
     lost: int = 0
+    errors: list[str] = field(default_factory=list)  # error frames the senders of lines not delivered got
     dropped: int = 0
     elapsed: float = 0.0
     sockets: list[int] = field(default_factory=list)  # sockets each uvicorn worker holds, busiest first
@@ -374,6 +377,7 @@ def run_clients(
         outcome.customer_delays += part.customer_delays
         outcome.connect_ms += part.connect_ms
         outcome.lost += part.lost
+        outcome.errors += part.errors
         outcome.dropped += part.dropped
         outcome.elapsed = max(outcome.elapsed, part.elapsed)
         outcome.client_cpu += part.client_cpu
@@ -416,6 +420,17 @@ async def converse(
     outcome = Outcome()
     joined = 0
     all_in, go = asyncio.Event(), asyncio.Event()
+
+    async def errors_sent_to(ws) -> list[str]:
+        """The error frames waiting on ``ws`` (why a line was not delivered, if the server said)."""
+        found = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                async with asyncio.timeout(0.2):
+                    frame = json.loads(await ws.recv())
+                if frame.get("type") == "error":
+                    found.append(str(frame.get("message")))
+        return found
 
     async def drain_until_state(ws) -> None:
         while json.loads(await ws.recv())["type"] != "state":
@@ -462,6 +477,7 @@ async def converse(
                         delays.append((time.perf_counter() - sent) * 1000)
                     except TimeoutError:
                         outcome.lost += 1
+                        outcome.errors += await errors_sent_to(sender)
                     await asyncio.sleep(max(0.0, interval + random.uniform(-interval / 4, interval / 4)))
         except (OSError, TimeoutError, ConnectionClosed, InvalidStatus):  # the server dropped or refused it
             outcome.dropped += 1
