@@ -6,13 +6,15 @@ itself again in a child process on a separate SQLite file (var/bench_chat.sqlite
 The child migrates, files --chats chats (``support.usecases.chat_start``, each a ticket of channel
 chat) accepted by --agents agents (``chat_accept``), starts uvicorn on a free loopback port
 (``--processes`` workers: with REDIS_URL they share the Redis channel layer; without it one
-process and the in-memory layer, as ``make run``), and connects every customer (their signed
-token) and every agent (a signed-in session) with the ``websockets`` client. Each chat then
-exchanges --lines lines, the two sides in turn, one line every --interval seconds per chat
-(spread out at random), every line through the consumer and ``chat_message`` (a message on the
-ticket, the SLA clock, the reports' fact). Delivery is timed from the sender's send to the other
-side's receipt of the frame. Target: p95 < 200 ms on 2 cores. Not a test: the numbers depend on
-the machine (and on what else runs on it).
+process and the in-memory layer, as ``make run``; the workers keep their database connections),
+and connects every customer (their signed token) and every agent (a signed-in session) with the
+``websockets`` client, from --client-processes processes of its own, --connect-rate chats a
+second. Once every socket is in, each chat exchanges --lines lines, the two sides in turn, one
+line every --interval seconds per chat (spread out at random), every line through the consumer
+and ``chat_message`` (a message on the ticket, the SLA clock, the reports' fact). Delivery is
+timed from the sender's send to the other side's receipt of the frame; the CPU per line of the
+workers, their PostgreSQL sessions and the clients is read from /proc (Linux). Target: p95 <
+200 ms on 2 cores. Not a test: the numbers depend on the machine (and on what else runs on it).
 """
 
 from __future__ import annotations
