@@ -16,9 +16,12 @@ a chat is a ticket like any other. Groups: every member is in ``chat-<id>``; age
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -41,6 +44,31 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_BIG = 1009
 # Frames of any kind (typing, read marks…) one connection may send per second, on average.
 FRAMES_PER_SECOND = 10
+
+# The consumers' database calls run on a few threads of their own, each with its own connection (kept
+# as DJANGO_CONN_MAX_AGE says). Channels' default (thread_sensitive=True) runs every database call of
+# the process on one thread, so each chat's line waited for every other chat's line in the process.
+# Each call is whole on its thread: a use case is one transaction, and the consumer awaits it before
+# its next frame, so one socket's lines keep their order. The tests switch this back (DB_THREAD_SENSITIVE):
+# there the calls must run in the test's thread, inside its transaction.
+DB_THREADS = 4
+DB_THREAD_SENSITIVE = False
+_db_executor = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="chat-db")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def on_db_thread(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """``function`` as a coroutine run on the chat's database threads (old connections closed around it)."""
+
+    @functools.wraps(function)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        if DB_THREAD_SENSITIVE:
+            return await database_sync_to_async(function)(*args, **kwargs)
+        return await database_sync_to_async(function, thread_sensitive=False, executor=_db_executor)(*args, **kwargs)
+
+    return call
 
 
 def public_group(session_id: int) -> str:
@@ -101,7 +129,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     # --- joining ------------------------------------------------------------------------------------
 
-    @database_sync_to_async
+    @on_db_thread
     def _join(self, session_id: int, token: str) -> tuple[ChatSession | None, User | None, str]:
         session = selectors.session_get(session_id)
         if session is None:
@@ -139,9 +167,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # Reconnecting: what the browser has not seen yet, from the ticket's messages.
         for event in await self._replay(last):
             await self.send_json(event)
-        await self.send_json(await database_sync_to_async(state_event)(session))
+        await self.send_json(await on_db_thread(state_event)(session))
 
-    @database_sync_to_async
+    @on_db_thread
     def _replay(self, last: int) -> list[dict[str, Any]]:
         assert self.session is not None
         rows = selectors.transcript(self.session, after=last, internal=self.side == "agent")
@@ -189,11 +217,16 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         assert self.user is not None
         window = settings.CHAT_RATE_WINDOW_SECONDS
         key = f"chat-rate:{self.user.pk}:{int(time.time() // window)}"
-        cache.add(key, 0, window + 1)
         try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            count = 1
+            count = cache.incr(key)  # most lines: the window's counter is there (one add fewer per line)
+        except ValueError:  # the window's first line
+            if cache.add(key, 1, window + 1):
+                count = 1
+            else:  # another process's first line came in between
+                try:
+                    count = cache.incr(key)
+                except ValueError:  # and expired at once
+                    count = 1
         return count <= settings.CHAT_RATE_MESSAGES
 
     async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
@@ -227,7 +260,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         group = desk_group(self.session.pk) if internal else public_group(self.session.pk)  # type: ignore[union-attr]
         await self.channel_layer.group_send(group, {"type": "chat.event", "event": event})
 
-    @database_sync_to_async
+    @on_db_thread
     def _say(self, body: str, internal: bool) -> dict[str, Any]:
         assert self.session is not None
         if not self._line_allowed():
@@ -247,9 +280,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         seen = content.get("id")
         if not isinstance(seen, int) or isinstance(seen, bool) or seen < 0:
             raise DomainError(_("Malformed frame."))
-        mark = await database_sync_to_async(services.read_mark)(session=self.session, side=self.side, message_id=seen)
+        assert self.session is not None  # joined: frames come only after connect() accepted
+        mark = await on_db_thread(services.read_mark)(session=self.session, side=self.side, message_id=seen)
         await self.channel_layer.group_send(
-            public_group(self.session.pk),  # type: ignore[union-attr]
+            public_group(self.session.pk),
             {
                 "type": "chat.event",
                 "event": {"type": "read", "side": self.side, "id": mark},
@@ -266,7 +300,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             assert self.session is not None
             return state_event(self.session)
 
-        event = await database_sync_to_async(run)()
+        event = await on_db_thread(run)()
         await self.channel_layer.group_send(public_group(self.session.pk), {"type": "chat.event", "event": event})  # type: ignore[union-attr]
 
     async def on_accept(self, content: dict[str, Any]) -> None:
@@ -278,7 +312,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if agent_id is not None:
             if not isinstance(agent_id, int):
                 raise DomainError(_("Choose an agent."), field="agent")
-            to_agent = await database_sync_to_async(lambda: User.objects.filter(pk=agent_id).first())()
+            to_agent = await on_db_thread(lambda: User.objects.filter(pk=agent_id).first())()
             if to_agent is None:
                 raise DomainError(_("Choose an agent."), field="agent")
         if tier is not None and not isinstance(tier, int):

@@ -3,7 +3,9 @@
 Each test's coroutine runs under ``async_to_sync`` (``run``), so the consumer's
 ``database_sync_to_async`` calls run in the test's thread, inside its transaction: ordinary
 (rolled back) database tests, no flush. Channels closes "old" connections around each call,
-which inside a test transaction would close the test's own: that is switched off here.
+which inside a test transaction would close the test's own: that is switched off here. The
+consumers' own database threads (chat.consumers.DB_THREAD_SENSITIVE) are switched off too: on
+them the calls would not see the test's uncommitted rows.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from support import usecases
 @pytest.fixture(autouse=True)
 def _keep_test_connection(monkeypatch):
     monkeypatch.setattr("channels.db.close_old_connections", lambda: None)
+    monkeypatch.setattr("chat.consumers.DB_THREAD_SENSITIVE", True)
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
