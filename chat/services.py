@@ -59,13 +59,16 @@ def message_check(body: str) -> None:
 
 
 def message_allowed(*, session: ChatSession, author: User, body: str, internal: bool) -> ChatSession:
-    """May ``author`` write this line on the chat (as it is now)? Returns the fresh session.
+    """May ``author`` write this line on the chat (as it is now)? Returns the fresh session, its
+    ticket locked until the caller's transaction ends.
 
     The visitor writes public lines; agents whisper (internal notes) on any chat; a public line
     from the desk comes from the agent who has the chat.
     """
     message_check(body)
-    session = ChatSession.objects.select_related("ticket").get(pk=session.pk)
+    # Under the ticket's lock (the caller's transaction): the ticket read here is the one the line changes, so
+    # the use case can tell whether the line moved it (a change committed in between would hide a reopening).
+    session = ChatSession.objects.select_related("ticket").select_for_update(of=("ticket",)).get(pk=session.pk)
     if author.pk == session.visitor_id and not internal:
         return session
     if not permissions.is_agent(author):

@@ -1056,7 +1056,7 @@ def chat_message(*, session: ChatSession, author: User, body: str, now: datetime
     session = chat.services.message_allowed(session=session, author=author, body=body, internal=internal)
     if session.state == ChatSession.State.ENDED:
         return reply(ticket=session.ticket, author=author, body=body, now=now, internal=internal)
-    before = session.ticket
+    before = session.ticket  # read under its lock by message_allowed: what the line starts from
     message = tickets.services.message_add(ticket=before, author=author, body=body, now=now, internal=internal)
     after = message.ticket
     if any(

@@ -22,7 +22,16 @@ from bench import harness
 # The command, then the options its child gets when it is run without any.
 CHILD_OPTIONS = {
     "bench": ["--tickets", "100000", "--repeat", "30", "--load-limit", "100000"],
-    "bench_chat": ["--chats=200", "--agents=50", "--lines=6", "--interval=3.0", "--processes=0"],
+    "bench_chat": [
+        "--chats=200",
+        "--agents=50",
+        "--lines=6",
+        "--interval=3.0",
+        "--processes=0",
+        "--client-processes=2",
+        "--connect-rate=50.0",
+        "--port=0",
+    ],
     "bench_incident_broadcast": ["--tickets", "10000"],
     "bench_kb": ["--articles", "10000", "--repeat", "30"],
     "bench_mail": ["--emails", "2000", "--clients", "4", "--workers", "4", "--processes", "2"],
