@@ -10,7 +10,10 @@ them the calls would not see the test's uncommitted rows.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import Any
 
 import pytest
@@ -29,8 +32,26 @@ def _keep_test_connection(monkeypatch):
     monkeypatch.setattr("chat.consumers.DB_THREAD_SENSITIVE", True)
 
 
+# The sockets ``socket`` opened in the running scenario: ``run`` disconnects each before the scenario's event
+# loop closes, so no consumer is left cancelled mid-receive there (on the Redis channel layer that could hang
+# the loop's shutdown, and the test with it).
+_opened: ContextVar[list[WebsocketCommunicator] | None] = ContextVar("opened_sockets", default=None)
+
+
 def run(scenario: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    return async_to_sync(scenario)()
+    async def scenario_then_disconnect() -> Any:
+        opened: list[WebsocketCommunicator] = []
+        _opened.set(opened)
+        try:
+            return await scenario()
+        finally:
+            for ws in opened:
+                # Closed by the server or the test already, or cancelled by a receive that timed out (asgiref
+                # cancels the application then: its result is a CancelledError, not the scenario's).
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await ws.disconnect(timeout=2)
+
+    return async_to_sync(scenario_then_disconnect)()
 
 
 def cookie_for(user) -> str:
@@ -51,7 +72,11 @@ def socket(path: str, *, user=None, origin: str = "http://testserver") -> Websoc
     headers = [(b"origin", origin.encode())]
     if user is not None:
         headers.append((b"cookie", user.chat_cookie.encode()))
-    return WebsocketCommunicator(application, path, headers=headers)
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    opened = _opened.get()
+    if opened is not None:
+        opened.append(communicator)
+    return communicator
 
 
 async def receive_until(communicator: WebsocketCommunicator, kind: str, timeout: float = 3) -> dict:

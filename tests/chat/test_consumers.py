@@ -341,13 +341,6 @@ async def joined(*sockets) -> None:
         await receive_until(ws, "state")
 
 
-async def left(*sockets) -> None:
-    """Disconnect each socket: its consumer leaves its groups and ends before the scenario's loop closes (a
-    consumer cancelled there mid-receive on the Redis channel layer can hang the loop's shutdown)."""
-    for ws in sockets:
-        await ws.disconnect()
-
-
 async def state_of(ws) -> dict:
     """The next state frame (after any typing, read or message frames)."""
     return await receive_until(ws, "state")
@@ -370,7 +363,6 @@ class TestAgentFrames:
             await joined(visitor, desk)
             await desk.send_json_to({"type": "transfer", "agent": tier2_agent.pk})
             frames = await state_of(visitor), await state_of(desk)
-            await left(visitor, desk)
             return frames
 
         seen_by_visitor, seen_by_desk = run(scenario)
@@ -396,7 +388,6 @@ class TestAgentFrames:
             await joined(visitor, desk)
             await desk.send_json_to({"type": "transfer", "tier": 2})
             state = await state_of(visitor)
-            await left(visitor, desk)
             return state
 
         assert run(scenario)["state"] == "waiting"
@@ -421,7 +412,6 @@ class TestAgentFrames:
                 await desk.send_json_to({"type": "transfer", **frame})
                 errors.append(await receive_until(desk, "error"))
             quiet = await visitor.receive_nothing(timeout=0.2)
-            await left(visitor, desk)
             return by_customer, errors, quiet
 
         by_customer, errors, visitor_heard_nothing = run(scenario)
@@ -459,7 +449,6 @@ class TestAgentFrames:
                 errors.append(await receive_until(desk, "error"))
             await desk.send_json_to({"type": "escalate", "priority": "P1", "category": "payment"})
             state = await state_of(desk)
-            await left(visitor, desk)
             return by_customer, errors, state
 
         by_customer, errors, state = run(scenario)
@@ -487,7 +476,6 @@ class TestAgentFrames:
             # a customer's resolve_note is not theirs to give: ignored
             await visitor.send_json_to({"type": "end", "resolve_note": "Solved by me"})
             state = await state_of(desk)
-            await left(visitor, desk)
             return state
 
         assert run(scenario)["state"] == "ended"
@@ -509,7 +497,6 @@ class TestAgentFrames:
             malformed = await receive_until(desk, "error")
             await desk.send_json_to({"type": "end", "resolve_note": "Sent a replacement cover"})
             state = await state_of(visitor)
-            await left(visitor, desk)
             return malformed, state
 
         malformed, state = run(scenario)
