@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.contrib.auth.models import User
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -31,14 +32,32 @@ pytestmark = [
 ]
 
 
-def test_a_visitor_and_an_agent_chat_in_two_browsers(tmp_path):
+def open_with_an_available_agent() -> tuple[User, str]:
+    """The widget open now, whatever the clock says (the P2/P3 calendar made 24x7 for this test's database),
+    with Tina available: Tina and her session cookie's value."""
     from django.utils import timezone
 
-    # Open now, whatever the clock says: the P2/P3 calendar made 24x7 for this test's database.
     SlaPolicy.objects.filter(priority__in=["P2", "P3"]).update(calendar=BusinessCalendar.objects.get(name="24x7"))
     agent = make_user("tina@sofacoverpro.com", "agent", tier=1, first_name="Tina")
     services.presence_set(agent=agent, available=True, now=timezone.now())
-    agent_cookie = cookie_for(agent).split("=", 1)[1]
+    return agent, cookie_for(agent).split("=", 1)[1]
+
+
+def visitor_starts_a_chat(visitor, wait: WebDriverWait, base: str) -> None:
+    """Zoe, anonymous on the help centre, opens the widget and starts a chat; back when it is live."""
+    visitor.get(f"{base}/kb/")
+    wait.until(lambda d: d.find_element(By.ID, "chat-widget").get_attribute("data-state") == "open")
+    visitor.find_element(By.CSS_SELECTOR, ".chat-toggle").click()
+    form = visitor.find_element(By.CSS_SELECTOR, ".chat-start")
+    form.find_element(By.NAME, "name").send_keys("Zoe")
+    form.find_element(By.NAME, "email").send_keys("zoe@example.com")
+    form.find_element(By.NAME, "body").send_keys("My cushion cover is torn")
+    form.find_element(By.CSS_SELECTOR, "button.chat-open-label").click()
+    wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".chat-live")))
+
+
+def test_a_visitor_and_an_agent_chat_in_two_browsers(tmp_path):
+    _, agent_cookie = open_with_an_available_agent()
 
     with (
         asgi_server("uvicorn", tmp_path) as port,
@@ -48,15 +67,7 @@ def test_a_visitor_and_an_agent_chat_in_two_browsers(tmp_path):
         base = f"http://127.0.0.1:{port}"
         wait_v, wait_d = WebDriverWait(visitor, 20), WebDriverWait(desk, 20)
 
-        visitor.get(f"{base}/kb/")
-        wait_v.until(lambda d: d.find_element(By.ID, "chat-widget").get_attribute("data-state") == "open")
-        visitor.find_element(By.CSS_SELECTOR, ".chat-toggle").click()
-        form = visitor.find_element(By.CSS_SELECTOR, ".chat-start")
-        form.find_element(By.NAME, "name").send_keys("Zoe")
-        form.find_element(By.NAME, "email").send_keys("zoe@example.com")
-        form.find_element(By.NAME, "body").send_keys("My cushion cover is torn")
-        form.find_element(By.CSS_SELECTOR, "button.chat-open-label").click()
-        wait_v.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".chat-live")))
+        visitor_starts_a_chat(visitor, wait_v, base)
         wait_v.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-log"), "My cushion cover is torn"))
         chat = ChatSession.objects.get()
 
@@ -94,12 +105,7 @@ def test_a_visitor_and_an_agent_chat_in_two_browsers(tmp_path):
 def test_the_agents_queue_page_shows_a_new_chat_live_and_drops_it_once_accepted(tmp_path):
     """The queue page never reloads: a customer's chat appears on it over its socket (announced to screen
     readers, its wait ticking), and leaves the waiting list when the agent accepts it in another tab."""
-    from django.utils import timezone
-
-    SlaPolicy.objects.filter(priority__in=["P2", "P3"]).update(calendar=BusinessCalendar.objects.get(name="24x7"))
-    agent = make_user("tina@sofacoverpro.com", "agent", tier=1, first_name="Tina")
-    services.presence_set(agent=agent, available=True, now=timezone.now())
-    agent_cookie = cookie_for(agent).split("=", 1)[1]
+    agent, agent_cookie = open_with_an_available_agent()
 
     with (
         asgi_server("uvicorn", tmp_path) as port,
@@ -118,15 +124,7 @@ def test_the_agents_queue_page_shows_a_new_chat_live_and_drops_it_once_accepted(
         assert desk.find_element(By.CSS_SELECTOR, ".chat-nobody").is_displayed()
         desk.execute_script("window.sameQueuePage = true")  # gone if the page reloads
 
-        visitor.get(f"{base}/kb/")
-        wait_v.until(lambda d: d.find_element(By.ID, "chat-widget").get_attribute("data-state") == "open")
-        visitor.find_element(By.CSS_SELECTOR, ".chat-toggle").click()
-        form = visitor.find_element(By.CSS_SELECTOR, ".chat-start")
-        form.find_element(By.NAME, "name").send_keys("Zoe")
-        form.find_element(By.NAME, "email").send_keys("zoe@example.com")
-        form.find_element(By.NAME, "body").send_keys("My cushion cover is torn")
-        form.find_element(By.CSS_SELECTOR, "button.chat-open-label").click()
-        wait_v.until(ec.visibility_of_element_located((By.CSS_SELECTOR, ".chat-live")))
+        visitor_starts_a_chat(visitor, wait_v, base)
         chat = ChatSession.objects.get()
 
         row = f'.chat-queue tr[data-chat="{chat.pk}"]'
