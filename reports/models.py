@@ -13,6 +13,12 @@ kept current in the transaction of every ticket change (support.usecases):
 - ``DurationHistogram``: per day, clock and priority, how many durations fall
   into each logarithmic bucket; with ``TicketFact``'s (bucket, seconds) index it
   gives exact medians and p90s by reading one bucket instead of sorting the range.
+
+A key of the daily rows and histograms has up to ``rollup.SLOTS`` rows (``slot``): a
+change writes the row its ticket's id picks, so changes to the same figures at once
+(every chat answered this minute lands in one histogram bucket) do not queue on one
+row lock; readers sum the slots, and a nightly fold leaves one row per key for the
+days past.
 """
 
 from __future__ import annotations
@@ -144,11 +150,14 @@ class DailyRollup(models.Model):
     score_3 = models.IntegerField(default=0)
     score_4 = models.IntegerField(default=0)
     score_5 = models.IntegerField(default=0)
+    # Which of the key's rows (see rollup.SLOTS): writers spread over them, readers sum them.
+    slot = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "priority", "tier", "category", "channel", "assignee_id"], name="rollup_one_row_per_key"
+                fields=["day", "priority", "tier", "category", "channel", "assignee_id", "slot"],
+                name="rollup_one_row_per_key_slot",
             )
         ]
 
@@ -168,10 +177,13 @@ class DurationHistogram(models.Model):
     priority = models.CharField(max_length=2)
     bucket = models.IntegerField()
     n = models.IntegerField(default=0)
+    slot = models.PositiveSmallIntegerField(default=0)  # as DailyRollup.slot
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["day", "clock", "priority", "bucket"], name="histogram_one_row_per_key")
+            models.UniqueConstraint(
+                fields=["day", "clock", "priority", "bucket", "slot"], name="histogram_one_row_per_key_slot"
+            )
         ]
 
     def __str__(self) -> str:

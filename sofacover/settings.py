@@ -420,6 +420,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.weekly_summary",
         "schedule": crontab(minute="0", hour="8", day_of_week="1"),
     },
+    # 03:30 desk time: the reports' rows of the days past folded to one row per key (reports.rollup).
+    "rollup-fold": {
+        "task": "reports.tasks.rollup_fold",
+        "schedule": crontab(minute="30", hour="3"),
+    },
     "sla-sweep": {
         "task": "support.tasks.sla_sweep",
         "schedule": SLA_SWEEP_SECONDS,

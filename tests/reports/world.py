@@ -7,11 +7,14 @@ the tests is worked out by hand in the docstring of ``build_p1_fortnight``.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth.models import User
 
+from reports import rollup
+from reports.models import DailyRollup, DurationHistogram, TicketFact
 from support import usecases
 from tickets.models import Ticket
 
@@ -44,6 +47,21 @@ def resolve(ticket: Ticket, agent: User, at: datetime) -> None:
 
 def sweep(at: datetime) -> None:
     usecases.sla_sweep(now=at)
+
+
+def rollup_tables() -> tuple[list, list, list]:
+    """The rollup's rows as plain values, a key's slots summed; zero rows left by subtractions do not count."""
+    facts = sorted(TicketFact.objects.values_list("ticket_id", *rollup.FACT_FIELDS))
+    daily = _summed(DailyRollup.objects.values(*rollup.ROLLUP_KEY, *rollup.ROLLUP_SUMS), rollup.ROLLUP_KEY)
+    histogram = _summed(DurationHistogram.objects.values(*rollup.HISTOGRAM_KEY, "n"), rollup.HISTOGRAM_KEY)
+    return facts, daily, histogram
+
+
+def _summed(rows, key: list[str]) -> list[tuple]:
+    sums: dict[tuple, Counter] = defaultdict(Counter)
+    for row in rows:
+        sums[tuple(row[k] for k in key)].update({n: v for n, v in row.items() if n not in key})
+    return sorted((*k, *sorted(c.items())) for k, c in sums.items() if any(c.values()))
 
 
 @dataclass
