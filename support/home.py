@@ -24,13 +24,12 @@ from accounts import permissions as roles
 from escalation import admin_queue
 from escalation import selectors as escalation_selectors
 from notifications import selectors as notification_selectors
-from tickets import admin as ticket_admin
 from tickets import selectors as ticket_selectors
 from tickets.models import Ticket
 
 # Rows each list shows; the count says how many there are, up to the queue's cap (then "1,000+").
 LIST_ROWS = 5
-COUNT_CAP = ticket_admin.QUEUE_COUNT_CAP
+COUNT_CAP = ticket_selectors.COUNT_CAP
 
 
 @dataclass
@@ -78,7 +77,7 @@ def agent_home(*, user: User, now: datetime) -> Home:
     # One count a section, each an index range (the assignee; tickets' partial indexes on the running
     # clocks) stopping past the queue's cap (1,000+, as the queue counts): the home costs the same at
     # any size of the desk, however many tickets are active.
-    counts = {key: ticket_admin.capped_count(active.filter(q), COUNT_CAP) for key, q in conditions.items()}
+    counts = {key: ticket_selectors.capped_count(active.filter(q), COUNT_CAP) for key, q in conditions.items()}
 
     def rows(condition: Q, *order: str) -> list[Ticket]:
         tickets: QuerySet[Ticket] = active.filter(condition).select_related("requester", "assignee")

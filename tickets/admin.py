@@ -78,8 +78,7 @@ EVENT_VALUE_LABELS: dict[str, dict[str, StrOrPromise]] = {
     "category": dict(Ticket.Category.choices),
 }
 MAX_REFUSALS_SHOWN = 10
-# The queue counts at most this many tickets (more on later pages): "1,000+ tickets".
-QUEUE_COUNT_CAP = 1000
+QUEUE_COUNT_CAP = selectors.COUNT_CAP  # more on the queue's later pages
 # Pages the queue always offers after the current one, while there are tickets for them.
 QUEUE_PAGES_AHEAD = 10
 
@@ -171,21 +170,6 @@ class AssigneeFilter(admin.SimpleListFilter):
         return TicketFilter(request=request).filter_assignee(queryset, self.parameter_name, value)
 
 
-class MoreThan(int):
-    """A count that stopped early: there are at least this many rows, shown as ``1,000+`` (one fewer, and a plus)."""
-
-    def __str__(self) -> str:
-        return f"{self - 1:,}+"
-
-    __repr__ = __str__
-
-
-def capped_count(tickets: QuerySet[Ticket], cap: int = QUEUE_COUNT_CAP) -> int:
-    """How many rows, counting no further than one past ``cap`` (a ``MoreThan`` then): reads at most cap + 1."""
-    counted = tickets.order_by()[: cap + 1].count()  # which rows make up the cap is no matter: no sort
-    return MoreThan(counted) if counted > cap else counted
-
-
 class QueuePaginator(Paginator):
     """Counts only as far as the page links need: COUNT(*) over a large desk cost more than the page.
 
@@ -204,7 +188,7 @@ class QueuePaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return capped_count(self.object_list, self.cap)
+        return selectors.capped_count(self.object_list, self.cap)
 
 
 class TicketChangeList(ChangeList):

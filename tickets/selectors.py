@@ -200,3 +200,22 @@ def merged_survivor(*, ticket: Ticket) -> Ticket | None:
         seen.add(survivor.merged_into_id)
         survivor = Ticket.objects.get(pk=survivor.merged_into_id)
     return None if survivor.pk == ticket.pk else survivor
+
+
+# Lists count at most this many tickets: "1,000+ tickets".
+COUNT_CAP = 1000
+
+
+class MoreThan(int):
+    """A count that stopped early: there are at least this many rows, shown as ``1,000+`` (one fewer, and a plus)."""
+
+    def __str__(self) -> str:
+        return f"{self - 1:,}+"
+
+    __repr__ = __str__
+
+
+def capped_count(tickets: QuerySet[Ticket], cap: int = COUNT_CAP) -> int:
+    """How many rows, counting no further than one past ``cap`` (a ``MoreThan`` then): reads at most cap + 1."""
+    counted = tickets.order_by()[: cap + 1].count()  # which rows make up the cap is no matter: no sort
+    return MoreThan(counted) if counted > cap else counted

@@ -587,13 +587,15 @@ def message_add(
     message = Message.objects.create(
         ticket=ticket, author=author, body=body, internal=internal, by_agent=by_agent, created_at=now
     )
+    touched = False  # updated_at written along with the ticket's other changes
     if not internal and by_agent:
-        ticket.last_agent_reply_at = now
-        fields = ["last_agent_reply_at"]
+        ticket.last_agent_reply_at = ticket.updated_at = now
+        fields = ["last_agent_reply_at", "updated_at"]
         if ticket.first_responded_at is None:
             ticket.first_responded_at = now
             fields.append("first_responded_at")
         ticket.save(update_fields=fields)
+        touched = True
     added = _event(
         ticket,
         actor=author,
@@ -608,9 +610,13 @@ def message_add(
                 _set_status(ticket, to=Status.OPEN, actor=author, now=now)
         elif ticket.status == Status.RESOLVED:
             _set_status(ticket, to=Status.OPEN, actor=author, now=now, kind=TicketEvent.Kind.REOPENED)
+            touched = True
         elif ticket.status == Status.PENDING_CUSTOMER:
             _set_status(ticket, to=Status.OPEN, actor=author, now=now)
-    Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+            touched = True
+    if not touched:
+        ticket.updated_at = now
+        ticket.save(update_fields=["updated_at"])
     message.ticket = ticket
     return message
 
