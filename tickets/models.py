@@ -173,6 +173,15 @@ class Ticket(models.Model):
                     ("resol", "resolution_due_at", "resolved_at"),
                 )
             ),
+            # The active tickets nobody has, most urgent first (the agent home's "unassigned in my tier", the
+            # queue's "unassigned"): their count and first rows are read from this index, however many
+            # tickets are assigned or done. Without it the home walked the urgency index past every assigned
+            # active ticket (about 20 ms of its 74 at a million).
+            models.Index(
+                fields=["queue_rank", "priority", "created_at", "id"],
+                name="ticket_unassigned_idx",
+                condition=Q(assignee__isnull=True, status__in=["new", "open", "pending_customer"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(priority__in=["P0", "P1", "P2", "P3"]), name="ticket_priority_valid"),
