@@ -22,12 +22,13 @@ reach the facts at the ticket's next change or the next rebuild.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import (
     BigIntegerField,
     BooleanField,
@@ -43,6 +44,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce, Floor, Ln, Round, TruncDate
+from psycopg.errors import LockNotAvailable
 
 from escalation.models import SlaBreach
 from sofacover.dbutil import column_of, insert_many
@@ -399,20 +401,38 @@ def rollup_rebuild() -> dict[str, int]:
     }
 
 
-@transaction.atomic
+FOLD_ATTEMPTS = 50  # the fold's tries at the tables' locks, FOLD_RETRY_SECONDS apart
+FOLD_RETRY_SECONDS = 0.2
+
+
 def rollup_fold(*, before: date) -> int:
     """Fold the slots of the days before ``before`` into slot 0, and drop the rows that add up to nothing.
 
     The days past are seldom written (a late answer or resolution moves them), so one row per key is
-    enough there, and the reports read one row per key for them. Writers wait on the tables' lock for the
-    fold (a day's rows: milliseconds); taking both tables in the writers' order (daily rows, then
-    histogram) means no deadlock. Returns how many rows were folded or dropped.
+    enough there, and the reports read one row per key for them. On PostgreSQL the fold takes both tables
+    whole for its few milliseconds, without waiting (NOWAIT): while a change holds one of them it tries
+    again a moment later, so it never waits holding a lock and no change can deadlock with it.
+    Returns how many rows were folded or dropped.
+
+    :raises OperationalError: the tables stayed busy for every attempt
     """
+    for attempt in range(FOLD_ATTEMPTS):
+        try:
+            return _fold(before)
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, LockNotAvailable) or attempt == FOLD_ATTEMPTS - 1:
+                raise
+            time.sleep(FOLD_RETRY_SECONDS)
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _fold(before: date) -> int:
     if connection.vendor == "postgresql":
         q = connection.ops.quote_name
         with connection.cursor() as cursor:
             tables = ", ".join(q(m._meta.db_table) for m in (DailyRollup, DurationHistogram))
-            cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+            cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE NOWAIT")
     gone = 0
     for model, key, sums in ((DailyRollup, ROLLUP_KEY, ROLLUP_SUMS), (DurationHistogram, HISTOGRAM_KEY, ["n"])):
         past = model.objects.filter(day__lt=before)

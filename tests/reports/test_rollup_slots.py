@@ -152,3 +152,73 @@ class TestTwoFirstResponsesAtOnce:
         """The counter-case: one row per key is what made the desk's chat lines queue."""
         with pytest.raises(OperationalError, match="lock timeout"):
             self.answer_while_another_is_open(*self.pair(customer, same_slot=True), agent)
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="needs PostgreSQL: the fold's table locks against an open change")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+class TestTheFoldBesideAnOpenChange:
+    """The fold never waits holding a lock: while a change holds the tables it tries again, so the
+    change is never the one PostgreSQL fails to break a deadlock."""
+
+    def hold_a_change(self, ticket: Ticket, agent, release: threading.Event) -> tuple[threading.Thread, list]:
+        holding = threading.Event()
+        errors: list[BaseException] = []
+
+        def hold() -> None:
+            try:
+                with transaction.atomic():
+                    reply(ticket, agent, T0 + D + 5 * M)  # its first response: both tables' rows written
+                    holding.set()
+                    release.wait(20)
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                holding.set()
+                connections.close_all()
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        assert holding.wait(20)
+        return thread, errors
+
+    def test_it_tries_again_until_the_change_commits(self, customer, agent, monkeypatch):
+        answered_alike(customer, agent, rollup.SLOTS + 1)
+        late = open_ticket(customer, T0 + D)
+        tries = []
+        fold = rollup._fold
+        release = threading.Event()
+
+        def counted(before):
+            tries.append(before)
+            if len(tries) == 3:
+                release.set()  # the change commits while the fold waits to try again
+            return fold(before)
+
+        monkeypatch.setattr(rollup, "_fold", counted)
+        monkeypatch.setattr(rollup, "FOLD_RETRY_SECONDS", 0.05)
+        thread, errors = self.hold_a_change(late, agent, release)
+        try:
+            assert rollup.rollup_fold(before=(T0 + D).date()) > 0
+        finally:
+            release.set()
+            thread.join(30)
+        assert not errors, errors
+        assert len(tries) >= 3
+        assert set(DailyRollup.objects.filter(day=T0.date()).values_list("slot", flat=True)) == {0}
+        assert_rollup_equals_live(FORTNIGHT, now=NOW)
+
+    def test_it_gives_up_after_its_attempts_and_the_change_goes_through(self, customer, agent, monkeypatch):
+        answered_alike(customer, agent, rollup.SLOTS + 1)
+        late = open_ticket(customer, T0 + D)
+        monkeypatch.setattr(rollup, "FOLD_ATTEMPTS", 2)
+        monkeypatch.setattr(rollup, "FOLD_RETRY_SECONDS", 0.01)
+        release = threading.Event()
+        thread, errors = self.hold_a_change(late, agent, release)
+        try:
+            with pytest.raises(OperationalError):
+                rollup.rollup_fold(before=(T0 + D).date())
+        finally:
+            release.set()
+            thread.join(30)
+        assert not errors, errors
+        assert Ticket.objects.get(pk=late.pk).first_responded_at is not None
