@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
@@ -102,6 +104,37 @@ class TestFold:
 ON_POSTGRESQL = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
+@contextmanager
+def held_open(work: Callable[[], object], release: threading.Event | None = None) -> Iterator[None]:
+    """Run ``work`` in a transaction of another thread (and connection), kept open until the block ends
+    or ``release`` is set; what the thread raised fails the test."""
+    release = release or threading.Event()
+    holding = threading.Event()
+    errors: list[BaseException] = []
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                work()
+                holding.set()
+                release.wait(20)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            holding.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert holding.wait(20)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(30)
+    assert not errors, errors
+
+
 @pytest.mark.skipif(not ON_POSTGRESQL, reason="needs PostgreSQL: two transactions holding row locks at once")
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 class TestTwoFirstResponsesAtOnce:
@@ -110,33 +143,10 @@ class TestTwoFirstResponsesAtOnce:
     wait for the first one's rows."""
 
     def answer_while_another_is_open(self, held: Ticket, answered: Ticket, agent) -> None:
-        holding, release = threading.Event(), threading.Event()
-        errors: list[BaseException] = []
-
-        def hold() -> None:
-            try:
-                with transaction.atomic():
-                    reply(held, agent, T0 + 5 * M)
-                    holding.set()
-                    release.wait(20)
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                holding.set()
-                connections.close_all()
-
-        thread = threading.Thread(target=hold)
-        thread.start()
-        try:
-            assert holding.wait(20)
-            with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL lock_timeout = '1s'")
-                reply(answered, agent, T0 + 5 * M)
-        finally:
-            release.set()
-            thread.join(30)
-        assert not errors, errors
+        with held_open(lambda: reply(held, agent, T0 + 5 * M)), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+            reply(answered, agent, T0 + 5 * M)
 
     def pair(self, customer, *, same_slot: bool) -> tuple[Ticket, Ticket]:
         """The first of SLOTS + 1 tickets and another of its slot (there is one, by pigeonhole) or not."""
@@ -160,27 +170,6 @@ class TestTheFoldBesideAnOpenChange:
     """The fold never waits holding a lock: while a change holds the tables it tries again, so the
     change is never the one PostgreSQL fails to break a deadlock."""
 
-    def hold_a_change(self, ticket: Ticket, agent, release: threading.Event) -> tuple[threading.Thread, list]:
-        holding = threading.Event()
-        errors: list[BaseException] = []
-
-        def hold() -> None:
-            try:
-                with transaction.atomic():
-                    reply(ticket, agent, T0 + D + 5 * M)  # its first response: both tables' rows written
-                    holding.set()
-                    release.wait(20)
-            except BaseException as exc:
-                errors.append(exc)
-            finally:
-                holding.set()
-                connections.close_all()
-
-        thread = threading.Thread(target=hold)
-        thread.start()
-        assert holding.wait(20)
-        return thread, errors
-
     def test_it_tries_again_until_the_change_commits(self, customer, agent, monkeypatch):
         answered_alike(customer, agent, rollup.SLOTS + 1)
         late = open_ticket(customer, T0 + D)
@@ -196,13 +185,8 @@ class TestTheFoldBesideAnOpenChange:
 
         monkeypatch.setattr(rollup, "_fold", counted)
         monkeypatch.setattr(rollup, "FOLD_RETRY_SECONDS", 0.05)
-        thread, errors = self.hold_a_change(late, agent, release)
-        try:
+        with held_open(lambda: reply(late, agent, T0 + D + 5 * M), release):  # a first response: both tables
             assert rollup.rollup_fold(before=(T0 + D).date()) > 0
-        finally:
-            release.set()
-            thread.join(30)
-        assert not errors, errors
         assert len(tries) >= 3
         assert set(DailyRollup.objects.filter(day=T0.date()).values_list("slot", flat=True)) == {0}
         assert_rollup_equals_live(FORTNIGHT, now=NOW)
@@ -212,13 +196,6 @@ class TestTheFoldBesideAnOpenChange:
         late = open_ticket(customer, T0 + D)
         monkeypatch.setattr(rollup, "FOLD_ATTEMPTS", 2)
         monkeypatch.setattr(rollup, "FOLD_RETRY_SECONDS", 0.01)
-        release = threading.Event()
-        thread, errors = self.hold_a_change(late, agent, release)
-        try:
-            with pytest.raises(OperationalError):
-                rollup.rollup_fold(before=(T0 + D).date())
-        finally:
-            release.set()
-            thread.join(30)
-        assert not errors, errors
+        with held_open(lambda: reply(late, agent, T0 + D + 5 * M)), pytest.raises(OperationalError):
+            rollup.rollup_fold(before=(T0 + D).date())
         assert Ticket.objects.get(pk=late.pk).first_responded_at is not None
