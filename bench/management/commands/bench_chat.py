@@ -190,6 +190,7 @@ class Command(OwnDatabaseCommand):
             ("connect (both sides)", outcome.connect_ms),
             ("message delivery", outcome.delays),
             ("  the desk's lines", outcome.desk_delays),
+            ("    of them the first (first response)", outcome.first_response_delays),
             ("  the customers' lines", outcome.customer_delays),
         )
         for what, values in measured:
@@ -247,6 +248,7 @@ def _stop(process: subprocess.Popen) -> None:
 class Outcome:
     desk_delays: list[float] = field(default_factory=list)  # the agents' lines, to the customer
     customer_delays: list[float] = field(default_factory=list)
+    first_response_delays: list[float] = field(default_factory=list)  # each chat's first line: the desk's answer
     connect_ms: list[float] = field(default_factory=list)
     lost: int = 0
     errors: list[str] = field(default_factory=list)  # error frames the senders of lines not delivered got
@@ -371,6 +373,7 @@ def run_clients(
         part: Outcome = results.get()
         outcome.desk_delays += part.desk_delays
         outcome.customer_delays += part.customer_delays
+        outcome.first_response_delays += part.first_response_delays
         outcome.connect_ms += part.connect_ms
         outcome.lost += part.lost
         outcome.errors += part.errors
@@ -471,6 +474,8 @@ async def converse(
                                     break
                         delays = outcome.desk_delays if sender is desk else outcome.customer_delays
                         delays.append((time.perf_counter() - sent) * 1000)
+                        if line == 0:
+                            outcome.first_response_delays.append(delays[-1])
                     except TimeoutError:
                         outcome.lost += 1
                         outcome.errors += await errors_sent_to(sender)
