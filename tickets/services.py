@@ -272,7 +272,10 @@ def resolution_note_required(*, priority: str, actor: User | None) -> bool:
     return actor is not None and priority in RESOLUTION_NOTE_PRIORITIES and permissions.can_work_ticket(actor)
 
 
-def _set_status(
+STATUS_FIELDS = ["status", "resolved_at", "resolution_note", "closed_at", "updated_at"]
+
+
+def _status_change(
     ticket: Ticket,
     *,
     to: str,
@@ -280,8 +283,10 @@ def _set_status(
     now: datetime,
     kind: str | None = None,
     resolution_note: str | None = None,
-) -> None:
-    """Move the ticket to ``to``; a resolution keeps its note (required from agents on a P0/P1).
+) -> TicketEvent:
+    """Move the ticket to ``to`` in memory (the caller saves ``STATUS_FIELDS``); its timeline event, not saved yet.
+
+    A resolution keeps its note (required from agents on a P0/P1).
 
     :raises ResolutionNoteRequired: an agent resolving a P0/P1 without a note
     """
@@ -303,8 +308,24 @@ def _set_status(
         # Reopened: the next resolution is the one that counts, with a note of its own.
         ticket.resolved_at, ticket.resolution_note = None, ""
     ticket.updated_at = now
-    ticket.save(update_fields=["status", "resolved_at", "resolution_note", "closed_at", "updated_at"])
-    _record(ticket, actor=actor, kind=kind or TicketEvent.Kind.STATUS_CHANGED, now=now, field="status", old=old, new=to)
+    return _event(
+        ticket, actor=actor, kind=kind or TicketEvent.Kind.STATUS_CHANGED, now=now, field="status", old=old, new=to
+    )
+
+
+def _set_status(
+    ticket: Ticket,
+    *,
+    to: str,
+    actor: User | None,
+    now: datetime,
+    kind: str | None = None,
+    resolution_note: str | None = None,
+) -> None:
+    """Move the ticket to ``to`` and write it, with its timeline event (``_status_change``)."""
+    event = _status_change(ticket, to=to, actor=actor, now=now, kind=kind, resolution_note=resolution_note)
+    ticket.save(update_fields=STATUS_FIELDS)
+    event.save()
 
 
 def outside_scope_message(ticket: Ticket) -> str:
@@ -587,36 +608,39 @@ def message_add(
     message = Message.objects.create(
         ticket=ticket, author=author, body=body, internal=internal, by_agent=by_agent, created_at=now
     )
-    touched = False  # updated_at written along with the ticket's other changes
+    events = [
+        _event(
+            ticket,
+            actor=author,
+            kind=TicketEvent.Kind.NOTE_ADDED if internal else TicketEvent.Kind.REPLIED,
+            now=now,
+            internal=internal,
+        ),
+        *_store_attachments(message, attachments, actor=author, now=now),
+    ]
+    # What the message changes on the ticket, written in one UPDATE, its events in one INSERT.
+    ticket.updated_at = now
+    fields = ["updated_at"]
     if not internal and by_agent:
-        ticket.last_agent_reply_at = ticket.updated_at = now
-        fields = ["last_agent_reply_at", "updated_at"]
+        ticket.last_agent_reply_at = now
+        fields.append("last_agent_reply_at")
         if ticket.first_responded_at is None:
             ticket.first_responded_at = now
             fields.append("first_responded_at")
-        ticket.save(update_fields=fields)
-        touched = True
-    added = _event(
-        ticket,
-        actor=author,
-        kind=TicketEvent.Kind.NOTE_ADDED if internal else TicketEvent.Kind.REPLIED,
-        now=now,
-        internal=internal,
-    )
-    TicketEvent.objects.bulk_create([added, *_store_attachments(message, attachments, actor=author, now=now)])
     if not internal:
+        moved = None  # the status the message moves: opened, reopened, answered
         if by_agent:
             if ticket.status == Status.NEW:
-                _set_status(ticket, to=Status.OPEN, actor=author, now=now)
+                moved = _status_change(ticket, to=Status.OPEN, actor=author, now=now)
         elif ticket.status == Status.RESOLVED:
-            _set_status(ticket, to=Status.OPEN, actor=author, now=now, kind=TicketEvent.Kind.REOPENED)
-            touched = True
+            moved = _status_change(ticket, to=Status.OPEN, actor=author, now=now, kind=TicketEvent.Kind.REOPENED)
         elif ticket.status == Status.PENDING_CUSTOMER:
-            _set_status(ticket, to=Status.OPEN, actor=author, now=now)
-            touched = True
-    if not touched:
-        ticket.updated_at = now
-        ticket.save(update_fields=["updated_at"])
+            moved = _status_change(ticket, to=Status.OPEN, actor=author, now=now)
+        if moved is not None:
+            events.append(moved)
+            fields += [name for name in STATUS_FIELDS if name not in fields]
+    ticket.save(update_fields=fields)
+    TicketEvent.objects.bulk_create(events)
     message.ticket = ticket
     return message
 

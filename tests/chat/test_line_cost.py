@@ -24,6 +24,10 @@ pytestmark = pytest.mark.django_db
 # escalations and deadlines, the fact's source and row. A customer's line on an open ticket and a whisper stop
 # after updated_at: neither the clock nor the fact can move.
 AGENT_LINE = 12
+# The agent's first public line of a chat: the first response, which also opens the ticket (one update of
+# the ticket for both, the reply's and the status's events in one insert) and moves the fact, the daily
+# row and the response histogram.
+FIRST_RESPONSE = 15
 QUIET_LINE = 7
 
 DEADLINES = ("first_response_due_at", "resolution_due_at", "next_update_due_at", "sla_next_check_at")
@@ -53,6 +57,17 @@ def nothing_left_to_do(ticket_id: int) -> bool:
     return before == {name: getattr(ticket, name) for name in DEADLINES} and not reports.rollup.facts_refresh(
         ticket_ids=[ticket_id]
     )
+
+
+def test_the_agents_first_response(customer, agent):
+    now = timezone.now()
+    chat = usecases.chat_start(visitor=customer, body="Where is my order?", now=now)
+    usecases.chat_accept(session=chat, agent=agent, now=now)
+    assert statements(session=chat, author=agent, body="Looking now") == FIRST_RESPONSE
+    ticket = Ticket.objects.get(pk=chat.ticket_id)
+    assert ticket.status == Ticket.Status.OPEN
+    assert ticket.first_responded_at is not None
+    assert list(ticket.events.order_by("id").values_list("kind", flat=True))[-2:] == ["replied", "status_changed"]
 
 
 def test_the_agents_public_line(live, agent):
