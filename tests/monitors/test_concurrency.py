@@ -71,7 +71,8 @@ def wait_for(predicate, *, timeout: float, what: str):
     return value
 
 
-def many_monitors(target, count: int, *, interval: int, first_slot) -> list[Monitor]:
+def many_monitors(target, count: int, *, interval: int, first_slot, spread: float = 1.0) -> list[Monitor]:
+    """``count`` HTTP monitors of ``interval`` seconds, their first slots spread over ``spread`` of it."""
     monitors = [
         make_monitor(
             now=first_slot,
@@ -84,19 +85,25 @@ def many_monitors(target, count: int, *, interval: int, first_slot) -> list[Moni
         for n in range(count)
     ]
     for n, monitor in enumerate(monitors):  # slots spread over the interval
-        Monitor.objects.filter(pk=monitor.pk).update(next_run_at=first_slot + timedelta(seconds=interval * n / count))
+        at = first_slot + timedelta(seconds=interval * spread * n / count)
+        Monitor.objects.filter(pk=monitor.pk).update(next_run_at=at)
     return monitors
 
 
 class TestTwoRunners:
     def test_two_runner_threads_run_each_check_once_per_slot(self, target):
-        monitors = many_monitors(target, 60, interval=30, first_slot=T0)
+        # First slots T0 to T0 + 14.75 s, every 30 s after: each pass (at T0 + 15 and T0 + 45) finds every
+        # monitor due once. A check recorded later than its next slot skips it (the runner's clock is the
+        # pass's time plus what the pass spent), so the slots leave a pass 15 s of room: with slots spread
+        # over the whole interval a loaded host's pass, half a second late on the second monitor, made it
+        # skip the slot the second pass was to run (119 of 120).
+        monitors = many_monitors(target, 60, interval=30, first_slot=T0, spread=0.5)
         barrier = threading.Barrier(2)
         passes: list = []
 
         def runner() -> None:
             try:
-                for at in (T0 + timedelta(seconds=30), T0 + timedelta(seconds=60)):
+                for at in (T0 + timedelta(seconds=15), T0 + timedelta(seconds=45)):
                     barrier.wait()
                     passes.append(usecases.monitor_checks(now=at))
             finally:
