@@ -77,6 +77,42 @@ class TestBenchMeasure:
             assert row.cpu_p50_ms is not None
             assert 0 < float(cells[6]) == round(row.cpu_p50_ms, 1)
 
+    def test_measures_the_frameworks_floor_beside_our_endpoints(self, bench_desk):
+        customer, agent = bench_desk
+        ours = bench.measure(customer=customer, agent=agent, repeat=2)
+        floor_rows = bench.measure_floor(customer=customer, agent=agent, repeat=2)
+
+        assert [row.endpoint for row in floor_rows] == [what for what, _ in bench.FLOOR]
+        assert [row.target for row in floor_rows] == [
+            "admin queue, first page",
+            "console ticket page",
+            "API ticket creation",
+        ]
+        for row in floor_rows:
+            assert (row.status, row.error) == (None, ""), row.endpoint
+            assert row.p50_ms is not None
+            assert row.queries is not None
+            assert 0 < row.p50_ms <= (row.p95_ms or 0)
+        changelist, create = floor_rows[0], floor_rows[2]
+        # Django's stock changelist counts every ticket: one statement more than a page of rows needs.
+        assert changelist.queries is not None
+        assert changelist.queries[0] >= 4
+        # The stock create saves the ticket alone: no timeline, acknowledgment or reports rows.
+        stock = Ticket.objects.filter(subject__startswith=f"{bench.BENCH_SUBJECT_PREFIX} stock #")
+        assert stock.count() == 2 + bench.WARM_UP
+        assert not stock.filter(events__isnull=False).exists()
+        assert create.queries is not None
+        assert ours[-1].queries is not None
+        assert create.queries[1] < ours[-1].queries[0]
+        assert Ticket.objects.filter(subject__startswith=bench.BENCH_SUBJECT_PREFIX, events__isnull=False).exists()
+        table = bench.render_floor(floor_rows, ours).splitlines()
+        assert [c.strip() for c in table[0].split("|")] == bench.FLOOR_HEADER
+        for line, row in zip(table[2:], floor_rows, strict=True):
+            cells = [c.strip() for c in line.split("|")]
+            assert cells[0] == row.endpoint
+            mine = next(o for o in ours if o.endpoint == row.target)
+            assert cells[5] == f"{mine.p50_ms:.1f}"
+
     def test_counts_the_statements_django_sends(self, bench_desk, client):
         """The benches' cheap counter sees what CaptureQueriesContext sees, outside transactions, and times them."""
         _, agent = bench_desk

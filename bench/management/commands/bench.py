@@ -33,7 +33,7 @@ from rest_framework.test import APIClient
 from tqdm import tqdm
 
 from accounts import demo as account_demo
-from bench import harness
+from bench import floor, harness
 from bench.copying import tickets_copy
 from bench.harness import NotOk, OwnDatabaseCommand, percentile, sample_calls
 from support.management.commands.seed_demo import load_customer_count
@@ -206,6 +206,66 @@ def measure(*, customer: User, agent: User, repeat: int, run_id: str | None = No
     return rows
 
 
+# The frameworks alone on the same desk (bench.floor), each beside the endpoint of ours it is the floor of.
+FLOOR_HEADER = ["the frameworks alone (bench/floor.py)", "p50 ms", "p95 ms", "queries", "cpu p50 ms", "ours: p50 ms"]
+FLOOR = (
+    ("Django admin changelist, stock (full count)", "admin queue, first page"),
+    ("Django admin change form, stock", "console ticket page"),
+    ("DRF create, stock (no use case)", "API ticket creation"),
+)
+
+
+def measure_floor(*, customer: User, agent: User, repeat: int) -> list[Row]:
+    """What Django's stock admin and DRF's stock create cost here on the same tickets (``bench.floor``): rows
+    named as in FLOOR, whose ``target`` is the endpoint of ours each is the floor of."""
+    ticket_ids = list(Ticket.objects.filter(reference__in=_sample_references(5)).values_list("pk", flat=True))
+    overrides = override_settings(
+        ROOT_URLCONF="bench.floor",
+        TEMPLATES=floor.TEMPLATES,
+        ALLOWED_HOSTS=["*"],
+        SECURE_SSL_REDIRECT=False,
+        DEBUG=False,
+        RATELIMITS={key: UNLIMITED for key in settings.RATELIMITS},
+    )
+    payload = {
+        "description": "Bench: the cushion covers arrived without zips.",
+        "priority": Ticket.Priority.P3,
+        "category": Ticket.Category.ORDERS,
+    }
+    with overrides:
+        browser = Client(raise_request_exception=False)
+        browser.force_login(agent)
+        api = _api_client(customer)
+        requests: tuple[Callable[[int], HttpResponseBase], ...] = (
+            lambda n: browser.get("/stock/admin/tickets/ticket/"),
+            lambda n: browser.get(f"/stock/admin/tickets/ticket/{ticket_ids[n % len(ticket_ids)]}/change/"),
+            lambda n: api.post(
+                "/stock/api/tickets/", {**payload, "subject": f"{BENCH_SUBJECT_PREFIX} stock #{n:05d}"}, format="json"
+            ),
+        )
+        rows = []
+        for (what, ours), request in zip(FLOOR, requests, strict=True):
+            if "change form" in what and not ticket_ids:
+                rows.append(Row(endpoint=what, target=ours, error="no tickets"))
+                continue
+            row, _ = _timed(what, ours, request, repeat)
+            rows.append(row)
+    return rows
+
+
+def render_floor(floor_rows: Sequence[Row], ours: Sequence[Row]) -> str:
+    ours_p50 = {row.endpoint: row.p50_ms for row in ours}
+    lines = []
+    for row in floor_rows:
+        cells = row.cells()
+        if row.error or row.status is not None:
+            lines.append([row.endpoint, cells[1], "-", "-", "-", "-"])
+            continue
+        mine = ours_p50.get(row.target)
+        lines.append([*cells[:4], cells[6], "-" if mine is None else f"{mine:.1f}"])
+    return harness.render_table(FLOOR_HEADER, lines)
+
+
 class _FreshUserAPIClient(APIClient):
     """Authenticates every request with the user read afresh, one query, as a token lookup would.
 
@@ -334,3 +394,6 @@ class Command(OwnDatabaseCommand):
         met = sum(row.met for row in rows)
         self.stdout.write("")
         self.stdout.write(f"{met} of {len(rows)} targets met.")
+        self.stdout.write("")
+        self.stdout.write("The same pages and creation from Django's and DRF's stock parts, none of the desk's code:")
+        self.stdout.write(render_floor(measure_floor(customer=customer, agent=agent, repeat=repeat), rows))
