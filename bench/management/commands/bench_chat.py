@@ -48,6 +48,7 @@ from bench.harness import OwnDatabaseCommand, percentile, render_table
 from chat import tokens
 from chat.models import ChatSession
 from support import usecases
+from tickets.models import Message
 
 KEYS = ("chats", "agents", "lines", "interval", "processes", "client_processes", "connect_rate", "port")
 TARGET_P95_MS = 200.0
@@ -218,6 +219,8 @@ class Command(OwnDatabaseCommand):
             f"{sent} lines in {elapsed:.1f} s ({sent / elapsed:.0f} lines/s); {outcome.lost} not delivered "
             f"within 10 s; {outcome.dropped} chats whose socket the server dropped or refused."
         )
+        if outcome.lost_lines:
+            self.stdout.write(_lost_lines_report(outcome))
         if outcome.errors:
             self.stdout.write(f"Errors the senders of those lines got: {sorted(set(outcome.errors))}.")
         if outcome.sockets:
@@ -231,6 +234,22 @@ class Command(OwnDatabaseCommand):
                 f"{busy:.0%} busy (everything on it: PostgreSQL, Redis, other work); load average "
                 f"{os.getloadavg()[0]:.1f}."
             )
+
+
+def _lost_lines_report(outcome: Outcome) -> str:
+    """Of the lines not delivered in time: how many came later, and how many the desk stored (the use case
+    ran: the line is on its ticket and a reconnect replays it) — which tells a slow line from a lost one."""
+    stored = sum(
+        1
+        for session_id, body in outcome.lost_lines
+        if Message.objects.filter(ticket__chat__pk=session_id, body=body).exists()
+    )
+    late = sorted(outcome.late_ms)
+    after = f" (after {', '.join(f'{ms / 1000:.1f}' for ms in late)} s)" if late else ""
+    return (
+        f"Of the {len(outcome.lost_lines)} line(s) not delivered in time: {len(late)} came later{after}; "
+        f"{stored} stored on the chat's ticket."
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -251,6 +270,8 @@ class Outcome:
     first_response_delays: list[float] = field(default_factory=list)  # each chat's first line: the desk's answer
     connect_ms: list[float] = field(default_factory=list)
     lost: int = 0
+    lost_lines: list[tuple[int, str]] = field(default_factory=list)  # (chat session, body) of those lines
+    late_ms: list[float] = field(default_factory=list)  # those of them that came later: after how long
     errors: list[str] = field(default_factory=list)  # error frames the senders of lines not delivered got
     dropped: int = 0
     elapsed: float = 0.0
@@ -376,6 +397,8 @@ def run_clients(
         outcome.first_response_delays += part.first_response_delays
         outcome.connect_ms += part.connect_ms
         outcome.lost += part.lost
+        outcome.lost_lines += part.lost_lines
+        outcome.late_ms += part.late_ms
         outcome.errors += part.errors
         outcome.dropped += part.dropped
         outcome.elapsed = max(outcome.elapsed, part.elapsed)
@@ -448,6 +471,13 @@ async def converse(
         t0 = time.perf_counter()
         done = 0
         counted = False
+        overdue: dict[str, float] = {}  # lines not delivered within 10 s, by body: when they were sent
+
+        def seen(frame: dict[str, Any]) -> None:
+            sent_at = overdue.pop(str(frame.get("body")), None) if frame.get("type") == "message" else None
+            if sent_at is not None:
+                outcome.late_ms.append((time.perf_counter() - sent_at) * 1000)
+
         try:
             async with (
                 connect(f"{base}?token={token}", origin=origin, open_timeout=60) as visitor,
@@ -472,14 +502,25 @@ async def converse(
                                 frame = json.loads(await receiver.recv())
                                 if frame.get("type") == "message" and frame.get("body") == body:
                                     break
+                                seen(frame)
                         delays = outcome.desk_delays if sender is desk else outcome.customer_delays
                         delays.append((time.perf_counter() - sent) * 1000)
                         if line == 0:
                             outcome.first_response_delays.append(delays[-1])
                     except TimeoutError:
                         outcome.lost += 1
+                        outcome.lost_lines.append((session_id, body))
+                        overdue[body] = sent
                         outcome.errors += await errors_sent_to(sender)
                     await asyncio.sleep(max(0.0, interval + random.uniform(-interval / 4, interval / 4)))
+                # A line still overdue may yet come: either side's socket, for as long again.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(10 if overdue else 0):
+                        while overdue:
+                            for ws in (visitor, desk):
+                                with contextlib.suppress(TimeoutError):
+                                    async with asyncio.timeout(0.1):
+                                        seen(json.loads(await ws.recv()))
         except (OSError, TimeoutError, ConnectionClosed, InvalidStatus):  # the server dropped or refused it
             outcome.dropped += 1
             outcome.lost += lines - done
