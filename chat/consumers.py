@@ -7,8 +7,11 @@ session) or with the signed token the start view gave their browser. Anyone else
 Frames, JSON both ways (``type``):
   in:  message {body, internal?} · typing · read {id} · accept · transfer {agent | tier} ·
        escalate {priority, category} · end {resolve_note?}
-  out: message {id, side, author, body, internal, at} · typing {side} · read {side, id} ·
+  out: message {id, prev, side, author, body, internal, at} · typing {side} · read {side, id} ·
        state {state, agent} · error {message}
+A message's ``prev`` is the id of the line its reader saw before it (0: none; the desk counts whispers,
+the customer does not): a browser that has not seen ``prev`` missed a line and reconnects with the
+last id it has without a gap, and the replay fills it in.
 Each line is a use case (``support.usecases.chat_*``, handed in by the wiring as ``usecases``), so
 a chat is a ticket like any other. Groups: every member is in ``chat-<id>``; agents are also in
 ``chat-<id>-desk``, the only group an internal whisper is sent to.
@@ -79,7 +82,7 @@ def desk_group(session_id: int) -> str:
     return f"chat-{session_id}-desk"
 
 
-def message_event(message: Message, *, session: ChatSession) -> dict[str, Any]:
+def message_event(message: Message, *, session: ChatSession, prev: int = 0) -> dict[str, Any]:
     """A line as every member of its group sees it: a customer sees the desk as "Support team"."""
     side = "agent" if message.by_agent else "customer"
     if message.internal:
@@ -89,6 +92,7 @@ def message_event(message: Message, *, session: ChatSession) -> dict[str, Any]:
     return {
         "type": "message",
         "id": message.pk,
+        "prev": prev,
         "side": side,
         "author": author,
         "body": message.body,
@@ -173,7 +177,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     def _replay(self, last: int) -> list[dict[str, Any]]:
         assert self.session is not None
         rows = selectors.transcript(self.session, after=last, internal=self.side == "agent")
-        events = [message_event(m, session=self.session) for m in rows]
+        # Everything of this side's after ``last``: each line's predecessor is the one before it.
+        prevs = [max(last, 0), *(m.pk for m in rows)][: len(rows)]
+        events = [message_event(m, session=self.session, prev=prev) for m, prev in zip(rows, prevs, strict=True)]
         if last <= 0:  # the chat's first line is the ticket's description: line 0
             events.insert(0, opening_event(self.session))
         return events
@@ -268,7 +274,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         message = self.usecases.chat_message(
             session=self.session, author=self.user, body=body, internal=internal, now=timezone.now()
         )
-        return message_event(message, session=self.session)
+        before = selectors.before(message)
+        # The group's event carries both sides' predecessors; chat_event sends each socket its own.
+        return {**message_event(message, session=self.session, prev=before.any), "prev_public": before.public}
 
     async def on_typing(self, content: dict[str, Any]) -> None:
         await self.channel_layer.group_send(
@@ -339,4 +347,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         if event.get("internal") and self.side != "agent":  # never: whispers go to the desk's group only
             return
+        if "prev_public" in event:  # a line: the desk's predecessor counts whispers, the customer's does not
+            event = {key: value for key, value in event.items() if key != "prev_public"}
+            if self.side != "agent":
+                event["prev"] = message["event"]["prev_public"]
         await self.send_json(event)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.db.models import Max, Q, QuerySet
 
 from escalation import selectors as escalation_selectors
 from escalation import sla
@@ -70,3 +70,23 @@ def transcript(session: ChatSession, *, after: int = 0, internal: bool = False, 
     if not internal:
         rows = rows.filter(internal=False)
     return list(rows.order_by("pk")[:limit])
+
+
+@dataclass(frozen=True)
+class Before:
+    """The ticket's message before a line: the last of any kind (what the desk saw before it) and the last
+    public one (what the customer saw); 0 for none. Each side's frames name theirs, so a browser that missed
+    a line — the channel layer delivers at most once, and a reply made on the ticket page is not sent to the
+    chat at all — sees the gap and fetches what it has not seen (``chat/static/chat/chatsocket.js``)."""
+
+    any: int = 0
+    public: int = 0
+
+
+def before(message: Message) -> Before:
+    """Read once the line is committed: a message is added under its ticket's lock, so every message of the
+    ticket with a smaller id has committed by now."""
+    found = Message.objects.filter(ticket_id=message.ticket_id, pk__lt=message.pk).aggregate(
+        any=Max("pk"), public=Max("pk", filter=Q(internal=False))
+    )
+    return Before(any=found["any"] or 0, public=found["public"] or 0)

@@ -10,6 +10,7 @@ import os
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -17,6 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from chat import services
 from chat.models import ChatSession
 from escalation.models import BusinessCalendar, SlaPolicy
+from support import usecases
 from tests.browser import DESK, PHONE, chromium, emulate, screenshot  # first, before selenium's own imports
 from tests.tickets.factories import make_user
 from tickets.models import Message, Ticket
@@ -35,8 +37,6 @@ pytestmark = [
 def open_with_an_available_agent() -> tuple[User, str]:
     """The widget open now, whatever the clock says (the P2/P3 calendar made 24x7 for this test's database),
     with Tina available: Tina and her session cookie's value."""
-    from django.utils import timezone
-
     SlaPolicy.objects.filter(priority__in=["P2", "P3"]).update(calendar=BusinessCalendar.objects.get(name="24x7"))
     agent = make_user("tina@sofacoverpro.com", "agent", tier=1, first_name="Tina")
     services.presence_set(agent=agent, available=True, now=timezone.now())
@@ -57,7 +57,7 @@ def visitor_starts_a_chat(visitor, wait: WebDriverWait, base: str) -> None:
 
 
 def test_a_visitor_and_an_agent_chat_in_two_browsers(tmp_path):
-    _, agent_cookie = open_with_an_available_agent()
+    agent, agent_cookie = open_with_an_available_agent()
 
     with (
         asgi_server("uvicorn", tmp_path) as port,
@@ -89,6 +89,22 @@ def test_a_visitor_and_an_agent_chat_in_two_browsers(tmp_path):
         wait_d.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-log"), "Thank you!"))
         # the agent's line was read by the visitor: the desk sees the mark
         wait_d.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".chat-log li.mine .seen")))
+
+        # A reply made on the ticket page does not come through the chat; the next line names it as the one
+        # before, and both browsers fetch it and show it in its place.
+        usecases.reply(
+            ticket=Ticket.objects.get(pk=chat.ticket_id),
+            author=agent,
+            body="We have also mailed you a return label",
+            now=timezone.now(),
+        )
+        desk.find_element(By.CSS_SELECTOR, ".chat-say textarea").send_keys("Anything else?")
+        desk.find_element(By.CSS_SELECTOR, ".chat-say button[type=submit]").click()
+        for browser, wait in ((visitor, wait_v), (desk, wait_d)):
+            wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".chat-log"), "Anything else?"))
+            log = browser.find_element(By.CSS_SELECTOR, ".chat-log").text
+            assert log.index("Thank you!") < log.index("return label") < log.index("Anything else?"), log
+            assert log.count("Anything else?") == 1, log
         screenshot(visitor, "chat-visitor")
         screenshot(desk, "chat-agent")
 
@@ -99,6 +115,8 @@ def test_a_visitor_and_an_agent_chat_in_two_browsers(tmp_path):
     assert list(Message.objects.filter(ticket=ticket).order_by("pk").values_list("body", flat=True)) == [
         "Sorry! <b>We'll send a new one</b>",
         "Thank you!",
+        "We have also mailed you a return label",
+        "Anything else?",
     ]
 
 

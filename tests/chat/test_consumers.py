@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from chat import tokens
@@ -250,6 +251,95 @@ class TestConversation:
         frames, nothing = run(scenario)
         assert [f.get("body", f["type"]) for f in frames] == ["While you were away", "Back", "state"]
         assert nothing is True
+
+
+class TestEachLineNamesTheOneBefore:
+    """A line's ``prev`` is the line its reader saw before it, so a browser can tell it missed one."""
+
+    def test_the_desk_counts_whispers_the_customer_does_not_and_never_learns_their_ids(
+        self, chat, customer, available_agent
+    ):
+        login(customer, available_agent)
+
+        async def scenario():
+            visitor = socket(path_of(chat), user=customer)
+            desk = socket(path_of(chat), user=available_agent)
+            for ws in (visitor, desk):
+                await ws.connect()
+                await receive_until(ws, "state")
+            await desk.send_json_to({"type": "accept"})
+            frames: dict[str, list[dict]] = {"visitor": [], "desk": []}
+            for body, internal in (("Hello", False), ("Check the warehouse", True), ("Found it", False)):
+                await desk.send_json_to({"type": "message", "body": body, "internal": internal})
+                frames["desk"].append(await receive_until(desk, "message"))
+                if not internal:
+                    frames["visitor"].append(await receive_until(visitor, "message"))
+            await visitor.send_json_to({"type": "message", "body": "Thanks"})
+            frames["visitor"].append(await receive_until(visitor, "message"))
+            frames["desk"].append(await receive_until(desk, "message"))
+            everything_else = [await visitor.receive_nothing(timeout=0.2)]
+            for ws in (visitor, desk):
+                await ws.disconnect()
+            return frames, everything_else
+
+        frames, everything_else = run(scenario)
+        ids = dict(Message.objects.filter(ticket=chat.ticket).values_list("body", "pk"))
+        hello, whisper, found, thanks = ids["Hello"], ids["Check the warehouse"], ids["Found it"], ids["Thanks"]
+        assert [(f["body"], f["prev"]) for f in frames["desk"]] == [
+            ("Hello", 0),
+            ("Check the warehouse", hello),
+            ("Found it", whisper),
+            ("Thanks", found),
+        ]
+        assert [(f["body"], f["prev"]) for f in frames["visitor"]] == [
+            ("Hello", 0),
+            ("Found it", hello),
+            ("Thanks", found),
+        ]
+        assert everything_else == [True]
+        for frame in frames["visitor"]:
+            assert set(frame) == {"type", "id", "prev", "side", "author", "body", "internal", "at"}
+            assert whisper not in frame.values()
+        assert thanks > found
+
+    def test_a_reply_made_on_the_ticket_page_shows_as_a_gap_and_the_replay_fills_it(
+        self, chat, customer, available_agent
+    ):
+        """Not every message of the ticket comes through the chat: the next line names it, and a socket that
+        reconnects from the last line it has gets it, in order, with the chain unbroken."""
+        from support import usecases
+
+        now = timezone.now()
+        usecases.chat_accept(session=chat, agent=available_agent, now=now)
+        hello = usecases.chat_message(session=chat, author=available_agent, body="Hello", now=now).pk
+        login(customer, available_agent)
+
+        async def scenario():
+            visitor = socket(path_of(chat, last=hello), user=customer)
+            desk = socket(path_of(chat, last=hello), user=available_agent)
+            for ws in (visitor, desk):
+                await ws.connect()
+                await receive_until(ws, "state")
+            await database_sync_to_async(usecases.reply)(
+                ticket=chat.ticket, author=available_agent, body="We mailed you a label", now=now
+            )
+            await desk.send_json_to({"type": "message", "body": "Anything else?"})
+            live = await receive_until(visitor, "message")
+            await visitor.disconnect()
+            again = socket(path_of(chat, last=hello), user=customer)
+            await again.connect()
+            replay = [await receive_until(again, "message") for _ in range(2)]
+            for ws in (desk, again):
+                await ws.disconnect()
+            return live, replay
+
+        live, replay = run(scenario)
+        label = Message.objects.get(body="We mailed you a label").pk
+        assert (live["body"], live["prev"]) == ("Anything else?", label)
+        assert [(f["body"], f["prev"]) for f in replay] == [
+            ("We mailed you a label", hello),
+            ("Anything else?", label),
+        ]
 
 
 class TestLimits:
