@@ -183,6 +183,13 @@ class Ticket(models.Model):
                 name="ticket_unassigned_idx",
                 condition=Q(assignee__isnull=True, status__in=["new", "open", "pending_customer"]),
             ),
+            # The same in one tier: an agent's "unassigned in my tier", count and first rows, read past no
+            # other tier's tickets (the index above serves managers, who see every tier).
+            models.Index(
+                fields=["tier", "queue_rank", "priority", "created_at", "id"],
+                name="ticket_unassigned_tier_idx",
+                condition=Q(assignee__isnull=True, status__in=["new", "open", "pending_customer"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(priority__in=["P0", "P1", "P2", "P3"]), name="ticket_priority_valid"),

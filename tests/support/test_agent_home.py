@@ -232,14 +232,12 @@ class TestAgentHomePlans:
                 plans.append("\n".join(row[0] for row in cursor.fetchall()))
         return plans
 
-    def test_unassigned_in_my_tier_reads_the_unassigned_index(self, client: Client, agent, crowded):
-        """Past 3,000 assigned active tickets and 3,000 closed ones nobody had (spam, customers who solved
-        it themselves), the list of the unassigned ones in the agent's tier and their count read only the
-        active tickets nobody has: the list walked the urgency index past every assigned active ticket
-        before (about 20 ms at a million), and the count the foreign key's index past every ticket nobody
-        ever had, closed ones included, until the planner had statistics of the pair (tickets 0015)."""
+    def unassigned_plans(self, client: Client, agent, *, tier: int, waiting_in: int | None = None) -> dict[str, str]:
+        """With 3,000 closed tickets nobody had (spam, customers who solved it themselves) and, with
+        ``waiting_in``, 2,000 waiting in that tier's queue with nobody on them, three unassigned active tickets
+        in ``tier``: the plans of the home's count and list of them, as ``agent`` sees the home."""
         for n in range(3):
-            ticket(subject=f"Nobody has {n}", tier=1)
+            ticket(subject=f"Nobody has {n}", tier=tier)
         done = Ticket.objects.filter(assignee__isnull=False).first()
         assert done is not None
         values = {
@@ -249,6 +247,9 @@ class TestAgentHomePlans:
         }
         closed = values | {"assignee_id": None, "status": Ticket.Status.CLOSED, "closed_at": timezone.now()}
         Ticket.objects.bulk_create([Ticket(**closed) for _ in range(3000)])
+        if waiting_in is not None:
+            waiting = values | {"assignee_id": None, "status": Ticket.Status.OPEN, "tier": waiting_in}
+            Ticket.objects.bulk_create([Ticket(**waiting) for _ in range(2000)])
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE tickets_ticket")
         client.force_login(agent)
@@ -263,11 +264,31 @@ class TestAgentHomePlans:
             for name, sql in (("count", count), ("rows", rows)):
                 cursor.execute(f"EXPLAIN {sql}")
                 plans[name] = "\n".join(row[0] for row in cursor.fetchall())
-        active_only = ("ticket_unassigned_idx", "ticket_assignee_idx")  # both indexes skip the closed tickets
+        return plans
+
+    @staticmethod
+    def scans_of(plan: str) -> list[str]:
+        scans = [line for line in plan.splitlines() if " on tickets_ticket" in line]
+        assert scans, plan
+        return scans
+
+    def test_unassigned_in_my_tier_reads_only_the_active_tickets_nobody_has(self, client: Client, agent, crowded):
+        """Past 3,000 assigned active tickets and 3,000 closed ones nobody had, the home's list and count of the
+        unassigned in the agent's tier read an index of the active unassigned tickets only. The list walked the
+        urgency index past every assigned active ticket before (about 20 ms at a million), and the count the
+        foreign key's index past every ticket nobody ever had, closed ones included: the desk's history, until
+        the planner had statistics of assignee, status and tier together (tickets 0015)."""
+        plans = self.unassigned_plans(client, agent, tier=1)
+        active_only = ("ticket_unassigned_idx", "ticket_unassigned_tier_idx", "ticket_assignee_idx")
         for name, plan in plans.items():
-            scans = [line for line in plan.splitlines() if " on tickets_ticket" in line]
-            assert scans, plan
-            assert all(any(index in line for index in active_only) for line in scans), (name, plan)
+            assert all(any(index in line for index in active_only) for line in self.scans_of(plan)), (name, plan)
+
+    def test_unassigned_in_my_tier_reads_past_no_other_tiers_queue(self, client: Client, tier2_agent, crowded):
+        """And with 2,000 waiting in Tier 1's queue, a Tier 2 agent's list and count read their own tier's
+        entries of the partial index by tier (tickets 0016), not Tier 1's."""
+        plans = self.unassigned_plans(client, tier2_agent, tier=2, waiting_in=1)
+        for name, plan in plans.items():
+            assert all("ticket_unassigned_tier_idx" in line for line in self.scans_of(plan)), (name, plan)
 
     def test_due_soon_and_breached_read_the_clock_indexes(self, client: Client, agent, crowded):
         plans = self.plans_of_counts(client, agent)
