@@ -76,12 +76,20 @@ def agent_home(*, user: User, now: datetime) -> Home:
     }
     # One count a section, each an index range (the assignee; tickets' partial indexes on the running
     # clocks) stopping past the queue's cap (1,000+, as the queue counts): the home costs the same at
-    # any size of the desk, however many tickets are active.
-    counts = {key: ticket_selectors.capped_count(active.filter(q), COUNT_CAP) for key, q in conditions.items()}
+    # any size of the desk, however many tickets are active. The count reads the ids, for the list below.
+    matching = {key: ticket_selectors.capped_ids(active.filter(q), COUNT_CAP) for key, q in conditions.items()}
+    counts = {key: ticket_selectors.capped(len(ids), COUNT_CAP) for key, ids in matching.items()}
 
-    def rows(condition: Q, *order: str) -> list[Ticket]:
-        tickets: QuerySet[Ticket] = active.filter(condition).select_related("requester", "assignee")
-        return list(tickets.order_by(*(order or ticket_selectors.URGENCY_ORDER))[:LIST_ROWS])
+    def rows(key: str, *order: str) -> list[Ticket]:
+        tickets: QuerySet[Ticket] = active.filter(conditions[key]).select_related("requester", "assignee")
+        order = order or ticket_selectors.URGENCY_ORDER
+        if counts[key] > LIST_ROWS:
+            return list(tickets.order_by(*order)[:LIST_ROWS])
+        # All of them fit in the list: the ones the count found, by id, put in order here. Asked for in order,
+        # the planner walks an index in that order hoping to meet them early, and with fewer than the list's
+        # rows it read every ticket of the desk (nothing breached on a desk of 100,000: 55 ms of the home's 70).
+        found = list(tickets.filter(pk__in=matching[key])) if matching[key] else []
+        return sorted(found, key=lambda t: [(getattr(t, name) is None, getattr(t, name)) for name in order])
 
     unassigned_params = {"assignee": "none"} | ({"tier__exact": str(tier)} if tier is not None else {})
     sections = [
@@ -91,7 +99,7 @@ def agent_home(*, user: User, now: datetime) -> Home:
             counts["mine"],
             _queue_url(assignee="me"),
             _("Nothing assigned to you is open."),
-            rows(conditions["mine"]),
+            rows("mine"),
         ),
         Section(
             "due_soon",
@@ -99,7 +107,7 @@ def agent_home(*, user: User, now: datetime) -> Home:
             counts["due_soon"],
             _queue_url(sla=escalation_selectors.SlaState.AT_RISK),
             _("No deadline is close."),
-            rows(conditions["due_soon"], "resolution_due_at", "first_response_due_at", "id"),
+            rows("due_soon", "resolution_due_at", "first_response_due_at", "id"),
         ),
         Section(
             "breached",
@@ -107,7 +115,7 @@ def agent_home(*, user: User, now: datetime) -> Home:
             counts["breached"],
             _queue_url(sla=escalation_selectors.SlaState.BREACHED),
             _("No open ticket is past its deadline."),
-            rows(conditions["breached"]),
+            rows("breached"),
         ),
         Section(
             "unassigned",
@@ -115,7 +123,7 @@ def agent_home(*, user: User, now: datetime) -> Home:
             counts["unassigned"],
             _queue_url(**unassigned_params),
             _("Every ticket has someone on it."),
-            rows(conditions["unassigned"]),
+            rows("unassigned"),
         ),
     ]
     feed = notification_selectors.dashboard_feed_for(user=user)

@@ -215,7 +215,17 @@ class MoreThan(int):
     __repr__ = __str__
 
 
+def capped_ids(tickets: QuerySet[Ticket], cap: int = COUNT_CAP) -> list[int]:
+    """The ids of at most cap + 1 of the rows, in no order: a capped count (``capped``) that also says which
+    rows they are, read as the count would be."""
+    return list(tickets.order_by().values_list("pk", flat=True)[: cap + 1])
+
+
+def capped(found: int, cap: int = COUNT_CAP) -> int:
+    """``found`` rows of a read stopped at cap + 1, as a count: past ``cap``, a ``MoreThan``."""
+    return MoreThan(found) if found > cap else found
+
+
 def capped_count(tickets: QuerySet[Ticket], cap: int = COUNT_CAP) -> int:
     """How many rows, counting no further than one past ``cap`` (a ``MoreThan`` then): reads at most cap + 1."""
-    counted = tickets.order_by()[: cap + 1].count()  # which rows make up the cap is no matter: no sort
-    return MoreThan(counted) if counted > cap else counted
+    return capped(tickets.order_by()[: cap + 1].count(), cap)  # which rows make up the cap is no matter: no sort
