@@ -122,6 +122,26 @@ def _timed(
     return row, samples.wall_ms
 
 
+# What each creation files (its subject apart), through our API and through the frameworks' stock create.
+CREATION_PAYLOAD = {
+    "description": "Bench: the cushion covers arrived without zips.",
+    "priority": Ticket.Priority.P3,
+    "category": Ticket.Category.ORDERS,
+}
+
+
+def _bench_settings(**extra: object) -> override_settings:
+    """The settings every timed request runs under: any host, no HTTPS redirect, no debug, no rate limits (one
+    bench customer files hundreds of tickets), and ``extra``."""
+    return override_settings(
+        ALLOWED_HOSTS=["*"],
+        SECURE_SSL_REDIRECT=False,
+        DEBUG=False,
+        RATELIMITS={key: UNLIMITED for key in settings.RATELIMITS},
+        **extra,
+    )
+
+
 def measure(*, customer: User, agent: User, repeat: int, run_id: str | None = None) -> list[Row]:
     """Measure every endpoint against the current database; creations are ``repeat * 10`` tickets."""
     if repeat < 1:
@@ -129,14 +149,7 @@ def measure(*, customer: User, agent: User, repeat: int, run_id: str | None = No
     run_id = run_id or uuid.uuid4().hex[:8]
     references = _sample_references(5)
     ticket_ids = list(Ticket.objects.filter(reference__in=references).values_list("pk", flat=True))
-    overrides = override_settings(
-        ALLOWED_HOSTS=["*"],
-        SECURE_SSL_REDIRECT=False,
-        DEBUG=False,
-        # One bench customer files hundreds of tickets: lift the per-account limits.
-        RATELIMITS={key: UNLIMITED for key in settings.RATELIMITS},
-    )
-    with overrides:
+    with _bench_settings():
         agent_browser = Client(raise_request_exception=False)
         agent_browser.force_login(agent)
         customer_browser = Client(raise_request_exception=False)
@@ -182,15 +195,10 @@ def measure(*, customer: User, agent: User, repeat: int, run_id: str | None = No
             rows.append(row)
 
         creations = repeat * 10
-        payload = {
-            "description": "Bench: the cushion covers arrived without zips.",
-            "priority": Ticket.Priority.P3,
-            "category": Ticket.Category.ORDERS,
-        }
 
         def create(n: int) -> HttpResponseBase:
             subject = f"{BENCH_SUBJECT_PREFIX} {run_id} #{n:05d} cushion covers without zips"
-            return customer_api.post("/api/v1/tickets/", {**payload, "subject": subject}, format="json")
+            return customer_api.post("/api/v1/tickets/", {**CREATION_PAYLOAD, "subject": subject}, format="json")
 
         row, durations = _timed(
             "API ticket creation",
@@ -219,20 +227,7 @@ def measure_floor(*, customer: User, agent: User, repeat: int) -> list[Row]:
     """What Django's stock admin and DRF's stock create cost here on the same tickets (``bench.floor``): rows
     named as in FLOOR, whose ``target`` is the endpoint of ours each is the floor of."""
     ticket_ids = list(Ticket.objects.filter(reference__in=_sample_references(5)).values_list("pk", flat=True))
-    overrides = override_settings(
-        ROOT_URLCONF="bench.floor",
-        TEMPLATES=floor.TEMPLATES,
-        ALLOWED_HOSTS=["*"],
-        SECURE_SSL_REDIRECT=False,
-        DEBUG=False,
-        RATELIMITS={key: UNLIMITED for key in settings.RATELIMITS},
-    )
-    payload = {
-        "description": "Bench: the cushion covers arrived without zips.",
-        "priority": Ticket.Priority.P3,
-        "category": Ticket.Category.ORDERS,
-    }
-    with overrides:
+    with _bench_settings(ROOT_URLCONF="bench.floor", TEMPLATES=floor.TEMPLATES):
         browser = Client(raise_request_exception=False)
         browser.force_login(agent)
         api = _api_client(customer)
@@ -240,7 +235,9 @@ def measure_floor(*, customer: User, agent: User, repeat: int) -> list[Row]:
             lambda n: browser.get("/stock/admin/tickets/ticket/"),
             lambda n: browser.get(f"/stock/admin/tickets/ticket/{ticket_ids[n % len(ticket_ids)]}/change/"),
             lambda n: api.post(
-                "/stock/api/tickets/", {**payload, "subject": f"{BENCH_SUBJECT_PREFIX} stock #{n:05d}"}, format="json"
+                "/stock/api/tickets/",
+                {**CREATION_PAYLOAD, "subject": f"{BENCH_SUBJECT_PREFIX} stock #{n:05d}"},
+                format="json",
             ),
         )
         rows = []
